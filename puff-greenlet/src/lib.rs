@@ -1,0 +1,30 @@
+//! # puff-greenlet
+//!
+//! The foundation of Puff. It owns the embedded CPython interpreter and the one thread that
+//! runs it, the hub greenlet that schedules Python work as greenlets, and the bridge
+//! between those greenlets and Tokio: Rust can run Python and await it
+//! ([`PythonRuntime::run`]), and Python-callable Rust can wait on a future without blocking
+//! other greenlets ([`wait_for`], [`run_python_async`]). It also defines the error
+//! hierarchy ([`PuffError`], `puff.PuffError`), the [`Subsystem`] plug-in trait and the
+//! typed [`Resources`] registry.
+//!
+//! It does not own any network protocol or service (HTTP, Postgres, Redis, ...): those are
+//! subsystems in their own crates, composed by `puff-core`.
+
+pub mod error;
+pub mod interpreter;
+mod pyapi;
+pub mod resources;
+pub mod runtime;
+pub mod subsystem;
+
+pub use error::{PuffError, PuffResult, PythonError, exceptions};
+pub use interpreter::InterpreterConfig;
+pub use resources::Resources;
+pub use runtime::{
+    GlobalStateFn, PythonRuntime, RuntimeStart, SetupFn, flush_stdio, import_object, park_count,
+    run_python_async, wait_for,
+};
+pub use subsystem::{StartContext, Subsystem};
+
+pub use pyo3;

@@ -1,0 +1,240 @@
+//! The `puff._native` module: the runtime's Python API.
+//!
+//! Thin wrappers: each function turns its arguments into a Rust future or job and uses
+//! [`wait_for`] to wait on it from the calling greenlet.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyTuple};
+
+use crate::error::{exceptions, panic_message};
+use crate::runtime::{PythonRuntime, call_with, wait_for};
+
+/// Pause the calling greenlet for `ms` milliseconds; other greenlets keep running.
+#[pyfunction]
+fn sleep_ms(py: Python<'_>, ms: i64) -> PyResult<()> {
+    if ms < 0 {
+        return Err(PyValueError::new_err(format!(
+            "sleep_ms() needs a non-negative duration, got {ms}"
+        )));
+    }
+    let duration = Duration::from_millis(ms as u64);
+    // Built lazily so it binds to Tokio's timer when polled, whatever thread calls us.
+    wait_for(py, async move { tokio::time::sleep(duration).await })
+}
+
+/// Read a whole file on Tokio; raises `puff.PuffIOError` naming the path on failure.
+#[pyfunction]
+fn read_file_bytes<'py>(
+    py: Python<'py>,
+    path: std::path::PathBuf,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let shown = path.display().to_string();
+    let data = wait_for(py, async move { tokio::fs::read(path).await })?
+        .map_err(|e| exceptions::PuffIOError::new_err(format!("cannot read {shown}: {e}")))?;
+    Ok(PyBytes::new(py, &data))
+}
+
+/// Run `fn(*args, **kwargs)` on the blocking thread pool and wait for it.
+///
+/// Called where waiting is impossible (the hub) or pointless (already on another thread),
+/// it simply calls `fn` in place.
+#[pyfunction]
+#[pyo3(signature = (f, args, kwargs=None))]
+fn run_blocking(
+    py: Python<'_>,
+    f: Py<PyAny>,
+    args: Py<PyTuple>,
+    kwargs: Option<Py<PyDict>>,
+) -> PyResult<Py<PyAny>> {
+    let runtime = PythonRuntime::global()?;
+    if !runtime.is_python_thread() {
+        return call_with(py, &f, &args, kwargs.as_ref());
+    }
+    let task = runtime
+        .tokio()
+        .spawn_blocking(move || Python::attach(|py| call_with(py, &f, &args, kwargs.as_ref())));
+    match wait_for(py, task)? {
+        Ok(result) => result,
+        Err(join_error) => Err(exceptions::PuffPanicError::new_err(format!(
+            "blocking function panicked: {join_error}"
+        ))),
+    }
+}
+
+struct SpawnState {
+    result: Mutex<Option<PyResult<Py<PyAny>>>>,
+    done: tokio::sync::watch::Sender<bool>,
+}
+
+/// Handle on a greenlet started by `puff.spawn`.
+#[pyclass(module = "puff._native", name = "SpawnHandle")]
+struct SpawnHandle {
+    state: Arc<SpawnState>,
+}
+
+#[pymethods]
+impl SpawnHandle {
+    /// Wait for the spawned function; return its value or re-raise its exception.
+    fn join(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        if !*self.state.done.borrow() {
+            let mut done = self.state.done.subscribe();
+            wait_for(py, async move {
+                let _ = done.wait_for(|d| *d).await;
+            })?;
+        }
+        let guard = self
+            .state
+            .result
+            .lock()
+            .map_err(|_| exceptions::PuffError::new_err("spawn result lock poisoned"))?;
+        match guard.as_ref() {
+            Some(Ok(v)) => Ok(v.clone_ref(py)),
+            Some(Err(e)) => Err(e.clone_ref(py)),
+            None => Err(exceptions::PuffError::new_err(
+                "the spawned greenlet ended without a result (runtime shutting down?)",
+            )),
+        }
+    }
+
+    /// True once the spawned function has returned or raised.
+    fn done(&self) -> bool {
+        *self.state.done.borrow()
+    }
+}
+
+/// Start `fn(*args, **kwargs)` in a new greenlet with its own contextvars context.
+#[pyfunction]
+#[pyo3(signature = (f, args, kwargs=None))]
+fn spawn(f: Py<PyAny>, args: Py<PyTuple>, kwargs: Option<Py<PyDict>>) -> PyResult<SpawnHandle> {
+    let runtime = PythonRuntime::global()?;
+    let (done, _) = tokio::sync::watch::channel(false);
+    let state = Arc::new(SpawnState {
+        result: Mutex::new(None),
+        done,
+    });
+    // Marks the handle done even if the job panics or is dropped unrun, so join() never hangs.
+    let guard = MarkDoneOnDrop(state.clone());
+    runtime.spawn_job(move |py| {
+        let guard = guard;
+        let result = match catch_unwind(AssertUnwindSafe(|| {
+            call_with(py, &f, &args, kwargs.as_ref())
+        })) {
+            Ok(result) => result,
+            Err(panic) => Err(exceptions::PuffPanicError::new_err(panic_message(&*panic))),
+        };
+        if let Err(e) = &result {
+            tracing::debug!(
+                "spawned greenlet raised: {}",
+                crate::error::format_exception(py, e)
+            );
+        }
+        if let Ok(mut slot) = guard.0.result.lock() {
+            *slot = Some(result);
+        }
+    })?;
+    Ok(SpawnHandle { state })
+}
+
+struct MarkDoneOnDrop(Arc<SpawnState>);
+
+impl Drop for MarkDoneOnDrop {
+    fn drop(&mut self) {
+        self.0.done.send_replace(true);
+    }
+}
+
+type ReturnSender = tokio::sync::oneshot::Sender<PyResult<Py<PyAny>>>;
+
+/// The return function `puff.wrap_async` passes: call it as `ret(result)` or `ret(None, exc)`.
+#[pyclass(module = "puff._native", name = "ReturnFunc")]
+struct ReturnFunc {
+    sender: Mutex<Option<ReturnSender>>,
+}
+
+#[pymethods]
+impl ReturnFunc {
+    #[pyo3(signature = (result=None, error=None))]
+    fn __call__(
+        &self,
+        py: Python<'_>,
+        result: Option<Py<PyAny>>,
+        error: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let sender = self.sender.lock().ok().and_then(|mut s| s.take());
+        let Some(sender) = sender else {
+            return Err(exceptions::PuffError::new_err(
+                "this return function was already called",
+            ));
+        };
+        let outcome = match error {
+            Some(err) if !err.is_none() => Err(PyErr::from_value(err)),
+            _ => Ok(result.unwrap_or_else(|| py.None())),
+        };
+        let _ = sender.send(outcome);
+        Ok(())
+    }
+}
+
+/// Call `fn(return_func)` and wait until `return_func(result, error)` is called.
+#[pyfunction]
+fn wrap_async(py: Python<'_>, f: Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let ret = Py::new(
+        py,
+        ReturnFunc {
+            sender: Mutex::new(Some(sender)),
+        },
+    )?;
+    f.call1((ret,))?;
+    match wait_for(py, receiver)? {
+        Ok(outcome) => outcome,
+        Err(_) => Err(exceptions::PuffError::new_err(
+            "the return function was dropped without being called",
+        )),
+    }
+}
+
+/// The object built by `RuntimeConfig::set_global_state_fn`, or None.
+#[pyfunction]
+fn global_state(py: Python<'_>) -> PyResult<Py<PyAny>> {
+    let runtime = PythonRuntime::global()?;
+    Ok(runtime.global_state(py).unwrap_or_else(|| py.None()))
+}
+
+/// Build the `puff._native` module (subsystems add their submodules to it).
+pub fn native_module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
+    let m = PyModule::new(py, "puff._native")?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("PuffError", py.get_type::<exceptions::PuffError>())?;
+    m.add(
+        "PuffTimeoutError",
+        py.get_type::<exceptions::PuffTimeoutError>(),
+    )?;
+    m.add("PuffIOError", py.get_type::<exceptions::PuffIOError>())?;
+    m.add(
+        "PuffPanicError",
+        py.get_type::<exceptions::PuffPanicError>(),
+    )?;
+    m.add(
+        "NotInGreenletError",
+        py.get_type::<exceptions::NotInGreenletError>(),
+    )?;
+    m.add(
+        "RequestBodyTooLarge",
+        py.get_type::<exceptions::RequestBodyTooLarge>(),
+    )?;
+    m.add_class::<SpawnHandle>()?;
+    m.add_class::<ReturnFunc>()?;
+    m.add_function(wrap_pyfunction!(sleep_ms, &m)?)?;
+    m.add_function(wrap_pyfunction!(read_file_bytes, &m)?)?;
+    m.add_function(wrap_pyfunction!(run_blocking, &m)?)?;
+    m.add_function(wrap_pyfunction!(spawn, &m)?)?;
+    m.add_function(wrap_pyfunction!(wrap_async, &m)?)?;
+    m.add_function(wrap_pyfunction!(global_state, &m)?)?;
+    Ok(m)
+}

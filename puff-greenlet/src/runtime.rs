@@ -1,0 +1,641 @@
+//! The Python thread, its hub greenlet and the bridge between greenlets and Tokio.
+//!
+//! One OS thread owns the interpreter. Its main greenlet is the *hub*: it blocks on a
+//! channel with the GIL released, and for each message either runs a unit of work in a
+//! worker greenlet (each in a fresh `contextvars.Context`) or resumes a greenlet whose
+//! future finished. Worker greenlets are pooled, since creating one costs ~16 µs and
+//! reusing one well under 1 µs.
+//!
+//! A Rust function called from a worker greenlet waits on a future with [`wait_for`]: the
+//! future is polled once in place (ready futures never leave the thread), otherwise it is
+//! spawned on Tokio and the greenlet switches to the hub until the future's task sends a
+//! resume message. Only plain Rust data crosses threads; Python objects are built on the
+//! Python thread.
+
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll, Waker};
+use std::thread::{self, ThreadId};
+
+use futures_util::FutureExt;
+use pyo3::BoundObject;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+use crate::error::{PuffError, PuffResult, exceptions, panic_message};
+use crate::interpreter::{self, InterpreterConfig};
+use crate::resources::Resources;
+
+/// A unit of work for the Python thread.
+type Work = Box<dyn FnOnce(Python<'_>) + Send>;
+
+/// Installs a module or other start-up state on the Python thread, before any work runs.
+pub type SetupFn = Box<dyn FnOnce(Python<'_>, &Bound<'_, PyModule>) -> PyResult<()> + Send>;
+
+/// Builds the object returned by `puff.global_state()`.
+pub type GlobalStateFn = Arc<dyn Fn(Python<'_>) -> PyResult<Py<PyAny>> + Send + Sync>;
+
+enum HubMessage {
+    /// Run in a (pooled) worker greenlet with a fresh contextvars context.
+    Job(Work),
+    /// Switch back into a greenlet whose awaited future has finished.
+    Resume(Py<PyAny>),
+    /// Run directly on the hub greenlet; must not wait on anything.
+    OnHub(Work),
+    Shutdown,
+}
+
+/// Greenlet objects the hub and waiting functions need, created on the Python thread.
+struct HubObjects {
+    hub: Py<PyAny>,
+    getcurrent: Py<PyAny>,
+}
+
+struct Inner {
+    sender: mpsc::Sender<HubMessage>,
+    tokio: tokio::runtime::Handle,
+    python_thread: OnceLock<ThreadId>,
+    hub_objects: OnceLock<HubObjects>,
+    global_state: OnceLock<Py<PyAny>>,
+    resources: Resources,
+}
+
+/// Cheap, cloneable handle on the running Python runtime, usable from any thread.
+#[derive(Clone)]
+pub struct PythonRuntime {
+    inner: Arc<Inner>,
+}
+
+static GLOBAL_RUNTIME: OnceLock<PythonRuntime> = OnceLock::new();
+
+/// Everything needed to start the Python thread.
+pub struct RuntimeStart {
+    pub interpreter: InterpreterConfig,
+    pub tokio: tokio::runtime::Handle,
+    /// Run in order on the Python thread with the `puff._native` module, before work starts.
+    pub setup: Vec<SetupFn>,
+    pub global_state: Option<GlobalStateFn>,
+    pub resources: Resources,
+}
+
+/// Most idle worker greenlets kept for reuse.
+const MAX_POOLED_WORKERS: usize = 4096;
+
+const WORKER_LOOP_SOURCE: &std::ffi::CStr = c"
+import contextvars
+
+def make_worker_loop(hub_switch, idle):
+    new_context = contextvars.Context
+
+    def worker_loop(job):
+        while True:
+            new_context().run(job)
+            job = hub_switch(idle)
+
+    return worker_loop
+";
+
+impl PythonRuntime {
+    /// Start the Python thread, initialise CPython and run the setup hooks.
+    ///
+    /// Blocks until the interpreter is ready (or failed to start). Only one runtime can
+    /// exist per process; it is reachable afterwards through [`PythonRuntime::global`].
+    pub fn start(start: RuntimeStart) -> PuffResult<PythonRuntime> {
+        if GLOBAL_RUNTIME.get().is_some() {
+            return Err(PuffError::RuntimeUnavailable(
+                "a Puff Python runtime is already running in this process".into(),
+            ));
+        }
+        let (sender, receiver) = mpsc::channel();
+        let runtime = PythonRuntime {
+            inner: Arc::new(Inner {
+                sender,
+                tokio: start.tokio.clone(),
+                python_thread: OnceLock::new(),
+                hub_objects: OnceLock::new(),
+                global_state: OnceLock::new(),
+                resources: start.resources.clone(),
+            }),
+        };
+        if GLOBAL_RUNTIME.set(runtime.clone()).is_err() {
+            return Err(PuffError::RuntimeUnavailable(
+                "a Puff Python runtime is already running in this process".into(),
+            ));
+        }
+        let (ready_tx, ready_rx) = mpsc::sync_channel::<PuffResult<()>>(1);
+        let thread_runtime = runtime.clone();
+        thread::Builder::new()
+            .name("puff-python".into())
+            .stack_size(16 * 1024 * 1024)
+            .spawn(move || thread_runtime.python_thread_main(start, receiver, ready_tx))
+            .map_err(PuffError::Io)?;
+        match ready_rx.recv() {
+            Ok(Ok(())) => Ok(runtime),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(PuffError::RuntimeUnavailable(
+                "the Python thread exited during start-up".into(),
+            )),
+        }
+    }
+
+    /// The runtime started in this process, if any.
+    pub fn global() -> PuffResult<&'static PythonRuntime> {
+        GLOBAL_RUNTIME.get().ok_or_else(|| {
+            PuffError::RuntimeUnavailable(
+                "no Puff runtime in this process (run under puff-cli or a Puff Program)".into(),
+            )
+        })
+    }
+
+    /// The Tokio runtime all I/O runs on.
+    pub fn tokio(&self) -> &tokio::runtime::Handle {
+        &self.inner.tokio
+    }
+
+    /// Typed resources registered by subsystems (pools, configs, clients).
+    pub fn resources(&self) -> &Resources {
+        &self.inner.resources
+    }
+
+    /// The object built by the global state function, or `None`.
+    pub fn global_state(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.inner.global_state.get().map(|s| s.clone_ref(py))
+    }
+
+    /// True on the thread that owns the interpreter and the greenlets.
+    pub fn is_python_thread(&self) -> bool {
+        self.inner.python_thread.get() == Some(&thread::current().id())
+    }
+
+    /// Run `work` in a fresh greenlet (own contextvars context); fire and forget.
+    ///
+    /// `work` may call Puff async functions ([`wait_for`]); it must handle its own errors.
+    pub fn spawn_job(&self, work: impl FnOnce(Python<'_>) + Send + 'static) -> PuffResult<()> {
+        self.inner
+            .sender
+            .send(HubMessage::Job(Box::new(work)))
+            .map_err(|_| PuffError::RuntimeUnavailable("the Python thread has stopped".into()))
+    }
+
+    /// Run `f` in a fresh greenlet and await its result from async Rust.
+    ///
+    /// Python exceptions come back as [`PuffError::Python`] with their traceback; a panic in
+    /// `f` comes back as [`PuffError::Panic`]. Other greenlets keep running while `f` waits.
+    pub async fn run<F, T>(&self, f: F) -> PuffResult<T>
+    where
+        F: FnOnce(Python<'_>) -> PyResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.spawn_job(move |py| {
+            let out = match catch_unwind(AssertUnwindSafe(|| f(py))) {
+                Ok(Ok(v)) => Ok(v),
+                Ok(Err(e)) => Err(PuffError::from_pyerr(py, e)),
+                Err(panic) => Err(PuffError::from_panic(panic)),
+            };
+            let _ = tx.send(out);
+        })?;
+        rx.await.map_err(|_| {
+            PuffError::RuntimeUnavailable(
+                "the Python thread stopped before the work finished".into(),
+            )
+        })?
+    }
+
+    /// Import `module.attr` (e.g. `"app.wsgi.application"`) and return the object.
+    pub async fn import_object(&self, path: &str) -> PuffResult<Py<PyAny>> {
+        let path = path.to_owned();
+        self.run(move |py| import_object(py, &path).map(Bound::unbind))
+            .await
+    }
+
+    /// Run a short closure on the hub greenlet itself (it must not wait on anything).
+    pub fn run_on_hub(&self, work: impl FnOnce(Python<'_>) + Send + 'static) -> PuffResult<()> {
+        self.inner
+            .sender
+            .send(HubMessage::OnHub(Box::new(work)))
+            .map_err(|_| PuffError::RuntimeUnavailable("the Python thread has stopped".into()))
+    }
+
+    /// Ask the hub to stop after the messages already queued; flushes stdio and runs atexit.
+    pub fn shutdown(&self) {
+        let _ = self.inner.sender.send(HubMessage::Shutdown);
+    }
+
+    fn python_thread_main(
+        self,
+        start: RuntimeStart,
+        receiver: mpsc::Receiver<HubMessage>,
+        ready: mpsc::SyncSender<PuffResult<()>>,
+    ) {
+        let _ = self.inner.python_thread.set(thread::current().id());
+        // Futures built on this thread (timers, I/O) find Tokio's reactor.
+        let _tokio_context = self.inner.tokio.enter();
+        if let Err(e) = interpreter::initialize(&start.interpreter) {
+            let _ = ready.send(Err(e));
+            return;
+        }
+        Python::attach(|py| {
+            let hub = match self.prepare(py, start) {
+                Ok(hub) => hub,
+                Err(e) => {
+                    let _ = ready.send(Err(e));
+                    return;
+                }
+            };
+            let _ = ready.send(Ok(()));
+            drop(ready);
+            let receiver = Mutex::new(receiver);
+            hub.run(&receiver);
+            finish_python(py);
+        });
+    }
+
+    fn prepare<'py>(&self, py: Python<'py>, start: RuntimeStart) -> PuffResult<Hub<'py>> {
+        let fail = |e: PyErr| PuffError::from_pyerr(py, e);
+        let sys = py.import("sys").map_err(fail)?;
+        let sys_path = sys.getattr("path").map_err(fail)?;
+        for (i, path) in start.interpreter.python_paths.iter().enumerate() {
+            sys_path
+                .call_method1("insert", (i, path.to_string_lossy().as_ref()))
+                .map_err(fail)?;
+        }
+        ensure_puff_package_importable(py).map_err(fail)?;
+        let greenlet = py.import("greenlet").map_err(|e| {
+            let prefix: String = sys
+                .getattr("prefix")
+                .and_then(|p| p.extract())
+                .unwrap_or_default();
+            PuffError::RuntimeUnavailable(format!(
+                "cannot import the Python package `greenlet` (sys.prefix = {prefix}): {e}. \
+                 Install it in the virtualenv Puff uses (`cargo xtask setup`, or \
+                 `pip install greenlet` with VIRTUAL_ENV set)"
+            ))
+        })?;
+        let getcurrent = greenlet.getattr("getcurrent").map_err(fail)?;
+        let hub = getcurrent.call0().map_err(fail)?;
+        let idle = py
+            .import("builtins")
+            .and_then(|b| b.getattr("object"))
+            .and_then(|o| o.call0())
+            .map_err(fail)?;
+        let loop_module = PyModule::from_code(
+            py,
+            WORKER_LOOP_SOURCE,
+            c"<puff worker loop>",
+            c"puff._worker_loop",
+        )
+        .map_err(fail)?;
+        let worker_loop = loop_module
+            .getattr("make_worker_loop")
+            .and_then(|m| m.call1((hub.getattr("switch")?, idle.clone())))
+            .map_err(fail)?;
+        let _ = self.inner.hub_objects.set(HubObjects {
+            hub: hub.clone().unbind(),
+            getcurrent: getcurrent.unbind(),
+        });
+
+        let native = crate::pyapi::native_module(py).map_err(fail)?;
+        for setup in start.setup {
+            setup(py, &native).map_err(fail)?;
+        }
+        sys.getattr("modules")
+            .and_then(|m| m.set_item("puff._native", &native))
+            .map_err(fail)?;
+        if let Some(state_fn) = start.global_state {
+            let state = state_fn(py).map_err(fail)?;
+            let _ = self.inner.global_state.set(state);
+        }
+        Ok(Hub {
+            py,
+            hub,
+            greenlet_type: greenlet.getattr("greenlet").map_err(fail)?,
+            worker_loop,
+            idle,
+            pool: Vec::new(),
+        })
+    }
+}
+
+/// If `puff` is not installed in the environment, fall back to this source tree's copy.
+fn ensure_puff_package_importable(py: Python<'_>) -> PyResult<()> {
+    let util = py.import("importlib.util")?;
+    if !util.call_method1("find_spec", ("puff",))?.is_none() {
+        return Ok(());
+    }
+    let source_tree = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../python");
+    if source_tree.join("puff/__init__.py").exists() {
+        py.import("sys")?
+            .getattr("path")?
+            .call_method1("append", (source_tree.to_string_lossy().as_ref(),))?;
+    } else {
+        tracing::warn!(
+            "the `puff` Python package is not installed in this environment; \
+             `import puff` will fail (pip install puff-py)"
+        );
+    }
+    Ok(())
+}
+
+/// Flush stdio and run `atexit` callbacks, since the interpreter is never finalised.
+fn finish_python(py: Python<'_>) {
+    if let Ok(atexit) = py.import("atexit") {
+        let _ = atexit.call_method0("_run_exitfuncs");
+    }
+    flush_stdio(py);
+}
+
+/// Flush Python's `sys.stdout` and `sys.stderr` (buffered when not a terminal).
+pub fn flush_stdio(py: Python<'_>) {
+    if let Ok(sys) = py.import("sys") {
+        for name in ["stdout", "stderr"] {
+            if let Ok(stream) = sys.getattr(name) {
+                let _ = stream.call_method0("flush");
+            }
+        }
+    }
+}
+
+/// Import `module.attr.attr` and return the object.
+pub fn import_object<'py>(py: Python<'py>, path: &str) -> PyResult<Bound<'py, PyAny>> {
+    let (module, attrs) = match path.split_once(':') {
+        Some((m, a)) => (m.to_owned(), a.to_owned()),
+        None => match path.rsplit_once('.') {
+            Some((m, a)) => (m.to_owned(), a.to_owned()),
+            None => {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "`{path}` is not a `module.attribute` path"
+                )));
+            }
+        },
+    };
+    let mut obj = py.import(module.as_str())?.into_any();
+    for attr in attrs.split('.') {
+        obj = obj.getattr(attr).map_err(|e| {
+            pyo3::exceptions::PyAttributeError::new_err(format!(
+                "`{path}`: module `{module}` has no attribute `{attr}` ({e})"
+            ))
+        })?;
+    }
+    Ok(obj)
+}
+
+/// The hub greenlet's state; lives on the Python thread only.
+struct Hub<'py> {
+    py: Python<'py>,
+    hub: Bound<'py, PyAny>,
+    greenlet_type: Bound<'py, PyAny>,
+    worker_loop: Bound<'py, PyAny>,
+    idle: Bound<'py, PyAny>,
+    pool: Vec<Bound<'py, PyAny>>,
+}
+
+impl<'py> Hub<'py> {
+    fn run(mut self, receiver: &Mutex<mpsc::Receiver<HubMessage>>) {
+        let py = self.py;
+        loop {
+            // Idle: wait with the GIL released so blocking-pool threads can run Python.
+            let first = py.detach(|| match receiver.lock() {
+                Ok(rx) => rx.recv().ok(),
+                Err(_) => None,
+            });
+            let Some(first) = first else { return };
+            if !self.handle(first) {
+                return;
+            }
+            // Drain what is already queued without giving up the GIL in between.
+            loop {
+                let next = match receiver.lock() {
+                    Ok(rx) => rx.try_recv().ok(),
+                    Err(_) => None,
+                };
+                let Some(msg) = next else { break };
+                if !self.handle(msg) {
+                    return;
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, msg: HubMessage) -> bool {
+        match msg {
+            HubMessage::Job(work) => {
+                let job = match Py::new(self.py, PyJob::new(work)) {
+                    Ok(job) => job,
+                    Err(e) => {
+                        tracing::error!("cannot create a job object: {e}");
+                        return true;
+                    }
+                };
+                let worker = match self.pool.pop() {
+                    Some(worker) => worker,
+                    None => match self.new_worker() {
+                        Ok(worker) => worker,
+                        Err(e) => {
+                            tracing::error!("cannot create a worker greenlet: {e}");
+                            return true;
+                        }
+                    },
+                };
+                self.switch_into(worker, job.into_any().into_bound(self.py));
+            }
+            HubMessage::Resume(greenlet) => {
+                let greenlet = greenlet.into_bound(self.py);
+                self.switch_into(greenlet, self.py.None().into_bound(self.py));
+            }
+            HubMessage::OnHub(work) => {
+                if let Err(panic) = catch_unwind(AssertUnwindSafe(|| work(self.py))) {
+                    tracing::error!("panic on the Python hub: {}", panic_message(&*panic));
+                }
+            }
+            HubMessage::Shutdown => return false,
+        }
+        true
+    }
+
+    fn new_worker(&self) -> PyResult<Bound<'py, PyAny>> {
+        let kwargs = PyDict::new(self.py);
+        kwargs.set_item("run", &self.worker_loop)?;
+        kwargs.set_item("parent", &self.hub)?;
+        self.greenlet_type.call((), Some(&kwargs))
+    }
+
+    fn switch_into(&mut self, greenlet: Bound<'py, PyAny>, arg: Bound<'py, PyAny>) {
+        match greenlet.call_method1("switch", (arg,)) {
+            Ok(returned) => {
+                // The worker finished its job and is idle; otherwise it is parked on a future.
+                if returned.is(&self.idle) && self.pool.len() < MAX_POOLED_WORKERS {
+                    self.pool.push(greenlet);
+                }
+            }
+            Err(e) => {
+                let text = crate::error::format_exception(self.py, &e);
+                tracing::error!("a worker greenlet died: {text}");
+            }
+        }
+    }
+}
+
+/// A unit of work handed to a worker greenlet; calling it runs the work once.
+#[pyclass(module = "puff._native", name = "Job")]
+struct PyJob {
+    work: Mutex<Option<Work>>,
+}
+
+impl PyJob {
+    fn new(work: Work) -> Self {
+        PyJob {
+            work: Mutex::new(Some(work)),
+        }
+    }
+}
+
+#[pymethods]
+impl PyJob {
+    fn __call__(&self, py: Python<'_>) {
+        let work = self.work.lock().ok().and_then(|mut w| w.take());
+        if let Some(work) = work
+            && let Err(panic) = catch_unwind(AssertUnwindSafe(|| work(py)))
+        {
+            tracing::error!("panic in Puff job: {}", panic_message(&*panic));
+        }
+    }
+}
+
+/// Wait for `fut` from Python code without blocking other greenlets.
+///
+/// - On a worker greenlet: a ready future returns at once; otherwise it runs on Tokio and
+///   the greenlet switches to the hub until it completes.
+/// - On any other OS thread (`@puff.blocking` pool, user threads): blocks that thread with
+///   the GIL released.
+/// - On the hub greenlet itself: raises `puff.NotInGreenletError`.
+///
+/// A panic inside `fut` becomes `puff.PuffPanicError`.
+pub fn wait_for<F, T>(py: Python<'_>, fut: F) -> PyResult<T>
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let runtime = PythonRuntime::global()?;
+    if !runtime.is_python_thread() {
+        let handle = runtime.inner.tokio.clone();
+        return py
+            .detach(move || handle.block_on(AssertUnwindSafe(fut).catch_unwind()))
+            .map_err(|panic| exceptions::PuffPanicError::new_err(panic_message(&*panic)));
+    }
+    let mut fut = Box::pin(AssertUnwindSafe(fut).catch_unwind());
+    {
+        let _in_runtime = runtime.inner.tokio.enter();
+        let mut cx = Context::from_waker(Waker::noop());
+        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out
+                .map_err(|panic| exceptions::PuffPanicError::new_err(panic_message(&*panic)));
+        }
+    }
+    let objects = runtime
+        .inner
+        .hub_objects
+        .get()
+        .ok_or_else(|| exceptions::PuffError::new_err("the Puff hub is not running"))?;
+    let hub = objects.hub.bind(py);
+    let current = objects.getcurrent.bind(py).call0()?;
+    if current.is(hub) {
+        return Err(exceptions::NotInGreenletError::new_err(
+            "Puff async functions cannot wait on the hub greenlet; call them from a Puff \
+             greenlet (request handler, command, spawned function) or another thread",
+        ));
+    }
+    let slot: Arc<Mutex<Option<std::thread::Result<T>>>> = Arc::new(Mutex::new(None));
+    let task_slot = slot.clone();
+    let greenlet = current.unbind();
+    let sender = runtime.inner.sender.clone();
+    runtime.inner.tokio.spawn(async move {
+        let out = fut.await;
+        if let Ok(mut s) = task_slot.lock() {
+            *s = Some(out);
+        }
+        // If the hub is gone the process is shutting down; nothing left to resume.
+        let _ = sender.send(HubMessage::Resume(greenlet));
+    });
+    PARKS.with(|p| p.set(p.get().wrapping_add(1)));
+    hub.call_method1("switch", (py.None(),))?;
+    let out = slot.lock().ok().and_then(|mut s| s.take());
+    match out {
+        Some(Ok(v)) => Ok(v),
+        Some(Err(panic)) => Err(exceptions::PuffPanicError::new_err(panic_message(&*panic))),
+        None => Err(exceptions::PuffError::new_err(
+            "greenlet resumed before its future completed",
+        )),
+    }
+}
+
+thread_local! {
+    static PARKS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Number of times a greenlet on this thread has parked on a future so far.
+///
+/// If it changes across a stretch of Python code, that code gave other greenlets a turn.
+pub fn park_count() -> u64 {
+    PARKS.with(|p| p.get())
+}
+
+/// Offload `fut` onto Tokio and hand its result to `return_func(result, error)`.
+///
+/// This is the seeds' bridge for users' own `#[pymethods]`: Python passes a return
+/// function (from `puff.wrap_async`), Rust computes asynchronously, and the result (or the
+/// error as a Python exception) is delivered back on the Python thread.
+pub fn run_python_async<F, T>(return_func: Py<PyAny>, fut: F)
+where
+    F: Future<Output = PuffResult<T>> + Send + 'static,
+    T: for<'py> IntoPyObject<'py> + Send + 'static,
+{
+    let runtime = match PythonRuntime::global() {
+        Ok(rt) => rt.clone(),
+        Err(e) => {
+            tracing::error!("run_python_async called without a runtime: {e}");
+            return;
+        }
+    };
+    let hub_runtime = runtime.clone();
+    runtime.inner.tokio.spawn(async move {
+        let out = AssertUnwindSafe(fut).catch_unwind().await;
+        let delivered = hub_runtime.run_on_hub(move |py| {
+            let outcome: PyResult<Py<PyAny>> = match out {
+                Ok(Ok(v)) => v
+                    .into_pyobject(py)
+                    .map(|b| b.into_any().unbind())
+                    .map_err(Into::into),
+                Ok(Err(e)) => Err(e.into_pyerr()),
+                Err(panic) => Err(exceptions::PuffPanicError::new_err(panic_message(&*panic))),
+            };
+            let call = match outcome {
+                Ok(value) => return_func.call1(py, (value, py.None())),
+                Err(err) => return_func.call1(py, (py.None(), err.into_value(py))),
+            };
+            if let Err(e) = call {
+                tracing::error!(
+                    "return function raised: {}",
+                    crate::error::format_exception(py, &e)
+                );
+            }
+        });
+        if delivered.is_err() {
+            tracing::warn!("run_python_async finished after the Python runtime stopped");
+        }
+    });
+}
+
+/// Call `f(*args, **kwargs)` for a `PyTuple`/`PyDict` pair, as Python would.
+pub(crate) fn call_with(
+    py: Python<'_>,
+    f: &Py<PyAny>,
+    args: &Py<PyTuple>,
+    kwargs: Option<&Py<PyDict>>,
+) -> PyResult<Py<PyAny>> {
+    f.bind(py)
+        .call(args.bind(py), kwargs.map(|k| k.bind(py)))
+        .map(Bound::unbind)
+}

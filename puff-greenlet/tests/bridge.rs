@@ -1,0 +1,209 @@
+//! The greenlet <-> Tokio bridge against the real interpreter and the real `greenlet`
+//! package: results, Python exceptions and panics crossing in both directions.
+//!
+//! Needs a Python environment with `greenlet` (VIRTUAL_ENV, as `cargo xtask test` sets).
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use puff_greenlet::pyo3::prelude::*;
+use puff_greenlet::pyo3::types::PyDict;
+use puff_greenlet::{
+    InterpreterConfig, PuffError, PuffResult, PythonRuntime, Resources, RuntimeStart,
+    run_python_async, wait_for,
+};
+
+/// Python-callable Rust: waits on a future that succeeds, fails or panics.
+#[pyfunction]
+fn rust_future(py: Python<'_>, mode: &str) -> PyResult<i64> {
+    let mode = mode.to_owned();
+    let out: PuffResult<i64> = wait_for(py, async move {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        match mode.as_str() {
+            "ok" => Ok(42),
+            "err" => Err(PuffError::Other("the future failed".into())),
+            _ => panic!("the future panicked"),
+        }
+    })?;
+    Ok(out?)
+}
+
+/// The seeds' `run_python_async` shape: a return function plus a future.
+#[pyfunction]
+fn rust_async_with_return(return_func: Py<PyAny>, mode: String) {
+    run_python_async(return_func, async move {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        match mode.as_str() {
+            "ok" => Ok(String::from("from rust")),
+            "err" => Err(PuffError::Timeout("took too long".into())),
+            _ => panic!("async panic"),
+        }
+    });
+}
+
+fn runtime() -> &'static PythonRuntime {
+    static TOKIO: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    static RUNTIME: OnceLock<PythonRuntime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        let tokio = TOKIO.get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("tokio runtime")
+        });
+        PythonRuntime::start(RuntimeStart {
+            interpreter: InterpreterConfig {
+                program_name: "bridge-test".into(),
+                ..Default::default()
+            },
+            tokio: tokio.handle().clone(),
+            setup: vec![Box::new(|_py, native| {
+                native.add_function(wrap_pyfunction!(rust_future, native)?)?;
+                native.add_function(wrap_pyfunction!(rust_async_with_return, native)?)?;
+                Ok(())
+            })],
+            global_state: None,
+            resources: Resources::new(),
+        })
+        .expect("the Python runtime starts (is VIRTUAL_ENV set to a venv with greenlet?)")
+    })
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    runtime().tokio().block_on(f)
+}
+
+fn eval(code: &'static str) -> PuffResult<String> {
+    block_on(runtime().run(move |py| {
+        let globals = PyDict::new(py);
+        let code = std::ffi::CString::new(code).expect("no NUL");
+        py.run(&code, Some(&globals), None)?;
+        globals
+            .get_item("result")?
+            .expect("sets `result`")
+            .extract::<String>()
+    }))
+}
+
+#[test]
+fn python_result_reaches_rust() {
+    let value = block_on(runtime().run(|py| py.eval(c"6 * 7", None, None)?.extract::<i64>()));
+    assert_eq!(value.unwrap(), 42);
+}
+
+#[test]
+fn python_exception_reaches_rust_with_traceback() {
+    let err = block_on(runtime().run(|py| {
+        let globals = PyDict::new(py);
+        py.run(
+            c"def failing_helper():\n    raise KeyError('missing-key')\nfailing_helper()",
+            Some(&globals),
+            None,
+        )?;
+        Ok(())
+    }))
+    .unwrap_err();
+    let PuffError::Python(py_err) = &err else {
+        panic!("expected a Python error, got {err:?}");
+    };
+    let text = py_err.traceback();
+    assert!(text.contains("Traceback"), "{text}");
+    assert!(text.contains("failing_helper"), "{text}");
+    assert!(text.contains("KeyError: 'missing-key'"), "{text}");
+}
+
+#[test]
+fn rust_panic_in_python_job_is_contained() {
+    let err = block_on(runtime().run(|_py| -> PyResult<()> { panic!("boom in job") })).unwrap_err();
+    assert!(
+        matches!(&err, PuffError::Panic(msg) if msg.contains("boom in job")),
+        "{err:?}"
+    );
+    // The runtime still works afterwards.
+    let ok = block_on(runtime().run(|_py| Ok(1)));
+    assert_eq!(ok.unwrap(), 1);
+}
+
+#[test]
+fn rust_future_results_errors_and_panics_reach_python() {
+    let result = eval(
+        "import puff._native as n\n\
+         out = [str(n.rust_future('ok'))]\n\
+         try:\n    n.rust_future('err')\nexcept n.PuffError as e:\n    out.append('err:' + str(e))\n\
+         try:\n    n.rust_future('panic')\nexcept n.PuffPanicError as e:\n    out.append('panic:' + str(e))\n\
+         result = '|'.join(out)",
+    )
+    .unwrap();
+    assert_eq!(result, "42|err:the future failed|panic:the future panicked");
+}
+
+#[test]
+fn run_python_async_delivers_value_error_and_panic() {
+    let result = eval(
+        "import puff._native as n\n\
+         out = [n.wrap_async(lambda r: n.rust_async_with_return(r, 'ok'))]\n\
+         try:\n    n.wrap_async(lambda r: n.rust_async_with_return(r, 'err'))\nexcept n.PuffTimeoutError as e:\n    out.append('timeout:' + str(e))\n\
+         try:\n    n.wrap_async(lambda r: n.rust_async_with_return(r, 'panic'))\nexcept n.PuffPanicError as e:\n    out.append('panic:' + str(e))\n\
+         result = '|'.join(out)",
+    )
+    .unwrap();
+    assert_eq!(result, "from rust|timeout:took too long|panic:async panic");
+}
+
+#[test]
+fn waiting_greenlets_overlap() {
+    // 100 jobs each wait 50 ms; a shared counter proves they were all parked at once.
+    let counters = block_on(runtime().run(|py| {
+        let globals = PyDict::new(py);
+        py.run(
+            c"import puff._native as n\n\
+state = {'now': 0, 'max': 0}\n\
+def waiter():\n    state['now'] += 1\n    state['max'] = max(state['max'], state['now'])\n    n.sleep_ms(50)\n    state['now'] -= 1\n    return 1\n\
+handles = [n.spawn(waiter, ()) for _ in range(100)]\n\
+result = (sum(h.join() for h in handles), state['max'])",
+            Some(&globals),
+            None,
+        )?;
+        globals.get_item("result")?.expect("result").extract::<(i64, i64)>()
+    }))
+    .unwrap();
+    assert_eq!(counters, (100, 100));
+}
+
+#[test]
+fn hub_cannot_wait() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    runtime()
+        .run_on_hub(move |py| {
+            let outcome = py
+                .import("puff._native")
+                .and_then(|n| n.call_method1("sleep_ms", (1,)))
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+            let _ = tx.send(outcome);
+        })
+        .unwrap();
+    let outcome = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(
+        outcome
+            .as_ref()
+            .is_err_and(|e| e.contains("NotInGreenletError")),
+        "{outcome:?}"
+    );
+}
+
+#[test]
+fn spawned_rust_panic_is_reraised_by_join() {
+    // A panic inside Rust called by a spawned greenlet must not leave join() hanging.
+    let result = eval(
+        "import puff._native as n\n\
+         h = n.spawn(n.rust_future, ('panic',))\n\
+         try:\n    h.join()\n    result = 'no error'\nexcept BaseException as e:\n    result = type(e).__name__\n",
+    )
+    .unwrap();
+    assert!(
+        result == "PuffPanicError" || result == "PanicException",
+        "{result}"
+    );
+}
