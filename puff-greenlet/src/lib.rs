@@ -25,6 +25,6 @@ pub use runtime::{
     GlobalStateFn, PythonRuntime, RuntimeStart, SetupFn, flush_stdio, import_object, park_count,
     run_python_async, wait_for,
 };
-pub use subsystem::{StartContext, Subsystem};
+pub use subsystem::{StartContext, Subsystem, deserialize_section};
 
 pub use pyo3;

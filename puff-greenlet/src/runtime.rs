@@ -60,6 +60,7 @@ struct Inner {
     hub_objects: OnceLock<HubObjects>,
     global_state: OnceLock<Py<PyAny>>,
     resources: Resources,
+    stopped: Mutex<Option<mpsc::Receiver<()>>>,
 }
 
 /// Cheap, cloneable handle on the running Python runtime, usable from any thread.
@@ -109,6 +110,7 @@ impl PythonRuntime {
             ));
         }
         let (sender, receiver) = mpsc::channel();
+        let (stopped_tx, stopped_rx) = mpsc::channel();
         let runtime = PythonRuntime {
             inner: Arc::new(Inner {
                 sender,
@@ -117,6 +119,7 @@ impl PythonRuntime {
                 hub_objects: OnceLock::new(),
                 global_state: OnceLock::new(),
                 resources: start.resources.clone(),
+                stopped: Mutex::new(Some(stopped_rx)),
             }),
         };
         if GLOBAL_RUNTIME.set(runtime.clone()).is_err() {
@@ -129,7 +132,10 @@ impl PythonRuntime {
         thread::Builder::new()
             .name("puff-python".into())
             .stack_size(16 * 1024 * 1024)
-            .spawn(move || thread_runtime.python_thread_main(start, receiver, ready_tx))
+            .spawn(move || {
+                thread_runtime.python_thread_main(start, receiver, ready_tx);
+                let _ = stopped_tx.send(());
+            })
             .map_err(PuffError::Io)?;
         match ready_rx.recv() {
             Ok(Ok(())) => Ok(runtime),
@@ -222,6 +228,17 @@ impl PythonRuntime {
     /// Ask the hub to stop after the messages already queued; flushes stdio and runs atexit.
     pub fn shutdown(&self) {
         let _ = self.inner.sender.send(HubMessage::Shutdown);
+    }
+
+    /// [`shutdown`](Self::shutdown), then wait up to `timeout` for the Python thread to
+    /// finish (it cannot if some greenlet never yields). Returns whether it finished.
+    pub fn shutdown_and_wait(&self, timeout: std::time::Duration) -> bool {
+        self.shutdown();
+        let stopped = self.inner.stopped.lock().ok().and_then(|mut s| s.take());
+        match stopped {
+            Some(rx) => rx.recv_timeout(timeout).is_ok(),
+            None => true,
+        }
     }
 
     fn python_thread_main(

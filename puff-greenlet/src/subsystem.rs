@@ -6,6 +6,7 @@
 //! feature, and never needs to know what they do.
 
 use pyo3::prelude::*;
+use serde::de::DeserializeOwned;
 
 use crate::error::PuffResult;
 use crate::resources::Resources;
@@ -44,4 +45,24 @@ pub trait Subsystem: Send + Sync + 'static {
 
     /// Release resources; called once when the program ends.
     fn shutdown(&self, _resources: &Resources) {}
+}
+
+/// Deserialize a subsystem's keys into `T`, naming the offending key on error.
+///
+/// serde errors from an in-memory TOML value lose the key (`invalid type: integer`), so on
+/// failure each key is tried alone to find which one is wrong.
+pub fn deserialize_section<T: DeserializeOwned>(table: &toml::Table) -> Result<T, String> {
+    match T::deserialize(toml::Value::Table(table.clone())) {
+        Ok(v) => Ok(v),
+        Err(whole) => {
+            for (key, value) in table {
+                let mut single = toml::Table::new();
+                single.insert(key.clone(), value.clone());
+                if let Err(e) = T::deserialize(toml::Value::Table(single)) {
+                    return Err(format!("`{key}`: {}", e.to_string().trim()));
+                }
+            }
+            Err(whole.to_string().trim().to_owned())
+        }
+    }
 }

@@ -1,0 +1,470 @@
+//! [`RuntimeConfig`]: how a Puff program is set up, in code or from `puff.toml`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use puff_greenlet::GlobalStateFn;
+use puff_greenlet::pyo3::prelude::*;
+use serde::Deserialize;
+
+use crate::subsystems;
+
+/// A `puff.toml` problem, naming the file and the key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError {
+    pub file: String,
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.key {
+            Some(key) => write!(f, "{}: key `{}`: {}", self.file, key, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// One `[[commands]]` entry: a subcommand that runs a Python function.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CommandEntry {
+    /// Subcommand name, e.g. `hello_world`.
+    pub command_name: String,
+    /// `module.function` to call (no arguments).
+    pub function: String,
+    /// Help text for `--help`.
+    #[serde(default)]
+    pub about: Option<String>,
+}
+
+/// Core keys read by [`RuntimeConfig::from_toml_str`]; subsystems own the rest.
+const CORE_KEYS: &[&str] = &["wsgi", "python_path", "env", "pytest", "commands"];
+
+/// How to set up the runtime: Python environment, global state, enabled subsystems and
+/// their settings.
+#[derive(Clone)]
+pub struct RuntimeConfig {
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) python_paths: Vec<PathBuf>,
+    pub(crate) virtualenv: Option<PathBuf>,
+    pub(crate) global_state_fn: Option<GlobalStateFn>,
+    pub(crate) wsgi: Option<String>,
+    pub(crate) commands: Vec<CommandEntry>,
+    pub(crate) tokio_worker_threads: Option<usize>,
+    pub(crate) source: Option<PathBuf>,
+    #[cfg(feature = "http")]
+    pub(crate) http: puff_http::HttpConfig,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            env: Vec::new(),
+            python_paths: Vec::new(),
+            virtualenv: None,
+            global_state_fn: None,
+            wsgi: None,
+            commands: Vec::new(),
+            tokio_worker_threads: None,
+            source: None,
+            #[cfg(feature = "http")]
+            http: puff_http::HttpConfig::default(),
+        }
+    }
+}
+
+impl fmt::Debug for RuntimeConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RuntimeConfig")
+            .field("python_paths", &self.python_paths)
+            .field("wsgi", &self.wsgi)
+            .field("commands", &self.commands)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RuntimeConfig {
+    /// Set an environment variable before Python starts (e.g. `DJANGO_SETTINGS_MODULE`).
+    pub fn add_env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Put a folder on `sys.path` (before site-packages).
+    pub fn add_python_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.python_paths.push(path.into());
+        self
+    }
+
+    /// Use this virtualenv instead of `$VIRTUAL_ENV`.
+    pub fn set_virtualenv(mut self, path: impl Into<PathBuf>) -> Self {
+        self.virtualenv = Some(path.into());
+        self
+    }
+
+    /// Build the object Python gets from `puff.global_state()`.
+    pub fn set_global_state_fn<F>(mut self, f: F) -> Self
+    where
+        F: Fn(Python<'_>) -> PyResult<Py<PyAny>> + Send + Sync + 'static,
+    {
+        self.global_state_fn = Some(Arc::new(f));
+        self
+    }
+
+    /// Number of Tokio worker threads (default: one per CPU).
+    pub fn set_tokio_worker_threads(mut self, threads: usize) -> Self {
+        self.tokio_worker_threads = Some(threads.max(1));
+        self
+    }
+
+    /// The WSGI app (`module.attr`) `puff-cli runserver` serves.
+    pub fn set_wsgi(mut self, app: impl Into<String>) -> Self {
+        self.wsgi = Some(app.into());
+        self
+    }
+
+    pub fn wsgi(&self) -> Option<&str> {
+        self.wsgi.as_deref()
+    }
+
+    /// `[[commands]]` entries.
+    pub fn commands(&self) -> &[CommandEntry] {
+        &self.commands
+    }
+
+    /// The file this configuration was read from, if any.
+    pub fn source(&self) -> Option<&Path> {
+        self.source.as_deref()
+    }
+
+    /// Read `puff.toml`. Relative `python_path` entries are relative to the file's folder,
+    /// which is also the default `python_path`.
+    pub fn from_toml_file(path: &Path) -> Result<RuntimeConfig, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: shown.clone(),
+            key: None,
+            message: format!("cannot read the file: {e}"),
+        })?;
+        let base = path
+            .parent()
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                }
+            })
+            .unwrap_or(Path::new("."));
+        let base = std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf());
+        let mut config = Self::from_toml_str(&text, &shown, &base)?;
+        config.source = Some(path.to_path_buf());
+        Ok(config)
+    }
+
+    /// Parse `puff.toml` text; `file` names it in errors, `base` anchors relative paths.
+    pub fn from_toml_str(
+        text: &str,
+        file: &str,
+        base: &Path,
+    ) -> Result<RuntimeConfig, ConfigError> {
+        let err = |key: Option<&str>, message: String| ConfigError {
+            file: file.to_owned(),
+            key: key.map(str::to_owned),
+            message,
+        };
+        let table: toml::Table = toml::from_str(text)
+            .map_err(|e| err(None, format!("not valid TOML: {}", e.to_string().trim())))?;
+        let mut config = RuntimeConfig {
+            python_paths: vec![base.to_path_buf()],
+            ..RuntimeConfig::default()
+        };
+        let mut subsystem_tables: Vec<(Box<dyn puff_greenlet::Subsystem>, toml::Table)> =
+            subsystems::enabled(&config)
+                .into_iter()
+                .map(|s| (s, toml::Table::new()))
+                .collect();
+        for (key, value) in &table {
+            let type_err = |expected: &str| {
+                err(
+                    Some(key),
+                    format!("expected {expected}, got {}", value.type_str()),
+                )
+            };
+            match key.as_str() {
+                "wsgi" => {
+                    let app = value
+                        .as_str()
+                        .ok_or_else(|| type_err("a string like \"module.app\""))?;
+                    if !app.contains('.') && !app.contains(':') {
+                        return Err(err(
+                            Some(key),
+                            format!("`{app}` is not a `module.attribute` path"),
+                        ));
+                    }
+                    config.wsgi = Some(app.to_owned());
+                }
+                "python_path" => {
+                    let paths = value
+                        .as_array()
+                        .ok_or_else(|| type_err("a list of folder paths"))?;
+                    config.python_paths = paths
+                        .iter()
+                        .map(|p| {
+                            p.as_str()
+                                .map(|p| base.join(p))
+                                .ok_or_else(|| type_err("a list of strings"))
+                        })
+                        .collect::<Result<_, _>>()?;
+                }
+                "env" => {
+                    let vars = value
+                        .as_table()
+                        .ok_or_else(|| type_err("a table of NAME = \"value\""))?;
+                    for (name, v) in vars {
+                        let v = v.as_str().ok_or_else(|| {
+                            err(
+                                Some(&format!("env.{name}")),
+                                format!("expected a string, got {}", v.type_str()),
+                            )
+                        })?;
+                        config.env.push((name.clone(), v.to_owned()));
+                    }
+                }
+                "pytest" => {
+                    value.as_bool().ok_or_else(|| type_err("true or false"))?;
+                }
+                "commands" => {
+                    let entries = value
+                        .as_array()
+                        .ok_or_else(|| type_err("an array of tables ([[commands]])"))?;
+                    for (i, entry) in entries.iter().enumerate() {
+                        let key = format!("commands[{i}]");
+                        let entry: CommandEntry = entry
+                            .as_table()
+                            .ok_or_else(|| err(Some(&key), "expected a table".into()))
+                            .and_then(|t| {
+                                puff_greenlet::deserialize_section(t)
+                                    .map_err(|m| err(Some(&key), m))
+                            })?;
+                        if entry.command_name.is_empty()
+                            || !entry
+                                .command_name
+                                .chars()
+                                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                        {
+                            return Err(err(
+                                Some(&key),
+                                format!(
+                                    "command_name `{}` must be letters, digits, `_` or `-`",
+                                    entry.command_name
+                                ),
+                            ));
+                        }
+                        config.commands.push(entry);
+                    }
+                }
+                other => {
+                    if let Some((_, table)) = subsystem_tables
+                        .iter_mut()
+                        .find(|(s, _)| s.config_keys().contains(&other))
+                    {
+                        table.insert(key.clone(), value.clone());
+                    } else if let Some((_, feature)) =
+                        subsystems::FEATURE_KEYS.iter().find(|(k, _)| *k == other)
+                    {
+                        return Err(err(
+                            Some(key),
+                            format!(
+                                "needs the `{feature}` feature, which this build of Puff does not include"
+                            ),
+                        ));
+                    } else {
+                        let mut known: Vec<&str> = CORE_KEYS.to_vec();
+                        for (s, _) in &subsystem_tables {
+                            known.extend_from_slice(s.config_keys());
+                        }
+                        known.sort_unstable();
+                        return Err(err(
+                            Some(key),
+                            format!("unknown key (known keys: {})", known.join(", ")),
+                        ));
+                    }
+                }
+            }
+        }
+        for (subsystem, table) in &mut subsystem_tables {
+            subsystem.configure(table).map_err(|message| {
+                // Subsystem messages start with the key in backticks when they know it.
+                let key = message
+                    .strip_prefix('`')
+                    .and_then(|rest| rest.split_once('`'))
+                    .map(|(k, _)| k.to_owned());
+                match key {
+                    Some(k) => {
+                        let rest = message
+                            .splitn(2, ": ")
+                            .nth(1)
+                            .unwrap_or(&message)
+                            .to_owned();
+                        err(Some(&k), rest)
+                    }
+                    None => err(None, format!("[{}] {message}", subsystem.name())),
+                }
+            })?;
+        }
+        #[cfg(feature = "http")]
+        {
+            let http_keys: toml::Table = table
+                .iter()
+                .filter(|(k, _)| puff_http::HttpConfig::KEYS.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            config.http =
+                puff_greenlet::deserialize_section(&http_keys).map_err(|m| err(None, m))?;
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(feature = "http")]
+impl RuntimeConfig {
+    /// Address `runserver` listens on (default `127.0.0.1:7777`).
+    pub fn set_bind(mut self, bind: impl Into<String>) -> Self {
+        self.http.bind = bind.into();
+        self
+    }
+
+    /// Larger request bodies get 413 (default 10 MiB).
+    pub fn set_max_request_body_bytes(mut self, bytes: usize) -> Self {
+        self.http.max_request_body_bytes = bytes;
+        self
+    }
+
+    /// gzip/deflate responses for clients that accept them.
+    pub fn set_compression(mut self, on: bool) -> Self {
+        self.http.compression = on;
+        self
+    }
+
+    pub fn set_access_log(mut self, on: bool) -> Self {
+        self.http.access_log = on;
+        self
+    }
+
+    pub fn set_cors(mut self, cors: puff_http::CorsConfig) -> Self {
+        self.http.cors = Some(cors);
+        self
+    }
+
+    /// How long in-flight requests may take to finish on shutdown.
+    pub fn set_shutdown_timeout_ms(mut self, ms: u64) -> Self {
+        self.http.shutdown_timeout_ms = ms;
+        self
+    }
+
+    pub fn http_config(&self) -> &puff_http::HttpConfig {
+        &self.http
+    }
+}
+
+/// A complete, commented `puff.toml` (printed by `puff-cli example-config`).
+pub const EXAMPLE_CONFIG: &str = r#"# puff.toml: configuration for `puff-cli`.
+# Path: --config PATH, else $PUFF_CONFIG, else ./puff.toml.
+
+# The WSGI application `puff-cli runserver` serves, as module.attribute.
+wsgi = "app.app"
+
+# Folders put on sys.path, relative to this file (default: this file's folder).
+python_path = ["."]
+
+# `puff-cli pytest [args...]` runs pytest inside the runtime; always available.
+pytest = true
+
+# --- HTTP server ---------------------------------------------------------------
+# Listen address (override with `runserver --bind`).
+bind = "127.0.0.1:7777"
+# Request bodies larger than this get 413 Payload Too Large (default 10 MiB).
+max_request_body_bytes = 10485760
+# gzip/deflate responses for clients sending Accept-Encoding.
+compression = false
+# One log line per request (target `puff::access`).
+access_log = true
+# On SIGINT/SIGTERM, how long in-flight requests may take to finish.
+shutdown_timeout_ms = 30000
+
+# Environment variables set before Python starts.
+[env]
+# DJANGO_SETTINGS_MODULE = "mysite.settings"
+
+# Cross-origin resource sharing (omit the section to disable).
+[cors]
+allow_origins = ["https://example.com"]
+allow_methods = ["GET", "POST"]
+allow_headers = ["content-type", "authorization"]
+expose_headers = []
+allow_credentials = false
+max_age_secs = 600
+
+# Each entry becomes a `puff-cli <command_name>` subcommand calling a Python function.
+[[commands]]
+command_name = "hello_world"
+function = "app.hello_world"
+about = "Say hello from a greenlet"
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<RuntimeConfig, ConfigError> {
+        RuntimeConfig::from_toml_str(text, "puff.toml", Path::new("/base"))
+    }
+
+    #[test]
+    fn example_config_parses() {
+        let config = parse(EXAMPLE_CONFIG).unwrap();
+        assert_eq!(config.wsgi(), Some("app.app"));
+        assert_eq!(config.commands()[0].command_name, "hello_world");
+        assert_eq!(config.python_paths, vec![PathBuf::from("/base/.")]);
+        #[cfg(feature = "http")]
+        assert!(config.http.cors.is_some());
+    }
+
+    #[test]
+    fn unknown_keys_name_file_and_key() {
+        let e = parse("wsgi = \"a.b\"\nwsgii = 1").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("wsgii"));
+        assert!(e.to_string().starts_with("puff.toml: key `wsgii`"), "{e}");
+        let e =
+            parse("[[commands]]\ncommand_name = \"x\"\nfunction = \"a.b\"\nextra = 1").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("commands[0]"));
+        assert!(e.message.contains("extra"), "{e}");
+    }
+
+    #[test]
+    fn wrong_types_name_the_key() {
+        let e = parse("wsgi = 5").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("wsgi"));
+        #[cfg(feature = "http")]
+        {
+            let e = parse("bind = 5").unwrap_err();
+            assert_eq!(e.key.as_deref(), Some("bind"), "{e}");
+            let e = parse("bind = \"nope\"").unwrap_err();
+            assert_eq!(e.key.as_deref(), Some("bind"), "{e}");
+            let e = parse("[cors]\nallow_originz = []").unwrap_err();
+            assert_eq!(e.key.as_deref(), Some("cors"), "{e}");
+        }
+    }
+
+    #[test]
+    fn feature_keys_say_which_feature() {
+        let e = parse("[[postgres]]\nname = \"default\"").unwrap_err();
+        assert!(e.message.contains("`postgres` feature"), "{e}");
+    }
+}

@@ -1,0 +1,108 @@
+//! Subcommands a [`Program`](crate::Program) can run.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::ArgMatches;
+use puff_greenlet::{PuffResult, PythonRuntime, Resources};
+
+use crate::config::RuntimeConfig;
+
+pub mod pytest;
+pub mod python;
+#[cfg(feature = "http")]
+pub mod server;
+pub mod wait_forever;
+#[cfg(feature = "http")]
+pub mod wsgi;
+
+pub use pytest::PytestCommand;
+pub use python::PythonCommand;
+#[cfg(feature = "http")]
+pub use server::ServerCommand;
+pub use wait_forever::WaitForever;
+#[cfg(feature = "http")]
+pub use wsgi::WSGIServerCommand;
+
+/// What a running command gets.
+#[derive(Clone)]
+pub struct CommandContext {
+    pub python: PythonRuntime,
+    pub resources: Resources,
+    pub config: Arc<RuntimeConfig>,
+}
+
+pub type CommandFuture = Pin<Box<dyn Future<Output = PuffResult<ExitCode>> + Send>>;
+
+/// A subcommand: its command-line definition and what it does.
+pub trait RunnableCommand {
+    /// The clap subcommand (name, help, arguments).
+    fn cli(&self) -> clap::Command;
+
+    /// Whether the command needs Tokio and Python (most do).
+    fn needs_runtime(&self) -> bool {
+        true
+    }
+
+    /// For commands that do not need the runtime.
+    fn run_without_runtime(&self, _args: &ArgMatches) -> ExitCode {
+        ExitCode::FAILURE
+    }
+
+    /// Run inside the runtime.
+    fn run(&self, ctx: CommandContext, args: ArgMatches) -> CommandFuture;
+}
+
+/// Prints a complete commented `puff.toml`.
+pub struct ExampleConfigCommand;
+
+impl RunnableCommand for ExampleConfigCommand {
+    fn cli(&self) -> clap::Command {
+        clap::Command::new("example-config").about("Print a complete, commented puff.toml")
+    }
+
+    fn needs_runtime(&self) -> bool {
+        false
+    }
+
+    fn run_without_runtime(&self, _args: &ArgMatches) -> ExitCode {
+        print!("{}", crate::config::EXAMPLE_CONFIG);
+        ExitCode::SUCCESS
+    }
+
+    fn run(&self, _ctx: CommandContext, _args: ArgMatches) -> CommandFuture {
+        Box::pin(async {
+            print!("{}", crate::config::EXAMPLE_CONFIG);
+            Ok(ExitCode::SUCCESS)
+        })
+    }
+}
+
+/// Exit code for a Python return value: ints are used as is, `None`/others mean success.
+pub(crate) fn exit_code_from(value: Option<i64>) -> ExitCode {
+    match value {
+        Some(code) => ExitCode::from(u8::try_from(code.clamp(0, 255)).unwrap_or(1)),
+        None => ExitCode::SUCCESS,
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM (Python's own handlers are off; Tokio owns signals).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("received SIGINT"),
+        _ = term => tracing::info!("received SIGTERM"),
+    }
+}

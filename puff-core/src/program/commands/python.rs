@@ -1,0 +1,64 @@
+//! `PythonCommand`: a subcommand that calls a Python function in a greenlet.
+
+use std::process::ExitCode;
+
+use clap::ArgMatches;
+use puff_greenlet::pyo3::prelude::*;
+use puff_greenlet::{PuffError, import_object};
+
+use super::{CommandContext, CommandFuture, RunnableCommand, exit_code_from};
+
+/// `PythonCommand::new("hello_world", "my_app.hello_world")` adds `hello_world`, which
+/// imports `my_app` and calls `hello_world()` as a greenlet. An int return value becomes
+/// the exit code; an exception prints its traceback and exits 1.
+pub struct PythonCommand {
+    name: String,
+    function: String,
+    about: Option<String>,
+}
+
+impl PythonCommand {
+    pub fn new(name: impl Into<String>, function: impl Into<String>) -> Self {
+        PythonCommand {
+            name: name.into(),
+            function: function.into(),
+            about: None,
+        }
+    }
+
+    pub fn about(mut self, about: impl Into<String>) -> Self {
+        self.about = Some(about.into());
+        self
+    }
+}
+
+impl RunnableCommand for PythonCommand {
+    fn cli(&self) -> clap::Command {
+        let about = self
+            .about
+            .clone()
+            .unwrap_or_else(|| format!("Run the Python function {}", self.function));
+        clap::Command::new(self.name.clone()).about(about)
+    }
+
+    fn run(&self, ctx: CommandContext, _args: ArgMatches) -> CommandFuture {
+        let function = self.function.clone();
+        Box::pin(async move {
+            let result = ctx
+                .python
+                .run(move |py| {
+                    let value = import_object(py, &function)?.call0()?;
+                    Ok(value.extract::<i64>().ok())
+                })
+                .await;
+            match result {
+                Ok(code) => Ok(exit_code_from(code)),
+                Err(PuffError::Python(e)) => {
+                    eprintln!("{}", e.traceback().trim_end());
+                    Ok(ExitCode::FAILURE)
+                }
+                Err(e) => Err(e),
+            }
+        })
+    }
+}

@@ -1,0 +1,71 @@
+//! `ServerCommand`: serve Rust routes only.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::{Arg, ArgMatches};
+use puff_greenlet::PuffError;
+use puff_http::{HttpConfig, Router};
+
+use super::{CommandContext, CommandFuture, RunnableCommand};
+
+/// `runserver` (alias `serve`) for a Rust [`Router`].
+pub struct ServerCommand {
+    router: Router,
+}
+
+impl ServerCommand {
+    pub fn new(router: Router) -> Self {
+        ServerCommand { router }
+    }
+}
+
+/// The `runserver` subcommand definition shared by the server commands.
+pub(crate) fn runserver_cli(about: &str) -> clap::Command {
+    clap::Command::new("runserver")
+        .visible_alias("serve")
+        .about(about.to_owned())
+        .arg(
+            Arg::new("bind").long("bind").value_name("HOST:PORT").help(
+                "Address to listen on (default: `bind` from the config, else 127.0.0.1:7777)",
+            ),
+        )
+}
+
+/// The HTTP settings and bind address for this run (`--bind` wins over the config).
+pub(crate) fn http_settings(
+    ctx: &CommandContext,
+    args: &ArgMatches,
+) -> Result<(HttpConfig, SocketAddr), PuffError> {
+    let config = ctx
+        .resources
+        .get::<HttpConfig>("default")
+        .map(|c| (*c).clone())
+        .unwrap_or_else(|| ctx.config.http_config().clone());
+    let bind = args
+        .get_one::<String>("bind")
+        .cloned()
+        .unwrap_or_else(|| config.bind.clone());
+    let addr: SocketAddr = bind.parse().map_err(|_| {
+        PuffError::Config(format!(
+            "--bind `{bind}` is not a `host:port` socket address (e.g. 127.0.0.1:7777)"
+        ))
+    })?;
+    Ok((config, addr))
+}
+
+impl RunnableCommand for ServerCommand {
+    fn cli(&self) -> clap::Command {
+        runserver_cli("Serve the program's Rust routes over HTTP")
+    }
+
+    fn run(&self, ctx: CommandContext, args: ArgMatches) -> CommandFuture {
+        let router = self.router.clone();
+        Box::pin(async move {
+            let (config, addr) = http_settings(&ctx, &args)?;
+            let app = puff_http::apply_middleware(router, &config);
+            puff_http::serve(app, addr, &config, super::shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        })
+    }
+}

@@ -1,0 +1,60 @@
+//! `WSGIServerCommand`: serve a Python WSGI app (and optional Rust routes).
+
+use std::process::ExitCode;
+
+use clap::ArgMatches;
+use puff_greenlet::PuffError;
+use puff_http::Router;
+
+use super::server::{http_settings, runserver_cli};
+use super::{CommandContext, CommandFuture, RunnableCommand};
+
+/// `runserver` (alias `serve`): the WSGI app at `module.attr`, one greenlet per request,
+/// behind any Rust routes given with [`WSGIServerCommand::new_with_router`].
+pub struct WSGIServerCommand {
+    app_path: String,
+    router: Router,
+}
+
+impl WSGIServerCommand {
+    pub fn new(app_path: impl Into<String>) -> Self {
+        Self::new_with_router(app_path, Router::new())
+    }
+
+    /// Rust routes are tried first; unmatched requests go to the WSGI app.
+    pub fn new_with_router(app_path: impl Into<String>, router: Router) -> Self {
+        WSGIServerCommand {
+            app_path: app_path.into(),
+            router,
+        }
+    }
+}
+
+impl RunnableCommand for WSGIServerCommand {
+    fn cli(&self) -> clap::Command {
+        runserver_cli(&format!("Serve the WSGI app {} over HTTP", self.app_path))
+    }
+
+    fn run(&self, ctx: CommandContext, args: ArgMatches) -> CommandFuture {
+        let router = self.router.clone();
+        let app_path = self.app_path.clone();
+        Box::pin(async move {
+            let (config, addr) = http_settings(&ctx, &args)?;
+            let app = match ctx.python.import_object(&app_path).await {
+                Ok(app) => app,
+                Err(PuffError::Python(e)) => {
+                    return Err(PuffError::Config(format!(
+                        "cannot load the WSGI app `{app_path}`:\n{}",
+                        e.traceback().trim_end()
+                    )));
+                }
+                Err(e) => return Err(e),
+            };
+            let router =
+                puff_http::with_wsgi_fallback(router, app, ctx.python.clone(), &config, addr);
+            let app = puff_http::apply_middleware(router, &config);
+            puff_http::serve(app, addr, &config, super::shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        })
+    }
+}

@@ -1,0 +1,207 @@
+//! [`Program`]: parse the command line, start Tokio, the subsystems and Python, run the
+//! chosen command, shut down.
+
+pub mod commands;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::ArgMatches;
+use puff_greenlet::{
+    InterpreterConfig, PuffError, PythonRuntime, Resources, RuntimeStart, SetupFn, StartContext,
+    Subsystem,
+};
+
+use crate::config::RuntimeConfig;
+use crate::subsystems;
+use commands::{CommandContext, RunnableCommand};
+
+/// A Puff program: a runtime configuration plus subcommands.
+pub struct Program {
+    name: String,
+    about: String,
+    config: RuntimeConfig,
+    commands: Vec<Box<dyn RunnableCommand>>,
+    extra_args: Vec<clap::Arg>,
+}
+
+impl Program {
+    pub fn new(name: impl Into<String>) -> Self {
+        Program {
+            name: name.into(),
+            about: String::new(),
+            config: RuntimeConfig::default(),
+            commands: Vec::new(),
+            extra_args: Vec::new(),
+        }
+    }
+
+    pub fn about(mut self, about: impl Into<String>) -> Self {
+        self.about = about.into();
+        self
+    }
+
+    pub fn runtime_config(mut self, config: RuntimeConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Add a subcommand.
+    pub fn command(mut self, command: impl RunnableCommand + 'static) -> Self {
+        self.commands.push(Box::new(command));
+        self
+    }
+
+    /// Add a global command-line argument (documented in `--help`, otherwise ignored).
+    pub fn global_arg(mut self, arg: clap::Arg) -> Self {
+        self.extra_args.push(arg.global(true));
+        self
+    }
+
+    /// Run with the process arguments; returns the exit code for `main`.
+    pub fn run(self) -> ExitCode {
+        self.run_with_args(std::env::args_os())
+    }
+
+    /// Run with explicit arguments (the first one is the program name).
+    pub fn run_with_args<I, T>(self, args: I) -> ExitCode
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let mut cli = clap::Command::new(self.name.clone())
+            .version(env!("CARGO_PKG_VERSION"))
+            .subcommand_required(true)
+            .arg_required_else_help(true);
+        if !self.about.is_empty() {
+            cli = cli.about(self.about.clone());
+        }
+        for arg in &self.extra_args {
+            cli = cli.arg(arg.clone());
+        }
+        for command in &self.commands {
+            cli = cli.subcommand(command.cli());
+        }
+        let matches = match cli.try_get_matches_from(args) {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = e.print();
+                return match e.kind() {
+                    clap::error::ErrorKind::DisplayHelp
+                    | clap::error::ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                    _ => ExitCode::from(2),
+                };
+            }
+        };
+        let Some((sub_name, sub_matches)) = matches.subcommand() else {
+            return ExitCode::from(2);
+        };
+        let Some(command) = self
+            .commands
+            .iter()
+            .find(|c| c.cli().get_name() == sub_name)
+        else {
+            return ExitCode::from(2);
+        };
+        if !command.needs_runtime() {
+            return command.run_without_runtime(sub_matches);
+        }
+        for (key, value) in &self.config.env {
+            // SAFETY: no other threads exist yet (Tokio and Python start below).
+            unsafe { std::env::set_var(key, value) };
+        }
+        init_tracing();
+        match run_in_runtime(&self.config, command.as_ref(), sub_matches.clone()) {
+            Ok(code) => code,
+            Err(e) => {
+                tracing::error!("{e}");
+                match e {
+                    PuffError::Config(_) => ExitCode::from(2),
+                    _ => ExitCode::FAILURE,
+                }
+            }
+        }
+    }
+}
+
+/// Log to stderr; filter from `PUFF_LOG` or `RUST_LOG` (default `info`).
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("PUFF_LOG")
+        .ok()
+        .or_else(|| std::env::var("RUST_LOG").ok())
+        .unwrap_or_else(|| "info".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(true)
+        .try_init();
+}
+
+fn run_in_runtime(
+    config: &RuntimeConfig,
+    command: &dyn RunnableCommand,
+    args: ArgMatches,
+) -> Result<ExitCode, PuffError> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all().thread_name("puff-tokio");
+    if let Some(threads) = config.tokio_worker_threads {
+        builder.worker_threads(threads);
+    }
+    let tokio = builder.build().map_err(PuffError::Io)?;
+    let resources = Resources::new();
+    let subsystems: Vec<Arc<dyn Subsystem>> = subsystems::enabled(config)
+        .into_iter()
+        .map(Arc::from)
+        .collect();
+    {
+        let ctx = StartContext {
+            resources: &resources,
+            tokio: tokio.handle(),
+        };
+        for subsystem in &subsystems {
+            subsystem.start(&ctx)?;
+        }
+    }
+    let setup: Vec<SetupFn> = subsystems
+        .iter()
+        .map(|s| {
+            let s = s.clone();
+            Box::new(
+                move |py: puff_greenlet::pyo3::Python<'_>,
+                      native: &puff_greenlet::pyo3::Bound<
+                    '_,
+                    puff_greenlet::pyo3::types::PyModule,
+                >| { s.python_module(py, native) },
+            ) as SetupFn
+        })
+        .collect();
+    let python = PythonRuntime::start(RuntimeStart {
+        interpreter: InterpreterConfig {
+            virtualenv: config.virtualenv.clone(),
+            python_paths: config.python_paths.clone(),
+            program_name: std::env::args().next().unwrap_or_else(|| "puff".into()),
+        },
+        tokio: tokio.handle().clone(),
+        setup,
+        global_state: config.global_state_fn.clone(),
+        resources: resources.clone(),
+    })?;
+    let ctx = CommandContext {
+        python: python.clone(),
+        resources: resources.clone(),
+        config: Arc::new(config.clone()),
+    };
+    let result = tokio.block_on(command.run(ctx, args));
+    for subsystem in subsystems.iter().rev() {
+        subsystem.shutdown(&resources);
+    }
+    if !python.shutdown_and_wait(Duration::from_secs(5)) {
+        tracing::warn!("the Python thread did not stop within 5 s; exiting anyway");
+    }
+    tokio.shutdown_timeout(Duration::from_secs(1));
+    result
+}

@@ -1,0 +1,35 @@
+//! The subsystems compiled into this build: one line per Cargo feature.
+
+use puff_greenlet::Subsystem;
+
+use crate::config::RuntimeConfig;
+
+/// Instantiate every enabled subsystem from the runtime configuration.
+pub fn enabled(config: &RuntimeConfig) -> Vec<Box<dyn Subsystem>> {
+    let _ = config;
+    #[allow(unused_mut)]
+    let mut all: Vec<Box<dyn Subsystem>> = Vec::new();
+    #[cfg(feature = "http")]
+    all.push(Box::new(puff_http::HttpSubsystem {
+        config: config.http.clone(),
+    }));
+    all
+}
+
+/// Top-level `puff.toml` keys of subsystems that exist but are not compiled in, with the
+/// Cargo feature that provides them, so the error can say what to enable.
+pub const FEATURE_KEYS: &[(&str, &str)] = &[
+    #[cfg(not(feature = "http"))]
+    ("bind", "http"),
+    #[cfg(not(feature = "http"))]
+    ("cors", "http"),
+    ("asgi", "asgi"),
+    ("asyncio", "asgi"),
+    ("http_client", "asgi"),
+    ("postgres", "postgres"),
+    ("redis", "redis"),
+    ("pubsub", "pubsub"),
+    ("task_queue", "tasks"),
+    ("graphql", "graphql"),
+    ("django", "django"),
+];

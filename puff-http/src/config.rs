@@ -1,0 +1,191 @@
+//! HTTP server settings: the top-level `puff.toml` keys owned by the http subsystem.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Default request body limit: 10 MiB.
+pub const DEFAULT_MAX_REQUEST_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+/// Server settings (`bind`, limits, compression, CORS, access log, shutdown).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address to listen on, `host:port`.
+    pub bind: String,
+    /// Larger request bodies get `413 Payload Too Large`.
+    pub max_request_body_bytes: usize,
+    /// gzip/deflate response compression when the client accepts it.
+    pub compression: bool,
+    /// One log line per request (`puff::access` target).
+    pub access_log: bool,
+    /// On SIGINT/SIGTERM, how long in-flight requests may take to finish.
+    pub shutdown_timeout_ms: u64,
+    /// Cross-origin resource sharing; off unless configured.
+    pub cors: Option<CorsConfig>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            bind: "127.0.0.1:7777".into(),
+            max_request_body_bytes: DEFAULT_MAX_REQUEST_BODY_BYTES,
+            compression: false,
+            access_log: true,
+            shutdown_timeout_ms: 30_000,
+            cors: None,
+        }
+    }
+}
+
+impl HttpConfig {
+    /// Top-level `puff.toml` keys this config reads.
+    pub const KEYS: &'static [&'static str] = &[
+        "bind",
+        "max_request_body_bytes",
+        "compression",
+        "access_log",
+        "shutdown_timeout_ms",
+        "cors",
+    ];
+
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_millis(self.shutdown_timeout_ms)
+    }
+
+    /// Check values serde cannot (addresses, header names); errors name the key.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.bind.parse::<std::net::SocketAddr>().is_err() {
+            return Err(format!(
+                "`bind`: `{}` is not a `host:port` socket address (e.g. \"127.0.0.1:7777\")",
+                self.bind
+            ));
+        }
+        if let Some(cors) = &self.cors {
+            cors.validate()?;
+        }
+        Ok(())
+    }
+}
+
+/// `[cors]` section.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Allowed origins, or `["*"]` for any.
+    pub allow_origins: Vec<String>,
+    /// Allowed methods; empty means GET, HEAD, POST.
+    pub allow_methods: Vec<String>,
+    /// Allowed request headers, or `["*"]`.
+    pub allow_headers: Vec<String>,
+    pub expose_headers: Vec<String>,
+    pub allow_credentials: bool,
+    pub max_age_secs: Option<u64>,
+}
+
+impl CorsConfig {
+    fn validate(&self) -> Result<(), String> {
+        for origin in &self.allow_origins {
+            if origin != "*" && http::HeaderValue::from_str(origin).is_err() {
+                return Err(format!("`cors.allow_origins`: invalid origin `{origin}`"));
+            }
+        }
+        for method in &self.allow_methods {
+            if method.parse::<http::Method>().is_err() {
+                return Err(format!("`cors.allow_methods`: invalid method `{method}`"));
+            }
+        }
+        for header in self.allow_headers.iter().chain(&self.expose_headers) {
+            if header != "*" && header.parse::<http::HeaderName>().is_err() {
+                return Err(format!("`cors`: invalid header name `{header}`"));
+            }
+        }
+        if self.allow_credentials && self.allow_origins.iter().any(|o| o == "*") {
+            return Err(
+                "`cors`: allow_credentials = true cannot be combined with allow_origins = [\"*\"]"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// The tower-http layer for these settings (validated first).
+    pub fn layer(&self) -> tower_http::cors::CorsLayer {
+        use tower_http::cors::{AllowHeaders, AllowOrigin, Any, CorsLayer};
+        let mut layer = CorsLayer::new();
+        layer = if self.allow_origins.iter().any(|o| o == "*") {
+            layer.allow_origin(Any)
+        } else {
+            layer.allow_origin(AllowOrigin::list(
+                self.allow_origins
+                    .iter()
+                    .filter_map(|o| http::HeaderValue::from_str(o).ok()),
+            ))
+        };
+        let methods: Vec<http::Method> = if self.allow_methods.is_empty() {
+            vec![http::Method::GET, http::Method::HEAD, http::Method::POST]
+        } else {
+            self.allow_methods
+                .iter()
+                .filter_map(|m| m.parse().ok())
+                .collect()
+        };
+        layer = layer.allow_methods(methods);
+        layer = if self.allow_headers.iter().any(|h| h == "*") {
+            layer.allow_headers(AllowHeaders::any())
+        } else {
+            layer.allow_headers(
+                self.allow_headers
+                    .iter()
+                    .filter_map(|h| h.parse::<http::HeaderName>().ok())
+                    .collect::<Vec<_>>(),
+            )
+        };
+        layer = layer.expose_headers(
+            self.expose_headers
+                .iter()
+                .filter_map(|h| h.parse::<http::HeaderName>().ok())
+                .collect::<Vec<_>>(),
+        );
+        if self.allow_credentials {
+            layer = layer.allow_credentials(true);
+        }
+        if let Some(secs) = self.max_age_secs {
+            layer = layer.max_age(std::time::Duration::from_secs(secs));
+        }
+        layer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_validation() {
+        let cfg = HttpConfig::default();
+        assert_eq!(cfg.max_request_body_bytes, 10 * 1024 * 1024);
+        assert!(cfg.validate().is_ok());
+        let bad = HttpConfig {
+            bind: "nowhere".into(),
+            ..HttpConfig::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("`bind`"));
+        let cors = HttpConfig {
+            cors: Some(CorsConfig {
+                allow_origins: vec!["*".into()],
+                allow_credentials: true,
+                ..Default::default()
+            }),
+            ..HttpConfig::default()
+        };
+        assert!(cors.validate().unwrap_err().contains("allow_credentials"));
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let table: toml::Table = toml::from_str("bind = \"127.0.0.1:1\"\nbindd = 3").unwrap();
+        let err = HttpConfig::deserialize(toml::Value::Table(table)).unwrap_err();
+        assert!(err.to_string().contains("bindd"), "{err}");
+    }
+}

@@ -1,0 +1,24 @@
+//! # puff-http
+//!
+//! Puff's HTTP server. It owns the axum [`Router`] users add Rust routes to, the PEP 3333
+//! WSGI adapter that runs a Python app in one greenlet per request (as the router's
+//! fallback, so Rust routes win), the middleware stack (body limit, CORS, compression,
+//! access log), graceful shutdown, and the `http` [`Subsystem`](puff_greenlet::Subsystem)
+//! holding the server settings from `puff.toml`.
+//!
+//! It does not own the Python runtime (see `puff-greenlet`) nor command-line handling (see
+//! `puff-core`).
+
+pub mod config;
+pub mod router;
+pub mod server;
+mod subsystem;
+pub mod wsgi;
+
+pub use config::{CorsConfig, HttpConfig};
+pub use router::Router;
+pub use server::{apply_middleware, serve, with_wsgi_fallback};
+pub use subsystem::HttpSubsystem;
+pub use wsgi::WsgiHandler;
+
+pub use axum;

@@ -1,0 +1,115 @@
+//! Serving a router: middleware stack, graceful shutdown, access log.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use puff_greenlet::{PuffError, PuffResult, PythonRuntime};
+
+use crate::config::HttpConfig;
+use crate::router::Router;
+use crate::wsgi::WsgiHandler;
+
+/// Rust routes first; anything they do not match goes to the WSGI app.
+pub fn with_wsgi_fallback(
+    router: Router,
+    app: puff_greenlet::pyo3::Py<puff_greenlet::pyo3::PyAny>,
+    runtime: PythonRuntime,
+    config: &HttpConfig,
+    bind: SocketAddr,
+) -> Router {
+    let handler = Arc::new(WsgiHandler::new(
+        app,
+        runtime,
+        config.max_request_body_bytes,
+        bind,
+    ));
+    let router = router.into_axum().fallback(move |req: Request| {
+        let handler = handler.clone();
+        async move { handler.handle(req).await }
+    });
+    Router::from(router)
+}
+
+/// Apply the configured middleware: body limit, CORS, compression, access log.
+pub fn apply_middleware(router: Router, config: &HttpConfig) -> axum::Router {
+    let mut app = router
+        .into_axum()
+        .layer(DefaultBodyLimit::max(config.max_request_body_bytes));
+    if let Some(cors) = &config.cors {
+        app = app.layer(cors.layer());
+    }
+    if config.compression {
+        app = app.layer(tower_http::compression::CompressionLayer::new());
+    }
+    if config.access_log {
+        app = app.layer(middleware::from_fn(access_log));
+    }
+    app
+}
+
+async fn access_log(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let version = req.version();
+    let response = next.run(req).await;
+    tracing::info!(
+        target: "puff::access",
+        "{method} {path} {version:?} {} {:.1}ms",
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    response
+}
+
+/// Bind `addr` and serve until `shutdown` resolves, then finish in-flight requests for up
+/// to the configured shutdown timeout.
+pub async fn serve(
+    app: axum::Router,
+    addr: SocketAddr,
+    config: &HttpConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> PuffResult<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| PuffError::Other(format!("cannot listen on {addr}: {e}")))?;
+    let local = listener.local_addr().map_err(PuffError::Io)?;
+    tracing::info!("listening on http://{local}");
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = stop_rx.await;
+    });
+    let mut server_task = tokio::spawn(async move { server.await });
+    tokio::select! {
+        result = &mut server_task => {
+            return match result {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(PuffError::Io(e)),
+                Err(e) => Err(PuffError::Other(format!("server task failed: {e}"))),
+            };
+        }
+        _ = shutdown => {}
+    }
+    tracing::info!(
+        "shutting down: finishing in-flight requests (up to {} ms)",
+        config.shutdown_timeout_ms
+    );
+    let _ = stop_tx.send(());
+    match tokio::time::timeout(config.shutdown_timeout(), server_task).await {
+        Ok(_) => tracing::info!("server stopped"),
+        Err(_) => tracing::warn!(
+            "graceful shutdown timed out after {} ms; dropping remaining connections",
+            config.shutdown_timeout_ms
+        ),
+    }
+    Ok(())
+}

@@ -1,0 +1,39 @@
+//! The `http` subsystem: server settings from `puff.toml`, shared through the registry.
+
+use std::sync::Arc;
+
+use puff_greenlet::{PuffResult, StartContext, Subsystem, deserialize_section};
+
+use crate::config::HttpConfig;
+
+/// Owns the HTTP server settings; commands read them from the resource registry.
+#[derive(Default)]
+pub struct HttpSubsystem {
+    pub config: HttpConfig,
+}
+
+impl Subsystem for HttpSubsystem {
+    fn name(&self) -> &'static str {
+        "http"
+    }
+
+    fn config_keys(&self) -> &'static [&'static str] {
+        HttpConfig::KEYS
+    }
+
+    fn configure(&mut self, table: &toml::Table) -> Result<(), String> {
+        let config: HttpConfig = deserialize_section(table)?;
+        config.validate()?;
+        self.config = config;
+        Ok(())
+    }
+
+    fn start(&self, ctx: &StartContext<'_>) -> PuffResult<()> {
+        self.config
+            .validate()
+            .map_err(puff_greenlet::PuffError::Config)?;
+        ctx.resources
+            .insert("default", Arc::new(self.config.clone()));
+        Ok(())
+    }
+}
