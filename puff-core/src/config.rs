@@ -47,7 +47,7 @@ const CORE_KEYS: &[&str] = &["wsgi", "python_path", "env", "pytest", "commands"]
 
 /// How to set up the runtime: Python environment, global state, enabled subsystems and
 /// their settings.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct RuntimeConfig {
     pub(crate) env: Vec<(String, String)>,
     pub(crate) python_paths: Vec<PathBuf>,
@@ -59,23 +59,6 @@ pub struct RuntimeConfig {
     pub(crate) source: Option<PathBuf>,
     #[cfg(feature = "http")]
     pub(crate) http: puff_http::HttpConfig,
-}
-
-impl Default for RuntimeConfig {
-    fn default() -> Self {
-        RuntimeConfig {
-            env: Vec::new(),
-            python_paths: Vec::new(),
-            virtualenv: None,
-            global_state_fn: None,
-            wsgi: None,
-            commands: Vec::new(),
-            tokio_worker_threads: None,
-            source: None,
-            #[cfg(feature = "http")]
-            http: puff_http::HttpConfig::default(),
-        }
-    }
 }
 
 impl fmt::Debug for RuntimeConfig {
@@ -308,9 +291,8 @@ impl RuntimeConfig {
                 match key {
                     Some(k) => {
                         let rest = message
-                            .splitn(2, ": ")
-                            .nth(1)
-                            .unwrap_or(&message)
+                            .split_once(": ")
+                            .map_or(message.as_str(), |(_, r)| r)
                             .to_owned();
                         err(Some(&k), rest)
                     }

@@ -7,13 +7,12 @@ use crate::config::RuntimeConfig;
 /// Instantiate every enabled subsystem from the runtime configuration.
 pub fn enabled(config: &RuntimeConfig) -> Vec<Box<dyn Subsystem>> {
     let _ = config;
-    #[allow(unused_mut)]
-    let mut all: Vec<Box<dyn Subsystem>> = Vec::new();
-    #[cfg(feature = "http")]
-    all.push(Box::new(puff_http::HttpSubsystem {
-        config: config.http.clone(),
-    }));
-    all
+    vec![
+        #[cfg(feature = "http")]
+        Box::new(puff_http::HttpSubsystem {
+            config: config.http.clone(),
+        }),
+    ]
 }
 
 /// Top-level `puff.toml` keys of subsystems that exist but are not compiled in, with the

@@ -55,11 +55,16 @@ pub fn deserialize_section<T: DeserializeOwned>(table: &toml::Table) -> Result<T
     match T::deserialize(toml::Value::Table(table.clone())) {
         Ok(v) => Ok(v),
         Err(whole) => {
-            for (key, value) in table {
-                let mut single = toml::Table::new();
-                single.insert(key.clone(), value.clone());
-                if let Err(e) = T::deserialize(toml::Value::Table(single)) {
-                    return Err(format!("`{key}`: {}", e.to_string().trim()));
+            {
+                for (key, value) in table {
+                    let mut single = toml::Table::new();
+                    single.insert(key.clone(), value.clone());
+                    if let Err(e) = T::deserialize(toml::Value::Table(single)) {
+                        let msg = e.to_string();
+                        if !msg.contains("missing field") {
+                            return Err(format!("`{key}`: {}", msg.trim()));
+                        }
+                    }
                 }
             }
             Err(whole.to_string().trim().to_owned())
