@@ -22,8 +22,8 @@ pub use error::{PuffError, PuffResult, PythonError, exceptions};
 pub use interpreter::InterpreterConfig;
 pub use resources::Resources;
 pub use runtime::{
-    GlobalStateFn, PythonRuntime, RuntimeStart, SetupFn, flush_stdio, import_object, park_count,
-    run_python_async, wait_for,
+    GlobalStateFn, ParkHookGuard, PythonRuntime, RuntimeStart, SetupFn, flush_stdio, import_object,
+    on_park, park_count, run_python_async, wait_for,
 };
 pub use subsystem::{StartContext, Subsystem, deserialize_section};
 

@@ -565,6 +565,7 @@ where
         ));
     }
     let slot: Arc<Mutex<Option<std::thread::Result<T>>>> = Arc::new(Mutex::new(None));
+    let current_key = greenlet_key(&current);
     let task_slot = slot.clone();
     let greenlet = current.unbind();
     let sender = runtime.inner.sender.clone();
@@ -577,6 +578,7 @@ where
         let _ = sender.send(HubMessage::Resume(greenlet));
     });
     PARKS.with(|p| p.set(p.get().wrapping_add(1)));
+    run_park_hook(py, current_key);
     hub.call_method1("switch", (py.None(),))?;
     let out = slot.lock().ok().and_then(|mut s| s.take());
     match out {
@@ -588,8 +590,51 @@ where
     }
 }
 
+type ParkHook = std::rc::Rc<dyn Fn(Python<'_>)>;
+
 thread_local! {
     static PARKS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    static PARK_HOOKS: std::cell::RefCell<std::collections::HashMap<usize, ParkHook>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+fn greenlet_key(greenlet: &Bound<'_, PyAny>) -> usize {
+    greenlet.as_ptr() as usize
+}
+
+fn run_park_hook(py: Python<'_>, key: usize) {
+    // Clone out of the map first: the hook may register or drop hooks itself.
+    let hook = PARK_HOOKS.with(|h| h.borrow().get(&key).cloned());
+    if let Some(hook) = hook {
+        hook(py);
+    }
+}
+
+/// Removes its park hook when dropped.
+pub struct ParkHookGuard {
+    key: usize,
+}
+
+impl Drop for ParkHookGuard {
+    fn drop(&mut self) {
+        let _ = PARK_HOOKS.try_with(|h| h.borrow_mut().remove(&self.key));
+    }
+}
+
+/// Run `hook` whenever the *current* greenlet is about to park on a future, until the
+/// guard is dropped. Used to flush buffered output before other greenlets get a turn.
+/// Must be called on the Python thread.
+pub fn on_park(py: Python<'_>, hook: impl Fn(Python<'_>) + 'static) -> PyResult<ParkHookGuard> {
+    let runtime = PythonRuntime::global()?;
+    let objects = runtime
+        .inner
+        .hub_objects
+        .get()
+        .ok_or_else(|| exceptions::PuffError::new_err("the Puff hub is not running"))?;
+    let current = objects.getcurrent.bind(py).call0()?;
+    let key = greenlet_key(&current);
+    PARK_HOOKS.with(|h| h.borrow_mut().insert(key, std::rc::Rc::new(hook)));
+    Ok(ParkHookGuard { key })
 }
 
 /// Number of times a greenlet on this thread has parked on a future so far.

@@ -2,9 +2,10 @@
 //!
 //! Rust reads the request head (and small bodies) on Tokio, then hands plain data to a
 //! worker greenlet, which builds `environ`, calls the app and iterates its result. The
-//! response is buffered while the app produces it without waiting; once the app waits
-//! between chunks (or the body grows past a threshold), the head is sent and the rest is
-//! streamed through a bounded channel, so the app feels back-pressure from slow clients.
+//! response is buffered while the app produces it without waiting; as soon as the app
+//! waits on anything (or the body grows past a threshold), the head and what was produced
+//! are sent and the rest is streamed through a bounded channel, so the app feels
+//! back-pressure from slow clients.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -23,7 +24,7 @@ use puff_greenlet::pyo3::exceptions::{PyAssertionError, PyTypeError, PyValueErro
 use puff_greenlet::pyo3::intern;
 use puff_greenlet::pyo3::prelude::*;
 use puff_greenlet::pyo3::types::{PyBytes, PyDict, PyList, PyString};
-use puff_greenlet::{PythonRuntime, exceptions, park_count, wait_for};
+use puff_greenlet::{PythonRuntime, exceptions, on_park, wait_for};
 use tokio::sync::{mpsc, oneshot};
 
 /// Bodies up to this size (with a Content-Length) are read before the app starts.
@@ -278,6 +279,10 @@ impl WsgiCall {
                 },
             )?;
             let environ = build_environ(py, &head, input, &server_name, server_port)?;
+            // Whenever the app waits, what it produced so far goes to the client first
+            // (PEP 3333: never delay a block while the app produces the next one).
+            let flusher = start_response.clone_ref(py);
+            let _flush_on_wait = on_park(py, move |py| flusher.get().flush_for_wait(py))?;
             let result = app
                 .bind(py)
                 .call1((environ, start_response.clone_ref(py)))?;
@@ -324,7 +329,6 @@ fn iterate_response(
     result: &Bound<'_, PyAny>,
     sink: &StartResponse,
 ) -> PyResult<()> {
-    sink.mark_iteration_start();
     // Fast path for the common list-of-bytes response.
     if let Ok(list) = result.cast::<PyList>() {
         for item in list.iter() {
@@ -526,7 +530,6 @@ struct ResponseState {
     headers: HeaderMap,
     reply: Option<oneshot::Sender<Reply>>,
     output: Output,
-    parks_at_start: u64,
 }
 
 /// The `start_response` callable; also owns the response as it is produced.
@@ -546,7 +549,6 @@ impl StartResponse {
                     chunks: Vec::new(),
                     size: 0,
                 },
-                parks_at_start: 0,
             }),
         }
     }
@@ -555,12 +557,6 @@ impl StartResponse {
         self.state
             .lock()
             .map_err(|_| exceptions::PuffError::new_err("response state lock poisoned"))
-    }
-
-    fn mark_iteration_start(&self) {
-        if let Ok(mut s) = self.state.lock() {
-            s.parks_at_start = park_count();
-        }
     }
 
     fn push(&self, py: Python<'_>, item: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -588,12 +584,11 @@ impl StartResponse {
                     "the WSGI app produced body data before calling start_response()",
                 ));
             }
-            let waited = park_count() != state.parks_at_start;
             match &mut state.output {
                 Output::Buffering { chunks, size } => {
                     *size += chunk.len();
                     chunks.push(chunk);
-                    if *size < STREAM_AFTER_BYTES && !waited {
+                    if *size < STREAM_AFTER_BYTES {
                         return Ok(());
                     }
                     start_streaming(&mut state);
@@ -619,6 +614,16 @@ impl StartResponse {
             Ok(())
         } else {
             Err(exceptions::PuffIOError::new_err(CLIENT_GONE))
+        }
+    }
+
+    /// The app is about to wait: send the head and buffered chunks now, stream the rest.
+    fn flush_for_wait(&self, _py: Python<'_>) {
+        if let Ok(mut state) = self.state.lock()
+            && state.status.is_some()
+            && matches!(&state.output, Output::Buffering { size, .. } if *size > 0)
+        {
+            start_streaming(&mut state);
         }
     }
 
@@ -710,7 +715,8 @@ impl StartResponse {
         let exc_info = exc_info.filter(|e| !e.is_none());
         {
             let state = this.lock()?;
-            let headers_sent = !matches!(state.output, Output::Buffering { .. });
+            // Headers count as sent once the app has produced body data (PEP 3333).
+            let headers_sent = !matches!(state.output, Output::Buffering { size: 0, .. });
             match exc_info {
                 Some(info) if headers_sent => {
                     // PEP 3333: too late to change the response; re-raise the app's error.
