@@ -36,7 +36,8 @@ const STREAM_CHANNEL_CHUNKS: usize = 16;
 
 /// Serves a Python WSGI application.
 pub struct WsgiHandler {
-    app: Py<PyAny>,
+    // Arc: cloning a `Py` needs the GIL, which Tokio threads must never wait for.
+    app: Arc<Py<PyAny>>,
     runtime: PythonRuntime,
     max_body: usize,
     server_name: String,
@@ -47,7 +48,7 @@ impl WsgiHandler {
     /// `app` is the WSGI callable; `bind` provides SERVER_NAME / SERVER_PORT.
     pub fn new(app: Py<PyAny>, runtime: PythonRuntime, max_body: usize, bind: SocketAddr) -> Self {
         WsgiHandler {
-            app,
+            app: Arc::new(app),
             runtime,
             max_body,
             server_name: bind.ip().to_string(),
@@ -107,7 +108,7 @@ impl WsgiHandler {
         };
         let (reply_tx, reply_rx) = oneshot::channel();
         let call = WsgiCall {
-            app: Python::attach(|py| self.app.clone_ref(py)),
+            app: self.app.clone(),
             head,
             input,
             max_body: self.max_body,
@@ -237,7 +238,7 @@ impl http_body::Body for ChannelBody {
 
 /// One request on its way into Python.
 struct WsgiCall {
-    app: Py<PyAny>,
+    app: Arc<Py<PyAny>>,
     head: RequestHead,
     input: InputSource,
     max_body: usize,
