@@ -261,6 +261,7 @@ impl WsgiCall {
             server_port,
             reply,
         } = self;
+        let over_limit = too_large.clone();
         let input_state = match input {
             InputSource::Ready(bytes) => InputState::ready(bytes),
             InputSource::Streaming(body) => InputState::streaming(body, max_body, too_large),
@@ -298,7 +299,22 @@ impl WsgiCall {
         })();
         let sink = start_response.get();
         if let Err(e) = outcome {
-            if !is_client_gone(py, &e) {
+            if over_limit.load(Ordering::Acquire) {
+                tracing::warn!(
+                    target: "puff::wsgi",
+                    "{} {}: request body over the {max_body} byte limit (413)",
+                    head.method,
+                    head.raw_uri
+                );
+            } else if is_client_gone(py, &e) {
+                tracing::info!(
+                    target: "puff::wsgi",
+                    "{} {}: client went away: {}",
+                    head.method,
+                    head.raw_uri,
+                    e.value(py)
+                );
+            } else {
                 log_app_error(py, &head, &e);
             }
             sink.fail();
@@ -308,9 +324,15 @@ impl WsgiCall {
     }
 }
 
+/// The client disconnected (while we sent the response or read its body).
 fn is_client_gone(py: Python<'_>, e: &PyErr) -> bool {
-    e.is_instance_of::<exceptions::PuffIOError>(py) && e.value(py).to_string().contains(CLIENT_GONE)
+    e.is_instance_of::<exceptions::PuffIOError>(py) && {
+        let msg = e.value(py).to_string();
+        msg.contains(CLIENT_GONE) || msg.contains(BODY_READ_FAILED)
+    }
 }
+
+const BODY_READ_FAILED: &str = "error reading the request body";
 
 const CLIENT_GONE: &str = "client disconnected";
 
@@ -823,7 +845,8 @@ impl WsgiInput {
             Some(Err(e)) => {
                 state.eof = true;
                 Err(exceptions::PuffIOError::new_err(format!(
-                    "error reading the request body: {e}"
+                    "{}: {e}",
+                    BODY_READ_FAILED
                 )))
             }
             Some(Ok(frame)) => {
