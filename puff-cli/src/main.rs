@@ -15,6 +15,10 @@ use puff_core::program::commands::{
 };
 use puff_core::{RuntimeConfig, clap};
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Subcommand names reserved by puff-cli itself.
 const RESERVED: &[&str] = &[
     "runserver",

@@ -21,6 +21,7 @@ use std::thread::{self, ThreadId};
 
 use futures_util::FutureExt;
 use pyo3::BoundObject;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
@@ -414,8 +415,17 @@ impl<'py> Hub<'py> {
         let py = self.py;
         loop {
             // Idle: wait with the GIL released so blocking-pool threads can run Python.
+            // Yield once before sleeping: Tokio threads (on the same core under load)
+            // queue more work meanwhile, so the hub wakes once per batch, not per item.
             let first = py.detach(|| match receiver.lock() {
-                Ok(rx) => rx.recv().ok(),
+                Ok(rx) => match rx.try_recv() {
+                    Ok(msg) => Some(msg),
+                    Err(mpsc::TryRecvError::Disconnected) => None,
+                    Err(mpsc::TryRecvError::Empty) => {
+                        thread::yield_now();
+                        rx.try_recv().ok().or_else(|| rx.recv().ok())
+                    }
+                },
                 Err(_) => None,
             });
             let Some(first) = first else { return };
@@ -480,7 +490,10 @@ impl<'py> Hub<'py> {
     }
 
     fn switch_into(&mut self, greenlet: Bound<'py, PyAny>, arg: Bound<'py, PyAny>) {
-        match greenlet.call_method1("switch", (arg,)) {
+        CURRENT_WORKER.with(|c| c.set(greenlet_key(&greenlet)));
+        let switched = greenlet.call_method1(intern!(self.py, "switch"), (arg,));
+        CURRENT_WORKER.with(|c| c.set(0));
+        match switched {
             Ok(returned) => {
                 // The worker finished its job and is idle; otherwise it is parked on a future.
                 if returned.is(&self.idle) && self.pool.len() < MAX_POOLED_WORKERS {
@@ -594,6 +607,8 @@ type ParkHook = std::rc::Rc<dyn Fn(Python<'_>)>;
 
 thread_local! {
     static PARKS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    /// Key of the worker greenlet the hub last switched into (0 on the hub itself).
+    static CURRENT_WORKER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     static PARK_HOOKS: std::cell::RefCell<std::collections::HashMap<usize, ParkHook>> =
         std::cell::RefCell::new(std::collections::HashMap::new());
 }
@@ -625,14 +640,17 @@ impl Drop for ParkHookGuard {
 /// guard is dropped. Used to flush buffered output before other greenlets get a turn.
 /// Must be called on the Python thread.
 pub fn on_park(py: Python<'_>, hook: impl Fn(Python<'_>) + 'static) -> PyResult<ParkHookGuard> {
-    let runtime = PythonRuntime::global()?;
-    let objects = runtime
-        .inner
-        .hub_objects
-        .get()
-        .ok_or_else(|| exceptions::PuffError::new_err("the Puff hub is not running"))?;
-    let current = objects.getcurrent.bind(py).call0()?;
-    let key = greenlet_key(&current);
+    let mut key = CURRENT_WORKER.with(|c| c.get());
+    if key == 0 {
+        // Not a hub-scheduled worker (e.g. a greenlet the user created): ask greenlet.
+        let runtime = PythonRuntime::global()?;
+        let objects = runtime
+            .inner
+            .hub_objects
+            .get()
+            .ok_or_else(|| exceptions::PuffError::new_err("the Puff hub is not running"))?;
+        key = greenlet_key(&objects.getcurrent.bind(py).call0()?);
+    }
     PARK_HOOKS.with(|h| h.borrow_mut().insert(key, std::rc::Rc::new(hook)));
     Ok(ParkHookGuard { key })
 }

@@ -23,6 +23,8 @@ use http_body_util::BodyExt;
 use puff_greenlet::pyo3::exceptions::{PyAssertionError, PyTypeError, PyValueError};
 use puff_greenlet::pyo3::intern;
 use puff_greenlet::pyo3::prelude::*;
+use puff_greenlet::pyo3::sync::PyOnceLock;
+use puff_greenlet::pyo3::types::PyModule;
 use puff_greenlet::pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use puff_greenlet::{PythonRuntime, exceptions, on_park, wait_for};
 use tokio::sync::{mpsc, oneshot};
@@ -92,20 +94,7 @@ impl WsgiHandler {
             }
             _ => InputSource::Streaming(body),
         };
-        let head = RequestHead {
-            method: parts.method.as_str().to_owned(),
-            path: parts.uri.path().to_owned(),
-            query: parts.uri.query().unwrap_or("").to_owned(),
-            raw_uri: parts
-                .uri
-                .path_and_query()
-                .map(|p| p.as_str().to_owned())
-                .unwrap_or_else(|| "/".into()),
-            authority: parts.uri.authority().map(|a| a.as_str().to_owned()),
-            version: parts.version,
-            headers: parts.headers,
-            remote,
-        };
+        let head = RequestHead { parts, remote };
         let (reply_tx, reply_rx) = oneshot::channel();
         let call = WsgiCall {
             app: self.app.clone(),
@@ -142,15 +131,20 @@ fn internal_error() -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error\n").into_response()
 }
 
+/// The request line and headers, moved (not copied) to the Python thread.
 struct RequestHead {
-    method: String,
-    path: String,
-    query: String,
-    raw_uri: String,
-    authority: Option<String>,
-    version: Version,
-    headers: HeaderMap,
+    parts: http::request::Parts,
     remote: Option<SocketAddr>,
+}
+
+impl RequestHead {
+    fn method(&self) -> &str {
+        self.parts.method.as_str()
+    }
+
+    fn raw_uri(&self) -> &str {
+        self.parts.uri.path_and_query().map_or("/", |p| p.as_str())
+    }
 }
 
 enum InputSource {
@@ -290,7 +284,11 @@ impl WsgiCall {
                 .call1((environ, start_response.clone_ref(py)))?;
             let iterated = iterate_response(py, &result, start_response.get());
             // PEP 3333: close() is called whatever happened while iterating.
-            let closed = if result.hasattr(intern!(py, "close"))? {
+            // (lists and tuples have no close(); skip the failing attribute lookup)
+            let closed = if !result.is_instance_of::<PyList>()
+                && !result.is_instance_of::<puff_greenlet::pyo3::types::PyTuple>()
+                && result.hasattr(intern!(py, "close"))?
+            {
                 result.call_method0(intern!(py, "close")).map(|_| ())
             } else {
                 Ok(())
@@ -303,15 +301,15 @@ impl WsgiCall {
                 tracing::warn!(
                     target: "puff::wsgi",
                     "{} {}: request body over the {max_body} byte limit (413)",
-                    head.method,
-                    head.raw_uri
+                    head.method(),
+                    head.raw_uri()
                 );
             } else if is_client_gone(py, &e) {
                 tracing::info!(
                     target: "puff::wsgi",
                     "{} {}: client went away: {}",
-                    head.method,
-                    head.raw_uri,
+                    head.method(),
+                    head.raw_uri(),
                     e.value(py)
                 );
             } else {
@@ -341,8 +339,8 @@ fn log_app_error(py: Python<'_>, head: &RequestHead, e: &PyErr) {
     tracing::error!(
         target: "puff::wsgi",
         "{} {}: exception in WSGI application\n{}",
-        head.method,
-        head.raw_uri,
+        head.method(),
+        head.raw_uri(),
         text.trim_end()
     );
 }
@@ -374,20 +372,23 @@ fn build_environ<'py>(
     server_port: u16,
 ) -> PyResult<Bound<'py, PyDict>> {
     let env = PyDict::new(py);
-    env.set_item(intern!(py, "REQUEST_METHOD"), &head.method)?;
+    let uri = &head.parts.uri;
+    let raw_uri = head.raw_uri();
+    env.set_item(intern!(py, "REQUEST_METHOD"), head.method())?;
     env.set_item(intern!(py, "SCRIPT_NAME"), intern!(py, ""))?;
     env.set_item(
         intern!(py, "PATH_INFO"),
-        latin1_str(py, &percent_decode(&head.path)),
+        latin1_str(py, &percent_decode(uri.path())),
     )?;
-    env.set_item(intern!(py, "QUERY_STRING"), &head.query)?;
-    env.set_item(intern!(py, "RAW_URI"), &head.raw_uri)?;
-    env.set_item(intern!(py, "REQUEST_URI"), &head.raw_uri)?;
+    env.set_item(intern!(py, "QUERY_STRING"), uri.query().unwrap_or(""))?;
+    let raw_uri = PyString::new(py, raw_uri);
+    env.set_item(intern!(py, "RAW_URI"), &raw_uri)?;
+    env.set_item(intern!(py, "REQUEST_URI"), raw_uri)?;
     env.set_item(intern!(py, "SERVER_NAME"), server_name)?;
     env.set_item(intern!(py, "SERVER_PORT"), server_port.to_string())?;
     env.set_item(
         intern!(py, "SERVER_PROTOCOL"),
-        match head.version {
+        match head.parts.version {
             Version::HTTP_10 => intern!(py, "HTTP/1.0"),
             Version::HTTP_2 => intern!(py, "HTTP/2"),
             _ => intern!(py, "HTTP/1.1"),
@@ -398,8 +399,9 @@ fn build_environ<'py>(
         env.set_item(intern!(py, "REMOTE_PORT"), remote.port().to_string())?;
     }
     let mut has_host = false;
-    for name in head.headers.keys() {
-        let mut values = head.headers.get_all(name).iter();
+    let headers = &head.parts.headers;
+    for name in headers.keys() {
+        let mut values = headers.get_all(name).iter();
         let Some(first) = values.next() else { continue };
         let joined: std::borrow::Cow<'_, [u8]> = match values.next() {
             None => first.as_bytes().into(),
@@ -428,23 +430,30 @@ fn build_environ<'py>(
             env.set_item(cgi_header_name(py, name), value)?;
         }
     }
-    if !has_host && let Some(authority) = &head.authority {
+    if !has_host && let Some(authority) = uri.authority() {
         // HTTP/2 carries the host in the :authority pseudo-header.
-        env.set_item(intern!(py, "HTTP_HOST"), authority)?;
+        env.set_item(intern!(py, "HTTP_HOST"), authority.as_str())?;
     }
     env.set_item(intern!(py, "wsgi.version"), (1, 0))?;
     env.set_item(intern!(py, "wsgi.url_scheme"), intern!(py, "http"))?;
     env.set_item(intern!(py, "wsgi.input"), input)?;
     env.set_item(
         intern!(py, "wsgi.errors"),
-        py.import(intern!(py, "sys"))?
-            .getattr(intern!(py, "stderr"))?,
+        sys_module(py)?.getattr(intern!(py, "stderr"))?,
     )?;
     env.set_item(intern!(py, "wsgi.multithread"), true)?;
     env.set_item(intern!(py, "wsgi.multiprocess"), false)?;
     env.set_item(intern!(py, "wsgi.run_once"), false)?;
     env.set_item(intern!(py, "wsgi.input_terminated"), true)?;
     Ok(env)
+}
+
+/// The `sys` module, looked up once (`import` machinery is slow per request).
+fn sys_module(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
+    static SYS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+    Ok(SYS
+        .get_or_try_init(py, || py.import("sys").map(Bound::unbind))?
+        .bind(py))
 }
 
 /// `HTTP_` + upper-cased name with `-` as `_`, interned for the common headers.
