@@ -65,7 +65,7 @@ pub fn parse(args: &[String]) -> Result<Option<Options>> {
     {
         if first.as_str() != "http" {
             return usage_err(format!(
-                "unknown benchmark `{first}` (the only one is `http`)"
+                "unknown benchmark `{first}` (known: `http`, `bridge`)"
             ));
         }
         it.next();

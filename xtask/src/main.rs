@@ -28,6 +28,7 @@ Commands:
                                       (integration and in-runtime); stops at the first failure
   bench [http] [OPTIONS]              HTTP benchmark vs granian, gunicorn+gevent and bare axum
                                       (`cargo xtask bench --help` for its options)
+  bench bridge [CRITERION ARGS]       criterion benchmark of the greenlet <-> Tokio bridge
   help                                this text
 
 Every cargo, puff-cli and python call gets PYO3_PYTHON=<repo>/.venv/bin/python,
@@ -103,6 +104,17 @@ fn real_main(args: &[String]) -> Result<()> {
             }
             no_extra_args("test", rest)?;
             test::run(&Repo::locate()?)
+        }
+        "bench" if rest.first().map(String::as_str) == Some("bridge") => {
+            // Criterion benchmark of the greenlet <-> Tokio bridge (puff-greenlet/benches).
+            let repo = Repo::locate()?;
+            setup::run(&repo)?;
+            println!("[bench] cargo bench -p puff-greenlet --bench bridge");
+            util::run(
+                repo.cargo()
+                    .args(["bench", "-p", "puff-greenlet", "--bench", "bridge", "--"])
+                    .args(&rest[1..]),
+            )
         }
         "bench" => match bench::parse(rest)? {
             None => {
