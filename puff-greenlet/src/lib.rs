@@ -17,13 +17,14 @@ mod pyapi;
 pub mod resources;
 pub mod runtime;
 pub mod subsystem;
+pub mod timer;
 
 pub use error::{PuffError, PuffResult, PythonError, exceptions};
 pub use interpreter::InterpreterConfig;
 pub use resources::Resources;
 pub use runtime::{
     GlobalStateFn, ParkHookGuard, PythonRuntime, RuntimeStart, SetupFn, flush_stdio, import_object,
-    on_park, park_count, run_python_async, wait_for,
+    on_park, park_count, run_python_async, sleep_until, wait_for,
 };
 pub use subsystem::{StartContext, Subsystem, deserialize_section};
 

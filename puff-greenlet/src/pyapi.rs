@@ -23,8 +23,8 @@ fn sleep_ms(py: Python<'_>, ms: i64) -> PyResult<()> {
         )));
     }
     let duration = Duration::from_millis(ms as u64);
-    // Built lazily so it binds to Tokio's timer when polled, whatever thread calls us.
-    wait_for(py, async move { tokio::time::sleep(duration).await })
+    // Not tokio::time::sleep: its millisecond wheel ends a 20 ms sleep after 21-22 ms.
+    crate::runtime::sleep_until(py, std::time::Instant::now() + duration)
 }
 
 /// Read a whole file on Tokio; raises `puff.PuffIOError` naming the path on failure.

@@ -605,6 +605,43 @@ where
 
 type ParkHook = std::rc::Rc<dyn Fn(Python<'_>)>;
 
+/// Pause the calling greenlet until `deadline` on the precise timer.
+///
+/// On a worker greenlet the timer thread resumes it through the hub channel directly (one
+/// wake-up, no Tokio task); elsewhere this behaves like [`wait_for`] on a timer future.
+pub fn sleep_until(py: Python<'_>, deadline: std::time::Instant) -> PyResult<()> {
+    let runtime = PythonRuntime::global()?;
+    if !runtime.is_python_thread() {
+        return wait_for(py, crate::timer::sleep_until(deadline));
+    }
+    if std::time::Instant::now() >= deadline {
+        return Ok(());
+    }
+    let objects = runtime
+        .inner
+        .hub_objects
+        .get()
+        .ok_or_else(|| exceptions::PuffError::new_err("the Puff hub is not running"))?;
+    let hub = objects.hub.bind(py);
+    let current = objects.getcurrent.bind(py).call0()?;
+    if current.is(hub) {
+        return Err(exceptions::NotInGreenletError::new_err(
+            "puff.sleep_ms cannot wait on the hub greenlet; call it from a Puff greenlet \
+             (request handler, command, spawned function) or another thread",
+        ));
+    }
+    let key = greenlet_key(&current);
+    let greenlet = current.unbind();
+    let sender = runtime.inner.sender.clone();
+    crate::timer::call_at(deadline, move || {
+        let _ = sender.send(HubMessage::Resume(greenlet));
+    });
+    PARKS.with(|p| p.set(p.get().wrapping_add(1)));
+    run_park_hook(py, key);
+    hub.call_method1(intern!(py, "switch"), (py.None(),))?;
+    Ok(())
+}
+
 thread_local! {
     static PARKS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
     /// Key of the worker greenlet the hub last switched into (0 on the hub itself).
