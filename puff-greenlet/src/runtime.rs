@@ -218,6 +218,30 @@ impl PythonRuntime {
             .await
     }
 
+    /// The hub and the calling greenlet, which is about to wait; refuses the hub itself.
+    fn waiting_greenlet<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        let objects = self.hub_objects()?;
+        let hub = objects.hub.bind(py).clone();
+        let current = objects.getcurrent.bind(py).call0()?;
+        if current.is(&hub) {
+            return Err(exceptions::NotInGreenletError::new_err(
+                "Puff async functions cannot wait on the hub greenlet; call them from a Puff \
+                 greenlet (request handler, command, spawned function) or another thread",
+            ));
+        }
+        Ok((hub, current))
+    }
+
+    fn hub_objects(&self) -> PyResult<&HubObjects> {
+        self.inner
+            .hub_objects
+            .get()
+            .ok_or_else(|| exceptions::PuffError::new_err("the Puff hub is not running"))
+    }
+
     /// Run a short closure on the hub greenlet itself (it must not wait on anything).
     pub fn run_on_hub(&self, work: impl FnOnce(Python<'_>) + Send + 'static) -> PuffResult<()> {
         self.inner
@@ -564,19 +588,7 @@ where
                 .map_err(|panic| exceptions::PuffPanicError::new_err(panic_message(&*panic)));
         }
     }
-    let objects = runtime
-        .inner
-        .hub_objects
-        .get()
-        .ok_or_else(|| exceptions::PuffError::new_err("the Puff hub is not running"))?;
-    let hub = objects.hub.bind(py);
-    let current = objects.getcurrent.bind(py).call0()?;
-    if current.is(hub) {
-        return Err(exceptions::NotInGreenletError::new_err(
-            "Puff async functions cannot wait on the hub greenlet; call them from a Puff \
-             greenlet (request handler, command, spawned function) or another thread",
-        ));
-    }
+    let (hub, current) = runtime.waiting_greenlet(py)?;
     let slot: Arc<Mutex<Option<std::thread::Result<T>>>> = Arc::new(Mutex::new(None));
     let current_key = greenlet_key(&current);
     let task_slot = slot.clone();
@@ -592,7 +604,7 @@ where
     });
     PARKS.with(|p| p.set(p.get().wrapping_add(1)));
     run_park_hook(py, current_key);
-    hub.call_method1("switch", (py.None(),))?;
+    hub.call_method1(intern!(py, "switch"), (py.None(),))?;
     let out = slot.lock().ok().and_then(|mut s| s.take());
     match out {
         Some(Ok(v)) => Ok(v),
@@ -617,19 +629,7 @@ pub fn sleep_until(py: Python<'_>, deadline: std::time::Instant) -> PyResult<()>
     if std::time::Instant::now() >= deadline {
         return Ok(());
     }
-    let objects = runtime
-        .inner
-        .hub_objects
-        .get()
-        .ok_or_else(|| exceptions::PuffError::new_err("the Puff hub is not running"))?;
-    let hub = objects.hub.bind(py);
-    let current = objects.getcurrent.bind(py).call0()?;
-    if current.is(hub) {
-        return Err(exceptions::NotInGreenletError::new_err(
-            "puff.sleep_ms cannot wait on the hub greenlet; call it from a Puff greenlet \
-             (request handler, command, spawned function) or another thread",
-        ));
-    }
+    let (hub, current) = runtime.waiting_greenlet(py)?;
     let key = greenlet_key(&current);
     let greenlet = current.unbind();
     let sender = runtime.inner.sender.clone();
@@ -680,12 +680,7 @@ pub fn on_park(py: Python<'_>, hook: impl Fn(Python<'_>) + 'static) -> PyResult<
     let mut key = CURRENT_WORKER.with(|c| c.get());
     if key == 0 {
         // Not a hub-scheduled worker (e.g. a greenlet the user created): ask greenlet.
-        let runtime = PythonRuntime::global()?;
-        let objects = runtime
-            .inner
-            .hub_objects
-            .get()
-            .ok_or_else(|| exceptions::PuffError::new_err("the Puff hub is not running"))?;
+        let objects = PythonRuntime::global()?.hub_objects()?;
         key = greenlet_key(&objects.getcurrent.bind(py).call0()?);
     }
     PARK_HOOKS.with(|h| h.borrow_mut().insert(key, std::rc::Rc::new(hook)));
