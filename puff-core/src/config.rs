@@ -43,7 +43,14 @@ pub struct CommandEntry {
 }
 
 /// Core keys read by [`RuntimeConfig::from_toml_str`]; subsystems own the rest.
-const CORE_KEYS: &[&str] = &["wsgi", "python_path", "env", "pytest", "commands"];
+const CORE_KEYS: &[&str] = &[
+    "wsgi",
+    "python_path",
+    "env",
+    "pytest",
+    "asyncio",
+    "commands",
+];
 
 /// How to set up the runtime: Python environment, global state, enabled subsystems and
 /// their settings.
@@ -56,6 +63,7 @@ pub struct RuntimeConfig {
     pub(crate) wsgi: Option<String>,
     pub(crate) commands: Vec<CommandEntry>,
     pub(crate) tokio_worker_threads: Option<usize>,
+    pub(crate) asyncio: bool,
     pub(crate) source: Option<PathBuf>,
     #[cfg(feature = "http")]
     pub(crate) http: puff_http::HttpConfig,
@@ -96,6 +104,13 @@ impl RuntimeConfig {
         F: Fn(Python<'_>) -> PyResult<Py<PyAny>> + Send + Sync + 'static,
     {
         self.global_state_fn = Some(Arc::new(f));
+        self
+    }
+
+    /// Run an asyncio event loop (uvloop when installed) on the Python thread: Puff async
+    /// functions become awaitable from coroutines, and `puff.run_coroutine` works.
+    pub fn set_asyncio(mut self, on: bool) -> Self {
+        self.asyncio = on;
         self
     }
 
@@ -218,6 +233,9 @@ impl RuntimeConfig {
                         })?;
                         config.env.push((name.clone(), v.to_owned()));
                     }
+                }
+                "asyncio" => {
+                    config.asyncio = value.as_bool().ok_or_else(|| type_err("true or false"))?;
                 }
                 "pytest" => {
                     value.as_bool().ok_or_else(|| type_err("true or false"))?;
@@ -367,6 +385,10 @@ python_path = ["."]
 
 # `puff-cli pytest [args...]` runs pytest inside the runtime; always available.
 pytest = true
+
+# Run an asyncio event loop (uvloop when installed) next to the greenlets: Puff functions
+# are then awaitable from coroutines, and greenlets can wait on coroutines.
+asyncio = false
 
 # --- HTTP server ---------------------------------------------------------------
 # Listen address (override with `runserver --bind`).

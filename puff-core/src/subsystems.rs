@@ -23,7 +23,6 @@ pub const FEATURE_KEYS: &[(&str, &str)] = &[
     #[cfg(not(feature = "http"))]
     ("cors", "http"),
     ("asgi", "asgi"),
-    ("asyncio", "asgi"),
     ("http_client", "asgi"),
     ("postgres", "postgres"),
     ("redis", "redis"),

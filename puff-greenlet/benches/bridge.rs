@@ -11,6 +11,10 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use puff_greenlet::pyo3::prelude::*;
 use puff_greenlet::pyo3::types::PyDict;
+/// The bridge tests run the hub in asyncio mode, so coroutine tests can share the runtime
+/// (greenlets behave the same in both modes; puff-cli's suites cover the plain hub).
+const ASYNCIO: bool = false;
+
 use puff_greenlet::{InterpreterConfig, PythonRuntime, Resources, RuntimeStart};
 
 const PY_LOOPS: &std::ffi::CStr = c"
@@ -61,6 +65,7 @@ fn bridge(c: &mut Criterion) {
         setup: Vec::new(),
         global_state: None,
         resources: Resources::new(),
+        asyncio: ASYNCIO,
     })
     .expect("runtime starts (VIRTUAL_ENV with greenlet?)");
 

@@ -11,7 +11,9 @@
 //! It does not own any network protocol or service (HTTP, Postgres, Redis, ...): those are
 //! subsystems in their own crates, composed by `puff-core`.
 
+pub mod aio;
 pub mod error;
+mod hub;
 pub mod interpreter;
 mod pyapi;
 pub mod resources;

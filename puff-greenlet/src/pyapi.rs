@@ -11,12 +11,14 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 
+use crate::aio::{in_coroutine, wait_or_await};
 use crate::error::{exceptions, panic_message};
-use crate::runtime::{PythonRuntime, call_with, wait_for};
+use crate::runtime::{PythonRuntime, call_with};
 
 /// Pause the calling greenlet for `ms` milliseconds; other greenlets keep running.
+/// Awaitable from coroutines on Puff's event loop.
 #[pyfunction]
-fn sleep_ms(py: Python<'_>, ms: i64) -> PyResult<()> {
+fn sleep_ms(py: Python<'_>, ms: i64) -> PyResult<Py<PyAny>> {
     if ms < 0 {
         return Err(PyValueError::new_err(format!(
             "sleep_ms() needs a non-negative duration, got {ms}"
@@ -24,19 +26,31 @@ fn sleep_ms(py: Python<'_>, ms: i64) -> PyResult<()> {
     }
     let duration = Duration::from_millis(ms as u64);
     // Not tokio::time::sleep: its millisecond wheel ends a 20 ms sleep after 21-22 ms.
-    crate::runtime::sleep_until(py, std::time::Instant::now() + duration)
+    if in_coroutine(py) {
+        return wait_or_await(
+            py,
+            crate::timer::sleep(duration),
+            Box::new(|py, ()| Ok(py.None())),
+        );
+    }
+    crate::runtime::sleep_until(py, std::time::Instant::now() + duration)?;
+    Ok(py.None())
 }
 
 /// Read a whole file on Tokio; raises `puff.PuffIOError` naming the path on failure.
 #[pyfunction]
-fn read_file_bytes<'py>(
-    py: Python<'py>,
-    path: std::path::PathBuf,
-) -> PyResult<Bound<'py, PyBytes>> {
+fn read_file_bytes(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Py<PyAny>> {
     let shown = path.display().to_string();
-    let data = wait_for(py, async move { tokio::fs::read(path).await })?
-        .map_err(|e| exceptions::PuffIOError::new_err(format!("cannot read {shown}: {e}")))?;
-    Ok(PyBytes::new(py, &data))
+    wait_or_await(
+        py,
+        async move { tokio::fs::read(path).await },
+        Box::new(move |py, read| match read {
+            Ok(data) => Ok(PyBytes::new(py, &data).into_any().unbind()),
+            Err(e) => Err(exceptions::PuffIOError::new_err(format!(
+                "cannot read {shown}: {e}"
+            ))),
+        }),
+    )
 }
 
 /// Run `fn(*args, **kwargs)` on the blocking thread pool and wait for it.
@@ -58,12 +72,16 @@ fn run_blocking(
     let task = runtime
         .tokio()
         .spawn_blocking(move || Python::attach(|py| call_with(py, &f, &args, kwargs.as_ref())));
-    match wait_for(py, task)? {
-        Ok(result) => result,
-        Err(join_error) => Err(exceptions::PuffPanicError::new_err(format!(
-            "blocking function panicked: {join_error}"
-        ))),
-    }
+    wait_or_await(
+        py,
+        task,
+        Box::new(|_py, joined| match joined {
+            Ok(result) => result,
+            Err(join_error) => Err(exceptions::PuffPanicError::new_err(format!(
+                "blocking function panicked: {join_error}"
+            ))),
+        }),
+    )
 }
 
 struct SpawnState {
@@ -81,24 +99,27 @@ struct SpawnHandle {
 impl SpawnHandle {
     /// Wait for the spawned function; return its value or re-raise its exception.
     fn join(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        if !*self.state.done.borrow() {
-            let mut done = self.state.done.subscribe();
-            wait_for(py, async move {
+        let mut done = self.state.done.subscribe();
+        let state = self.state.clone();
+        wait_or_await(
+            py,
+            async move {
                 let _ = done.wait_for(|d| *d).await;
-            })?;
-        }
-        let guard = self
-            .state
-            .result
-            .lock()
-            .map_err(|_| exceptions::PuffError::new_err("spawn result lock poisoned"))?;
-        match guard.as_ref() {
-            Some(Ok(v)) => Ok(v.clone_ref(py)),
-            Some(Err(e)) => Err(e.clone_ref(py)),
-            None => Err(exceptions::PuffError::new_err(
-                "the spawned greenlet ended without a result (runtime shutting down?)",
-            )),
-        }
+            },
+            Box::new(move |py, ()| {
+                let guard = state
+                    .result
+                    .lock()
+                    .map_err(|_| exceptions::PuffError::new_err("spawn result lock poisoned"))?;
+                match guard.as_ref() {
+                    Some(Ok(v)) => Ok(v.clone_ref(py)),
+                    Some(Err(e)) => Err(e.clone_ref(py)),
+                    None => Err(exceptions::PuffError::new_err(
+                        "the spawned greenlet ended without a result (runtime shutting down?)",
+                    )),
+                }
+            }),
+        )
     }
 
     /// True once the spawned function has returned or raised.
@@ -148,7 +169,7 @@ impl Drop for MarkDoneOnDrop {
     }
 }
 
-type ReturnSender = tokio::sync::oneshot::Sender<PyResult<Py<PyAny>>>;
+pub(crate) type ReturnSender = tokio::sync::oneshot::Sender<PyResult<Py<PyAny>>>;
 
 /// The return function `puff.wrap_async` passes: call it as `ret(result)` or `ret(None, exc)`.
 #[pyclass(module = "puff._native", name = "ReturnFunc")]
@@ -180,23 +201,33 @@ impl ReturnFunc {
     }
 }
 
-/// Call `fn(return_func)` and wait until `return_func(result, error)` is called.
-#[pyfunction]
-fn wrap_async(py: Python<'_>, f: Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-    let (sender, receiver) = tokio::sync::oneshot::channel();
-    let ret = Py::new(
+/// A fresh return function delivering to `sender`.
+pub(crate) fn return_func(py: Python<'_>, sender: ReturnSender) -> PyResult<Py<PyAny>> {
+    Ok(Py::new(
         py,
         ReturnFunc {
             sender: Mutex::new(Some(sender)),
         },
-    )?;
-    f.call1((ret,))?;
-    match wait_for(py, receiver)? {
-        Ok(outcome) => outcome,
-        Err(_) => Err(exceptions::PuffError::new_err(
-            "the return function was dropped without being called",
-        )),
-    }
+    )?
+    .into_any())
+}
+
+/// Call `fn(return_func)` and wait until `return_func(result, error)` is called.
+/// Awaitable from coroutines on Puff's event loop.
+#[pyfunction]
+fn wrap_async(py: Python<'_>, f: Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    f.call1((return_func(py, sender)?,))?;
+    wait_or_await(
+        py,
+        receiver,
+        Box::new(|_py, received| match received {
+            Ok(outcome) => outcome,
+            Err(_) => Err(exceptions::PuffError::new_err(
+                "the return function was dropped without being called",
+            )),
+        }),
+    )
 }
 
 /// The object built by `RuntimeConfig::set_global_state_fn`, or None.
@@ -236,5 +267,6 @@ pub fn native_module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     m.add_function(wrap_pyfunction!(spawn, &m)?)?;
     m.add_function(wrap_pyfunction!(wrap_async, &m)?)?;
     m.add_function(wrap_pyfunction!(global_state, &m)?)?;
+    m.add_function(wrap_pyfunction!(crate::aio::run_coroutine, &m)?)?;
     Ok(m)
 }

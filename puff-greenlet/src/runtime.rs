@@ -26,6 +26,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 use crate::error::{PuffError, PuffResult, exceptions, panic_message};
+use crate::hub::Hub;
 use crate::interpreter::{self, InterpreterConfig};
 use crate::resources::Resources;
 
@@ -38,7 +39,7 @@ pub type SetupFn = Box<dyn FnOnce(Python<'_>, &Bound<'_, PyModule>) -> PyResult<
 /// Builds the object returned by `puff.global_state()`.
 pub type GlobalStateFn = Arc<dyn Fn(Python<'_>) -> PyResult<Py<PyAny>> + Send + Sync>;
 
-enum HubMessage {
+pub(crate) enum HubMessage {
     /// Run in a (pooled) worker greenlet with a fresh contextvars context.
     Job(Work),
     /// Switch back into a greenlet whose awaited future has finished.
@@ -56,6 +57,11 @@ struct HubObjects {
 
 struct Inner {
     sender: mpsc::Sender<HubMessage>,
+    /// Asyncio mode: written to when the queue goes from empty to non-empty.
+    wake: OnceLock<std::os::unix::net::UnixStream>,
+    wake_pending: std::sync::atomic::AtomicBool,
+    /// Asyncio mode: the event loop the hub runs.
+    event_loop: OnceLock<Py<PyAny>>,
     tokio: tokio::runtime::Handle,
     python_thread: OnceLock<ThreadId>,
     hub_objects: OnceLock<HubObjects>,
@@ -80,10 +86,10 @@ pub struct RuntimeStart {
     pub setup: Vec<SetupFn>,
     pub global_state: Option<GlobalStateFn>,
     pub resources: Resources,
+    /// Run an asyncio event loop (uvloop when installed) on the hub, so coroutines can
+    /// await Puff functions and ASGI apps can run.
+    pub asyncio: bool,
 }
-
-/// Most idle worker greenlets kept for reuse.
-const MAX_POOLED_WORKERS: usize = 4096;
 
 const WORKER_LOOP_SOURCE: &std::ffi::CStr = c"
 import contextvars
@@ -115,6 +121,9 @@ impl PythonRuntime {
         let runtime = PythonRuntime {
             inner: Arc::new(Inner {
                 sender,
+                wake: OnceLock::new(),
+                wake_pending: std::sync::atomic::AtomicBool::new(false),
+                event_loop: OnceLock::new(),
                 tokio: start.tokio.clone(),
                 python_thread: OnceLock::new(),
                 hub_objects: OnceLock::new(),
@@ -176,14 +185,34 @@ impl PythonRuntime {
         self.inner.python_thread.get() == Some(&thread::current().id())
     }
 
+    /// Queue a message for the hub, waking the event loop if it may be asleep.
+    fn post(&self, msg: HubMessage) -> PuffResult<()> {
+        self.inner
+            .sender
+            .send(msg)
+            .map_err(|_| PuffError::RuntimeUnavailable("the Python thread has stopped".into()))?;
+        if let Some(wake) = self.inner.wake.get()
+            && !self
+                .inner
+                .wake_pending
+                .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            use std::io::Write;
+            let _ = (&*wake).write(&[1]);
+        }
+        Ok(())
+    }
+
+    /// The asyncio event loop the hub runs, when started with `asyncio: true`.
+    pub fn event_loop(&self) -> Option<&Py<PyAny>> {
+        self.inner.event_loop.get()
+    }
+
     /// Run `work` in a fresh greenlet (own contextvars context); fire and forget.
     ///
     /// `work` may call Puff async functions ([`wait_for`]); it must handle its own errors.
     pub fn spawn_job(&self, work: impl FnOnce(Python<'_>) + Send + 'static) -> PuffResult<()> {
-        self.inner
-            .sender
-            .send(HubMessage::Job(Box::new(work)))
-            .map_err(|_| PuffError::RuntimeUnavailable("the Python thread has stopped".into()))
+        self.post(HubMessage::Job(Box::new(work)))
     }
 
     /// Run `f` in a fresh greenlet and await its result from async Rust.
@@ -235,6 +264,16 @@ impl PythonRuntime {
         Ok((hub, current))
     }
 
+    /// Whether the calling code runs on the hub greenlet itself.
+    pub(crate) fn current_is_hub(&self, py: Python<'_>) -> PyResult<bool> {
+        let objects = self.hub_objects()?;
+        Ok(objects
+            .getcurrent
+            .bind(py)
+            .call0()?
+            .is(objects.hub.bind(py)))
+    }
+
     fn hub_objects(&self) -> PyResult<&HubObjects> {
         self.inner
             .hub_objects
@@ -244,15 +283,12 @@ impl PythonRuntime {
 
     /// Run a short closure on the hub greenlet itself (it must not wait on anything).
     pub fn run_on_hub(&self, work: impl FnOnce(Python<'_>) + Send + 'static) -> PuffResult<()> {
-        self.inner
-            .sender
-            .send(HubMessage::OnHub(Box::new(work)))
-            .map_err(|_| PuffError::RuntimeUnavailable("the Python thread has stopped".into()))
+        self.post(HubMessage::OnHub(Box::new(work)))
     }
 
     /// Ask the hub to stop after the messages already queued; flushes stdio and runs atexit.
     pub fn shutdown(&self) {
-        let _ = self.inner.sender.send(HubMessage::Shutdown);
+        let _ = self.post(HubMessage::Shutdown);
     }
 
     /// [`shutdown`](Self::shutdown), then wait up to `timeout` for the Python thread to
@@ -279,23 +315,52 @@ impl PythonRuntime {
             let _ = ready.send(Err(e));
             return;
         }
+        let asyncio = start.asyncio;
         Python::attach(|py| {
-            let hub = match self.prepare(py, start) {
+            let hub = match self.prepare(py, start, receiver) {
                 Ok(hub) => hub,
                 Err(e) => {
                     let _ = ready.send(Err(e));
                     return;
                 }
             };
-            let _ = ready.send(Ok(()));
-            drop(ready);
-            let receiver = Mutex::new(receiver);
-            hub.run(&receiver);
+            if asyncio {
+                let sockets = std::os::unix::net::UnixStream::pair();
+                let (wake_reader, wake_writer) = match sockets {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        let _ = ready.send(Err(PuffError::Io(e)));
+                        return;
+                    }
+                };
+                let _ = wake_writer.set_nonblocking(true);
+                let _ = self.inner.wake.set(wake_writer);
+                let inner = self.inner.clone();
+                let ran = hub.run_event_loop(py, wake_reader, move |event_loop| {
+                    let _ = inner.event_loop.set(event_loop.clone().unbind());
+                    let _ = ready.send(Ok(()));
+                });
+                if let Err(e) = ran {
+                    tracing::error!(
+                        "the asyncio event loop failed: {}",
+                        crate::error::format_exception(py, &e)
+                    );
+                }
+            } else {
+                let _ = ready.send(Ok(()));
+                drop(ready);
+                hub.run_blocking(py);
+            }
             finish_python(py);
         });
     }
 
-    fn prepare<'py>(&self, py: Python<'py>, start: RuntimeStart) -> PuffResult<Hub<'py>> {
+    fn prepare(
+        &self,
+        py: Python<'_>,
+        start: RuntimeStart,
+        receiver: mpsc::Receiver<HubMessage>,
+    ) -> PuffResult<Hub> {
         let fail = |e: PyErr| PuffError::from_pyerr(py, e);
         let sys = py.import("sys").map_err(fail)?;
         let sys_path = sys.getattr("path").map_err(fail)?;
@@ -351,12 +416,13 @@ impl PythonRuntime {
             let _ = self.inner.global_state.set(state);
         }
         Ok(Hub {
-            py,
-            hub,
-            greenlet_type: greenlet.getattr("greenlet").map_err(fail)?,
-            worker_loop,
-            idle,
+            hub: hub.unbind(),
+            greenlet_type: greenlet.getattr("greenlet").map_err(fail)?.unbind(),
+            worker_loop: worker_loop.unbind(),
+            idle: idle.unbind(),
             pool: Vec::new(),
+            receiver: Mutex::new(receiver),
+            event_loop: None,
         })
     }
 }
@@ -424,122 +490,14 @@ pub fn import_object<'py>(py: Python<'py>, path: &str) -> PyResult<Bound<'py, Py
     Ok(obj)
 }
 
-/// The hub greenlet's state; lives on the Python thread only.
-struct Hub<'py> {
-    py: Python<'py>,
-    hub: Bound<'py, PyAny>,
-    greenlet_type: Bound<'py, PyAny>,
-    worker_loop: Bound<'py, PyAny>,
-    idle: Bound<'py, PyAny>,
-    pool: Vec<Bound<'py, PyAny>>,
-}
-
-impl<'py> Hub<'py> {
-    fn run(mut self, receiver: &Mutex<mpsc::Receiver<HubMessage>>) {
-        let py = self.py;
-        loop {
-            // Idle: wait with the GIL released so blocking-pool threads can run Python.
-            // Yield once before sleeping: Tokio threads (on the same core under load)
-            // queue more work meanwhile, so the hub wakes once per batch, not per item.
-            let first = py.detach(|| match receiver.lock() {
-                Ok(rx) => match rx.try_recv() {
-                    Ok(msg) => Some(msg),
-                    Err(mpsc::TryRecvError::Disconnected) => None,
-                    Err(mpsc::TryRecvError::Empty) => {
-                        thread::yield_now();
-                        rx.try_recv().ok().or_else(|| rx.recv().ok())
-                    }
-                },
-                Err(_) => None,
-            });
-            let Some(first) = first else { return };
-            if !self.handle(first) {
-                return;
-            }
-            // Drain what is already queued without giving up the GIL in between.
-            loop {
-                let next = match receiver.lock() {
-                    Ok(rx) => rx.try_recv().ok(),
-                    Err(_) => None,
-                };
-                let Some(msg) = next else { break };
-                if !self.handle(msg) {
-                    return;
-                }
-            }
-        }
-    }
-
-    fn handle(&mut self, msg: HubMessage) -> bool {
-        match msg {
-            HubMessage::Job(work) => {
-                let job = match Py::new(self.py, PyJob::new(work)) {
-                    Ok(job) => job,
-                    Err(e) => {
-                        tracing::error!("cannot create a job object: {e}");
-                        return true;
-                    }
-                };
-                let worker = match self.pool.pop() {
-                    Some(worker) => worker,
-                    None => match self.new_worker() {
-                        Ok(worker) => worker,
-                        Err(e) => {
-                            tracing::error!("cannot create a worker greenlet: {e}");
-                            return true;
-                        }
-                    },
-                };
-                self.switch_into(worker, job.into_any().into_bound(self.py));
-            }
-            HubMessage::Resume(greenlet) => {
-                let greenlet = greenlet.into_bound(self.py);
-                self.switch_into(greenlet, self.py.None().into_bound(self.py));
-            }
-            HubMessage::OnHub(work) => {
-                if let Err(panic) = catch_unwind(AssertUnwindSafe(|| work(self.py))) {
-                    tracing::error!("panic on the Python hub: {}", panic_message(&*panic));
-                }
-            }
-            HubMessage::Shutdown => return false,
-        }
-        true
-    }
-
-    fn new_worker(&self) -> PyResult<Bound<'py, PyAny>> {
-        let kwargs = PyDict::new(self.py);
-        kwargs.set_item("run", &self.worker_loop)?;
-        kwargs.set_item("parent", &self.hub)?;
-        self.greenlet_type.call((), Some(&kwargs))
-    }
-
-    fn switch_into(&mut self, greenlet: Bound<'py, PyAny>, arg: Bound<'py, PyAny>) {
-        CURRENT_WORKER.with(|c| c.set(greenlet_key(&greenlet)));
-        let switched = greenlet.call_method1(intern!(self.py, "switch"), (arg,));
-        CURRENT_WORKER.with(|c| c.set(0));
-        match switched {
-            Ok(returned) => {
-                // The worker finished its job and is idle; otherwise it is parked on a future.
-                if returned.is(&self.idle) && self.pool.len() < MAX_POOLED_WORKERS {
-                    self.pool.push(greenlet);
-                }
-            }
-            Err(e) => {
-                let text = crate::error::format_exception(self.py, &e);
-                tracing::error!("a worker greenlet died: {text}");
-            }
-        }
-    }
-}
-
 /// A unit of work handed to a worker greenlet; calling it runs the work once.
 #[pyclass(module = "puff._native", name = "Job")]
-struct PyJob {
+pub(crate) struct PyJob {
     work: Mutex<Option<Work>>,
 }
 
 impl PyJob {
-    fn new(work: Work) -> Self {
+    pub(crate) fn new(work: Work) -> Self {
         PyJob {
             work: Mutex::new(Some(work)),
         }
@@ -593,14 +551,14 @@ where
     let current_key = greenlet_key(&current);
     let task_slot = slot.clone();
     let greenlet = current.unbind();
-    let sender = runtime.inner.sender.clone();
+    let poster = runtime.clone();
     runtime.inner.tokio.spawn(async move {
         let out = fut.await;
         if let Ok(mut s) = task_slot.lock() {
             *s = Some(out);
         }
         // If the hub is gone the process is shutting down; nothing left to resume.
-        let _ = sender.send(HubMessage::Resume(greenlet));
+        let _ = poster.post(HubMessage::Resume(greenlet));
     });
     PARKS.with(|p| p.set(p.get().wrapping_add(1)));
     run_park_hook(py, current_key);
@@ -632,9 +590,9 @@ pub fn sleep_until(py: Python<'_>, deadline: std::time::Instant) -> PyResult<()>
     let (hub, current) = runtime.waiting_greenlet(py)?;
     let key = greenlet_key(&current);
     let greenlet = current.unbind();
-    let sender = runtime.inner.sender.clone();
+    let poster = runtime.clone();
     crate::timer::call_at(deadline, move || {
-        let _ = sender.send(HubMessage::Resume(greenlet));
+        let _ = poster.post(HubMessage::Resume(greenlet));
     });
     PARKS.with(|p| p.set(p.get().wrapping_add(1)));
     run_park_hook(py, key);
@@ -642,15 +600,24 @@ pub fn sleep_until(py: Python<'_>, deadline: std::time::Instant) -> PyResult<()>
     Ok(())
 }
 
+/// The event loop is about to drain the queue: later sends must wake it again.
+pub(crate) fn clear_wake_pending() {
+    if let Some(rt) = GLOBAL_RUNTIME.get() {
+        rt.inner
+            .wake_pending
+            .store(false, std::sync::atomic::Ordering::Release);
+    }
+}
+
 thread_local! {
     static PARKS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
     /// Key of the worker greenlet the hub last switched into (0 on the hub itself).
-    static CURRENT_WORKER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    pub(crate) static CURRENT_WORKER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     static PARK_HOOKS: std::cell::RefCell<std::collections::HashMap<usize, ParkHook>> =
         std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
-fn greenlet_key(greenlet: &Bound<'_, PyAny>) -> usize {
+pub(crate) fn greenlet_key(greenlet: &Bound<'_, PyAny>) -> usize {
     greenlet.as_ptr() as usize
 }
 

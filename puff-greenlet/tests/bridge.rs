@@ -8,6 +8,10 @@ use std::time::Duration;
 
 use puff_greenlet::pyo3::prelude::*;
 use puff_greenlet::pyo3::types::PyDict;
+/// The bridge tests run the hub in asyncio mode, so coroutine tests can share the runtime
+/// (greenlets behave the same in both modes; puff-cli's suites cover the plain hub).
+const ASYNCIO: bool = true;
+
 use puff_greenlet::{
     InterpreterConfig, PuffError, PuffResult, PythonRuntime, Resources, RuntimeStart,
     run_python_async, wait_for,
@@ -65,6 +69,7 @@ fn runtime() -> &'static PythonRuntime {
             })],
             global_state: None,
             resources: Resources::new(),
+            asyncio: ASYNCIO,
         })
         .expect("the Python runtime starts (is VIRTUAL_ENV set to a venv with greenlet?)")
     })
@@ -172,25 +177,35 @@ result = (sum(h.join() for h in handles), state['max'])",
 }
 
 #[test]
-fn hub_cannot_wait() {
+fn hub_never_blocks() {
+    // On the hub (where coroutines run) Puff functions hand back awaitables instead of
+    // parking, and waiting on a coroutine from there is refused.
     let (tx, rx) = std::sync::mpsc::channel();
     runtime()
         .run_on_hub(move |py| {
-            let outcome = py
-                .import("puff._native")
-                .and_then(|n| n.call_method1("sleep_ms", (1,)))
-                .map(|_| ())
-                .map_err(|e| e.to_string());
+            let outcome = (|| -> PyResult<String> {
+                let n = py.import("puff._native")?;
+                let awaitable = n.call_method1("sleep_ms", (1,))?;
+                let kind = awaitable.get_type().name()?.to_string();
+                awaitable.call_method0("cancel")?;
+                let refused = match n.call_method1("run_coroutine", (awaitable,)) {
+                    Err(e)
+                        if e.is_instance_of::<puff_greenlet::exceptions::NotInGreenletError>(
+                            py,
+                        ) =>
+                    {
+                        "refused"
+                    }
+                    _ => "accepted",
+                };
+                Ok(format!("{kind}|{refused}"))
+            })()
+            .map_err(|e| e.to_string());
             let _ = tx.send(outcome);
         })
         .unwrap();
     let outcome = rx.recv_timeout(Duration::from_secs(10)).unwrap();
-    assert!(
-        outcome
-            .as_ref()
-            .is_err_and(|e| e.contains("NotInGreenletError")),
-        "{outcome:?}"
-    );
+    assert_eq!(outcome.as_deref(), Ok("Future|refused"));
 }
 
 #[test]
@@ -206,4 +221,48 @@ fn spawned_rust_panic_is_reraised_by_join() {
         result == "PuffPanicError" || result == "PanicException",
         "{result}"
     );
+}
+
+#[test]
+fn coroutines_await_puff_functions() {
+    // From a greenlet, run a coroutine on the hub's event loop; inside it every Puff async
+    // function is awaitable, including greenlet work joined from the coroutine.
+    let result = eval(
+        "import asyncio, puff._native as n\n\
+         def in_greenlet(x):\n    n.sleep_ms(5)\n    return x * 2\n\
+         async def main():\n\
+         \x20   await n.sleep_ms(5)\n\
+         \x20   value = await n.wrap_async(lambda r: n.rust_async_with_return(r, 'ok'))\n\
+         \x20   doubled = await n.spawn(in_greenlet, (21,)).join()\n\
+         \x20   data = await n.read_file_bytes(__import__('sys').executable)\n\
+         \x20   return f'{value}|{doubled}|{len(data) > 0}|{asyncio.get_running_loop() is not None}'\n\
+         result = n.run_coroutine(main())",
+    )
+    .unwrap();
+    assert_eq!(result, "from rust|42|True|True");
+}
+
+#[test]
+fn coroutine_errors_and_overlap() {
+    let result = eval(
+        "import asyncio, puff._native as n\n\
+         state = {'now': 0, 'max': 0}\n\
+         async def waiter():\n\
+         \x20   state['now'] += 1\n\
+         \x20   state['max'] = max(state['max'], state['now'])\n\
+         \x20   await n.sleep_ms(50)\n\
+         \x20   state['now'] -= 1\n\
+         async def many():\n\
+         \x20   await asyncio.gather(*(waiter() for _ in range(100)))\n\
+         \x20   return state['max']\n\
+         async def failing():\n\
+         \x20   await n.sleep_ms(1)\n\
+         \x20   raise KeyError('from coroutine')\n\
+         overlap = n.run_coroutine(many())\n\
+         try:\n    n.run_coroutine(failing())\n    err = 'none'\nexcept KeyError as e:\n    err = str(e)\n\
+         try:\n    n.run_coroutine(n.read_file_bytes('/nonexistent/file'))\n    io = 'none'\nexcept n.PuffIOError:\n    io = 'PuffIOError'\n\
+         result = f'{overlap}|{err}|{io}'",
+    )
+    .unwrap();
+    assert_eq!(result, "100|'from coroutine'|PuffIOError");
 }

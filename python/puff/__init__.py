@@ -48,6 +48,7 @@ if _native is not None:
     sleep_ms = _native.sleep_ms
     read_file_bytes = _native.read_file_bytes
     wrap_async = _native.wrap_async
+    run_coroutine = _native.run_coroutine
 else:
 
     class PuffError(Exception):  # type: ignore[no-redef]
@@ -79,6 +80,11 @@ else:
 
     def wrap_async(fn: Callable[[Callable[..., None]], Any]) -> Any:
         """Call ``fn(return_func)`` and wait until Rust calls ``return_func(result, error)``."""
+        _require_native()
+
+    def run_coroutine(awaitable: Any) -> Any:
+        """From a greenlet: run ``awaitable`` on Puff's event loop (``asyncio = true``) and
+        wait for its result while other greenlets keep running."""
         _require_native()
 
 
@@ -154,6 +160,7 @@ __all__ = [
     "blocking",
     "global_state",
     "read_file_bytes",
+    "run_coroutine",
     "sleep_ms",
     "spawn",
     "wrap_async",

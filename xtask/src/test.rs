@@ -19,7 +19,7 @@ struct Record {
     took: Duration,
 }
 
-const STEPS: usize = 8;
+const STEPS: usize = 9;
 
 /// Runs a command; `Ok(Passed)` when it exits 0.
 fn run_cmd(mut cmd: Command) -> Result<Outcome> {
@@ -145,6 +145,21 @@ pub fn run(repo: &Repo) -> Result<()> {
                 } else {
                     println!("    (tests/runtime/puff.toml missing: running without --config)");
                 }
+                cmd.args(["pytest", "tests/runtime", "-q"]);
+                run_pytest(cmd)
+            },
+        )?;
+
+        step(
+            "puff-cli --config tests/runtime/puff-asyncio.toml pytest tests/runtime -q",
+            &mut || {
+                if !repo.root.join("tests/runtime/puff-asyncio.toml").is_file() {
+                    return Ok(Outcome::Skipped(
+                        "tests/runtime/puff-asyncio.toml does not exist yet".into(),
+                    ));
+                }
+                let mut cmd = repo.command(repo.root.join("target/debug/puff-cli"));
+                cmd.args(["--config", "tests/runtime/puff-asyncio.toml"]);
                 cmd.args(["pytest", "tests/runtime", "-q"]);
                 run_pytest(cmd)
             },

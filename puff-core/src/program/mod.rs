@@ -189,6 +189,7 @@ fn run_in_runtime(
         setup,
         global_state: config.global_state_fn.clone(),
         resources: resources.clone(),
+        asyncio: config.asyncio,
     })?;
     let ctx = CommandContext {
         python: python.clone(),

@@ -1,0 +1,145 @@
+//! asyncio side of the bridge: Puff functions awaited from coroutines, and coroutines
+//! awaited from greenlets.
+//!
+//! With `asyncio: true` the hub runs the event loop, so coroutine code runs on the hub
+//! greenlet. A Puff function called there cannot park; instead it returns an asyncio
+//! future that Tokio resolves through the hub queue (one loop wake-up per batch, never
+//! taking the GIL on a Tokio thread).
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+
+use crate::error::{exceptions, panic_message};
+use crate::runtime::{CURRENT_WORKER, PythonRuntime, wait_for};
+
+/// Turns a future's output into a Python object, on the Python thread.
+pub type Convert<T> = Box<dyn FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send>;
+
+/// True when called from coroutine code on Puff's event loop (the hub greenlet).
+pub fn in_coroutine(py: Python<'_>) -> bool {
+    let Ok(runtime) = PythonRuntime::global() else {
+        return false;
+    };
+    if runtime.event_loop().is_none()
+        || !runtime.is_python_thread()
+        || CURRENT_WORKER.with(|c| c.get()) != 0
+    {
+        return false;
+    }
+    runtime.current_is_hub(py).unwrap_or(false)
+}
+
+/// Wait for `fut` the way the caller can: in a greenlet, park and return the converted
+/// value; in a coroutine on the loop, return an asyncio future resolved with it.
+pub fn wait_or_await<F, T>(py: Python<'_>, fut: F, convert: Convert<T>) -> PyResult<Py<PyAny>>
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    if !in_coroutine(py) {
+        let value = wait_for(py, fut)?;
+        return convert(py, value);
+    }
+    let runtime = PythonRuntime::global()?;
+    let event_loop = runtime
+        .event_loop()
+        .ok_or_else(|| exceptions::PuffError::new_err("no Puff event loop"))?;
+    let future = event_loop.bind(py).call_method0("create_future")?;
+    let target = future.clone().unbind();
+    let hub = runtime.clone();
+    runtime.tokio().spawn(async move {
+        let out = AssertUnwindSafe(fut).catch_unwind().await;
+        let _ = hub.run_on_hub(move |py| {
+            let future = target.bind(py);
+            // Cancelled (or otherwise finished) while we worked: nothing to deliver.
+            if future
+                .call_method0("done")
+                .and_then(|d| d.is_truthy())
+                .unwrap_or(true)
+            {
+                return;
+            }
+            let result = match out {
+                Ok(value) => convert(py, value),
+                Err(panic) => Err(exceptions::PuffPanicError::new_err(panic_message(&*panic))),
+            };
+            let set = match result {
+                Ok(value) => future.call_method1("set_result", (value,)),
+                Err(err) => future.call_method1("set_exception", (err.into_value(py),)),
+            };
+            if let Err(e) = set {
+                tracing::error!("cannot resolve an asyncio future: {e}");
+            }
+        });
+    });
+    Ok(future.unbind())
+}
+
+const RUN_COROUTINE_SOURCE: &std::ffi::CStr = c"
+import asyncio
+
+def start(loop, awaitable, deliver):
+    task = asyncio.ensure_future(awaitable, loop=loop)
+
+    def done(task):
+        if task.cancelled():
+            deliver(None, asyncio.CancelledError())
+        elif task.exception() is not None:
+            deliver(None, task.exception())
+        else:
+            deliver(task.result(), None)
+
+    task.add_done_callback(done)
+";
+
+/// From a greenlet (or another thread): run `awaitable` on Puff's event loop and wait for
+/// its result without blocking other greenlets.
+#[pyfunction]
+pub fn run_coroutine(py: Python<'_>, awaitable: Py<PyAny>) -> PyResult<Py<PyAny>> {
+    let runtime = PythonRuntime::global()?;
+    let Some(event_loop) = runtime.event_loop() else {
+        return Err(exceptions::PuffError::new_err(
+            "no asyncio event loop: set `asyncio = true` in puff.toml \
+             (RuntimeConfig::set_asyncio(true))",
+        ));
+    };
+    if in_coroutine(py) {
+        return Err(exceptions::NotInGreenletError::new_err(
+            "puff.run_coroutine() waits from a greenlet; in a coroutine use `await` instead",
+        ));
+    }
+    let (sender, receiver) = tokio::sync::oneshot::channel::<PyResult<Py<PyAny>>>();
+    let deliver = crate::pyapi::return_func(py, sender)?;
+    let event_loop = event_loop.clone_ref(py);
+    runtime.run_on_hub(move |py| {
+        let started = (|| -> PyResult<()> {
+            static START: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+            let start = START.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+                let module = PyModule::from_code(
+                    py,
+                    RUN_COROUTINE_SOURCE,
+                    c"<puff run_coroutine>",
+                    c"puff._run_coroutine",
+                )?;
+                Ok(module.getattr("start")?.unbind())
+            })?;
+            start
+                .bind(py)
+                .call1((event_loop, awaitable, deliver.clone_ref(py)))?;
+            Ok(())
+        })();
+        if let Err(e) = started {
+            let _ = deliver.call1(py, (py.None(), e.into_value(py)));
+        }
+    })?;
+    match wait_for(py, receiver)? {
+        Ok(outcome) => outcome,
+        Err(_) => Err(exceptions::PuffError::new_err(
+            "the event loop stopped before the coroutine finished",
+        )),
+    }
+}
