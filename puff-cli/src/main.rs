@@ -81,8 +81,8 @@ impl RunnableCommand for MissingWsgiApp {
 
     fn run_without_runtime(&self, _args: &clap::ArgMatches) -> ExitCode {
         eprintln!(
-            "error: no app to serve: add `wsgi = \"module.app\"` to puff.toml \
-             (see `puff-cli example-config`)"
+            "error: no app to serve: add `wsgi = \"module.app\"` or `asgi = \"module.app\"` \
+             to puff.toml (see `puff-cli example-config`)"
         );
         ExitCode::from(2)
     }
@@ -122,9 +122,14 @@ fn main() -> ExitCode {
                 .value_name("PATH")
                 .help("puff.toml to use (default: $PUFF_CONFIG, else ./puff.toml)"),
         );
-    program = match config.wsgi() {
-        Some(app) => program.command(puff_core::program::commands::WSGIServerCommand::new(app)),
-        None => program.command(MissingWsgiApp),
+    program = match (config.wsgi(), config.asgi()) {
+        (Some(app), _) => {
+            program.command(puff_core::program::commands::WSGIServerCommand::new(app))
+        }
+        (None, Some(app)) => {
+            program.command(puff_core::program::commands::ASGIServerCommand::new(app))
+        }
+        (None, None) => program.command(MissingWsgiApp),
     };
     for entry in config.commands() {
         if RESERVED.contains(&entry.command_name.as_str()) {

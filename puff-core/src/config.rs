@@ -45,6 +45,7 @@ pub struct CommandEntry {
 /// Core keys read by [`RuntimeConfig::from_toml_str`]; subsystems own the rest.
 const CORE_KEYS: &[&str] = &[
     "wsgi",
+    "asgi",
     "python_path",
     "env",
     "pytest",
@@ -61,6 +62,7 @@ pub struct RuntimeConfig {
     pub(crate) virtualenv: Option<PathBuf>,
     pub(crate) global_state_fn: Option<GlobalStateFn>,
     pub(crate) wsgi: Option<String>,
+    pub(crate) asgi: Option<String>,
     pub(crate) commands: Vec<CommandEntry>,
     pub(crate) tokio_worker_threads: Option<usize>,
     pub(crate) asyncio: bool,
@@ -128,6 +130,17 @@ impl RuntimeConfig {
 
     pub fn wsgi(&self) -> Option<&str> {
         self.wsgi.as_deref()
+    }
+
+    /// The ASGI app (`module.attr`) `puff-cli runserver` serves; implies `asyncio`.
+    pub fn set_asgi(mut self, app: impl Into<String>) -> Self {
+        self.asgi = Some(app.into());
+        self.asyncio = true;
+        self
+    }
+
+    pub fn asgi(&self) -> Option<&str> {
+        self.asgi.as_deref()
     }
 
     /// `[[commands]]` entries.
@@ -206,6 +219,20 @@ impl RuntimeConfig {
                         ));
                     }
                     config.wsgi = Some(app.to_owned());
+                }
+                "asgi" => {
+                    let app = value
+                        .as_str()
+                        .ok_or_else(|| type_err("a string like \"module.app\""))?;
+                    if !app.contains('.') && !app.contains(':') {
+                        return Err(err(
+                            Some(key),
+                            format!("`{app}` is not a `module.attribute` path"),
+                        ));
+                    }
+                    config.asgi = Some(app.to_owned());
+                    // ASGI apps run on the event loop.
+                    config.asyncio = true;
                 }
                 "python_path" => {
                     let paths = value
@@ -328,6 +355,12 @@ impl RuntimeConfig {
             config.http =
                 puff_greenlet::deserialize_section(&http_keys).map_err(|m| err(None, m))?;
         }
+        if config.wsgi.is_some() && config.asgi.is_some() {
+            return Err(err(
+                Some("asgi"),
+                "set either `wsgi` or `asgi`, not both (one app serves the fallback routes)".into(),
+            ));
+        }
         Ok(config)
     }
 }
@@ -379,6 +412,8 @@ pub const EXAMPLE_CONFIG: &str = r#"# puff.toml: configuration for `puff-cli`.
 
 # The WSGI application `puff-cli runserver` serves, as module.attribute.
 wsgi = "app.app"
+# ...or an ASGI application instead (runs on the event loop; implies asyncio = true).
+# asgi = "app.asgi_app"
 
 # Folders put on sys.path, relative to this file (default: this file's folder).
 python_path = ["."]

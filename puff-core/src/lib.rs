@@ -35,9 +35,9 @@ pub use puff_http::{self as http, Router};
 pub mod prelude {
     pub use crate::config::RuntimeConfig;
     pub use crate::program::Program;
-    pub use crate::program::commands::{PytestCommand, PythonCommand, WaitForever};
     #[cfg(feature = "http")]
-    pub use crate::program::commands::{ServerCommand, WSGIServerCommand};
+    pub use crate::program::commands::{ASGIServerCommand, ServerCommand, WSGIServerCommand};
+    pub use crate::program::commands::{PytestCommand, PythonCommand, WaitForever};
     pub use puff_greenlet::pyo3::prelude::*;
     pub use puff_greenlet::{PuffError, PuffResult, run_python_async, wait_for};
     #[cfg(feature = "http")]

@@ -45,6 +45,21 @@ where
         return convert(py, value);
     }
     let runtime = PythonRuntime::global()?;
+    let mut fut = Box::pin(AssertUnwindSafe(fut).catch_unwind());
+    // Already complete (e.g. a send into a channel with room): resolve in place.
+    {
+        let _in_runtime = runtime.tokio().enter();
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        if let std::task::Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return match out {
+                Ok(value) => resolved_future(py, convert(py, value)),
+                Err(panic) => resolved_future(
+                    py,
+                    Err(exceptions::PuffPanicError::new_err(panic_message(&*panic))),
+                ),
+            };
+        }
+    }
     let event_loop = runtime
         .event_loop()
         .ok_or_else(|| exceptions::PuffError::new_err("no Puff event loop"))?;
@@ -52,7 +67,7 @@ where
     let target = future.clone().unbind();
     let hub = runtime.clone();
     runtime.tokio().spawn(async move {
-        let out = AssertUnwindSafe(fut).catch_unwind().await;
+        let out = fut.await;
         let _ = hub.run_on_hub(move |py| {
             let future = target.bind(py);
             // Cancelled (or otherwise finished) while we worked: nothing to deliver.
@@ -76,6 +91,20 @@ where
             }
         });
     });
+    Ok(future.unbind())
+}
+
+/// An asyncio future of Puff's loop that already holds `outcome`.
+pub fn resolved_future(py: Python<'_>, outcome: PyResult<Py<PyAny>>) -> PyResult<Py<PyAny>> {
+    let runtime = PythonRuntime::global()?;
+    let event_loop = runtime
+        .event_loop()
+        .ok_or_else(|| exceptions::PuffError::new_err("no Puff event loop"))?;
+    let future = event_loop.bind(py).call_method0("create_future")?;
+    match outcome {
+        Ok(value) => future.call_method1("set_result", (value,))?,
+        Err(err) => future.call_method1("set_exception", (err.into_value(py),))?,
+    };
     Ok(future.unbind())
 }
 

@@ -1,7 +1,8 @@
 //! # puff-http
 //!
 //! Puff's HTTP server. It owns the axum [`Router`] users add Rust routes to, the PEP 3333
-//! WSGI adapter that runs a Python app in one greenlet per request (as the router's
+//! WSGI adapter that runs a Python app in one greenlet per request and the ASGI 3.0
+//! adapter that runs an app as tasks on Puff's event loop (either as the router's
 //! fallback, so Rust routes win), the middleware stack (body limit, CORS, compression,
 //! access log), graceful shutdown, and the `http` [`Subsystem`](puff_greenlet::Subsystem)
 //! holding the server settings from `puff.toml`.
@@ -9,15 +10,17 @@
 //! It does not own the Python runtime (see `puff-greenlet`) nor command-line handling (see
 //! `puff-core`).
 
+pub mod asgi;
 pub mod config;
 pub mod router;
 pub mod server;
 mod subsystem;
 pub mod wsgi;
 
+pub use asgi::{AsgiHandler, Lifespan};
 pub use config::{CorsConfig, HttpConfig};
 pub use router::Router;
-pub use server::{apply_middleware, serve, with_wsgi_fallback};
+pub use server::{apply_middleware, serve, with_asgi_fallback, with_wsgi_fallback};
 pub use subsystem::HttpSubsystem;
 pub use wsgi::WsgiHandler;
 

@@ -35,6 +35,29 @@ pub fn with_wsgi_fallback(
     Router::from(router)
 }
 
+/// Rust routes first; anything they do not match goes to the ASGI app (on the event loop).
+pub fn with_asgi_fallback(
+    router: Router,
+    app: Arc<puff_greenlet::pyo3::Py<puff_greenlet::pyo3::PyAny>>,
+    state: puff_greenlet::pyo3::Py<puff_greenlet::pyo3::types::PyDict>,
+    runtime: PythonRuntime,
+    config: &HttpConfig,
+    bind: SocketAddr,
+) -> Router {
+    let handler = Arc::new(crate::asgi::AsgiHandler::new(
+        app,
+        state,
+        runtime,
+        config.max_request_body_bytes,
+        bind,
+    ));
+    let router = router.into_axum().fallback(move |req: Request| {
+        let handler = handler.clone();
+        async move { handler.handle(req).await }
+    });
+    Router::from(router)
+}
+
 /// Apply the configured middleware: body limit, CORS, compression, access log.
 pub fn apply_middleware(router: Router, config: &HttpConfig) -> axum::Router {
     let mut app = router

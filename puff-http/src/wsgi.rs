@@ -30,11 +30,11 @@ use puff_greenlet::{PythonRuntime, exceptions, on_park, wait_for};
 use tokio::sync::{mpsc, oneshot};
 
 /// Bodies up to this size (with a Content-Length) are read before the app starts.
-const PRELOAD_BODY_BYTES: u64 = 64 * 1024;
+pub(crate) const PRELOAD_BODY_BYTES: u64 = 64 * 1024;
 /// Past this much buffered output the response switches to streaming.
 const STREAM_AFTER_BYTES: usize = 256 * 1024;
 /// Chunks in flight between the app and the client when streaming.
-const STREAM_CHANNEL_CHUNKS: usize = 16;
+pub(crate) const STREAM_CHANNEL_CHUNKS: usize = 16;
 
 /// Serves a Python WSGI application.
 pub struct WsgiHandler {
@@ -119,7 +119,7 @@ impl WsgiHandler {
     }
 }
 
-fn too_large(limit: usize) -> Response {
+pub(crate) fn too_large(limit: usize) -> Response {
     (
         StatusCode::PAYLOAD_TOO_LARGE,
         format!("Payload Too Large: request bodies are limited to {limit} bytes\n"),
@@ -127,7 +127,7 @@ fn too_large(limit: usize) -> Response {
         .into_response()
 }
 
-fn internal_error() -> Response {
+pub(crate) fn internal_error() -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error\n").into_response()
 }
 
@@ -152,8 +152,8 @@ enum InputSource {
     Streaming(Body),
 }
 
-/// What the greenlet sends back to the Tokio side.
-enum Reply {
+/// What the Python side sends back to the Tokio side.
+pub(crate) enum Reply {
     Full {
         status: StatusCode,
         headers: HeaderMap,
@@ -169,11 +169,16 @@ enum Reply {
 }
 
 impl Reply {
-    fn streaming(&self) -> bool {
+    pub(crate) fn streaming(&self) -> bool {
         matches!(self, Reply::Streaming { .. })
     }
 
-    fn into_response(self) -> Response {
+    pub(crate) fn into_response(self) -> Response {
+        self.into_response_with(None)
+    }
+
+    /// Like `into_response`; `on_drop` lives as long as a streamed body does.
+    pub(crate) fn into_response_with(self, on_drop: Option<Box<dyn Send>>) -> Response {
         match self {
             Reply::Full {
                 status,
@@ -194,6 +199,7 @@ impl Reply {
                 let mut resp = Response::new(Body::new(ChannelBody {
                     first: first.into_iter().collect(),
                     rest,
+                    _on_drop: on_drop,
                 }));
                 *resp.status_mut() = status;
                 *resp.headers_mut() = headers;
@@ -204,10 +210,12 @@ impl Reply {
     }
 }
 
-/// Response body fed by the app's greenlet.
+/// Response body fed by the Python side.
 struct ChannelBody {
     first: std::collections::VecDeque<Bytes>,
     rest: mpsc::Receiver<Result<Bytes, std::io::Error>>,
+    /// Dropped with the body: when the response is done or the client went away.
+    _on_drop: Option<Box<dyn Send>>,
 }
 
 impl http_body::Body for ChannelBody {
@@ -449,7 +457,7 @@ fn build_environ<'py>(
 }
 
 /// The `sys` module, looked up once (`import` machinery is slow per request).
-fn sys_module(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
+pub(crate) fn sys_module(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
     static SYS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
     Ok(SYS
         .get_or_try_init(py, || py.import("sys").map(Bound::unbind))?
@@ -492,7 +500,7 @@ fn latin1_str<'py>(py: Python<'py>, bytes: &[u8]) -> Bound<'py, PyString> {
     PyString::new(py, &s)
 }
 
-fn percent_decode(path: &str) -> Vec<u8> {
+pub(crate) fn percent_decode(path: &str) -> Vec<u8> {
     percent_encoding::percent_decode_str(path).collect()
 }
 

@@ -60,3 +60,9 @@ def pytest_runtest_makereport(
                     (f"puff-cli stderr: {value.name} ({value.stderr_path})", tail(value.stderr()))
                 )
     return report
+
+
+@pytest.fixture(scope="session")
+def fastapi_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PuffServer]:
+    """fastapi_app.app on the ASGI adapter."""
+    yield from _serve("fastapi", tmp_path_factory)

@@ -10,6 +10,8 @@ use puff_greenlet::{PuffResult, PythonRuntime, Resources};
 
 use crate::config::RuntimeConfig;
 
+#[cfg(feature = "http")]
+pub mod asgi;
 pub mod pytest;
 pub mod python;
 #[cfg(feature = "http")]
@@ -18,6 +20,8 @@ pub mod wait_forever;
 #[cfg(feature = "http")]
 pub mod wsgi;
 
+#[cfg(feature = "http")]
+pub use asgi::ASGIServerCommand;
 pub use pytest::PytestCommand;
 pub use python::PythonCommand;
 #[cfg(feature = "http")]

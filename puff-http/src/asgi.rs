@@ -1,0 +1,747 @@
+//! ASGI 3.0 adapter (`http` and `lifespan` scopes) on Puff's event loop.
+//!
+//! Each request becomes a task on the asyncio loop the hub runs (`asyncio = true`).
+//! `receive()` and `send()` return asyncio futures resolved from Rust: request bodies are
+//! read on Tokio as the app asks for them, response chunks go straight to hyper through a
+//! bounded channel, and `http.disconnect` is delivered when the client goes away or the
+//! response is complete.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, Version};
+use http_body_util::BodyExt;
+use puff_greenlet::aio::{resolved_future, wait_or_await};
+use puff_greenlet::pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
+use puff_greenlet::pyo3::intern;
+use puff_greenlet::pyo3::prelude::*;
+use puff_greenlet::pyo3::sync::PyOnceLock;
+use puff_greenlet::pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use puff_greenlet::{PuffError, PuffResult, PythonRuntime, exceptions};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::wsgi::{
+    PRELOAD_BODY_BYTES, Reply, STREAM_CHANNEL_CHUNKS, internal_error, percent_decode, too_large,
+};
+
+const HELPERS_SOURCE: &std::ffi::CStr = c"
+import asyncio
+import logging
+
+log = logging.getLogger('puff.asgi')
+
+
+def run_app(loop, app, scope, receive, send, on_done):
+    task = loop.create_task(app(scope, receive, send))
+    task.add_done_callback(on_done)
+
+
+class Lifespan:
+    # Runs the ASGI lifespan protocol; apps that do not support it are tolerated quietly.
+
+    def __init__(self, app):
+        self.app = app
+        self.state = {}
+        self.supported = True
+        self.queue = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        self.started = loop.create_future()
+        self.stopped = loop.create_future()
+
+    async def receive(self):
+        return await self.queue.get()
+
+    async def send(self, message):
+        kind = message.get('type')
+        if kind == 'lifespan.startup.complete':
+            self.started.done() or self.started.set_result(None)
+        elif kind == 'lifespan.startup.failed':
+            self.started.done() or self.started.set_exception(
+                RuntimeError(message.get('message') or 'ASGI lifespan startup failed'))
+        elif kind == 'lifespan.shutdown.complete':
+            self.stopped.done() or self.stopped.set_result(None)
+        elif kind == 'lifespan.shutdown.failed':
+            self.stopped.done() or self.stopped.set_exception(
+                RuntimeError(message.get('message') or 'ASGI lifespan shutdown failed'))
+
+    async def main(self):
+        scope = {'type': 'lifespan', 'asgi': {'version': '3.0', 'spec_version': '2.0'},
+                 'state': self.state}
+        try:
+            await self.app(scope, self.receive, self.send)
+        except BaseException as exc:
+            if not self.started.done():
+                self.supported = False
+                log.debug('ASGI app does not support lifespan: %r', exc)
+                self.started.set_result(None)
+            elif not self.stopped.done():
+                self.stopped.set_exception(exc)
+        finally:
+            if not self.started.done():
+                self.started.set_result(None)
+            if not self.stopped.done():
+                self.stopped.set_result(None)
+
+    async def startup(self):
+        self.task = asyncio.ensure_future(self.main())
+        await self.queue.put({'type': 'lifespan.startup'})
+        await self.started
+        return self.supported
+
+    async def shutdown(self):
+        if not self.supported:
+            return
+        await self.queue.put({'type': 'lifespan.shutdown'})
+        await self.stopped
+";
+
+fn helpers(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
+    static HELPERS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+    Ok(HELPERS
+        .get_or_try_init(py, || -> PyResult<Py<PyModule>> {
+            Ok(PyModule::from_code(py, HELPERS_SOURCE, c"<puff asgi>", c"puff._asgi")?.unbind())
+        })?
+        .bind(py))
+}
+
+/// Serves a Python ASGI 3.0 application.
+pub struct AsgiHandler {
+    app: Arc<Py<PyAny>>,
+    runtime: PythonRuntime,
+    max_body: usize,
+    server: SocketAddr,
+    /// `scope["state"]` template filled by the lifespan startup.
+    state: Arc<Py<PyDict>>,
+}
+
+impl AsgiHandler {
+    pub fn new(
+        app: Arc<Py<PyAny>>,
+        state: Py<PyDict>,
+        runtime: PythonRuntime,
+        max_body: usize,
+        server: SocketAddr,
+    ) -> Self {
+        AsgiHandler {
+            app,
+            runtime,
+            max_body,
+            server,
+            state: Arc::new(state),
+        }
+    }
+
+    /// Handle one request (use as the router's fallback).
+    pub async fn handle(self: Arc<Self>, req: Request<Body>) -> Response {
+        let remote = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0);
+        let (parts, body) = req.into_parts();
+        let content_length = parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if content_length.is_some_and(|len| len > self.max_body as u64) {
+            return too_large(self.max_body);
+        }
+        let input = match content_length {
+            Some(len) if len <= PRELOAD_BODY_BYTES => {
+                match http_body_util::Limited::new(body, self.max_body)
+                    .collect()
+                    .await
+                {
+                    Ok(collected) => RequestBody::ready(collected.to_bytes()),
+                    Err(_) => {
+                        return (StatusCode::BAD_REQUEST, "Bad Request: unreadable body\n")
+                            .into_response();
+                    }
+                }
+            }
+            _ => RequestBody::streaming(body, self.max_body),
+        };
+        let too_large_flag = input.too_large.clone();
+        let (disconnect_tx, disconnect_rx) = watch::channel(false);
+        let disconnect = DisconnectOnDrop(disconnect_tx);
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let call = AsgiCall {
+            app: self.app.clone(),
+            state: self.state.clone(),
+            parts,
+            remote,
+            server: self.server,
+            input: Arc::new(tokio::sync::Mutex::new(input)),
+            disconnect: disconnect_rx,
+            reply: reply_tx,
+        };
+        if self.runtime.run_on_hub(move |py| call.start(py)).is_err() {
+            return (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable\n").into_response();
+        }
+        match reply_rx.await {
+            Ok(_) if too_large_flag.load(Ordering::Acquire) => too_large(self.max_body),
+            Ok(reply @ Reply::Streaming { .. }) => {
+                reply.into_response_with(Some(Box::new(disconnect)))
+            }
+            Ok(reply) => reply.into_response(),
+            Err(_) => internal_error(),
+        }
+    }
+}
+
+/// Tells `receive()` the client is gone (or the response is complete) when dropped.
+struct DisconnectOnDrop(watch::Sender<bool>);
+
+impl Drop for DisconnectOnDrop {
+    fn drop(&mut self) {
+        self.0.send_replace(true);
+    }
+}
+
+struct RequestBody {
+    ready: Option<Bytes>,
+    body: Option<Body>,
+    finished: bool,
+    received: usize,
+    limit: usize,
+    too_large: Arc<AtomicBool>,
+}
+
+impl RequestBody {
+    fn ready(bytes: Bytes) -> Self {
+        RequestBody {
+            ready: Some(bytes),
+            body: None,
+            finished: false,
+            received: 0,
+            limit: usize::MAX,
+            too_large: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    fn streaming(body: Body, limit: usize) -> Self {
+        RequestBody {
+            ready: None,
+            body: Some(body),
+            finished: false,
+            received: 0,
+            limit,
+            too_large: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+/// What `receive()` hands the app.
+enum Received {
+    Body(Bytes, bool),
+    Disconnect,
+}
+
+/// One request on its way into the event loop.
+struct AsgiCall {
+    app: Arc<Py<PyAny>>,
+    state: Arc<Py<PyDict>>,
+    parts: http::request::Parts,
+    remote: Option<SocketAddr>,
+    server: SocketAddr,
+    input: Arc<tokio::sync::Mutex<RequestBody>>,
+    disconnect: watch::Receiver<bool>,
+    reply: oneshot::Sender<Reply>,
+}
+
+impl AsgiCall {
+    /// Runs on the hub (inside the event loop): start the app's task.
+    fn start(self, py: Python<'_>) {
+        let method = self.parts.method.to_string();
+        let target = self
+            .parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_owned();
+        let send = match Py::new(py, AsgiSend::new(self.reply)) {
+            Ok(send) => send,
+            Err(e) => {
+                tracing::error!("cannot create the ASGI send callable: {e}");
+                return;
+            }
+        };
+        let started = (|| -> PyResult<()> {
+            let scope = build_scope(py, &self.parts, self.remote, self.server, &self.state)?;
+            let receive = Py::new(
+                py,
+                AsgiReceive {
+                    input: self.input,
+                    disconnect: self.disconnect,
+                },
+            )?;
+            let runtime = PythonRuntime::global()?;
+            let event_loop = runtime
+                .event_loop()
+                .ok_or_else(|| exceptions::PuffError::new_err("no event loop"))?;
+            let on_done = Py::new(
+                py,
+                AsgiDone {
+                    send: send.clone_ref(py),
+                    method,
+                    target,
+                },
+            )?;
+            helpers(py)?.getattr(intern!(py, "run_app"))?.call1((
+                event_loop.bind(py),
+                self.app.bind(py),
+                scope,
+                receive,
+                send.clone_ref(py),
+                on_done,
+            ))?;
+            Ok(())
+        })();
+        if let Err(e) = started {
+            tracing::error!(
+                target: "puff::asgi",
+                "cannot start the ASGI app: {}",
+                puff_greenlet::error::format_exception(py, &e)
+            );
+            send.get().fail();
+        }
+    }
+}
+
+fn build_scope<'py>(
+    py: Python<'py>,
+    parts: &http::request::Parts,
+    remote: Option<SocketAddr>,
+    server: SocketAddr,
+    state: &Py<PyDict>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let scope = PyDict::new(py);
+    scope.set_item(intern!(py, "type"), intern!(py, "http"))?;
+    let asgi = PyDict::new(py);
+    asgi.set_item("version", "3.0")?;
+    asgi.set_item("spec_version", "2.3")?;
+    scope.set_item(intern!(py, "asgi"), asgi)?;
+    scope.set_item(
+        intern!(py, "http_version"),
+        match parts.version {
+            Version::HTTP_10 => "1.0",
+            Version::HTTP_2 => "2",
+            _ => "1.1",
+        },
+    )?;
+    scope.set_item(intern!(py, "method"), parts.method.as_str())?;
+    scope.set_item(intern!(py, "scheme"), intern!(py, "http"))?;
+    let raw_path = parts.uri.path();
+    let decoded = percent_decode(raw_path);
+    scope.set_item(
+        intern!(py, "path"),
+        String::from_utf8_lossy(&decoded).as_ref(),
+    )?;
+    scope.set_item(
+        intern!(py, "raw_path"),
+        PyBytes::new(py, raw_path.as_bytes()),
+    )?;
+    scope.set_item(
+        intern!(py, "query_string"),
+        PyBytes::new(py, parts.uri.query().unwrap_or("").as_bytes()),
+    )?;
+    scope.set_item(intern!(py, "root_path"), intern!(py, ""))?;
+    let headers = PyList::empty(py);
+    let mut has_host = false;
+    for (name, value) in &parts.headers {
+        has_host |= name == http::header::HOST;
+        headers.append(PyTuple::new(
+            py,
+            [
+                PyBytes::new(py, name.as_str().as_bytes()),
+                PyBytes::new(py, value.as_bytes()),
+            ],
+        )?)?;
+    }
+    if !has_host && let Some(authority) = parts.uri.authority() {
+        headers.append((
+            PyBytes::new(py, b"host"),
+            PyBytes::new(py, authority.as_str().as_bytes()),
+        ))?;
+    }
+    scope.set_item(intern!(py, "headers"), headers)?;
+    if let Some(remote) = remote {
+        scope.set_item(
+            intern!(py, "client"),
+            (remote.ip().to_string(), remote.port()),
+        )?;
+    }
+    scope.set_item(
+        intern!(py, "server"),
+        (server.ip().to_string(), server.port()),
+    )?;
+    // ASGI: each request gets a shallow copy of the lifespan state.
+    scope.set_item(intern!(py, "state"), state.bind(py).copy()?)?;
+    Ok(scope)
+}
+
+/// `receive()`: awaitable of the next `http.request` chunk, then `http.disconnect`.
+#[pyclass(module = "puff._native", name = "AsgiReceive", frozen)]
+struct AsgiReceive {
+    input: Arc<tokio::sync::Mutex<RequestBody>>,
+    disconnect: watch::Receiver<bool>,
+}
+
+#[pymethods]
+impl AsgiReceive {
+    fn __call__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let input = self.input.clone();
+        let mut disconnect = self.disconnect.clone();
+        wait_or_await(
+            py,
+            async move { next_message(&input, &mut disconnect).await },
+            Box::new(|py, received| {
+                let message = PyDict::new(py);
+                match received {
+                    Received::Body(data, more) => {
+                        message.set_item(intern!(py, "type"), intern!(py, "http.request"))?;
+                        message.set_item(intern!(py, "body"), PyBytes::new(py, &data))?;
+                        message.set_item(intern!(py, "more_body"), more)?;
+                    }
+                    Received::Disconnect => {
+                        message.set_item(intern!(py, "type"), intern!(py, "http.disconnect"))?;
+                    }
+                }
+                Ok(message.into_any().unbind())
+            }),
+        )
+    }
+}
+
+async fn next_message(
+    input: &tokio::sync::Mutex<RequestBody>,
+    disconnect: &mut watch::Receiver<bool>,
+) -> Received {
+    let mut body = input.lock().await;
+    if let Some(ready) = body.ready.take() {
+        body.finished = true;
+        return Received::Body(ready, false);
+    }
+    if !body.finished {
+        while let Some(stream) = body.body.as_mut() {
+            match stream.frame().await {
+                None => break,
+                Some(Err(_)) => {
+                    body.finished = true;
+                    body.body = None;
+                    return Received::Disconnect;
+                }
+                Some(Ok(frame)) => {
+                    let Ok(data) = frame.into_data() else {
+                        continue;
+                    };
+                    body.received += data.len();
+                    if body.received > body.limit {
+                        body.too_large.store(true, Ordering::Release);
+                        body.finished = true;
+                        body.body = None;
+                        return Received::Disconnect;
+                    }
+                    return Received::Body(data, true);
+                }
+            }
+        }
+        body.finished = true;
+        body.body = None;
+        return Received::Body(Bytes::new(), false);
+    }
+    drop(body);
+    let _ = disconnect.wait_for(|gone| *gone).await;
+    Received::Disconnect
+}
+
+enum SendState {
+    /// Waiting for `http.response.start`.
+    Idle,
+    /// Start received; nothing sent to the client yet.
+    Started(StatusCode, HeaderMap),
+    Streaming(mpsc::Sender<Result<Bytes, std::io::Error>>),
+    Done,
+}
+
+/// `send(message)`: awaitable; handles `http.response.start` and `http.response.body`.
+#[pyclass(module = "puff._native", name = "AsgiSend", frozen)]
+struct AsgiSend {
+    reply: Mutex<Option<oneshot::Sender<Reply>>>,
+    state: Mutex<SendState>,
+}
+
+impl AsgiSend {
+    fn new(reply: oneshot::Sender<Reply>) -> Self {
+        AsgiSend {
+            reply: Mutex::new(Some(reply)),
+            state: Mutex::new(SendState::Idle),
+        }
+    }
+
+    fn reply(&self, reply: Reply) {
+        if let Some(tx) = self.reply.lock().ok().and_then(|mut r| r.take()) {
+            let _ = tx.send(reply);
+        }
+    }
+
+    /// The app failed or returned early: 500 if nothing was sent, else cut the stream.
+    fn fail(&self) {
+        let previous = self
+            .state
+            .lock()
+            .map(|mut s| std::mem::replace(&mut *s, SendState::Done));
+        if let Ok(SendState::Streaming(tx)) = previous {
+            let _ = tx.try_send(Err(std::io::Error::other("ASGI application failed")));
+        }
+        self.reply(Reply::Error);
+    }
+
+    fn handle(&self, py: Python<'_>, message: &Bound<'_, PyDict>) -> PyResult<Py<PyAny>> {
+        let kind: String = message
+            .get_item(intern!(py, "type"))?
+            .ok_or_else(|| PyValueError::new_err("ASGI message without a `type`"))?
+            .extract()?;
+        let mut state = self
+            .state
+            .lock()
+            .map_err(|_| exceptions::PuffError::new_err("ASGI send state poisoned"))?;
+        match kind.as_str() {
+            "http.response.start" => {
+                if !matches!(*state, SendState::Idle) {
+                    return Err(PyRuntimeError::new_err(
+                        "ASGI: `http.response.start` sent twice",
+                    ));
+                }
+                let status: u16 = message
+                    .get_item(intern!(py, "status"))?
+                    .ok_or_else(|| PyValueError::new_err("`http.response.start` needs `status`"))?
+                    .extract()?;
+                let status = StatusCode::from_u16(status)
+                    .map_err(|_| PyValueError::new_err(format!("invalid HTTP status {status}")))?;
+                let headers = match message.get_item(intern!(py, "headers"))? {
+                    Some(headers) => parse_headers(&headers)?,
+                    None => HeaderMap::new(),
+                };
+                *state = SendState::Started(status, headers);
+                drop(state);
+                resolved_future(py, Ok(py.None()))
+            }
+            "http.response.body" => {
+                let body: Bytes = match message.get_item(intern!(py, "body"))? {
+                    Some(b) if !b.is_none() => Bytes::copy_from_slice(
+                        b.cast::<PyBytes>()
+                            .map_err(|_| PyTypeError::new_err("`body` must be bytes"))?
+                            .as_bytes(),
+                    ),
+                    _ => Bytes::new(),
+                };
+                let more_body = match message.get_item(intern!(py, "more_body"))? {
+                    Some(m) => m.is_truthy()?,
+                    None => false,
+                };
+                let current = std::mem::replace(&mut *state, SendState::Done);
+                match current {
+                    SendState::Idle => {
+                        *state = SendState::Idle;
+                        Err(PyRuntimeError::new_err(
+                            "ASGI: `http.response.body` before `http.response.start`",
+                        ))
+                    }
+                    SendState::Done => Err(PyOSError::new_err(
+                        "ASGI: the response is already complete or the client disconnected",
+                    )),
+                    SendState::Started(status, headers) if !more_body => {
+                        drop(state);
+                        self.reply(Reply::Full {
+                            status,
+                            headers,
+                            body,
+                        });
+                        resolved_future(py, Ok(py.None()))
+                    }
+                    SendState::Started(status, headers) => {
+                        let (tx, rx) = mpsc::channel(STREAM_CHANNEL_CHUNKS);
+                        *state = SendState::Streaming(tx);
+                        drop(state);
+                        self.reply(Reply::Streaming {
+                            status,
+                            headers,
+                            first: vec![body],
+                            rest: rx,
+                        });
+                        resolved_future(py, Ok(py.None()))
+                    }
+                    SendState::Streaming(tx) => {
+                        if more_body {
+                            *state = SendState::Streaming(tx.clone());
+                        }
+                        drop(state);
+                        if body.is_empty() {
+                            return resolved_future(py, Ok(py.None()));
+                        }
+                        wait_or_await(
+                            py,
+                            async move { tx.send(Ok(body)).await.is_ok() },
+                            Box::new(|py, sent| {
+                                if sent {
+                                    Ok(py.None())
+                                } else {
+                                    Err(PyOSError::new_err("client disconnected"))
+                                }
+                            }),
+                        )
+                    }
+                }
+            }
+            other => Err(PyValueError::new_err(format!(
+                "unsupported ASGI message type `{other}` for an http scope"
+            ))),
+        }
+    }
+}
+
+#[pymethods]
+impl AsgiSend {
+    fn __call__(&self, py: Python<'_>, message: &Bound<'_, PyDict>) -> PyResult<Py<PyAny>> {
+        self.handle(py, message)
+    }
+}
+
+fn parse_headers(headers: &Bound<'_, PyAny>) -> PyResult<HeaderMap> {
+    let mut map = HeaderMap::new();
+    for item in headers.try_iter()? {
+        let item = item?;
+        let (name, value): (Vec<u8>, Vec<u8>) = item.extract().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "ASGI response headers must be [bytes, bytes] pairs, got {item}"
+            ))
+        })?;
+        let name = HeaderName::from_bytes(&name).map_err(|_| {
+            PyValueError::new_err(format!(
+                "invalid response header name {:?}",
+                String::from_utf8_lossy(&name)
+            ))
+        })?;
+        let value = HeaderValue::from_bytes(&value).map_err(|_| {
+            PyValueError::new_err(format!("invalid value for response header {name}"))
+        })?;
+        map.append(name, value);
+    }
+    Ok(map)
+}
+
+/// Done-callback of the app's task: log failures, complete the response.
+#[pyclass(module = "puff._native", name = "AsgiDone", frozen)]
+struct AsgiDone {
+    send: Py<AsgiSend>,
+    method: String,
+    target: String,
+}
+
+#[pymethods]
+impl AsgiDone {
+    fn __call__(&self, py: Python<'_>, task: &Bound<'_, PyAny>) -> PyResult<()> {
+        let send = self.send.get();
+        if task.call_method0("cancelled")?.is_truthy()? {
+            send.fail();
+            return Ok(());
+        }
+        let exception = task.call_method0("exception")?;
+        if !exception.is_none() {
+            let err = PyErr::from_value(exception);
+            tracing::error!(
+                target: "puff::asgi",
+                "{} {}: exception in ASGI application\n{}",
+                self.method,
+                self.target,
+                puff_greenlet::error::format_exception(py, &err).trim_end()
+            );
+            send.fail();
+            return Ok(());
+        }
+        let unfinished = send
+            .state
+            .lock()
+            .map(|s| !matches!(*s, SendState::Done))
+            .unwrap_or(true);
+        if unfinished {
+            tracing::error!(
+                target: "puff::asgi",
+                "{} {}: the ASGI app returned without completing its response",
+                self.method,
+                self.target
+            );
+            send.fail();
+        }
+        Ok(())
+    }
+}
+
+/// The app's lifespan protocol, started before serving and finished after.
+pub struct Lifespan {
+    runtime: PythonRuntime,
+    lifespan: Py<PyAny>,
+}
+
+impl Lifespan {
+    /// Send `lifespan.startup` and wait for the app (apps without lifespan are fine).
+    /// Also returns the `scope["state"]` dict the app filled in.
+    pub async fn startup(
+        runtime: &PythonRuntime,
+        app: Arc<Py<PyAny>>,
+    ) -> PuffResult<(Lifespan, Py<PyDict>)> {
+        let (lifespan, state) = runtime
+            .run(move |py| {
+                let run_coroutine = py.import("puff._native")?.getattr("run_coroutine")?;
+                let make = helpers(py)?.getattr("Lifespan")?;
+                // Lifespan.__init__ needs the running loop: build it on the loop.
+                let builder = PyModule::from_code(
+                    py,
+                    c"async def build(cls, app):\n    return cls(app)\n",
+                    c"<puff lifespan>",
+                    c"puff._lifespan_build",
+                )?;
+                let lifespan = run_coroutine
+                    .call1((builder.getattr("build")?.call1((make, app.bind(py)))?,))?;
+                let supported = run_coroutine.call1((lifespan.call_method0("startup")?,))?;
+                if !supported.is_truthy()? {
+                    tracing::debug!("the ASGI app does not use the lifespan protocol");
+                }
+                let state = lifespan.getattr("state")?.cast_into::<PyDict>()?.unbind();
+                Ok((lifespan.unbind(), state))
+            })
+            .await
+            .map_err(|e| match e {
+                PuffError::Python(e) => PuffError::Other(format!(
+                    "ASGI lifespan startup failed:\n{}",
+                    e.traceback().trim_end()
+                )),
+                other => other,
+            })?;
+        Ok((
+            Lifespan {
+                runtime: runtime.clone(),
+                lifespan,
+            },
+            state,
+        ))
+    }
+
+    /// Send `lifespan.shutdown` and wait for the app to finish it.
+    pub async fn shutdown(self) -> PuffResult<()> {
+        let lifespan = self.lifespan;
+        self.runtime
+            .run(move |py| {
+                let run_coroutine = py.import("puff._native")?.getattr("run_coroutine")?;
+                run_coroutine.call1((lifespan.bind(py).call_method0("shutdown")?,))?;
+                Ok(())
+            })
+            .await
+    }
+}

@@ -1,0 +1,105 @@
+"""A real FastAPI app served by Puff's ASGI adapter (asyncio = true)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import puff
+from fastapi import FastAPI, Request
+from fastapi.responses import StreamingResponse
+
+stats = {"in_flight": 0, "max_in_flight": 0, "done": 0}
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, str]]:
+    # The server runs with its log folder as the working directory; the test reads these.
+    await puff.sleep_ms(1)  # Puff functions are awaitable during startup too
+    Path("lifespan-startup.txt").write_text("started")
+    app.state.started = True
+    yield {"resource": "from-lifespan"}
+    Path("lifespan-shutdown.txt").write_text("stopped")
+
+
+app = FastAPI(lifespan=lifespan)
+
+
+@app.get("/")
+async def root() -> dict[str, str]:
+    return {"hello": "fastapi"}
+
+
+@app.post("/reset")
+async def reset() -> dict[str, int]:
+    stats.update(in_flight=0, max_in_flight=0, done=0)
+    return stats
+
+
+@app.get("/stats")
+async def get_stats() -> dict[str, int]:
+    return stats
+
+
+@app.get("/sleep")
+async def sleep(ms: int = 100) -> dict[str, int]:
+    stats["in_flight"] += 1
+    stats["max_in_flight"] = max(stats["max_in_flight"], stats["in_flight"])
+    try:
+        await puff.sleep_ms(ms)
+    finally:
+        stats["in_flight"] -= 1
+        stats["done"] += 1
+    return {"slept_ms": ms}
+
+
+@app.get("/lifespan")
+async def lifespan_state(request: Request) -> dict[str, Any]:
+    return {"started": app.state.started, "resource": request.state.resource}
+
+
+@app.post("/echo")
+async def echo(request: Request) -> dict[str, Any]:
+    body = await request.body()
+    return {"len": len(body), "sha256": hashlib.sha256(body).hexdigest()}
+
+
+@app.get("/stream")
+async def stream(parts: int = 3) -> StreamingResponse:
+    async def body() -> AsyncIterator[bytes]:
+        for i in range(parts):
+            if i:
+                await puff.sleep_ms(20)
+            yield f"part-{i};".encode()
+
+    return StreamingResponse(body(), media_type="text/plain")
+
+
+def greenlet_side(x: int) -> int:
+    """Plain synchronous code on a Puff greenlet, calling back into a coroutine."""
+    puff.sleep_ms(5)
+    return puff.run_coroutine(coroutine_side(x)) + 1
+
+
+async def coroutine_side(x: int) -> int:
+    await puff.sleep_ms(5)
+    return x * 10
+
+
+@app.get("/greenlet/{x}")
+async def via_greenlet(x: int) -> dict[str, int]:
+    # coroutine -> greenlet -> coroutine, each waiting without blocking the others
+    return {"value": await puff.spawn(greenlet_side, x).join()}
+
+
+@app.get("/wrap")
+async def wrap() -> dict[str, Any]:
+    return {"value": await puff.wrap_async(lambda ret: ret({"from": "return func"}))}
+
+
+@app.get("/error")
+async def error() -> None:
+    raise RuntimeError("fastapi route fails on purpose")
