@@ -411,6 +411,13 @@ impl PythonRuntime {
         sys.getattr("modules")
             .and_then(|m| m.set_item("puff._native", &native))
             .map_err(fail)?;
+        if start.asyncio {
+            // Let asgiref's sync/async bridges use greenlets and this loop (no-op without
+            // asgiref or without the puff package).
+            if let Ok(patch) = py.import("puff._asgiref") {
+                patch.call_method0("install").map_err(fail)?;
+            }
+        }
         if let Some(state_fn) = start.global_state {
             let state = state_fn(py).map_err(fail)?;
             let _ = self.inner.global_state.set(state);

@@ -84,6 +84,8 @@ def test_streaming_response(fastapi_server: PuffServer) -> None:
 
 def test_coroutine_greenlet_coroutine(fastapi_server: PuffServer) -> None:
     assert fastapi_server.get("/greenlet/4").json() == {"value": 41}
+    # The same through asgiref's sync_to_async / async_to_sync (patched by Puff).
+    assert fastapi_server.get("/asgiref/4").json() == {"value": 42}
     assert fastapi_server.get("/wrap").json() == {"value": {"from": "return func"}}
 
 

@@ -132,3 +132,38 @@ def test_context_is_isolated_per_coroutine_task() -> None:
 
     assert puff.run_coroutine(setter()) == "set in task"
     assert var.get() == "unset"
+
+
+@needs_loop
+def test_asgiref_bridges_greenlets_and_coroutines() -> None:
+    from asgiref.sync import async_to_sync, sync_to_async
+
+    async def async_double(x: int) -> int:
+        await puff.sleep_ms(5)
+        return x * 2
+
+    def sync_side(x: int) -> int:
+        puff.sleep_ms(5)  # a greenlet: Puff functions wait without blocking the loop
+        return async_to_sync(async_double)(x) + 1
+
+    async def main(x: int) -> int:
+        return await sync_to_async(sync_side)(x)
+
+    # greenlet -> coroutine -> greenlet -> coroutine, all through asgiref.
+    assert async_to_sync(main)(20) == 41
+
+
+@needs_loop
+def test_sync_to_async_keeps_the_callers_context() -> None:
+    from asgiref.sync import sync_to_async
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="none")
+
+    def read_var() -> str:
+        return var.get()
+
+    async def main() -> str:
+        var.set("req-42")
+        return await sync_to_async(read_var)()
+
+    assert puff.run_coroutine(main()) == "req-42"

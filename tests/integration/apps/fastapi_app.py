@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import puff
+from asgiref.sync import async_to_sync, sync_to_async
 from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
 
@@ -93,6 +94,17 @@ async def coroutine_side(x: int) -> int:
 async def via_greenlet(x: int) -> dict[str, int]:
     # coroutine -> greenlet -> coroutine, each waiting without blocking the others
     return {"value": await puff.spawn(greenlet_side, x).join()}
+
+
+def sync_calls_async(x: int) -> int:
+    """Sync code (a greenlet) calling async code through asgiref's patched bridge."""
+    puff.sleep_ms(5)
+    return async_to_sync(coroutine_side)(x) + 2
+
+
+@app.get("/asgiref/{x}")
+async def via_asgiref(x: int) -> dict[str, int]:
+    return {"value": await sync_to_async(sync_calls_async)(x)}
 
 
 @app.get("/wrap")
