@@ -450,6 +450,16 @@ expose_headers = []
 allow_credentials = false
 max_age_secs = 600
 
+# Named clients for `puff.http` (a `default` client always exists).
+[[http_client]]
+name = "internal"
+http2_prior_knowledge = true      # h2c to other Puff instances
+user_agent = "my-app/1.0"
+max_idle_connections = 32         # per host
+timeout_ms = 30000                # whole request; per call: timeout_ms=...
+connect_timeout_ms = 10000
+pool_idle_timeout_ms = 90000
+
 # Each entry becomes a `puff-cli <command_name>` subcommand calling a Python function.
 [[commands]]
 command_name = "hello_world"

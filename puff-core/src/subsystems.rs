@@ -22,7 +22,6 @@ pub const FEATURE_KEYS: &[(&str, &str)] = &[
     ("bind", "http"),
     #[cfg(not(feature = "http"))]
     ("cors", "http"),
-    ("http_client", "asgi"),
     ("postgres", "postgres"),
     ("redis", "redis"),
     ("pubsub", "pubsub"),

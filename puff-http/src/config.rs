@@ -23,6 +23,8 @@ pub struct HttpConfig {
     pub shutdown_timeout_ms: u64,
     /// Cross-origin resource sharing; off unless configured.
     pub cors: Option<CorsConfig>,
+    /// `[[http_client]]`: named `puff.http` clients (a `default` one always exists).
+    pub http_client: Vec<crate::client::HttpClientConfig>,
 }
 
 impl Default for HttpConfig {
@@ -34,6 +36,7 @@ impl Default for HttpConfig {
             access_log: true,
             shutdown_timeout_ms: 30_000,
             cors: None,
+            http_client: Vec::new(),
         }
     }
 }
@@ -47,6 +50,7 @@ impl HttpConfig {
         "access_log",
         "shutdown_timeout_ms",
         "cors",
+        "http_client",
     ];
 
     pub fn shutdown_timeout(&self) -> Duration {
@@ -63,6 +67,15 @@ impl HttpConfig {
         }
         if let Some(cors) = &self.cors {
             cors.validate()?;
+        }
+        let mut names = std::collections::HashSet::new();
+        for client in &self.http_client {
+            if !names.insert(client.name.as_str()) {
+                return Err(format!(
+                    "`http_client`: the name `{}` is used twice",
+                    client.name
+                ));
+            }
         }
         Ok(())
     }

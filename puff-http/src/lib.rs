@@ -3,7 +3,7 @@
 //! Puff's HTTP server. It owns the axum [`Router`] users add Rust routes to, the PEP 3333
 //! WSGI adapter that runs a Python app in one greenlet per request and the ASGI 3.0
 //! adapter that runs an app as tasks on Puff's event loop (either as the router's
-//! fallback, so Rust routes win), the middleware stack (body limit, CORS, compression,
+//! fallback, so Rust routes win), the pooled `puff.http` client on reqwest, the middleware stack (body limit, CORS, compression,
 //! access log), graceful shutdown, and the `http` [`Subsystem`](puff_greenlet::Subsystem)
 //! holding the server settings from `puff.toml`.
 //!
@@ -11,6 +11,7 @@
 //! `puff-core`).
 
 pub mod asgi;
+pub mod client;
 pub mod config;
 pub mod router;
 pub mod server;

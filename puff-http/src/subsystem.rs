@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use puff_greenlet::pyo3::prelude::*;
 use puff_greenlet::{PuffResult, StartContext, Subsystem, deserialize_section};
 
 use crate::config::HttpConfig;
@@ -34,6 +35,18 @@ impl Subsystem for HttpSubsystem {
             .map_err(puff_greenlet::PuffError::Config)?;
         ctx.resources
             .insert("default", Arc::new(self.config.clone()));
+        let clients = crate::client::HttpClients::build(&self.config.http_client)
+            .map_err(puff_greenlet::PuffError::Config)?;
+        ctx.resources.insert("default", Arc::new(clients));
+        Ok(())
+    }
+
+    fn python_module(&self, py: Python<'_>, native: &Bound<'_, PyModule>) -> PyResult<()> {
+        let http = crate::client::python_module(py)?;
+        native.add("http", &http)?;
+        py.import("sys")?
+            .getattr("modules")?
+            .set_item("puff._native.http", http)?;
         Ok(())
     }
 }
