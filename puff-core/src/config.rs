@@ -69,6 +69,8 @@ pub struct RuntimeConfig {
     pub(crate) source: Option<PathBuf>,
     #[cfg(feature = "http")]
     pub(crate) http: puff_http::HttpConfig,
+    #[cfg(feature = "postgres")]
+    pub(crate) postgres: Vec<puff_postgres::PostgresConfig>,
 }
 
 impl fmt::Debug for RuntimeConfig {
@@ -355,6 +357,11 @@ impl RuntimeConfig {
             config.http =
                 puff_greenlet::deserialize_section(&http_keys).map_err(|m| err(None, m))?;
         }
+        #[cfg(feature = "postgres")]
+        if let Some(value) = table.get("postgres") {
+            config.postgres = puff_postgres::PostgresSubsystem::parse(value)
+                .map_err(|m| err(Some("postgres"), m))?;
+        }
         if config.wsgi.is_some() && config.asgi.is_some() {
             return Err(err(
                 Some("asgi"),
@@ -406,6 +413,32 @@ impl RuntimeConfig {
     }
 }
 
+#[cfg(feature = "postgres")]
+impl RuntimeConfig {
+    /// Enable (or remove) the `default` Postgres pool with default settings; its URL comes
+    /// from `PUFF_DEFAULT_POSTGRES_URL` / `--default-postgres-url` when set.
+    pub fn set_postgres(mut self, on: bool) -> Self {
+        self.postgres.retain(|c| c.name != "default");
+        if on {
+            self.postgres
+                .push(puff_postgres::PostgresConfig::named("default"));
+        }
+        self
+    }
+
+    /// Add (or replace) a named Postgres pool.
+    pub fn add_postgres(mut self, config: puff_postgres::PostgresConfig) -> Self {
+        self.postgres.retain(|c| c.name != config.name);
+        self.postgres.push(config);
+        self
+    }
+
+    /// The configured Postgres pools.
+    pub fn postgres_configs(&self) -> &[puff_postgres::PostgresConfig] {
+        &self.postgres
+    }
+}
+
 /// A complete, commented `puff.toml` (printed by `puff-cli example-config`).
 pub const EXAMPLE_CONFIG: &str = r#"# puff.toml: configuration for `puff-cli`.
 # Path: --config PATH, else $PUFF_CONFIG, else ./puff.toml.
@@ -449,6 +482,17 @@ allow_headers = ["content-type", "authorization"]
 expose_headers = []
 allow_credentials = false
 max_age_secs = 600
+
+# --- Postgres (the `postgres` feature) -------------------------------------------
+# One entry per named pool; Python: puff.postgres.connect("default").
+# URL override: --{name}-postgres-url URL or $PUFF_{NAME}_POSTGRES_URL.
+# [[postgres]]
+# name = "default"
+# url = "postgres://postgres:password@localhost:5432/postgres"
+# pool_size = 10
+# min_idle = 2
+# acquire_timeout_ms = 30000
+# statement_timeout_ms = 60000
 
 # Named clients for `puff.http` (a `default` client always exists).
 [[http_client]]
@@ -511,9 +555,35 @@ mod tests {
         }
     }
 
+    #[cfg(not(feature = "postgres"))]
     #[test]
     fn feature_keys_say_which_feature() {
         let e = parse("[[postgres]]\nname = \"default\"").unwrap_err();
         assert!(e.message.contains("`postgres` feature"), "{e}");
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn postgres_entries() {
+        let config = parse(
+            "[[postgres]]\nenable = true\n[[postgres]]\nname = \"ro\"\nurl = \"postgres://u:pw@h/db\"\npool_size = 3",
+        )
+        .unwrap();
+        let pools = config.postgres_configs();
+        assert_eq!(pools.len(), 2);
+        assert_eq!(pools[0].name, "default");
+        assert_eq!(pools[0].pool_size, 10);
+        assert_eq!(pools[1].name, "ro");
+        assert_eq!(pools[1].pool_size, 3);
+        let e = parse("[[postgres]]\npool_sise = 3").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("postgres[0]"), "{e}");
+        assert!(e.message.contains("pool_sise"), "{e}");
+        let e = parse("[[postgres]]\n[[postgres]]").unwrap_err();
+        assert!(e.message.contains("twice"), "{e}");
+        let e = parse("[[postgres]]\nurl = \"postgres://u:hunter2@h:notaport/db\"").unwrap_err();
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        let rc = RuntimeConfig::default().set_postgres(true);
+        assert_eq!(rc.postgres_configs()[0].name, "default");
+        assert!(rc.set_postgres(false).postgres_configs().is_empty());
     }
 }

@@ -30,6 +30,8 @@ pub use program::Program;
 pub use puff_greenlet::{PuffError, PuffResult, PythonRuntime, run_python_async, wait_for};
 #[cfg(feature = "http")]
 pub use puff_http::{self as http, Router};
+#[cfg(feature = "postgres")]
+pub use puff_postgres as postgres;
 
 /// Everything a Puff program usually needs, as in the Puff docs' examples.
 pub mod prelude {

@@ -12,6 +12,10 @@ pub fn enabled(config: &RuntimeConfig) -> Vec<Box<dyn Subsystem>> {
         Box::new(puff_http::HttpSubsystem {
             config: config.http.clone(),
         }),
+        #[cfg(feature = "postgres")]
+        Box::new(puff_postgres::PostgresSubsystem {
+            pools: config.postgres.clone(),
+        }),
     ]
 }
 
@@ -22,6 +26,7 @@ pub const FEATURE_KEYS: &[(&str, &str)] = &[
     ("bind", "http"),
     #[cfg(not(feature = "http"))]
     ("cors", "http"),
+    #[cfg(not(feature = "postgres"))]
     ("postgres", "postgres"),
     ("redis", "redis"),
     ("pubsub", "pubsub"),

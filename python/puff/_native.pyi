@@ -27,3 +27,34 @@ def spawn(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any])
 def wrap_async(fn: Callable[[ReturnFunc], Any]) -> Any: ...
 def run_coroutine(awaitable: Any) -> Any: ...
 def global_state() -> Any: ...
+
+class _PostgresNativeConnection:
+    closed: bool
+    in_transaction: bool
+    pool_name: str
+    def execute(
+        self, sql: str, param_sets: list[list[Any]], begin: bool
+    ) -> tuple[list[tuple[Any, ...]] | None, list[tuple[Any, ...]], int]: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+    def close(self) -> None: ...
+
+class _PostgresModule:
+    """``puff._native.postgres`` (present when built with the `postgres` feature)."""
+
+    NativeConnection: type[_PostgresNativeConnection]
+    Warning: type[Exception]
+    Error: type[Exception]
+    InterfaceError: type[Exception]
+    DatabaseError: type[Exception]
+    DataError: type[Exception]
+    OperationalError: type[Exception]
+    IntegrityError: type[Exception]
+    InternalError: type[Exception]
+    ProgrammingError: type[Exception]
+    NotSupportedError: type[Exception]
+    def connect(self, name: str = "default") -> _PostgresNativeConnection: ...
+    def pool_names(self) -> list[str]: ...
+    def pool_status(self, name: str = "default") -> dict[str, int]: ...
+
+postgres: _PostgresModule

@@ -156,6 +156,7 @@ pub fn stamp_hash(files: &[&Path], info: &PythonInfo) -> Result<String> {
 
 /// `cargo xtask setup`.
 pub fn run(repo: &Repo) -> Result<()> {
+    ensure_postgres_binaries()?;
     let info = ensure_venv(repo, &repo.venv, "[setup 1/3]")?;
 
     let requirements = repo.root.join(REQUIREMENTS);
@@ -193,5 +194,68 @@ pub fn run(repo: &Repo) -> Result<()> {
         "[setup] done: .venv is ready (Python {})",
         info.version_str()
     );
+    Ok(())
+}
+
+/// The folder holding the Postgres server binaries `initdb` and `pg_ctl`, if installed.
+pub fn postgres_bindir() -> Option<std::path::PathBuf> {
+    let mut candidates: Vec<std::path::PathBuf> = Vec::new();
+    if let Some(dir) = std::env::var_os("PG_BINDIR") {
+        candidates.push(dir.into());
+    }
+    if let Ok(entries) = std::fs::read_dir("/usr/lib/postgresql") {
+        let mut versions: Vec<(u32, std::path::PathBuf)> = entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let v = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+                Some((v, e.path().join("bin")))
+            })
+            .collect();
+        versions.sort_by_key(|v| std::cmp::Reverse(v.0));
+        candidates.extend(versions.into_iter().map(|(_, p)| p));
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        candidates.extend(std::env::split_paths(&path));
+    }
+    candidates
+        .into_iter()
+        .find(|dir| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file())
+}
+
+const POSTGRES_INSTALL: &str = "apt-get install -y postgresql";
+
+/// The Postgres tests start private servers from the installed binaries: install them with
+/// apt-get when we are root on a Debian-like machine, else fail with the command to run.
+pub fn ensure_postgres_binaries() -> Result<()> {
+    if let Some(dir) = postgres_bindir() {
+        println!("[setup] Postgres server binaries: {}", dir.display());
+        return Ok(());
+    }
+    let is_root = util::capture(Command::new("id").arg("-u"))
+        .map(|out| out.trim() == "0")
+        .unwrap_or(false);
+    if !(is_root && util::on_path("apt-get")) {
+        bail!(
+            "the Postgres tests need the Postgres server binaries (initdb, pg_ctl), which are \
+             not installed; install them with `sudo {POSTGRES_INSTALL}` (Debian/Ubuntu) or set \
+             PG_BINDIR to the folder holding them"
+        );
+    }
+    println!("[setup] Postgres server binaries missing: {POSTGRES_INSTALL}");
+    let mut update = Command::new("apt-get");
+    update.args(["update", "-qq"]);
+    util::run(&mut update).context("apt-get update failed")?;
+    let mut install = Command::new("apt-get");
+    install.env("DEBIAN_FRONTEND", "noninteractive").args([
+        "install",
+        "-y",
+        "-qq",
+        "--no-install-recommends",
+        "postgresql",
+    ]);
+    util::run(&mut install).context("installing the Debian package `postgresql` failed")?;
+    if postgres_bindir().is_none() {
+        bail!("installed `postgresql` but still cannot find initdb and pg_ctl");
+    }
     Ok(())
 }

@@ -19,7 +19,7 @@ struct Record {
     took: Duration,
 }
 
-const STEPS: usize = 9;
+const STEPS: usize = 10;
 
 /// Runs a command; `Ok(Passed)` when it exits 0.
 fn run_cmd(mut cmd: Command) -> Result<Outcome> {
@@ -161,6 +161,18 @@ pub fn run(repo: &Repo) -> Result<()> {
                 let mut cmd = repo.command(repo.root.join("target/debug/puff-cli"));
                 cmd.args(["--config", "tests/runtime/puff-asyncio.toml"]);
                 cmd.args(["pytest", "tests/runtime", "-q"]);
+                run_pytest(cmd)
+            },
+        )?;
+
+        step(
+            "tests/postgres/run.py -q (puff-cli pytest, private Postgres)",
+            &mut || {
+                if !repo.root.join("tests/postgres/run.py").is_file() {
+                    return Ok(Outcome::Skipped("tests/postgres does not exist yet".into()));
+                }
+                let mut cmd = repo.command(repo.venv_python());
+                cmd.args(["tests/postgres/run.py", "-q"]);
                 run_pytest(cmd)
             },
         )?;

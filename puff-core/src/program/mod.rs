@@ -81,6 +81,9 @@ impl Program {
         for arg in &self.extra_args {
             cli = cli.arg(arg.clone());
         }
+        for arg in subsystem_args(&self.config) {
+            cli = cli.arg(arg);
+        }
         for command in &self.commands {
             cli = cli.subcommand(command.cli());
         }
@@ -112,6 +115,10 @@ impl Program {
             // SAFETY: no other threads exist yet (Tokio and Python start below).
             unsafe { std::env::set_var(key, value) };
         }
+        for (key, value) in subsystem_arg_env(&self.config, &matches, sub_matches) {
+            // SAFETY: as above; flags win over `[env]` and the inherited environment.
+            unsafe { std::env::set_var(key, value) };
+        }
         init_tracing();
         match run_in_runtime(&self.config, command.as_ref(), sub_matches.clone()) {
             Ok(code) => code,
@@ -124,6 +131,50 @@ impl Program {
             }
         }
     }
+}
+
+/// Global flags of configured subsystem instances (`--{name}-postgres-url`, ...).
+fn subsystem_args(config: &RuntimeConfig) -> Vec<clap::Arg> {
+    let _ = config;
+    #[allow(unused_mut)]
+    let mut args = Vec::new();
+    #[cfg(feature = "postgres")]
+    for pg in &config.postgres {
+        args.push(
+            clap::Arg::new(pg.cli_flag())
+                .long(pg.cli_flag())
+                .value_name("URL")
+                .global(true)
+                .help(format!(
+                    "URL of the `{}` Postgres pool (else ${}, else puff.toml)",
+                    pg.name,
+                    pg.env_var()
+                )),
+        );
+    }
+    args
+}
+
+/// Environment variables the subsystem flags given on the command line stand for.
+fn subsystem_arg_env(
+    config: &RuntimeConfig,
+    matches: &ArgMatches,
+    sub_matches: &ArgMatches,
+) -> Vec<(String, String)> {
+    let _ = (config, matches, sub_matches);
+    #[allow(unused_mut)]
+    let mut env = Vec::new();
+    #[cfg(feature = "postgres")]
+    for pg in &config.postgres {
+        let flag = pg.cli_flag();
+        let value = sub_matches
+            .get_one::<String>(&flag)
+            .or_else(|| matches.get_one::<String>(&flag));
+        if let Some(url) = value {
+            env.push((pg.env_var(), url.clone()));
+        }
+    }
+    env
 }
 
 /// Log to stderr; filter from `PUFF_LOG` or `RUST_LOG` (default `info`).

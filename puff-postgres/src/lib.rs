@@ -1,0 +1,28 @@
+//! # puff-postgres
+//!
+//! Puff's Postgres subsystem: it owns the named connection pools configured by
+//! `[[postgres]]` (mobc pools of tokio-postgres clients, with a per-connection prepared
+//! statement cache), a Rust query API usable without Python ([`PostgresPool::query`],
+//! [`PostgresPool::execute`], [`PostgresPool::transaction`]), the conversion between
+//! Postgres values and [`Value`] / Python objects, and the native half of the DB-API 2.0
+//! module `puff.postgres` (`puff._native.postgres`).
+//!
+//! It does not own the Python runtime or greenlet scheduling (see `puff-greenlet`); queries
+//! made from Python wait on Tokio through `puff_greenlet::wait_for`, so other greenlets keep
+//! running. Passwords in connection URLs never reach logs or error messages
+//! ([`redact_url`]).
+
+pub mod config;
+pub mod error;
+pub mod pool;
+mod python;
+mod subsystem;
+pub mod value;
+
+pub use config::{PostgresConfig, redact_url};
+pub use error::PgError;
+pub use pool::{Column, PooledClient, PostgresPool, QueryResult};
+pub use subsystem::PostgresSubsystem;
+pub use value::Value;
+
+pub use tokio_postgres;

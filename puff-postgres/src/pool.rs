@@ -1,0 +1,495 @@
+//! [`PostgresPool`]: one named mobc pool of tokio-postgres clients, and the Rust query API.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use mobc::async_trait;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, NoTls, Statement};
+
+use crate::config::{PostgresConfig, redact_url};
+use crate::error::PgError;
+use crate::value::Value;
+
+/// Most prepared statements cached per connection.
+const STATEMENT_CACHE_SIZE: usize = 512;
+
+/// A pooled tokio-postgres client with its prepared statement cache.
+pub struct PgClient {
+    client: Client,
+    statements: HashMap<String, Statement>,
+    url: String,
+}
+
+/// A connection checked out of a pool; returned to the pool when dropped.
+pub type PooledClient = mobc::Connection<PgManager>;
+
+/// Opens connections for a pool (mobc manager).
+pub struct PgManager {
+    config: tokio_postgres::Config,
+    redacted_url: String,
+    statement_timeout_ms: Option<u64>,
+}
+
+#[async_trait]
+impl mobc::Manager for PgManager {
+    type Connection = PgClient;
+    type Error = PgError;
+
+    async fn connect(&self) -> Result<PgClient, PgError> {
+        let (client, connection) = self
+            .config
+            .connect(NoTls)
+            .await
+            .map_err(|e| PgError::from_pg(e, &self.redacted_url))?;
+        let url = self.redacted_url.clone();
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("Postgres connection to {url} ended: {e}");
+            }
+        });
+        if let Some(ms) = self.statement_timeout_ms {
+            client
+                .batch_execute(&format!("SET statement_timeout = {ms}"))
+                .await
+                .map_err(|e| PgError::from_pg(e, &self.redacted_url))?;
+        }
+        Ok(PgClient {
+            client,
+            statements: HashMap::new(),
+            url: self.redacted_url.clone(),
+        })
+    }
+
+    async fn check(&self, conn: PgClient) -> Result<PgClient, PgError> {
+        conn.client
+            .simple_query("")
+            .await
+            .map_err(|e| PgError::from_pg(e, &self.redacted_url))?;
+        Ok(conn)
+    }
+
+    fn validate(&self, conn: &mut PgClient) -> bool {
+        !conn.client.is_closed()
+    }
+}
+
+/// A column of a result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Column {
+    pub name: String,
+    pub type_oid: u32,
+    pub type_name: String,
+}
+
+/// What a statement returned.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct QueryResult {
+    /// Empty for statements that return no rows (INSERT without RETURNING, DDL, ...).
+    pub columns: Vec<Column>,
+    pub rows: Vec<Vec<Value>>,
+    /// Rows returned or affected; -1 when unknown (several statements at once).
+    pub rows_affected: i64,
+}
+
+impl PgClient {
+    /// The underlying tokio-postgres client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// True when the server connection has ended.
+    pub fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    fn err(&self, e: tokio_postgres::Error) -> PgError {
+        PgError::from_pg(e, &self.url)
+    }
+
+    async fn prepare_cached(&mut self, sql: &str) -> Result<Statement, tokio_postgres::Error> {
+        if let Some(stmt) = self.statements.get(sql) {
+            return Ok(stmt.clone());
+        }
+        let stmt = self.client.prepare(sql).await?;
+        if self.statements.len() >= STATEMENT_CACHE_SIZE {
+            self.statements.clear();
+        }
+        self.statements.insert(sql.to_owned(), stmt.clone());
+        Ok(stmt)
+    }
+
+    /// Run one statement with `$1, $2, ...` parameters (a prepared statement, cached per
+    /// connection). Without parameters, text holding several statements runs as a batch.
+    pub async fn query(&mut self, sql: &str, params: &[Value]) -> Result<QueryResult, PgError> {
+        if params.is_empty() && has_several_statements(sql) {
+            self.client
+                .batch_execute(sql)
+                .await
+                .map_err(|e| self.err(e))?;
+            return Ok(QueryResult {
+                rows_affected: -1,
+                ..QueryResult::default()
+            });
+        }
+        let stmt = self.prepare_cached(sql).await.map_err(|e| self.err(e))?;
+        if stmt.params().len() != params.len() {
+            return Err(PgError::Interface(format!(
+                "the statement has {} parameters but {} values were given",
+                stmt.params().len(),
+                params.len()
+            )));
+        }
+        let result = self.run_prepared(&stmt, params).await;
+        if result.is_err() {
+            // The cached plan may be stale (e.g. the table was re-created with other
+            // columns): prepare afresh next time.
+            self.statements.remove(sql);
+        }
+        result
+    }
+
+    async fn run_prepared(
+        &mut self,
+        stmt: &Statement,
+        params: &[Value],
+    ) -> Result<QueryResult, PgError> {
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        if stmt.columns().is_empty() {
+            let n = self
+                .client
+                .execute(stmt, &refs)
+                .await
+                .map_err(|e| self.err(e))?;
+            return Ok(QueryResult {
+                columns: Vec::new(),
+                rows: Vec::new(),
+                rows_affected: i64::try_from(n).unwrap_or(i64::MAX),
+            });
+        }
+        let rows = self
+            .client
+            .query(stmt, &refs)
+            .await
+            .map_err(|e| self.err(e))?;
+        let columns: Vec<Column> = stmt
+            .columns()
+            .iter()
+            .map(|c| Column {
+                name: c.name().to_owned(),
+                type_oid: c.type_().oid(),
+                type_name: c.type_().name().to_owned(),
+            })
+            .collect();
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let mut values = Vec::with_capacity(columns.len());
+            for (i, column) in columns.iter().enumerate() {
+                values.push(
+                    row.try_get::<_, Value>(i).map_err(|e| {
+                        PgError::Conversion(format!("column `{}`: {e}", column.name))
+                    })?,
+                );
+            }
+            out.push(values);
+        }
+        Ok(QueryResult {
+            columns,
+            rows_affected: out.len() as i64,
+            rows: out,
+        })
+    }
+
+    /// Number of result columns of `sql` (prepared and cached).
+    pub async fn prepare_columns(&mut self, sql: &str) -> Result<usize, PgError> {
+        let stmt = self.prepare_cached(sql).await.map_err(|e| self.err(e))?;
+        Ok(stmt.columns().len())
+    }
+
+    /// Run one statement without results once per parameter set, pipelined (all sent
+    /// before the first answer arrives). Use inside a transaction: statements after a
+    /// failing one are still sent (and fail there because the transaction is aborted).
+    /// Returns the total rows affected.
+    pub async fn execute_pipelined(
+        &mut self,
+        sql: &str,
+        param_sets: &[Vec<Value>],
+    ) -> Result<i64, PgError> {
+        let stmt = self.prepare_cached(sql).await.map_err(|e| self.err(e))?;
+        for params in param_sets {
+            if stmt.params().len() != params.len() {
+                return Err(PgError::Interface(format!(
+                    "the statement has {} parameters but {} values were given",
+                    stmt.params().len(),
+                    params.len()
+                )));
+            }
+        }
+        let refs: Vec<Vec<&(dyn ToSql + Sync)>> = param_sets
+            .iter()
+            .map(|params| params.iter().map(|p| p as &(dyn ToSql + Sync)).collect())
+            .collect();
+        let client = &self.client;
+        let stmt_ref = &stmt;
+        let runs = refs.iter().map(|r| client.execute(stmt_ref, r));
+        match futures_util::future::try_join_all(runs).await {
+            Ok(counts) => Ok(counts.iter().map(|n| *n as i64).sum()),
+            Err(e) => {
+                self.statements.remove(sql);
+                Err(self.err(e))
+            }
+        }
+    }
+
+    /// Run SQL without parameters or results (`BEGIN`, `COMMIT`, DDL, several statements).
+    pub async fn batch_execute(&mut self, sql: &str) -> Result<(), PgError> {
+        self.client
+            .batch_execute(sql)
+            .await
+            .map_err(|e| self.err(e))
+    }
+}
+
+/// Whether `sql` holds more than one statement: a `;` outside quotes, dollar quotes and
+/// comments followed by more than whitespace, comments and `;`.
+pub fn has_several_statements(sql: &str) -> bool {
+    let b = sql.as_bytes();
+    let mut i = 0;
+    let mut seen_end = false;
+    while i < b.len() {
+        let c = b[i];
+        if seen_end && !c.is_ascii_whitespace() && c != b';' && c != b'-' && c != b'/' {
+            return true;
+        }
+        match c {
+            b'\'' | b'"' => {
+                let mut j = i + 1;
+                let backslash = c == b'\'' && i > 0 && matches!(b[i - 1], b'e' | b'E');
+                while j < b.len() {
+                    if backslash && b[j] == b'\\' {
+                        j += 2;
+                        continue;
+                    }
+                    if b[j] == c {
+                        if j + 1 < b.len() && b[j + 1] == c {
+                            j += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    j += 1;
+                }
+                i = j + 1;
+            }
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                i = sql[i..].find('\n').map_or(b.len(), |n| i + n + 1);
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i = sql[i + 2..].find("*/").map_or(b.len(), |n| i + 2 + n + 2);
+            }
+            b'$' if i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_') => {
+                let mut k = i + 1;
+                while k < b.len() && (b[k].is_ascii_alphanumeric() || b[k] == b'_') {
+                    k += 1;
+                }
+                if k < b.len() && b[k] == b'$' && !b.get(i + 1).is_some_and(u8::is_ascii_digit) {
+                    let tag = &sql[i..=k];
+                    i = sql[k + 1..]
+                        .find(tag)
+                        .map_or(b.len(), |n| k + 1 + n + tag.len());
+                } else {
+                    i += 1;
+                }
+            }
+            b';' => {
+                seen_end = true;
+                i += 1;
+            }
+            b'-' | b'/' if seen_end => return true,
+            _ => i += 1,
+        }
+    }
+    false
+}
+
+/// Pool usage, from [`PostgresPool::status`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStatus {
+    pub max_open: u64,
+    pub connections: u64,
+    pub in_use: u64,
+    pub idle: u64,
+}
+
+/// A named pool of Postgres connections.
+pub struct PostgresPool {
+    config: PostgresConfig,
+    redacted_url: String,
+    pool: mobc::Pool<PgManager>,
+}
+
+type TxFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, PgError>> + Send + 'a>>;
+
+impl PostgresPool {
+    /// Build the pool; it connects lazily, on first use. Needs a Tokio runtime context.
+    pub fn new(config: PostgresConfig) -> Result<PostgresPool, PgError> {
+        config.validate().map_err(PgError::Config)?;
+        let redacted_url = redact_url(&config.url);
+        let pg_config: tokio_postgres::Config = config.url.parse().map_err(|e| {
+            PgError::Config(format!("{redacted_url} is not a valid Postgres URL: {e}"))
+        })?;
+        let manager = PgManager {
+            config: pg_config,
+            redacted_url: redacted_url.clone(),
+            statement_timeout_ms: config.statement_timeout_ms,
+        };
+        let pool = mobc::Pool::builder()
+            .max_open(u64::from(config.pool_size))
+            .max_idle(u64::from(config.min_idle.unwrap_or(config.pool_size)))
+            .get_timeout(Some(config.acquire_timeout()))
+            .test_on_check_out(true)
+            .build(manager);
+        Ok(PostgresPool {
+            config,
+            redacted_url,
+            pool,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    pub fn config(&self) -> &PostgresConfig {
+        &self.config
+    }
+
+    /// The URL with its password hidden.
+    pub fn redacted_url(&self) -> &str {
+        &self.redacted_url
+    }
+
+    /// Check a connection out, waiting up to the acquire timeout.
+    pub async fn get(&self) -> Result<PooledClient, PgError> {
+        match self.pool.get().await {
+            Ok(conn) => Ok(conn),
+            Err(mobc::Error::Inner(e)) => Err(e),
+            Err(mobc::Error::Timeout) => {
+                // mobc also reports a connect attempt that hangs as a timeout.
+                let status = self.status().await;
+                if status.in_use < status.max_open {
+                    return Err(PgError::Connection(format!(
+                        "Postgres at {} did not accept a connection within {} ms (pool `{}`)",
+                        self.redacted_url,
+                        self.config.acquire_timeout().as_millis(),
+                        self.config.name
+                    )));
+                }
+                Err(PgError::AcquireTimeout {
+                    pool: self.config.name.clone(),
+                    pool_size: self.config.pool_size,
+                    timeout_ms: self.config.acquire_timeout().as_millis() as u64,
+                })
+            }
+            Err(mobc::Error::BadConn) => Err(PgError::Connection(format!(
+                "Postgres at {}: bad connection",
+                self.redacted_url
+            ))),
+            Err(mobc::Error::PoolClosed) => Err(PgError::Interface(format!(
+                "Postgres pool `{}` is closed",
+                self.config.name
+            ))),
+        }
+    }
+
+    /// Run one statement on a pooled connection and return its rows.
+    pub async fn query(&self, sql: &str, params: &[Value]) -> Result<QueryResult, PgError> {
+        let mut conn = self.get().await?;
+        conn.query(sql, params).await
+    }
+
+    /// Run one statement and return the number of rows affected.
+    pub async fn execute(&self, sql: &str, params: &[Value]) -> Result<i64, PgError> {
+        Ok(self.query(sql, params).await?.rows_affected)
+    }
+
+    /// Run `f` inside `BEGIN` ... `COMMIT` on one connection; an error rolls back.
+    pub async fn transaction<T, F>(&self, f: F) -> Result<T, PgError>
+    where
+        F: for<'c> FnOnce(&'c mut PgClient) -> TxFuture<'c, T>,
+    {
+        let mut conn = self.get().await?;
+        conn.batch_execute("BEGIN").await?;
+        match f(&mut conn).await {
+            Ok(v) => {
+                conn.batch_execute("COMMIT").await?;
+                Ok(v)
+            }
+            Err(e) => {
+                if conn.batch_execute("ROLLBACK").await.is_err() {
+                    tracing::debug!("rollback failed on pool `{}`", self.config.name);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Current pool usage.
+    pub async fn status(&self) -> PoolStatus {
+        let s = self.pool.state().await;
+        PoolStatus {
+            max_open: s.max_open,
+            connections: s.connections,
+            in_use: s.in_use,
+            idle: s.idle,
+        }
+    }
+
+    /// Try one connection in the background and warn (with the redacted URL) if the server
+    /// cannot be reached; the pool keeps working once the server is up.
+    pub fn check_in_background(self: &std::sync::Arc<Self>, tokio: &tokio::runtime::Handle) {
+        let pool = self.clone();
+        tokio.spawn(async move {
+            match tokio::time::timeout(Duration::from_secs(10), pool.get()).await {
+                Ok(Ok(_conn)) => tracing::debug!(
+                    "Postgres pool `{}` connected to {}",
+                    pool.config.name,
+                    pool.redacted_url
+                ),
+                Ok(Err(e)) => tracing::warn!(
+                    "Postgres pool `{}` cannot reach {} yet ({e}); queries will fail with \
+                     OperationalError until it is up",
+                    pool.config.name,
+                    pool.redacted_url
+                ),
+                Err(_) => tracing::warn!(
+                    "Postgres pool `{}`: no answer from {} within 10 s",
+                    pool.config.name,
+                    pool.redacted_url
+                ),
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_several_statements as several;
+
+    #[test]
+    fn statement_splitting() {
+        assert!(!several("SELECT 1"));
+        assert!(!several("SELECT 1;"));
+        assert!(!several("SELECT 1; -- done\n  "));
+        assert!(!several("SELECT ';x'"));
+        assert!(!several("SELECT $$a;b$$, $tag$;$tag$"));
+        assert!(!several("SELECT E'\\';x'"));
+        assert!(!several("SELECT \"a;b\" FROM t /* ; */"));
+        assert!(several("CREATE TABLE t (a int); INSERT INTO t VALUES (1)"));
+        assert!(several("SELECT 1;SELECT 2;"));
+        assert!(several("SELECT 1; /* c */ SELECT 2"));
+    }
+}

@@ -1,0 +1,639 @@
+//! `puff._native.postgres`: the native half of `puff.postgres` (the DB-API 2.0 layer in
+//! `python/puff/postgres.py` wraps it). Values are converted between Python objects and
+//! [`Value`] here, on the Python thread; queries run on Tokio through
+//! [`puff_greenlet::wait_for`], so other greenlets keep running while one waits.
+
+use std::sync::Arc;
+
+use puff_greenlet::{PythonRuntime, wait_for};
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{
+    PyBool, PyByteArray, PyBytes, PyDate, PyDateAccess, PyDateTime, PyDelta, PyDeltaAccess, PyDict,
+    PyFloat, PyInt, PyList, PyString, PyTime, PyTimeAccess, PyTuple, PyTzInfo, PyTzInfoAccess,
+};
+use tokio::sync::Mutex;
+
+use crate::error::{ErrorKind, PgError};
+use crate::pool::{PooledClient, PostgresPool, QueryResult, has_several_statements};
+use crate::value::{DAY_MICROS, PG_EPOCH_DAYS, Value, civil_from_days, days_from_civil};
+
+create_exception!(puff.postgres, Warning, PyException, "DB-API 2.0 Warning.");
+create_exception!(
+    puff.postgres,
+    Error,
+    PyException,
+    "Base class of every puff.postgres error (DB-API 2.0)."
+);
+create_exception!(
+    puff.postgres,
+    InterfaceError,
+    Error,
+    "Misuse of the database interface."
+);
+create_exception!(
+    puff.postgres,
+    DatabaseError,
+    Error,
+    "An error reported by or about the database."
+);
+create_exception!(puff.postgres, DataError, DatabaseError, "Bad data.");
+create_exception!(
+    puff.postgres,
+    OperationalError,
+    DatabaseError,
+    "The server is unreachable, the connection broke or the pool timed out."
+);
+create_exception!(
+    puff.postgres,
+    IntegrityError,
+    DatabaseError,
+    "A constraint was violated."
+);
+create_exception!(
+    puff.postgres,
+    InternalError,
+    DatabaseError,
+    "Internal error."
+);
+create_exception!(
+    puff.postgres,
+    ProgrammingError,
+    DatabaseError,
+    "Bad SQL, unknown table, wrong number of parameters, ..."
+);
+create_exception!(
+    puff.postgres,
+    NotSupportedError,
+    DatabaseError,
+    "Not supported by the database."
+);
+
+/// The Python exception for `err`, with `pgcode` and `pgerror` set.
+pub(crate) fn to_pyerr(py: Python<'_>, err: PgError) -> PyErr {
+    let message = err.to_string();
+    let py_err = match err.kind() {
+        ErrorKind::Interface => InterfaceError::new_err(message.clone()),
+        ErrorKind::Database => DatabaseError::new_err(message.clone()),
+        ErrorKind::Data => DataError::new_err(message.clone()),
+        ErrorKind::Operational => OperationalError::new_err(message.clone()),
+        ErrorKind::Integrity => IntegrityError::new_err(message.clone()),
+        ErrorKind::Internal => InternalError::new_err(message.clone()),
+        ErrorKind::Programming => ProgrammingError::new_err(message.clone()),
+        ErrorKind::NotSupported => NotSupportedError::new_err(message.clone()),
+    };
+    let value = py_err.value(py);
+    let (code, pgerror) = match &err {
+        PgError::Db { code, detail, .. } => {
+            let text = match detail {
+                Some(d) => format!("ERROR:  {message}\nDETAIL:  {d}"),
+                None => format!("ERROR:  {message}"),
+            };
+            (Some(code.clone()), Some(text))
+        }
+        _ => (None, None),
+    };
+    let _ = value.setattr("pgcode", code);
+    let _ = value.setattr("pgerror", pgerror);
+    py_err
+}
+
+static DECIMAL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static UUID: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static JSON_DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static JSON_LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+// ---- Python -> Value ----------------------------------------------------------------
+
+fn datetime_micros(dt: &Bound<'_, PyDateTime>) -> i64 {
+    let days = days_from_civil(
+        i64::from(dt.get_year()),
+        u32::from(dt.get_month()),
+        u32::from(dt.get_day()),
+    ) - PG_EPOCH_DAYS;
+    days * DAY_MICROS + time_micros(dt)
+}
+
+fn time_micros(t: &impl PyTimeAccess) -> i64 {
+    let secs =
+        (i64::from(t.get_hour()) * 60 + i64::from(t.get_minute())) * 60 + i64::from(t.get_second());
+    secs * 1_000_000 + i64::from(t.get_microsecond())
+}
+
+/// Convert a Python parameter to a [`Value`].
+pub(crate) fn to_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+    let py = obj.py();
+    if obj.is_none() {
+        return Ok(Value::Null);
+    }
+    if obj.is_instance_of::<PyBool>() {
+        return Ok(Value::Bool(obj.extract()?));
+    }
+    if obj.is_instance_of::<PyInt>() {
+        return Ok(match obj.extract::<i64>() {
+            Ok(i) => Value::Int(i),
+            Err(_) => Value::Numeric(obj.str()?.extract()?),
+        });
+    }
+    if obj.is_instance_of::<PyFloat>() {
+        return Ok(Value::Float(obj.extract()?));
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(Value::Text(s.to_str()?.to_owned()));
+    }
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(Value::Bytes(b.as_bytes().to_vec()));
+    }
+    if let Ok(b) = obj.cast::<PyByteArray>() {
+        return Ok(Value::Bytes(b.to_vec()));
+    }
+    if let Ok(dt) = obj.cast::<PyDateTime>() {
+        if dt.get_tzinfo().is_some() {
+            let utc = PyTzInfo::utc(py)?;
+            let in_utc = dt.call_method1("astimezone", (utc,))?;
+            return Ok(Value::TimestampTz(datetime_micros(
+                in_utc.cast::<PyDateTime>()?,
+            )));
+        }
+        return Ok(Value::Timestamp(datetime_micros(dt)));
+    }
+    if let Ok(d) = obj.cast::<PyDate>() {
+        let days = days_from_civil(
+            i64::from(d.get_year()),
+            u32::from(d.get_month()),
+            u32::from(d.get_day()),
+        ) - PG_EPOCH_DAYS;
+        return Ok(Value::Date(days as i32));
+    }
+    if let Ok(t) = obj.cast::<PyTime>() {
+        return Ok(Value::Time(time_micros(t)));
+    }
+    if let Ok(td) = obj.cast::<PyDelta>() {
+        return Ok(Value::Interval {
+            months: 0,
+            days: td.get_days(),
+            micros: i64::from(td.get_seconds()) * 1_000_000 + i64::from(td.get_microseconds()),
+        });
+    }
+    if obj.is_instance(DECIMAL.import(py, "decimal", "Decimal")?)? {
+        let builtins = py.import("builtins")?;
+        let text: String = builtins.call_method1("format", (obj, "f"))?.extract()?;
+        return Ok(Value::Numeric(text));
+    }
+    if obj.is_instance(UUID.import(py, "uuid", "UUID")?)? {
+        let bytes: Vec<u8> = obj.getattr("bytes")?.extract()?;
+        let arr: [u8; 16] = bytes
+            .try_into()
+            .map_err(|_| DataError::new_err("UUID.bytes is not 16 bytes"))?;
+        return Ok(Value::Uuid(arr));
+    }
+    if obj.hasattr("__puff_json__")? {
+        return Ok(Value::Json(obj.call_method0("__puff_json__")?.extract()?));
+    }
+    if obj.is_instance_of::<PyDict>() {
+        let dumps = JSON_DUMPS.import(py, "json", "dumps")?;
+        return Ok(Value::Json(dumps.call1((obj,))?.extract()?));
+    }
+    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+        let mut items = Vec::new();
+        for item in obj.try_iter()? {
+            items.push(to_value(&item?)?);
+        }
+        return Ok(Value::Array(items));
+    }
+    if obj.hasattr("tobytes")? {
+        // memoryview and similar buffers.
+        let bytes: Vec<u8> = obj.call_method0("tobytes")?.extract()?;
+        return Ok(Value::Bytes(bytes));
+    }
+    Err(ProgrammingError::new_err(format!(
+        "can't adapt type '{}'",
+        obj.get_type().name()?
+    )))
+}
+
+// ---- Value -> Python ----------------------------------------------------------------
+
+fn out_of_range(what: &str) -> PyErr {
+    DataError::new_err(format!("{what} is out of Python's range"))
+}
+
+fn date_parts(days_since_pg_epoch: i64) -> PyResult<(i32, u8, u8)> {
+    let (y, m, d) = civil_from_days(days_since_pg_epoch + PG_EPOCH_DAYS);
+    if !(1..=9999).contains(&y) {
+        return Err(out_of_range("date"));
+    }
+    Ok((y as i32, m as u8, d as u8))
+}
+
+fn make_datetime<'py>(
+    py: Python<'py>,
+    micros: i64,
+    tz: Option<&Bound<'py, PyTzInfo>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (y, mo, d) = date_parts(micros.div_euclid(DAY_MICROS))?;
+    let rest = micros.rem_euclid(DAY_MICROS);
+    let secs = rest / 1_000_000;
+    Ok(PyDateTime::new(
+        py,
+        y,
+        mo,
+        d,
+        (secs / 3600) as u8,
+        (secs / 60 % 60) as u8,
+        (secs % 60) as u8,
+        (rest % 1_000_000) as u32,
+        tz,
+    )?
+    .into_any())
+}
+
+/// Build the Python object for a [`Value`].
+pub(crate) fn to_python<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Value::Int(i) => i.into_pyobject(py)?.into_any(),
+        Value::Float(f) => f.into_pyobject(py)?.into_any(),
+        Value::Numeric(s) => DECIMAL.import(py, "decimal", "Decimal")?.call1((s,))?,
+        Value::Text(s) => PyString::new(py, s).into_any(),
+        Value::Bytes(b) => PyBytes::new(py, b).into_any(),
+        Value::Date(d) => {
+            let (y, m, day) = date_parts(i64::from(*d))?;
+            PyDate::new(py, y, m, day)?.into_any()
+        }
+        Value::Time(us) => {
+            let secs = us / 1_000_000;
+            PyTime::new(
+                py,
+                (secs / 3600).min(23) as u8,
+                (secs / 60 % 60) as u8,
+                (secs % 60) as u8,
+                (us % 1_000_000) as u32,
+                None,
+            )?
+            .into_any()
+        }
+        Value::Timestamp(us) => make_datetime(py, *us, None)?,
+        Value::TimestampTz(us) => {
+            let utc = PyTzInfo::utc(py)?;
+            make_datetime(py, *us, Some(&utc.to_owned()))?
+        }
+        Value::Interval {
+            months,
+            days,
+            micros,
+        } => {
+            // A month counts as 30 days, as Postgres does when it needs a fixed length.
+            let total_days =
+                i64::from(*months) * 30 + i64::from(*days) + micros.div_euclid(DAY_MICROS);
+            let rest = micros.rem_euclid(DAY_MICROS);
+            let days = i32::try_from(total_days).map_err(|_| out_of_range("interval"))?;
+            PyDelta::new(
+                py,
+                days,
+                (rest / 1_000_000) as i32,
+                (rest % 1_000_000) as i32,
+                true,
+            )?
+            .into_any()
+        }
+        Value::Uuid(u) => {
+            let kwargs = PyDict::new(py);
+            kwargs.set_item("bytes", PyBytes::new(py, u))?;
+            UUID.import(py, "uuid", "UUID")?.call((), Some(&kwargs))?
+        }
+        Value::Json(text) => JSON_LOADS.import(py, "json", "loads")?.call1((text,))?,
+        Value::Array(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(to_python(py, item)?)?;
+            }
+            list.into_any()
+        }
+    })
+}
+
+/// `(description, rows, rowcount)` for a result: description is a list of DB-API 7-tuples
+/// or None, rows a list of tuples.
+fn result_to_python<'py>(py: Python<'py>, result: &QueryResult) -> PyResult<Bound<'py, PyTuple>> {
+    let description: Bound<'py, PyAny> = if result.columns.is_empty() {
+        py.None().into_bound(py)
+    } else {
+        let cols = PyList::empty(py);
+        for c in &result.columns {
+            cols.append((
+                c.name.as_str(),
+                c.type_oid,
+                py.None(),
+                py.None(),
+                py.None(),
+                py.None(),
+                py.None(),
+            ))?;
+        }
+        cols.into_any()
+    };
+    let rows = PyList::empty(py);
+    for row in &result.rows {
+        let mut items = Vec::with_capacity(row.len());
+        for v in row {
+            items.push(to_python(py, v)?);
+        }
+        rows.append(PyTuple::new(py, items)?)?;
+    }
+    PyTuple::new(
+        py,
+        [
+            description,
+            rows.into_any(),
+            result.rows_affected.into_pyobject(py)?.into_any(),
+        ],
+    )
+}
+
+// ---- connections --------------------------------------------------------------------
+
+#[derive(Default)]
+struct ConnState {
+    client: Option<PooledClient>,
+    in_transaction: bool,
+    closed: bool,
+}
+
+/// One DB-API connection: holds a pooled connection while a transaction is open (or, in
+/// autocommit mode, only during a statement). Dropping it rolls back and returns the
+/// connection to the pool.
+#[pyclass(module = "puff._native.postgres", name = "NativeConnection")]
+pub(crate) struct NativeConnection {
+    pool: Arc<PostgresPool>,
+    state: Arc<Mutex<ConnState>>,
+}
+
+fn pool_named(name: &str) -> PyResult<Arc<PostgresPool>> {
+    let runtime = PythonRuntime::global()?;
+    runtime
+        .resources()
+        .get::<PostgresPool>(name)
+        .ok_or_else(|| {
+            let names = runtime.resources().names::<PostgresPool>();
+            InterfaceError::new_err(format!(
+                "no Postgres pool named `{name}` (configured: {}); add a [[postgres]] entry \
+                 with name = \"{name}\" to puff.toml",
+                if names.is_empty() {
+                    "none".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            ))
+        })
+}
+
+/// Run `sql` on the connection in `state`, checking one out of `pool` first if needed.
+async fn run_statements(
+    pool: Arc<PostgresPool>,
+    state: Arc<Mutex<ConnState>>,
+    sql: String,
+    param_sets: Vec<Vec<Value>>,
+    begin: bool,
+) -> Result<QueryResult, PgError> {
+    let mut guard = state.lock().await;
+    let state = &mut *guard;
+    if state.closed {
+        return Err(PgError::Interface("the connection is closed".into()));
+    }
+    if state.client.is_none() {
+        state.client = Some(pool.get().await?);
+        state.in_transaction = false;
+    }
+    if begin && !state.in_transaction {
+        let began = match state.client.as_mut() {
+            Some(client) => client.batch_execute("BEGIN").await,
+            None => Err(PgError::Interface("no connection".into())),
+        };
+        if let Err(e) = began {
+            state.client = None;
+            return Err(e);
+        }
+        state.in_transaction = true;
+    }
+    let in_transaction = state.in_transaction;
+    let outcome = async {
+        let Some(client) = state.client.as_mut() else {
+            return Err(PgError::Interface("no connection".into()));
+        };
+        if in_transaction && param_sets.len() > 1 && !has_several_statements(&sql) {
+            // executemany in a transaction: pipeline the executions.
+            let prepared = client.prepare_columns(&sql).await?;
+            if prepared == 0 {
+                let affected = client.execute_pipelined(&sql, &param_sets).await?;
+                return Ok(QueryResult {
+                    rows_affected: affected,
+                    ..QueryResult::default()
+                });
+            }
+        }
+        let mut total = QueryResult::default();
+        let mut affected = 0i64;
+        let count = param_sets.len();
+        for params in &param_sets {
+            let result = client.query(&sql, params).await?;
+            if result.rows_affected >= 0 && affected >= 0 {
+                affected += result.rows_affected;
+            } else {
+                affected = -1;
+            }
+            total = result;
+        }
+        if count > 1 {
+            total.rows_affected = affected;
+        }
+        Ok(total)
+    }
+    .await;
+    match outcome {
+        Ok(result) => {
+            if !state.in_transaction {
+                state.client = None;
+            }
+            Ok(result)
+        }
+        Err(e) => {
+            let broken = state.client.as_ref().is_none_or(|c| c.is_closed());
+            if broken || !state.in_transaction {
+                // A failed autocommit statement, or a dead connection: give it back (a
+                // dead one is discarded by the pool) and start afresh next time.
+                if let Some(client) = state.client.as_mut()
+                    && state.in_transaction
+                    && !client.is_closed()
+                {
+                    let _ = client.batch_execute("ROLLBACK").await;
+                }
+                state.client = None;
+                state.in_transaction = false;
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn end_transaction(state: Arc<Mutex<ConnState>>, sql: &'static str) -> Result<(), PgError> {
+    let mut guard = state.lock().await;
+    let state = &mut *guard;
+    let result = match state.client.as_mut() {
+        Some(client) if state.in_transaction => client.batch_execute(sql).await,
+        _ => Ok(()),
+    };
+    state.client = None;
+    state.in_transaction = false;
+    result
+}
+
+#[pymethods]
+impl NativeConnection {
+    /// Run `sql` (with `$n` placeholders) once per parameter list in `param_sets`.
+    /// `begin`: open a transaction first unless one is open (DB-API non-autocommit mode).
+    /// Returns `(description, rows, rowcount)` of the last run.
+    fn execute<'py>(
+        &self,
+        py: Python<'py>,
+        sql: String,
+        param_sets: Vec<Bound<'py, PyAny>>,
+        begin: bool,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let mut sets = Vec::with_capacity(param_sets.len());
+        for params in &param_sets {
+            let mut values = Vec::new();
+            for p in params.try_iter()? {
+                values.push(to_value(&p?)?);
+            }
+            sets.push(values);
+        }
+        if sets.is_empty() {
+            sets.push(Vec::new());
+        }
+        let fut = run_statements(self.pool.clone(), self.state.clone(), sql, sets, begin);
+        let result = wait_for(py, fut)?.map_err(|e| to_pyerr(py, e))?;
+        result_to_python(py, &result)
+    }
+
+    fn commit(&self, py: Python<'_>) -> PyResult<()> {
+        wait_for(py, end_transaction(self.state.clone(), "COMMIT"))?.map_err(|e| to_pyerr(py, e))
+    }
+
+    fn rollback(&self, py: Python<'_>) -> PyResult<()> {
+        wait_for(py, end_transaction(self.state.clone(), "ROLLBACK"))?.map_err(|e| to_pyerr(py, e))
+    }
+
+    /// Roll back any open transaction and return the connection to the pool.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let state = self.state.clone();
+        wait_for(py, async move {
+            let result = end_transaction(state.clone(), "ROLLBACK").await;
+            state.lock().await.closed = true;
+            result
+        })?
+        .map_err(|e| to_pyerr(py, e))
+    }
+
+    #[getter]
+    fn in_transaction(&self) -> bool {
+        self.state
+            .try_lock()
+            .map(|s| s.in_transaction)
+            .unwrap_or(true)
+    }
+
+    #[getter]
+    fn closed(&self) -> bool {
+        self.state.try_lock().map(|s| s.closed).unwrap_or(false)
+    }
+
+    #[getter]
+    fn pool_name(&self) -> String {
+        self.pool.name().to_owned()
+    }
+}
+
+impl Drop for NativeConnection {
+    fn drop(&mut self) {
+        let state = self.state.clone();
+        let holds_client = match state.try_lock() {
+            Ok(s) => s.client.is_some(),
+            Err(_) => true,
+        };
+        if !holds_client {
+            return;
+        }
+        // Forgotten without close(): roll back on Tokio, then the pool gets it back.
+        let Ok(runtime) = PythonRuntime::global() else {
+            return;
+        };
+        runtime.tokio().spawn(async move {
+            let mut state = state.lock().await;
+            if let Some(mut client) = state.client.take()
+                && state.in_transaction
+                && !client.is_closed()
+            {
+                let _ = client.batch_execute("ROLLBACK").await;
+            }
+            state.in_transaction = false;
+        });
+    }
+}
+
+/// A new DB-API connection on the pool `name`.
+#[pyfunction]
+#[pyo3(signature = (name = "default"))]
+fn connect(name: &str) -> PyResult<NativeConnection> {
+    Ok(NativeConnection {
+        pool: pool_named(name)?,
+        state: Arc::new(Mutex::new(ConnState::default())),
+    })
+}
+
+/// Names of the configured pools.
+#[pyfunction]
+fn pool_names() -> PyResult<Vec<String>> {
+    Ok(PythonRuntime::global()?.resources().names::<PostgresPool>())
+}
+
+/// `{"max_open", "connections", "in_use", "idle"}` of the pool `name`.
+#[pyfunction]
+#[pyo3(signature = (name = "default"))]
+fn pool_status<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyDict>> {
+    let pool = pool_named(name)?;
+    let status = wait_for(py, async move { pool.status().await })?;
+    let d = PyDict::new(py);
+    d.set_item("max_open", status.max_open)?;
+    d.set_item("connections", status.connections)?;
+    d.set_item("in_use", status.in_use)?;
+    d.set_item("idle", status.idle)?;
+    Ok(d)
+}
+
+/// Build `puff._native.postgres` and attach it to `native`.
+pub(crate) fn add_module(py: Python<'_>, native: &Bound<'_, PyModule>) -> PyResult<()> {
+    let m = PyModule::new(py, "postgres")?;
+    m.add_class::<NativeConnection>()?;
+    m.add_function(wrap_pyfunction!(connect, &m)?)?;
+    m.add_function(wrap_pyfunction!(pool_names, &m)?)?;
+    m.add_function(wrap_pyfunction!(pool_status, &m)?)?;
+    m.add("Warning", py.get_type::<Warning>())?;
+    m.add("Error", py.get_type::<Error>())?;
+    m.add("InterfaceError", py.get_type::<InterfaceError>())?;
+    m.add("DatabaseError", py.get_type::<DatabaseError>())?;
+    m.add("DataError", py.get_type::<DataError>())?;
+    m.add("OperationalError", py.get_type::<OperationalError>())?;
+    m.add("IntegrityError", py.get_type::<IntegrityError>())?;
+    m.add("InternalError", py.get_type::<InternalError>())?;
+    m.add("ProgrammingError", py.get_type::<ProgrammingError>())?;
+    m.add("NotSupportedError", py.get_type::<NotSupportedError>())?;
+    native.add_submodule(&m)?;
+    py.import("sys")?
+        .getattr("modules")?
+        .set_item("puff._native.postgres", &m)?;
+    Ok(())
+}

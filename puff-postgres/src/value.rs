@@ -1,0 +1,722 @@
+//! [`Value`]: a Postgres value as plain Rust data, decoded from and encoded to the binary
+//! wire format for every type `puff.postgres` supports.
+//!
+//! Decoding follows the column type; encoding follows the parameter type the server
+//! inferred for the statement, so an integer can be sent to an `int2`, `int8`, `numeric` or
+//! `text` parameter alike.
+
+use std::error::Error as StdError;
+
+use bytes::{BufMut, BytesMut};
+use tokio_postgres::types::{FromSql, IsNull, Kind, ToSql, Type, to_sql_checked};
+
+type BoxError = Box<dyn StdError + Sync + Send>;
+
+/// Microseconds in a day.
+pub const DAY_MICROS: i64 = 86_400_000_000;
+
+/// One Postgres value. Dates and times count from Postgres' epoch, 2000-01-01.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    /// int2, int4, int8, oid.
+    Int(i64),
+    /// float4, float8.
+    Float(f64),
+    /// numeric, as decimal text (`-12.340`, `NaN`, `Infinity`).
+    Numeric(String),
+    /// text, varchar, char, name, enums and unknown types sent as text.
+    Text(String),
+    /// bytea.
+    Bytes(Vec<u8>),
+    /// date: days since 2000-01-01.
+    Date(i32),
+    /// time: microseconds since midnight.
+    Time(i64),
+    /// timestamp without time zone: microseconds since 2000-01-01 00:00.
+    Timestamp(i64),
+    /// timestamptz: microseconds since 2000-01-01 00:00 UTC.
+    TimestampTz(i64),
+    Interval {
+        months: i32,
+        days: i32,
+        micros: i64,
+    },
+    Uuid([u8; 16]),
+    /// json or jsonb, as JSON text.
+    Json(String),
+    /// An array (nested for multi-dimensional arrays).
+    Array(Vec<Value>),
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// (year, month, day) to days since 1970-01-01.
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Days between 1970-01-01 and Postgres' epoch 2000-01-01.
+pub const PG_EPOCH_DAYS: i64 = 10_957;
+
+impl Value {
+    /// `Value::Date` for a calendar date.
+    pub fn date(year: i32, month: u32, day: u32) -> Value {
+        Value::Date((days_from_civil(i64::from(year), month, day) - PG_EPOCH_DAYS) as i32)
+    }
+
+    /// The calendar date of a `Value::Date`.
+    pub fn as_ymd(&self) -> Option<(i64, u32, u32)> {
+        match self {
+            Value::Date(d) => Some(civil_from_days(i64::from(*d) + PG_EPOCH_DAYS)),
+            _ => None,
+        }
+    }
+
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Text(s) | Value::Numeric(s) | Value::Json(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn describe(&self) -> &'static str {
+        match self {
+            Value::Null => "NULL",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float",
+            Value::Numeric(_) => "Decimal",
+            Value::Text(_) => "str",
+            Value::Bytes(_) => "bytes",
+            Value::Date(_) => "date",
+            Value::Time(_) => "time",
+            Value::Timestamp(_) => "naive datetime",
+            Value::TimestampTz(_) => "aware datetime",
+            Value::Interval { .. } => "timedelta",
+            Value::Uuid(_) => "UUID",
+            Value::Json(_) => "JSON",
+            Value::Array(_) => "list",
+        }
+    }
+
+    /// Text form used when a value is sent to a text-like parameter.
+    fn to_text(&self) -> Option<String> {
+        Some(match self {
+            Value::Text(s) | Value::Numeric(s) | Value::Json(s) => s.clone(),
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => float_text(*f),
+            Value::Bool(b) => b.to_string(),
+            Value::Uuid(u) => format_uuid(u),
+            _ => return None,
+        })
+    }
+
+    /// JSON text of a scalar (used for json parameters given a plain value).
+    fn to_json(&self) -> Option<String> {
+        Some(match self {
+            Value::Json(s) => s.clone(),
+            Value::Null => "null".into(),
+            Value::Bool(b) => b.to_string(),
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) if f.is_finite() => float_text(*f),
+            Value::Numeric(s) => s.clone(),
+            Value::Text(s) => json_string(s),
+            Value::Array(items) => {
+                let parts: Option<Vec<String>> = items.iter().map(Value::to_json).collect();
+                format!("[{}]", parts?.join(","))
+            }
+            _ => return None,
+        })
+    }
+}
+
+fn float_text(f: f64) -> String {
+    if f.is_nan() {
+        "NaN".into()
+    } else if f.is_infinite() {
+        if f > 0.0 { "Infinity" } else { "-Infinity" }.into()
+    } else {
+        format!("{f:?}")
+    }
+}
+
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`.
+pub fn format_uuid(u: &[u8; 16]) -> String {
+    let hex: String = u.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// Parse a UUID in its usual text forms (with or without dashes/braces).
+pub fn parse_uuid(s: &str) -> Option<[u8; 16]> {
+    let hex: String = s
+        .chars()
+        .filter(|c| !matches!(c, '-' | '{' | '}'))
+        .collect();
+    if hex.len() != 32 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+// ---- decoding -----------------------------------------------------------------------
+
+fn take<'a>(raw: &mut &'a [u8], n: usize) -> Result<&'a [u8], BoxError> {
+    if raw.len() < n {
+        return Err("truncated value".into());
+    }
+    let (head, tail) = raw.split_at(n);
+    *raw = tail;
+    Ok(head)
+}
+
+fn read_i16(raw: &mut &[u8]) -> Result<i16, BoxError> {
+    Ok(i16::from_be_bytes(take(raw, 2)?.try_into()?))
+}
+fn read_i32(raw: &mut &[u8]) -> Result<i32, BoxError> {
+    Ok(i32::from_be_bytes(take(raw, 4)?.try_into()?))
+}
+fn read_i64(raw: &mut &[u8]) -> Result<i64, BoxError> {
+    Ok(i64::from_be_bytes(take(raw, 8)?.try_into()?))
+}
+
+fn decode(ty: &Type, mut raw: &[u8]) -> Result<Value, BoxError> {
+    let r = &mut raw;
+    Ok(match *ty {
+        Type::BOOL => Value::Bool(take(r, 1)?[0] != 0),
+        Type::INT2 => Value::Int(read_i16(r)?.into()),
+        Type::INT4 => Value::Int(read_i32(r)?.into()),
+        Type::INT8 => Value::Int(read_i64(r)?),
+        Type::OID => Value::Int(u32::from_be_bytes(take(r, 4)?.try_into()?).into()),
+        Type::FLOAT4 => Value::Float(f32::from_be_bytes(take(r, 4)?.try_into()?).into()),
+        Type::FLOAT8 => Value::Float(f64::from_be_bytes(take(r, 8)?.try_into()?)),
+        Type::NUMERIC => Value::Numeric(decode_numeric(r)?),
+        Type::BYTEA => Value::Bytes(raw.to_vec()),
+        Type::DATE => Value::Date(read_i32(r)?),
+        Type::TIME => Value::Time(read_i64(r)?),
+        Type::TIMESTAMP => Value::Timestamp(read_i64(r)?),
+        Type::TIMESTAMPTZ => Value::TimestampTz(read_i64(r)?),
+        Type::INTERVAL => {
+            let micros = read_i64(r)?;
+            let days = read_i32(r)?;
+            let months = read_i32(r)?;
+            Value::Interval {
+                months,
+                days,
+                micros,
+            }
+        }
+        Type::UUID => Value::Uuid(take(r, 16)?.try_into()?),
+        Type::JSON => Value::Json(String::from_utf8(raw.to_vec())?),
+        Type::JSONB => {
+            let version = take(r, 1)?[0];
+            if version != 1 {
+                return Err(format!("unsupported jsonb version {version}").into());
+            }
+            Value::Json(String::from_utf8(r.to_vec())?)
+        }
+        _ => match ty.kind() {
+            Kind::Array(elem) => decode_array(elem, raw)?,
+            Kind::Domain(inner) => decode(inner, raw)?,
+            _ => match String::from_utf8(raw.to_vec()) {
+                Ok(text) => Value::Text(text),
+                Err(e) => Value::Bytes(e.into_bytes()),
+            },
+        },
+    })
+}
+
+fn decode_array(elem: &Type, mut raw: &[u8]) -> Result<Value, BoxError> {
+    let r = &mut raw;
+    let ndim = read_i32(r)?;
+    let _has_null = read_i32(r)?;
+    let _elem_oid = read_i32(r)?;
+    let mut dims = Vec::new();
+    for _ in 0..ndim {
+        let len = read_i32(r)?;
+        let _lower = read_i32(r)?;
+        dims.push(usize::try_from(len)?);
+    }
+    let total: usize = if dims.is_empty() {
+        0
+    } else {
+        dims.iter().product()
+    };
+    let mut flat = Vec::with_capacity(total);
+    for _ in 0..total {
+        let len = read_i32(r)?;
+        if len < 0 {
+            flat.push(Value::Null);
+        } else {
+            flat.push(decode(elem, take(r, usize::try_from(len)?)?)?);
+        }
+    }
+    // Fold the flat list into nested lists, innermost dimension first.
+    for &dim in dims.iter().skip(1).rev() {
+        let mut grouped = Vec::with_capacity(flat.len() / dim.max(1));
+        let mut iter = flat.into_iter();
+        loop {
+            let chunk: Vec<Value> = iter.by_ref().take(dim).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            grouped.push(Value::Array(chunk));
+        }
+        flat = grouped;
+    }
+    Ok(Value::Array(flat))
+}
+
+fn decode_numeric(r: &mut &[u8]) -> Result<String, BoxError> {
+    let ndigits = read_i16(r)?;
+    let weight = read_i16(r)?;
+    let sign = read_i16(r)? as u16;
+    let dscale = read_i16(r)?;
+    match sign {
+        0xC000 => return Ok("NaN".into()),
+        0xD000 => return Ok("Infinity".into()),
+        0xF000 => return Ok("-Infinity".into()),
+        _ => {}
+    }
+    let mut digits = Vec::with_capacity(usize::try_from(ndigits)?);
+    for _ in 0..ndigits {
+        digits.push(read_i16(r)?);
+    }
+    let digit = |i: i32| -> i16 {
+        if i >= 0 && (i as usize) < digits.len() {
+            digits[i as usize]
+        } else {
+            0
+        }
+    };
+    let mut out = String::new();
+    if sign == 0x4000 {
+        out.push('-');
+    }
+    let weight = i32::from(weight);
+    if weight < 0 {
+        out.push('0');
+    } else {
+        for i in 0..=weight {
+            if i == 0 {
+                out.push_str(&digit(i).to_string());
+            } else {
+                out.push_str(&format!("{:04}", digit(i)));
+            }
+        }
+    }
+    if dscale > 0 {
+        out.push('.');
+        let mut frac = String::new();
+        let mut i = weight + 1;
+        while (frac.len() as i32) < i32::from(dscale) {
+            frac.push_str(&format!("{:04}", digit(i)));
+            i += 1;
+        }
+        frac.truncate(usize::try_from(dscale)?);
+        out.push_str(&frac);
+    }
+    Ok(out)
+}
+
+impl<'a> FromSql<'a> for Value {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, BoxError> {
+        decode(ty, raw)
+    }
+
+    fn from_sql_null(_: &Type) -> Result<Self, BoxError> {
+        Ok(Value::Null)
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+// ---- encoding -----------------------------------------------------------------------
+
+fn encode_numeric(text: &str, out: &mut BytesMut) -> Result<(), BoxError> {
+    let text = text.trim();
+    let special = match text.to_ascii_lowercase().as_str() {
+        "nan" => Some(0xC000u16),
+        "infinity" | "inf" | "+infinity" | "+inf" => Some(0xD000),
+        "-infinity" | "-inf" => Some(0xF000),
+        _ => None,
+    };
+    if let Some(sign) = special {
+        out.put_i16(0);
+        out.put_i16(0);
+        out.put_u16(sign);
+        out.put_i16(0);
+        return Ok(());
+    }
+    let (negative, body) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (int_part, frac_part) = body.split_once('.').unwrap_or((body, ""));
+    if (int_part.is_empty() && frac_part.is_empty())
+        || !int_part.bytes().all(|b| b.is_ascii_digit())
+        || !frac_part.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(format!("`{text}` is not a decimal number").into());
+    }
+    let dscale = i16::try_from(frac_part.len())?;
+    let int_part = int_part.trim_start_matches('0');
+    let int_pad = (4 - int_part.len() % 4) % 4;
+    let int_digits = format!("{}{int_part}", "0".repeat(int_pad));
+    let frac_pad = (4 - frac_part.len() % 4) % 4;
+    let frac_digits = format!("{frac_part}{}", "0".repeat(frac_pad));
+    let mut groups: Vec<i16> = Vec::new();
+    for chunk in int_digits
+        .as_bytes()
+        .chunks(4)
+        .chain(frac_digits.as_bytes().chunks(4))
+    {
+        groups.push(std::str::from_utf8(chunk)?.parse()?);
+    }
+    let mut weight = i32::try_from(int_digits.len() / 4)? - 1;
+    let mut start = 0;
+    while start < groups.len() && groups[start] == 0 {
+        start += 1;
+        weight -= 1;
+    }
+    let mut end = groups.len();
+    while end > start && groups[end - 1] == 0 {
+        end -= 1;
+    }
+    let groups = &groups[start..end];
+    if groups.is_empty() {
+        weight = 0;
+    }
+    out.put_i16(i16::try_from(groups.len())?);
+    out.put_i16(i16::try_from(weight)?);
+    out.put_u16(if negative && !groups.is_empty() {
+        0x4000
+    } else {
+        0
+    });
+    out.put_i16(dscale);
+    for g in groups {
+        out.put_i16(*g);
+    }
+    Ok(())
+}
+
+fn mismatch(value: &Value, ty: &Type) -> BoxError {
+    format!(
+        "cannot send a {} as Postgres type {}",
+        value.describe(),
+        ty.name()
+    )
+    .into()
+}
+
+fn encode(value: &Value, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+    if let Value::Null = value {
+        return Ok(IsNull::Yes);
+    }
+    match *ty {
+        Type::BOOL => match value {
+            Value::Bool(b) => out.put_u8(u8::from(*b)),
+            _ => return Err(mismatch(value, ty)),
+        },
+        Type::INT2 | Type::INT4 | Type::INT8 | Type::OID => {
+            let i = match value {
+                Value::Int(i) => *i,
+                Value::Bool(b) => i64::from(*b),
+                Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e18 => *f as i64,
+                Value::Numeric(s) | Value::Text(s) => s
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("`{s}` is not an integer ({})", ty.name()))?,
+                _ => return Err(mismatch(value, ty)),
+            };
+            let range = || format!("{i} is out of range for {}", ty.name());
+            match *ty {
+                Type::INT2 => out.put_i16(i16::try_from(i).map_err(|_| range())?),
+                Type::INT4 => out.put_i32(i32::try_from(i).map_err(|_| range())?),
+                Type::OID => out.put_u32(u32::try_from(i).map_err(|_| range())?),
+                _ => out.put_i64(i),
+            }
+        }
+        Type::FLOAT4 | Type::FLOAT8 => {
+            let f = match value {
+                Value::Float(f) => *f,
+                Value::Int(i) => *i as f64,
+                Value::Numeric(s) | Value::Text(s) => s
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("`{s}` is not a number ({})", ty.name()))?,
+                _ => return Err(mismatch(value, ty)),
+            };
+            if *ty == Type::FLOAT4 {
+                out.put_f32(f as f32);
+            } else {
+                out.put_f64(f);
+            }
+        }
+        Type::NUMERIC => match value {
+            Value::Numeric(s) | Value::Text(s) => encode_numeric(s, out)?,
+            Value::Int(i) => encode_numeric(&i.to_string(), out)?,
+            Value::Float(f) => encode_numeric(&float_text(*f), out)?,
+            _ => return Err(mismatch(value, ty)),
+        },
+        Type::BYTEA => match value {
+            Value::Bytes(b) => out.put_slice(b),
+            Value::Text(s) => out.put_slice(s.as_bytes()),
+            _ => return Err(mismatch(value, ty)),
+        },
+        Type::DATE => match value {
+            Value::Date(d) => out.put_i32(*d),
+            Value::Timestamp(us) | Value::TimestampTz(us) => {
+                out.put_i32(i32::try_from(us.div_euclid(DAY_MICROS))?)
+            }
+            _ => return Err(mismatch(value, ty)),
+        },
+        Type::TIME => match value {
+            Value::Time(us) => out.put_i64(*us),
+            _ => return Err(mismatch(value, ty)),
+        },
+        Type::TIMESTAMP | Type::TIMESTAMPTZ => match value {
+            Value::Timestamp(us) | Value::TimestampTz(us) => out.put_i64(*us),
+            Value::Date(d) => out.put_i64(i64::from(*d) * DAY_MICROS),
+            _ => return Err(mismatch(value, ty)),
+        },
+        Type::INTERVAL => match value {
+            Value::Interval {
+                months,
+                days,
+                micros,
+            } => {
+                out.put_i64(*micros);
+                out.put_i32(*days);
+                out.put_i32(*months);
+            }
+            _ => return Err(mismatch(value, ty)),
+        },
+        Type::UUID => match value {
+            Value::Uuid(u) => out.put_slice(u),
+            Value::Text(s) => {
+                out.put_slice(&parse_uuid(s).ok_or_else(|| format!("`{s}` is not a UUID"))?)
+            }
+            _ => return Err(mismatch(value, ty)),
+        },
+        Type::JSON | Type::JSONB => {
+            let text = match value {
+                // A str sent to a json column is taken as JSON text, as psycopg2 does.
+                Value::Text(s) => s.clone(),
+                other => other.to_json().ok_or_else(|| mismatch(value, ty))?,
+            };
+            if *ty == Type::JSONB {
+                out.put_u8(1);
+            }
+            out.put_slice(text.as_bytes());
+        }
+        _ => match ty.kind() {
+            Kind::Array(elem) => match value {
+                Value::Array(items) => encode_array(items, elem, out)?,
+                _ => return Err(mismatch(value, ty)),
+            },
+            Kind::Domain(inner) => return encode(value, inner, out),
+            _ => match value.to_text() {
+                Some(text) => out.put_slice(text.as_bytes()),
+                None => return Err(mismatch(value, ty)),
+            },
+        },
+    }
+    Ok(IsNull::No)
+}
+
+fn encode_array(items: &[Value], elem: &Type, out: &mut BytesMut) -> Result<(), BoxError> {
+    // Dimensions: descend through first elements while they are lists.
+    let mut dims = vec![items.len()];
+    let mut probe = items;
+    while let Some(Value::Array(inner)) = probe.first() {
+        dims.push(inner.len());
+        probe = inner;
+    }
+    let mut flat: Vec<&Value> = Vec::new();
+    flatten(items, &dims, 0, &mut flat)?;
+    let has_null = flat.iter().any(|v| matches!(v, Value::Null));
+    if items.is_empty() {
+        out.put_i32(0);
+        out.put_i32(0);
+        out.put_u32(elem.oid());
+        return Ok(());
+    }
+    out.put_i32(i32::try_from(dims.len())?);
+    out.put_i32(i32::from(has_null));
+    out.put_u32(elem.oid());
+    for d in &dims {
+        out.put_i32(i32::try_from(*d)?);
+        out.put_i32(1);
+    }
+    for v in flat {
+        let len_at = out.len();
+        out.put_i32(0);
+        match encode(v, elem, out)? {
+            IsNull::Yes => {
+                out.truncate(len_at);
+                out.put_i32(-1);
+            }
+            IsNull::No => {
+                let len = i32::try_from(out.len() - len_at - 4)?;
+                out[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn flatten<'a>(
+    items: &'a [Value],
+    dims: &[usize],
+    depth: usize,
+    flat: &mut Vec<&'a Value>,
+) -> Result<(), BoxError> {
+    if items.len() != dims[depth] {
+        return Err("multi-dimensional arrays must be rectangular".into());
+    }
+    for item in items {
+        if depth + 1 < dims.len() {
+            match item {
+                Value::Array(inner) => flatten(inner, dims, depth + 1, flat)?,
+                _ => return Err("multi-dimensional arrays must be rectangular".into()),
+            }
+        } else {
+            flat.push(item);
+        }
+    }
+    Ok(())
+}
+
+impl ToSql for Value {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+        encode(self, ty, out)
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn numeric_round_trip(text: &str) -> String {
+        let mut buf = BytesMut::new();
+        encode_numeric(text, &mut buf).unwrap();
+        let mut raw: &[u8] = &buf;
+        decode_numeric(&mut raw).unwrap()
+    }
+
+    #[test]
+    fn numeric_codec() {
+        for t in [
+            "0",
+            "1",
+            "-1",
+            "12345.678",
+            "0.0001",
+            "-0.50",
+            "10000",
+            "99999999999999999999.123456789",
+            "NaN",
+            "Infinity",
+            "-Infinity",
+            "0.00",
+            "1000000.0001",
+        ] {
+            assert_eq!(numeric_round_trip(t), t, "{t}");
+        }
+        assert_eq!(numeric_round_trip("007.5"), "7.5");
+        assert!(encode_numeric("1e5", &mut BytesMut::new()).is_err());
+    }
+
+    #[test]
+    fn calendar() {
+        assert_eq!(days_from_civil(2000, 1, 1), PG_EPOCH_DAYS);
+        for d in [-800_000i64, -1, 0, 1, 59, 60, 10_957, 2_932_896] {
+            let (y, m, day) = civil_from_days(d);
+            assert_eq!(days_from_civil(y, m, day), d);
+        }
+        assert_eq!(Value::date(2000, 1, 2), Value::Date(1));
+        assert_eq!(Value::Date(-1).as_ymd(), Some((1999, 12, 31)));
+    }
+
+    #[test]
+    fn arrays_round_trip() {
+        let v = Value::Array(vec![
+            Value::Array(vec![Value::Int(1), Value::Null]),
+            Value::Array(vec![Value::Int(3), Value::Int(4)]),
+        ]);
+        let mut buf = BytesMut::new();
+        encode(&v, &Type::INT4_ARRAY, &mut buf).unwrap();
+        assert_eq!(decode(&Type::INT4_ARRAY, &buf).unwrap(), v);
+        let ragged = Value::Array(vec![Value::Array(vec![Value::Int(1)]), Value::Int(2)]);
+        assert!(encode(&ragged, &Type::INT4_ARRAY, &mut BytesMut::new()).is_err());
+    }
+
+    #[test]
+    fn uuid_text() {
+        let u = parse_uuid("12345678-1234-5678-1234-567812345678").unwrap();
+        assert_eq!(format_uuid(&u), "12345678-1234-5678-1234-567812345678");
+        assert!(parse_uuid("nope").is_none());
+    }
+}

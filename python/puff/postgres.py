@@ -1,0 +1,456 @@
+"""DB-API 2.0 access to Postgres through Puff's Rust connection pools.
+
+``connect(name)`` returns a connection on the pool configured by the ``[[postgres]]``
+entry of that name in ``puff.toml``. Queries run on Tokio: a greenlet waiting for
+Postgres lets every other greenlet run. Parameters use ``%s`` / ``%(name)s`` placeholders
+(``paramstyle = "pyformat"``) and are always sent as bind parameters, never spliced into
+the SQL text.
+
+As in psycopg2, a connection opens a transaction with its first statement and keeps it
+until ``commit()`` or ``rollback()`` (unless ``autocommit`` is true); ``with conn:``
+commits on success and rolls back on an exception. A pooled connection is held only while
+a transaction is open, and a connection object that is dropped without ``close()`` rolls
+back and returns its connection to the pool.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from puff import PuffNotRunningError, _native
+
+__all__ = [
+    "apilevel",
+    "threadsafety",
+    "paramstyle",
+    "connect",
+    "Connection",
+    "Cursor",
+    "Json",
+    "Binary",
+    "pool_status",
+    "pool_names",
+    "Warning",
+    "Error",
+    "InterfaceError",
+    "DatabaseError",
+    "DataError",
+    "OperationalError",
+    "IntegrityError",
+    "InternalError",
+    "ProgrammingError",
+    "NotSupportedError",
+]
+
+apilevel = "2.0"
+threadsafety = 1
+paramstyle = "pyformat"
+
+_native_pg: Any = getattr(_native, "postgres", None) if _native is not None else None
+
+if _native is not None and _native_pg is None:
+    raise ImportError(
+        "puff.postgres needs the `postgres` feature, which this build of Puff does not "
+        "include: rebuild with it enabled (e.g. `cargo xtask build --features http,postgres` "
+        "or `cargo build -p puff-cli --features postgres`)"
+    )
+
+if _native_pg is not None:
+    Warning = _native_pg.Warning  # noqa: A001
+    Error = _native_pg.Error
+    InterfaceError = _native_pg.InterfaceError
+    DatabaseError = _native_pg.DatabaseError
+    DataError = _native_pg.DataError
+    OperationalError = _native_pg.OperationalError
+    IntegrityError = _native_pg.IntegrityError
+    InternalError = _native_pg.InternalError
+    ProgrammingError = _native_pg.ProgrammingError
+    NotSupportedError = _native_pg.NotSupportedError
+else:  # outside the runtime: importable for tools and type checkers
+
+    class Warning(Exception):  # type: ignore[no-redef]  # noqa: A001
+        pass
+
+    class Error(Exception):  # type: ignore[no-redef]
+        pgcode: str | None = None
+        pgerror: str | None = None
+
+    class InterfaceError(Error):  # type: ignore[no-redef]
+        pass
+
+    class DatabaseError(Error):  # type: ignore[no-redef]
+        pass
+
+    class DataError(DatabaseError):  # type: ignore[no-redef]
+        pass
+
+    class OperationalError(DatabaseError):  # type: ignore[no-redef]
+        pass
+
+    class IntegrityError(DatabaseError):  # type: ignore[no-redef]
+        pass
+
+    class InternalError(DatabaseError):  # type: ignore[no-redef]
+        pass
+
+    class ProgrammingError(DatabaseError):  # type: ignore[no-redef]
+        pass
+
+    class NotSupportedError(DatabaseError):  # type: ignore[no-redef]
+        pass
+
+
+def _require_native() -> Any:
+    if _native_pg is None:
+        raise PuffNotRunningError(
+            "puff.postgres works only inside the Puff runtime (`puff-cli`, or a Rust binary "
+            "built on puff-core with the `postgres` feature)"
+        )
+    return _native_pg
+
+
+class Json:
+    """Send ``adapted`` as a JSON value (dicts are sent as JSON without this wrapper)."""
+
+    def __init__(self, adapted: Any, dumps: Any = None) -> None:
+        self.adapted = adapted
+        self._dumps = dumps or json.dumps
+
+    def __puff_json__(self) -> str:
+        return str(self._dumps(self.adapted))
+
+
+def Binary(data: bytes | bytearray | memoryview) -> bytes:  # noqa: N802 (DB-API name)
+    """DB-API constructor for binary values."""
+    return bytes(data)
+
+
+# ---- placeholders -------------------------------------------------------------------
+
+
+def convert_placeholders(sql: str, named: bool) -> tuple[str, list[str] | int]:
+    """Turn ``%s`` / ``%(name)s`` placeholders outside quotes and comments into ``$n``.
+
+    Returns the new SQL and either the parameter names in ``$n`` order (``named``) or the
+    number of positional parameters. ``%%`` becomes ``%`` everywhere, as in psycopg2; any
+    other ``%`` inside string literals, quoted identifiers and comments is left alone.
+    """
+    out: list[str] = []
+    names: list[str] = []
+    count = 0
+    i = 0
+    n = len(sql)
+    while i < n:
+        c = sql[i]
+        if c == "'" or c == '"':
+            # Quoted literal or identifier: '' / "" escape the quote; E'' strings also
+            # escape with backslashes.
+            escape_backslash = (
+                c == "'" and i > 0 and sql[i - 1] in "eE" and (i < 2 or not sql[i - 2].isalnum())
+            )
+            j = i + 1
+            while j < n:
+                if escape_backslash and sql[j] == "\\":
+                    j += 2
+                    continue
+                if sql[j] == c:
+                    if j + 1 < n and sql[j + 1] == c:
+                        j += 2
+                        continue
+                    break
+                j += 1
+            out.append(sql[i : j + 1].replace("%%", "%"))
+            i = j + 1
+        elif c == "-" and sql.startswith("--", i):
+            j = sql.find("\n", i)
+            j = n if j < 0 else j
+            out.append(sql[i:j])
+            i = j
+        elif c == "/" and sql.startswith("/*", i):
+            j = sql.find("*/", i + 2)
+            j = n if j < 0 else j + 2
+            out.append(sql[i:j])
+            i = j
+        elif c == "$" and (i == 0 or not (sql[i - 1].isalnum() or sql[i - 1] == "_")):
+            # Dollar quoting: $$...$$ or $tag$...$tag$ ($1 parameters are left as they are).
+            k = i + 1
+            while k < n and (sql[k].isalnum() or sql[k] == "_"):
+                k += 1
+            tag = sql[i : k + 1]
+            if k < n and sql[k] == "$" and not tag[1:2].isdigit():
+                end = sql.find(tag, k + 1)
+                end = n if end < 0 else end + len(tag)
+                out.append(sql[i:end])
+                i = end
+            else:
+                out.append(c)
+                i += 1
+        elif c == "%":
+            nxt = sql[i + 1 : i + 2]
+            if nxt == "%":
+                out.append("%")
+                i += 2
+            elif nxt == "s" and not named:
+                count += 1
+                out.append(f"${count}")
+                i += 2
+            elif nxt == "(" and named:
+                close = sql.find(")", i + 2)
+                if close < 0 or sql[close + 1 : close + 2] != "s":
+                    raise ProgrammingError(
+                        f"incomplete placeholder at position {i}: {sql[i : i + 20]!r}"
+                    )
+                name = sql[i + 2 : close]
+                if name not in names:
+                    names.append(name)
+                out.append(f"${names.index(name) + 1}")
+                i = close + 2
+            elif nxt in ("s", "("):
+                raise ProgrammingError(
+                    "cannot mix %s and %(name)s placeholders; pass a sequence for %s and a "
+                    "mapping for %(name)s"
+                )
+            else:
+                raise ProgrammingError(
+                    f"unsupported format character {nxt!r} at position {i} (write %% for a "
+                    "literal %)"
+                )
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out), (names if named else count)
+
+
+def _prepare(sql: str, params: Any) -> tuple[str, list[str] | int, bool]:
+    if params is None:
+        return sql, 0, False
+    named = isinstance(params, Mapping)
+    if not named and (isinstance(params, (str, bytes)) or not isinstance(params, Sequence)):
+        raise ProgrammingError(
+            "parameters must be a sequence (for %s) or a mapping (for %(name)s), got "
+            f"{type(params).__name__}"
+        )
+    converted, spec = convert_placeholders(sql, named)
+    return converted, spec, named
+
+
+def _bind(spec: list[str] | int, named: bool, params: Any) -> list[Any]:
+    if params is None:
+        return []
+    if named:
+        if not isinstance(params, Mapping):
+            raise ProgrammingError("expected a mapping of parameters for %(name)s placeholders")
+        assert isinstance(spec, list)
+        try:
+            return [params[name] for name in spec]
+        except KeyError as e:
+            raise ProgrammingError(f"no value for placeholder %({e.args[0]})s") from None
+    values = list(params)
+    if len(values) != spec:
+        raise ProgrammingError(
+            f"the query has {spec} placeholders but {len(values)} parameters were given"
+        )
+    return values
+
+
+# ---- connection and cursor ----------------------------------------------------------
+
+
+class Cursor:
+    """DB-API 2.0 cursor. Results are fetched in full when the statement runs."""
+
+    arraysize: int = 1
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.description: list[tuple[Any, ...]] | None = None
+        self.rowcount: int = -1
+        self.rownumber: int | None = None
+        self.lastrowid: None = None
+        self.query: str | None = None
+        self._rows: list[tuple[Any, ...]] = []
+        self._closed = False
+
+    def _check(self) -> None:
+        if self._closed:
+            raise InterfaceError("cursor already closed")
+        if self.connection.closed:
+            raise InterfaceError("connection already closed")
+
+    def _run(self, sql: str, param_sets: list[Any]) -> None:
+        self._check()
+        self.query = sql
+        description, rows, rowcount = self.connection._native.execute(
+            sql, param_sets, not self.connection.autocommit
+        )
+        self.description = description
+        self._rows = rows
+        self.rowcount = rowcount
+        self.rownumber = 0 if description is not None else None
+
+    def execute(self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> None:
+        """Run one statement; ``params`` fill its ``%s`` / ``%(name)s`` placeholders."""
+        sql, spec, named = _prepare(query, params)
+        self._run(sql, [_bind(spec, named, params)])
+
+    def executemany(
+        self, query: str, seq_of_params: Sequence[Sequence[Any] | Mapping[str, Any]]
+    ) -> None:
+        """Run the statement once per parameter set (one round of prepared executions)."""
+        seq = list(seq_of_params)
+        if not seq:
+            self.rowcount = 0
+            return
+        sql, spec, named = _prepare(query, seq[0])
+        self._run(sql, [_bind(spec, named, p) for p in seq])
+        self.description = None
+        self._rows = []
+
+    def _need_result(self) -> None:
+        self._check()
+        if self.description is None:
+            raise ProgrammingError("no results to fetch: the last statement returned no rows")
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        self._need_result()
+        assert self.rownumber is not None
+        if self.rownumber >= len(self._rows):
+            return None
+        row = self._rows[self.rownumber]
+        self.rownumber += 1
+        return row
+
+    def fetchmany(self, size: int | None = None) -> list[tuple[Any, ...]]:
+        self._need_result()
+        assert self.rownumber is not None
+        size = self.arraysize if size is None else size
+        rows = self._rows[self.rownumber : self.rownumber + size]
+        self.rownumber += len(rows)
+        return rows
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        self._need_result()
+        assert self.rownumber is not None
+        rows = self._rows[self.rownumber :]
+        self.rownumber = len(self._rows)
+        return rows
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return self
+
+    def __next__(self) -> tuple[Any, ...]:
+        row = self.fetchone()
+        if row is None:
+            raise StopIteration
+        return row
+
+    def setinputsizes(self, sizes: Any) -> None:
+        pass
+
+    def setoutputsize(self, size: Any, column: Any = None) -> None:
+        pass
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        self._closed = True
+        self._rows = []
+
+    def __enter__(self) -> Cursor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Connection:
+    """DB-API 2.0 connection on a named Puff pool."""
+
+    Warning = Warning
+    Error = Error
+    InterfaceError = InterfaceError
+    DatabaseError = DatabaseError
+    DataError = DataError
+    OperationalError = OperationalError
+    IntegrityError = IntegrityError
+    InternalError = InternalError
+    ProgrammingError = ProgrammingError
+    NotSupportedError = NotSupportedError
+
+    def __init__(self, name: str = "default") -> None:
+        self._native = _require_native().connect(name)
+        self.name = name
+        self._autocommit = False
+
+    @property
+    def autocommit(self) -> bool:
+        """When true, each statement commits on its own (no implicit transaction)."""
+        return self._autocommit
+
+    @autocommit.setter
+    def autocommit(self, value: bool) -> None:
+        if bool(value) != self._autocommit and self.in_transaction:
+            raise ProgrammingError(
+                "cannot change autocommit inside a transaction: commit() or rollback() first"
+            )
+        self._autocommit = bool(value)
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._native.closed)
+
+    @property
+    def in_transaction(self) -> bool:
+        return bool(self._native.in_transaction)
+
+    def cursor(self) -> Cursor:
+        if self.closed:
+            raise InterfaceError("connection already closed")
+        return Cursor(self)
+
+    def execute(
+        self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None
+    ) -> Cursor:
+        """Shortcut: a new cursor with ``query`` executed on it."""
+        cur = self.cursor()
+        cur.execute(query, params)
+        return cur
+
+    def commit(self) -> None:
+        self._native.commit()
+
+    def rollback(self) -> None:
+        self._native.rollback()
+
+    def close(self) -> None:
+        """Roll back any open transaction and give the pooled connection back."""
+        if not self.closed:
+            self._native.close()
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.rollback()
+
+
+def connect(name: str = "default") -> Connection:
+    """A new connection on the pool ``name`` (``[[postgres]]`` entry in puff.toml)."""
+    return Connection(name)
+
+
+def pool_names() -> list[str]:
+    """Names of the configured pools."""
+    return list(_require_native().pool_names())
+
+
+def pool_status(name: str = "default") -> dict[str, int]:
+    """Usage of the pool ``name``: ``max_open``, ``connections``, ``in_use``, ``idle``."""
+    return dict(_require_native().pool_status(name))
