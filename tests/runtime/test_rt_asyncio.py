@@ -167,3 +167,17 @@ def test_sync_to_async_keeps_the_callers_context() -> None:
         return await sync_to_async(read_var)()
 
     assert puff.run_coroutine(main()) == "req-42"
+
+
+@needs_loop
+def test_uses_uvloop_when_installed() -> None:
+    import importlib.util
+
+    async def loop_module() -> str:
+        return type(asyncio.get_running_loop()).__module__
+
+    module = puff.run_coroutine(loop_module())
+    if importlib.util.find_spec("uvloop") is not None:
+        assert module.startswith("uvloop"), module
+    else:
+        assert module.startswith("asyncio"), module

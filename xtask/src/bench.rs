@@ -1,5 +1,11 @@
-//! `cargo xtask bench http`: Puff vs granian vs gunicorn+gevent (and Puff's Rust routes vs bare
-//! axum) under the same load generator, server pinned to CPU 0 and wrk to CPU 1.
+//! `cargo xtask bench http|asgi|client`: Puff against its peers under the same load, on this
+//! machine, in one run.
+//!
+//! - `http`: Puff vs granian vs gunicorn+gevent on WSGI apps (and Puff's Rust routes vs bare
+//!   axum), server pinned to CPU 0 and wrk to CPU 1.
+//! - `asgi`: Puff vs granian vs uvicorn (httptools + uvloop) on raw ASGI apps, same method.
+//! - `client`: Puff's HTTP client (`puff.http`) vs httpx and aiohttp (under uvloop), each doing
+//!   the same GETs against a local server; clients pinned to CPU 0, the server to CPU 1.
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -21,109 +27,234 @@ const BODY_LEN: usize = 1024;
 const NOFILE: u32 = 65_536;
 
 pub const USAGE: &str = "\
-Usage: cargo xtask bench [http] [OPTIONS]
+Usage: cargo xtask bench [http|asgi|client] [OPTIONS]     (default: http)
 
-Runs the HTTP benchmark: the server pinned to CPU 0 (taskset -c 0), wrk pinned to CPU 1.
+http: WSGI servers; the server pinned to CPU 0 (taskset -c 0), wrk pinned to CPU 1.
   (a) hello: raw 1 KB WSGI app, 64 connections      puff vs granian vs gunicorn+gevent
   (b) wait:  20 ms sleep per request, 256 conns     puff vs granian vs gunicorn+gevent
   (c) wait:  20 ms sleep per request, 1024 conns    puff vs granian vs gunicorn+gevent
   (d) rust:  GET /rust/hello, 64 connections        puff-example-rust-app vs bare axum
-Installs wrk (apt-get) and bench/.venv-peers (granian, gunicorn, gevent) when missing and builds
-puff-cli, puff-example-rust-app and axum-hello in release mode. Results are printed and saved as
-bench/results/http-<UTC timestamp>.md and .json.
+asgi: ASGI servers, same method as http.
+  (a) hello: raw 1 KB ASGI app, 256 connections     puff vs granian (ASGI) vs uvicorn
+  (b) wait:  await a 20 ms sleep, 256 connections   puff vs granian (ASGI) vs uvicorn
+client: HTTP clients; the target (puff-example-rust-app, GET /rust/hello) pinned to CPU 1,
+  each client program pinned to CPU 0 doing --requests GETs from --concurrency callers:
+  puff-greenlets, puff-coroutines (puff.http), httpx (AsyncClient), aiohttp (ClientSession),
+  the last two under uvloop. Each round runs every client once; the median round counts.
+Installs wrk (apt-get) and bench/.venv-peers (pinned peers) when missing and builds the Rust
+binaries in release mode. Results are printed and saved as
+bench/results/<http|asgi|client>-<UTC timestamp>.md and .json.
 
-Options:
+Options (http, asgi):
   --duration SECS     measured seconds per run (default 10)
   --warmup SECS       warm-up seconds per run, not measured (default 2; 0 = none)
-  --cases LIST        comma-separated subset of a,b,c,d (default all)
-  --servers LIST      comma-separated subset of puff,granian,gevent,puff-rust,axum (default all)
+  --cases LIST        comma-separated subset of the cases above (default all)
+  --servers LIST      http: puff,granian,gevent,puff-rust,axum; asgi: puff,granian,uvicorn
   --wrk-threads N     wrk threads (default 1)
+Options (client):
+  --requests N        timed GETs per client run (default 10000)
+  --concurrency N     concurrent callers (default 64)
+  --warmup-requests N untimed GETs before the timed ones, same callers (default 1000)
+  --rounds N          runs of every client (default 3; the median is reported)
+  --clients LIST      subset of puff-greenlets,puff-coroutines,httpx,aiohttp (default all)
+Options (all):
   --skip-build        use the existing release binaries instead of running cargo build
   -h, --help          this text";
 
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    Http,
+    Asgi,
+    Client,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Http => "http",
+            Kind::Asgi => "asgi",
+            Kind::Client => "client",
+        }
+    }
+
+    fn cases(self) -> &'static [Case] {
+        match self {
+            Kind::Http => &HTTP_CASES,
+            Kind::Asgi => &ASGI_CASES,
+            Kind::Client => &[],
+        }
+    }
+
+    fn servers(self) -> &'static [Server] {
+        match self {
+            Kind::Http => &[
+                Server::Puff,
+                Server::Granian,
+                Server::Gevent,
+                Server::PuffRust,
+                Server::Axum,
+            ],
+            Kind::Asgi => &[Server::Puff, Server::Granian, Server::Uvicorn],
+            Kind::Client => &[],
+        }
+    }
+}
+
 pub struct Options {
+    kind: Kind,
     duration: u64,
     warmup: u64,
     cases: Vec<char>,
     servers: Vec<Server>,
     wrk_threads: u32,
     skip_build: bool,
+    requests: u64,
+    concurrency: u64,
+    warmup_requests: u64,
+    rounds: u64,
+    clients: Vec<Client>,
+}
+
+fn list<'a>(flag: &str, v: Option<&'a String>) -> Result<Vec<&'a str>> {
+    let v = v.ok_or_else(|| util::UsageError(format!("{flag} needs a value")))?;
+    let items: Vec<&str> = v
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if items.is_empty() {
+        return usage_err(format!("{flag}: empty list"));
+    }
+    Ok(items)
 }
 
 pub fn parse(args: &[String]) -> Result<Option<Options>> {
-    let mut opts = Options {
-        duration: 10,
-        warmup: 2,
-        cases: vec!['a', 'b', 'c', 'd'],
-        servers: Server::ALL.to_vec(),
-        wrk_threads: 1,
-        skip_build: false,
-    };
     let mut it = args.iter().peekable();
+    let mut kind = Kind::Http;
     if let Some(first) = it.peek()
         && !first.starts_with('-')
     {
-        if first.as_str() != "http" {
-            return usage_err(format!(
-                "unknown benchmark `{first}` (known: `http`, `bridge`)"
-            ));
-        }
+        kind = match first.as_str() {
+            "http" => Kind::Http,
+            "asgi" => Kind::Asgi,
+            "client" => Kind::Client,
+            _ => {
+                return usage_err(format!(
+                    "unknown benchmark `{first}` (known: `http`, `asgi`, `client`, `bridge`)"
+                ));
+            }
+        };
         it.next();
     }
+    let mut opts = Options {
+        kind,
+        duration: 10,
+        warmup: 2,
+        cases: kind.cases().iter().map(|c| c.id).collect(),
+        servers: kind.servers().to_vec(),
+        wrk_threads: 1,
+        skip_build: false,
+        requests: 10_000,
+        concurrency: 64,
+        warmup_requests: 1_000,
+        rounds: 3,
+        clients: Client::ALL.to_vec(),
+    };
     let num = |flag: &str, v: Option<&String>| -> Result<u64> {
         let v = v.ok_or_else(|| util::UsageError(format!("{flag} needs a value")))?;
         v.parse::<u64>()
             .map_err(|_| util::UsageError(format!("{flag}: `{v}` is not a whole number")).into())
     };
+    let server_flag = |flag: &str| -> Result<()> {
+        if kind == Kind::Client {
+            return usage_err(format!("{flag} is for `bench http` and `bench asgi`"));
+        }
+        Ok(())
+    };
+    let client_flag = |flag: &str| -> Result<()> {
+        if kind != Kind::Client {
+            return usage_err(format!("{flag} is for `bench client`"));
+        }
+        Ok(())
+    };
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "-h" | "--help" => return Ok(None),
             "--duration" => {
+                server_flag(arg)?;
                 opts.duration = num("--duration", it.next())?;
                 if opts.duration == 0 {
                     return usage_err("--duration must be at least 1");
                 }
             }
-            "--warmup" => opts.warmup = num("--warmup", it.next())?,
+            "--warmup" => {
+                server_flag(arg)?;
+                opts.warmup = num("--warmup", it.next())?;
+            }
             "--wrk-threads" => {
+                server_flag(arg)?;
                 opts.wrk_threads = num("--wrk-threads", it.next())?.clamp(1, 64) as u32;
             }
             "--skip-build" => opts.skip_build = true,
             "--cases" => {
-                let v = it
-                    .next()
-                    .ok_or_else(|| util::UsageError("--cases needs a value".into()))?;
+                server_flag(arg)?;
+                let known: Vec<String> = kind.cases().iter().map(|c| c.id.to_string()).collect();
                 let mut cases = Vec::new();
-                for c in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                    match c {
-                        "a" | "b" | "c" | "d" => cases.push(c.chars().next().unwrap_or('a')),
-                        _ => return usage_err(format!("--cases: unknown case `{c}` (a,b,c,d)")),
-                    }
-                }
-                if cases.is_empty() {
-                    return usage_err("--cases: empty list");
-                }
-                opts.cases = cases;
-            }
-            "--servers" => {
-                let v = it
-                    .next()
-                    .ok_or_else(|| util::UsageError("--servers needs a value".into()))?;
-                let mut servers = Vec::new();
-                for s in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                    match Server::ALL.iter().find(|k| k.name() == s) {
-                        Some(k) => servers.push(*k),
+                for c in list("--cases", it.next())? {
+                    match kind.cases().iter().find(|k| k.id.to_string() == c) {
+                        Some(k) => cases.push(k.id),
                         None => {
                             return usage_err(format!(
-                                "--servers: unknown server `{s}` (puff,granian,gevent,puff-rust,axum)"
+                                "--cases: unknown case `{c}` ({})",
+                                known.join(",")
                             ));
                         }
                     }
                 }
-                if servers.is_empty() {
-                    return usage_err("--servers: empty list");
+                opts.cases = cases;
+            }
+            "--servers" => {
+                server_flag(arg)?;
+                let known: Vec<&str> = kind.servers().iter().map(|s| s.name()).collect();
+                let mut servers = Vec::new();
+                for s in list("--servers", it.next())? {
+                    match kind.servers().iter().find(|k| k.name() == s) {
+                        Some(k) => servers.push(*k),
+                        None => {
+                            return usage_err(format!(
+                                "--servers: unknown server `{s}` ({})",
+                                known.join(",")
+                            ));
+                        }
+                    }
                 }
                 opts.servers = servers;
+            }
+            "--requests" | "--concurrency" | "--warmup-requests" | "--rounds" => {
+                client_flag(arg)?;
+                let v = num(arg, it.next())?;
+                match arg.as_str() {
+                    "--requests" => opts.requests = v.max(1),
+                    "--concurrency" => opts.concurrency = v.clamp(1, 10_000),
+                    "--warmup-requests" => opts.warmup_requests = v,
+                    _ => opts.rounds = v.clamp(1, 100),
+                }
+            }
+            "--clients" => {
+                client_flag(arg)?;
+                let mut clients = Vec::new();
+                for c in list("--clients", it.next())? {
+                    match Client::ALL.iter().find(|k| k.name() == c) {
+                        Some(k) => clients.push(*k),
+                        None => {
+                            return usage_err(format!(
+                                "--clients: unknown client `{c}` \
+                                 (puff-greenlets,puff-coroutines,httpx,aiohttp)"
+                            ));
+                        }
+                    }
+                }
+                opts.clients = clients;
             }
             other => {
                 return usage_err(format!(
@@ -142,17 +273,10 @@ enum Server {
     Gevent,
     PuffRust,
     Axum,
+    Uvicorn,
 }
 
 impl Server {
-    const ALL: [Server; 5] = [
-        Server::Puff,
-        Server::Granian,
-        Server::Gevent,
-        Server::PuffRust,
-        Server::Axum,
-    ];
-
     fn name(self) -> &'static str {
         match self {
             Server::Puff => "puff",
@@ -160,37 +284,45 @@ impl Server {
             Server::Gevent => "gevent",
             Server::PuffRust => "puff-rust",
             Server::Axum => "axum",
+            Server::Uvicorn => "uvicorn",
         }
     }
 
-    fn label(self) -> &'static str {
-        match self {
-            Server::Puff => "puff (puff-cli)",
-            Server::Granian => "granian (WSGI)",
-            Server::Gevent => "gunicorn+gevent",
-            Server::PuffRust => "puff-example-rust-app",
-            Server::Axum => "bare axum",
+    /// The label in reports; `asgi` tells which interface Puff and granian serve.
+    fn label(self, asgi: bool) -> &'static str {
+        match (self, asgi) {
+            (Server::Puff, false) => "puff (puff-cli)",
+            (Server::Puff, true) => "puff (puff-cli, ASGI)",
+            (Server::Granian, false) => "granian (WSGI)",
+            (Server::Granian, true) => "granian (ASGI)",
+            (Server::Gevent, _) => "gunicorn+gevent",
+            (Server::PuffRust, _) => "puff-example-rust-app",
+            (Server::Axum, _) => "bare axum",
+            (Server::Uvicorn, _) => "uvicorn (httptools, uvloop)",
         }
     }
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 struct Case {
     id: char,
     title: &'static str,
     connections: u32,
     path: &'static str,
     wait: bool,
+    /// ASGI apps (`bench asgi`) instead of WSGI apps (`bench http`).
+    asgi: bool,
     servers: &'static [Server],
 }
 
-const CASES: [Case; 4] = [
+const HTTP_CASES: [Case; 4] = [
     Case {
         id: 'a',
         title: "hello: raw 1 KB WSGI app",
         connections: 64,
         path: "/",
         wait: false,
+        asgi: false,
         servers: &[Server::Puff, Server::Granian, Server::Gevent],
     },
     Case {
@@ -199,6 +331,7 @@ const CASES: [Case; 4] = [
         connections: 256,
         path: "/",
         wait: true,
+        asgi: false,
         servers: &[Server::Puff, Server::Granian, Server::Gevent],
     },
     Case {
@@ -207,6 +340,7 @@ const CASES: [Case; 4] = [
         connections: 1024,
         path: "/",
         wait: true,
+        asgi: false,
         servers: &[Server::Puff, Server::Granian, Server::Gevent],
     },
     Case {
@@ -215,9 +349,71 @@ const CASES: [Case; 4] = [
         connections: 64,
         path: "/rust/hello",
         wait: false,
+        asgi: false,
         servers: &[Server::PuffRust, Server::Axum],
     },
 ];
+
+const ASGI_CASES: [Case; 2] = [
+    Case {
+        id: 'a',
+        title: "hello: raw 1 KB ASGI app",
+        connections: 256,
+        path: "/",
+        wait: false,
+        asgi: true,
+        servers: &[Server::Puff, Server::Granian, Server::Uvicorn],
+    },
+    Case {
+        id: 'b',
+        title: "wait: await a 20 ms sleep per request",
+        connections: 256,
+        path: "/",
+        wait: true,
+        asgi: true,
+        servers: &[Server::Puff, Server::Granian, Server::Uvicorn],
+    },
+];
+
+/// A program of `bench client`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Client {
+    PuffGreenlets,
+    PuffCoroutines,
+    Httpx,
+    Aiohttp,
+}
+
+impl Client {
+    const ALL: [Client; 4] = [
+        Client::PuffGreenlets,
+        Client::PuffCoroutines,
+        Client::Httpx,
+        Client::Aiohttp,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Client::PuffGreenlets => "puff-greenlets",
+            Client::PuffCoroutines => "puff-coroutines",
+            Client::Httpx => "httpx",
+            Client::Aiohttp => "aiohttp",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Client::PuffGreenlets => "puff.http, greenlets (puff.spawn)",
+            Client::PuffCoroutines => "puff.http, coroutines (asyncio = true)",
+            Client::Httpx => "httpx.AsyncClient + uvloop",
+            Client::Aiohttp => "aiohttp.ClientSession + uvloop",
+        }
+    }
+
+    fn is_puff(self) -> bool {
+        matches!(self, Client::PuffGreenlets | Client::PuffCoroutines)
+    }
+}
 
 #[derive(Clone, Debug, Default)]
 struct Measurement {
@@ -290,19 +486,64 @@ struct Env<'a> {
     unavailable: Vec<(Server, String)>,
 }
 
-pub fn run(repo: &Repo, opts: &Options) -> Result<()> {
+/// The UTC timestamp for file names (`20261122T051548Z`) and for reports (ISO 8601).
+fn stamps() -> (String, String) {
     let (y, mo, d, h, mi, s) = util::utc_now();
-    let stamp = format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z");
-    let iso = format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z");
+    (
+        format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z"),
+        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z"),
+    )
+}
 
-    let cases: Vec<Case> = CASES
+/// Where the CPUs for the process under test and the load come from.
+fn pick_cpus() -> (&'static str, &'static str) {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cpus >= 2 {
+        ("0", "1")
+    } else {
+        println!("    WARNING: only one CPU available: both sides share CPU 0");
+        ("0", "0")
+    }
+}
+
+/// Writes `bench/results/<kind>-<stamp>.md` and `.json`.
+fn save_results(repo: &Repo, kind: Kind, stamp: &str, md: &str, json: &str) -> Result<()> {
+    let out_dir = repo.root.join("bench/results");
+    std::fs::create_dir_all(&out_dir)
+        .with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let md_path = out_dir.join(format!("{}-{stamp}.md", kind.name()));
+    let json_path = out_dir.join(format!("{}-{stamp}.json", kind.name()));
+    std::fs::write(&md_path, md).with_context(|| format!("cannot write {}", md_path.display()))?;
+    std::fs::write(&json_path, json)
+        .with_context(|| format!("cannot write {}", json_path.display()))?;
+    println!(
+        "[bench] saved {} and {}",
+        repo.rel(&md_path),
+        repo.rel(&json_path)
+    );
+    Ok(())
+}
+
+pub fn run(repo: &Repo, opts: &Options) -> Result<()> {
+    match opts.kind {
+        Kind::Http | Kind::Asgi => run_servers(repo, opts),
+        Kind::Client => run_clients(repo, opts),
+    }
+}
+
+fn run_servers(repo: &Repo, opts: &Options) -> Result<()> {
+    let (stamp, iso) = stamps();
+    let kind = opts.kind;
+
+    let cases: Vec<Case> = kind
+        .cases()
         .iter()
         .filter(|c| opts.cases.contains(&c.id))
         .copied()
         .collect();
     let wanted =
         |s: Server| opts.servers.contains(&s) && cases.iter().any(|c| c.servers.contains(&s));
-    let need_peers = wanted(Server::Granian) || wanted(Server::Gevent);
+    let need_peers = wanted(Server::Granian) || wanted(Server::Gevent) || wanted(Server::Uvicorn);
     let need_puff = wanted(Server::Puff) || wanted(Server::PuffRust);
 
     const STEPS: usize = 5;
@@ -311,17 +552,11 @@ pub fn run(repo: &Repo, opts: &Options) -> Result<()> {
     if !util::on_path("taskset") {
         bail!("taskset is missing (Debian package util-linux); it pins servers and wrk to CPUs");
     }
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let (server_cpu, load_cpu) = if cpus >= 2 {
-        ("0", "1")
-    } else {
-        println!("    WARNING: only one CPU available: server and wrk share CPU 0");
-        ("0", "0")
-    };
+    let (server_cpu, load_cpu) = pick_cpus();
 
     let peers_venv = repo.root.join(PEERS_VENV);
     if need_peers {
-        println!("[bench 2/{STEPS}] peer servers venv {PEERS_VENV} (granian, gunicorn, gevent)");
+        println!("[bench 2/{STEPS}] peer servers venv {PEERS_VENV} ({PEERS_REQUIREMENTS})");
         ensure_peers(repo, &peers_venv)?;
     } else {
         println!("[bench 2/{STEPS}] peer servers not selected -- skipped {PEERS_VENV}");
@@ -337,7 +572,9 @@ pub fn run(repo: &Repo, opts: &Options) -> Result<()> {
     let mut env = Env {
         repo,
         peers_venv,
-        log_dir: repo.root.join(format!("target/bench-logs/http-{stamp}")),
+        log_dir: repo
+            .root
+            .join(format!("target/bench-logs/{}-{stamp}", kind.name())),
         server_cpu,
         load_cpu,
         unavailable: Vec::new(),
@@ -402,7 +639,7 @@ pub fn run(repo: &Repo, opts: &Options) -> Result<()> {
             case.id,
             case.title,
             case.connections,
-            server.label()
+            server.label(case.asgi)
         );
         let outcome = match env.unavailable.iter().find(|u| u.0 == *server) {
             Some((_, why)) => {
@@ -434,25 +671,16 @@ pub fn run(repo: &Repo, opts: &Options) -> Result<()> {
         });
     }
 
-    let checks = checks(&results);
-    let machine = machine_info(&env);
+    let checks = checks(kind, &results);
+    let packages: &[&str] = match kind {
+        Kind::Asgi => &["granian", "uvicorn", "httptools", "uvloop"],
+        _ => &["granian", "gunicorn", "gevent"],
+    };
+    let machine = machine_info(repo, &env.peers_venv, true, packages);
     let md = render_markdown(&iso, opts, &env, &machine, &results, &checks);
     let json = render_json(&iso, opts, &env, &machine, &results, &checks);
     println!("\n{md}");
-
-    let out_dir = repo.root.join("bench/results");
-    std::fs::create_dir_all(&out_dir)
-        .with_context(|| format!("cannot create {}", out_dir.display()))?;
-    let md_path = out_dir.join(format!("http-{stamp}.md"));
-    let json_path = out_dir.join(format!("http-{stamp}.json"));
-    std::fs::write(&md_path, &md).with_context(|| format!("cannot write {}", md_path.display()))?;
-    std::fs::write(&json_path, &json)
-        .with_context(|| format!("cannot write {}", json_path.display()))?;
-    println!(
-        "[bench] saved {} and {}",
-        repo.rel(&md_path),
-        repo.rel(&json_path)
-    );
+    save_results(repo, kind, &stamp, &md, &json)?;
 
     let failed = results.iter().filter(|r| r.outcome.is_err()).count();
     if failed > 0 {
@@ -603,10 +831,11 @@ fn server_command(env: &Env, case: &Case, server: Server, port: u16) -> Command 
     let peers_bin = env.peers_venv.join("bin");
     let (program, args, dir): (PathBuf, Vec<String>, PathBuf) = match server {
         Server::Puff => {
-            let config = if case.wait {
-                "puff_wait.toml"
-            } else {
-                "puff_hello.toml"
+            let config = match (case.asgi, case.wait) {
+                (false, false) => "puff_hello.toml",
+                (false, true) => "puff_wait.toml",
+                (true, false) => "puff_hello_asgi.toml",
+                (true, true) => "puff_wait_asgi.toml",
             };
             (
                 repo.root.join("target/release/puff-cli"),
@@ -633,7 +862,7 @@ fn server_command(env: &Env, case: &Case, server: Server, port: u16) -> Command 
         Server::Granian => {
             let mut args: Vec<String> = vec![
                 "--interface".into(),
-                "wsgi".into(),
+                if case.asgi { "asgi" } else { "wsgi" }.into(),
                 "--workers".into(),
                 "1".into(),
                 "--host".into(),
@@ -643,16 +872,46 @@ fn server_command(env: &Env, case: &Case, server: Server, port: u16) -> Command 
                 "--log-level".into(),
                 "warning".into(),
             ];
-            if !case.wait {
+            if !case.wait && !case.asgi {
                 args.extend(["--blocking-threads".into(), "1".into()]);
             }
-            let app = if case.wait {
-                "granian_wait:app"
-            } else {
-                "hello_wsgi:app"
+            let app = match (case.asgi, case.wait) {
+                (false, false) => "hello_wsgi:app",
+                (false, true) => "granian_wait:app",
+                (true, false) => "hello_asgi:app",
+                (true, true) => "asgi_wait:app",
             };
             args.push(app.into());
             (peers_bin.join("granian"), args, apps.clone())
+        }
+        Server::Uvicorn => {
+            let app = if case.wait {
+                "asgi_wait:app"
+            } else {
+                "hello_asgi:app"
+            };
+            (
+                peers_bin.join("uvicorn"),
+                vec![
+                    "--http".into(),
+                    "httptools".into(),
+                    "--loop".into(),
+                    "uvloop".into(),
+                    "--workers".into(),
+                    "1".into(),
+                    "--no-access-log".into(),
+                    "--backlog".into(),
+                    "4096".into(),
+                    "--host".into(),
+                    "127.0.0.1".into(),
+                    "--port".into(),
+                    port.to_string(),
+                    "--log-level".into(),
+                    "warning".into(),
+                    app.into(),
+                ],
+                apps.clone(),
+            )
         }
         Server::Gevent => {
             let app = if case.wait {
@@ -693,7 +952,7 @@ fn server_command(env: &Env, case: &Case, server: Server, port: u16) -> Command 
                 cmd.env("PUFF_LOG", "info,puff::access=off");
             }
         }
-        Server::Granian | Server::Gevent => {
+        Server::Granian | Server::Gevent | Server::Uvicorn => {
             cmd.env_remove("PYO3_PYTHON");
             util::apply_venv_env(&mut cmd, &env.peers_venv);
         }
@@ -759,6 +1018,34 @@ fn log_excerpt(path: &Path) -> String {
     format!("    log {}:\n      {tail}", path.display())
 }
 
+/// Waits up to 60 s until `running` accepts connections on `addr` (fails if it exits first).
+fn wait_accepting(running: &mut Running, addr: SocketAddr, log_path: &Path) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = running.child.try_wait()? {
+            bail!(
+                "{} exited before accepting connections ({}): {}\n{}",
+                running.name,
+                util::describe_status(status),
+                last_line(log_path),
+                log_excerpt(log_path)
+            );
+        }
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "{} did not accept on {addr} within 60 s: {}\n{}",
+                running.name,
+                last_line(log_path),
+                log_excerpt(log_path)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Starts the server, waits for it to accept and answer correctly, warms up, measures.
 fn run_one(env: &Env, case: &Case, server: Server, opts: &Options) -> Result<Measurement> {
     let port = free_port()?;
@@ -772,39 +1059,16 @@ fn run_one(env: &Env, case: &Case, server: Server, opts: &Options) -> Result<Mea
     println!("    $ {}", util::display_cmd(&cmd));
     let child = cmd
         .spawn()
-        .with_context(|| format!("cannot start {}", server.label()))?;
+        .with_context(|| format!("cannot start {}", server.label(case.asgi)))?;
     let mut running = Running {
         child,
-        name: server.label(),
+        name: server.label(case.asgi),
     };
 
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(status) = running.child.try_wait()? {
-            bail!(
-                "{} exited before accepting connections ({}): {}\n{}",
-                server.label(),
-                util::describe_status(status),
-                last_line(&log_path),
-                log_excerpt(&log_path)
-            );
-        }
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            break;
-        }
-        if Instant::now() > deadline {
-            bail!(
-                "{} did not accept on {addr} within 60 s: {}\n{}",
-                server.label(),
-                last_line(&log_path),
-                log_excerpt(&log_path)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_accepting(&mut running, addr, &log_path)?;
     check_response(addr, case.path)
-        .with_context(|| format!("{} answered {} wrongly", server.label(), case.path))?;
+        .with_context(|| format!("{} answered {} wrongly", server.label(case.asgi), case.path))?;
 
     let url = format!("http://127.0.0.1:{port}{}", case.path);
     if opts.warmup > 0 {
@@ -815,7 +1079,7 @@ fn run_one(env: &Env, case: &Case, server: Server, opts: &Options) -> Result<Mea
     if let Some(status) = running.child.try_wait()? {
         bail!(
             "{} exited during the run ({})",
-            server.label(),
+            server.label(case.asgi),
             util::describe_status(status)
         );
     }
@@ -931,7 +1195,7 @@ fn find(results: &[RunResult], case: char, server: Server) -> Option<&Measuremen
         .and_then(|r| r.outcome.as_ref().ok())
 }
 
-fn checks(results: &[RunResult]) -> Vec<Check> {
+fn checks(kind: Kind, results: &[RunResult]) -> Vec<Check> {
     let ratio = |case: char, a: Server, b: Server| -> Option<f64> {
         let (x, y) = (find(results, case, a)?, find(results, case, b)?);
         (y.rps > 0.0).then(|| x.rps / y.rps)
@@ -950,6 +1214,24 @@ fn checks(results: &[RunResult]) -> Vec<Check> {
             });
         }
     };
+    if kind == Kind::Asgi {
+        ratio_check('a', Server::Puff, Server::Granian, Some(1.0));
+        ratio_check('a', Server::Puff, Server::Uvicorn, None);
+        ratio_check('a', Server::Granian, Server::Uvicorn, None);
+        ratio_check('b', Server::Puff, Server::Granian, Some(1.0));
+        ratio_check('b', Server::Puff, Server::Uvicorn, Some(1.0));
+        if has_case('b') {
+            out.push(Check {
+                case: 'b',
+                what: "puff p99 latency".into(),
+                value: find(results, 'b', Server::Puff).map(|m| m.p99_ms),
+                target: None,
+                at_least: false,
+                unit: " ms",
+            });
+        }
+        return out;
+    }
     ratio_check('a', Server::Puff, Server::Granian, Some(1.0));
     ratio_check('a', Server::Puff, Server::Gevent, None);
     ratio_check('b', Server::Puff, Server::Granian, Some(1.1));
@@ -991,7 +1273,8 @@ fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or_default().trim().to_string()
 }
 
-fn machine_info(env: &Env) -> Machine {
+/// The machine, wrk's version (`with_wrk`) and the versions of `packages` in the peers venv.
+fn machine_info(repo: &Repo, peers_venv: &Path, with_wrk: bool, packages: &[&str]) -> Machine {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
@@ -1004,34 +1287,36 @@ fn machine_info(env: &Env) -> Machine {
     let kernel = util::capture(Command::new("uname").arg("-sr"))
         .map(|s| first_line(&s))
         .unwrap_or_default();
-    let python = util::capture(Command::new(env.repo.venv_python()).arg("--version"))
+    let python = util::capture(Command::new(repo.venv_python()).arg("--version"))
         .or_else(|_| util::capture(Command::new(setup::base_python()).arg("--version")))
         .map(|s| first_line(&s))
         .unwrap_or_default();
     let mut tools = Vec::new();
     // wrk -v prints its version and exits 1, so read the output whatever the status.
-    if let Ok(out) = Command::new("wrk").arg("-v").output() {
+    if with_wrk && let Ok(out) = Command::new("wrk").arg("-v").output() {
         let text = String::from_utf8_lossy(&out.stdout).into_owned()
             + &String::from_utf8_lossy(&out.stderr);
         let v = first_line(&text);
         tools.push(("wrk".into(), v.split(" [").next().unwrap_or(&v).to_string()));
     }
-    for tool in ["granian", "gunicorn"] {
-        let bin = env.peers_venv.join("bin").join(tool);
-        if let Ok(out) = util::capture(Command::new(&bin).arg("--version")) {
-            tools.push((tool.into(), first_line(&out)));
+    let script = format!(
+        "import importlib.metadata as m\nfor n in {:?}:\n    try:\n        print(n, m.version(n))\n    except Exception:\n        pass\n",
+        packages
+    );
+    if !packages.is_empty()
+        && let Ok(out) =
+            util::capture(Command::new(peers_venv.join("bin/python")).args(["-c", &script]))
+    {
+        for line in out.lines() {
+            if let Some((k, v)) = line.split_once(' ') {
+                tools.push((k.to_string(), v.trim().to_string()));
+            }
         }
-    }
-    let gevent = env.peers_venv.join("bin/python");
-    if let Ok(out) = util::capture(
-        Command::new(&gevent).args(["-c", "import gevent; print(gevent.__version__)"]),
-    ) {
-        tools.push(("gevent".into(), first_line(&out)));
     }
     let git = util::capture(
         Command::new("git")
             .args(["rev-parse", "--short", "HEAD"])
-            .current_dir(&env.repo.root),
+            .current_dir(&repo.root),
     )
     .map(|s| first_line(&s))
     .unwrap_or_else(|_| "unknown".into());
@@ -1058,7 +1343,11 @@ fn render_markdown(
     checks: &[Check],
 ) -> String {
     let mut md = String::new();
-    let _ = writeln!(md, "# Puff HTTP benchmark, {iso}\n");
+    let title = match opts.kind {
+        Kind::Asgi => "Puff ASGI benchmark",
+        _ => "Puff HTTP benchmark",
+    };
+    let _ = writeln!(md, "# {title}, {iso}\n");
     let _ = writeln!(
         md,
         "- machine: {} x {}, {}; {}; load average after the runs: {}",
@@ -1085,11 +1374,22 @@ fn render_markdown(
             "release binaries built by this run"
         }
     );
-    if results.iter().any(|r| r.case.wait) {
+    let mut ceilings: Vec<String> = Vec::new();
+    for r in results.iter().filter(|r| r.case.wait) {
+        let c = format!(
+            "{} req/s for ({})",
+            thousands(u64::from(r.case.connections) * 50),
+            r.case.id
+        );
+        if !ceilings.contains(&c) {
+            ceilings.push(c);
+        }
+    }
+    if !ceilings.is_empty() {
         let _ = writeln!(
             md,
-            "- the wait cases are closed loops: at most connections / 20 ms = 12,800 req/s for (b) \
-         and 51,200 req/s for (c), whatever the server"
+            "- the wait cases are closed loops: at most connections / 20 ms = {}, whatever the server",
+            ceilings.join(" and ")
         );
     }
     let _ = writeln!(md, "\n## Results\n");
@@ -1105,7 +1405,7 @@ fn render_markdown(
                 let _ = writeln!(
                     md,
                     "| {case} | {} | {} | {:.0} | {:.2} | {:.2} | {} | |",
-                    r.server.label(),
+                    r.server.label(r.case.asgi),
                     r.case.connections,
                     m.rps,
                     m.p50_ms,
@@ -1118,7 +1418,7 @@ fn render_markdown(
                 let _ = writeln!(
                     md,
                     "| {case} | {} | {} | - | - | - | - | not measured: {note} |",
-                    r.server.label(),
+                    r.server.label(r.case.asgi),
                     r.case.connections
                 );
             }
@@ -1143,6 +1443,19 @@ fn render_markdown(
         "\nErrors = wrk socket errors (connect/read/write/timeout) + non-2xx responses."
     );
     md
+}
+
+/// `12800` -> `12,800`.
+fn thousands(v: u64) -> String {
+    let digits = v.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn json_str(s: &str) -> String {
@@ -1183,7 +1496,7 @@ fn render_json(
 ) -> String {
     let mut j = String::new();
     let _ = writeln!(j, "{{");
-    let _ = writeln!(j, "  \"benchmark\": \"http\",");
+    let _ = writeln!(j, "  \"benchmark\": {},", json_str(opts.kind.name()));
     let _ = writeln!(j, "  \"timestamp\": {},", json_str(iso));
     let _ = writeln!(j, "  \"git\": {},", json_str(&machine.git));
     let _ = writeln!(
@@ -1257,6 +1570,540 @@ fn render_json(
     j
 }
 
+// ---------------------------------------------------------------------------------------------
+// `bench client`
+// ---------------------------------------------------------------------------------------------
+
+/// One timed run of one client program.
+#[derive(Clone, Debug, Default)]
+struct ClientRound {
+    rps: f64,
+    seconds: f64,
+    errors: u64,
+}
+
+struct ClientResult {
+    client: Client,
+    rounds: Vec<Result<ClientRound, String>>,
+}
+
+impl ClientResult {
+    fn rps_values(&self) -> Vec<f64> {
+        self.rounds
+            .iter()
+            .filter_map(|r| r.as_ref().ok().map(|r| r.rps))
+            .collect()
+    }
+
+    /// The median of the measured rounds (the mean of the middle two for an even count).
+    fn median_rps(&self) -> Option<f64> {
+        let mut v = self.rps_values();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        Some(if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        })
+    }
+
+    fn errors(&self) -> u64 {
+        self.rounds
+            .iter()
+            .filter_map(|r| r.as_ref().ok().map(|r| r.errors))
+            .sum()
+    }
+
+    fn first_failure(&self) -> Option<&str> {
+        self.rounds
+            .iter()
+            .find_map(|r| r.as_ref().err().map(String::as_str))
+    }
+}
+
+/// Parses the `BENCH_RESULT requests=N errors=N seconds=F rps=F` line a client program prints.
+fn parse_client_output(out: &str) -> Result<ClientRound> {
+    let line = out
+        .lines()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix("BENCH_RESULT "))
+        .context("no BENCH_RESULT line in the output")?;
+    let mut round = ClientRound::default();
+    let (mut got_rps, mut got_secs) = (false, false);
+    for field in line.split_whitespace() {
+        let Some((k, v)) = field.split_once('=') else {
+            continue;
+        };
+        match k {
+            "rps" => {
+                round.rps = v.parse().context("rps")?;
+                got_rps = true;
+            }
+            "seconds" => {
+                round.seconds = v.parse().context("seconds")?;
+                got_secs = true;
+            }
+            "errors" => round.errors = v.parse().context("errors")?,
+            _ => {}
+        }
+    }
+    if !got_rps || !got_secs {
+        bail!("incomplete BENCH_RESULT line `{line}`");
+    }
+    Ok(round)
+}
+
+/// The command line of one client program.
+fn client_command(
+    repo: &Repo,
+    peers_venv: &Path,
+    cpu: &str,
+    client: Client,
+    url: &str,
+    opts: &Options,
+) -> Command {
+    let apps = repo.root.join("bench/apps");
+    let mut cmd = match client {
+        Client::PuffGreenlets | Client::PuffCoroutines => {
+            let (config, command) = if client == Client::PuffGreenlets {
+                ("puff_client.toml", "client_greenlets")
+            } else {
+                ("puff_client_asyncio.toml", "client_coroutines")
+            };
+            let args = vec![
+                "--config".to_string(),
+                apps.join(config).to_string_lossy().into_owned(),
+                command.to_string(),
+            ];
+            let mut cmd = pinned(cpu, &repo.root.join("target/release/puff-cli"), &args);
+            cmd.env("PYO3_PYTHON", repo.venv_python());
+            util::apply_venv_env(&mut cmd, &repo.venv);
+            cmd
+        }
+        Client::Httpx | Client::Aiohttp => {
+            let args = vec!["peer_client.py".to_string(), client.name().to_string()];
+            let mut cmd = pinned(cpu, &peers_venv.join("bin/python"), &args);
+            cmd.env_remove("PYO3_PYTHON");
+            util::apply_venv_env(&mut cmd, peers_venv);
+            cmd
+        }
+    };
+    cmd.current_dir(apps)
+        .env_remove("PYTHONPATH")
+        .env("BENCH_URL", url)
+        .env("BENCH_REQUESTS", opts.requests.to_string())
+        .env("BENCH_CONCURRENCY", opts.concurrency.to_string())
+        .env("BENCH_WARMUP", opts.warmup_requests.to_string())
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Runs one client program to the end (10 minutes at most) and reads its result line.
+fn run_client_once(mut cmd: Command, log_path: &Path) -> Result<ClientRound> {
+    let log =
+        File::create(log_path).with_context(|| format!("cannot create {}", log_path.display()))?;
+    cmd.stdout(log.try_clone()?).stderr(log);
+    println!("    $ {}", util::display_cmd(&cmd));
+    let mut child = cmd.spawn().context("cannot start the client program")?;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("did not finish within 600 s\n{}", log_excerpt(log_path));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = std::fs::read_to_string(log_path).unwrap_or_default();
+    match parse_client_output(&out) {
+        Ok(round) => Ok(round),
+        Err(e) => bail!(
+            "{} ({e}): {}\n{}",
+            util::describe_status(status),
+            last_line(log_path),
+            log_excerpt(log_path)
+        ),
+    }
+}
+
+fn run_clients(repo: &Repo, opts: &Options) -> Result<()> {
+    let (stamp, iso) = stamps();
+    const STEPS: usize = 5;
+    println!("[bench 1/{STEPS}] checking taskset");
+    if !util::on_path("taskset") {
+        bail!("taskset is missing (Debian package util-linux); it pins the programs to CPUs");
+    }
+    let (client_cpu, target_cpu) = pick_cpus();
+
+    let peers_venv = repo.root.join(PEERS_VENV);
+    if opts.clients.iter().any(|c| !c.is_puff()) {
+        println!("[bench 2/{STEPS}] peer clients venv {PEERS_VENV} ({PEERS_REQUIREMENTS})");
+        ensure_peers(repo, &peers_venv)?;
+    } else {
+        println!("[bench 2/{STEPS}] peer clients not selected -- skipped {PEERS_VENV}");
+    }
+    println!("[bench 3/{STEPS}] project virtualenv .venv (needed to build and run Puff)");
+    setup::run(repo)?;
+
+    let mut packages = vec!["puff-example-rust-app"];
+    if opts.clients.iter().any(|c| c.is_puff()) {
+        packages.push("puff-cli");
+    }
+    if opts.skip_build {
+        println!("[bench 4/{STEPS}] cargo build --release -- skipped");
+    } else {
+        println!(
+            "[bench 4/{STEPS}] cargo build --release -p {}",
+            packages.join(" -p ")
+        );
+        let mut cmd = repo.cargo();
+        cmd.args(["build", "--release"]);
+        for p in &packages {
+            cmd.args(["-p", p]);
+        }
+        util::run(&mut cmd).context("building the release binaries failed")?;
+    }
+    for p in &packages {
+        let path = repo.root.join("target/release").join(p);
+        if !path.is_file() {
+            bail!("{} does not exist", repo.rel(&path));
+        }
+    }
+
+    let log_dir = repo.root.join(format!("target/bench-logs/client-{stamp}"));
+    std::fs::create_dir_all(&log_dir)
+        .with_context(|| format!("cannot create {}", log_dir.display()))?;
+    println!(
+        "[bench 5/{STEPS}] target puff-example-rust-app on CPU {target_cpu}; {} rounds of {} \
+         client(s) on CPU {client_cpu}, each {} GETs ({} untimed first) from {} callers",
+        opts.rounds,
+        opts.clients.len(),
+        opts.requests,
+        opts.warmup_requests,
+        opts.concurrency
+    );
+    println!("    logs: {}", repo.rel(&log_dir));
+
+    // The target: Puff's Rust route GET /rust/hello (1 KB), pinned to the other CPU.
+    let port = free_port()?;
+    let target_log = log_dir.join("target.log");
+    let log = File::create(&target_log)
+        .with_context(|| format!("cannot create {}", target_log.display()))?;
+    let args = vec![
+        "runserver".to_string(),
+        "--bind".to_string(),
+        format!("127.0.0.1:{port}"),
+    ];
+    let mut cmd = pinned(
+        target_cpu,
+        &repo.root.join("target/release/puff-example-rust-app"),
+        &args,
+    );
+    cmd.current_dir(repo.root.join("examples/rust_app"))
+        .env("PYO3_PYTHON", repo.venv_python())
+        .env("PUFF_LOG", "info,puff::access=off")
+        .env_remove("PYTHONPATH")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    util::apply_venv_env(&mut cmd, &repo.venv);
+    println!("    $ {}", util::display_cmd(&cmd));
+    let child = cmd.spawn().context("cannot start puff-example-rust-app")?;
+    let mut target = Running {
+        child,
+        name: "puff-example-rust-app (target)",
+    };
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    wait_accepting(&mut target, addr, &target_log)?;
+    check_response(addr, "/rust/hello").context("the target answered /rust/hello wrongly")?;
+    let url = format!("http://127.0.0.1:{port}/rust/hello");
+
+    let mut results: Vec<ClientResult> = opts
+        .clients
+        .iter()
+        .map(|c| ClientResult {
+            client: *c,
+            rounds: Vec::new(),
+        })
+        .collect();
+    for round in 1..=opts.rounds {
+        for result in results.iter_mut() {
+            let client = result.client;
+            println!(
+                "[round {round}/{}] {} ({})",
+                opts.rounds,
+                client.name(),
+                client.label()
+            );
+            let cmd = client_command(repo, &peers_venv, client_cpu, client, &url, opts);
+            let log_path = log_dir.join(format!("{}-round{round}.log", client.name()));
+            let outcome = run_client_once(cmd, &log_path);
+            match &outcome {
+                Ok(r) => println!(
+                    "    {:.0} req/s ({:.3} s), {} errors",
+                    r.rps, r.seconds, r.errors
+                ),
+                Err(e) => println!("    FAILED: {e:#}"),
+            }
+            result.rounds.push(outcome.map_err(|e| {
+                format!("{e:#}")
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            }));
+            if let Some(status) = target.child.try_wait()? {
+                bail!(
+                    "the target server exited ({}): {}\n{}",
+                    util::describe_status(status),
+                    last_line(&target_log),
+                    log_excerpt(&target_log)
+                );
+            }
+        }
+    }
+    target.stop()?;
+
+    let checks = client_checks(&results);
+    let machine = machine_info(repo, &peers_venv, false, &["httpx", "aiohttp", "uvloop"]);
+    let md = render_client_markdown(
+        &iso, opts, client_cpu, target_cpu, &machine, &results, &checks,
+    );
+    let json = render_client_json(
+        &iso, opts, client_cpu, target_cpu, &machine, &results, &checks,
+    );
+    println!("\n{md}");
+    save_results(repo, Kind::Client, &stamp, &md, &json)?;
+
+    let unmeasured = results.iter().filter(|r| r.median_rps().is_none()).count();
+    if unmeasured > 0 {
+        bail!(
+            "{unmeasured} of {} clients could not be measured (see the table above)",
+            results.len()
+        );
+    }
+    Ok(())
+}
+
+fn client_checks(results: &[ClientResult]) -> Vec<Check> {
+    let median = |c: Client| {
+        results
+            .iter()
+            .find(|r| r.client == c)
+            .and_then(ClientResult::median_rps)
+    };
+    let has = |c: Client| results.iter().any(|r| r.client == c);
+    let mut out = Vec::new();
+    for (a, b, target) in [
+        (Client::PuffGreenlets, Client::Aiohttp, Some(1.5)),
+        (Client::PuffCoroutines, Client::Aiohttp, Some(1.5)),
+        (Client::Httpx, Client::Aiohttp, None),
+        (Client::PuffGreenlets, Client::Httpx, None),
+    ] {
+        if !has(a) || !has(b) {
+            continue;
+        }
+        let value = match (median(a), median(b)) {
+            (Some(x), Some(y)) if y > 0.0 => Some(x / y),
+            _ => None,
+        };
+        out.push(Check {
+            case: '-',
+            what: format!("{} / {} req/s", a.name(), b.name()),
+            value,
+            target,
+            at_least: true,
+            unit: "x",
+        });
+    }
+    out
+}
+
+fn tools_line(machine: &Machine) -> String {
+    let tools: Vec<String> = machine
+        .tools
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect();
+    tools.join(", ")
+}
+
+fn render_client_markdown(
+    iso: &str,
+    opts: &Options,
+    client_cpu: &str,
+    target_cpu: &str,
+    machine: &Machine,
+    results: &[ClientResult],
+    checks: &[Check],
+) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "# Puff HTTP client benchmark, {iso}\n");
+    let _ = writeln!(
+        md,
+        "- machine: {} x {}, {}; {}; load average after the runs: {}",
+        machine.cpus, machine.cpu, machine.kernel, machine.python, machine.loadavg
+    );
+    let _ = writeln!(md, "- tools: {}; git {}", tools_line(machine), machine.git);
+    let _ = writeln!(
+        md,
+        "- method: target `puff-example-rust-app runserver` (`GET /rust/hello`, a 1 KB body from a \
+         Rust route, access log off) pinned to CPU {target_cpu}; each client program pinned to CPU \
+         {client_cpu} (all of its threads), a fresh process per run; {} untimed GETs, then {} \
+         timed GETs from {} concurrent callers sharing one client (connection pool); every \
+         response is checked (200, 1024 bytes); {} rounds with the clients interleaved, the median \
+         round counts; {}",
+        opts.warmup_requests,
+        opts.requests,
+        opts.concurrency,
+        opts.rounds,
+        if opts.skip_build {
+            "existing release binaries (--skip-build)"
+        } else {
+            "release binaries built by this run"
+        }
+    );
+    let _ = writeln!(md, "\n## Results\n");
+    let _ = writeln!(
+        md,
+        "| client | median req/s | req/s per round | errors | note |"
+    );
+    let _ = writeln!(md, "|---|---:|---|---:|---|");
+    for r in results {
+        let rounds: Vec<String> = r
+            .rounds
+            .iter()
+            .map(|x| match x {
+                Ok(x) => format!("{:.0}", x.rps),
+                Err(_) => "failed".into(),
+            })
+            .collect();
+        let note = r
+            .first_failure()
+            .map(|e| format!("not measured: {}", e.replace('|', "\\|")))
+            .unwrap_or_default();
+        let median = r.median_rps().map_or("-".into(), |v| format!("{v:.0}"));
+        let _ = writeln!(
+            md,
+            "| {} ({}) | {median} | {} | {} | {note} |",
+            r.client.name(),
+            r.client.label(),
+            rounds.join(", "),
+            r.errors()
+        );
+    }
+    let _ = writeln!(md, "\n## Targets\n");
+    let _ = writeln!(md, "| check | value | target | result |");
+    let _ = writeln!(md, "|---|---:|---|---|");
+    for c in checks {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} |",
+            c.what,
+            c.value_str(),
+            c.target_str(),
+            c.verdict()
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nErrors = requests that raised or did not answer 200 with 1024 bytes (all rounds)."
+    );
+    md
+}
+
+fn render_client_json(
+    iso: &str,
+    opts: &Options,
+    client_cpu: &str,
+    target_cpu: &str,
+    machine: &Machine,
+    results: &[ClientResult],
+    checks: &[Check],
+) -> String {
+    let mut j = String::new();
+    let _ = writeln!(j, "{{");
+    let _ = writeln!(j, "  \"benchmark\": \"client\",");
+    let _ = writeln!(j, "  \"timestamp\": {},", json_str(iso));
+    let _ = writeln!(j, "  \"git\": {},", json_str(&machine.git));
+    let _ = writeln!(
+        j,
+        "  \"settings\": {{\"requests\": {}, \"concurrency\": {}, \"warmup_requests\": {}, \
+         \"rounds\": {}, \"client_cpu\": {}, \"target_cpu\": {}, \"target\": \
+         \"puff-example-rust-app GET /rust/hello\", \"body_bytes\": {BODY_LEN}, \"skip_build\": {}}},",
+        opts.requests,
+        opts.concurrency,
+        opts.warmup_requests,
+        opts.rounds,
+        json_str(client_cpu),
+        json_str(target_cpu),
+        opts.skip_build
+    );
+    let tools: Vec<String> = machine
+        .tools
+        .iter()
+        .map(|(k, v)| format!("{}: {}", json_str(k), json_str(v)))
+        .collect();
+    let _ = writeln!(
+        j,
+        "  \"machine\": {{\"cpu\": {}, \"cpus\": {}, \"loadavg\": {}, \"kernel\": {}, \"python\": {}, \"tools\": {{{}}}}},",
+        json_str(&machine.cpu),
+        machine.cpus,
+        json_str(&machine.loadavg),
+        json_str(&machine.kernel),
+        json_str(&machine.python),
+        tools.join(", ")
+    );
+    let _ = writeln!(j, "  \"results\": [");
+    for (i, r) in results.iter().enumerate() {
+        let rounds: Vec<String> = r
+            .rounds
+            .iter()
+            .map(|x| match x {
+                Ok(x) => format!(
+                    "{{\"ok\": true, \"requests_per_sec\": {}, \"seconds\": {}, \"errors\": {}}}",
+                    json_num(x.rps),
+                    json_num(x.seconds),
+                    x.errors
+                ),
+                Err(e) => format!("{{\"ok\": false, \"error\": {}}}", json_str(e)),
+            })
+            .collect();
+        let comma = if i + 1 < results.len() { "," } else { "" };
+        let _ = writeln!(
+            j,
+            "    {{\"client\": {}, \"label\": {}, \"median_requests_per_sec\": {}, \"errors\": {}, \"rounds\": [{}]}}{comma}",
+            json_str(r.client.name()),
+            json_str(r.client.label()),
+            r.median_rps().map_or("null".into(), json_num),
+            r.errors(),
+            rounds.join(", ")
+        );
+    }
+    let _ = writeln!(j, "  ],");
+    let _ = writeln!(j, "  \"checks\": [");
+    for (i, c) in checks.iter().enumerate() {
+        let comma = if i + 1 < checks.len() { "," } else { "" };
+        let _ = writeln!(
+            j,
+            "    {{\"check\": {}, \"value\": {}, \"target\": {}, \"result\": {}}}{comma}",
+            json_str(&c.what),
+            c.value.map_or("null".into(), json_num),
+            json_str(&c.target_str()),
+            json_str(c.verdict())
+        );
+    }
+    let _ = writeln!(j, "  ]");
+    let _ = writeln!(j, "}}");
+    j
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1296,7 +2143,7 @@ Transfer/sec:     33.09MB
 
     #[test]
     fn checks_compute_ratios_and_verdicts() {
-        let case = |id| *CASES.iter().find(|c| c.id == id).unwrap();
+        let case = |id| *HTTP_CASES.iter().find(|c| c.id == id).unwrap();
         let ok = |rps: f64, p99_ms: f64| {
             Ok(Measurement {
                 rps,
@@ -1322,7 +2169,7 @@ Transfer/sec:     33.09MB
                 outcome: Err("x".into()),
             },
         ];
-        let cs = checks(&results);
+        let cs = checks(Kind::Http, &results);
         assert_eq!(cs.len(), 3);
         assert_eq!(cs[0].verdict(), "PASS"); // 1.2x >= 1.1x
         assert_eq!(cs[1].verdict(), "n/a"); // gevent missing
@@ -1342,7 +2189,7 @@ Transfer/sec:     33.09MB
                 outcome: ok(10.0, 1.0),
             },
         ];
-        let cs = checks(&slow);
+        let cs = checks(Kind::Http, &slow);
         assert_eq!(cs[0].verdict(), "MISS"); // 1x < 2x
         assert_eq!(cs[1].verdict(), "info"); // puff/gevent has no target
         assert_eq!(cs[1].target_str(), "-");
@@ -1368,6 +2215,122 @@ Transfer/sec:     33.09MB
         assert_eq!(o.servers, vec![Server::Axum]);
         assert!(parse(&["tcp".to_string()]).is_err());
         assert!(parse(&["--cases".to_string(), "z".to_string()]).is_err());
+    }
+
+    #[test]
+    fn parses_asgi_and_client_args() {
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let o = parse(&args(&["asgi", "--duration", "3"])).unwrap().unwrap();
+        assert_eq!(o.kind, Kind::Asgi);
+        assert_eq!(o.cases, vec!['a', 'b']);
+        assert_eq!(
+            o.servers,
+            vec![Server::Puff, Server::Granian, Server::Uvicorn]
+        );
+        assert!(parse(&args(&["asgi", "--cases", "c"])).is_err());
+        assert!(parse(&args(&["asgi", "--servers", "gevent"])).is_err());
+        assert!(parse(&args(&["http", "--servers", "uvicorn"])).is_err());
+        let o = parse(&args(&[
+            "client",
+            "--requests",
+            "500",
+            "--rounds",
+            "1",
+            "--clients",
+            "aiohttp,puff-greenlets",
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(o.kind, Kind::Client);
+        assert_eq!((o.requests, o.rounds, o.concurrency), (500, 1, 64));
+        assert_eq!(o.clients, vec![Client::Aiohttp, Client::PuffGreenlets]);
+        assert!(parse(&args(&["client", "--duration", "3"])).is_err());
+        assert!(parse(&args(&["http", "--requests", "3"])).is_err());
+        assert!(parse(&args(&["client", "--clients", "curl"])).is_err());
+    }
+
+    #[test]
+    fn asgi_checks() {
+        let case = |id| *ASGI_CASES.iter().find(|c| c.id == id).unwrap();
+        let ok = |rps: f64| {
+            Ok(Measurement {
+                rps,
+                p99_ms: 21.0,
+                requests: 1,
+                ..Default::default()
+            })
+        };
+        let results = vec![
+            RunResult {
+                case: case('b'),
+                server: Server::Puff,
+                outcome: ok(12000.0),
+            },
+            RunResult {
+                case: case('b'),
+                server: Server::Granian,
+                outcome: ok(11000.0),
+            },
+            RunResult {
+                case: case('b'),
+                server: Server::Uvicorn,
+                outcome: ok(12500.0),
+            },
+        ];
+        let cs = checks(Kind::Asgi, &results);
+        let what: Vec<&str> = cs.iter().map(|c| c.what.as_str()).collect();
+        assert_eq!(
+            what,
+            [
+                "puff / granian req/s",
+                "puff / uvicorn req/s",
+                "puff p99 latency"
+            ]
+        );
+        assert_eq!(cs[0].verdict(), "PASS");
+        assert_eq!(cs[1].verdict(), "MISS");
+        assert_eq!(cs[2].verdict(), "info");
+    }
+
+    #[test]
+    fn parses_client_output_and_medians() {
+        let out = "puff (greenlets): ...\nBENCH_RESULT requests=10000 errors=2 seconds=1.250000 rps=8000.000\n";
+        let r = parse_client_output(out).unwrap();
+        assert!((r.rps - 8000.0).abs() < 1e-9);
+        assert!((r.seconds - 1.25).abs() < 1e-9);
+        assert_eq!(r.errors, 2);
+        assert!(parse_client_output("Traceback ...\n").is_err());
+        assert!(parse_client_output("BENCH_RESULT errors=0\n").is_err());
+        let round = |rps| {
+            Ok(ClientRound {
+                rps,
+                seconds: 1.0,
+                errors: 1,
+            })
+        };
+        let puff = ClientResult {
+            client: Client::PuffGreenlets,
+            rounds: vec![
+                round(9000.0),
+                Err("x".into()),
+                round(15000.0),
+                round(12000.0),
+            ],
+        };
+        assert_eq!(puff.median_rps(), Some(12000.0));
+        assert_eq!(puff.errors(), 3);
+        assert_eq!(puff.first_failure(), Some("x"));
+        let aio = ClientResult {
+            client: Client::Aiohttp,
+            rounds: vec![round(7000.0), round(9000.0)],
+        };
+        assert_eq!(aio.median_rps(), Some(8000.0));
+        let cs = client_checks(&[puff, aio]);
+        assert_eq!(cs.len(), 1);
+        assert_eq!(cs[0].value_str(), "1.50x");
+        assert_eq!(cs[0].verdict(), "PASS");
+        assert_eq!(thousands(12_800), "12,800");
+        assert_eq!(thousands(512), "512");
     }
 
     #[test]

@@ -27,7 +27,9 @@ Commands:
   test                                setup, cargo fmt/clippy/build/test, ruff, pytest
                                       (integration and in-runtime); stops at the first failure
   bench [http] [OPTIONS]              HTTP benchmark vs granian, gunicorn+gevent and bare axum
-                                      (`cargo xtask bench --help` for its options)
+  bench asgi [OPTIONS]                ASGI benchmark vs granian and uvicorn
+  bench client [OPTIONS]              HTTP client benchmark (puff.http) vs httpx and aiohttp
+                                      (`cargo xtask bench --help` for their options)
   bench bridge [CRITERION ARGS]       criterion benchmark of the greenlet <-> Tokio bridge
   help                                this text
 
