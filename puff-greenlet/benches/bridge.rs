@@ -1,7 +1,7 @@
 //! Costs of crossing between Tokio and greenlets, on the real interpreter:
 //! - `run`: async Rust -> job in a pooled greenlet -> result back (one round trip),
 //! - `wait_for/ready`: a Python call on an already-ready future (never leaves the thread),
-//! - `wait_for/parked`: `puff.sleep_ms(0)` from one greenlet (park on Tokio, resume),
+//! - `wait_for/parked`: spawn a greenlet and `join()` it from another (park, resume),
 //! - `wait_for/parked_x100`: the same spread over 100 concurrent greenlets.
 //!
 //! Run with `cargo xtask bench bridge` (or `cargo bench -p puff-greenlet`, VIRTUAL_ENV set).
@@ -25,8 +25,9 @@ def ready(count):
         n.wrap_async(lambda ret: ret(1))
 
 def parked(count):
+    # join() parks this greenlet until the spawned one has run: a real park + resume.
     for _ in range(count):
-        n.sleep_ms(0)
+        n.spawn(int, ()).join()
 
 def parked_spread(count, width=100):
     per = max(1, count // width)

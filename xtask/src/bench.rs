@@ -6,6 +6,8 @@
 //! - `asgi`: Puff vs granian vs uvicorn (httptools + uvloop) on raw ASGI apps, same method.
 //! - `client`: Puff's HTTP client (`puff.http`) vs httpx and aiohttp (under uvloop), each doing
 //!   the same GETs against a local server; clients pinned to CPU 0, the server to CPU 1.
+//! - `postgres`: Puff's `puff.postgres` vs asyncpg (uvloop) and psycopg2 on the same private
+//!   Postgres server (pinned to CPU 1), each client program pinned to CPU 0.
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -27,7 +29,7 @@ const BODY_LEN: usize = 1024;
 const NOFILE: u32 = 65_536;
 
 pub const USAGE: &str = "\
-Usage: cargo xtask bench [http|asgi|client] [OPTIONS]     (default: http)
+Usage: cargo xtask bench [http|asgi|client|postgres] [OPTIONS]     (default: http)
 
 http: WSGI servers; the server pinned to CPU 0 (taskset -c 0), wrk pinned to CPU 1.
   (a) hello: raw 1 KB WSGI app, 64 connections      puff vs granian vs gunicorn+gevent
@@ -41,9 +43,16 @@ client: HTTP clients; the target (puff-example-rust-app, GET /rust/hello) pinned
   each client program pinned to CPU 0 doing --requests GETs from --concurrency callers:
   puff-greenlets, puff-coroutines (puff.http), httpx (AsyncClient), aiohttp (ClientSession),
   the last two under uvloop. Each round runs every client once; the median round counts.
+postgres: one private Postgres (or $PUFF_BENCH_POSTGRES_URL / $PUFF_TEST_POSTGRES_URL) pinned
+  to CPU 1, each client program pinned to CPU 0: puff (puff.postgres, greenlets), asyncpg
+  (uvloop, a pool), psycopg2 (one connection; one per thread in (c)); same SQL everywhere.
+  (a) fetch:  --rows rows x 6 mixed-type columns into Python (mean of 5 fetches)
+  (b) insert: --inserts single-row INSERTs with one executemany (table truncated first)
+  (c) small:  --queries primary-key SELECTs from --concurrency (50) concurrent callers
+  Each round runs every client on every case once; the median time counts.
 Installs wrk (apt-get) and bench/.venv-peers (pinned peers) when missing and builds the Rust
 binaries in release mode. Results are printed and saved as
-bench/results/<http|asgi|client>-<UTC timestamp>.md and .json.
+bench/results/<http|asgi|client|postgres>-<UTC timestamp>.md and .json.
 
 Options (http, asgi):
   --duration SECS     measured seconds per run (default 10)
@@ -57,6 +66,14 @@ Options (client):
   --warmup-requests N untimed GETs before the timed ones, same callers (default 1000)
   --rounds N          runs of every client (default 3; the median is reported)
   --clients LIST      subset of puff-greenlets,puff-coroutines,httpx,aiohttp (default all)
+Options (postgres):
+  --cases LIST        subset of a,b,c (default all)
+  --clients LIST      subset of puff,asyncpg,psycopg2 (default all)
+  --rounds N          runs of every client on every case (default 5; the median is reported)
+  --concurrency N     concurrent callers in (c) (default 50; Puff's pool has 50 connections)
+  --rows N            rows in the fetched table (default 10000)
+  --inserts N         rows inserted in (b) (default 10000)
+  --queries N         queries in (c) (default 5000)
 Options (all):
   --skip-build        use the existing release binaries instead of running cargo build
   -h, --help          this text";
@@ -66,6 +83,7 @@ pub enum Kind {
     Http,
     Asgi,
     Client,
+    Postgres,
 }
 
 impl Kind {
@@ -74,6 +92,7 @@ impl Kind {
             Kind::Http => "http",
             Kind::Asgi => "asgi",
             Kind::Client => "client",
+            Kind::Postgres => "postgres",
         }
     }
 
@@ -81,7 +100,7 @@ impl Kind {
         match self {
             Kind::Http => &HTTP_CASES,
             Kind::Asgi => &ASGI_CASES,
-            Kind::Client => &[],
+            Kind::Client | Kind::Postgres => &[],
         }
     }
 
@@ -95,7 +114,7 @@ impl Kind {
                 Server::Axum,
             ],
             Kind::Asgi => &[Server::Puff, Server::Granian, Server::Uvicorn],
-            Kind::Client => &[],
+            Kind::Client | Kind::Postgres => &[],
         }
     }
 }
@@ -113,6 +132,10 @@ pub struct Options {
     warmup_requests: u64,
     rounds: u64,
     clients: Vec<Client>,
+    pg_clients: Vec<PgClient>,
+    rows: u64,
+    inserts: u64,
+    queries: u64,
 }
 
 fn list<'a>(flag: &str, v: Option<&'a String>) -> Result<Vec<&'a str>> {
@@ -138,9 +161,11 @@ pub fn parse(args: &[String]) -> Result<Option<Options>> {
             "http" => Kind::Http,
             "asgi" => Kind::Asgi,
             "client" => Kind::Client,
+            "postgres" => Kind::Postgres,
             _ => {
                 return usage_err(format!(
-                    "unknown benchmark `{first}` (known: `http`, `asgi`, `client`, `bridge`)"
+                    "unknown benchmark `{first}` (known: `http`, `asgi`, `client`, `postgres`, \
+                     `bridge`)"
                 ));
             }
         };
@@ -150,15 +175,23 @@ pub fn parse(args: &[String]) -> Result<Option<Options>> {
         kind,
         duration: 10,
         warmup: 2,
-        cases: kind.cases().iter().map(|c| c.id).collect(),
+        cases: if kind == Kind::Postgres {
+            PG_CASES.iter().map(|c| c.0).collect()
+        } else {
+            kind.cases().iter().map(|c| c.id).collect()
+        },
         servers: kind.servers().to_vec(),
         wrk_threads: 1,
         skip_build: false,
         requests: 10_000,
-        concurrency: 64,
+        concurrency: if kind == Kind::Postgres { 50 } else { 64 },
         warmup_requests: 1_000,
-        rounds: 3,
+        rounds: if kind == Kind::Postgres { 5 } else { 3 },
         clients: Client::ALL.to_vec(),
+        pg_clients: PgClient::ALL.to_vec(),
+        rows: 10_000,
+        inserts: 10_000,
+        queries: 5_000,
     };
     let num = |flag: &str, v: Option<&String>| -> Result<u64> {
         let v = v.ok_or_else(|| util::UsageError(format!("{flag} needs a value")))?;
@@ -166,14 +199,21 @@ pub fn parse(args: &[String]) -> Result<Option<Options>> {
             .map_err(|_| util::UsageError(format!("{flag}: `{v}` is not a whole number")).into())
     };
     let server_flag = |flag: &str| -> Result<()> {
-        if kind == Kind::Client {
+        if matches!(kind, Kind::Client | Kind::Postgres) {
             return usage_err(format!("{flag} is for `bench http` and `bench asgi`"));
         }
         Ok(())
     };
     let client_flag = |flag: &str| -> Result<()> {
-        if kind != Kind::Client {
+        let postgres_too = matches!(flag, "--rounds" | "--concurrency" | "--clients");
+        if kind != Kind::Client && !(postgres_too && kind == Kind::Postgres) {
             return usage_err(format!("{flag} is for `bench client`"));
+        }
+        Ok(())
+    };
+    let postgres_flag = |flag: &str| -> Result<()> {
+        if kind != Kind::Postgres {
+            return usage_err(format!("{flag} is for `bench postgres`"));
         }
         Ok(())
     };
@@ -196,6 +236,39 @@ pub fn parse(args: &[String]) -> Result<Option<Options>> {
                 opts.wrk_threads = num("--wrk-threads", it.next())?.clamp(1, 64) as u32;
             }
             "--skip-build" => opts.skip_build = true,
+            "--cases" if kind == Kind::Postgres => {
+                let mut cases = Vec::new();
+                for c in list("--cases", it.next())? {
+                    match PG_CASES.iter().find(|k| k.0.to_string() == c) {
+                        Some(k) => cases.push(k.0),
+                        None => return usage_err(format!("--cases: unknown case `{c}` (a,b,c)")),
+                    }
+                }
+                opts.cases = cases;
+            }
+            "--rows" | "--inserts" | "--queries" => {
+                postgres_flag(arg)?;
+                let v = num(arg, it.next())?.clamp(1, 10_000_000);
+                match arg.as_str() {
+                    "--rows" => opts.rows = v,
+                    "--inserts" => opts.inserts = v,
+                    _ => opts.queries = v,
+                }
+            }
+            "--clients" if kind == Kind::Postgres => {
+                let mut clients = Vec::new();
+                for c in list("--clients", it.next())? {
+                    match PgClient::ALL.iter().find(|k| k.name() == c) {
+                        Some(k) => clients.push(*k),
+                        None => {
+                            return usage_err(format!(
+                                "--clients: unknown client `{c}` (puff,asyncpg,psycopg2)"
+                            ));
+                        }
+                    }
+                }
+                opts.pg_clients = clients;
+            }
             "--cases" => {
                 server_flag(arg)?;
                 let known: Vec<String> = kind.cases().iter().map(|c| c.id.to_string()).collect();
@@ -528,6 +601,7 @@ pub fn run(repo: &Repo, opts: &Options) -> Result<()> {
     match opts.kind {
         Kind::Http | Kind::Asgi => run_servers(repo, opts),
         Kind::Client => run_clients(repo, opts),
+        Kind::Postgres => run_postgres(repo, opts),
     }
 }
 
@@ -2104,6 +2178,649 @@ fn render_client_json(
     j
 }
 
+// ------------------------------------------------------------------------ bench postgres
+
+/// `bench postgres` cases: id and title.
+const PG_CASES: [(char, &str); 3] = [
+    (
+        'a',
+        "fetch: the whole table (6 mixed-type columns) into Python",
+    ),
+    ('b', "insert: single-row INSERTs with one executemany"),
+    (
+        'c',
+        "small queries: primary-key SELECTs from concurrent callers",
+    ),
+];
+
+/// Fetches per client run in (a) (after one untimed fetch); the figure is their mean.
+const PG_FETCH_REPEAT: u64 = 5;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum PgClient {
+    Puff,
+    Asyncpg,
+    Psycopg2,
+}
+
+impl PgClient {
+    const ALL: [PgClient; 3] = [PgClient::Puff, PgClient::Asyncpg, PgClient::Psycopg2];
+
+    fn name(self) -> &'static str {
+        match self {
+            PgClient::Puff => "puff",
+            PgClient::Asyncpg => "asyncpg",
+            PgClient::Psycopg2 => "psycopg2",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            PgClient::Puff => "puff.postgres, greenlets (puff.spawn) in (c)",
+            PgClient::Asyncpg => "asyncpg pool + uvloop, tasks in (c)",
+            PgClient::Psycopg2 => "psycopg2, one connection per thread in (c)",
+        }
+    }
+}
+
+fn pg_case_title(id: char) -> &'static str {
+    PG_CASES.iter().find(|c| c.0 == id).map_or("?", |c| c.1)
+}
+
+/// What one client program does in `case`, for the reports.
+fn pg_case_work(opts: &Options, case: char) -> String {
+    match case {
+        'a' => format!(
+            "fetch {} rows x 6 columns (int8, text, float8, bool, timestamptz, numeric); mean of \
+             {PG_FETCH_REPEAT} fetches",
+            opts.rows
+        ),
+        'b' => format!(
+            "{} single-row INSERTs, one executemany + commit",
+            opts.inserts
+        ),
+        _ => format!(
+            "{} primary-key SELECTs from {} concurrent callers",
+            opts.queries, opts.concurrency
+        ),
+    }
+}
+
+/// The median of `v` (the mean of the middle two for an even count).
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+struct PgResult {
+    case: char,
+    client: PgClient,
+    /// `seconds` of a round: the time of the case's work (one fetch in (a)).
+    rounds: Vec<Result<ClientRound, String>>,
+}
+
+impl PgResult {
+    fn median_seconds(&self) -> Option<f64> {
+        median(
+            self.rounds
+                .iter()
+                .filter_map(|r| r.as_ref().ok().map(|r| r.seconds))
+                .collect(),
+        )
+    }
+
+    fn errors(&self) -> u64 {
+        self.rounds
+            .iter()
+            .filter_map(|r| r.as_ref().ok().map(|r| r.errors))
+            .sum()
+    }
+
+    fn first_failure(&self) -> Option<&str> {
+        self.rounds
+            .iter()
+            .find_map(|r| r.as_ref().err().map(String::as_str))
+    }
+}
+
+fn pg_median(results: &[PgResult], case: char, client: PgClient) -> Option<f64> {
+    results
+        .iter()
+        .find(|r| r.case == case && r.client == client)
+        .and_then(PgResult::median_seconds)
+}
+
+/// The command line of one `bench postgres` client program.
+fn pg_command(
+    repo: &Repo,
+    peers_venv: &Path,
+    cpu: &str,
+    client: PgClient,
+    case: char,
+    url: &str,
+    opts: &Options,
+) -> Command {
+    let apps = repo.root.join("bench/apps");
+    let mut cmd = match client {
+        PgClient::Puff => {
+            let args = vec![
+                "--config".to_string(),
+                apps.join("puff_pg.toml").to_string_lossy().into_owned(),
+                "--default-postgres-url".to_string(),
+                url.to_string(),
+                "pg".to_string(),
+            ];
+            let mut cmd = pinned(cpu, &repo.root.join("target/release/puff-cli"), &args);
+            cmd.env("PYO3_PYTHON", repo.venv_python());
+            util::apply_venv_env(&mut cmd, &repo.venv);
+            cmd
+        }
+        PgClient::Asyncpg | PgClient::Psycopg2 => {
+            let args = vec!["peer_pg.py".to_string(), client.name().to_string()];
+            let mut cmd = pinned(cpu, &peers_venv.join("bin/python"), &args);
+            cmd.env_remove("PYO3_PYTHON");
+            util::apply_venv_env(&mut cmd, peers_venv);
+            cmd
+        }
+    };
+    cmd.current_dir(apps)
+        .env_remove("PYTHONPATH")
+        .env("BENCH_PG_URL", url)
+        .env("BENCH_CASE", case.to_string())
+        .env("BENCH_ROWS", opts.rows.to_string())
+        .env("BENCH_INSERTS", opts.inserts.to_string())
+        .env("BENCH_QUERIES", opts.queries.to_string())
+        .env("BENCH_CONCURRENCY", opts.concurrency.to_string())
+        .env("BENCH_REPEAT", PG_FETCH_REPEAT.to_string())
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// `bench/apps/pg_bench_server.py`: owns the Postgres server (and its tables) until its
+/// standard input is closed.
+struct PgServerProc {
+    child: Child,
+    stdin: Option<std::process::ChildStdin>,
+}
+
+impl PgServerProc {
+    fn stop(&mut self) {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(_)) | Err(_) => return,
+                Ok(None) if Instant::now() > deadline => {
+                    println!("    WARNING: the Postgres helper did not stop within 60 s: killed");
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    return;
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+    }
+}
+
+impl Drop for PgServerProc {
+    fn drop(&mut self) {
+        if self.stdin.is_some() {
+            self.stop();
+        }
+    }
+}
+
+/// Starts the server helper pinned to `cpu` and waits for its `BENCH_PG_URL=` line; returns
+/// the helper, the URL and the server version.
+fn start_pg_server(
+    repo: &Repo,
+    peers_venv: &Path,
+    cpu: &str,
+    opts: &Options,
+    log_path: &Path,
+) -> Result<(PgServerProc, String, String)> {
+    let log =
+        File::create(log_path).with_context(|| format!("cannot create {}", log_path.display()))?;
+    let args = vec!["pg_bench_server.py".to_string(), opts.rows.to_string()];
+    let mut cmd = pinned(cpu, &peers_venv.join("bin/python"), &args);
+    cmd.env_remove("PYO3_PYTHON").env_remove("PYTHONPATH");
+    util::apply_venv_env(&mut cmd, peers_venv);
+    cmd.current_dir(repo.root.join("bench/apps"))
+        .stdin(Stdio::piped())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    println!("    $ {}", util::display_cmd(&cmd));
+    let mut child = cmd
+        .spawn()
+        .context("cannot start bench/apps/pg_bench_server.py")?;
+    let stdin = child.stdin.take();
+    let mut server = PgServerProc { child, stdin };
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let out = std::fs::read_to_string(log_path).unwrap_or_default();
+        if let Some(url) = out
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("BENCH_PG_URL="))
+        {
+            let version = out
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("BENCH_PG_VERSION="))
+                .unwrap_or("unknown")
+                .to_string();
+            return Ok((server, url.to_string(), version));
+        }
+        if let Some(status) = server.child.try_wait()? {
+            server.stdin = None;
+            bail!(
+                "the Postgres server helper exited ({}):\n{}",
+                util::describe_status(status),
+                log_excerpt(log_path)
+            );
+        }
+        if Instant::now() > deadline {
+            server.stop();
+            bail!(
+                "the Postgres server was not ready within 180 s:\n{}",
+                log_excerpt(log_path)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn run_postgres(repo: &Repo, opts: &Options) -> Result<()> {
+    let (stamp, iso) = stamps();
+    const STEPS: usize = 6;
+    println!("[bench 1/{STEPS}] checking taskset");
+    if !util::on_path("taskset") {
+        bail!("taskset is missing (Debian package util-linux); it pins the programs to CPUs");
+    }
+    let (client_cpu, server_cpu) = pick_cpus();
+
+    // The peers venv also runs the server helper (psycopg2 fills the tables).
+    let peers_venv = repo.root.join(PEERS_VENV);
+    println!("[bench 2/{STEPS}] peer clients venv {PEERS_VENV} ({PEERS_REQUIREMENTS})");
+    ensure_peers(repo, &peers_venv)?;
+    println!("[bench 3/{STEPS}] project virtualenv .venv (needed to build and run Puff)");
+    setup::run(repo)?;
+
+    let with_puff = opts.pg_clients.contains(&PgClient::Puff);
+    if !with_puff {
+        println!("[bench 4/{STEPS}] puff not selected -- no build");
+    } else if opts.skip_build {
+        println!("[bench 4/{STEPS}] cargo build --release -p puff-cli -- skipped");
+    } else {
+        println!("[bench 4/{STEPS}] cargo build --release -p puff-cli");
+        util::run(repo.cargo().args(["build", "--release", "-p", "puff-cli"]))
+            .context("building puff-cli failed")?;
+    }
+    let puff_cli = repo.root.join("target/release/puff-cli");
+    if with_puff && !puff_cli.is_file() {
+        bail!("{} does not exist", repo.rel(&puff_cli));
+    }
+
+    let log_dir = repo
+        .root
+        .join(format!("target/bench-logs/postgres-{stamp}"));
+    std::fs::create_dir_all(&log_dir)
+        .with_context(|| format!("cannot create {}", log_dir.display()))?;
+    let external = ["PUFF_BENCH_POSTGRES_URL", "PUFF_TEST_POSTGRES_URL"]
+        .iter()
+        .find(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+    match external {
+        Some(var) => println!(
+            "[bench 5/{STEPS}] Postgres from ${var}: creating and filling the tables ({} rows)",
+            opts.rows
+        ),
+        None => println!(
+            "[bench 5/{STEPS}] private Postgres server (initdb/pg_ctl) on CPU {server_cpu}, \
+             tables filled with {} rows",
+            opts.rows
+        ),
+    }
+    let server_log = log_dir.join("postgres-server.log");
+    let (mut server, url, pg_version) =
+        start_pg_server(repo, &peers_venv, server_cpu, opts, &server_log)?;
+    println!("    server ready: {url} ({pg_version})");
+
+    println!(
+        "[bench 6/{STEPS}] {} rounds of {} client(s) x {} case(s), each program on CPU \
+         {client_cpu}",
+        opts.rounds,
+        opts.pg_clients.len(),
+        opts.cases.len()
+    );
+    println!("    logs: {}", repo.rel(&log_dir));
+    let mut results: Vec<PgResult> = Vec::new();
+    for case in &opts.cases {
+        for client in &opts.pg_clients {
+            results.push(PgResult {
+                case: *case,
+                client: *client,
+                rounds: Vec::new(),
+            });
+        }
+    }
+    for round in 1..=opts.rounds {
+        for result in results.iter_mut() {
+            let (case, client) = (result.case, result.client);
+            println!(
+                "[round {round}/{}] ({case}) {} ({})",
+                opts.rounds,
+                client.name(),
+                client.label()
+            );
+            let cmd = pg_command(repo, &peers_venv, client_cpu, client, case, &url, opts);
+            let log_path = log_dir.join(format!("{case}-{}-round{round}.log", client.name()));
+            let outcome = run_client_once(cmd, &log_path);
+            match &outcome {
+                Ok(r) => println!(
+                    "    {:.1} ms ({:.0}/s), {} errors",
+                    r.seconds * 1000.0,
+                    r.rps,
+                    r.errors
+                ),
+                Err(e) => println!("    FAILED: {e:#}"),
+            }
+            result.rounds.push(outcome.map_err(|e| {
+                format!("{e:#}")
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            }));
+            if let Some(status) = server.child.try_wait()? {
+                server.stdin = None;
+                bail!(
+                    "the Postgres server helper exited ({}):\n{}",
+                    util::describe_status(status),
+                    log_excerpt(&server_log)
+                );
+            }
+        }
+    }
+    server.stop();
+
+    let checks = pg_checks(&results);
+    let mut machine = machine_info(
+        repo,
+        &peers_venv,
+        false,
+        &["asyncpg", "psycopg2-binary", "uvloop"],
+    );
+    machine.tools.insert(0, ("postgres".into(), pg_version));
+    let md = render_pg_markdown(
+        &iso, opts, client_cpu, server_cpu, &machine, &results, &checks,
+    );
+    let json = render_pg_json(
+        &iso, opts, client_cpu, server_cpu, &machine, &results, &checks,
+    );
+    println!("\n{md}");
+    save_results(repo, Kind::Postgres, &stamp, &md, &json)?;
+
+    let unmeasured = results
+        .iter()
+        .filter(|r| r.median_seconds().is_none())
+        .count();
+    if unmeasured > 0 {
+        bail!(
+            "{unmeasured} of {} runs could not be measured (see the table above)",
+            results.len()
+        );
+    }
+    Ok(())
+}
+
+/// Targets: Puff's time <= 1.0x asyncpg's in (a) and (c) (shown for (b) too), and below
+/// psycopg2's in every case.
+fn pg_checks(results: &[PgResult]) -> Vec<Check> {
+    let has = |case: char, c: PgClient| results.iter().any(|r| r.case == case && r.client == c);
+    let mut out = Vec::new();
+    for (case, _) in PG_CASES {
+        for (peer, target) in [
+            (
+                PgClient::Asyncpg,
+                if case == 'b' { None } else { Some(1.0) },
+            ),
+            (PgClient::Psycopg2, Some(1.0)),
+        ] {
+            if !has(case, PgClient::Puff) || !has(case, peer) {
+                continue;
+            }
+            let value = match (
+                pg_median(results, case, PgClient::Puff),
+                pg_median(results, case, peer),
+            ) {
+                (Some(x), Some(y)) if y > 0.0 => Some(x / y),
+                _ => None,
+            };
+            out.push(Check {
+                case,
+                what: format!("({case}) puff time / {} time", peer.name()),
+                value,
+                target,
+                at_least: false,
+                unit: "x",
+            });
+        }
+    }
+    out
+}
+
+fn render_pg_markdown(
+    iso: &str,
+    opts: &Options,
+    client_cpu: &str,
+    server_cpu: &str,
+    machine: &Machine,
+    results: &[PgResult],
+    checks: &[Check],
+) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "# Puff Postgres benchmark, {iso}\n");
+    let _ = writeln!(
+        md,
+        "- machine: {} x {}, {}; {}; load average after the runs: {}",
+        machine.cpus, machine.cpu, machine.kernel, machine.python, machine.loadavg
+    );
+    let _ = writeln!(md, "- tools: {}; git {}", tools_line(machine), machine.git);
+    let _ = writeln!(
+        md,
+        "- method: one Postgres server for the whole run (fsync off, loopback TCP) pinned to CPU \
+         {server_cpu}; each client program pinned to CPU {client_cpu} (all of its threads), a \
+         fresh process per run that times itself after an untimed warm-up; the same SQL for \
+         every client (`bench/apps/pg_common.py`); {} rounds with the clients interleaved, the \
+         median round counts; {}",
+        opts.rounds,
+        if opts.skip_build {
+            "existing release binaries (--skip-build)"
+        } else {
+            "release binaries built by this run"
+        }
+    );
+    let _ = writeln!(
+        md,
+        "- clients: {}",
+        opts.pg_clients
+            .iter()
+            .map(|c| format!("`{}` ({})", c.name(), c.label()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = writeln!(md, "\n## Results\n");
+    let _ = writeln!(
+        md,
+        "Times in ms (lower is better); ratios are this client's median time / the peer's."
+    );
+    for case in &opts.cases {
+        let _ = writeln!(
+            md,
+            "\n### ({case}) {}\n\n{}\n",
+            pg_case_title(*case),
+            pg_case_work(opts, *case)
+        );
+        let _ = writeln!(
+            md,
+            "| client | median ms | ms per round | per second | vs asyncpg | vs psycopg2 | errors | note |"
+        );
+        let _ = writeln!(md, "|---|---:|---|---:|---:|---:|---:|---|");
+        for r in results.iter().filter(|r| r.case == *case) {
+            let rounds: Vec<String> = r
+                .rounds
+                .iter()
+                .map(|x| match x {
+                    Ok(x) => format!("{:.1}", x.seconds * 1000.0),
+                    Err(_) => "failed".into(),
+                })
+                .collect();
+            let med = r.median_seconds();
+            let ops = match case {
+                'a' => opts.rows,
+                'b' => opts.inserts,
+                _ => opts.queries,
+            };
+            let ratio = |peer: PgClient| match (med, pg_median(results, *case, peer)) {
+                (Some(x), Some(y)) if y > 0.0 => format!("{:.2}x", x / y),
+                _ => "-".into(),
+            };
+            let note = r
+                .first_failure()
+                .map(|e| format!("not measured: {}", e.replace('|', "\\|")))
+                .unwrap_or_default();
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} | {} | {note} |",
+                r.client.name(),
+                med.map_or("-".into(), |v| format!("{:.1}", v * 1000.0)),
+                rounds.join(", "),
+                med.map_or("-".into(), |v| thousands((ops as f64 / v) as u64)),
+                ratio(PgClient::Asyncpg),
+                ratio(PgClient::Psycopg2),
+                r.errors()
+            );
+        }
+    }
+    let _ = writeln!(md, "\n## Targets\n");
+    let _ = writeln!(md, "| check | value | target | result |");
+    let _ = writeln!(md, "|---|---:|---|---|");
+    for c in checks {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} |",
+            c.what,
+            c.value_str(),
+            c.target_str(),
+            c.verdict()
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nErrors = queries that raised or returned wrong rows or types, and inserts missing \
+         from the table afterwards (all rounds). Per second = rows fetched (a), rows inserted \
+         (b) or queries (c) per second at the median time."
+    );
+    md
+}
+
+fn render_pg_json(
+    iso: &str,
+    opts: &Options,
+    client_cpu: &str,
+    server_cpu: &str,
+    machine: &Machine,
+    results: &[PgResult],
+    checks: &[Check],
+) -> String {
+    let mut j = String::new();
+    let _ = writeln!(j, "{{");
+    let _ = writeln!(j, "  \"benchmark\": \"postgres\",");
+    let _ = writeln!(j, "  \"timestamp\": {},", json_str(iso));
+    let _ = writeln!(j, "  \"git\": {},", json_str(&machine.git));
+    let _ = writeln!(
+        j,
+        "  \"settings\": {{\"rows\": {}, \"inserts\": {}, \"queries\": {}, \"concurrency\": {}, \
+         \"fetch_repeat\": {PG_FETCH_REPEAT}, \"rounds\": {}, \"client_cpu\": {}, \"server_cpu\": \
+         {}, \"skip_build\": {}}},",
+        opts.rows,
+        opts.inserts,
+        opts.queries,
+        opts.concurrency,
+        opts.rounds,
+        json_str(client_cpu),
+        json_str(server_cpu),
+        opts.skip_build
+    );
+    let tools: Vec<String> = machine
+        .tools
+        .iter()
+        .map(|(k, v)| format!("{}: {}", json_str(k), json_str(v)))
+        .collect();
+    let _ = writeln!(
+        j,
+        "  \"machine\": {{\"cpu\": {}, \"cpus\": {}, \"loadavg\": {}, \"kernel\": {}, \"python\": {}, \"tools\": {{{}}}}},",
+        json_str(&machine.cpu),
+        machine.cpus,
+        json_str(&machine.loadavg),
+        json_str(&machine.kernel),
+        json_str(&machine.python),
+        tools.join(", ")
+    );
+    let _ = writeln!(j, "  \"results\": [");
+    for (i, r) in results.iter().enumerate() {
+        let rounds: Vec<String> = r
+            .rounds
+            .iter()
+            .map(|x| match x {
+                Ok(x) => format!(
+                    "{{\"ok\": true, \"seconds\": {}, \"per_second\": {}, \"errors\": {}}}",
+                    json_num(x.seconds),
+                    json_num(x.rps),
+                    x.errors
+                ),
+                Err(e) => format!("{{\"ok\": false, \"error\": {}}}", json_str(e)),
+            })
+            .collect();
+        let comma = if i + 1 < results.len() { "," } else { "" };
+        let _ = writeln!(
+            j,
+            "    {{\"case\": \"{}\", \"title\": {}, \"work\": {}, \"client\": {}, \"label\": {}, \"median_seconds\": {}, \"errors\": {}, \"rounds\": [{}]}}{comma}",
+            r.case,
+            json_str(pg_case_title(r.case)),
+            json_str(&pg_case_work(opts, r.case)),
+            json_str(r.client.name()),
+            json_str(r.client.label()),
+            r.median_seconds().map_or("null".into(), json_num),
+            r.errors(),
+            rounds.join(", ")
+        );
+    }
+    let _ = writeln!(j, "  ],");
+    let _ = writeln!(j, "  \"checks\": [");
+    for (i, c) in checks.iter().enumerate() {
+        let comma = if i + 1 < checks.len() { "," } else { "" };
+        let _ = writeln!(
+            j,
+            "    {{\"case\": \"{}\", \"check\": {}, \"value\": {}, \"target\": {}, \"result\": {}}}{comma}",
+            c.case,
+            json_str(&c.what),
+            c.value.map_or("null".into(), json_num),
+            json_str(&c.target_str()),
+            json_str(c.verdict())
+        );
+    }
+    let _ = writeln!(j, "  ]");
+    let _ = writeln!(j, "}}");
+    j
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2331,6 +3048,91 @@ Transfer/sec:     33.09MB
         assert_eq!(cs[0].verdict(), "PASS");
         assert_eq!(thousands(12_800), "12,800");
         assert_eq!(thousands(512), "512");
+    }
+
+    #[test]
+    fn parses_postgres_args() {
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let o = parse(&args(&["postgres"])).unwrap().unwrap();
+        assert_eq!(o.kind, Kind::Postgres);
+        assert_eq!(o.cases, vec!['a', 'b', 'c']);
+        assert_eq!(o.pg_clients, PgClient::ALL.to_vec());
+        assert_eq!((o.rounds, o.concurrency), (5, 50));
+        assert_eq!((o.rows, o.inserts, o.queries), (10_000, 10_000, 5_000));
+        let o = parse(&args(&[
+            "postgres",
+            "--cases",
+            "c,a",
+            "--clients",
+            "psycopg2,puff",
+            "--rounds",
+            "1",
+            "--queries",
+            "500",
+            "--concurrency",
+            "8",
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(o.cases, vec!['c', 'a']);
+        assert_eq!(o.pg_clients, vec![PgClient::Psycopg2, PgClient::Puff]);
+        assert_eq!((o.rounds, o.queries, o.concurrency), (1, 500, 8));
+        assert!(parse(&args(&["postgres", "--cases", "d"])).is_err());
+        assert!(parse(&args(&["postgres", "--clients", "httpx"])).is_err());
+        assert!(parse(&args(&["postgres", "--duration", "3"])).is_err());
+        assert!(parse(&args(&["postgres", "--requests", "3"])).is_err());
+        assert!(parse(&args(&["client", "--rows", "3"])).is_err());
+        assert!(parse(&args(&["client", "--clients", "asyncpg"])).is_err());
+    }
+
+    #[test]
+    fn postgres_checks_and_medians() {
+        let round = |seconds: f64| {
+            Ok(ClientRound {
+                rps: 1.0 / seconds,
+                seconds,
+                errors: 0,
+            })
+        };
+        let r = |case, client, secs: &[f64]| PgResult {
+            case,
+            client,
+            rounds: secs.iter().map(|s| round(*s)).collect(),
+        };
+        let mut results = vec![
+            r('a', PgClient::Puff, &[0.012, 0.010, 0.011]),
+            r('a', PgClient::Asyncpg, &[0.010, 0.010]),
+            r('a', PgClient::Psycopg2, &[0.020]),
+            r('b', PgClient::Puff, &[0.2]),
+            r('b', PgClient::Asyncpg, &[0.1]),
+            r('b', PgClient::Psycopg2, &[1.0]),
+        ];
+        results.push(PgResult {
+            case: 'c',
+            client: PgClient::Puff,
+            rounds: vec![Err("boom".into())],
+        });
+        results.push(r('c', PgClient::Asyncpg, &[0.5]));
+        assert_eq!(results[0].median_seconds(), Some(0.011));
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median(Vec::new()), None);
+        let checks = pg_checks(&results);
+        let verdicts: Vec<(char, &str, &str)> = checks
+            .iter()
+            .map(|c| (c.case, c.what.as_str(), c.verdict()))
+            .collect();
+        assert_eq!(
+            verdicts,
+            vec![
+                ('a', "(a) puff time / asyncpg time", "MISS"),
+                ('a', "(a) puff time / psycopg2 time", "PASS"),
+                ('b', "(b) puff time / asyncpg time", "info"),
+                ('b', "(b) puff time / psycopg2 time", "PASS"),
+                ('c', "(c) puff time / asyncpg time", "n/a"),
+            ]
+        );
+        assert!((checks[0].value.unwrap() - 1.1).abs() < 1e-9);
+        assert_eq!(results[6].first_failure(), Some("boom"));
     }
 
     #[test]

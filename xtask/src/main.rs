@@ -29,6 +29,8 @@ Commands:
   bench [http] [OPTIONS]              HTTP benchmark vs granian, gunicorn+gevent and bare axum
   bench asgi [OPTIONS]                ASGI benchmark vs granian and uvicorn
   bench client [OPTIONS]              HTTP client benchmark (puff.http) vs httpx and aiohttp
+  bench postgres [OPTIONS]            Postgres benchmark (puff.postgres) vs asyncpg and psycopg2
+                                      on one private server (fetch, executemany, 50 callers)
                                       (`cargo xtask bench --help` for their options)
   bench bridge [CRITERION ARGS]       criterion benchmark of the greenlet <-> Tokio bridge
   help                                this text
