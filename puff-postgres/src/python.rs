@@ -24,8 +24,8 @@ create_exception!(puff.postgres, Warning, PyException, "DB-API 2.0 Warning.");
 create_exception!(
     puff.postgres,
     Error,
-    PyException,
-    "Base class of every puff.postgres error (DB-API 2.0)."
+    puff_greenlet::exceptions::PuffError,
+    "Base class of every puff.postgres error (DB-API 2.0); a puff.PuffError."
 );
 create_exception!(
     puff.postgres,

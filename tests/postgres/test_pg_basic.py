@@ -72,6 +72,11 @@ def test_exception_hierarchy_and_pgcode(conn: postgres.Connection, table: str) -
     assert issubclass(postgres.IntegrityError, postgres.DatabaseError)
     assert issubclass(postgres.OperationalError, postgres.DatabaseError)
     assert issubclass(postgres.DatabaseError, postgres.Error)
+    # DB-API errors are Puff errors too (one puff.PuffError hierarchy).
+    import puff
+
+    assert issubclass(postgres.Error, puff.PuffError)
+    assert issubclass(postgres.Error, Exception)
     assert issubclass(postgres.InterfaceError, postgres.Error)
     cur = conn.cursor()
     cur.execute(f"CREATE TABLE {table} (id int PRIMARY KEY)")
