@@ -210,7 +210,7 @@ impl RuntimeConfig {
                 )
             };
             match key.as_str() {
-                "wsgi" => {
+                "wsgi" | "asgi" => {
                     let app = value
                         .as_str()
                         .ok_or_else(|| type_err("a string like \"module.app\""))?;
@@ -220,21 +220,13 @@ impl RuntimeConfig {
                             format!("`{app}` is not a `module.attribute` path"),
                         ));
                     }
-                    config.wsgi = Some(app.to_owned());
-                }
-                "asgi" => {
-                    let app = value
-                        .as_str()
-                        .ok_or_else(|| type_err("a string like \"module.app\""))?;
-                    if !app.contains('.') && !app.contains(':') {
-                        return Err(err(
-                            Some(key),
-                            format!("`{app}` is not a `module.attribute` path"),
-                        ));
+                    if key == "wsgi" {
+                        config.wsgi = Some(app.to_owned());
+                    } else {
+                        config.asgi = Some(app.to_owned());
+                        // ASGI apps run on the event loop.
+                        config.asyncio = true;
                     }
-                    config.asgi = Some(app.to_owned());
-                    // ASGI apps run on the event loop.
-                    config.asyncio = true;
                 }
                 "python_path" => {
                     let paths = value
