@@ -549,6 +549,20 @@ mod tests {
 
     #[cfg(not(feature = "postgres"))]
     #[test]
+    fn asgi_implies_asyncio_and_excludes_wsgi() {
+        let config = parse("asgi = \"main:app\"").unwrap();
+        assert_eq!(config.asgi(), Some("main:app"));
+        assert!(config.asyncio);
+        assert!(!parse("wsgi = \"a.b\"").unwrap().asyncio);
+        let e = parse("wsgi = \"a.b\"\nasgi = \"c.d\"").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("asgi"), "{e}");
+        let e = parse("asgi = \"nodot\"").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("asgi"), "{e}");
+        let e = parse("asyncio = \"yes\"").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("asyncio"), "{e}");
+    }
+
+    #[test]
     fn feature_keys_say_which_feature() {
         let e = parse("[[postgres]]\nname = \"default\"").unwrap_err();
         assert!(e.message.contains("`postgres` feature"), "{e}");
