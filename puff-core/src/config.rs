@@ -547,7 +547,6 @@ mod tests {
         }
     }
 
-    #[cfg(not(feature = "postgres"))]
     #[test]
     fn asgi_implies_asyncio_and_excludes_wsgi() {
         let config = parse("asgi = \"main:app\"").unwrap();
@@ -562,6 +561,7 @@ mod tests {
         assert_eq!(e.key.as_deref(), Some("asyncio"), "{e}");
     }
 
+    #[cfg(not(feature = "postgres"))]
     #[test]
     fn feature_keys_say_which_feature() {
         let e = parse("[[postgres]]\nname = \"default\"").unwrap_err();

@@ -1,4 +1,5 @@
-//! ASGI 3.0 adapter (`http` and `lifespan` scopes) on Puff's event loop.
+//! ASGI 3.0 adapter (`http` and `lifespan` scopes) on Puff's event loop; the `websocket`
+//! scope is in [`crate::websocket`].
 //!
 //! Each request becomes a task on the asyncio loop the hub runs (`asyncio = true`).
 //! `receive()` and `send()` return asyncio futures resolved from Rust: request bodies are
@@ -100,7 +101,7 @@ class Lifespan:
         await self.stopped
 ";
 
-fn helpers(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
+pub(crate) fn helpers(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
     static HELPERS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
     Ok(HELPERS
         .get_or_try_init(py, || -> PyResult<Py<PyModule>> {
@@ -142,6 +143,18 @@ impl AsgiHandler {
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0);
+        if crate::websocket::is_upgrade(&req) {
+            return crate::websocket::handle(
+                self.app.clone(),
+                self.state.clone(),
+                self.runtime.clone(),
+                self.max_body,
+                remote,
+                self.server,
+                req,
+            )
+            .await;
+        }
         let (parts, body) = req.into_parts();
         let content_length = parts
             .headers
@@ -313,7 +326,7 @@ impl AsgiCall {
     }
 }
 
-fn build_scope<'py>(
+pub(crate) fn build_scope<'py>(
     py: Python<'py>,
     parts: &http::request::Parts,
     remote: Option<SocketAddr>,
@@ -613,7 +626,7 @@ impl AsgiSend {
     }
 }
 
-fn parse_headers(headers: &Bound<'_, PyAny>) -> PyResult<HeaderMap> {
+pub(crate) fn parse_headers(headers: &Bound<'_, PyAny>) -> PyResult<HeaderMap> {
     let mut map = HeaderMap::new();
     for item in headers.try_iter()? {
         let item = item?;

@@ -16,6 +16,7 @@ pub mod config;
 pub mod router;
 pub mod server;
 mod subsystem;
+pub mod websocket;
 pub mod wsgi;
 
 pub use asgi::{AsgiHandler, Lifespan};

@@ -104,6 +104,8 @@ pub async fn serve(
     let local = listener.local_addr().map_err(PuffError::Io)?;
     tracing::info!("listening on http://{local}");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (websockets, tracker) = crate::websocket::WebsocketShutdown::new();
+    let app = app.layer(axum::Extension(tracker));
     let server = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -127,7 +129,13 @@ pub async fn serve(
         config.shutdown_timeout_ms
     );
     let _ = stop_tx.send(());
-    match tokio::time::timeout(config.shutdown_timeout(), server_task).await {
+    // Upgraded websockets are no longer hyper's: close them with 1001 and wait for them too.
+    websockets.begin();
+    let finished = async move {
+        let _ = server_task.await;
+        websockets.wait_closed().await;
+    };
+    match tokio::time::timeout(config.shutdown_timeout(), finished).await {
         Ok(_) => tracing::info!("server stopped"),
         Err(_) => tracing::warn!(
             "graceful shutdown timed out after {} ms; dropping remaining connections",

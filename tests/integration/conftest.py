@@ -66,3 +66,9 @@ def pytest_runtest_makereport(
 def fastapi_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PuffServer]:
     """fastapi_app.app on the ASGI adapter."""
     yield from _serve("fastapi", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def fastapi_limited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PuffServer]:
+    """fastapi_app.app with max_request_body_bytes = 64 KiB (websocket message limit too)."""
+    yield from _serve("fastapi_limited", tmp_path_factory)

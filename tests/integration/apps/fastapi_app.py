@@ -10,7 +10,7 @@ from typing import Any
 
 import puff
 from asgiref.sync import async_to_sync, sync_to_async
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 
 stats = {"in_flight": 0, "max_in_flight": 0, "done": 0}
@@ -115,3 +115,65 @@ async def wrap() -> dict[str, Any]:
 @app.get("/error")
 async def error() -> None:
     raise RuntimeError("fastapi route fails on purpose")
+
+
+ws_stats: dict[str, Any] = {
+    "disconnects": 0,
+    "last_code": None,
+    "send_after_close": None,
+}
+
+
+@app.websocket("/ws/echo")
+async def ws_echo(websocket: WebSocket) -> None:
+    offered = websocket.scope["subprotocols"]
+    await websocket.accept(subprotocol="chat.v2" if "chat.v2" in offered else None)
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                raise WebSocketDisconnect(message.get("code", 1000))
+            if message.get("text") is not None:
+                text = message["text"]
+                if text.startswith("close:"):
+                    await websocket.close(code=int(text[6:]), reason="asked to")
+                    return
+                if text == "scope":
+                    scope = websocket.scope
+                    await websocket.send_json(
+                        {
+                            "type": scope["type"],
+                            "scheme": scope["scheme"],
+                            "path": scope["path"],
+                            "query_string": scope["query_string"].decode(),
+                            "subprotocols": scope["subprotocols"],
+                            "resource": scope["state"]["resource"],
+                        }
+                    )
+                    continue
+                await websocket.send_text(text)
+            else:
+                await websocket.send_bytes(message["bytes"])
+    except WebSocketDisconnect as exc:
+        ws_stats["disconnects"] += 1
+        ws_stats["last_code"] = exc.code
+
+
+@app.get("/ws/stats")
+async def get_ws_stats() -> dict[str, Any]:
+    return ws_stats
+
+
+@app.websocket("/ws/reject")
+async def ws_reject(websocket: WebSocket) -> None:
+    await websocket.close(code=1008)
+
+
+@app.websocket("/ws/send-after-close")
+async def ws_send_after_close(websocket: WebSocket) -> None:
+    await websocket.accept()
+    await websocket.close(code=4002)
+    try:  # the raw ASGI send: Starlette's own wrapper refuses before reaching the server
+        await websocket._send({"type": "websocket.send", "text": "too late"})
+    except OSError as exc:
+        ws_stats["send_after_close"] = type(exc).__name__

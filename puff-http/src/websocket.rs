@@ -1,0 +1,821 @@
+//! ASGI `websocket` scope: the handshake, a small RFC 6455 codec on hyper's upgraded
+//! connection, and the `receive()` / `send()` callables the app awaits.
+//!
+//! `receive()` yields `websocket.connect` first; the app answers with `websocket.accept`
+//! (101 and the connection is taken over) or `websocket.close` (403). Afterwards frames
+//! are read on Tokio (pings answered, fragments joined, text validated as UTF-8, messages
+//! bigger than `max_request_body_bytes` closed with 1009) and handed to the app, and the
+//! app's messages are written back. On server shutdown open connections are closed with
+//! 1001.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Request, StatusCode, header};
+use hyper_util::rt::TokioIo;
+use puff_greenlet::aio::{resolved_future, wait_or_await};
+use puff_greenlet::pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
+use puff_greenlet::pyo3::intern;
+use puff_greenlet::pyo3::prelude::*;
+use puff_greenlet::pyo3::types::{PyBytes, PyDict, PyList, PyString};
+use puff_greenlet::{PythonRuntime, exceptions};
+use sha1::Digest;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::asgi::{build_scope, helpers, parse_headers};
+
+const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+/// How long a closing handshake may wait for the peer's close frame.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
+/// Messages buffered towards the app / towards the client.
+const CHANNEL_MESSAGES: usize = 16;
+
+/// Per-server websocket bookkeeping, put into every request's extensions by [`crate::serve`]:
+/// the shutdown signal and the number of open websockets.
+#[derive(Clone)]
+pub struct WebsocketTracker {
+    shutdown: watch::Receiver<bool>,
+    open: Arc<watch::Sender<usize>>,
+}
+
+/// The server side of a [`WebsocketTracker`].
+pub struct WebsocketShutdown {
+    shutdown: watch::Sender<bool>,
+    open: Arc<watch::Sender<usize>>,
+}
+
+impl WebsocketShutdown {
+    pub fn new() -> (WebsocketShutdown, WebsocketTracker) {
+        let (shutdown, rx) = watch::channel(false);
+        let open = Arc::new(watch::channel(0).0);
+        (
+            WebsocketShutdown {
+                shutdown,
+                open: open.clone(),
+            },
+            WebsocketTracker { shutdown: rx, open },
+        )
+    }
+
+    /// Ask every open websocket to close with 1001 (server going away).
+    pub fn begin(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// Resolves once no websocket connection is open.
+    pub async fn wait_closed(&self) {
+        let mut rx = self.open.subscribe();
+        let _ = rx.wait_for(|n| *n == 0).await;
+    }
+}
+
+struct OpenGuard(Arc<watch::Sender<usize>>);
+
+impl OpenGuard {
+    fn new(open: Arc<watch::Sender<usize>>) -> Self {
+        open.send_modify(|n| *n += 1);
+        OpenGuard(open)
+    }
+}
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// True for an HTTP/1.1 websocket upgrade request (RFC 6455 section 4.2.1).
+pub fn is_upgrade(req: &Request<Body>) -> bool {
+    fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+        headers.get_all(name).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        })
+    }
+    let h = req.headers();
+    req.method() == http::Method::GET
+        && has_token(h, header::UPGRADE, "websocket")
+        && has_token(h, header::CONNECTION, "upgrade")
+        && h.contains_key(header::SEC_WEBSOCKET_KEY)
+        && h.get(header::SEC_WEBSOCKET_VERSION)
+            .is_some_and(|v| v.as_bytes() == b"13")
+}
+
+fn accept_key(key: &[u8]) -> String {
+    let mut sha = sha1::Sha1::new();
+    sha.update(key);
+    sha.update(GUID.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(sha.finalize())
+}
+
+/// Events for the app's `receive()`.
+enum Incoming {
+    Connect,
+    Text(String),
+    Binary(Bytes),
+}
+
+/// Frames for the client.
+enum Outgoing {
+    Text(String),
+    Binary(Bytes),
+    Pong(Bytes),
+    Close(u16, String),
+}
+
+/// The app's answer to `websocket.connect`.
+enum Decision {
+    Accept {
+        subprotocol: Option<String>,
+        headers: HeaderMap,
+    },
+    Reject(StatusCode),
+}
+
+struct Shared {
+    /// The close code reported with `websocket.disconnect`.
+    code: Mutex<u16>,
+    /// The server sent (or queued) a close frame.
+    closed: AtomicBool,
+}
+
+/// Serve one websocket upgrade request with the ASGI app.
+pub async fn handle(
+    app: Arc<Py<PyAny>>,
+    state: Arc<Py<PyDict>>,
+    runtime: PythonRuntime,
+    max_message: usize,
+    remote: Option<SocketAddr>,
+    server: SocketAddr,
+    mut req: Request<Body>,
+) -> Response {
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    // Outside `serve` (no tracker) the signal never fires.
+    let tracker = req
+        .extensions()
+        .get::<WebsocketTracker>()
+        .cloned()
+        .unwrap_or_else(|| WebsocketShutdown::new().1);
+    let (parts, _body) = req.into_parts();
+    let key = parts
+        .headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .map(|k| k.as_bytes().to_vec())
+        .unwrap_or_default();
+    let subprotocols: Vec<String> = parts
+        .headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.is_empty())
+        .collect();
+    let shared = Arc::new(Shared {
+        code: Mutex::new(1006),
+        closed: AtomicBool::new(false),
+    });
+    let (in_tx, in_rx) = mpsc::channel(CHANNEL_MESSAGES);
+    let _ = in_tx.try_send(Incoming::Connect);
+    let (out_tx, out_rx) = mpsc::channel(CHANNEL_MESSAGES);
+    let (decision_tx, decision_rx) = oneshot::channel();
+    let receive = WsReceive {
+        input: Arc::new(tokio::sync::Mutex::new(in_rx)),
+        shared: shared.clone(),
+    };
+    let send = WsSend {
+        state: Mutex::new(SendState::Connecting(decision_tx, out_tx.clone())),
+        shared: shared.clone(),
+    };
+    let target = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    let started = runtime.run_on_hub(move |py| {
+        let result = (|| -> PyResult<()> {
+            let scope = build_scope(py, &parts, remote, server, &state)?;
+            scope.set_item(intern!(py, "type"), intern!(py, "websocket"))?;
+            scope.set_item(intern!(py, "scheme"), intern!(py, "ws"))?;
+            scope.del_item(intern!(py, "method"))?;
+            scope.set_item(intern!(py, "subprotocols"), PyList::new(py, subprotocols)?)?;
+            let send = Py::new(py, send)?;
+            let on_done = Py::new(
+                py,
+                WsDone {
+                    send: send.clone_ref(py),
+                    target,
+                },
+            )?;
+            let event_loop = PythonRuntime::global()?
+                .event_loop()
+                .ok_or_else(|| exceptions::PuffError::new_err("no event loop"))?;
+            helpers(py)?.getattr(intern!(py, "run_app"))?.call1((
+                event_loop.bind(py),
+                app.bind(py),
+                scope,
+                Py::new(py, receive)?,
+                send,
+                on_done,
+            ))?;
+            Ok(())
+        })();
+        if let Err(e) = result {
+            tracing::error!(
+                target: "puff::asgi",
+                "cannot start the ASGI websocket app: {}",
+                puff_greenlet::error::format_exception(py, &e)
+            );
+        }
+    });
+    if started.is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable\n").into_response();
+    }
+    let decision = match decision_rx.await {
+        Ok(decision) => decision,
+        Err(_) => Decision::Reject(StatusCode::INTERNAL_SERVER_ERROR),
+    };
+    let (subprotocol, extra) = match decision {
+        Decision::Reject(status) => return status.into_response(),
+        Decision::Accept {
+            subprotocol,
+            headers,
+        } => (subprotocol, headers),
+    };
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    for (name, value) in &extra {
+        headers.append(name, value.clone());
+    }
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    if let Ok(accept) = HeaderValue::from_str(&accept_key(&key)) {
+        headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    }
+    if let Some(p) = subprotocol.and_then(|p| HeaderValue::from_str(&p).ok()) {
+        headers.insert(header::SEC_WEBSOCKET_PROTOCOL, p);
+    }
+    let guard = OpenGuard::new(tracker.open.clone());
+    let shutdown = tracker.shutdown;
+    tokio::spawn(async move {
+        let _guard = guard;
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                connection(
+                    TokioIo::new(upgraded),
+                    in_tx,
+                    out_tx,
+                    out_rx,
+                    shared,
+                    max_message,
+                    shutdown,
+                )
+                .await;
+            }
+            Err(e) => {
+                tracing::debug!(target: "puff::asgi", "websocket upgrade failed: {e}");
+                shared.closed.store(true, Ordering::Release);
+            }
+        }
+    });
+    response
+}
+
+/// Drive one upgraded connection until it is closed.
+async fn connection<S>(
+    io: S,
+    in_tx: mpsc::Sender<Incoming>,
+    out_tx: mpsc::Sender<Outgoing>,
+    mut out_rx: mpsc::Receiver<Outgoing>,
+    shared: Arc<Shared>,
+    max_message: usize,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (read, mut write) = tokio::io::split(io);
+    let reader_shared = shared.clone();
+    let mut reader = tokio::spawn(async move {
+        read_loop(
+            BufReader::new(read),
+            in_tx,
+            out_tx,
+            &reader_shared,
+            max_message,
+        )
+        .await
+    });
+    let mut reader_done = false;
+    loop {
+        tokio::select! {
+            frame = out_rx.recv() => {
+                let Some(frame) = frame else { break };
+                let close = matches!(frame, Outgoing::Close(..));
+                if write_frame(&mut write, frame).await.is_err() {
+                    break;
+                }
+                if close {
+                    break;
+                }
+            }
+            _ = async {
+                // A dropped sender (no server) never signals.
+                if shutdown.wait_for(|s| *s).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            } => {
+                if !shared.closed.swap(true, Ordering::AcqRel) {
+                    set_code(&shared, 1001);
+                    let _ = write_frame(&mut write, Outgoing::Close(1001, String::new())).await;
+                }
+                break;
+            }
+            _ = &mut reader, if !reader_done => {
+                reader_done = true;
+                // Write what the reader queued last (a close reply), then stop.
+                while let Ok(frame) = out_rx.try_recv() {
+                    let close = matches!(frame, Outgoing::Close(..));
+                    if write_frame(&mut write, frame).await.is_err() || close {
+                        break;
+                    }
+                }
+                break;
+            }
+        }
+    }
+    // No more frames from the app: `send()` now raises.
+    shared.closed.store(true, Ordering::Release);
+    out_rx.close();
+    if !reader_done
+        && tokio::time::timeout(CLOSE_TIMEOUT, &mut reader)
+            .await
+            .is_err()
+    {
+        reader.abort();
+    }
+    let _ = write.shutdown().await;
+}
+
+fn set_code(shared: &Shared, code: u16) {
+    if let Ok(mut c) = shared.code.lock() {
+        *c = code;
+    }
+}
+
+/// Why reading stopped.
+enum Stop {
+    /// Peer closed with this code (1005 when it sent none).
+    Closed(u16),
+    /// We close with this code (protocol error, bad UTF-8, too big).
+    Fail(u16),
+    /// Connection gone.
+    Gone,
+}
+
+async fn read_loop<R: AsyncRead + Unpin>(
+    mut read: R,
+    in_tx: mpsc::Sender<Incoming>,
+    out_tx: mpsc::Sender<Outgoing>,
+    shared: &Shared,
+    max_message: usize,
+) {
+    let stop = read_messages(&mut read, &in_tx, &out_tx, max_message).await;
+    match stop {
+        Stop::Closed(code) => {
+            if !shared.closed.swap(true, Ordering::AcqRel) {
+                set_code(shared, code);
+                let echo = if code == 1005 { 1000 } else { code };
+                let _ = out_tx.send(Outgoing::Close(echo, String::new())).await;
+            }
+        }
+        Stop::Fail(code) => {
+            set_code(shared, code);
+            if !shared.closed.swap(true, Ordering::AcqRel) {
+                let _ = out_tx.send(Outgoing::Close(code, String::new())).await;
+            }
+        }
+        Stop::Gone => {
+            if !shared.closed.swap(true, Ordering::AcqRel) {
+                set_code(shared, 1006);
+            }
+        }
+    }
+    // Dropping `in_tx` delivers `websocket.disconnect`.
+}
+
+async fn read_messages<R: AsyncRead + Unpin>(
+    read: &mut R,
+    in_tx: &mpsc::Sender<Incoming>,
+    out_tx: &mpsc::Sender<Outgoing>,
+    max_message: usize,
+) -> Stop {
+    let mut message: Vec<u8> = Vec::new();
+    let mut message_opcode: Option<u8> = None;
+    loop {
+        let mut head = [0u8; 2];
+        if read.read_exact(&mut head).await.is_err() {
+            return Stop::Gone;
+        }
+        let fin = head[0] & 0x80 != 0;
+        let opcode = head[0] & 0x0f;
+        if head[0] & 0x70 != 0 || head[1] & 0x80 == 0 {
+            // Reserved bits without an extension, or an unmasked client frame.
+            return Stop::Fail(1002);
+        }
+        let len = match head[1] & 0x7f {
+            126 => {
+                let mut b = [0u8; 2];
+                if read.read_exact(&mut b).await.is_err() {
+                    return Stop::Gone;
+                }
+                u64::from(u16::from_be_bytes(b))
+            }
+            127 => {
+                let mut b = [0u8; 8];
+                if read.read_exact(&mut b).await.is_err() {
+                    return Stop::Gone;
+                }
+                u64::from_be_bytes(b)
+            }
+            n => u64::from(n),
+        };
+        let control = opcode & 0x08 != 0;
+        if control && (!fin || len > 125) {
+            return Stop::Fail(1002);
+        }
+        match opcode {
+            0x0 if message_opcode.is_none() => return Stop::Fail(1002),
+            0x1 | 0x2 if message_opcode.is_some() => return Stop::Fail(1002),
+            0x0..=0x2 | 0x8..=0xa => {}
+            _ => return Stop::Fail(1002),
+        }
+        if !control && (message.len() as u64).saturating_add(len) > max_message as u64 {
+            return Stop::Fail(1009);
+        }
+        let mut mask = [0u8; 4];
+        if read.read_exact(&mut mask).await.is_err() {
+            return Stop::Gone;
+        }
+        let mut payload = vec![0u8; len as usize];
+        if read.read_exact(&mut payload).await.is_err() {
+            return Stop::Gone;
+        }
+        for (i, b) in payload.iter_mut().enumerate() {
+            *b ^= mask[i % 4];
+        }
+        match opcode {
+            0x8 => {
+                if payload.is_empty() {
+                    return Stop::Closed(1005);
+                }
+                if payload.len() == 1 {
+                    return Stop::Fail(1002);
+                }
+                let code = u16::from_be_bytes([payload[0], payload[1]]);
+                if std::str::from_utf8(&payload[2..]).is_err() {
+                    return Stop::Fail(1007);
+                }
+                let valid = matches!(code, 1000..=1003 | 1007..=1011 | 3000..=4999);
+                return if valid {
+                    Stop::Closed(code)
+                } else {
+                    Stop::Fail(1002)
+                };
+            }
+            0x9 => {
+                if out_tx.send(Outgoing::Pong(payload.into())).await.is_err() {
+                    return Stop::Gone;
+                }
+                continue;
+            }
+            0xa => continue,
+            0x0 => message.extend_from_slice(&payload),
+            _ => {
+                message_opcode = Some(opcode);
+                message = payload;
+            }
+        }
+        if !fin {
+            continue;
+        }
+        let data = std::mem::take(&mut message);
+        let event = match message_opcode.take() {
+            Some(0x1) => match String::from_utf8(data) {
+                Ok(text) => Incoming::Text(text),
+                Err(_) => return Stop::Fail(1007),
+            },
+            _ => Incoming::Binary(data.into()),
+        };
+        if in_tx.send(event).await.is_err() {
+            // The app is gone; close normally.
+            return Stop::Fail(1000);
+        }
+    }
+}
+
+async fn write_frame<W: AsyncWrite + Unpin>(write: &mut W, frame: Outgoing) -> std::io::Result<()> {
+    let (opcode, payload): (u8, Vec<u8>) = match frame {
+        Outgoing::Text(t) => (0x1, t.into_bytes()),
+        Outgoing::Binary(b) => (0x2, b.to_vec()),
+        Outgoing::Pong(b) => (0xa, b.to_vec()),
+        Outgoing::Close(code, reason) => {
+            let mut p = code.to_be_bytes().to_vec();
+            // Control frames carry at most 125 bytes: trim the reason on a char boundary.
+            let mut end = reason.len().min(123);
+            while !reason.is_char_boundary(end) {
+                end -= 1;
+            }
+            p.extend_from_slice(&reason.as_bytes()[..end]);
+            (0x8, p)
+        }
+    };
+    let mut frame = Vec::with_capacity(payload.len() + 10);
+    frame.push(0x80 | opcode);
+    let len = payload.len();
+    if len < 126 {
+        frame.push(len as u8);
+    } else if len <= usize::from(u16::MAX) {
+        frame.push(126);
+        frame.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        frame.push(127);
+        frame.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    frame.extend_from_slice(&payload);
+    write.write_all(&frame).await?;
+    write.flush().await
+}
+
+/// `receive()`: `websocket.connect`, then `websocket.receive`, then `websocket.disconnect`.
+#[pyclass(module = "puff._native", name = "AsgiWebsocketReceive", frozen)]
+struct WsReceive {
+    input: Arc<tokio::sync::Mutex<mpsc::Receiver<Incoming>>>,
+    shared: Arc<Shared>,
+}
+
+#[pymethods]
+impl WsReceive {
+    fn __call__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let input = self.input.clone();
+        let shared = self.shared.clone();
+        wait_or_await(
+            py,
+            async move {
+                let event = input.lock().await.recv().await;
+                let code = shared.code.lock().map(|c| *c).unwrap_or(1006);
+                (event, code)
+            },
+            Box::new(|py, (event, code)| {
+                let message = PyDict::new(py);
+                match event {
+                    Some(Incoming::Connect) => {
+                        message.set_item(intern!(py, "type"), intern!(py, "websocket.connect"))?;
+                    }
+                    Some(Incoming::Text(text)) => {
+                        message.set_item(intern!(py, "type"), intern!(py, "websocket.receive"))?;
+                        message.set_item(intern!(py, "text"), text)?;
+                    }
+                    Some(Incoming::Binary(data)) => {
+                        message.set_item(intern!(py, "type"), intern!(py, "websocket.receive"))?;
+                        message.set_item(intern!(py, "bytes"), PyBytes::new(py, &data))?;
+                    }
+                    None => {
+                        message
+                            .set_item(intern!(py, "type"), intern!(py, "websocket.disconnect"))?;
+                        message.set_item(intern!(py, "code"), code)?;
+                        message.set_item(intern!(py, "reason"), "")?;
+                    }
+                }
+                Ok(message.into_any().unbind())
+            }),
+        )
+    }
+}
+
+enum SendState {
+    Connecting(oneshot::Sender<Decision>, mpsc::Sender<Outgoing>),
+    Accepted(mpsc::Sender<Outgoing>),
+    Closed,
+}
+
+/// `send(message)`: `websocket.accept`, `websocket.send`, `websocket.close`.
+#[pyclass(module = "puff._native", name = "AsgiWebsocketSend", frozen)]
+struct WsSend {
+    state: Mutex<SendState>,
+    shared: Arc<Shared>,
+}
+
+impl WsSend {
+    /// The app finished: reject a pending handshake or close an open connection.
+    fn finish(&self, failed: bool) {
+        let previous = self
+            .state
+            .lock()
+            .map(|mut s| std::mem::replace(&mut *s, SendState::Closed));
+        match previous {
+            Ok(SendState::Connecting(decision, _)) => {
+                let status = if failed {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    StatusCode::FORBIDDEN
+                };
+                let _ = decision.send(Decision::Reject(status));
+            }
+            Ok(SendState::Accepted(out)) if !self.shared.closed.swap(true, Ordering::AcqRel) => {
+                let code = if failed { 1011 } else { 1000 };
+                set_code(&self.shared, code);
+                if let Err(mpsc::error::TrySendError::Full(close)) =
+                    out.try_send(Outgoing::Close(code, String::new()))
+                {
+                    // Rare (the app returned with many messages still queued): wait for
+                    // room off the Python thread.
+                    std::thread::spawn(move || {
+                        let _ = out.blocking_send(close);
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn handle(&self, py: Python<'_>, message: &Bound<'_, PyDict>) -> PyResult<Py<PyAny>> {
+        let kind: String = message
+            .get_item(intern!(py, "type"))?
+            .ok_or_else(|| PyValueError::new_err("ASGI message without a `type`"))?
+            .extract()?;
+        let mut state = self
+            .state
+            .lock()
+            .map_err(|_| exceptions::PuffError::new_err("ASGI send state poisoned"))?;
+        match kind.as_str() {
+            "websocket.accept" => {
+                let SendState::Connecting(..) = &*state else {
+                    return Err(PyRuntimeError::new_err(
+                        "ASGI: `websocket.accept` after the handshake",
+                    ));
+                };
+                let subprotocol: Option<String> = match message.get_item("subprotocol")? {
+                    Some(p) if !p.is_none() => Some(p.extract()?),
+                    _ => None,
+                };
+                let headers = match message.get_item(intern!(py, "headers"))? {
+                    Some(h) if !h.is_none() => parse_headers(&h)?,
+                    _ => HeaderMap::new(),
+                };
+                let SendState::Connecting(decision, out) =
+                    std::mem::replace(&mut *state, SendState::Closed)
+                else {
+                    unreachable!()
+                };
+                *state = SendState::Accepted(out);
+                let _ = decision.send(Decision::Accept {
+                    subprotocol,
+                    headers,
+                });
+                drop(state);
+                resolved_future(py, Ok(py.None()))
+            }
+            "websocket.close" => {
+                let code: u16 = match message.get_item(intern!(py, "code"))? {
+                    Some(c) if !c.is_none() => c.extract()?,
+                    _ => 1000,
+                };
+                let reason: String = match message.get_item(intern!(py, "reason"))? {
+                    Some(r) if !r.is_none() => r.extract()?,
+                    _ => String::new(),
+                };
+                match std::mem::replace(&mut *state, SendState::Closed) {
+                    SendState::Connecting(decision, _) => {
+                        let _ = decision.send(Decision::Reject(StatusCode::FORBIDDEN));
+                        drop(state);
+                        resolved_future(py, Ok(py.None()))
+                    }
+                    SendState::Accepted(out) => {
+                        drop(state);
+                        if self.shared.closed.swap(true, Ordering::AcqRel) {
+                            return Err(PyOSError::new_err("websocket already closed"));
+                        }
+                        set_code(&self.shared, code);
+                        wait_or_await(
+                            py,
+                            async move { out.send(Outgoing::Close(code, reason)).await.is_ok() },
+                            Box::new(|py, _| Ok(py.None())),
+                        )
+                    }
+                    SendState::Closed => Err(PyOSError::new_err("websocket already closed")),
+                }
+            }
+            "websocket.send" => {
+                let out = match &*state {
+                    SendState::Accepted(out) => out.clone(),
+                    SendState::Connecting(..) => {
+                        return Err(PyRuntimeError::new_err(
+                            "ASGI: `websocket.send` before `websocket.accept`",
+                        ));
+                    }
+                    SendState::Closed => {
+                        return Err(PyOSError::new_err("websocket is closed"));
+                    }
+                };
+                drop(state);
+                if self.shared.closed.load(Ordering::Acquire) {
+                    return Err(PyOSError::new_err("websocket is closed"));
+                }
+                let frame = match message.get_item(intern!(py, "bytes"))? {
+                    Some(b) if !b.is_none() => Outgoing::Binary(Bytes::copy_from_slice(
+                        b.cast::<PyBytes>()
+                            .map_err(|_| PyTypeError::new_err("`bytes` must be bytes"))?
+                            .as_bytes(),
+                    )),
+                    _ => match message.get_item(intern!(py, "text"))? {
+                        Some(t) if !t.is_none() => Outgoing::Text(
+                            t.cast::<PyString>()
+                                .map_err(|_| PyTypeError::new_err("`text` must be str"))?
+                                .to_str()?
+                                .to_owned(),
+                        ),
+                        _ => {
+                            return Err(PyValueError::new_err(
+                                "`websocket.send` needs `bytes` or `text`",
+                            ));
+                        }
+                    },
+                };
+                wait_or_await(
+                    py,
+                    async move { out.send(frame).await.is_ok() },
+                    Box::new(|py, sent| {
+                        if sent {
+                            Ok(py.None())
+                        } else {
+                            Err(PyOSError::new_err("websocket is closed"))
+                        }
+                    }),
+                )
+            }
+            other => Err(PyValueError::new_err(format!(
+                "unsupported ASGI message type `{other}` for a websocket scope"
+            ))),
+        }
+    }
+}
+
+#[pymethods]
+impl WsSend {
+    fn __call__(&self, py: Python<'_>, message: &Bound<'_, PyDict>) -> PyResult<Py<PyAny>> {
+        self.handle(py, message)
+    }
+}
+
+/// Done-callback of the websocket app's task.
+#[pyclass(module = "puff._native", name = "AsgiWebsocketDone", frozen)]
+struct WsDone {
+    send: Py<WsSend>,
+    target: String,
+}
+
+#[pymethods]
+impl WsDone {
+    fn __call__(&self, py: Python<'_>, task: &Bound<'_, PyAny>) -> PyResult<()> {
+        let send = self.send.get();
+        if task.call_method0("cancelled")?.is_truthy()? {
+            send.finish(true);
+            return Ok(());
+        }
+        let exception = task.call_method0("exception")?;
+        if !exception.is_none() {
+            let err = PyErr::from_value(exception);
+            tracing::error!(
+                target: "puff::asgi",
+                "websocket {}: exception in ASGI application\n{}",
+                self.target,
+                puff_greenlet::error::format_exception(py, &err).trim_end()
+            );
+            send.finish(true);
+            return Ok(());
+        }
+        send.finish(false);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_key_matches_rfc_6455_example() {
+        assert_eq!(
+            accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+    }
+}
