@@ -168,14 +168,6 @@ impl From<PuffError> for PyErr {
     }
 }
 
-impl From<PyErr> for PuffError {
-    /// Prefer [`PuffError::from_pyerr`] when the GIL is at hand: this attaches to format
-    /// the traceback.
-    fn from(err: PyErr) -> Self {
-        Python::attach(|py| PuffError::from_pyerr(py, err))
-    }
-}
-
 /// Result alias for Puff's Rust APIs.
 pub type PuffResult<T> = Result<T, PuffError>;
 

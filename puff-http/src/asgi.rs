@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
-use axum::extract::ConnectInfo;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, Version};
@@ -27,7 +26,8 @@ use puff_greenlet::{PuffError, PuffResult, PythonRuntime, exceptions};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::wsgi::{
-    PRELOAD_BODY_BYTES, Reply, STREAM_CHANNEL_CHUNKS, internal_error, percent_decode, too_large,
+    InputSource, Reply, STREAM_CHANNEL_CHUNKS, incoming_body, internal_error, percent_decode,
+    remote_addr, send_or_oserror, too_large,
 };
 
 const HELPERS_SOURCE: &std::ffi::CStr = c"
@@ -139,10 +139,7 @@ impl AsgiHandler {
 
     /// Handle one request (use as the router's fallback).
     pub async fn handle(self: Arc<Self>, req: Request<Body>) -> Response {
-        let remote = req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0);
+        let remote = remote_addr(&req);
         if crate::websocket::is_upgrade(&req) {
             return crate::websocket::handle(
                 self.app.clone(),
@@ -156,28 +153,10 @@ impl AsgiHandler {
             .await;
         }
         let (parts, body) = req.into_parts();
-        let content_length = parts
-            .headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        if content_length.is_some_and(|len| len > self.max_body as u64) {
-            return too_large(self.max_body);
-        }
-        let input = match content_length {
-            Some(len) if len <= PRELOAD_BODY_BYTES => {
-                match http_body_util::Limited::new(body, self.max_body)
-                    .collect()
-                    .await
-                {
-                    Ok(collected) => RequestBody::ready(collected.to_bytes()),
-                    Err(_) => {
-                        return (StatusCode::BAD_REQUEST, "Bad Request: unreadable body\n")
-                            .into_response();
-                    }
-                }
-            }
-            _ => RequestBody::streaming(body, self.max_body),
+        let input = match incoming_body(&parts.headers, body, self.max_body).await {
+            Ok(InputSource::Ready(bytes)) => RequestBody::ready(bytes),
+            Ok(InputSource::Streaming(body)) => RequestBody::streaming(body, self.max_body),
+            Err(response) => return response,
         };
         let too_large_flag = input.too_large.clone();
         let (disconnect_tx, disconnect_rx) = watch::channel(false);
@@ -516,14 +495,8 @@ impl AsgiSend {
     }
 
     fn handle(&self, py: Python<'_>, message: &Bound<'_, PyDict>) -> PyResult<Py<PyAny>> {
-        let kind: String = message
-            .get_item(intern!(py, "type"))?
-            .ok_or_else(|| PyValueError::new_err("ASGI message without a `type`"))?
-            .extract()?;
-        let mut state = self
-            .state
-            .lock()
-            .map_err(|_| exceptions::PuffError::new_err("ASGI send state poisoned"))?;
+        let kind = message_type(py, message)?;
+        let mut state = lock_send_state(&self.state)?;
         match kind.as_str() {
             "http.response.start" => {
                 if !matches!(*state, SendState::Idle) {
@@ -598,17 +571,7 @@ impl AsgiSend {
                         if body.is_empty() {
                             return resolved_future(py, Ok(py.None()));
                         }
-                        wait_or_await(
-                            py,
-                            async move { tx.send(Ok(body)).await.is_ok() },
-                            Box::new(|py, sent| {
-                                if sent {
-                                    Ok(py.None())
-                                } else {
-                                    Err(PyOSError::new_err("client disconnected"))
-                                }
-                            }),
-                        )
+                        send_or_oserror(py, tx, Ok(body), "client disconnected")
                     }
                 }
             }
@@ -647,6 +610,21 @@ pub(crate) fn parse_headers(headers: &Bound<'_, PyAny>) -> PyResult<HeaderMap> {
         map.append(name, value);
     }
     Ok(map)
+}
+
+/// The `type` of an ASGI message the app sent.
+pub(crate) fn message_type(py: Python<'_>, message: &Bound<'_, PyDict>) -> PyResult<String> {
+    message
+        .get_item(intern!(py, "type"))?
+        .ok_or_else(|| PyValueError::new_err("ASGI message without a `type`"))?
+        .extract()
+}
+
+/// Lock a `send()` callable's state, as a Python error if a panic poisoned it.
+pub(crate) fn lock_send_state<T>(state: &Mutex<T>) -> PyResult<std::sync::MutexGuard<'_, T>> {
+    state
+        .lock()
+        .map_err(|_| exceptions::PuffError::new_err("ASGI send state poisoned"))
 }
 
 /// Done-callback of the app's task: log failures, complete the response.

@@ -14,6 +14,15 @@ use crate::config::HttpConfig;
 use crate::router::Router;
 use crate::wsgi::WsgiHandler;
 
+/// Rust routes first; whatever they do not match goes to `handle`.
+fn with_fallback<F, Fut>(router: Router, handle: F) -> Router
+where
+    F: Fn(Request) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response> + Send + 'static,
+{
+    Router::from(router.into_axum().fallback(move |req: Request| handle(req)))
+}
+
 /// Rust routes first; anything they do not match goes to the WSGI app.
 pub fn with_wsgi_fallback(
     router: Router,
@@ -28,11 +37,7 @@ pub fn with_wsgi_fallback(
         config.max_request_body_bytes,
         bind,
     ));
-    let router = router.into_axum().fallback(move |req: Request| {
-        let handler = handler.clone();
-        async move { handler.handle(req).await }
-    });
-    Router::from(router)
+    with_fallback(router, move |req| handler.clone().handle(req))
 }
 
 /// Rust routes first; anything they do not match goes to the ASGI app (on the event loop).
@@ -51,11 +56,7 @@ pub fn with_asgi_fallback(
         config.max_request_body_bytes,
         bind,
     ));
-    let router = router.into_axum().fallback(move |req: Request| {
-        let handler = handler.clone();
-        async move { handler.handle(req).await }
-    });
-    Router::from(router)
+    with_fallback(router, move |req| handler.clone().handle(req))
 }
 
 /// Apply the configured middleware: body limit, CORS, compression, access log.

@@ -636,10 +636,12 @@ impl WsSend {
                     out.try_send(Outgoing::Close(code, String::new()))
                 {
                     // Rare (the app returned with many messages still queued): wait for
-                    // room off the Python thread.
-                    std::thread::spawn(move || {
-                        let _ = out.blocking_send(close);
-                    });
+                    // room on Tokio, not on the Python thread.
+                    if let Ok(runtime) = PythonRuntime::global() {
+                        runtime.tokio().spawn(async move {
+                            let _ = out.send(close).await;
+                        });
+                    }
                 }
             }
             _ => {}
@@ -647,14 +649,8 @@ impl WsSend {
     }
 
     fn handle(&self, py: Python<'_>, message: &Bound<'_, PyDict>) -> PyResult<Py<PyAny>> {
-        let kind: String = message
-            .get_item(intern!(py, "type"))?
-            .ok_or_else(|| PyValueError::new_err("ASGI message without a `type`"))?
-            .extract()?;
-        let mut state = self
-            .state
-            .lock()
-            .map_err(|_| exceptions::PuffError::new_err("ASGI send state poisoned"))?;
+        let kind = crate::asgi::message_type(py, message)?;
+        let mut state = crate::asgi::lock_send_state(&self.state)?;
         match kind.as_str() {
             "websocket.accept" => {
                 let SendState::Connecting(..) = &*state else {
@@ -749,17 +745,7 @@ impl WsSend {
                         }
                     },
                 };
-                wait_or_await(
-                    py,
-                    async move { out.send(frame).await.is_ok() },
-                    Box::new(|py, sent| {
-                        if sent {
-                            Ok(py.None())
-                        } else {
-                            Err(PyOSError::new_err("websocket is closed"))
-                        }
-                    }),
-                )
+                crate::wsgi::send_or_oserror(py, out, frame, "websocket is closed")
             }
             other => Err(PyValueError::new_err(format!(
                 "unsupported ASGI message type `{other}` for a websocket scope"

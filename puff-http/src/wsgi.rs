@@ -60,40 +60,13 @@ impl WsgiHandler {
 
     /// Handle one request (use as the router's fallback).
     pub async fn handle(self: Arc<Self>, req: Request<Body>) -> Response {
-        let remote = req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0);
+        let remote = remote_addr(&req);
         let (parts, body) = req.into_parts();
-        let content_length = parts
-            .headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        if content_length.is_some_and(|len| len > self.max_body as u64) {
-            return too_large(self.max_body);
-        }
-        let too_large_flag = Arc::new(AtomicBool::new(false));
-        let input = match content_length {
-            Some(len) if len <= PRELOAD_BODY_BYTES => {
-                match http_body_util::Limited::new(body, self.max_body)
-                    .collect()
-                    .await
-                {
-                    Ok(collected) => InputSource::Ready(collected.to_bytes()),
-                    Err(e) => {
-                        if e.downcast_ref::<http_body_util::LengthLimitError>()
-                            .is_some()
-                        {
-                            return too_large(self.max_body);
-                        }
-                        return (StatusCode::BAD_REQUEST, "Bad Request: unreadable body\n")
-                            .into_response();
-                    }
-                }
-            }
-            _ => InputSource::Streaming(body),
+        let input = match incoming_body(&parts.headers, body, self.max_body).await {
+            Ok(input) => input,
+            Err(response) => return response,
         };
+        let too_large_flag = Arc::new(AtomicBool::new(false));
         let head = RequestHead { parts, remote };
         let (reply_tx, reply_rx) = oneshot::channel();
         let call = WsgiCall {
@@ -147,9 +120,71 @@ impl RequestHead {
     }
 }
 
-enum InputSource {
+/// A request body as the adapters receive it.
+pub(crate) enum InputSource {
+    /// Small bodies with a Content-Length, read before the app starts.
     Ready(Bytes),
+    /// Everything else, read as the app asks for it.
     Streaming(Body),
+}
+
+/// The client's address, when the server was started with connect info.
+pub(crate) fn remote_addr(req: &Request<Body>) -> Option<SocketAddr> {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0)
+}
+
+/// Check the declared length against `max_body` (413) and read small declared bodies now.
+/// `Err` is the response to send instead of running the app.
+pub(crate) async fn incoming_body(
+    headers: &HeaderMap,
+    body: Body,
+    max_body: usize,
+) -> Result<InputSource, Response> {
+    let content_length = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match content_length {
+        Some(len) if len > max_body as u64 => Err(too_large(max_body)),
+        Some(len) if len <= PRELOAD_BODY_BYTES => {
+            match http_body_util::Limited::new(body, max_body).collect().await {
+                Ok(collected) => Ok(InputSource::Ready(collected.to_bytes())),
+                Err(e)
+                    if e.downcast_ref::<http_body_util::LengthLimitError>()
+                        .is_some() =>
+                {
+                    Err(too_large(max_body))
+                }
+                Err(_) => {
+                    Err((StatusCode::BAD_REQUEST, "Bad Request: unreadable body\n").into_response())
+                }
+            }
+        }
+        _ => Ok(InputSource::Streaming(body)),
+    }
+}
+
+/// An awaitable (or, in a greenlet, a wait) that sends `item` into the response channel;
+/// raises `OSError(closed)` if the other side is gone.
+pub(crate) fn send_or_oserror<T: Send + 'static>(
+    py: Python<'_>,
+    tx: mpsc::Sender<T>,
+    item: T,
+    closed: &'static str,
+) -> PyResult<Py<PyAny>> {
+    puff_greenlet::aio::wait_or_await(
+        py,
+        async move { tx.send(item).await.is_ok() },
+        Box::new(move |py, sent| {
+            if sent {
+                Ok(py.None())
+            } else {
+                Err(puff_greenlet::pyo3::exceptions::PyOSError::new_err(closed))
+            }
+        }),
+    )
 }
 
 /// What the Python side sends back to the Tokio side.

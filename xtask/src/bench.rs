@@ -1343,6 +1343,40 @@ struct Machine {
     git: String,
 }
 
+impl Machine {
+    /// The `- machine:` and `- tools:` lines every report starts with.
+    fn markdown_lines(&self) -> String {
+        format!(
+            "- machine: {} x {}, {}; {}; load average after the runs: {}\n- tools: {}; git {}\n",
+            self.cpus,
+            self.cpu,
+            self.kernel,
+            self.python,
+            self.loadavg,
+            tools_line(self),
+            self.git
+        )
+    }
+
+    /// The `machine` object of every JSON report.
+    fn json(&self) -> String {
+        let tools: Vec<String> = self
+            .tools
+            .iter()
+            .map(|(k, v)| format!("{}: {}", json_str(k), json_str(v)))
+            .collect();
+        format!(
+            "{{\"cpu\": {}, \"cpus\": {}, \"loadavg\": {}, \"kernel\": {}, \"python\": {}, \"tools\": {{{}}}}}",
+            json_str(&self.cpu),
+            self.cpus,
+            json_str(&self.loadavg),
+            json_str(&self.kernel),
+            json_str(&self.python),
+            tools.join(", ")
+        )
+    }
+}
+
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or_default().trim().to_string()
 }
@@ -1422,17 +1456,7 @@ fn render_markdown(
         _ => "Puff HTTP benchmark",
     };
     let _ = writeln!(md, "# {title}, {iso}\n");
-    let _ = writeln!(
-        md,
-        "- machine: {} x {}, {}; {}; load average after the runs: {}",
-        machine.cpus, machine.cpu, machine.kernel, machine.python, machine.loadavg
-    );
-    let tools: Vec<String> = machine
-        .tools
-        .iter()
-        .map(|(k, v)| format!("{k}: {v}"))
-        .collect();
-    let _ = writeln!(md, "- tools: {}; git {}", tools.join(", "), machine.git);
+    md.push_str(&machine.markdown_lines());
     let _ = writeln!(
         md,
         "- method: server pinned to CPU {}, `wrk -t{} --latency --timeout 10s` pinned to CPU {}; \
@@ -1584,21 +1608,7 @@ fn render_json(
         json_str(env.load_cpu),
         opts.skip_build
     );
-    let tools: Vec<String> = machine
-        .tools
-        .iter()
-        .map(|(k, v)| format!("{}: {}", json_str(k), json_str(v)))
-        .collect();
-    let _ = writeln!(
-        j,
-        "  \"machine\": {{\"cpu\": {}, \"cpus\": {}, \"loadavg\": {}, \"kernel\": {}, \"python\": {}, \"tools\": {{{}}}}},",
-        json_str(&machine.cpu),
-        machine.cpus,
-        json_str(&machine.loadavg),
-        json_str(&machine.kernel),
-        json_str(&machine.python),
-        tools.join(", ")
-    );
+    let _ = writeln!(j, "  \"machine\": {},", machine.json());
     let _ = writeln!(j, "  \"results\": [");
     for (i, r) in results.iter().enumerate() {
         let head = format!(
@@ -2019,12 +2029,7 @@ fn render_client_markdown(
 ) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# Puff HTTP client benchmark, {iso}\n");
-    let _ = writeln!(
-        md,
-        "- machine: {} x {}, {}; {}; load average after the runs: {}",
-        machine.cpus, machine.cpu, machine.kernel, machine.python, machine.loadavg
-    );
-    let _ = writeln!(md, "- tools: {}; git {}", tools_line(machine), machine.git);
+    md.push_str(&machine.markdown_lines());
     let _ = writeln!(
         md,
         "- method: target `puff-example-rust-app runserver` (`GET /rust/hello`, a 1 KB body from a \
@@ -2119,21 +2124,7 @@ fn render_client_json(
         json_str(target_cpu),
         opts.skip_build
     );
-    let tools: Vec<String> = machine
-        .tools
-        .iter()
-        .map(|(k, v)| format!("{}: {}", json_str(k), json_str(v)))
-        .collect();
-    let _ = writeln!(
-        j,
-        "  \"machine\": {{\"cpu\": {}, \"cpus\": {}, \"loadavg\": {}, \"kernel\": {}, \"python\": {}, \"tools\": {{{}}}}},",
-        json_str(&machine.cpu),
-        machine.cpus,
-        json_str(&machine.loadavg),
-        json_str(&machine.kernel),
-        json_str(&machine.python),
-        tools.join(", ")
-    );
+    let _ = writeln!(j, "  \"machine\": {},", machine.json());
     let _ = writeln!(j, "  \"results\": [");
     for (i, r) in results.iter().enumerate() {
         let rounds: Vec<String> = r
@@ -2626,12 +2617,7 @@ fn render_pg_markdown(
 ) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# Puff Postgres benchmark, {iso}\n");
-    let _ = writeln!(
-        md,
-        "- machine: {} x {}, {}; {}; load average after the runs: {}",
-        machine.cpus, machine.cpu, machine.kernel, machine.python, machine.loadavg
-    );
-    let _ = writeln!(md, "- tools: {}; git {}", tools_line(machine), machine.git);
+    md.push_str(&machine.markdown_lines());
     let _ = writeln!(
         md,
         "- method: one Postgres server for the whole run (fsync off, loopback TCP) pinned to CPU \
@@ -2758,21 +2744,7 @@ fn render_pg_json(
         json_str(server_cpu),
         opts.skip_build
     );
-    let tools: Vec<String> = machine
-        .tools
-        .iter()
-        .map(|(k, v)| format!("{}: {}", json_str(k), json_str(v)))
-        .collect();
-    let _ = writeln!(
-        j,
-        "  \"machine\": {{\"cpu\": {}, \"cpus\": {}, \"loadavg\": {}, \"kernel\": {}, \"python\": {}, \"tools\": {{{}}}}},",
-        json_str(&machine.cpu),
-        machine.cpus,
-        json_str(&machine.loadavg),
-        json_str(&machine.kernel),
-        json_str(&machine.python),
-        tools.join(", ")
-    );
+    let _ = writeln!(j, "  \"machine\": {},", machine.json());
     let _ = writeln!(j, "  \"results\": [");
     for (i, r) in results.iter().enumerate() {
         let rounds: Vec<String> = r
