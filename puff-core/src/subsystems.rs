@@ -26,6 +26,8 @@ pub const FEATURE_KEYS: &[(&str, &str)] = &[
     ("bind", "http"),
     #[cfg(not(feature = "http"))]
     ("cors", "http"),
+    #[cfg(not(feature = "http"))]
+    ("http_client", "http"),
     #[cfg(not(feature = "postgres"))]
     ("postgres", "postgres"),
     ("redis", "redis"),
