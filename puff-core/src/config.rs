@@ -71,6 +71,10 @@ pub struct RuntimeConfig {
     pub(crate) http: puff_http::HttpConfig,
     #[cfg(feature = "postgres")]
     pub(crate) postgres: Vec<puff_postgres::PostgresConfig>,
+    #[cfg(feature = "redis")]
+    pub(crate) redis: Vec<puff_redis::RedisConfig>,
+    #[cfg(feature = "pubsub")]
+    pub(crate) pubsub: Vec<puff_pubsub::PubSubConfig>,
 }
 
 impl fmt::Debug for RuntimeConfig {
@@ -354,6 +358,16 @@ impl RuntimeConfig {
             config.postgres = puff_postgres::PostgresSubsystem::parse(value)
                 .map_err(|m| err(Some("postgres"), m))?;
         }
+        #[cfg(feature = "redis")]
+        if let Some(value) = table.get("redis") {
+            config.redis =
+                puff_redis::RedisSubsystem::parse(value).map_err(|m| err(Some("redis"), m))?;
+        }
+        #[cfg(feature = "pubsub")]
+        if let Some(value) = table.get("pubsub") {
+            config.pubsub =
+                puff_pubsub::PubSubSubsystem::parse(value).map_err(|m| err(Some("pubsub"), m))?;
+        }
         if config.wsgi.is_some() && config.asgi.is_some() {
             return Err(err(
                 Some("asgi"),
@@ -431,6 +445,57 @@ impl RuntimeConfig {
     }
 }
 
+#[cfg(feature = "redis")]
+impl RuntimeConfig {
+    /// Enable (or remove) the `default` Redis pool with default settings; its URL comes
+    /// from `PUFF_DEFAULT_REDIS_URL` / `--default-redis-url` when set.
+    pub fn set_redis(mut self, on: bool) -> Self {
+        self.redis.retain(|c| c.name != "default");
+        if on {
+            self.redis.push(puff_redis::RedisConfig::named("default"));
+        }
+        self
+    }
+
+    /// Add (or replace) a named Redis pool.
+    pub fn add_redis(mut self, config: puff_redis::RedisConfig) -> Self {
+        self.redis.retain(|c| c.name != config.name);
+        self.redis.push(config);
+        self
+    }
+
+    /// The configured Redis pools.
+    pub fn redis_configs(&self) -> &[puff_redis::RedisConfig] {
+        &self.redis
+    }
+}
+
+#[cfg(feature = "pubsub")]
+impl RuntimeConfig {
+    /// Declare (or remove) the `default` pub/sub instance. It exists either way: on the
+    /// `default` Redis pool when one is configured, else in process.
+    pub fn set_pubsub(mut self, on: bool) -> Self {
+        self.pubsub.retain(|c| c.name != "default");
+        if on {
+            self.pubsub
+                .push(puff_pubsub::PubSubConfig::named("default"));
+        }
+        self
+    }
+
+    /// Add (or replace) a named pub/sub instance.
+    pub fn add_pubsub(mut self, config: puff_pubsub::PubSubConfig) -> Self {
+        self.pubsub.retain(|c| c.name != config.name);
+        self.pubsub.push(config);
+        self
+    }
+
+    /// The configured pub/sub instances (without the implicit `default`).
+    pub fn pubsub_configs(&self) -> &[puff_pubsub::PubSubConfig] {
+        &self.pubsub
+    }
+}
+
 /// A complete, commented `puff.toml` (printed by `puff-cli example-config`).
 pub const EXAMPLE_CONFIG: &str = r#"# puff.toml: configuration for `puff-cli`.
 # Path: --config PATH, else $PUFF_CONFIG, else ./puff.toml.
@@ -485,6 +550,25 @@ max_age_secs = 600
 # min_idle = 2
 # acquire_timeout_ms = 30000
 # statement_timeout_ms = 60000
+
+# --- Redis (the `redis` feature) ------------------------------------------------
+# One entry per named pool; Python: puff.redis.global_redis / named_client("cache").
+# URL override: --{name}-redis-url URL or $PUFF_{NAME}_REDIS_URL.
+# [[redis]]
+# name = "default"
+# url = "redis://localhost:6379"
+# pool_size = 10                  # multiplexed connections
+# acquire_timeout_ms = 5000
+# connect_timeout_ms = 5000
+# command_timeout_ms = 10000      # default: none (blocking commands may wait)
+
+# --- Pub/sub (the `pubsub` feature) ----------------------------------------------
+# A `default` instance always exists: on the `default` Redis pool when configured, else
+# in process. Python: puff.pubsub.global_pubsub / named_client("events").
+# URL override: --{name}-pubsub-url URL or $PUFF_{NAME}_PUBSUB_URL ("memory://" = in process).
+# [[pubsub]]
+# name = "events"
+# redis = "default"               # or url = "redis://other:6379"
 
 # Named clients for `puff.http` (a `default` client always exists).
 [[http_client]]
@@ -591,5 +675,27 @@ mod tests {
         let rc = RuntimeConfig::default().set_postgres(true);
         assert_eq!(rc.postgres_configs()[0].name, "default");
         assert!(rc.set_postgres(false).postgres_configs().is_empty());
+    }
+
+    #[cfg(feature = "pubsub")]
+    #[test]
+    fn redis_and_pubsub_entries() {
+        let config = parse(
+            "[[redis]]\nenable = true\n[[redis]]\nname = \"cache\"\npool_size = 3\n\
+             [[pubsub]]\nname = \"events\"\nredis = \"cache\"",
+        )
+        .unwrap();
+        assert_eq!(config.redis_configs().len(), 2);
+        assert_eq!(config.redis_configs()[1].pool_size, 3);
+        assert_eq!(config.pubsub_configs()[0].redis.as_deref(), Some("cache"));
+        let e = parse("[[redis]]\npool_sise = 3").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("redis[0]"), "{e}");
+        let e = parse("[[redis]]\nurl = \"http://:hunter2@h\"").unwrap_err();
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        let e = parse("[[pubsub]]\nurl = \"redis://a\"\nredis = \"b\"").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("pubsub[0]"), "{e}");
+        let rc = RuntimeConfig::default().set_redis(true).set_pubsub(true);
+        assert_eq!(rc.redis_configs()[0].name, "default");
+        assert_eq!(rc.pubsub_configs()[0].name, "default");
     }
 }

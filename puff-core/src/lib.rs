@@ -32,6 +32,10 @@ pub use puff_greenlet::{PuffError, PuffResult, PythonRuntime, run_python_async, 
 pub use puff_http::{self as http, Router};
 #[cfg(feature = "postgres")]
 pub use puff_postgres as postgres;
+#[cfg(feature = "pubsub")]
+pub use puff_pubsub as pubsub;
+#[cfg(feature = "redis")]
+pub use puff_redis as redis;
 
 /// Everything a Puff program usually needs, as in the Puff docs' examples.
 pub mod prelude {

@@ -16,6 +16,15 @@ pub fn enabled(config: &RuntimeConfig) -> Vec<Box<dyn Subsystem>> {
         Box::new(puff_postgres::PostgresSubsystem {
             pools: config.postgres.clone(),
         }),
+        #[cfg(feature = "redis")]
+        Box::new(puff_redis::RedisSubsystem {
+            pools: config.redis.clone(),
+        }),
+        #[cfg(feature = "pubsub")]
+        Box::new(puff_pubsub::PubSubSubsystem {
+            instances: config.pubsub.clone(),
+            redis: config.redis.clone(),
+        }),
     ]
 }
 
@@ -30,7 +39,9 @@ pub const FEATURE_KEYS: &[(&str, &str)] = &[
     ("http_client", "http"),
     #[cfg(not(feature = "postgres"))]
     ("postgres", "postgres"),
+    #[cfg(not(feature = "redis"))]
     ("redis", "redis"),
+    #[cfg(not(feature = "pubsub"))]
     ("pubsub", "pubsub"),
     ("task_queue", "tasks"),
     ("graphql", "graphql"),

@@ -14,6 +14,7 @@
 pub mod aio;
 pub mod error;
 mod hub;
+pub mod instance;
 pub mod interpreter;
 mod pyapi;
 pub mod resources;
@@ -22,6 +23,7 @@ pub mod subsystem;
 pub mod timer;
 
 pub use error::{PuffError, PuffResult, PythonError, exceptions};
+pub use instance::{NamedInstance, parse_instances, redact_url};
 pub use interpreter::InterpreterConfig;
 pub use resources::Resources;
 pub use runtime::{

@@ -1,5 +1,7 @@
 //! [`PostgresConfig`]: one `[[postgres]]` entry of `puff.toml`.
 
+use puff_greenlet::instance::{self, NamedInstance};
+use puff_greenlet::redact_url;
 use serde::Deserialize;
 
 /// The URL used when an entry gives none.
@@ -73,17 +75,7 @@ impl PostgresConfig {
 
     /// Check values that serde cannot (errors start with the key in backticks).
     pub fn validate(&self) -> Result<(), String> {
-        if self.name.is_empty()
-            || !self
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
-            return Err(format!(
-                "`name`: `{}` must be letters, digits, `_` or `-`",
-                self.name
-            ));
-        }
+        instance::validate_name(&self.name)?;
         if self.pool_size == 0 {
             return Err("`pool_size`: must be at least 1".into());
         }
@@ -114,76 +106,32 @@ impl PostgresConfig {
 
     /// The name of the CLI flag overriding this pool's URL (`--{name}-postgres-url`).
     pub fn cli_flag(&self) -> String {
-        format!("{}-postgres-url", self.name.replace('_', "-"))
+        instance::url_flag(&self.name, "postgres")
     }
 
     /// The environment variable overriding this pool's URL (`PUFF_{NAME}_POSTGRES_URL`).
     pub fn env_var(&self) -> String {
-        format!(
-            "PUFF_{}_POSTGRES_URL",
-            self.name.to_ascii_uppercase().replace('-', "_")
-        )
+        instance::url_env_var(&self.name, "postgres")
     }
 }
 
-/// `url` with any password replaced by `***`, safe to log.
-///
-/// Handles `scheme://user:password@host/...` URLs and `password=...` in query strings and
-/// key/value connection strings. Text that cannot be parsed is returned with everything
-/// between `://` and the last `@` hidden.
-pub fn redact_url(url: &str) -> String {
-    let mut out = match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-            let (authority, tail) = rest.split_at(authority_end);
-            match authority.rfind('@') {
-                Some(at) => {
-                    let userinfo = &authority[..at];
-                    let host = &authority[at..];
-                    let user = match userinfo.split_once(':') {
-                        Some((user, _)) => format!("{user}:***"),
-                        None => userinfo.to_owned(),
-                    };
-                    format!("{scheme}://{user}{host}{tail}")
-                }
-                None => url.to_owned(),
-            }
-        }
-        None => url.to_owned(),
-    };
-    // `password=secret` in a query string or a key/value connection string.
-    let lower = out.to_ascii_lowercase();
-    if let Some(pos) = lower.find("password=") {
-        let start = pos + "password=".len();
-        let end = out[start..]
-            .find(['&', ' '])
-            .map_or(out.len(), |e| start + e);
-        out.replace_range(start..end, "***");
+impl NamedInstance for PostgresConfig {
+    fn instance_name(&self) -> &str {
+        &self.name
     }
-    out
+
+    fn enabled(&self) -> bool {
+        self.enable
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        PostgresConfig::validate(self)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redacts_passwords() {
-        assert_eq!(
-            redact_url("postgres://postgres:s3cr%40t@localhost:5432/db"),
-            "postgres://postgres:***@localhost:5432/db"
-        );
-        assert_eq!(
-            redact_url("postgresql://u:p@h/db?sslmode=disable&password=x2"),
-            "postgresql://u:***@h/db?sslmode=disable&password=***"
-        );
-        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(
-            redact_url("host=h user=u password=pw dbname=d"),
-            "host=h user=u password=*** dbname=d"
-        );
-        assert!(!redact_url("postgres://a:b:c@d@host/x").contains("b:c"));
-    }
 
     #[test]
     fn defaults_and_validation() {

@@ -19,9 +19,10 @@ mod python;
 mod subsystem;
 pub mod value;
 
-pub use config::{PostgresConfig, redact_url};
+pub use config::PostgresConfig;
 pub use error::PgError;
 pub use pool::{Column, PooledClient, PostgresPool, QueryResult};
+pub use puff_greenlet::redact_url;
 pub use subsystem::PostgresSubsystem;
 pub use value::Value;
 

@@ -9,9 +9,10 @@ use mobc::async_trait;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Statement};
 
-use crate::config::{PostgresConfig, redact_url};
+use crate::config::PostgresConfig;
 use crate::error::PgError;
 use crate::value::Value;
+use puff_greenlet::redact_url;
 
 /// Most prepared statements cached per connection.
 const STATEMENT_CACHE_SIZE: usize = 512;

@@ -4,9 +4,7 @@
 use std::sync::Arc;
 
 use puff_greenlet::pyo3::prelude::*;
-use puff_greenlet::{
-    PuffError, PuffResult, Resources, StartContext, Subsystem, deserialize_section,
-};
+use puff_greenlet::{PuffError, PuffResult, Resources, StartContext, Subsystem, parse_instances};
 
 use crate::config::PostgresConfig;
 use crate::pool::PostgresPool;
@@ -24,44 +22,7 @@ impl PostgresSubsystem {
     /// Parse the value of the `postgres` key: an array of tables (`[[postgres]]`), a single
     /// table, or `true` (one `default` pool with default settings).
     pub fn parse(value: &toml::Value) -> Result<Vec<PostgresConfig>, String> {
-        let entries: Vec<toml::Table> = match value {
-            toml::Value::Boolean(true) => return Ok(vec![PostgresConfig::default()]),
-            toml::Value::Boolean(false) => return Ok(Vec::new()),
-            toml::Value::Table(t) => vec![t.clone()],
-            toml::Value::Array(items) => items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    v.as_table()
-                        .cloned()
-                        .ok_or_else(|| format!("`postgres[{i}]`: expected a table"))
-                })
-                .collect::<Result<_, _>>()?,
-            other => {
-                return Err(format!(
-                    "`postgres`: expected [[postgres]] tables, got {}",
-                    other.type_str()
-                ));
-            }
-        };
-        let mut configs: Vec<PostgresConfig> = Vec::new();
-        for (i, table) in entries.iter().enumerate() {
-            let config: PostgresConfig =
-                deserialize_section(table).map_err(|m| format!("`postgres[{i}]`: {}", m))?;
-            config
-                .validate()
-                .map_err(|m| format!("`postgres[{i}]`: {m}"))?;
-            if configs.iter().any(|c| c.name == config.name) {
-                return Err(format!(
-                    "`postgres[{i}]`: a pool named `{}` is configured twice",
-                    config.name
-                ));
-            }
-            if config.enable {
-                configs.push(config);
-            }
-        }
-        Ok(configs)
+        parse_instances("postgres", value)
     }
 }
 
@@ -85,9 +46,7 @@ impl Subsystem for PostgresSubsystem {
         let _entered = ctx.tokio.enter();
         for config in &self.pools {
             let mut config = config.clone();
-            if let Ok(url) = std::env::var(config.env_var())
-                && !url.is_empty()
-            {
+            if let Some(url) = puff_greenlet::instance::url_override(&config.name, "postgres") {
                 config.url = url;
             }
             let pool = Arc::new(

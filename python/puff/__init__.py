@@ -148,6 +148,22 @@ class _GlobalState:
 
 global_state = _GlobalState()
 
+
+def __getattr__(name: str) -> Any:
+    # `puff.global_redis` / `puff.global_pubsub` without importing those modules (and the
+    # native subsystems they check for) until first use. Not in __all__, so a star import
+    # works in builds without the redis/pubsub features.
+    if name == "global_redis":
+        from puff.redis import global_redis
+
+        return global_redis
+    if name == "global_pubsub":
+        from puff.pubsub import global_pubsub
+
+        return global_pubsub
+    raise AttributeError(f"module 'puff' has no attribute {name!r}")
+
+
 __all__ = [
     "NotInGreenletError",
     "PuffError",

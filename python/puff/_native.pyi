@@ -58,3 +58,63 @@ class _PostgresModule:
     def pool_status(self, name: str = "default") -> dict[str, int]: ...
 
 postgres: _PostgresModule
+
+class _RedisNativeClient:
+    name: str
+    # `reply` picks the conversion: "raw", "ok", "bool", "int", "float", "dict", "set",
+    # "scores", "pair", "bools" (see puff.redis). In a greenlet these return the reply; in
+    # a coroutine on Puff's event loop an awaitable of it.
+    def command(self, args: list[Any] | tuple[Any, ...], reply: str = "raw") -> Any: ...
+    def pipeline(self, commands: list[tuple[list[Any], str]], transaction: bool) -> Any: ...
+
+class _RedisModule:
+    """``puff._native.redis`` (present when built with the `redis` feature)."""
+
+    NativeRedis: type[_RedisNativeClient]
+    RedisError: type[PuffError]
+    ResponseError: type[PuffError]
+    ConnectionError: type[PuffError]
+    TimeoutError: type[PuffError]
+    DataError: type[PuffError]
+    def client(self, name: str = "default") -> _RedisNativeClient: ...
+    def pool_names(self) -> list[str]: ...
+    def pool_status(self, name: str = "default") -> dict[str, int]: ...
+
+redis: _RedisModule
+
+class _PubSubMessage:
+    channel: str
+    body: bytes
+    text: str
+    from_connection_id: str
+
+class _PubSubNativeConnection:
+    connection_id: str
+    closed: bool
+    # subscribe/unsubscribe/publish return True (an awaitable of it from a coroutine).
+    def subscribe(self, channel: str) -> Any: ...
+    def unsubscribe(self, channel: str) -> Any: ...
+    def publish(self, channel: str, message: str | bytes) -> Any: ...
+    # A message, or None on timeout / after close(); an awaitable of it from a coroutine.
+    def receive(self, timeout_ms: int | None = None) -> Any: ...
+    def close(self) -> None: ...
+
+class _PubSubNativeClient:
+    name: str
+    backend: str  # "redis" or "memory"
+    def new_connection_id(self) -> str: ...
+    def connection(self) -> _PubSubNativeConnection: ...
+    def connection_with_id(self, connection_id: str) -> _PubSubNativeConnection: ...
+    def publish(self, channel: str, message: str | bytes) -> Any: ...
+    def publish_as(self, connection_id: str, channel: str, message: str | bytes) -> Any: ...
+
+class _PubSubModule:
+    """``puff._native.pubsub`` (present when built with the `pubsub` feature)."""
+
+    PubSubMessage: type[_PubSubMessage]
+    NativePubSub: type[_PubSubNativeClient]
+    NativePubSubConnection: type[_PubSubNativeConnection]
+    def client(self, name: str = "default") -> _PubSubNativeClient: ...
+    def names(self) -> list[str]: ...
+
+pubsub: _PubSubModule

@@ -157,6 +157,7 @@ pub fn stamp_hash(files: &[&Path], info: &PythonInfo) -> Result<String> {
 /// `cargo xtask setup`.
 pub fn run(repo: &Repo) -> Result<()> {
     ensure_postgres_binaries()?;
+    ensure_redis_binaries()?;
     let info = ensure_venv(repo, &repo.venv, "[setup 1/3]")?;
 
     let requirements = repo.root.join(REQUIREMENTS);
@@ -222,26 +223,16 @@ pub fn postgres_bindir() -> Option<std::path::PathBuf> {
         .find(|dir| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file())
 }
 
-const POSTGRES_INSTALL: &str = "apt-get install -y postgresql";
-
-/// The Postgres tests start private servers from the installed binaries: install them with
-/// apt-get when we are root on a Debian-like machine, else fail with the command to run.
-pub fn ensure_postgres_binaries() -> Result<()> {
-    if let Some(dir) = postgres_bindir() {
-        println!("[setup] Postgres server binaries: {}", dir.display());
-        return Ok(());
-    }
+/// Install the Debian package `package` with apt-get when we are root on a Debian-like
+/// machine; otherwise fail with `why` and the command to run.
+fn apt_install(package: &str, why: &str) -> Result<()> {
     let is_root = util::capture(Command::new("id").arg("-u"))
         .map(|out| out.trim() == "0")
         .unwrap_or(false);
     if !(is_root && util::on_path("apt-get")) {
-        bail!(
-            "the Postgres tests need the Postgres server binaries (initdb, pg_ctl), which are \
-             not installed; install them with `sudo {POSTGRES_INSTALL}` (Debian/Ubuntu) or set \
-             PG_BINDIR to the folder holding them"
-        );
+        bail!("{why}; install it with `sudo apt-get install -y {package}` (Debian/Ubuntu)");
     }
-    println!("[setup] Postgres server binaries missing: {POSTGRES_INSTALL}");
+    println!("[setup] {why}: apt-get install -y {package}");
     let mut update = Command::new("apt-get");
     update.args(["update", "-qq"]);
     util::run(&mut update).context("apt-get update failed")?;
@@ -251,11 +242,58 @@ pub fn ensure_postgres_binaries() -> Result<()> {
         "-y",
         "-qq",
         "--no-install-recommends",
-        "postgresql",
+        package,
     ]);
-    util::run(&mut install).context("installing the Debian package `postgresql` failed")?;
+    util::run(&mut install)
+        .with_context(|| format!("installing the Debian package `{package}` failed"))
+}
+
+/// The Postgres tests start private servers from the installed binaries: install them with
+/// apt-get when we are root on a Debian-like machine, else fail with the command to run.
+pub fn ensure_postgres_binaries() -> Result<()> {
+    if let Some(dir) = postgres_bindir() {
+        println!("[setup] Postgres server binaries: {}", dir.display());
+        return Ok(());
+    }
+    apt_install(
+        "postgresql",
+        "the Postgres tests need the Postgres server binaries (initdb, pg_ctl; or set \
+         PG_BINDIR to their folder)",
+    )?;
     if postgres_bindir().is_none() {
         bail!("installed `postgresql` but still cannot find initdb and pg_ctl");
+    }
+    Ok(())
+}
+
+/// The Redis tests start private servers from the installed `redis-server` (or
+/// `$REDIS_SERVER`): install it with apt-get when we are root on a Debian-like machine, else
+/// fail with the command to run.
+pub fn ensure_redis_binaries() -> Result<()> {
+    if let Some(path) = std::env::var_os("REDIS_SERVER") {
+        let path = std::path::PathBuf::from(path);
+        if path.is_file() {
+            println!(
+                "[setup] Redis server binary: {} ($REDIS_SERVER)",
+                path.display()
+            );
+            return Ok(());
+        }
+        bail!(
+            "REDIS_SERVER is set to {}, which is not a file",
+            path.display()
+        );
+    }
+    if util::on_path("redis-server") {
+        println!("[setup] Redis server binary: redis-server (on PATH)");
+        return Ok(());
+    }
+    apt_install(
+        "redis-server",
+        "the Redis tests need `redis-server` (or set REDIS_SERVER to its path)",
+    )?;
+    if !util::on_path("redis-server") {
+        bail!("installed `redis-server` but still cannot find it on PATH");
     }
     Ok(())
 }

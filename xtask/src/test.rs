@@ -19,7 +19,7 @@ struct Record {
     took: Duration,
 }
 
-const STEPS: usize = 10;
+const STEPS: usize = 11;
 
 /// Runs a command; `Ok(Passed)` when it exits 0.
 fn run_cmd(mut cmd: Command) -> Result<Outcome> {
@@ -173,6 +173,18 @@ pub fn run(repo: &Repo) -> Result<()> {
                 }
                 let mut cmd = repo.command(repo.venv_python());
                 cmd.args(["tests/postgres/run.py", "-q"]);
+                run_pytest(cmd)
+            },
+        )?;
+
+        step(
+            "tests/redis/run.py -q (puff-cli pytest, private Redis)",
+            &mut || {
+                if !repo.root.join("tests/redis/run.py").is_file() {
+                    return Ok(Outcome::Skipped("tests/redis does not exist yet".into()));
+                }
+                let mut cmd = repo.command(repo.venv_python());
+                cmd.args(["tests/redis/run.py", "-q"]);
                 run_pytest(cmd)
             },
         )?;

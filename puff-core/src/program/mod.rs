@@ -133,26 +133,63 @@ impl Program {
     }
 }
 
-/// Global flags of configured subsystem instances (`--{name}-postgres-url`, ...).
-fn subsystem_args(config: &RuntimeConfig) -> Vec<clap::Arg> {
+/// A URL override flag of a configured subsystem instance.
+struct UrlFlag {
+    flag: String,
+    env_var: String,
+    help: String,
+}
+
+/// One `--{name}-{kind}-url` flag per configured Postgres/Redis pool and pub/sub instance.
+fn url_flags(config: &RuntimeConfig) -> Vec<UrlFlag> {
     let _ = config;
     #[allow(unused_mut)]
-    let mut args = Vec::new();
+    let mut instances: Vec<(String, &str, &str)> = Vec::new();
     #[cfg(feature = "postgres")]
-    for pg in &config.postgres {
-        args.push(
-            clap::Arg::new(pg.cli_flag())
-                .long(pg.cli_flag())
+    instances.extend(
+        config
+            .postgres
+            .iter()
+            .map(|c| (c.name.clone(), "postgres", "Postgres pool")),
+    );
+    #[cfg(feature = "redis")]
+    instances.extend(
+        config
+            .redis
+            .iter()
+            .map(|c| (c.name.clone(), "redis", "Redis pool")),
+    );
+    #[cfg(feature = "pubsub")]
+    instances.extend(
+        puff_pubsub::PubSubSubsystem::instances_with_default(&config.pubsub)
+            .into_iter()
+            .map(|c| (c.name, "pubsub", "pub/sub instance")),
+    );
+    instances
+        .into_iter()
+        .map(|(name, kind, what)| {
+            let env_var = puff_greenlet::instance::url_env_var(&name, kind);
+            UrlFlag {
+                flag: puff_greenlet::instance::url_flag(&name, kind),
+                help: format!("URL of the `{name}` {what} (else ${env_var}, else puff.toml)"),
+                env_var,
+            }
+        })
+        .collect()
+}
+
+/// Global flags of configured subsystem instances (`--{name}-postgres-url`, ...).
+fn subsystem_args(config: &RuntimeConfig) -> Vec<clap::Arg> {
+    url_flags(config)
+        .into_iter()
+        .map(|f| {
+            clap::Arg::new(f.flag.clone())
+                .long(f.flag)
                 .value_name("URL")
                 .global(true)
-                .help(format!(
-                    "URL of the `{}` Postgres pool (else ${}, else puff.toml)",
-                    pg.name,
-                    pg.env_var()
-                )),
-        );
-    }
-    args
+                .help(f.help)
+        })
+        .collect()
 }
 
 /// Environment variables the subsystem flags given on the command line stand for.
@@ -161,20 +198,15 @@ fn subsystem_arg_env(
     matches: &ArgMatches,
     sub_matches: &ArgMatches,
 ) -> Vec<(String, String)> {
-    let _ = (config, matches, sub_matches);
-    #[allow(unused_mut)]
-    let mut env = Vec::new();
-    #[cfg(feature = "postgres")]
-    for pg in &config.postgres {
-        let flag = pg.cli_flag();
-        let value = sub_matches
-            .get_one::<String>(&flag)
-            .or_else(|| matches.get_one::<String>(&flag));
-        if let Some(url) = value {
-            env.push((pg.env_var(), url.clone()));
-        }
-    }
-    env
+    url_flags(config)
+        .into_iter()
+        .filter_map(|f| {
+            sub_matches
+                .get_one::<String>(&f.flag)
+                .or_else(|| matches.get_one::<String>(&f.flag))
+                .map(|url| (f.env_var, url.clone()))
+        })
+        .collect()
 }
 
 /// Log to stderr; filter from `PUFF_LOG` or `RUST_LOG` (default `info`).

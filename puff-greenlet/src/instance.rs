@@ -1,0 +1,173 @@
+//! Named service instances (`[[postgres]]`, `[[redis]]`, `[[pubsub]]`, ...): the shared
+//! rules for parsing their `puff.toml` sections, naming their URL override flag and
+//! environment variable, and keeping passwords in their URLs out of logs.
+
+use serde::de::DeserializeOwned;
+
+use crate::subsystem::deserialize_section;
+
+/// One entry of a named-instance section.
+pub trait NamedInstance: DeserializeOwned + Default {
+    /// The instance name (`default`, `readonly`, ...).
+    fn instance_name(&self) -> &str;
+
+    /// `enable = false` entries are parsed and checked, then dropped.
+    fn enabled(&self) -> bool {
+        true
+    }
+
+    /// Check values that serde cannot; errors start with the key in backticks.
+    fn validate(&self) -> Result<(), String>;
+}
+
+/// Parse the value of a named-instance key: an array of tables (`[[key]]`), a single table,
+/// or `true` (one `default` instance with default settings) / `false` (none).
+pub fn parse_instances<T: NamedInstance>(key: &str, value: &toml::Value) -> Result<Vec<T>, String> {
+    let entries: Vec<toml::Table> = match value {
+        toml::Value::Boolean(true) => return Ok(vec![T::default()]),
+        toml::Value::Boolean(false) => return Ok(Vec::new()),
+        toml::Value::Table(t) => vec![t.clone()],
+        toml::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                v.as_table()
+                    .cloned()
+                    .ok_or_else(|| format!("`{key}[{i}]`: expected a table"))
+            })
+            .collect::<Result<_, _>>()?,
+        other => {
+            return Err(format!(
+                "`{key}`: expected [[{key}]] tables, got {}",
+                other.type_str()
+            ));
+        }
+    };
+    let mut configs: Vec<T> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    for (i, table) in entries.iter().enumerate() {
+        let config: T = deserialize_section(table).map_err(|m| format!("`{key}[{i}]`: {m}"))?;
+        validate_name(config.instance_name()).map_err(|m| format!("`{key}[{i}]`: {m}"))?;
+        config
+            .validate()
+            .map_err(|m| format!("`{key}[{i}]`: {m}"))?;
+        let name = config.instance_name().to_owned();
+        if names.contains(&name) {
+            return Err(format!(
+                "`{key}[{i}]`: an instance named `{name}` is configured twice"
+            ));
+        }
+        names.push(name);
+        if config.enabled() {
+            configs.push(config);
+        }
+    }
+    Ok(configs)
+}
+
+/// Instance names become CLI flags and environment variables: letters, digits, `_`, `-`.
+pub fn validate_name(name: &str) -> Result<(), String> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(format!(
+            "`name`: `{name}` must be letters, digits, `_` or `-`"
+        ));
+    }
+    Ok(())
+}
+
+/// The global flag overriding an instance's URL: `--{name}-{kind}-url`.
+pub fn url_flag(name: &str, kind: &str) -> String {
+    format!("{}-{kind}-url", name.replace('_', "-"))
+}
+
+/// The environment variable overriding an instance's URL: `PUFF_{NAME}_{KIND}_URL`.
+pub fn url_env_var(name: &str, kind: &str) -> String {
+    format!(
+        "PUFF_{}_{}_URL",
+        name.to_ascii_uppercase().replace('-', "_"),
+        kind.to_ascii_uppercase()
+    )
+}
+
+/// The URL override from the environment (set directly or by the CLI flag), if any.
+pub fn url_override(name: &str, kind: &str) -> Option<String> {
+    std::env::var(url_env_var(name, kind))
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// `url` with any password replaced by `***`, safe to log.
+///
+/// Handles `scheme://user:password@host/...` URLs and `password=...` in query strings and
+/// key/value connection strings. Text that cannot be parsed is returned with everything
+/// between `://` and the last `@` hidden.
+pub fn redact_url(url: &str) -> String {
+    let mut out = match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+            let (authority, tail) = rest.split_at(authority_end);
+            match authority.rfind('@') {
+                Some(at) => {
+                    let userinfo = &authority[..at];
+                    let host = &authority[at..];
+                    let user = match userinfo.split_once(':') {
+                        Some((user, _)) => format!("{user}:***"),
+                        None => userinfo.to_owned(),
+                    };
+                    format!("{scheme}://{user}{host}{tail}")
+                }
+                None => url.to_owned(),
+            }
+        }
+        None => url.to_owned(),
+    };
+    // `password=secret` in a query string or a key/value connection string.
+    let lower = out.to_ascii_lowercase();
+    if let Some(pos) = lower.find("password=") {
+        let start = pos + "password=".len();
+        let end = out[start..]
+            .find(['&', ' '])
+            .map_or(out.len(), |e| start + e);
+        out.replace_range(start..end, "***");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("postgres://postgres:s3cr%40t@localhost:5432/db"),
+            "postgres://postgres:***@localhost:5432/db"
+        );
+        assert_eq!(
+            redact_url("postgresql://u:p@h/db?sslmode=disable&password=x2"),
+            "postgresql://u:***@h/db?sslmode=disable&password=***"
+        );
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact_url("redis://:pw@h:6379/0"), "redis://:***@h:6379/0");
+        assert_eq!(
+            redact_url("host=h user=u password=pw dbname=d"),
+            "host=h user=u password=*** dbname=d"
+        );
+        assert!(!redact_url("postgres://a:b:c@d@host/x").contains("b:c"));
+    }
+
+    #[test]
+    fn flag_and_env_names() {
+        assert_eq!(url_flag("read_only", "postgres"), "read-only-postgres-url");
+        assert_eq!(
+            url_env_var("read-only", "redis"),
+            "PUFF_READ_ONLY_REDIS_URL"
+        );
+        assert!(validate_name("a b").is_err());
+        assert!(validate_name("ok_1-x").is_ok());
+    }
+}

@@ -1,0 +1,161 @@
+//! [`RedisConfig`]: one `[[redis]]` entry of `puff.toml`.
+
+use std::time::Duration;
+
+use puff_greenlet::instance::{self, NamedInstance};
+use puff_greenlet::redact_url;
+use serde::Deserialize;
+
+/// The URL used when an entry gives none.
+pub const DEFAULT_URL: &str = "redis://localhost:6379";
+
+/// One named pool (`[[redis]]` entry).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    /// Pool name; Python uses it in `puff.redis.named_client(name)`.
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// `redis://[:password@]host:port[/db]` or `unix:///path` (the password is never logged).
+    #[serde(default = "default_url")]
+    pub url: String,
+    /// Accepted for compatibility with older configs; `false` drops the entry.
+    #[serde(default = "default_true")]
+    pub enable: bool,
+    /// Most connections open at once. Each is multiplexed, so a few go a long way.
+    #[serde(default = "default_pool_size")]
+    pub pool_size: u32,
+    /// How long a caller waits for a free connection before an error.
+    #[serde(default = "default_acquire_timeout_ms")]
+    pub acquire_timeout_ms: u64,
+    /// How long opening a connection may take.
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    /// Longest wait for a reply (default: none, so blocking commands like BLPOP work).
+    #[serde(default)]
+    pub command_timeout_ms: Option<u64>,
+}
+
+fn default_name() -> String {
+    "default".into()
+}
+fn default_url() -> String {
+    DEFAULT_URL.into()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_pool_size() -> u32 {
+    10
+}
+fn default_acquire_timeout_ms() -> u64 {
+    5_000
+}
+fn default_connect_timeout_ms() -> u64 {
+    5_000
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        RedisConfig {
+            name: default_name(),
+            url: default_url(),
+            enable: true,
+            pool_size: default_pool_size(),
+            acquire_timeout_ms: default_acquire_timeout_ms(),
+            connect_timeout_ms: default_connect_timeout_ms(),
+            command_timeout_ms: None,
+        }
+    }
+}
+
+impl RedisConfig {
+    /// A pool named `name` with default settings.
+    pub fn named(name: impl Into<String>) -> Self {
+        RedisConfig {
+            name: name.into(),
+            ..Self::default()
+        }
+    }
+
+    /// The same pool on another URL.
+    pub fn with_url(mut self, url: impl Into<String>) -> Self {
+        self.url = url.into();
+        self
+    }
+
+    /// Check values that serde cannot (errors start with the key in backticks).
+    pub fn validate(&self) -> Result<(), String> {
+        instance::validate_name(&self.name)?;
+        if self.pool_size == 0 {
+            return Err("`pool_size`: must be at least 1".into());
+        }
+        check_url(&self.url).map_err(|m| format!("`url`: {m}"))
+    }
+
+    pub fn acquire_timeout(&self) -> Duration {
+        Duration::from_millis(self.acquire_timeout_ms)
+    }
+
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.connect_timeout_ms)
+    }
+
+    pub fn command_timeout(&self) -> Option<Duration> {
+        self.command_timeout_ms.map(Duration::from_millis)
+    }
+
+    /// The name of the CLI flag overriding this pool's URL (`--{name}-redis-url`).
+    pub fn cli_flag(&self) -> String {
+        instance::url_flag(&self.name, "redis")
+    }
+
+    /// The environment variable overriding this pool's URL (`PUFF_{NAME}_REDIS_URL`).
+    pub fn env_var(&self) -> String {
+        instance::url_env_var(&self.name, "redis")
+    }
+}
+
+/// Whether `url` is a Redis URL the client accepts; the error hides any password.
+pub fn check_url(url: &str) -> Result<(), String> {
+    redis::Client::open(url)
+        .map(|_| ())
+        .map_err(|e| format!("{} is not a valid Redis URL: {e}", redact_url(url)))
+}
+
+impl NamedInstance for RedisConfig {
+    fn instance_name(&self) -> &str {
+        &self.name
+    }
+
+    fn enabled(&self) -> bool {
+        self.enable
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        RedisConfig::validate(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_validation() {
+        let c: RedisConfig = toml::from_str("").unwrap();
+        assert_eq!(c, RedisConfig::default());
+        assert_eq!(c.url, DEFAULT_URL);
+        assert!(c.validate().is_ok());
+        assert!(toml::from_str::<RedisConfig>("pool_sise = 1").is_err());
+        let c: RedisConfig = toml::from_str("pool_size = 0").unwrap();
+        assert!(c.validate().unwrap_err().starts_with("`pool_size`"));
+        let c: RedisConfig = toml::from_str("url = \"http://:hunter2@x\"").unwrap();
+        let e = c.validate().unwrap_err();
+        assert!(e.starts_with("`url`"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
+        let c = RedisConfig::named("cache-2");
+        assert_eq!(c.cli_flag(), "cache-2-redis-url");
+        assert_eq!(c.env_var(), "PUFF_CACHE_2_REDIS_URL");
+    }
+}

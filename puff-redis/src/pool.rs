@@ -1,0 +1,340 @@
+//! [`RedisPool`]: one named mobc pool of multiplexed Redis connections, and the Rust command
+//! API on it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mobc::async_trait;
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::{AsyncConnectionConfig, Cmd, Pipeline, RedisFuture, Value};
+
+use crate::config::RedisConfig;
+use crate::error::RedisError;
+use puff_greenlet::redact_url;
+
+/// A pooled multiplexed connection. It implements [`ConnectionLike`], so every redis-rs
+/// command (`redis::AsyncCommands`) works on it; an I/O error marks it broken and the pool
+/// drops it instead of handing it out again.
+pub struct RedisConnection {
+    conn: MultiplexedConnection,
+    broken: bool,
+    url: Arc<str>,
+}
+
+/// A connection checked out of a pool; returned to the pool when dropped.
+pub type PooledConnection = mobc::Connection<RedisManager>;
+
+impl RedisConnection {
+    /// Run one command and return its reply; a server error reply is an `Err`.
+    pub async fn query(&mut self, cmd: &Cmd) -> Result<Value, RedisError> {
+        let reply = self.conn.req_packed_command(cmd).await;
+        self.reply(reply)
+    }
+
+    /// Send a pipeline in one round trip and return one result per command. With
+    /// `pipe.atomic()` the commands run in MULTI/EXEC; `Ok(None)` means a WATCHed key
+    /// changed and the transaction did not run.
+    pub async fn pipeline(
+        &mut self,
+        pipe: &Pipeline,
+        commands: usize,
+        atomic: bool,
+    ) -> Result<Option<Vec<Result<Value, RedisError>>>, RedisError> {
+        if commands == 0 {
+            return Ok(Some(Vec::new()));
+        }
+        let values = if atomic {
+            // MULTI, the QUEUED replies, then EXEC: keep only EXEC's.
+            let sent = self
+                .conn
+                .req_packed_commands(pipe, commands + 1, 1)
+                .await
+                .map(Value::Array);
+            let mut replies = self.reply(sent)?;
+            match replies {
+                Value::Array(ref mut items) if items.len() == 1 => match items.pop() {
+                    Some(Value::Nil) => return Ok(None),
+                    Some(Value::Array(items)) => items,
+                    Some(Value::ServerError(e)) => return Err(RedisError::from_server(e)),
+                    other => {
+                        return Err(RedisError::Data(format!(
+                            "unexpected reply to EXEC: {other:?}"
+                        )));
+                    }
+                },
+                other => {
+                    return Err(RedisError::Data(format!(
+                        "unexpected reply to a transaction: {other:?}"
+                    )));
+                }
+            }
+        } else {
+            let sent = self.conn.req_packed_commands(pipe, 0, commands).await;
+            self.note(&sent);
+            sent.map_err(|e| RedisError::from_redis(&e, &self.url))?
+        };
+        Ok(Some(
+            values
+                .into_iter()
+                .map(|v| match v {
+                    Value::ServerError(e) => Err(RedisError::from_server(e)),
+                    v => Ok(v),
+                })
+                .collect(),
+        ))
+    }
+
+    /// The raw multiplexed connection (clones share it).
+    pub fn multiplexed(&self) -> &MultiplexedConnection {
+        &self.conn
+    }
+
+    fn note<T>(&mut self, result: &redis::RedisResult<T>) {
+        if let Err(e) = result
+            && RedisError::from_redis(e, "").breaks_connection()
+        {
+            self.broken = true;
+        }
+    }
+
+    fn reply(&mut self, reply: redis::RedisResult<Value>) -> Result<Value, RedisError> {
+        self.note(&reply);
+        match reply {
+            Ok(Value::ServerError(e)) => Err(RedisError::from_server(e)),
+            Ok(v) => Ok(v),
+            Err(e) => Err(RedisError::from_redis(&e, &self.url)),
+        }
+    }
+}
+
+impl ConnectionLike for RedisConnection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        Box::pin(async move {
+            let reply = self.conn.req_packed_command(cmd).await;
+            self.note(&reply);
+            reply
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        Box::pin(async move {
+            let reply = self.conn.req_packed_commands(cmd, offset, count).await;
+            self.note(&reply);
+            reply
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.conn.get_db()
+    }
+}
+
+/// Opens connections for a pool (mobc manager).
+pub struct RedisManager {
+    client: redis::Client,
+    connection: AsyncConnectionConfig,
+    url: Arc<str>,
+}
+
+#[async_trait]
+impl mobc::Manager for RedisManager {
+    type Connection = RedisConnection;
+    type Error = RedisError;
+
+    async fn connect(&self) -> Result<RedisConnection, RedisError> {
+        let conn = self
+            .client
+            .get_multiplexed_async_connection_with_config(&self.connection)
+            .await
+            .map_err(|e| RedisError::from_redis(&e, &self.url))?;
+        Ok(RedisConnection {
+            conn,
+            broken: false,
+            url: self.url.clone(),
+        })
+    }
+
+    async fn check(&self, mut conn: RedisConnection) -> Result<RedisConnection, RedisError> {
+        conn.query(&redis::cmd("PING")).await?;
+        Ok(conn)
+    }
+
+    fn validate(&self, conn: &mut RedisConnection) -> bool {
+        !conn.broken
+    }
+}
+
+/// Pool usage, from [`RedisPool::status`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStatus {
+    pub max_open: u64,
+    pub connections: u64,
+    pub in_use: u64,
+    pub idle: u64,
+}
+
+/// A named pool of Redis connections.
+pub struct RedisPool {
+    config: RedisConfig,
+    url: Arc<str>,
+    client: redis::Client,
+    connection: AsyncConnectionConfig,
+    pool: mobc::Pool<RedisManager>,
+}
+
+/// A connection idle longer than this is PINGed before reuse, so a restarted server costs
+/// no failed command once the pool has been quiet for a moment.
+const HEALTH_CHECK_AFTER: Duration = Duration::from_secs(1);
+
+impl RedisPool {
+    /// Build the pool; it connects lazily, on first use.
+    pub fn new(config: RedisConfig) -> Result<RedisPool, RedisError> {
+        config.validate().map_err(RedisError::Config)?;
+        let url: Arc<str> = redact_url(&config.url).into();
+        let client = redis::Client::open(config.url.as_str())
+            .map_err(|e| RedisError::Config(format!("{url} is not a valid Redis URL: {e}")))?;
+        let mut connection =
+            AsyncConnectionConfig::new().set_connection_timeout(config.connect_timeout());
+        if let Some(timeout) = config.command_timeout() {
+            connection = connection.set_response_timeout(timeout);
+        }
+        let manager = RedisManager {
+            client: client.clone(),
+            connection: connection.clone(),
+            url: url.clone(),
+        };
+        let pool = mobc::Pool::builder()
+            .max_open(u64::from(config.pool_size))
+            .max_idle(u64::from(config.pool_size))
+            .get_timeout(Some(config.acquire_timeout()))
+            .health_check_interval(Some(HEALTH_CHECK_AFTER))
+            .build(manager);
+        Ok(RedisPool {
+            config,
+            url,
+            client,
+            connection,
+            pool,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    pub fn config(&self) -> &RedisConfig {
+        &self.config
+    }
+
+    /// The URL with its password hidden.
+    pub fn redacted_url(&self) -> &str {
+        &self.url
+    }
+
+    /// Check a connection out, waiting up to the acquire timeout.
+    pub async fn get(&self) -> Result<PooledConnection, RedisError> {
+        match self.pool.get().await {
+            Ok(conn) => Ok(conn),
+            Err(mobc::Error::Inner(e)) => Err(e),
+            Err(mobc::Error::Timeout) => {
+                // mobc also reports a connect attempt that hangs as a timeout.
+                let status = self.status().await;
+                Err(if status.in_use < status.max_open {
+                    RedisError::Connection(format!(
+                        "Redis at {} did not accept a connection within {} ms (pool `{}`)",
+                        self.url, self.config.acquire_timeout_ms, self.config.name
+                    ))
+                } else {
+                    RedisError::Timeout(format!(
+                        "timed out after {} ms waiting for a connection from Redis pool `{}` \
+                         (all {} connections busy; raise pool_size or acquire_timeout_ms)",
+                        self.config.acquire_timeout_ms, self.config.name, self.config.pool_size
+                    ))
+                })
+            }
+            Err(mobc::Error::BadConn) => Err(RedisError::Connection(format!(
+                "Redis at {}: bad connection",
+                self.url
+            ))),
+            Err(mobc::Error::PoolClosed) => Err(RedisError::Config(format!(
+                "Redis pool `{}` is closed",
+                self.config.name
+            ))),
+        }
+    }
+
+    /// Run one command on a pooled connection.
+    ///
+    /// Like redis-py, a command that fails because a reused connection had died (the
+    /// server restarted while it sat idle) is sent once more on a fresh connection.
+    pub async fn query(&self, cmd: &Cmd) -> Result<Value, RedisError> {
+        let mut conn = self.get().await?;
+        match conn.query(cmd).await {
+            Err(RedisError::Connection(_)) if !conn.is_brand_new() => {
+                drop(conn);
+                self.get().await?.query(cmd).await
+            }
+            result => result,
+        }
+    }
+
+    /// Send a pipeline on one pooled connection; see [`RedisConnection::pipeline`].
+    pub async fn pipeline(
+        &self,
+        pipe: &Pipeline,
+        commands: usize,
+        atomic: bool,
+    ) -> Result<Option<Vec<Result<Value, RedisError>>>, RedisError> {
+        let mut conn = self.get().await?;
+        match conn.pipeline(pipe, commands, atomic).await {
+            Err(RedisError::Connection(_)) if !conn.is_brand_new() => {
+                drop(conn);
+                self.get().await?.pipeline(pipe, commands, atomic).await
+            }
+            result => result,
+        }
+    }
+
+    /// The redis-rs client behind the pool, for connections the pool does not manage
+    /// (e.g. a pub/sub subscriber).
+    pub fn client(&self) -> &redis::Client {
+        &self.client
+    }
+
+    /// Settings every connection of this pool is opened with (timeouts).
+    pub fn connection_config(&self) -> &AsyncConnectionConfig {
+        &self.connection
+    }
+
+    pub async fn status(&self) -> PoolStatus {
+        let s = self.pool.state().await;
+        PoolStatus {
+            max_open: s.max_open,
+            connections: s.connections,
+            in_use: s.in_use,
+            idle: s.idle,
+        }
+    }
+
+    /// Try one connection in the background and warn (with the redacted URL) if the server
+    /// cannot be reached; the pool keeps working once the server is up.
+    pub fn check_in_background(self: &Arc<Self>, tokio: &tokio::runtime::Handle) {
+        let pool = self.clone();
+        tokio.spawn(async move {
+            match pool.query(&redis::cmd("PING")).await {
+                Ok(_) => tracing::debug!("Redis pool `{}` connected to {}", pool.name(), pool.url),
+                Err(e) => tracing::warn!(
+                    "Redis pool `{}` cannot reach {} yet ({e}); commands will fail with \
+                     puff.redis.ConnectionError until it is up",
+                    pool.name(),
+                    pool.url
+                ),
+            }
+        });
+    }
+}
