@@ -16,7 +16,14 @@ def hello_world() -> None:
 
 
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-    if environ["PATH_INFO"] == "/async":
+    if environ["PATH_INFO"] == "/announce":
+        # Python publishes into the chat the Rust websocket handler serves.
+        from puff.pubsub import global_pubsub
+
+        text = environ.get("QUERY_STRING", "") or "hello"
+        global_pubsub.publish_as("python", "rust-chat:lobby", text)
+        body = b"announced\n"
+    elif environ["PATH_INFO"] == "/async":
         value = puff.wrap_async(lambda r: rust_obj.hello_from_rust_async(r, "from WSGI"))
         body = f"Rust computed {value}\n".encode()
     else:

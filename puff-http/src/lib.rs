@@ -17,6 +17,7 @@ pub mod router;
 pub mod server;
 mod subsystem;
 pub mod websocket;
+pub mod ws;
 pub mod wsgi;
 
 pub use asgi::{AsgiHandler, Lifespan};

@@ -41,8 +41,8 @@ const CHANNEL_MESSAGES: usize = 16;
 /// the shutdown signal and the number of open websockets.
 #[derive(Clone)]
 pub struct WebsocketTracker {
-    shutdown: watch::Receiver<bool>,
-    open: Arc<watch::Sender<usize>>,
+    pub(crate) shutdown: watch::Receiver<bool>,
+    pub(crate) open: Arc<watch::Sender<usize>>,
 }
 
 /// The server side of a [`WebsocketTracker`].
@@ -76,10 +76,10 @@ impl WebsocketShutdown {
     }
 }
 
-struct OpenGuard(Arc<watch::Sender<usize>>);
+pub(crate) struct OpenGuard(Arc<watch::Sender<usize>>);
 
 impl OpenGuard {
-    fn new(open: Arc<watch::Sender<usize>>) -> Self {
+    pub(crate) fn new(open: Arc<watch::Sender<usize>>) -> Self {
         open.send_modify(|n| *n += 1);
         OpenGuard(open)
     }
@@ -93,14 +93,18 @@ impl Drop for OpenGuard {
 
 /// True for an HTTP/1.1 websocket upgrade request (RFC 6455 section 4.2.1).
 pub fn is_upgrade(req: &Request<Body>) -> bool {
+    is_upgrade_head(req.method(), req.headers())
+}
+
+/// [`is_upgrade`] on a request's method and headers.
+pub(crate) fn is_upgrade_head(method: &http::Method, h: &HeaderMap) -> bool {
     fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
         headers.get_all(name).iter().any(|v| {
             v.to_str()
                 .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
         })
     }
-    let h = req.headers();
-    req.method() == http::Method::GET
+    method == http::Method::GET
         && has_token(h, header::UPGRADE, "websocket")
         && has_token(h, header::CONNECTION, "upgrade")
         && h.contains_key(header::SEC_WEBSOCKET_KEY)
@@ -108,7 +112,19 @@ pub fn is_upgrade(req: &Request<Body>) -> bool {
             .is_some_and(|v| v.as_bytes() == b"13")
 }
 
-fn accept_key(key: &[u8]) -> String {
+/// The subprotocols a client offers in `Sec-WebSocket-Protocol`.
+pub(crate) fn offered_subprotocols(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+pub(crate) fn accept_key(key: &[u8]) -> String {
     let mut sha = sha1::Sha1::new();
     sha.update(key);
     sha.update(GUID.as_bytes());
@@ -116,14 +132,14 @@ fn accept_key(key: &[u8]) -> String {
 }
 
 /// Events for the app's `receive()`.
-enum Incoming {
+pub(crate) enum Incoming {
     Connect,
     Text(String),
     Binary(Bytes),
 }
 
 /// Frames for the client.
-enum Outgoing {
+pub(crate) enum Outgoing {
     Text(String),
     Binary(Bytes),
     Pong(Bytes),
@@ -139,11 +155,11 @@ enum Decision {
     Reject(StatusCode),
 }
 
-struct Shared {
+pub(crate) struct Shared {
     /// The close code reported with `websocket.disconnect`.
-    code: Mutex<u16>,
+    pub(crate) code: Mutex<u16>,
     /// The server sent (or queued) a close frame.
-    closed: AtomicBool,
+    pub(crate) closed: AtomicBool,
 }
 
 /// Serve one websocket upgrade request with the ASGI app.
@@ -169,15 +185,7 @@ pub async fn handle(
         .get(header::SEC_WEBSOCKET_KEY)
         .map(|k| k.as_bytes().to_vec())
         .unwrap_or_default();
-    let subprotocols: Vec<String> = parts
-        .headers
-        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|p| p.trim().to_owned())
-        .filter(|p| !p.is_empty())
-        .collect();
+    let subprotocols = offered_subprotocols(&parts.headers);
     let shared = Arc::new(Shared {
         code: Mutex::new(1006),
         closed: AtomicBool::new(false),
@@ -249,24 +257,65 @@ pub async fn handle(
             headers,
         } => (subprotocol, headers),
     };
+    let channels = Channels {
+        in_tx,
+        out_tx,
+        out_rx,
+        shared,
+    };
+    spawn_connection(on_upgrade, tracker, channels, max_message);
+    switching_protocols(&key, subprotocol, &extra)
+}
+
+/// The 101 answer to an accepted upgrade request with key `key`.
+pub(crate) fn switching_protocols(
+    key: &[u8],
+    subprotocol: Option<String>,
+    extra: &HeaderMap,
+) -> Response {
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let headers = response.headers_mut();
-    for (name, value) in &extra {
+    for (name, value) in extra {
         headers.append(name, value.clone());
     }
     headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    if let Ok(accept) = HeaderValue::from_str(&accept_key(&key)) {
+    if let Ok(accept) = HeaderValue::from_str(&accept_key(key)) {
         headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
     }
     if let Some(p) = subprotocol.and_then(|p| HeaderValue::from_str(&p).ok()) {
         headers.insert(header::SEC_WEBSOCKET_PROTOCOL, p);
     }
+    response
+}
+
+/// The two queues between a connection task and whoever handles its messages.
+pub(crate) struct Channels {
+    pub(crate) in_tx: mpsc::Sender<Incoming>,
+    pub(crate) out_tx: mpsc::Sender<Outgoing>,
+    pub(crate) out_rx: mpsc::Receiver<Outgoing>,
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// Once the upgrade completes, run the connection on Tokio (counted as open until it ends,
+/// closed with 1001 when the server shuts down).
+pub(crate) fn spawn_connection(
+    on_upgrade: hyper::upgrade::OnUpgrade,
+    tracker: WebsocketTracker,
+    channels: Channels,
+    max_message: usize,
+) {
     let guard = OpenGuard::new(tracker.open.clone());
     let shutdown = tracker.shutdown;
     tokio::spawn(async move {
         let _guard = guard;
+        let Channels {
+            in_tx,
+            out_tx,
+            out_rx,
+            shared,
+        } = channels;
         match on_upgrade.await {
             Ok(upgraded) => {
                 connection(
@@ -281,12 +330,11 @@ pub async fn handle(
                 .await;
             }
             Err(e) => {
-                tracing::debug!(target: "puff::asgi", "websocket upgrade failed: {e}");
+                tracing::debug!(target: "puff::http", "websocket upgrade failed: {e}");
                 shared.closed.store(true, Ordering::Release);
             }
         }
     });
-    response
 }
 
 /// Drive one upgraded connection until it is closed.

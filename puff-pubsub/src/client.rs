@@ -305,6 +305,15 @@ impl PubSubClient {
         Ok(PubSubClient { shared })
     }
 
+    /// The running instance named `name` (`"default"` always exists), from the runtime's
+    /// registry; `None` before the runtime started or for an unknown name.
+    pub fn named(name: &str) -> Option<Arc<PubSubClient>> {
+        puff_greenlet::PythonRuntime::global()
+            .ok()?
+            .resources()
+            .get::<PubSubClient>(name)
+    }
+
     pub fn name(&self) -> &str {
         &self.shared.name
     }

@@ -223,6 +223,15 @@ impl RedisPool {
         })
     }
 
+    /// The configured pool named `name`, from the runtime's registry; `None` before the
+    /// runtime started or for an unknown name.
+    pub fn named(name: &str) -> Option<Arc<RedisPool>> {
+        puff_greenlet::PythonRuntime::global()
+            .ok()?
+            .resources()
+            .get::<RedisPool>(name)
+    }
+
     pub fn name(&self) -> &str {
         &self.config.name
     }

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from puffserver import HOST, REPO_ROOT, free_port, http_request, puff_env, tail
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
 
 
 def _binary(name: str) -> Path:
@@ -79,6 +81,68 @@ def test_rust_app_routes(rust_app: BinaryServer) -> None:
     # Python WSGI fallback using the Rust global state, sync and async.
     assert rust_app.get("/") == (200, b"Hello from Rust! Python Says: from WSGI\n")
     assert rust_app.get("/async") == (200, b"Rust computed 42\n")
+
+
+def _ws(server: BinaryServer, path: str) -> ClientConnection:
+    return connect(f"ws://{HOST}:{server.port}{path}", open_timeout=10)
+
+
+def test_rust_websocket_echo(rust_app: BinaryServer) -> None:
+    with _ws(rust_app, "/rust/ws/echo") as conn:
+        conn.send("hello")
+        assert conn.recv(timeout=10) == "hello"
+        conn.send(b"\x00\xffbinary")
+        assert conn.recv(timeout=10) == b"\x00\xffbinary"
+        big = "y" * 100_000
+        conn.send(big)
+        assert conn.recv(timeout=10) == big
+        conn.ping(b"ping").wait(timeout=10)
+    # A plain GET on a websocket route is refused with a clear status, and the server lives.
+    status, body = rust_app.get("/rust/ws/echo")
+    assert status == 426, body
+    assert b"websocket" in body
+    assert rust_app.get("/rust") == (200, b"Ok")
+
+
+def test_rust_websocket_chat_on_pubsub(rust_app: BinaryServer) -> None:
+    with (
+        _ws(rust_app, "/rust/ws/chat/lobby") as alice,
+        _ws(rust_app, "/rust/ws/chat/lobby") as bob,
+        _ws(rust_app, "/rust/ws/chat/other") as carol,
+    ):
+        alice_id = str(alice.recv(timeout=10)).rsplit(" ", 1)[-1]
+        bob_id = str(bob.recv(timeout=10)).rsplit(" ", 1)[-1]
+        assert str(carol.recv(timeout=10)).startswith("joined rust-chat:other as ")
+        assert alice_id != bob_id
+        alice.send("hi bob")
+        assert bob.recv(timeout=10) == f"{alice_id}: hi bob"
+        assert alice.recv(timeout=10) == f"{alice_id}: hi bob"  # senders see their own
+        # Python (the WSGI fallback) publishes into the channel the Rust handler serves.
+        assert rust_app.get("/announce?from-python") == (200, b"announced\n")
+        assert bob.recv(timeout=10) == "python: from-python"
+        assert alice.recv(timeout=10) == "python: from-python"
+        # Nothing crossed into the other room.
+        with pytest.raises(TimeoutError):
+            carol.recv(timeout=0.3)
+        # Binary is refused with 1003; the others keep chatting.
+        carol.send(b"\x01")
+        with pytest.raises(ConnectionClosed) as info:
+            carol.recv(timeout=10)
+        assert info.value.rcvd is not None and info.value.rcvd.code == 1003
+        bob.send("still here")
+        assert alice.recv(timeout=10) == f"{bob_id}: still here"
+
+
+def test_rust_websocket_closed_with_1001_on_shutdown(tmp_path: Path) -> None:
+    server = BinaryServer("puff-example-rust-app", tmp_path)
+    with _ws(server, "/rust/ws/echo") as conn:
+        conn.send("x")
+        assert conn.recv(timeout=10) == "x"
+        server.proc.terminate()
+        with pytest.raises(ConnectionClosed) as info:
+            conn.recv(timeout=20)
+        assert info.value.rcvd is not None and info.value.rcvd.code == 1001
+    assert server.proc.wait(timeout=20) == 0
 
 
 def test_rust_app_python_command() -> None:
