@@ -352,6 +352,13 @@ impl RuntimeConfig {
                 .collect();
             config.http =
                 puff_greenlet::deserialize_section(&http_keys).map_err(|m| err(None, m))?;
+            // Certificate paths are relative to puff.toml, like python_path.
+            for path in [&mut config.http.tls_cert, &mut config.http.tls_key]
+                .into_iter()
+                .flatten()
+            {
+                *path = base.join(&*path);
+            }
         }
         #[cfg(feature = "postgres")]
         if let Some(value) = table.get("postgres") {
@@ -526,6 +533,9 @@ compression = false
 access_log = true
 # On SIGINT/SIGTERM, how long in-flight requests may take to finish.
 shutdown_timeout_ms = 30000
+# HTTPS (HTTP/2 and HTTP/1.1 by ALPN) with PEM files, relative to this file.
+# tls_cert = "cert.pem"
+# tls_key = "key.pem"
 
 # Environment variables set before Python starts.
 [env]

@@ -327,7 +327,12 @@ pub(crate) fn build_scope<'py>(
         },
     )?;
     scope.set_item(intern!(py, "method"), parts.method.as_str())?;
-    scope.set_item(intern!(py, "scheme"), intern!(py, "http"))?;
+    let scheme = if crate::tls::is_tls(&parts.extensions) {
+        intern!(py, "https")
+    } else {
+        intern!(py, "http")
+    };
+    scope.set_item(intern!(py, "scheme"), scheme)?;
     let raw_path = parts.uri.path();
     let decoded = percent_decode(raw_path);
     scope.set_item(

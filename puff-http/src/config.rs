@@ -25,6 +25,10 @@ pub struct HttpConfig {
     pub cors: Option<CorsConfig>,
     /// `[[http_client]]`: named `puff.http` clients (a `default` one always exists).
     pub http_client: Vec<crate::client::HttpClientConfig>,
+    /// PEM certificate chain: with `tls_key`, serve HTTPS (HTTP/2 and HTTP/1.1 by ALPN).
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) for `tls_cert`.
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 impl Default for HttpConfig {
@@ -37,6 +41,8 @@ impl Default for HttpConfig {
             shutdown_timeout_ms: 30_000,
             cors: None,
             http_client: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -51,6 +57,8 @@ impl HttpConfig {
         "shutdown_timeout_ms",
         "cors",
         "http_client",
+        "tls_cert",
+        "tls_key",
     ];
 
     pub fn shutdown_timeout(&self) -> Duration {
@@ -67,6 +75,15 @@ impl HttpConfig {
         }
         if let Some(cors) = &self.cors {
             cors.validate()?;
+        }
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => {
+                return Err("`tls_key`: `tls_cert` is set, so `tls_key` must be too".into());
+            }
+            (None, Some(_)) => {
+                return Err("`tls_cert`: `tls_key` is set, so `tls_cert` must be too".into());
+            }
+            _ => {}
         }
         let mut names = std::collections::HashSet::new();
         for client in &self.http_client {

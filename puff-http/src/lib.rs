@@ -16,6 +16,7 @@ pub mod config;
 pub mod router;
 pub mod server;
 mod subsystem;
+pub mod tls;
 pub mod websocket;
 pub mod ws;
 pub mod wsgi;

@@ -1,5 +1,6 @@
 //! Serving a router: middleware stack, graceful shutdown, access log.
 
+use axum::serve::ListenerExt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -92,29 +93,55 @@ async fn access_log(req: Request, next: Next) -> Response {
 }
 
 /// Bind `addr` and serve until `shutdown` resolves, then finish in-flight requests for up
-/// to the configured shutdown timeout.
+/// to the configured shutdown timeout. With `tls_cert`/`tls_key` it serves HTTPS (HTTP/2
+/// or HTTP/1.1 by ALPN); otherwise HTTP/1.1 and h2c (prior knowledge) on the same port.
 pub async fn serve(
     app: axum::Router,
     addr: SocketAddr,
     config: &HttpConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> PuffResult<()> {
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(crate::tls::server_config(cert, key).map_err(PuffError::Config)?)
+        }
+        _ => None,
+    };
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| PuffError::Other(format!("cannot listen on {addr}: {e}")))?;
     let local = listener.local_addr().map_err(PuffError::Io)?;
-    tracing::info!("listening on http://{local}");
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (websockets, tracker) = crate::websocket::WebsocketShutdown::new();
     let app = app.layer(axum::Extension(tracker));
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let stopped = async move {
         let _ = stop_rx.await;
-    });
-    let mut server_task = tokio::spawn(async move { server.await });
+    };
+    let mut server_task = match tls {
+        Some(tls) => {
+            tracing::info!("listening on https://{local} (HTTP/2 and HTTP/1.1)");
+            let app = app.layer(axum::Extension(crate::tls::TlsConnection));
+            let listener = crate::tls::TlsListener::new(listener, tls)
+                .map_err(PuffError::Io)?
+                // `tap_io` gives the listener axum's `ConnectInfo<SocketAddr>` support.
+                .tap_io(|_| {});
+            let server = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(stopped);
+            tokio::spawn(async move { server.await })
+        }
+        None => {
+            tracing::info!("listening on http://{local}");
+            let server = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(stopped);
+            tokio::spawn(async move { server.await })
+        }
+    };
     tokio::select! {
         result = &mut server_task => {
             return match result {

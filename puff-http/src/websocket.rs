@@ -211,7 +211,12 @@ pub async fn handle(
         let result = (|| -> PyResult<()> {
             let scope = build_scope(py, &parts, remote, server, &state)?;
             scope.set_item(intern!(py, "type"), intern!(py, "websocket"))?;
-            scope.set_item(intern!(py, "scheme"), intern!(py, "ws"))?;
+            let scheme = if crate::tls::is_tls(&parts.extensions) {
+                intern!(py, "wss")
+            } else {
+                intern!(py, "ws")
+            };
+            scope.set_item(intern!(py, "scheme"), scheme)?;
             scope.del_item(intern!(py, "method"))?;
             scope.set_item(intern!(py, "subprotocols"), PyList::new(py, subprotocols)?)?;
             let send = Py::new(py, send)?;

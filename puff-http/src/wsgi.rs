@@ -478,7 +478,12 @@ fn build_environ<'py>(
         env.set_item(intern!(py, "HTTP_HOST"), authority.as_str())?;
     }
     env.set_item(intern!(py, "wsgi.version"), (1, 0))?;
-    env.set_item(intern!(py, "wsgi.url_scheme"), intern!(py, "http"))?;
+    let scheme = if crate::tls::is_tls(&head.parts.extensions) {
+        intern!(py, "https")
+    } else {
+        intern!(py, "http")
+    };
+    env.set_item(intern!(py, "wsgi.url_scheme"), scheme)?;
     env.set_item(intern!(py, "wsgi.input"), input)?;
     env.set_item(
         intern!(py, "wsgi.errors"),
