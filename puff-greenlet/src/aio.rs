@@ -66,7 +66,7 @@ where
     let future = event_loop.bind(py).call_method0("create_future")?;
     let target = future.clone().unbind();
     let hub = runtime.clone();
-    runtime.tokio().spawn(async move {
+    let task = runtime.tokio().spawn(async move {
         let out = fut.await;
         let _ = hub.run_on_hub(move |py| {
             let future = target.bind(py);
@@ -91,7 +91,31 @@ where
             }
         });
     });
+    // A cancelled await stops the Tokio work too, so e.g. a cancelled `receive()` does not
+    // go on to take (and lose) the next message.
+    future.call_method1(
+        "add_done_callback",
+        (CancelOnCancelled {
+            task: task.abort_handle(),
+        },),
+    )?;
     Ok(future.unbind())
+}
+
+/// Done-callback of an asyncio future: aborts its Tokio task if the future was cancelled.
+#[pyclass(module = "puff._native", name = "CancelOnCancelled", frozen)]
+struct CancelOnCancelled {
+    task: tokio::task::AbortHandle,
+}
+
+#[pymethods]
+impl CancelOnCancelled {
+    fn __call__(&self, future: &Bound<'_, PyAny>) -> PyResult<()> {
+        if future.call_method0("cancelled")?.is_truthy()? {
+            self.task.abort();
+        }
+        Ok(())
+    }
 }
 
 /// An asyncio future of Puff's loop that already holds `outcome`.

@@ -18,6 +18,10 @@ use crate::config::Backend;
 /// Payloads without it (from `redis-cli`, other clients) arrive with an empty sender id.
 const MAGIC: &[u8] = b"\0puff1";
 
+/// Messages queued for one connection that is not receiving; beyond this, new messages for
+/// it are dropped (and counted in a warning) so one stalled subscriber cannot exhaust memory.
+pub const MAX_QUEUED: usize = 65_536;
+
 /// Longest pause between reconnect attempts of the subscriber connection.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
@@ -59,7 +63,7 @@ impl PubSubMessage {
     }
 }
 
-type Sender = mpsc::UnboundedSender<Arc<PubSubMessage>>;
+type Sender = mpsc::Sender<Arc<PubSubMessage>>;
 
 /// channel -> subscriber key -> sender.
 #[derive(Default)]
@@ -79,6 +83,8 @@ struct Shared {
     registry: RwLock<Registry>,
     redis: Option<RedisBackend>,
     next_key: AtomicU64,
+    /// Messages dropped because a subscriber's queue was full.
+    dropped: AtomicU64,
     tokio: tokio::runtime::Handle,
     /// Set when the client shuts down: the subscriber task stops.
     stopped: watch::Sender<bool>,
@@ -92,7 +98,17 @@ impl Shared {
         if let Some(subscribers) = registry.channels.get(&message.channel) {
             let message = Arc::new(message);
             for sender in subscribers.values() {
-                let _ = sender.send(message.clone());
+                if let Err(mpsc::error::TrySendError::Full(_)) = sender.try_send(message.clone()) {
+                    let dropped = self.dropped.fetch_add(1, Ordering::Relaxed);
+                    if dropped.is_power_of_two() {
+                        tracing::warn!(
+                            "pubsub `{}`: a connection has {MAX_QUEUED} messages waiting and \
+                             is not receiving; {} messages dropped so far",
+                            self.name,
+                            dropped + 1
+                        );
+                    }
+                }
             }
         }
     }
@@ -296,6 +312,7 @@ impl PubSubClient {
             registry: RwLock::new(Registry::default()),
             redis,
             next_key: AtomicU64::new(1),
+            dropped: AtomicU64::new(0),
             tokio: tokio.clone(),
             stopped: watch::channel(false).0,
         });
@@ -344,7 +361,7 @@ impl PubSubClient {
 
     /// A new connection that publishes as `id` (e.g. one handed out earlier to a browser).
     pub fn connection_with_id(&self, id: impl Into<String>) -> PubSubConnection {
-        let (sender, receiver) = mpsc::unbounded_channel();
+        let (sender, receiver) = mpsc::channel(MAX_QUEUED);
         PubSubConnection {
             id: id.into(),
             key: self.shared.next_key.fetch_add(1, Ordering::Relaxed),
@@ -389,7 +406,7 @@ pub struct PubSubConnection {
     key: u64,
     shared: Arc<Shared>,
     sender: Sender,
-    receiver: tokio::sync::Mutex<mpsc::UnboundedReceiver<Arc<PubSubMessage>>>,
+    receiver: tokio::sync::Mutex<mpsc::Receiver<Arc<PubSubMessage>>>,
     channels: Mutex<HashSet<String>>,
     closed: watch::Sender<bool>,
 }
@@ -434,7 +451,7 @@ impl PubSubConnection {
     /// The message queue itself, for `tokio::select!` loops (e.g. an axum websocket).
     pub async fn receiver(
         &self,
-    ) -> tokio::sync::MutexGuard<'_, mpsc::UnboundedReceiver<Arc<PubSubMessage>>> {
+    ) -> tokio::sync::MutexGuard<'_, mpsc::Receiver<Arc<PubSubMessage>>> {
         self.receiver.lock().await
     }
 

@@ -95,9 +95,18 @@ def tail(text: str, lines: int = 80) -> str:
 class PuffServer:
     """A ``puff-cli --config CONFIG runserver --bind 127.0.0.1:PORT`` child process."""
 
-    def __init__(self, name: str, config: Path, log_dir: Path, *, cwd: Path | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        config: Path,
+        log_dir: Path,
+        *,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.name = name
         self.config = config
+        self.env = env  # added to puff_env(), e.g. {"PUFF_DEFAULT_REDIS_URL": ...}
         self.port = free_port()
         self.cwd = cwd if cwd is not None else log_dir
         self.stderr_path = log_dir / f"{name}.stderr.log"
@@ -119,7 +128,9 @@ class PuffServer:
             f"{HOST}:{self.port}",
         ]
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen(argv, cwd=self.cwd, env=puff_env(), stdout=out, stderr=err)
+            self.proc = subprocess.Popen(
+                argv, cwd=self.cwd, env=puff_env(self.env), stdout=out, stderr=err
+            )
         deadline = time.monotonic() + timeout
         while True:
             code = self.proc.poll()

@@ -118,3 +118,27 @@ def test_many_coroutines_receive_concurrently() -> None:
         return await asyncio.gather(*listeners)
 
     assert puff.run_coroutine(main()) == [(f"{base}-{i}", f"m{i}") for i in range(50)]
+
+
+def test_cancelled_receive_loses_no_message() -> None:
+    channel = "cancel-" + global_pubsub.new_connection_id()
+
+    async def main() -> list[str]:
+        conn = global_pubsub.connection()
+        await conn.subscribe(channel)
+        for waiting in (conn.receive(timeout_ms=5000), conn.receive()):
+            task = asyncio.ensure_future(waiting)
+            await asyncio.sleep(0.05)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        await global_pubsub.publish(channel, "first")
+        await global_pubsub.publish(channel, "second")
+        got = []
+        while (msg := await conn.receive(timeout_ms=1000)) is not None:
+            got.append(msg.text)
+        conn.close()
+        return got
+
+    # Also `asyncio.wait_for(conn.receive(), t)`, which cancels on timeout.
+    assert puff.run_coroutine(main()) == ["first", "second"]
