@@ -1,4 +1,4 @@
-//! `cargo xtask bench http|asgi|client`: Puff against its peers under the same load, on this
+//! `cargo xtask bench http|asgi|client|postgres|redis`: Puff against its peers under the same load, on this
 //! machine, in one run.
 //!
 //! - `http`: Puff vs granian vs gunicorn+gevent on WSGI apps (and Puff's Rust routes vs bare
@@ -8,6 +8,8 @@
 //!   the same GETs against a local server; clients pinned to CPU 0, the server to CPU 1.
 //! - `postgres`: Puff's `puff.postgres` vs asyncpg (uvloop) and psycopg2 on the same private
 //!   Postgres server (pinned to CPU 1), each client program pinned to CPU 0.
+//! - `redis`: Puff's `puff.redis` and `puff.pubsub` (Redis backend) vs redis-py's asyncio
+//!   client (hiredis, uvloop) on the same private redis-server, pinned the same way.
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -29,7 +31,7 @@ const BODY_LEN: usize = 1024;
 const NOFILE: u32 = 65_536;
 
 pub const USAGE: &str = "\
-Usage: cargo xtask bench [http|asgi|client|postgres] [OPTIONS]     (default: http)
+Usage: cargo xtask bench [http|asgi|client|postgres|redis] [OPTIONS]     (default: http)
 
 http: WSGI servers; the server pinned to CPU 0 (taskset -c 0), wrk pinned to CPU 1.
   (a) hello: raw 1 KB WSGI app, 64 connections      puff vs granian vs gunicorn+gevent
@@ -50,9 +52,17 @@ postgres: one private Postgres (or $PUFF_BENCH_POSTGRES_URL / $PUFF_TEST_POSTGRE
   (b) insert: --inserts single-row INSERTs with one executemany (table truncated first)
   (c) small:  --queries primary-key SELECTs from --concurrency (50) concurrent callers
   Each round runs every client on every case once; the median time counts.
+redis: one private redis-server (or $PUFF_BENCH_REDIS_URL / $PUFF_TEST_REDIS_URL) pinned to
+  CPU 1, each client program pinned to CPU 0: puff-greenlets, puff-coroutines (puff.redis,
+  puff.pubsub on Redis), redis-py (redis.asyncio + hiredis under uvloop).
+  (a) GET/SET: --ops commands (SET k v / GET k, 100-byte values) from --concurrency callers
+  (b) pub/sub: 1 publisher, --subscribers subscribers, --messages messages one at a time
+      (the next once all subscribers have the last): deliveries/s, p50/p99 latency
+  (c) pub/sub: as (b) in bursts of --burst messages
+  Each round runs every client on every case once; the median round counts.
 Installs wrk (apt-get) and bench/.venv-peers (pinned peers) when missing and builds the Rust
 binaries in release mode. Results are printed and saved as
-bench/results/<http|asgi|client|postgres>-<UTC timestamp>.md and .json.
+bench/results/<http|asgi|client|postgres|redis>-<UTC timestamp>.md and .json.
 
 Options (http, asgi):
   --duration SECS     measured seconds per run (default 10)
@@ -74,6 +84,16 @@ Options (postgres):
   --rows N            rows in the fetched table (default 10000)
   --inserts N         rows inserted in (b) (default 10000)
   --queries N         queries in (c) (default 5000)
+Options (redis):
+  --cases LIST        subset of a,b,c (default all)
+  --clients LIST      subset of puff-greenlets,puff-coroutines,redis-py (default all)
+  --rounds N          runs of every client on every case (default 3; the median is reported)
+  --ops N             commands in (a) (default 100000)
+  --concurrency N     concurrent callers in (a) (default 100)
+  --warmup-requests N untimed commands before (a), same callers (default 1000)
+  --messages N        timed messages in (b) and (c) (default 2000)
+  --subscribers N     subscribers in (b) and (c) (default 100)
+  --burst N           messages per burst in (c) (default 20)
 Options (all):
   --skip-build        use the existing release binaries instead of running cargo build
   -h, --help          this text";
@@ -84,6 +104,7 @@ pub enum Kind {
     Asgi,
     Client,
     Postgres,
+    Redis,
 }
 
 impl Kind {
@@ -93,6 +114,16 @@ impl Kind {
             Kind::Asgi => "asgi",
             Kind::Client => "client",
             Kind::Postgres => "postgres",
+            Kind::Redis => "redis",
+        }
+    }
+
+    /// The case ids and titles of the kinds that run client programs per case.
+    fn client_cases(self) -> &'static [(char, &'static str)] {
+        match self {
+            Kind::Postgres => &PG_CASES,
+            Kind::Redis => &REDIS_CASES,
+            _ => &[],
         }
     }
 
@@ -100,7 +131,7 @@ impl Kind {
         match self {
             Kind::Http => &HTTP_CASES,
             Kind::Asgi => &ASGI_CASES,
-            Kind::Client | Kind::Postgres => &[],
+            Kind::Client | Kind::Postgres | Kind::Redis => &[],
         }
     }
 
@@ -114,7 +145,7 @@ impl Kind {
                 Server::Axum,
             ],
             Kind::Asgi => &[Server::Puff, Server::Granian, Server::Uvicorn],
-            Kind::Client | Kind::Postgres => &[],
+            Kind::Client | Kind::Postgres | Kind::Redis => &[],
         }
     }
 }
@@ -136,6 +167,11 @@ pub struct Options {
     rows: u64,
     inserts: u64,
     queries: u64,
+    redis_clients: Vec<RedisClient>,
+    ops: u64,
+    messages: u64,
+    subscribers: u64,
+    burst: u64,
 }
 
 fn list<'a>(flag: &str, v: Option<&'a String>) -> Result<Vec<&'a str>> {
@@ -151,6 +187,29 @@ fn list<'a>(flag: &str, v: Option<&'a String>) -> Result<Vec<&'a str>> {
     Ok(items)
 }
 
+/// The items of `all` named in `flag`'s comma-separated value, in that order.
+fn pick<T: Copy>(
+    flag: &str,
+    v: Option<&String>,
+    all: &[T],
+    name: impl Fn(T) -> &'static str,
+) -> Result<Vec<T>> {
+    let mut out = Vec::new();
+    for item in list(flag, v)? {
+        match all.iter().find(|k| name(**k) == item) {
+            Some(k) => out.push(*k),
+            None => {
+                let known: Vec<&str> = all.iter().map(|k| name(*k)).collect();
+                return usage_err(format!(
+                    "{flag}: unknown value `{item}` ({})",
+                    known.join(",")
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
 pub fn parse(args: &[String]) -> Result<Option<Options>> {
     let mut it = args.iter().peekable();
     let mut kind = Kind::Http;
@@ -162,10 +221,11 @@ pub fn parse(args: &[String]) -> Result<Option<Options>> {
             "asgi" => Kind::Asgi,
             "client" => Kind::Client,
             "postgres" => Kind::Postgres,
+            "redis" => Kind::Redis,
             _ => {
                 return usage_err(format!(
                     "unknown benchmark `{first}` (known: `http`, `asgi`, `client`, `postgres`, \
-                     `bridge`)"
+                     `redis`, `bridge`)"
                 ));
             }
         };
@@ -175,16 +235,20 @@ pub fn parse(args: &[String]) -> Result<Option<Options>> {
         kind,
         duration: 10,
         warmup: 2,
-        cases: if kind == Kind::Postgres {
-            PG_CASES.iter().map(|c| c.0).collect()
-        } else {
+        cases: if kind.client_cases().is_empty() {
             kind.cases().iter().map(|c| c.id).collect()
+        } else {
+            kind.client_cases().iter().map(|c| c.0).collect()
         },
         servers: kind.servers().to_vec(),
         wrk_threads: 1,
         skip_build: false,
         requests: 10_000,
-        concurrency: if kind == Kind::Postgres { 50 } else { 64 },
+        concurrency: match kind {
+            Kind::Postgres => 50,
+            Kind::Redis => 100,
+            _ => 64,
+        },
         warmup_requests: 1_000,
         rounds: if kind == Kind::Postgres { 5 } else { 3 },
         clients: Client::ALL.to_vec(),
@@ -192,6 +256,11 @@ pub fn parse(args: &[String]) -> Result<Option<Options>> {
         rows: 10_000,
         inserts: 10_000,
         queries: 5_000,
+        redis_clients: RedisClient::ALL.to_vec(),
+        ops: 100_000,
+        messages: 2_000,
+        subscribers: 100,
+        burst: 20,
     };
     let num = |flag: &str, v: Option<&String>| -> Result<u64> {
         let v = v.ok_or_else(|| util::UsageError(format!("{flag} needs a value")))?;
@@ -199,14 +268,18 @@ pub fn parse(args: &[String]) -> Result<Option<Options>> {
             .map_err(|_| util::UsageError(format!("{flag}: `{v}` is not a whole number")).into())
     };
     let server_flag = |flag: &str| -> Result<()> {
-        if matches!(kind, Kind::Client | Kind::Postgres) {
+        if !matches!(kind, Kind::Http | Kind::Asgi) {
             return usage_err(format!("{flag} is for `bench http` and `bench asgi`"));
         }
         Ok(())
     };
     let client_flag = |flag: &str| -> Result<()> {
         let postgres_too = matches!(flag, "--rounds" | "--concurrency" | "--clients");
-        if kind != Kind::Client && !(postgres_too && kind == Kind::Postgres) {
+        let redis_too = postgres_too || flag == "--warmup-requests";
+        if kind != Kind::Client
+            && !(postgres_too && kind == Kind::Postgres)
+            && !(redis_too && kind == Kind::Redis)
+        {
             return usage_err(format!("{flag} is for `bench client`"));
         }
         Ok(())
@@ -214,6 +287,12 @@ pub fn parse(args: &[String]) -> Result<Option<Options>> {
     let postgres_flag = |flag: &str| -> Result<()> {
         if kind != Kind::Postgres {
             return usage_err(format!("{flag} is for `bench postgres`"));
+        }
+        Ok(())
+    };
+    let redis_flag = |flag: &str| -> Result<()> {
+        if kind != Kind::Redis {
+            return usage_err(format!("{flag} is for `bench redis`"));
         }
         Ok(())
     };
@@ -236,15 +315,29 @@ pub fn parse(args: &[String]) -> Result<Option<Options>> {
                 opts.wrk_threads = num("--wrk-threads", it.next())?.clamp(1, 64) as u32;
             }
             "--skip-build" => opts.skip_build = true,
-            "--cases" if kind == Kind::Postgres => {
-                let mut cases = Vec::new();
-                for c in list("--cases", it.next())? {
-                    match PG_CASES.iter().find(|k| k.0.to_string() == c) {
-                        Some(k) => cases.push(k.0),
-                        None => return usage_err(format!("--cases: unknown case `{c}` (a,b,c)")),
-                    }
+            "--cases" if !kind.client_cases().is_empty() => {
+                let ids: Vec<&'static str> = ["a", "b", "c"]
+                    .into_iter()
+                    .take(kind.client_cases().len())
+                    .collect();
+                opts.cases = pick("--cases", it.next(), &ids, |c| c)?
+                    .iter()
+                    .filter_map(|c| c.chars().next())
+                    .collect();
+            }
+            "--ops" | "--messages" | "--subscribers" | "--burst" => {
+                redis_flag(arg)?;
+                let v = num(arg, it.next())?.clamp(1, 10_000_000);
+                match arg.as_str() {
+                    "--ops" => opts.ops = v.max(2),
+                    "--messages" => opts.messages = v,
+                    "--subscribers" => opts.subscribers = v.min(10_000),
+                    _ => opts.burst = v,
                 }
-                opts.cases = cases;
+            }
+            "--clients" if kind == Kind::Redis => {
+                opts.redis_clients =
+                    pick("--clients", it.next(), &RedisClient::ALL, RedisClient::name)?;
             }
             "--rows" | "--inserts" | "--queries" => {
                 postgres_flag(arg)?;
@@ -256,18 +349,7 @@ pub fn parse(args: &[String]) -> Result<Option<Options>> {
                 }
             }
             "--clients" if kind == Kind::Postgres => {
-                let mut clients = Vec::new();
-                for c in list("--clients", it.next())? {
-                    match PgClient::ALL.iter().find(|k| k.name() == c) {
-                        Some(k) => clients.push(*k),
-                        None => {
-                            return usage_err(format!(
-                                "--clients: unknown client `{c}` (puff,asyncpg,psycopg2)"
-                            ));
-                        }
-                    }
-                }
-                opts.pg_clients = clients;
+                opts.pg_clients = pick("--clients", it.next(), &PgClient::ALL, PgClient::name)?;
             }
             "--cases" => {
                 server_flag(arg)?;
@@ -315,19 +397,7 @@ pub fn parse(args: &[String]) -> Result<Option<Options>> {
             }
             "--clients" => {
                 client_flag(arg)?;
-                let mut clients = Vec::new();
-                for c in list("--clients", it.next())? {
-                    match Client::ALL.iter().find(|k| k.name() == c) {
-                        Some(k) => clients.push(*k),
-                        None => {
-                            return usage_err(format!(
-                                "--clients: unknown client `{c}` \
-                                 (puff-greenlets,puff-coroutines,httpx,aiohttp)"
-                            ));
-                        }
-                    }
-                }
-                opts.clients = clients;
+                opts.clients = pick("--clients", it.next(), &Client::ALL, Client::name)?;
             }
             other => {
                 return usage_err(format!(
@@ -602,6 +672,7 @@ pub fn run(repo: &Repo, opts: &Options) -> Result<()> {
         Kind::Http | Kind::Asgi => run_servers(repo, opts),
         Kind::Client => run_clients(repo, opts),
         Kind::Postgres => run_postgres(repo, opts),
+        Kind::Redis => run_redis(repo, opts),
     }
 }
 
@@ -1466,11 +1537,7 @@ fn render_markdown(
         env.load_cpu,
         opts.warmup,
         opts.duration,
-        if opts.skip_build {
-            "existing release binaries (--skip-build)"
-        } else {
-            "release binaries built by this run"
-        }
+        build_note(opts)
     );
     let mut ceilings: Vec<String> = Vec::new();
     for r in results.iter().filter(|r| r.case.wait) {
@@ -1576,6 +1643,16 @@ fn json_str(s: &str) -> String {
     out
 }
 
+/// The opening of every JSON report: `{`, the benchmark's name, the time and the commit.
+fn json_head(kind: Kind, iso: &str, machine: &Machine) -> String {
+    format!(
+        "{{\n  \"benchmark\": {},\n  \"timestamp\": {},\n  \"git\": {},\n",
+        json_str(kind.name()),
+        json_str(iso),
+        json_str(&machine.git)
+    )
+}
+
 fn json_num(v: f64) -> String {
     if v.is_finite() {
         format!("{v:.3}")
@@ -1592,11 +1669,7 @@ fn render_json(
     results: &[RunResult],
     checks: &[Check],
 ) -> String {
-    let mut j = String::new();
-    let _ = writeln!(j, "{{");
-    let _ = writeln!(j, "  \"benchmark\": {},", json_str(opts.kind.name()));
-    let _ = writeln!(j, "  \"timestamp\": {},", json_str(iso));
-    let _ = writeln!(j, "  \"git\": {},", json_str(&machine.git));
+    let mut j = json_head(opts.kind, iso, machine);
     let _ = writeln!(
         j,
         "  \"settings\": {{\"duration_secs\": {}, \"warmup_secs\": {}, \"wrk_threads\": {}, \
@@ -1664,6 +1737,9 @@ struct ClientRound {
     rps: f64,
     seconds: f64,
     errors: u64,
+    /// Latency percentiles, from the programs that measure them (`bench redis` (b)).
+    p50_ms: Option<f64>,
+    p99_ms: Option<f64>,
 }
 
 struct ClientResult {
@@ -1731,6 +1807,8 @@ fn parse_client_output(out: &str) -> Result<ClientRound> {
                 got_secs = true;
             }
             "errors" => round.errors = v.parse().context("errors")?,
+            "p50_ms" => round.p50_ms = Some(v.parse().context("p50_ms")?),
+            "p99_ms" => round.p99_ms = Some(v.parse().context("p99_ms")?),
             _ => {}
         }
     }
@@ -1762,17 +1840,11 @@ fn client_command(
                 apps.join(config).to_string_lossy().into_owned(),
                 command.to_string(),
             ];
-            let mut cmd = pinned(cpu, &repo.root.join("target/release/puff-cli"), &args);
-            cmd.env("PYO3_PYTHON", repo.venv_python());
-            util::apply_venv_env(&mut cmd, &repo.venv);
-            cmd
+            puff_cli_command(repo, cpu, &args)
         }
         Client::Httpx | Client::Aiohttp => {
             let args = vec!["peer_client.py".to_string(), client.name().to_string()];
-            let mut cmd = pinned(cpu, &peers_venv.join("bin/python"), &args);
-            cmd.env_remove("PYO3_PYTHON");
-            util::apply_venv_env(&mut cmd, peers_venv);
-            cmd
+            peer_command(peers_venv, cpu, &args)
         }
     };
     cmd.current_dir(apps)
@@ -1935,13 +2007,9 @@ fn run_clients(repo: &Repo, opts: &Options) -> Result<()> {
                 ),
                 Err(e) => println!("    FAILED: {e:#}"),
             }
-            result.rounds.push(outcome.map_err(|e| {
-                format!("{e:#}")
-                    .lines()
-                    .next()
-                    .unwrap_or_default()
-                    .to_string()
-            }));
+            result
+                .rounds
+                .push(outcome.map_err(|e| first_line(&format!("{e:#}"))));
             if let Some(status) = target.child.try_wait()? {
                 bail!(
                     "the target server exited ({}): {}\n{}",
@@ -2042,11 +2110,7 @@ fn render_client_markdown(
         opts.requests,
         opts.concurrency,
         opts.rounds,
-        if opts.skip_build {
-            "existing release binaries (--skip-build)"
-        } else {
-            "release binaries built by this run"
-        }
+        build_note(opts)
     );
     let _ = writeln!(md, "\n## Results\n");
     let _ = writeln!(
@@ -2077,19 +2141,7 @@ fn render_client_markdown(
             r.errors()
         );
     }
-    let _ = writeln!(md, "\n## Targets\n");
-    let _ = writeln!(md, "| check | value | target | result |");
-    let _ = writeln!(md, "|---|---:|---|---|");
-    for c in checks {
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} |",
-            c.what,
-            c.value_str(),
-            c.target_str(),
-            c.verdict()
-        );
-    }
+    checks_markdown(&mut md, checks);
     let _ = writeln!(
         md,
         "\nErrors = requests that raised or did not answer 200 with 1024 bytes (all rounds)."
@@ -2106,11 +2158,7 @@ fn render_client_json(
     results: &[ClientResult],
     checks: &[Check],
 ) -> String {
-    let mut j = String::new();
-    let _ = writeln!(j, "{{");
-    let _ = writeln!(j, "  \"benchmark\": \"client\",");
-    let _ = writeln!(j, "  \"timestamp\": {},", json_str(iso));
-    let _ = writeln!(j, "  \"git\": {},", json_str(&machine.git));
+    let mut j = json_head(Kind::Client, iso, machine);
     let _ = writeln!(
         j,
         "  \"settings\": {{\"requests\": {}, \"concurrency\": {}, \"warmup_requests\": {}, \
@@ -2152,20 +2200,7 @@ fn render_client_json(
         );
     }
     let _ = writeln!(j, "  ],");
-    let _ = writeln!(j, "  \"checks\": [");
-    for (i, c) in checks.iter().enumerate() {
-        let comma = if i + 1 < checks.len() { "," } else { "" };
-        let _ = writeln!(
-            j,
-            "    {{\"check\": {}, \"value\": {}, \"target\": {}, \"result\": {}}}{comma}",
-            json_str(&c.what),
-            c.value.map_or("null".into(), json_num),
-            json_str(&c.target_str()),
-            json_str(c.verdict())
-        );
-    }
-    let _ = writeln!(j, "  ]");
-    let _ = writeln!(j, "}}");
+    checks_json(&mut j, checks, false);
     j
 }
 
@@ -2196,7 +2231,9 @@ enum PgClient {
 
 impl PgClient {
     const ALL: [PgClient; 3] = [PgClient::Puff, PgClient::Asyncpg, PgClient::Psycopg2];
+}
 
+impl CaseClient for PgClient {
     fn name(self) -> &'static str {
         match self {
             PgClient::Puff => "puff",
@@ -2251,21 +2288,35 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     })
 }
 
-struct PgResult {
+/// A client program of `bench postgres` / `bench redis`.
+trait CaseClient: Copy + PartialEq {
+    fn name(self) -> &'static str;
+    fn label(self) -> &'static str;
+}
+
+/// Every round of one client on one case (`bench postgres`, `bench redis`).
+struct CaseResult<C> {
     case: char,
-    client: PgClient,
-    /// `seconds` of a round: the time of the case's work (one fetch in (a)).
+    client: C,
+    /// `seconds` of a round: the time of the case's work (one fetch in postgres (a)).
     rounds: Vec<Result<ClientRound, String>>,
 }
 
-impl PgResult {
-    fn median_seconds(&self) -> Option<f64> {
+type PgResult = CaseResult<PgClient>;
+
+impl<C: CaseClient> CaseResult<C> {
+    /// The median of `f` over the measured rounds that have it.
+    fn median_of(&self, f: impl Fn(&ClientRound) -> Option<f64>) -> Option<f64> {
         median(
             self.rounds
                 .iter()
-                .filter_map(|r| r.as_ref().ok().map(|r| r.seconds))
+                .filter_map(|r| r.as_ref().ok().and_then(&f))
                 .collect(),
         )
+    }
+
+    fn median_seconds(&self) -> Option<f64> {
+        self.median_of(|r| Some(r.seconds))
     }
 
     fn errors(&self) -> u64 {
@@ -2309,17 +2360,11 @@ fn pg_command(
                 url.to_string(),
                 "pg".to_string(),
             ];
-            let mut cmd = pinned(cpu, &repo.root.join("target/release/puff-cli"), &args);
-            cmd.env("PYO3_PYTHON", repo.venv_python());
-            util::apply_venv_env(&mut cmd, &repo.venv);
-            cmd
+            puff_cli_command(repo, cpu, &args)
         }
         PgClient::Asyncpg | PgClient::Psycopg2 => {
             let args = vec!["peer_pg.py".to_string(), client.name().to_string()];
-            let mut cmd = pinned(cpu, &peers_venv.join("bin/python"), &args);
-            cmd.env_remove("PYO3_PYTHON");
-            util::apply_venv_env(&mut cmd, peers_venv);
-            cmd
+            peer_command(peers_venv, cpu, &args)
         }
     };
     cmd.current_dir(apps)
@@ -2335,14 +2380,17 @@ fn pg_command(
     cmd
 }
 
-/// `bench/apps/pg_bench_server.py`: owns the Postgres server (and its tables) until its
-/// standard input is closed.
-struct PgServerProc {
+/// A server helper script run from the peers venv (`bench/apps/pg_bench_server.py`,
+/// `bench/apps/redis_bench_server.py`): owns the database server (and the bench's data)
+/// until its standard input is closed.
+struct HelperProc {
     child: Child,
     stdin: Option<std::process::ChildStdin>,
+    /// "Postgres", "Redis": for messages.
+    what: &'static str,
 }
 
-impl PgServerProc {
+impl HelperProc {
     fn stop(&mut self) {
         drop(self.stdin.take());
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -2350,7 +2398,10 @@ impl PgServerProc {
             match self.child.try_wait() {
                 Ok(Some(_)) | Err(_) => return,
                 Ok(None) if Instant::now() > deadline => {
-                    println!("    WARNING: the Postgres helper did not stop within 60 s: killed");
+                    println!(
+                        "    WARNING: the {} helper did not stop within 60 s: killed",
+                        self.what
+                    );
                     let _ = self.child.kill();
                     let _ = self.child.wait();
                     return;
@@ -2359,9 +2410,23 @@ impl PgServerProc {
             }
         }
     }
+
+    /// An error when the helper (and so the server) has gone away.
+    fn check_alive(&mut self, log_path: &Path) -> Result<()> {
+        if let Some(status) = self.child.try_wait()? {
+            self.stdin = None;
+            bail!(
+                "the {} server helper exited ({}):\n{}",
+                self.what,
+                util::describe_status(status),
+                log_excerpt(log_path)
+            );
+        }
+        Ok(())
+    }
 }
 
-impl Drop for PgServerProc {
+impl Drop for HelperProc {
     fn drop(&mut self) {
         if self.stdin.is_some() {
             self.stop();
@@ -2369,61 +2434,212 @@ impl Drop for PgServerProc {
     }
 }
 
-/// Starts the server helper pinned to `cpu` and waits for its `BENCH_PG_URL=` line; returns
-/// the helper, the URL and the server version.
-fn start_pg_server(
+/// Starts the server helper `args` (script first) pinned to `cpu` and waits for its
+/// `{prefix}_URL=` line; returns the helper, the URL and the server version (the
+/// `{prefix}_VERSION=` line).
+fn start_helper(
     repo: &Repo,
     peers_venv: &Path,
     cpu: &str,
-    opts: &Options,
+    args: &[String],
+    (prefix, what): (&str, &'static str),
     log_path: &Path,
-) -> Result<(PgServerProc, String, String)> {
+) -> Result<(HelperProc, String, String)> {
     let log =
         File::create(log_path).with_context(|| format!("cannot create {}", log_path.display()))?;
-    let args = vec!["pg_bench_server.py".to_string(), opts.rows.to_string()];
-    let mut cmd = pinned(cpu, &peers_venv.join("bin/python"), &args);
-    cmd.env_remove("PYO3_PYTHON").env_remove("PYTHONPATH");
-    util::apply_venv_env(&mut cmd, peers_venv);
-    cmd.current_dir(repo.root.join("bench/apps"))
+    let mut cmd = peer_command(peers_venv, cpu, args);
+    cmd.env_remove("PYTHONPATH")
+        .current_dir(repo.root.join("bench/apps"))
         .stdin(Stdio::piped())
         .stdout(log.try_clone()?)
         .stderr(log);
     println!("    $ {}", util::display_cmd(&cmd));
     let mut child = cmd
         .spawn()
-        .context("cannot start bench/apps/pg_bench_server.py")?;
+        .with_context(|| format!("cannot start bench/apps/{}", args[0]))?;
     let stdin = child.stdin.take();
-    let mut server = PgServerProc { child, stdin };
+    let mut server = HelperProc { child, stdin, what };
+    let (url_key, version_key) = (format!("{prefix}_URL="), format!("{prefix}_VERSION="));
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let out = std::fs::read_to_string(log_path).unwrap_or_default();
         if let Some(url) = out
             .lines()
-            .find_map(|l| l.trim().strip_prefix("BENCH_PG_URL="))
+            .find_map(|l| l.trim().strip_prefix(url_key.as_str()))
         {
             let version = out
                 .lines()
-                .find_map(|l| l.trim().strip_prefix("BENCH_PG_VERSION="))
+                .find_map(|l| l.trim().strip_prefix(version_key.as_str()))
                 .unwrap_or("unknown")
                 .to_string();
             return Ok((server, url.to_string(), version));
         }
-        if let Some(status) = server.child.try_wait()? {
-            server.stdin = None;
-            bail!(
-                "the Postgres server helper exited ({}):\n{}",
-                util::describe_status(status),
-                log_excerpt(log_path)
-            );
-        }
+        server.check_alive(log_path)?;
         if Instant::now() > deadline {
             server.stop();
             bail!(
-                "the Postgres server was not ready within 180 s:\n{}",
+                "the {what} server was not ready within 180 s:\n{}",
                 log_excerpt(log_path)
             );
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `puff-cli args`, pinned to `cpu`, run against the project venv.
+fn puff_cli_command(repo: &Repo, cpu: &str, args: &[String]) -> Command {
+    let mut cmd = pinned(cpu, &repo.root.join("target/release/puff-cli"), args);
+    cmd.env("PYO3_PYTHON", repo.venv_python());
+    util::apply_venv_env(&mut cmd, &repo.venv);
+    cmd
+}
+
+/// `python args` from the peers venv, pinned to `cpu`.
+fn peer_command(peers_venv: &Path, cpu: &str, args: &[String]) -> Command {
+    let mut cmd = pinned(cpu, &peers_venv.join("bin/python"), args);
+    cmd.env_remove("PYO3_PYTHON");
+    util::apply_venv_env(&mut cmd, peers_venv);
+    cmd
+}
+
+/// Step `step` of `bench postgres` / `bench redis`: builds the release puff-cli unless
+/// Puff is not selected or --skip-build; an error when the binary is missing afterwards.
+fn ensure_puff_cli(repo: &Repo, opts: &Options, with_puff: bool, step: &str) -> Result<()> {
+    if !with_puff {
+        println!("[bench {step}] puff not selected -- no build");
+        return Ok(());
+    }
+    if opts.skip_build {
+        println!("[bench {step}] cargo build --release -p puff-cli -- skipped");
+    } else {
+        println!("[bench {step}] cargo build --release -p puff-cli");
+        util::run(repo.cargo().args(["build", "--release", "-p", "puff-cli"]))
+            .context("building puff-cli failed")?;
+    }
+    let puff_cli = repo.root.join("target/release/puff-cli");
+    if !puff_cli.is_file() {
+        bail!("{} does not exist", repo.rel(&puff_cli));
+    }
+    Ok(())
+}
+
+/// Runs every client of `results` on its case, `rounds` times (interleaved), one program
+/// per run (`command`), logs in `log_dir`; `show` formats a measured round. Stops with an
+/// error when the server helper goes away.
+fn run_case_rounds<C: CaseClient>(
+    rounds: u64,
+    results: &mut [CaseResult<C>],
+    log_dir: &Path,
+    (server, server_log): (&mut HelperProc, &Path),
+    command: impl Fn(char, C) -> Command,
+    show: impl Fn(&ClientRound) -> String,
+) -> Result<()> {
+    for round in 1..=rounds {
+        for result in results.iter_mut() {
+            let (case, client) = (result.case, result.client);
+            println!(
+                "[round {round}/{rounds}] ({case}) {} ({})",
+                client.name(),
+                client.label()
+            );
+            let log_path = log_dir.join(format!("{case}-{}-round{round}.log", client.name()));
+            let outcome = run_client_once(command(case, client), &log_path);
+            match &outcome {
+                Ok(r) => println!("    {}", show(r)),
+                Err(e) => println!("    FAILED: {e:#}"),
+            }
+            result
+                .rounds
+                .push(outcome.map_err(|e| first_line(&format!("{e:#}"))));
+            server.check_alive(server_log)?;
+        }
+    }
+    Ok(())
+}
+
+/// An error when some (case, client) has no measured round at all.
+fn unmeasured<C: CaseClient>(results: &[CaseResult<C>]) -> Result<()> {
+    let n = results
+        .iter()
+        .filter(|r| r.median_seconds().is_none())
+        .count();
+    if n > 0 {
+        bail!(
+            "{n} of {} runs could not be measured (see the table above)",
+            results.len()
+        );
+    }
+    Ok(())
+}
+
+/// "existing release binaries (--skip-build)" or "release binaries built by this run".
+fn build_note(opts: &Options) -> &'static str {
+    if opts.skip_build {
+        "existing release binaries (--skip-build)"
+    } else {
+        "release binaries built by this run"
+    }
+}
+
+/// The `| check | value | target | result |` table of a report.
+fn checks_markdown(md: &mut String, checks: &[Check]) {
+    let _ = writeln!(md, "\n## Targets\n");
+    let _ = writeln!(md, "| check | value | target | result |");
+    let _ = writeln!(md, "|---|---:|---|---|");
+    for c in checks {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} |",
+            c.what,
+            c.value_str(),
+            c.target_str(),
+            c.verdict()
+        );
+    }
+}
+
+/// The `"checks": [...]` array of a JSON report (the closing of the object included);
+/// `with_case` adds each check's case.
+fn checks_json(j: &mut String, checks: &[Check], with_case: bool) {
+    let _ = writeln!(j, "  \"checks\": [");
+    for (i, c) in checks.iter().enumerate() {
+        let comma = if i + 1 < checks.len() { "," } else { "" };
+        let case = if with_case {
+            format!("\"case\": {}, ", json_str(&c.case.to_string()))
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            j,
+            "    {{{case}\"check\": {}, \"value\": {}, \"target\": {}, \"result\": {}}}{comma}",
+            json_str(&c.what),
+            c.value.map_or("null".into(), json_num),
+            json_str(&c.target_str()),
+            json_str(c.verdict())
+        );
+    }
+    let _ = writeln!(j, "  ]");
+    let _ = writeln!(j, "}}");
+}
+
+/// One round of `bench postgres` / `bench redis` as JSON.
+fn round_json(x: &Result<ClientRound, String>) -> String {
+    match x {
+        Ok(x) => {
+            let mut out = format!(
+                "{{\"ok\": true, \"seconds\": {}, \"per_second\": {}, \"errors\": {}",
+                json_num(x.seconds),
+                json_num(x.rps),
+                x.errors
+            );
+            for (k, v) in [("p50_ms", x.p50_ms), ("p99_ms", x.p99_ms)] {
+                if let Some(v) = v {
+                    let _ = write!(out, ", \"{k}\": {}", json_num(v));
+                }
+            }
+            out + "}"
+        }
+        Err(e) => format!("{{\"ok\": false, \"error\": {}}}", json_str(e)),
     }
 }
 
@@ -2444,19 +2660,7 @@ fn run_postgres(repo: &Repo, opts: &Options) -> Result<()> {
     setup::run(repo)?;
 
     let with_puff = opts.pg_clients.contains(&PgClient::Puff);
-    if !with_puff {
-        println!("[bench 4/{STEPS}] puff not selected -- no build");
-    } else if opts.skip_build {
-        println!("[bench 4/{STEPS}] cargo build --release -p puff-cli -- skipped");
-    } else {
-        println!("[bench 4/{STEPS}] cargo build --release -p puff-cli");
-        util::run(repo.cargo().args(["build", "--release", "-p", "puff-cli"]))
-            .context("building puff-cli failed")?;
-    }
-    let puff_cli = repo.root.join("target/release/puff-cli");
-    if with_puff && !puff_cli.is_file() {
-        bail!("{} does not exist", repo.rel(&puff_cli));
-    }
+    ensure_puff_cli(repo, opts, with_puff, &format!("4/{STEPS}"))?;
 
     let log_dir = repo
         .root
@@ -2478,8 +2682,14 @@ fn run_postgres(repo: &Repo, opts: &Options) -> Result<()> {
         ),
     }
     let server_log = log_dir.join("postgres-server.log");
-    let (mut server, url, pg_version) =
-        start_pg_server(repo, &peers_venv, server_cpu, opts, &server_log)?;
+    let (mut server, url, pg_version) = start_helper(
+        repo,
+        &peers_venv,
+        server_cpu,
+        &["pg_bench_server.py".to_string(), opts.rows.to_string()],
+        ("BENCH_PG", "Postgres"),
+        &server_log,
+    )?;
     println!("    server ready: {url} ({pg_version})");
 
     println!(
@@ -2500,44 +2710,21 @@ fn run_postgres(repo: &Repo, opts: &Options) -> Result<()> {
             });
         }
     }
-    for round in 1..=opts.rounds {
-        for result in results.iter_mut() {
-            let (case, client) = (result.case, result.client);
-            println!(
-                "[round {round}/{}] ({case}) {} ({})",
-                opts.rounds,
-                client.name(),
-                client.label()
-            );
-            let cmd = pg_command(repo, &peers_venv, client_cpu, client, case, &url, opts);
-            let log_path = log_dir.join(format!("{case}-{}-round{round}.log", client.name()));
-            let outcome = run_client_once(cmd, &log_path);
-            match &outcome {
-                Ok(r) => println!(
-                    "    {:.1} ms ({:.0}/s), {} errors",
-                    r.seconds * 1000.0,
-                    r.rps,
-                    r.errors
-                ),
-                Err(e) => println!("    FAILED: {e:#}"),
-            }
-            result.rounds.push(outcome.map_err(|e| {
-                format!("{e:#}")
-                    .lines()
-                    .next()
-                    .unwrap_or_default()
-                    .to_string()
-            }));
-            if let Some(status) = server.child.try_wait()? {
-                server.stdin = None;
-                bail!(
-                    "the Postgres server helper exited ({}):\n{}",
-                    util::describe_status(status),
-                    log_excerpt(&server_log)
-                );
-            }
-        }
-    }
+    run_case_rounds(
+        opts.rounds,
+        &mut results,
+        &log_dir,
+        (&mut server, &server_log),
+        |case, client| pg_command(repo, &peers_venv, client_cpu, client, case, &url, opts),
+        |r| {
+            format!(
+                "{:.1} ms ({:.0}/s), {} errors",
+                r.seconds * 1000.0,
+                r.rps,
+                r.errors
+            )
+        },
+    )?;
     server.stop();
 
     let checks = pg_checks(&results);
@@ -2556,18 +2743,7 @@ fn run_postgres(repo: &Repo, opts: &Options) -> Result<()> {
     );
     println!("\n{md}");
     save_results(repo, Kind::Postgres, &stamp, &md, &json)?;
-
-    let unmeasured = results
-        .iter()
-        .filter(|r| r.median_seconds().is_none())
-        .count();
-    if unmeasured > 0 {
-        bail!(
-            "{unmeasured} of {} runs could not be measured (see the table above)",
-            results.len()
-        );
-    }
-    Ok(())
+    unmeasured(&results)
 }
 
 /// Targets: Puff's time <= 1.0x asyncpg's in (a) and (c) (shown for (b) too), and below
@@ -2626,11 +2802,7 @@ fn render_pg_markdown(
          every client (`bench/apps/pg_common.py`); {} rounds with the clients interleaved, the \
          median round counts; {}",
         opts.rounds,
-        if opts.skip_build {
-            "existing release binaries (--skip-build)"
-        } else {
-            "release binaries built by this run"
-        }
+        build_note(opts)
     );
     let _ = writeln!(
         md,
@@ -2694,19 +2866,7 @@ fn render_pg_markdown(
             );
         }
     }
-    let _ = writeln!(md, "\n## Targets\n");
-    let _ = writeln!(md, "| check | value | target | result |");
-    let _ = writeln!(md, "|---|---:|---|---|");
-    for c in checks {
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} |",
-            c.what,
-            c.value_str(),
-            c.target_str(),
-            c.verdict()
-        );
-    }
+    checks_markdown(&mut md, checks);
     let _ = writeln!(
         md,
         "\nErrors = queries that raised or returned wrong rows or types, and inserts missing \
@@ -2725,11 +2885,7 @@ fn render_pg_json(
     results: &[PgResult],
     checks: &[Check],
 ) -> String {
-    let mut j = String::new();
-    let _ = writeln!(j, "{{");
-    let _ = writeln!(j, "  \"benchmark\": \"postgres\",");
-    let _ = writeln!(j, "  \"timestamp\": {},", json_str(iso));
-    let _ = writeln!(j, "  \"git\": {},", json_str(&machine.git));
+    let mut j = json_head(Kind::Postgres, iso, machine);
     let _ = writeln!(
         j,
         "  \"settings\": {{\"rows\": {}, \"inserts\": {}, \"queries\": {}, \"concurrency\": {}, \
@@ -2747,19 +2903,7 @@ fn render_pg_json(
     let _ = writeln!(j, "  \"machine\": {},", machine.json());
     let _ = writeln!(j, "  \"results\": [");
     for (i, r) in results.iter().enumerate() {
-        let rounds: Vec<String> = r
-            .rounds
-            .iter()
-            .map(|x| match x {
-                Ok(x) => format!(
-                    "{{\"ok\": true, \"seconds\": {}, \"per_second\": {}, \"errors\": {}}}",
-                    json_num(x.seconds),
-                    json_num(x.rps),
-                    x.errors
-                ),
-                Err(e) => format!("{{\"ok\": false, \"error\": {}}}", json_str(e)),
-            })
-            .collect();
+        let rounds: Vec<String> = r.rounds.iter().map(round_json).collect();
         let comma = if i + 1 < results.len() { "," } else { "" };
         let _ = writeln!(
             j,
@@ -2775,21 +2919,470 @@ fn render_pg_json(
         );
     }
     let _ = writeln!(j, "  ],");
-    let _ = writeln!(j, "  \"checks\": [");
-    for (i, c) in checks.iter().enumerate() {
-        let comma = if i + 1 < checks.len() { "," } else { "" };
-        let _ = writeln!(
-            j,
-            "    {{\"case\": \"{}\", \"check\": {}, \"value\": {}, \"target\": {}, \"result\": {}}}{comma}",
-            c.case,
-            json_str(&c.what),
-            c.value.map_or("null".into(), json_num),
-            json_str(&c.target_str()),
-            json_str(c.verdict())
+    checks_json(&mut j, checks, true);
+    j
+}
+
+// ------------------------------------------------------------------------ bench redis
+
+/// `bench redis` cases: id and title.
+const REDIS_CASES: [(char, &str); 3] = [
+    (
+        'a',
+        "GET/SET: alternating SET k v / GET k from concurrent callers",
+    ),
+    ('b', "pub/sub fan-out: one message in flight"),
+    ('c', "pub/sub bursts: a burst of messages in flight"),
+];
+
+/// A program of `bench redis`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum RedisClient {
+    PuffGreenlets,
+    PuffCoroutines,
+    RedisPy,
+}
+
+impl RedisClient {
+    const ALL: [RedisClient; 3] = [
+        RedisClient::PuffGreenlets,
+        RedisClient::PuffCoroutines,
+        RedisClient::RedisPy,
+    ];
+}
+
+impl CaseClient for RedisClient {
+    fn name(self) -> &'static str {
+        match self {
+            RedisClient::PuffGreenlets => "puff-greenlets",
+            RedisClient::PuffCoroutines => "puff-coroutines",
+            RedisClient::RedisPy => "redis-py",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            RedisClient::PuffGreenlets => "puff.redis / puff.pubsub, greenlets (puff.spawn)",
+            RedisClient::PuffCoroutines => "puff.redis / puff.pubsub, coroutines (asyncio = true)",
+            RedisClient::RedisPy => "redis.asyncio + hiredis + uvloop",
+        }
+    }
+}
+
+type RedisResult = CaseResult<RedisClient>;
+
+fn redis_case_title(id: char) -> &'static str {
+    REDIS_CASES.iter().find(|c| c.0 == id).map_or("?", |c| c.1)
+}
+
+/// Messages published per burst in `case` ((b) one, (c) --burst).
+fn redis_burst(opts: &Options, case: char) -> u64 {
+    if case == 'b' { 1 } else { opts.burst }
+}
+
+/// What one client program does in `case`, for the reports.
+fn redis_case_work(opts: &Options, case: char) -> String {
+    match case {
+        'a' => format!(
+            "{} commands (SET k v / GET k pairs, 100-byte values, every GET checked) from {} \
+             concurrent callers, after {} untimed ones",
+            opts.ops, opts.concurrency, opts.warmup_requests
+        ),
+        _ => format!(
+            "1 publisher, {} subscribers on one channel, {} timed messages ({} deliveries) {}, \
+             the next once every subscriber has received the previous one; latency = publish \
+             (perf_counter_ns in the body) to receipt in the subscriber",
+            opts.subscribers,
+            opts.messages,
+            opts.messages * opts.subscribers,
+            match redis_burst(opts, case) {
+                1 => "one at a time".to_string(),
+                n => format!("in bursts of {n} published back to back"),
+            }
+        ),
+    }
+}
+
+/// The command line of one `bench redis` client program.
+fn redis_command(
+    repo: &Repo,
+    peers_venv: &Path,
+    cpu: &str,
+    client: RedisClient,
+    case: char,
+    url: &str,
+    opts: &Options,
+) -> Command {
+    let apps = repo.root.join("bench/apps");
+    let mut cmd = match client {
+        RedisClient::PuffGreenlets | RedisClient::PuffCoroutines => {
+            let (config, command) = if client == RedisClient::PuffGreenlets {
+                ("puff_redis.toml", "redis")
+            } else {
+                ("puff_redis_asyncio.toml", "redis_coroutines")
+            };
+            let args = vec![
+                "--config".to_string(),
+                apps.join(config).to_string_lossy().into_owned(),
+                "--default-redis-url".to_string(),
+                url.to_string(),
+                command.to_string(),
+            ];
+            puff_cli_command(repo, cpu, &args)
+        }
+        RedisClient::RedisPy => {
+            let args = vec!["peer_redis.py".to_string(), client.name().to_string()];
+            peer_command(peers_venv, cpu, &args)
+        }
+    };
+    cmd.current_dir(apps)
+        .env_remove("PYTHONPATH")
+        .env("BENCH_REDIS_URL", url)
+        .env("BENCH_CASE", if case == 'a' { "a" } else { "b" })
+        .env("BENCH_OPS", opts.ops.to_string())
+        .env("BENCH_CONCURRENCY", opts.concurrency.to_string())
+        .env("BENCH_WARMUP", opts.warmup_requests.to_string())
+        .env("BENCH_MESSAGES", opts.messages.to_string())
+        .env("BENCH_SUBSCRIBERS", opts.subscribers.to_string())
+        .env("BENCH_BURST", redis_burst(opts, case).to_string())
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn run_redis(repo: &Repo, opts: &Options) -> Result<()> {
+    let (stamp, iso) = stamps();
+    const STEPS: usize = 6;
+    println!("[bench 1/{STEPS}] checking taskset");
+    if !util::on_path("taskset") {
+        bail!("taskset is missing (Debian package util-linux); it pins the programs to CPUs");
+    }
+    let (client_cpu, server_cpu) = pick_cpus();
+
+    // The peers venv also runs the server helper (redis-py reads the server's version).
+    let peers_venv = repo.root.join(PEERS_VENV);
+    println!("[bench 2/{STEPS}] peer clients venv {PEERS_VENV} ({PEERS_REQUIREMENTS})");
+    ensure_peers(repo, &peers_venv)?;
+    println!("[bench 3/{STEPS}] project virtualenv .venv (needed to build and run Puff)");
+    setup::run(repo)?;
+    let with_puff = opts
+        .redis_clients
+        .iter()
+        .any(|c| *c != RedisClient::RedisPy);
+    ensure_puff_cli(repo, opts, with_puff, &format!("4/{STEPS}"))?;
+
+    let log_dir = repo.root.join(format!("target/bench-logs/redis-{stamp}"));
+    std::fs::create_dir_all(&log_dir)
+        .with_context(|| format!("cannot create {}", log_dir.display()))?;
+    let external = ["PUFF_BENCH_REDIS_URL", "PUFF_TEST_REDIS_URL"]
+        .iter()
+        .find(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+    match external {
+        Some(var) => println!("[bench 5/{STEPS}] Redis from ${var}"),
+        None => println!(
+            "[bench 5/{STEPS}] private redis-server (--save \"\" --appendonly no) on CPU \
+             {server_cpu}"
+        ),
+    }
+    let server_log = log_dir.join("redis-server.log");
+    let (mut server, url, redis_version) = start_helper(
+        repo,
+        &peers_venv,
+        server_cpu,
+        &["redis_bench_server.py".to_string()],
+        ("BENCH_REDIS", "Redis"),
+        &server_log,
+    )?;
+    println!("    server ready: {url} ({redis_version})");
+
+    println!(
+        "[bench 6/{STEPS}] {} rounds of {} client(s) x {} case(s), each program on CPU \
+         {client_cpu}",
+        opts.rounds,
+        opts.redis_clients.len(),
+        opts.cases.len()
+    );
+    println!("    logs: {}", repo.rel(&log_dir));
+    let mut results: Vec<RedisResult> = Vec::new();
+    for case in &opts.cases {
+        for client in &opts.redis_clients {
+            results.push(RedisResult {
+                case: *case,
+                client: *client,
+                rounds: Vec::new(),
+            });
+        }
+    }
+    run_case_rounds(
+        opts.rounds,
+        &mut results,
+        &log_dir,
+        (&mut server, &server_log),
+        |case, client| redis_command(repo, &peers_venv, client_cpu, client, case, &url, opts),
+        |r| match (r.p50_ms, r.p99_ms) {
+            (Some(p50), Some(p99)) => format!(
+                "{:.0} deliveries/s ({:.3} s), p50 {p50:.2} ms, p99 {p99:.2} ms, {} errors",
+                r.rps, r.seconds, r.errors
+            ),
+            _ => format!(
+                "{:.0} ops/s ({:.3} s), {} errors",
+                r.rps, r.seconds, r.errors
+            ),
+        },
+    )?;
+    server.stop();
+
+    let checks = redis_checks(&results);
+    let mut machine = machine_info(repo, &peers_venv, false, &["redis", "hiredis", "uvloop"]);
+    machine
+        .tools
+        .insert(0, ("redis-server".into(), redis_version));
+    let cpus = (client_cpu, server_cpu);
+    let md = render_redis_markdown(&iso, opts, cpus, &machine, &results, &checks);
+    let json = render_redis_json(&iso, opts, cpus, &machine, &results, &checks);
+    println!("\n{md}");
+    save_results(repo, Kind::Redis, &stamp, &md, &json)?;
+    unmeasured(&results)?;
+    // A wrong reply or a lost message makes the figures meaningless: fail the command.
+    let wrong = results.iter().filter(|r| r.errors() > 0).count();
+    if wrong > 0 {
+        bail!(
+            "{wrong} of {} client/case pairs reported wrong replies or missing messages (the \
+             errors column above; details in {})",
+            results.len(),
+            repo.rel(&log_dir)
         );
     }
-    let _ = writeln!(j, "  ]");
-    let _ = writeln!(j, "}}");
+    Ok(())
+}
+
+fn rate_of(r: &ClientRound) -> Option<f64> {
+    Some(r.rps)
+}
+
+fn p50_of(r: &ClientRound) -> Option<f64> {
+    r.p50_ms
+}
+
+fn p99_of(r: &ClientRound) -> Option<f64> {
+    r.p99_ms
+}
+
+fn redis_median(
+    results: &[RedisResult],
+    case: char,
+    client: RedisClient,
+    f: fn(&ClientRound) -> Option<f64>,
+) -> Option<f64> {
+    results
+        .iter()
+        .find(|r| r.case == case && r.client == client)
+        .and_then(|r| r.median_of(f))
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(x), Some(y)) if y > 0.0 => Some(x / y),
+        _ => None,
+    }
+}
+
+/// Targets, for both Puff variants against redis-py: >= 2x ops/s in (a); in (b) and (c)
+/// >= 2x deliveries/s and a p99 latency at most half of redis-py's (p50 for information).
+fn redis_checks(results: &[RedisResult]) -> Vec<Check> {
+    use RedisClient::RedisPy;
+    let has = |case: char, c| results.iter().any(|r| r.case == case && r.client == c);
+    let mut out = Vec::new();
+    for (case, _) in REDIS_CASES {
+        for puff in [RedisClient::PuffGreenlets, RedisClient::PuffCoroutines] {
+            if !has(case, puff) || !has(case, RedisPy) {
+                continue;
+            }
+            let m = |c, f| redis_median(results, case, c, f);
+            let unit = if case == 'a' { "ops/s" } else { "deliveries/s" };
+            let mut push = |what: String, value, target| {
+                out.push(Check {
+                    case,
+                    what,
+                    value,
+                    target,
+                    at_least: true,
+                    unit: "x",
+                });
+            };
+            push(
+                format!("({case}) {} / redis-py {unit}", puff.name()),
+                ratio(m(puff, rate_of), m(RedisPy, rate_of)),
+                Some(2.0),
+            );
+            if case != 'a' {
+                for (q, f, target) in [
+                    ("p99", p99_of as fn(&_) -> _, Some(2.0)),
+                    ("p50", p50_of, None),
+                ] {
+                    push(
+                        format!("({case}) redis-py {q} / {} {q} latency", puff.name()),
+                        ratio(m(RedisPy, f), m(puff, f)),
+                        target,
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+fn render_redis_markdown(
+    iso: &str,
+    opts: &Options,
+    (client_cpu, server_cpu): (&str, &str),
+    machine: &Machine,
+    results: &[RedisResult],
+    checks: &[Check],
+) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "# Puff Redis benchmark, {iso}\n");
+    md.push_str(&machine.markdown_lines());
+    let _ = writeln!(
+        md,
+        "- method: one redis-server for the whole run (no persistence, loopback TCP) pinned to \
+         CPU {server_cpu}; each client program pinned to CPU {client_cpu} (all of its threads), \
+         a fresh process per run that times itself and checks every reply / every delivery; \
+         {} rounds with the clients interleaved, the median round counts (latencies: the \
+         median of the rounds' percentiles); {}",
+        opts.rounds,
+        build_note(opts)
+    );
+    let _ = writeln!(
+        md,
+        "- clients: {}",
+        opts.redis_clients
+            .iter()
+            .map(|c| format!("`{}` ({})", c.name(), c.label()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = writeln!(md, "\n## Results\n");
+    let ms = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.2}"));
+    for case in &opts.cases {
+        let pubsub = *case != 'a';
+        let _ = writeln!(
+            md,
+            "### ({case}) {}\n\n{}\n",
+            redis_case_title(*case),
+            redis_case_work(opts, *case)
+        );
+        let unit = if pubsub { "deliveries/s" } else { "ops/s" };
+        let (lat_head, lat_sep) = if pubsub {
+            (
+                " p50 ms | p99 ms | p99: redis-py / this |",
+                "---:|---:|---:|",
+            )
+        } else {
+            ("", "")
+        };
+        let _ = writeln!(
+            md,
+            "| client | median {unit} | {unit} per round | vs redis-py |{lat_head} errors | note |"
+        );
+        let _ = writeln!(md, "|---|---:|---|---:|{lat_sep}---:|---|");
+        for r in results.iter().filter(|r| r.case == *case) {
+            let rounds: Vec<String> = r
+                .rounds
+                .iter()
+                .map(|x| match x {
+                    Ok(x) => thousands(x.rps.round() as u64),
+                    Err(_) => "failed".into(),
+                })
+                .collect();
+            let m = |c, f| redis_median(results, *case, c, f);
+            let rate = r.median_of(rate_of);
+            let vs = ratio(rate, m(RedisClient::RedisPy, rate_of));
+            let lat = if pubsub {
+                let p99 = r.median_of(p99_of);
+                format!(
+                    " {} | {} | {} |",
+                    ms(r.median_of(p50_of)),
+                    ms(p99),
+                    ratio(m(RedisClient::RedisPy, p99_of), p99)
+                        .map_or("-".into(), |v| format!("{v:.2}x"))
+                )
+            } else {
+                String::new()
+            };
+            let note = r
+                .first_failure()
+                .map(|e| format!("not measured: {}", e.replace('|', "\\|")))
+                .unwrap_or_default();
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} |{lat} {} | {note} |",
+                r.client.name(),
+                rate.map_or("-".into(), |v| thousands(v.round() as u64)),
+                rounds.join(", "),
+                vs.map_or("-".into(), |v| format!("{v:.2}x")),
+                r.errors()
+            );
+        }
+        md.push('\n');
+    }
+    checks_markdown(&mut md, checks);
+    let _ = writeln!(
+        md,
+        "\nErrors = commands that raised or returned a wrong reply, and messages missing, out of \
+         order or late beyond 30 s (all rounds). Ratios are Puff / redis-py for rates and \
+         redis-py / Puff for latencies (higher is better for Puff)."
+    );
+    md
+}
+
+fn render_redis_json(
+    iso: &str,
+    opts: &Options,
+    (client_cpu, server_cpu): (&str, &str),
+    machine: &Machine,
+    results: &[RedisResult],
+    checks: &[Check],
+) -> String {
+    let mut j = json_head(Kind::Redis, iso, machine);
+    let _ = writeln!(
+        j,
+        "  \"settings\": {{\"ops\": {}, \"concurrency\": {}, \"warmup_ops\": {}, \"messages\": {}, \
+         \"subscribers\": {}, \"burst\": {}, \"rounds\": {}, \"client_cpu\": {}, \"server_cpu\": \
+         {}, \"skip_build\": {}}},",
+        opts.ops,
+        opts.concurrency,
+        opts.warmup_requests,
+        opts.messages,
+        opts.subscribers,
+        opts.burst,
+        opts.rounds,
+        json_str(client_cpu),
+        json_str(server_cpu),
+        opts.skip_build
+    );
+    let _ = writeln!(j, "  \"machine\": {},", machine.json());
+    let _ = writeln!(j, "  \"results\": [");
+    let num = |v: Option<f64>| v.map_or("null".into(), json_num);
+    for (i, r) in results.iter().enumerate() {
+        let rounds: Vec<String> = r.rounds.iter().map(round_json).collect();
+        let comma = if i + 1 < results.len() { "," } else { "" };
+        let _ = writeln!(
+            j,
+            "    {{\"case\": \"{}\", \"title\": {}, \"work\": {}, \"client\": {}, \"label\": {}, \"median_per_second\": {}, \"median_p50_ms\": {}, \"median_p99_ms\": {}, \"errors\": {}, \"rounds\": [{}]}}{comma}",
+            r.case,
+            json_str(redis_case_title(r.case)),
+            json_str(&redis_case_work(opts, r.case)),
+            json_str(r.client.name()),
+            json_str(r.client.label()),
+            num(r.median_of(rate_of)),
+            num(r.median_of(p50_of)),
+            num(r.median_of(p99_of)),
+            r.errors(),
+            rounds.join(", ")
+        );
+    }
+    let _ = writeln!(j, "  ],");
+    checks_json(&mut j, checks, true);
     j
 }
 
@@ -2995,6 +3588,7 @@ Transfer/sec:     33.09MB
                 rps,
                 seconds: 1.0,
                 errors: 1,
+                ..Default::default()
             })
         };
         let puff = ClientResult {
@@ -3064,6 +3658,7 @@ Transfer/sec:     33.09MB
                 rps: 1.0 / seconds,
                 seconds,
                 errors: 0,
+                ..Default::default()
             })
         };
         let r = |case, client, secs: &[f64]| PgResult {
@@ -3105,6 +3700,100 @@ Transfer/sec:     33.09MB
         );
         assert!((checks[0].value.unwrap() - 1.1).abs() < 1e-9);
         assert_eq!(results[6].first_failure(), Some("boom"));
+    }
+
+    #[test]
+    fn parses_redis_args_and_checks() {
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let o = parse(&args(&["redis"])).unwrap().unwrap();
+        assert_eq!(o.kind, Kind::Redis);
+        assert_eq!(o.cases, vec!['a', 'b', 'c']);
+        assert_eq!(o.redis_clients, RedisClient::ALL.to_vec());
+        assert_eq!((o.rounds, o.concurrency, o.ops), (3, 100, 100_000));
+        assert_eq!((o.messages, o.subscribers, o.burst), (2_000, 100, 20));
+        let o = parse(&args(&[
+            "redis",
+            "--cases",
+            "b",
+            "--clients",
+            "redis-py,puff-greenlets",
+            "--burst",
+            "5",
+            "--ops",
+            "1000",
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(o.cases, vec!['b']);
+        assert_eq!(
+            o.redis_clients,
+            vec![RedisClient::RedisPy, RedisClient::PuffGreenlets]
+        );
+        assert_eq!((o.burst, o.ops, redis_burst(&o, 'b')), (5, 1000, 1));
+        assert!(parse(&args(&["redis", "--cases", "d"])).is_err());
+        assert!(parse(&args(&["redis", "--clients", "asyncpg"])).is_err());
+        assert!(parse(&args(&["redis", "--rows", "3"])).is_err());
+        assert!(parse(&args(&["postgres", "--burst", "3"])).is_err());
+
+        let parsed = parse_client_output(
+            "BENCH_RESULT requests=200 errors=0 seconds=0.5 rps=400 p50_ms=0.25 p99_ms=2.5\n",
+        )
+        .unwrap();
+        assert_eq!((parsed.p50_ms, parsed.p99_ms), (Some(0.25), Some(2.5)));
+        let round = |rps: f64, p99: Option<f64>| {
+            Ok(ClientRound {
+                rps,
+                seconds: 1.0,
+                p50_ms: p99.map(|v| v / 4.0),
+                p99_ms: p99,
+                ..Default::default()
+            })
+        };
+        let r = |case, client, rounds| RedisResult {
+            case,
+            client,
+            rounds,
+        };
+        let results = vec![
+            r('a', RedisClient::PuffGreenlets, vec![round(50_000.0, None)]),
+            r('a', RedisClient::RedisPy, vec![round(20_000.0, None)]),
+            r(
+                'b',
+                RedisClient::PuffGreenlets,
+                vec![round(150_000.0, Some(2.0))],
+            ),
+            r('b', RedisClient::RedisPy, vec![round(30_000.0, Some(3.0))]),
+        ];
+        let checks = redis_checks(&results);
+        let got: Vec<(&str, String, &str)> = checks
+            .iter()
+            .map(|c| (c.what.as_str(), c.value_str(), c.verdict()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "(a) puff-greenlets / redis-py ops/s",
+                    "2.50x".into(),
+                    "PASS"
+                ),
+                (
+                    "(b) puff-greenlets / redis-py deliveries/s",
+                    "5.00x".into(),
+                    "PASS"
+                ),
+                (
+                    "(b) redis-py p99 / puff-greenlets p99 latency",
+                    "1.50x".into(),
+                    "MISS"
+                ),
+                (
+                    "(b) redis-py p50 / puff-greenlets p50 latency",
+                    "1.50x".into(),
+                    "info"
+                ),
+            ]
+        );
     }
 
     #[test]

@@ -31,6 +31,8 @@ Commands:
   bench client [OPTIONS]              HTTP client benchmark (puff.http) vs httpx and aiohttp
   bench postgres [OPTIONS]            Postgres benchmark (puff.postgres) vs asyncpg and psycopg2
                                       on one private server (fetch, executemany, 50 callers)
+  bench redis [OPTIONS]               Redis benchmark (puff.redis, puff.pubsub) vs redis-py
+                                      asyncio on one private redis-server (GET/SET, pub/sub)
                                       (`cargo xtask bench --help` for their options)
   bench bridge [CRITERION ARGS]       criterion benchmark of the greenlet <-> Tokio bridge
   help                                this text
