@@ -671,8 +671,8 @@ pub fn run(repo: &Repo, opts: &Options) -> Result<()> {
     match opts.kind {
         Kind::Http | Kind::Asgi => run_servers(repo, opts),
         Kind::Client => run_clients(repo, opts),
-        Kind::Postgres => run_postgres(repo, opts),
-        Kind::Redis => run_redis(repo, opts),
+        Kind::Postgres => run_service::<PgBench>(repo, opts),
+        Kind::Redis => run_service::<RedisBench>(repo, opts),
     }
 }
 
@@ -1661,6 +1661,11 @@ fn json_num(v: f64) -> String {
     }
 }
 
+/// A figure for a JSON report, or `null`.
+fn json_opt(v: Option<f64>) -> String {
+    v.map_or("null".into(), json_num)
+}
+
 fn render_json(
     iso: &str,
     opts: &Options,
@@ -1717,7 +1722,7 @@ fn render_json(
             "    {{\"case\": {}, \"check\": {}, \"value\": {}, \"target\": {}, \"result\": {}}}{comma}",
             json_str(&c.case.to_string()),
             json_str(&c.what),
-            c.value.map_or("null".into(), json_num),
+            json_opt(c.value),
             json_str(&c.target_str()),
             json_str(c.verdict())
         );
@@ -2249,28 +2254,9 @@ impl CaseClient for PgClient {
             PgClient::Psycopg2 => "psycopg2, one connection per thread in (c)",
         }
     }
-}
 
-fn pg_case_title(id: char) -> &'static str {
-    PG_CASES.iter().find(|c| c.0 == id).map_or("?", |c| c.1)
-}
-
-/// What one client program does in `case`, for the reports.
-fn pg_case_work(opts: &Options, case: char) -> String {
-    match case {
-        'a' => format!(
-            "fetch {} rows x 6 columns (int8, text, float8, bool, timestamptz, numeric); mean of \
-             {PG_FETCH_REPEAT} fetches",
-            opts.rows
-        ),
-        'b' => format!(
-            "{} single-row INSERTs, one executemany + commit",
-            opts.inserts
-        ),
-        _ => format!(
-            "{} primary-key SELECTs from {} concurrent callers",
-            opts.queries, opts.concurrency
-        ),
+    fn puff_app(self) -> Option<(&'static str, &'static str)> {
+        (self == PgClient::Puff).then_some(("puff_pg.toml", "pg"))
     }
 }
 
@@ -2292,6 +2278,13 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 trait CaseClient: Copy + PartialEq {
     fn name(self) -> &'static str;
     fn label(self) -> &'static str;
+    /// A Puff program's config (in bench/apps) and puff-cli command; `None` for a peer.
+    fn puff_app(self) -> Option<(&'static str, &'static str)>;
+
+    /// Whether this is a Puff program (which needs the release puff-cli).
+    fn is_puff(self) -> bool {
+        self.puff_app().is_some()
+    }
 }
 
 /// Every round of one client on one case (`bench postgres`, `bench redis`).
@@ -2316,7 +2309,7 @@ impl<C: CaseClient> CaseResult<C> {
     }
 
     fn median_seconds(&self) -> Option<f64> {
-        self.median_of(|r| Some(r.seconds))
+        self.median_of(seconds_of)
     }
 
     fn errors(&self) -> u64 {
@@ -2331,53 +2324,72 @@ impl<C: CaseClient> CaseResult<C> {
             .iter()
             .find_map(|r| r.as_ref().err().map(String::as_str))
     }
+
+    /// A table's `... per round` cell: `show` of each round, `failed` for a failed one.
+    fn rounds_cell(&self, show: impl Fn(&ClientRound) -> String) -> String {
+        let rounds: Vec<String> = self
+            .rounds
+            .iter()
+            .map(|x| match x {
+                Ok(x) => show(x),
+                Err(_) => "failed".into(),
+            })
+            .collect();
+        rounds.join(", ")
+    }
+
+    /// A table's `note` cell: the first failure, if any.
+    fn note_cell(&self) -> String {
+        self.first_failure()
+            .map(|e| format!("not measured: {}", e.replace('|', "\\|")))
+            .unwrap_or_default()
+    }
 }
 
-fn pg_median(results: &[PgResult], case: char, client: PgClient) -> Option<f64> {
+fn seconds_of(r: &ClientRound) -> Option<f64> {
+    Some(r.seconds)
+}
+
+fn rate_of(r: &ClientRound) -> Option<f64> {
+    Some(r.rps)
+}
+
+fn p50_of(r: &ClientRound) -> Option<f64> {
+    r.p50_ms
+}
+
+fn p99_of(r: &ClientRound) -> Option<f64> {
+    r.p99_ms
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(x), Some(y)) if y > 0.0 => Some(x / y),
+        _ => None,
+    }
+}
+
+/// A ratio for a report's table: `1.23x`, or `-`.
+fn ratio_cell(v: Option<f64>) -> String {
+    v.map_or("-".into(), |v| format!("{v:.2}x"))
+}
+
+/// Whether `results` has `client` on `case`.
+fn has_result<C: CaseClient>(results: &[CaseResult<C>], case: char, client: C) -> bool {
+    results.iter().any(|r| r.case == case && r.client == client)
+}
+
+/// The median of `f` over the rounds of `client` on `case`.
+fn case_median<C: CaseClient>(
+    results: &[CaseResult<C>],
+    case: char,
+    client: C,
+    f: fn(&ClientRound) -> Option<f64>,
+) -> Option<f64> {
     results
         .iter()
         .find(|r| r.case == case && r.client == client)
-        .and_then(PgResult::median_seconds)
-}
-
-/// The command line of one `bench postgres` client program.
-fn pg_command(
-    repo: &Repo,
-    peers_venv: &Path,
-    cpu: &str,
-    client: PgClient,
-    case: char,
-    url: &str,
-    opts: &Options,
-) -> Command {
-    let apps = repo.root.join("bench/apps");
-    let mut cmd = match client {
-        PgClient::Puff => {
-            let args = vec![
-                "--config".to_string(),
-                apps.join("puff_pg.toml").to_string_lossy().into_owned(),
-                "--default-postgres-url".to_string(),
-                url.to_string(),
-                "pg".to_string(),
-            ];
-            puff_cli_command(repo, cpu, &args)
-        }
-        PgClient::Asyncpg | PgClient::Psycopg2 => {
-            let args = vec!["peer_pg.py".to_string(), client.name().to_string()];
-            peer_command(peers_venv, cpu, &args)
-        }
-    };
-    cmd.current_dir(apps)
-        .env_remove("PYTHONPATH")
-        .env("BENCH_PG_URL", url)
-        .env("BENCH_CASE", case.to_string())
-        .env("BENCH_ROWS", opts.rows.to_string())
-        .env("BENCH_INSERTS", opts.inserts.to_string())
-        .env("BENCH_QUERIES", opts.queries.to_string())
-        .env("BENCH_CONCURRENCY", opts.concurrency.to_string())
-        .env("BENCH_REPEAT", PG_FETCH_REPEAT.to_string())
-        .stdin(Stdio::null());
-    cmd
+        .and_then(|r| r.median_of(f))
 }
 
 /// A server helper script run from the peers venv (`bench/apps/pg_bench_server.py`,
@@ -2613,7 +2625,7 @@ fn checks_json(j: &mut String, checks: &[Check], with_case: bool) {
             j,
             "    {{{case}\"check\": {}, \"value\": {}, \"target\": {}, \"result\": {}}}{comma}",
             json_str(&c.what),
-            c.value.map_or("null".into(), json_num),
+            json_opt(c.value),
             json_str(&c.target_str()),
             json_str(c.verdict())
         );
@@ -2643,7 +2655,83 @@ fn round_json(x: &Result<ClientRound, String>) -> String {
     }
 }
 
-fn run_postgres(repo: &Repo, opts: &Options) -> Result<()> {
+/// What `bench postgres` and `bench redis` do differently. The rest is [`run_service`]'s: a
+/// helper script from the peers venv runs the server, every selected client program runs
+/// every selected case `--rounds` times (interleaved), and the reports share one layout.
+trait ServiceBench {
+    type Client: CaseClient;
+    const KIND: Kind;
+    /// "Postgres", "Redis": for messages and the report's title.
+    const WHAT: &'static str;
+    /// The case ids and titles.
+    const CASES: &'static [(char, &'static str)];
+    /// The variables naming an external server instead of a private one (read by the helper).
+    const EXTERNAL_VARS: [&'static str; 2];
+    /// The helper prints `{HELPER_PREFIX}_URL=` and `{HELPER_PREFIX}_VERSION=` lines; the
+    /// client programs find the URL in `${HELPER_PREFIX}_URL`.
+    const HELPER_PREFIX: &'static str;
+    /// The peers' client program (in bench/apps; its argument: the client's name).
+    const PEER_SCRIPT: &'static str;
+    /// The server's name among the report's tools.
+    const SERVER_TOOL: &'static str;
+    /// The peer packages whose versions the report gives.
+    const PACKAGES: &'static [&'static str];
+    /// What the Markdown report says under `## Results` before the cases.
+    const RESULTS_INTRO: &'static str;
+    /// The last paragraph of the Markdown report.
+    const NOTES: &'static str;
+
+    /// The selected clients (`--clients`).
+    fn clients(opts: &Options) -> &[Self::Client];
+
+    /// The helper script (in bench/apps) and its arguments.
+    fn helper_args(opts: &Options) -> Vec<String>;
+
+    /// Step 5's progress line: where the server comes from (`external`: the variable naming
+    /// it, if set).
+    fn server_line(opts: &Options, external: Option<&str>, server_cpu: &str) -> String;
+
+    /// The environment of a client program running `case`, but for the URL.
+    fn client_env(opts: &Options, case: char) -> Vec<(&'static str, String)>;
+
+    /// A measured round, for the progress lines.
+    fn show(r: &ClientRound) -> String;
+
+    /// The report's targets.
+    fn checks(results: &[CaseResult<Self::Client>]) -> Vec<Check>;
+
+    /// What one client program does in `case`, for the reports.
+    fn case_work(opts: &Options, case: char) -> String;
+
+    /// The report's `- method:` line, up to the build note.
+    fn method(opts: &Options, cpus: (&str, &str)) -> String;
+
+    /// The Markdown section of `case`: its heading and its table.
+    fn case_markdown(
+        md: &mut String,
+        opts: &Options,
+        case: char,
+        results: &[CaseResult<Self::Client>],
+    );
+
+    /// The JSON report's settings of this kind (those before `rounds`).
+    fn settings_json(opts: &Options) -> String;
+
+    /// A JSON result's figures (the fields between `label` and `errors`).
+    fn result_json(r: &CaseResult<Self::Client>) -> String;
+
+    /// A last verdict on the results, once the reports are saved.
+    fn verdict(_repo: &Repo, _log_dir: &Path, _results: &[CaseResult<Self::Client>]) -> Result<()> {
+        Ok(())
+    }
+
+    fn case_title(id: char) -> &'static str {
+        Self::CASES.iter().find(|c| c.0 == id).map_or("?", |c| c.1)
+    }
+}
+
+/// `bench postgres`, `bench redis`: see [`ServiceBench`].
+fn run_service<B: ServiceBench>(repo: &Repo, opts: &Options) -> Result<()> {
     let (stamp, iso) = stamps();
     const STEPS: usize = 6;
     println!("[bench 1/{STEPS}] checking taskset");
@@ -2652,58 +2740,52 @@ fn run_postgres(repo: &Repo, opts: &Options) -> Result<()> {
     }
     let (client_cpu, server_cpu) = pick_cpus();
 
-    // The peers venv also runs the server helper (psycopg2 fills the tables).
+    // The peers venv also runs the server helper (psycopg2 fills the Postgres tables, redis-py
+    // reads the Redis server's version).
     let peers_venv = repo.root.join(PEERS_VENV);
     println!("[bench 2/{STEPS}] peer clients venv {PEERS_VENV} ({PEERS_REQUIREMENTS})");
     ensure_peers(repo, &peers_venv)?;
     println!("[bench 3/{STEPS}] project virtualenv .venv (needed to build and run Puff)");
     setup::run(repo)?;
 
-    let with_puff = opts.pg_clients.contains(&PgClient::Puff);
+    let clients = B::clients(opts);
+    let with_puff = clients.iter().any(|c| c.is_puff());
     ensure_puff_cli(repo, opts, with_puff, &format!("4/{STEPS}"))?;
 
-    let log_dir = repo
-        .root
-        .join(format!("target/bench-logs/postgres-{stamp}"));
+    let kind = B::KIND.name();
+    let log_dir = repo.root.join(format!("target/bench-logs/{kind}-{stamp}"));
     std::fs::create_dir_all(&log_dir)
         .with_context(|| format!("cannot create {}", log_dir.display()))?;
-    let external = ["PUFF_BENCH_POSTGRES_URL", "PUFF_TEST_POSTGRES_URL"]
-        .iter()
+    let external = B::EXTERNAL_VARS
+        .into_iter()
         .find(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
-    match external {
-        Some(var) => println!(
-            "[bench 5/{STEPS}] Postgres from ${var}: creating and filling the tables ({} rows)",
-            opts.rows
-        ),
-        None => println!(
-            "[bench 5/{STEPS}] private Postgres server (initdb/pg_ctl) on CPU {server_cpu}, \
-             tables filled with {} rows",
-            opts.rows
-        ),
-    }
-    let server_log = log_dir.join("postgres-server.log");
-    let (mut server, url, pg_version) = start_helper(
+    println!(
+        "[bench 5/{STEPS}] {}",
+        B::server_line(opts, external, server_cpu)
+    );
+    let server_log = log_dir.join(format!("{kind}-server.log"));
+    let (mut server, url, version) = start_helper(
         repo,
         &peers_venv,
         server_cpu,
-        &["pg_bench_server.py".to_string(), opts.rows.to_string()],
-        ("BENCH_PG", "Postgres"),
+        &B::helper_args(opts),
+        (B::HELPER_PREFIX, B::WHAT),
         &server_log,
     )?;
-    println!("    server ready: {url} ({pg_version})");
+    println!("    server ready: {url} ({version})");
 
     println!(
         "[bench 6/{STEPS}] {} rounds of {} client(s) x {} case(s), each program on CPU \
          {client_cpu}",
         opts.rounds,
-        opts.pg_clients.len(),
+        clients.len(),
         opts.cases.len()
     );
     println!("    logs: {}", repo.rel(&log_dir));
-    let mut results: Vec<PgResult> = Vec::new();
+    let mut results: Vec<CaseResult<B::Client>> = Vec::new();
     for case in &opts.cases {
-        for client in &opts.pg_clients {
-            results.push(PgResult {
+        for client in clients {
+            results.push(CaseResult {
                 case: *case,
                 client: *client,
                 rounds: Vec::new(),
@@ -2715,186 +2797,111 @@ fn run_postgres(repo: &Repo, opts: &Options) -> Result<()> {
         &mut results,
         &log_dir,
         (&mut server, &server_log),
-        |case, client| pg_command(repo, &peers_venv, client_cpu, client, case, &url, opts),
-        |r| {
-            format!(
-                "{:.1} ms ({:.0}/s), {} errors",
-                r.seconds * 1000.0,
-                r.rps,
-                r.errors
-            )
+        |case, client| {
+            service_command::<B>(repo, &peers_venv, client_cpu, client, case, &url, opts)
         },
+        B::show,
     )?;
     server.stop();
 
-    let checks = pg_checks(&results);
-    let mut machine = machine_info(
-        repo,
-        &peers_venv,
-        false,
-        &["asyncpg", "psycopg2-binary", "uvloop"],
-    );
-    machine.tools.insert(0, ("postgres".into(), pg_version));
-    let md = render_pg_markdown(
-        &iso, opts, client_cpu, server_cpu, &machine, &results, &checks,
-    );
-    let json = render_pg_json(
-        &iso, opts, client_cpu, server_cpu, &machine, &results, &checks,
-    );
+    let checks = B::checks(&results);
+    let mut machine = machine_info(repo, &peers_venv, false, B::PACKAGES);
+    machine.tools.insert(0, (B::SERVER_TOOL.into(), version));
+    let cpus = (client_cpu, server_cpu);
+    let md = render_service_markdown::<B>(&iso, opts, cpus, &machine, &results, &checks);
+    let json = render_service_json::<B>(&iso, opts, cpus, &machine, &results, &checks);
     println!("\n{md}");
-    save_results(repo, Kind::Postgres, &stamp, &md, &json)?;
-    unmeasured(&results)
+    save_results(repo, B::KIND, &stamp, &md, &json)?;
+    unmeasured(&results)?;
+    B::verdict(repo, &log_dir, &results)
 }
 
-/// Targets: Puff's time <= 1.0x asyncpg's in (a) and (c) (shown for (b) too), and below
-/// psycopg2's in every case.
-fn pg_checks(results: &[PgResult]) -> Vec<Check> {
-    let has = |case: char, c: PgClient| results.iter().any(|r| r.case == case && r.client == c);
-    let mut out = Vec::new();
-    for (case, _) in PG_CASES {
-        for (peer, target) in [
-            (
-                PgClient::Asyncpg,
-                if case == 'b' { None } else { Some(1.0) },
-            ),
-            (PgClient::Psycopg2, Some(1.0)),
-        ] {
-            if !has(case, PgClient::Puff) || !has(case, peer) {
-                continue;
-            }
-            let value = match (
-                pg_median(results, case, PgClient::Puff),
-                pg_median(results, case, peer),
-            ) {
-                (Some(x), Some(y)) if y > 0.0 => Some(x / y),
-                _ => None,
-            };
-            out.push(Check {
-                case,
-                what: format!("({case}) puff time / {} time", peer.name()),
-                value,
-                target,
-                at_least: false,
-                unit: "x",
-            });
+/// The command line of one client program of `B`.
+fn service_command<B: ServiceBench>(
+    repo: &Repo,
+    peers_venv: &Path,
+    cpu: &str,
+    client: B::Client,
+    case: char,
+    url: &str,
+    opts: &Options,
+) -> Command {
+    let apps = repo.root.join("bench/apps");
+    let mut cmd = match client.puff_app() {
+        Some((config, command)) => {
+            let args = vec![
+                "--config".to_string(),
+                apps.join(config).to_string_lossy().into_owned(),
+                // --default-postgres-url, --default-redis-url
+                format!("--default-{}-url", B::KIND.name()),
+                url.to_string(),
+                command.to_string(),
+            ];
+            puff_cli_command(repo, cpu, &args)
         }
-    }
-    out
+        None => {
+            let args = vec![B::PEER_SCRIPT.to_string(), client.name().to_string()];
+            peer_command(peers_venv, cpu, &args)
+        }
+    };
+    cmd.current_dir(apps)
+        .env_remove("PYTHONPATH")
+        .env(format!("{}_URL", B::HELPER_PREFIX), url)
+        .envs(B::client_env(opts, case))
+        .stdin(Stdio::null());
+    cmd
 }
 
-fn render_pg_markdown(
+fn render_service_markdown<B: ServiceBench>(
     iso: &str,
     opts: &Options,
-    client_cpu: &str,
-    server_cpu: &str,
+    cpus: (&str, &str),
     machine: &Machine,
-    results: &[PgResult],
+    results: &[CaseResult<B::Client>],
     checks: &[Check],
 ) -> String {
     let mut md = String::new();
-    let _ = writeln!(md, "# Puff Postgres benchmark, {iso}\n");
+    let _ = writeln!(md, "# Puff {} benchmark, {iso}\n", B::WHAT);
     md.push_str(&machine.markdown_lines());
     let _ = writeln!(
         md,
-        "- method: one Postgres server for the whole run (fsync off, loopback TCP) pinned to CPU \
-         {server_cpu}; each client program pinned to CPU {client_cpu} (all of its threads), a \
-         fresh process per run that times itself after an untimed warm-up; the same SQL for \
-         every client (`bench/apps/pg_common.py`); {} rounds with the clients interleaved, the \
-         median round counts; {}",
-        opts.rounds,
+        "- method: {}; {}",
+        B::method(opts, cpus),
         build_note(opts)
     );
     let _ = writeln!(
         md,
         "- clients: {}",
-        opts.pg_clients
+        B::clients(opts)
             .iter()
             .map(|c| format!("`{}` ({})", c.name(), c.label()))
             .collect::<Vec<_>>()
             .join(", ")
     );
     let _ = writeln!(md, "\n## Results\n");
-    let _ = writeln!(
-        md,
-        "Times in ms (lower is better); ratios are this client's median time / the peer's."
-    );
+    md.push_str(B::RESULTS_INTRO);
     for case in &opts.cases {
-        let _ = writeln!(
-            md,
-            "\n### ({case}) {}\n\n{}\n",
-            pg_case_title(*case),
-            pg_case_work(opts, *case)
-        );
-        let _ = writeln!(
-            md,
-            "| client | median ms | ms per round | per second | vs asyncpg | vs psycopg2 | errors | note |"
-        );
-        let _ = writeln!(md, "|---|---:|---|---:|---:|---:|---:|---|");
-        for r in results.iter().filter(|r| r.case == *case) {
-            let rounds: Vec<String> = r
-                .rounds
-                .iter()
-                .map(|x| match x {
-                    Ok(x) => format!("{:.1}", x.seconds * 1000.0),
-                    Err(_) => "failed".into(),
-                })
-                .collect();
-            let med = r.median_seconds();
-            let ops = match case {
-                'a' => opts.rows,
-                'b' => opts.inserts,
-                _ => opts.queries,
-            };
-            let ratio = |peer: PgClient| match (med, pg_median(results, *case, peer)) {
-                (Some(x), Some(y)) if y > 0.0 => format!("{:.2}x", x / y),
-                _ => "-".into(),
-            };
-            let note = r
-                .first_failure()
-                .map(|e| format!("not measured: {}", e.replace('|', "\\|")))
-                .unwrap_or_default();
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} | {} | {} | {} | {} | {note} |",
-                r.client.name(),
-                med.map_or("-".into(), |v| format!("{:.1}", v * 1000.0)),
-                rounds.join(", "),
-                med.map_or("-".into(), |v| thousands((ops as f64 / v) as u64)),
-                ratio(PgClient::Asyncpg),
-                ratio(PgClient::Psycopg2),
-                r.errors()
-            );
-        }
+        B::case_markdown(&mut md, opts, *case, results);
     }
     checks_markdown(&mut md, checks);
-    let _ = writeln!(
-        md,
-        "\nErrors = queries that raised or returned wrong rows or types, and inserts missing \
-         from the table afterwards (all rounds). Per second = rows fetched (a), rows inserted \
-         (b) or queries (c) per second at the median time."
-    );
+    let _ = writeln!(md, "\n{}", B::NOTES);
     md
 }
 
-fn render_pg_json(
+fn render_service_json<B: ServiceBench>(
     iso: &str,
     opts: &Options,
-    client_cpu: &str,
-    server_cpu: &str,
+    (client_cpu, server_cpu): (&str, &str),
     machine: &Machine,
-    results: &[PgResult],
+    results: &[CaseResult<B::Client>],
     checks: &[Check],
 ) -> String {
-    let mut j = json_head(Kind::Postgres, iso, machine);
+    let mut j = json_head(B::KIND, iso, machine);
     let _ = writeln!(
         j,
-        "  \"settings\": {{\"rows\": {}, \"inserts\": {}, \"queries\": {}, \"concurrency\": {}, \
-         \"fetch_repeat\": {PG_FETCH_REPEAT}, \"rounds\": {}, \"client_cpu\": {}, \"server_cpu\": \
-         {}, \"skip_build\": {}}},",
-        opts.rows,
-        opts.inserts,
-        opts.queries,
-        opts.concurrency,
+        "  \"settings\": {{{}, \"rounds\": {}, \"client_cpu\": {}, \"server_cpu\": {}, \
+         \"skip_build\": {}}},",
+        B::settings_json(opts),
         opts.rounds,
         json_str(client_cpu),
         json_str(server_cpu),
@@ -2907,13 +2914,13 @@ fn render_pg_json(
         let comma = if i + 1 < results.len() { "," } else { "" };
         let _ = writeln!(
             j,
-            "    {{\"case\": \"{}\", \"title\": {}, \"work\": {}, \"client\": {}, \"label\": {}, \"median_seconds\": {}, \"errors\": {}, \"rounds\": [{}]}}{comma}",
+            "    {{\"case\": \"{}\", \"title\": {}, \"work\": {}, \"client\": {}, \"label\": {}, {}, \"errors\": {}, \"rounds\": [{}]}}{comma}",
             r.case,
-            json_str(pg_case_title(r.case)),
-            json_str(&pg_case_work(opts, r.case)),
+            json_str(B::case_title(r.case)),
+            json_str(&B::case_work(opts, r.case)),
             json_str(r.client.name()),
             json_str(r.client.label()),
-            r.median_seconds().map_or("null".into(), json_num),
+            B::result_json(r),
             r.errors(),
             rounds.join(", ")
         );
@@ -2921,6 +2928,175 @@ fn render_pg_json(
     let _ = writeln!(j, "  ],");
     checks_json(&mut j, checks, true);
     j
+}
+
+/// `bench postgres`.
+struct PgBench;
+
+impl ServiceBench for PgBench {
+    type Client = PgClient;
+    const KIND: Kind = Kind::Postgres;
+    const WHAT: &'static str = "Postgres";
+    const CASES: &'static [(char, &'static str)] = &PG_CASES;
+    const EXTERNAL_VARS: [&'static str; 2] = ["PUFF_BENCH_POSTGRES_URL", "PUFF_TEST_POSTGRES_URL"];
+    const HELPER_PREFIX: &'static str = "BENCH_PG";
+    const PEER_SCRIPT: &'static str = "peer_pg.py";
+    const SERVER_TOOL: &'static str = "postgres";
+    const PACKAGES: &'static [&'static str] = &["asyncpg", "psycopg2-binary", "uvloop"];
+    const RESULTS_INTRO: &'static str =
+        "Times in ms (lower is better); ratios are this client's median time / the peer's.\n";
+    const NOTES: &'static str = "Errors = queries that raised or returned wrong rows or types, \
+        and inserts missing from the table afterwards (all rounds). Per second = rows fetched \
+        (a), rows inserted (b) or queries (c) per second at the median time.";
+
+    fn clients(opts: &Options) -> &[PgClient] {
+        &opts.pg_clients
+    }
+
+    fn helper_args(opts: &Options) -> Vec<String> {
+        vec!["pg_bench_server.py".to_string(), opts.rows.to_string()]
+    }
+
+    fn server_line(opts: &Options, external: Option<&str>, server_cpu: &str) -> String {
+        match external {
+            Some(var) => format!(
+                "Postgres from ${var}: creating and filling the tables ({} rows)",
+                opts.rows
+            ),
+            None => format!(
+                "private Postgres server (initdb/pg_ctl) on CPU {server_cpu}, tables filled with \
+                 {} rows",
+                opts.rows
+            ),
+        }
+    }
+
+    fn client_env(opts: &Options, case: char) -> Vec<(&'static str, String)> {
+        vec![
+            ("BENCH_CASE", case.to_string()),
+            ("BENCH_ROWS", opts.rows.to_string()),
+            ("BENCH_INSERTS", opts.inserts.to_string()),
+            ("BENCH_QUERIES", opts.queries.to_string()),
+            ("BENCH_CONCURRENCY", opts.concurrency.to_string()),
+            ("BENCH_REPEAT", PG_FETCH_REPEAT.to_string()),
+        ]
+    }
+
+    fn show(r: &ClientRound) -> String {
+        format!(
+            "{:.1} ms ({:.0}/s), {} errors",
+            r.seconds * 1000.0,
+            r.rps,
+            r.errors
+        )
+    }
+
+    /// Targets: Puff's time <= 1.0x asyncpg's in (a) and (c) (shown for (b) too), and below
+    /// psycopg2's in every case.
+    fn checks(results: &[PgResult]) -> Vec<Check> {
+        let mut out = Vec::new();
+        for (case, _) in PG_CASES {
+            for (peer, target) in [
+                (
+                    PgClient::Asyncpg,
+                    if case == 'b' { None } else { Some(1.0) },
+                ),
+                (PgClient::Psycopg2, Some(1.0)),
+            ] {
+                if !has_result(results, case, PgClient::Puff) || !has_result(results, case, peer) {
+                    continue;
+                }
+                out.push(Check {
+                    case,
+                    what: format!("({case}) puff time / {} time", peer.name()),
+                    value: ratio(
+                        case_median(results, case, PgClient::Puff, seconds_of),
+                        case_median(results, case, peer, seconds_of),
+                    ),
+                    target,
+                    at_least: false,
+                    unit: "x",
+                });
+            }
+        }
+        out
+    }
+
+    fn case_work(opts: &Options, case: char) -> String {
+        match case {
+            'a' => format!(
+                "fetch {} rows x 6 columns (int8, text, float8, bool, timestamptz, numeric); mean \
+                 of {PG_FETCH_REPEAT} fetches",
+                opts.rows
+            ),
+            'b' => format!(
+                "{} single-row INSERTs, one executemany + commit",
+                opts.inserts
+            ),
+            _ => format!(
+                "{} primary-key SELECTs from {} concurrent callers",
+                opts.queries, opts.concurrency
+            ),
+        }
+    }
+
+    fn method(opts: &Options, (client_cpu, server_cpu): (&str, &str)) -> String {
+        format!(
+            "one Postgres server for the whole run (fsync off, loopback TCP) pinned to CPU \
+             {server_cpu}; each client program pinned to CPU {client_cpu} (all of its threads), \
+             a fresh process per run that times itself after an untimed warm-up; the same SQL \
+             for every client (`bench/apps/pg_common.py`); {} rounds with the clients \
+             interleaved, the median round counts",
+            opts.rounds
+        )
+    }
+
+    fn case_markdown(md: &mut String, opts: &Options, case: char, results: &[PgResult]) {
+        let _ = writeln!(
+            md,
+            "\n### ({case}) {}\n\n{}\n",
+            Self::case_title(case),
+            Self::case_work(opts, case)
+        );
+        let _ = writeln!(
+            md,
+            "| client | median ms | ms per round | per second | vs asyncpg | vs psycopg2 | errors | note |"
+        );
+        let _ = writeln!(md, "|---|---:|---|---:|---:|---:|---:|---|");
+        let ops = match case {
+            'a' => opts.rows,
+            'b' => opts.inserts,
+            _ => opts.queries,
+        };
+        for r in results.iter().filter(|r| r.case == case) {
+            let med = r.median_seconds();
+            let vs = |peer| ratio_cell(ratio(med, case_median(results, case, peer, seconds_of)));
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                r.client.name(),
+                med.map_or("-".into(), |v| format!("{:.1}", v * 1000.0)),
+                r.rounds_cell(|x| format!("{:.1}", x.seconds * 1000.0)),
+                med.map_or("-".into(), |v| thousands((ops as f64 / v) as u64)),
+                vs(PgClient::Asyncpg),
+                vs(PgClient::Psycopg2),
+                r.errors(),
+                r.note_cell()
+            );
+        }
+    }
+
+    fn settings_json(opts: &Options) -> String {
+        format!(
+            "\"rows\": {}, \"inserts\": {}, \"queries\": {}, \"concurrency\": {}, \
+             \"fetch_repeat\": {PG_FETCH_REPEAT}",
+            opts.rows, opts.inserts, opts.queries, opts.concurrency
+        )
+    }
+
+    fn result_json(r: &PgResult) -> String {
+        format!("\"median_seconds\": {}", json_opt(r.median_seconds()))
+    }
 }
 
 // ------------------------------------------------------------------------ bench redis
@@ -2967,158 +3143,75 @@ impl CaseClient for RedisClient {
             RedisClient::RedisPy => "redis.asyncio + hiredis + uvloop",
         }
     }
+
+    fn puff_app(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            RedisClient::PuffGreenlets => Some(("puff_redis.toml", "redis")),
+            RedisClient::PuffCoroutines => Some(("puff_redis_asyncio.toml", "redis_coroutines")),
+            RedisClient::RedisPy => None,
+        }
+    }
 }
 
 type RedisResult = CaseResult<RedisClient>;
-
-fn redis_case_title(id: char) -> &'static str {
-    REDIS_CASES.iter().find(|c| c.0 == id).map_or("?", |c| c.1)
-}
 
 /// Messages published per burst in `case` ((b) one, (c) --burst).
 fn redis_burst(opts: &Options, case: char) -> u64 {
     if case == 'b' { 1 } else { opts.burst }
 }
 
-/// What one client program does in `case`, for the reports.
-fn redis_case_work(opts: &Options, case: char) -> String {
-    match case {
-        'a' => format!(
-            "{} commands (SET k v / GET k pairs, 100-byte values, every GET checked) from {} \
-             concurrent callers, after {} untimed ones",
-            opts.ops, opts.concurrency, opts.warmup_requests
-        ),
-        _ => format!(
-            "1 publisher, {} subscribers on one channel, {} timed messages ({} deliveries) {}, \
-             the next once every subscriber has received the previous one; latency = publish \
-             (perf_counter_ns in the body) to receipt in the subscriber",
-            opts.subscribers,
-            opts.messages,
-            opts.messages * opts.subscribers,
-            match redis_burst(opts, case) {
-                1 => "one at a time".to_string(),
-                n => format!("in bursts of {n} published back to back"),
+/// `bench redis`.
+struct RedisBench;
+
+impl ServiceBench for RedisBench {
+    type Client = RedisClient;
+    const KIND: Kind = Kind::Redis;
+    const WHAT: &'static str = "Redis";
+    const CASES: &'static [(char, &'static str)] = &REDIS_CASES;
+    const EXTERNAL_VARS: [&'static str; 2] = ["PUFF_BENCH_REDIS_URL", "PUFF_TEST_REDIS_URL"];
+    const HELPER_PREFIX: &'static str = "BENCH_REDIS";
+    const PEER_SCRIPT: &'static str = "peer_redis.py";
+    const SERVER_TOOL: &'static str = "redis-server";
+    const PACKAGES: &'static [&'static str] = &["redis", "hiredis", "uvloop"];
+    const RESULTS_INTRO: &'static str = "";
+    const NOTES: &'static str = "Errors = commands that raised or returned a wrong reply, and \
+        messages missing, out of order or late beyond 30 s (all rounds). Ratios are Puff / \
+        redis-py for rates and redis-py / Puff for latencies (higher is better for Puff).";
+
+    fn clients(opts: &Options) -> &[RedisClient] {
+        &opts.redis_clients
+    }
+
+    fn helper_args(_opts: &Options) -> Vec<String> {
+        vec!["redis_bench_server.py".to_string()]
+    }
+
+    fn server_line(_opts: &Options, external: Option<&str>, server_cpu: &str) -> String {
+        match external {
+            Some(var) => format!("Redis from ${var}"),
+            None => {
+                format!("private redis-server (--save \"\" --appendonly no) on CPU {server_cpu}")
             }
-        ),
-    }
-}
-
-/// The command line of one `bench redis` client program.
-fn redis_command(
-    repo: &Repo,
-    peers_venv: &Path,
-    cpu: &str,
-    client: RedisClient,
-    case: char,
-    url: &str,
-    opts: &Options,
-) -> Command {
-    let apps = repo.root.join("bench/apps");
-    let mut cmd = match client {
-        RedisClient::PuffGreenlets | RedisClient::PuffCoroutines => {
-            let (config, command) = if client == RedisClient::PuffGreenlets {
-                ("puff_redis.toml", "redis")
-            } else {
-                ("puff_redis_asyncio.toml", "redis_coroutines")
-            };
-            let args = vec![
-                "--config".to_string(),
-                apps.join(config).to_string_lossy().into_owned(),
-                "--default-redis-url".to_string(),
-                url.to_string(),
-                command.to_string(),
-            ];
-            puff_cli_command(repo, cpu, &args)
-        }
-        RedisClient::RedisPy => {
-            let args = vec!["peer_redis.py".to_string(), client.name().to_string()];
-            peer_command(peers_venv, cpu, &args)
-        }
-    };
-    cmd.current_dir(apps)
-        .env_remove("PYTHONPATH")
-        .env("BENCH_REDIS_URL", url)
-        .env("BENCH_CASE", if case == 'a' { "a" } else { "b" })
-        .env("BENCH_OPS", opts.ops.to_string())
-        .env("BENCH_CONCURRENCY", opts.concurrency.to_string())
-        .env("BENCH_WARMUP", opts.warmup_requests.to_string())
-        .env("BENCH_MESSAGES", opts.messages.to_string())
-        .env("BENCH_SUBSCRIBERS", opts.subscribers.to_string())
-        .env("BENCH_BURST", redis_burst(opts, case).to_string())
-        .stdin(Stdio::null());
-    cmd
-}
-
-fn run_redis(repo: &Repo, opts: &Options) -> Result<()> {
-    let (stamp, iso) = stamps();
-    const STEPS: usize = 6;
-    println!("[bench 1/{STEPS}] checking taskset");
-    if !util::on_path("taskset") {
-        bail!("taskset is missing (Debian package util-linux); it pins the programs to CPUs");
-    }
-    let (client_cpu, server_cpu) = pick_cpus();
-
-    // The peers venv also runs the server helper (redis-py reads the server's version).
-    let peers_venv = repo.root.join(PEERS_VENV);
-    println!("[bench 2/{STEPS}] peer clients venv {PEERS_VENV} ({PEERS_REQUIREMENTS})");
-    ensure_peers(repo, &peers_venv)?;
-    println!("[bench 3/{STEPS}] project virtualenv .venv (needed to build and run Puff)");
-    setup::run(repo)?;
-    let with_puff = opts
-        .redis_clients
-        .iter()
-        .any(|c| *c != RedisClient::RedisPy);
-    ensure_puff_cli(repo, opts, with_puff, &format!("4/{STEPS}"))?;
-
-    let log_dir = repo.root.join(format!("target/bench-logs/redis-{stamp}"));
-    std::fs::create_dir_all(&log_dir)
-        .with_context(|| format!("cannot create {}", log_dir.display()))?;
-    let external = ["PUFF_BENCH_REDIS_URL", "PUFF_TEST_REDIS_URL"]
-        .iter()
-        .find(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
-    match external {
-        Some(var) => println!("[bench 5/{STEPS}] Redis from ${var}"),
-        None => println!(
-            "[bench 5/{STEPS}] private redis-server (--save \"\" --appendonly no) on CPU \
-             {server_cpu}"
-        ),
-    }
-    let server_log = log_dir.join("redis-server.log");
-    let (mut server, url, redis_version) = start_helper(
-        repo,
-        &peers_venv,
-        server_cpu,
-        &["redis_bench_server.py".to_string()],
-        ("BENCH_REDIS", "Redis"),
-        &server_log,
-    )?;
-    println!("    server ready: {url} ({redis_version})");
-
-    println!(
-        "[bench 6/{STEPS}] {} rounds of {} client(s) x {} case(s), each program on CPU \
-         {client_cpu}",
-        opts.rounds,
-        opts.redis_clients.len(),
-        opts.cases.len()
-    );
-    println!("    logs: {}", repo.rel(&log_dir));
-    let mut results: Vec<RedisResult> = Vec::new();
-    for case in &opts.cases {
-        for client in &opts.redis_clients {
-            results.push(RedisResult {
-                case: *case,
-                client: *client,
-                rounds: Vec::new(),
-            });
         }
     }
-    run_case_rounds(
-        opts.rounds,
-        &mut results,
-        &log_dir,
-        (&mut server, &server_log),
-        |case, client| redis_command(repo, &peers_venv, client_cpu, client, case, &url, opts),
-        |r| match (r.p50_ms, r.p99_ms) {
+
+    fn client_env(opts: &Options, case: char) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                "BENCH_CASE",
+                if case == 'a' { "a" } else { "b" }.to_string(),
+            ),
+            ("BENCH_OPS", opts.ops.to_string()),
+            ("BENCH_CONCURRENCY", opts.concurrency.to_string()),
+            ("BENCH_WARMUP", opts.warmup_requests.to_string()),
+            ("BENCH_MESSAGES", opts.messages.to_string()),
+            ("BENCH_SUBSCRIBERS", opts.subscribers.to_string()),
+            ("BENCH_BURST", redis_burst(opts, case).to_string()),
+        ]
+    }
+
+    fn show(r: &ClientRound) -> String {
+        match (r.p50_ms, r.p99_ms) {
             (Some(p50), Some(p99)) => format!(
                 "{:.0} deliveries/s ({:.3} s), p50 {p50:.2} ms, p99 {p99:.2} ms, {} errors",
                 r.rps, r.seconds, r.errors
@@ -3127,149 +3220,93 @@ fn run_redis(repo: &Repo, opts: &Options) -> Result<()> {
                 "{:.0} ops/s ({:.3} s), {} errors",
                 r.rps, r.seconds, r.errors
             ),
-        },
-    )?;
-    server.stop();
-
-    let checks = redis_checks(&results);
-    let mut machine = machine_info(repo, &peers_venv, false, &["redis", "hiredis", "uvloop"]);
-    machine
-        .tools
-        .insert(0, ("redis-server".into(), redis_version));
-    let cpus = (client_cpu, server_cpu);
-    let md = render_redis_markdown(&iso, opts, cpus, &machine, &results, &checks);
-    let json = render_redis_json(&iso, opts, cpus, &machine, &results, &checks);
-    println!("\n{md}");
-    save_results(repo, Kind::Redis, &stamp, &md, &json)?;
-    unmeasured(&results)?;
-    // A wrong reply or a lost message makes the figures meaningless: fail the command.
-    let wrong = results.iter().filter(|r| r.errors() > 0).count();
-    if wrong > 0 {
-        bail!(
-            "{wrong} of {} client/case pairs reported wrong replies or missing messages (the \
-             errors column above; details in {})",
-            results.len(),
-            repo.rel(&log_dir)
-        );
+        }
     }
-    Ok(())
-}
 
-fn rate_of(r: &ClientRound) -> Option<f64> {
-    Some(r.rps)
-}
-
-fn p50_of(r: &ClientRound) -> Option<f64> {
-    r.p50_ms
-}
-
-fn p99_of(r: &ClientRound) -> Option<f64> {
-    r.p99_ms
-}
-
-fn redis_median(
-    results: &[RedisResult],
-    case: char,
-    client: RedisClient,
-    f: fn(&ClientRound) -> Option<f64>,
-) -> Option<f64> {
-    results
-        .iter()
-        .find(|r| r.case == case && r.client == client)
-        .and_then(|r| r.median_of(f))
-}
-
-fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
-    match (a, b) {
-        (Some(x), Some(y)) if y > 0.0 => Some(x / y),
-        _ => None,
-    }
-}
-
-/// Targets, for both Puff variants against redis-py: >= 2x ops/s in (a); in (b) and (c)
-/// >= 2x deliveries/s and a p99 latency at most half of redis-py's (p50 for information).
-fn redis_checks(results: &[RedisResult]) -> Vec<Check> {
-    use RedisClient::RedisPy;
-    let has = |case: char, c| results.iter().any(|r| r.case == case && r.client == c);
-    let mut out = Vec::new();
-    for (case, _) in REDIS_CASES {
-        for puff in [RedisClient::PuffGreenlets, RedisClient::PuffCoroutines] {
-            if !has(case, puff) || !has(case, RedisPy) {
-                continue;
-            }
-            let m = |c, f| redis_median(results, case, c, f);
-            let unit = if case == 'a' { "ops/s" } else { "deliveries/s" };
-            let mut push = |what: String, value, target| {
-                out.push(Check {
-                    case,
-                    what,
-                    value,
-                    target,
-                    at_least: true,
-                    unit: "x",
-                });
-            };
-            push(
-                format!("({case}) {} / redis-py {unit}", puff.name()),
-                ratio(m(puff, rate_of), m(RedisPy, rate_of)),
-                Some(2.0),
-            );
-            if case != 'a' {
-                for (q, f, target) in [
-                    ("p99", p99_of as fn(&_) -> _, Some(2.0)),
-                    ("p50", p50_of, None),
-                ] {
-                    push(
-                        format!("({case}) redis-py {q} / {} {q} latency", puff.name()),
-                        ratio(m(RedisPy, f), m(puff, f)),
+    /// Targets, for both Puff variants against redis-py: >= 2x ops/s in (a); in (b) and (c)
+    /// >= 2x deliveries/s and a p99 latency at most half of redis-py's (p50 for information).
+    fn checks(results: &[RedisResult]) -> Vec<Check> {
+        use RedisClient::RedisPy;
+        let mut out = Vec::new();
+        for (case, _) in REDIS_CASES {
+            for puff in [RedisClient::PuffGreenlets, RedisClient::PuffCoroutines] {
+                if !has_result(results, case, puff) || !has_result(results, case, RedisPy) {
+                    continue;
+                }
+                let m = |c, f| case_median(results, case, c, f);
+                let unit = if case == 'a' { "ops/s" } else { "deliveries/s" };
+                let mut push = |what: String, value, target| {
+                    out.push(Check {
+                        case,
+                        what,
+                        value,
                         target,
-                    );
+                        at_least: true,
+                        unit: "x",
+                    });
+                };
+                push(
+                    format!("({case}) {} / redis-py {unit}", puff.name()),
+                    ratio(m(puff, rate_of), m(RedisPy, rate_of)),
+                    Some(2.0),
+                );
+                if case != 'a' {
+                    for (q, f, target) in [
+                        ("p99", p99_of as fn(&_) -> _, Some(2.0)),
+                        ("p50", p50_of, None),
+                    ] {
+                        push(
+                            format!("({case}) redis-py {q} / {} {q} latency", puff.name()),
+                            ratio(m(RedisPy, f), m(puff, f)),
+                            target,
+                        );
+                    }
                 }
             }
         }
+        out
     }
-    out
-}
 
-fn render_redis_markdown(
-    iso: &str,
-    opts: &Options,
-    (client_cpu, server_cpu): (&str, &str),
-    machine: &Machine,
-    results: &[RedisResult],
-    checks: &[Check],
-) -> String {
-    let mut md = String::new();
-    let _ = writeln!(md, "# Puff Redis benchmark, {iso}\n");
-    md.push_str(&machine.markdown_lines());
-    let _ = writeln!(
-        md,
-        "- method: one redis-server for the whole run (no persistence, loopback TCP) pinned to \
-         CPU {server_cpu}; each client program pinned to CPU {client_cpu} (all of its threads), \
-         a fresh process per run that times itself and checks every reply / every delivery; \
-         {} rounds with the clients interleaved, the median round counts (latencies: the \
-         median of the rounds' percentiles); {}",
-        opts.rounds,
-        build_note(opts)
-    );
-    let _ = writeln!(
-        md,
-        "- clients: {}",
-        opts.redis_clients
-            .iter()
-            .map(|c| format!("`{}` ({})", c.name(), c.label()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let _ = writeln!(md, "\n## Results\n");
-    let ms = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.2}"));
-    for case in &opts.cases {
-        let pubsub = *case != 'a';
+    fn case_work(opts: &Options, case: char) -> String {
+        match case {
+            'a' => format!(
+                "{} commands (SET k v / GET k pairs, 100-byte values, every GET checked) from {} \
+                 concurrent callers, after {} untimed ones",
+                opts.ops, opts.concurrency, opts.warmup_requests
+            ),
+            _ => format!(
+                "1 publisher, {} subscribers on one channel, {} timed messages ({} deliveries) \
+                 {}, the next once every subscriber has received the previous one; latency = \
+                 publish (perf_counter_ns in the body) to receipt in the subscriber",
+                opts.subscribers,
+                opts.messages,
+                opts.messages * opts.subscribers,
+                match redis_burst(opts, case) {
+                    1 => "one at a time".to_string(),
+                    n => format!("in bursts of {n} published back to back"),
+                }
+            ),
+        }
+    }
+
+    fn method(opts: &Options, (client_cpu, server_cpu): (&str, &str)) -> String {
+        format!(
+            "one redis-server for the whole run (no persistence, loopback TCP) pinned to CPU \
+             {server_cpu}; each client program pinned to CPU {client_cpu} (all of its threads), \
+             a fresh process per run that times itself and checks every reply / every delivery; \
+             {} rounds with the clients interleaved, the median round counts (latencies: the \
+             median of the rounds' percentiles)",
+            opts.rounds
+        )
+    }
+
+    fn case_markdown(md: &mut String, opts: &Options, case: char, results: &[RedisResult]) {
+        let pubsub = case != 'a';
         let _ = writeln!(
             md,
             "### ({case}) {}\n\n{}\n",
-            redis_case_title(*case),
-            redis_case_work(opts, *case)
+            Self::case_title(case),
+            Self::case_work(opts, case)
         );
         let unit = if pubsub { "deliveries/s" } else { "ops/s" };
         let (lat_head, lat_sep) = if pubsub {
@@ -3285,105 +3322,70 @@ fn render_redis_markdown(
             "| client | median {unit} | {unit} per round | vs redis-py |{lat_head} errors | note |"
         );
         let _ = writeln!(md, "|---|---:|---|---:|{lat_sep}---:|---|");
-        for r in results.iter().filter(|r| r.case == *case) {
-            let rounds: Vec<String> = r
-                .rounds
-                .iter()
-                .map(|x| match x {
-                    Ok(x) => thousands(x.rps.round() as u64),
-                    Err(_) => "failed".into(),
-                })
-                .collect();
-            let m = |c, f| redis_median(results, *case, c, f);
+        let ms = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.2}"));
+        for r in results.iter().filter(|r| r.case == case) {
+            let m = |c, f| case_median(results, case, c, f);
             let rate = r.median_of(rate_of);
-            let vs = ratio(rate, m(RedisClient::RedisPy, rate_of));
             let lat = if pubsub {
                 let p99 = r.median_of(p99_of);
                 format!(
                     " {} | {} | {} |",
                     ms(r.median_of(p50_of)),
                     ms(p99),
-                    ratio(m(RedisClient::RedisPy, p99_of), p99)
-                        .map_or("-".into(), |v| format!("{v:.2}x"))
+                    ratio_cell(ratio(m(RedisClient::RedisPy, p99_of), p99))
                 )
             } else {
                 String::new()
             };
-            let note = r
-                .first_failure()
-                .map(|e| format!("not measured: {}", e.replace('|', "\\|")))
-                .unwrap_or_default();
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} |{lat} {} | {note} |",
+                "| {} | {} | {} | {} |{lat} {} | {} |",
                 r.client.name(),
                 rate.map_or("-".into(), |v| thousands(v.round() as u64)),
-                rounds.join(", "),
-                vs.map_or("-".into(), |v| format!("{v:.2}x")),
-                r.errors()
+                r.rounds_cell(|x| thousands(x.rps.round() as u64)),
+                ratio_cell(ratio(rate, m(RedisClient::RedisPy, rate_of))),
+                r.errors(),
+                r.note_cell()
             );
         }
         md.push('\n');
     }
-    checks_markdown(&mut md, checks);
-    let _ = writeln!(
-        md,
-        "\nErrors = commands that raised or returned a wrong reply, and messages missing, out of \
-         order or late beyond 30 s (all rounds). Ratios are Puff / redis-py for rates and \
-         redis-py / Puff for latencies (higher is better for Puff)."
-    );
-    md
-}
 
-fn render_redis_json(
-    iso: &str,
-    opts: &Options,
-    (client_cpu, server_cpu): (&str, &str),
-    machine: &Machine,
-    results: &[RedisResult],
-    checks: &[Check],
-) -> String {
-    let mut j = json_head(Kind::Redis, iso, machine);
-    let _ = writeln!(
-        j,
-        "  \"settings\": {{\"ops\": {}, \"concurrency\": {}, \"warmup_ops\": {}, \"messages\": {}, \
-         \"subscribers\": {}, \"burst\": {}, \"rounds\": {}, \"client_cpu\": {}, \"server_cpu\": \
-         {}, \"skip_build\": {}}},",
-        opts.ops,
-        opts.concurrency,
-        opts.warmup_requests,
-        opts.messages,
-        opts.subscribers,
-        opts.burst,
-        opts.rounds,
-        json_str(client_cpu),
-        json_str(server_cpu),
-        opts.skip_build
-    );
-    let _ = writeln!(j, "  \"machine\": {},", machine.json());
-    let _ = writeln!(j, "  \"results\": [");
-    let num = |v: Option<f64>| v.map_or("null".into(), json_num);
-    for (i, r) in results.iter().enumerate() {
-        let rounds: Vec<String> = r.rounds.iter().map(round_json).collect();
-        let comma = if i + 1 < results.len() { "," } else { "" };
-        let _ = writeln!(
-            j,
-            "    {{\"case\": \"{}\", \"title\": {}, \"work\": {}, \"client\": {}, \"label\": {}, \"median_per_second\": {}, \"median_p50_ms\": {}, \"median_p99_ms\": {}, \"errors\": {}, \"rounds\": [{}]}}{comma}",
-            r.case,
-            json_str(redis_case_title(r.case)),
-            json_str(&redis_case_work(opts, r.case)),
-            json_str(r.client.name()),
-            json_str(r.client.label()),
-            num(r.median_of(rate_of)),
-            num(r.median_of(p50_of)),
-            num(r.median_of(p99_of)),
-            r.errors(),
-            rounds.join(", ")
-        );
+    fn settings_json(opts: &Options) -> String {
+        format!(
+            "\"ops\": {}, \"concurrency\": {}, \"warmup_ops\": {}, \"messages\": {}, \
+             \"subscribers\": {}, \"burst\": {}",
+            opts.ops,
+            opts.concurrency,
+            opts.warmup_requests,
+            opts.messages,
+            opts.subscribers,
+            opts.burst
+        )
     }
-    let _ = writeln!(j, "  ],");
-    checks_json(&mut j, checks, true);
-    j
+
+    fn result_json(r: &RedisResult) -> String {
+        format!(
+            "\"median_per_second\": {}, \"median_p50_ms\": {}, \"median_p99_ms\": {}",
+            json_opt(r.median_of(rate_of)),
+            json_opt(r.median_of(p50_of)),
+            json_opt(r.median_of(p99_of))
+        )
+    }
+
+    /// A wrong reply or a lost message makes the figures meaningless: fail the command.
+    fn verdict(repo: &Repo, log_dir: &Path, results: &[RedisResult]) -> Result<()> {
+        let wrong = results.iter().filter(|r| r.errors() > 0).count();
+        if wrong > 0 {
+            bail!(
+                "{wrong} of {} client/case pairs reported wrong replies or missing messages (the \
+                 errors column above; details in {})",
+                results.len(),
+                repo.rel(log_dir)
+            );
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -3683,7 +3685,7 @@ Transfer/sec:     33.09MB
         assert_eq!(results[0].median_seconds(), Some(0.011));
         assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), Some(2.5));
         assert_eq!(median(Vec::new()), None);
-        let checks = pg_checks(&results);
+        let checks = PgBench::checks(&results);
         let verdicts: Vec<(char, &str, &str)> = checks
             .iter()
             .map(|c| (c.case, c.what.as_str(), c.verdict()))
@@ -3764,7 +3766,7 @@ Transfer/sec:     33.09MB
             ),
             r('b', RedisClient::RedisPy, vec![round(30_000.0, Some(3.0))]),
         ];
-        let checks = redis_checks(&results);
+        let checks = RedisBench::checks(&results);
         let got: Vec<(&str, String, &str)> = checks
             .iter()
             .map(|c| (c.what.as_str(), c.value_str(), c.verdict()))
