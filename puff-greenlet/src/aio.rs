@@ -10,6 +10,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 
 use futures_util::FutureExt;
+use pyo3::exceptions::PyStopIteration;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
@@ -34,7 +35,8 @@ pub fn in_coroutine(py: Python<'_>) -> bool {
 }
 
 /// Wait for `fut` the way the caller can: in a greenlet, park and return the converted
-/// value; in a coroutine on the loop, return an asyncio future resolved with it.
+/// value; in a coroutine on the loop, return an awaitable of it (an asyncio future, or a
+/// [`resolved_future`] when `fut` is already complete).
 pub fn wait_or_await<F, T>(py: Python<'_>, fut: F, convert: Convert<T>) -> PyResult<Py<PyAny>>
 where
     F: Future<Output = T> + Send + 'static,
@@ -118,18 +120,70 @@ impl CancelOnCancelled {
     }
 }
 
-/// An asyncio future of Puff's loop that already holds `outcome`.
+/// An awaitable that already holds `outcome`: awaiting it returns the value (or raises the
+/// error) at once, without an asyncio future or any call into the loop. It works wherever
+/// asyncio takes an awaitable (`ensure_future`, `gather`, `wait_for`, ...), which wrap it
+/// in a coroutine.
 pub fn resolved_future(py: Python<'_>, outcome: PyResult<Py<PyAny>>) -> PyResult<Py<PyAny>> {
-    let runtime = PythonRuntime::global()?;
-    let event_loop = runtime
-        .event_loop()
-        .ok_or_else(|| exceptions::PuffError::new_err("no Puff event loop"))?;
-    let future = event_loop.bind(py).call_method0("create_future")?;
-    match outcome {
-        Ok(value) => future.call_method1("set_result", (value,))?,
-        Err(err) => future.call_method1("set_exception", (err.into_value(py),))?,
-    };
-    Ok(future.unbind())
+    let outcome = outcome.map(|value| (!value.is_none(py)).then_some(value));
+    Ok(Py::new(py, Ready { outcome })?.into_any())
+}
+
+/// What [`resolved_future`] returns: its own `__await__` iterator, finished on the first
+/// `__next__`.
+#[pyclass(module = "puff._native", name = "Ready", frozen)]
+struct Ready {
+    /// `Ok(None)` stands for Python's `None`.
+    outcome: PyResult<Option<Py<PyAny>>>,
+}
+
+impl Ready {
+    fn finish(&self, py: Python<'_>) -> PyErr {
+        match &self.outcome {
+            Ok(None) => PyStopIteration::new_err(()),
+            Ok(Some(value)) => PyStopIteration::new_err((value.clone_ref(py),)),
+            Err(err) => err.clone_ref(py),
+        }
+    }
+}
+
+#[pymethods]
+impl Ready {
+    fn __await__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __iter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        match &self.outcome {
+            // `None` from `__next__` is a `StopIteration` without a value: the fast path.
+            Ok(None) => Ok(None),
+            _ => Err(self.finish(py)),
+        }
+    }
+
+    fn send(&self, py: Python<'_>, _value: &Bound<'_, PyAny>) -> PyResult<()> {
+        Err(self.finish(py))
+    }
+
+    #[pyo3(signature = (kind, value = None, _traceback = None))]
+    fn throw(
+        &self,
+        kind: &Bound<'_, PyAny>,
+        value: Option<&Bound<'_, PyAny>>,
+        _traceback: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let err = match value {
+            Some(value) if !value.is_none() => PyErr::from_value(value.clone()),
+            _ => PyErr::from_value(kind.clone()),
+        };
+        Err(err)
+    }
+
+    fn close(&self) {}
 }
 
 const RUN_COROUTINE_SOURCE: &std::ffi::CStr = c"

@@ -2,7 +2,8 @@
 //! scope is in [`crate::websocket`].
 //!
 //! Each request becomes a task on the asyncio loop the hub runs (`asyncio = true`).
-//! `receive()` and `send()` return asyncio futures resolved from Rust: request bodies are
+//! `receive()` and `send()` return awaitables resolved from Rust (a native already-complete
+//! awaitable when the result is known at once, else an asyncio future): request bodies are
 //! read on Tokio as the app asks for them, response chunks go straight to hyper through a
 //! bounded channel, and `http.disconnect` is delivered when the client goes away or the
 //! response is complete.
@@ -35,6 +36,18 @@ import asyncio
 import logging
 
 log = logging.getLogger('puff.asgi')
+
+
+async def _run(app, scope, receive, send):
+    # Reports the outcome to `send` itself: cheaper than a done-callback on the task.
+    try:
+        await app(scope, receive, send)
+    except BaseException as exc:
+        send.finished(exc)
+        if not isinstance(exc, Exception):  # cancelled, SystemExit, ...
+            raise
+    else:
+        send.finished(None)
 
 
 def run_app(loop, app, scope, receive, send, on_done):
@@ -256,7 +269,7 @@ impl AsgiCall {
             .path_and_query()
             .map_or("/", |p| p.as_str())
             .to_owned();
-        let send = match Py::new(py, AsgiSend::new(self.reply)) {
+        let send = match Py::new(py, AsgiSend::new(self.reply, method, target)) {
             Ok(send) => send,
             Err(e) => {
                 tracing::error!("cannot create the ASGI send callable: {e}");
@@ -276,22 +289,16 @@ impl AsgiCall {
             let event_loop = runtime
                 .event_loop()
                 .ok_or_else(|| exceptions::PuffError::new_err("no event loop"))?;
-            let on_done = Py::new(
-                py,
-                AsgiDone {
-                    send: send.clone_ref(py),
-                    method,
-                    target,
-                },
-            )?;
-            helpers(py)?.getattr(intern!(py, "run_app"))?.call1((
-                event_loop.bind(py),
-                self.app.bind(py),
-                scope,
-                receive,
-                send.clone_ref(py),
-                on_done,
-            ))?;
+            static RUN: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+            let run = RUN.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+                Ok(helpers(py)?.getattr("_run")?.unbind())
+            })?;
+            let coroutine =
+                run.bind(py)
+                    .call1((self.app.bind(py), scope, receive, send.clone_ref(py)))?;
+            event_loop
+                .bind(py)
+                .call_method1(intern!(py, "create_task"), (coroutine,))?;
             Ok(())
         })();
         if let Err(e) = started {
@@ -315,18 +322,25 @@ pub(crate) fn build_scope<'py>(
     let scope = PyDict::new(py);
     scope.set_item(intern!(py, "type"), intern!(py, "http"))?;
     let asgi = PyDict::new(py);
-    asgi.set_item("version", "3.0")?;
-    asgi.set_item("spec_version", "2.3")?;
+    asgi.set_item(intern!(py, "version"), intern!(py, "3.0"))?;
+    asgi.set_item(intern!(py, "spec_version"), intern!(py, "2.3"))?;
     scope.set_item(intern!(py, "asgi"), asgi)?;
     scope.set_item(
         intern!(py, "http_version"),
         match parts.version {
-            Version::HTTP_10 => "1.0",
-            Version::HTTP_2 => "2",
-            _ => "1.1",
+            Version::HTTP_10 => intern!(py, "1.0"),
+            Version::HTTP_2 => intern!(py, "2"),
+            _ => intern!(py, "1.1"),
         },
     )?;
-    scope.set_item(intern!(py, "method"), parts.method.as_str())?;
+    let method = &parts.method;
+    if *method == http::Method::GET {
+        scope.set_item(intern!(py, "method"), intern!(py, "GET"))?;
+    } else if *method == http::Method::POST {
+        scope.set_item(intern!(py, "method"), intern!(py, "POST"))?;
+    } else {
+        scope.set_item(intern!(py, "method"), method.as_str())?;
+    }
     let scheme = if crate::tls::is_tls(&parts.extensions) {
         intern!(py, "https")
     } else {
@@ -373,13 +387,26 @@ pub(crate) fn build_scope<'py>(
             (remote.ip().to_string(), remote.port()),
         )?;
     }
-    scope.set_item(
-        intern!(py, "server"),
-        (server.ip().to_string(), server.port()),
-    )?;
+    scope.set_item(intern!(py, "server"), server_tuple(py, server)?)?;
     // ASGI: each request gets a shallow copy of the lifespan state.
     scope.set_item(intern!(py, "state"), state.bind(py).copy()?)?;
     Ok(scope)
+}
+
+/// `(host, port)` of the listening address, shared by the scopes of one server.
+fn server_tuple(py: Python<'_>, server: SocketAddr) -> PyResult<Bound<'_, PyAny>> {
+    static LAST: Mutex<Option<(SocketAddr, Py<PyAny>)>> = Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((addr, tuple)) = last.as_ref()
+        && *addr == server
+    {
+        return Ok(tuple.bind(py).clone());
+    }
+    let tuple = (server.ip().to_string(), server.port())
+        .into_pyobject(py)?
+        .into_any();
+    *last = Some((server, tuple.clone().unbind()));
+    Ok(tuple)
 }
 
 /// `receive()`: awaitable of the next `http.request` chunk, then `http.disconnect`.
@@ -471,13 +498,18 @@ enum SendState {
 struct AsgiSend {
     reply: Mutex<Option<oneshot::Sender<Reply>>>,
     state: Mutex<SendState>,
+    /// The request line, for error logs.
+    method: String,
+    target: String,
 }
 
 impl AsgiSend {
-    fn new(reply: oneshot::Sender<Reply>) -> Self {
+    fn new(reply: oneshot::Sender<Reply>, method: String, target: String) -> Self {
         AsgiSend {
             reply: Mutex::new(Some(reply)),
             state: Mutex::new(SendState::Idle),
+            method,
+            target,
         }
     }
 
@@ -592,6 +624,41 @@ impl AsgiSend {
     fn __call__(&self, py: Python<'_>, message: &Bound<'_, PyDict>) -> PyResult<Py<PyAny>> {
         self.handle(py, message)
     }
+
+    /// Called by the helper running the app once it returns (`None`) or raises (the
+    /// exception, `CancelledError` included): log failures, complete the response.
+    fn finished(&self, py: Python<'_>, exception: &Bound<'_, PyAny>) {
+        if exception.is_instance_of::<puff_greenlet::pyo3::exceptions::asyncio::CancelledError>() {
+            self.fail();
+            return;
+        }
+        if !exception.is_none() {
+            let err = PyErr::from_value(exception.clone());
+            tracing::error!(
+                target: "puff::asgi",
+                "{} {}: exception in ASGI application\n{}",
+                self.method,
+                self.target,
+                puff_greenlet::error::format_exception(py, &err).trim_end()
+            );
+            self.fail();
+            return;
+        }
+        let unfinished = self
+            .state
+            .lock()
+            .map(|s| !matches!(*s, SendState::Done))
+            .unwrap_or(true);
+        if unfinished {
+            tracing::error!(
+                target: "puff::asgi",
+                "{} {}: the ASGI app returned without completing its response",
+                self.method,
+                self.target
+            );
+            self.fail();
+        }
+    }
 }
 
 pub(crate) fn parse_headers(headers: &Bound<'_, PyAny>) -> PyResult<HeaderMap> {
@@ -630,53 +697,6 @@ pub(crate) fn lock_send_state<T>(state: &Mutex<T>) -> PyResult<std::sync::MutexG
     state
         .lock()
         .map_err(|_| exceptions::PuffError::new_err("ASGI send state poisoned"))
-}
-
-/// Done-callback of the app's task: log failures, complete the response.
-#[pyclass(module = "puff._native", name = "AsgiDone", frozen)]
-struct AsgiDone {
-    send: Py<AsgiSend>,
-    method: String,
-    target: String,
-}
-
-#[pymethods]
-impl AsgiDone {
-    fn __call__(&self, py: Python<'_>, task: &Bound<'_, PyAny>) -> PyResult<()> {
-        let send = self.send.get();
-        if task.call_method0("cancelled")?.is_truthy()? {
-            send.fail();
-            return Ok(());
-        }
-        let exception = task.call_method0("exception")?;
-        if !exception.is_none() {
-            let err = PyErr::from_value(exception);
-            tracing::error!(
-                target: "puff::asgi",
-                "{} {}: exception in ASGI application\n{}",
-                self.method,
-                self.target,
-                puff_greenlet::error::format_exception(py, &err).trim_end()
-            );
-            send.fail();
-            return Ok(());
-        }
-        let unfinished = send
-            .state
-            .lock()
-            .map(|s| !matches!(*s, SendState::Done))
-            .unwrap_or(true);
-        if unfinished {
-            tracing::error!(
-                target: "puff::asgi",
-                "{} {}: the ASGI app returned without completing its response",
-                self.method,
-                self.target
-            );
-            send.fail();
-        }
-        Ok(())
-    }
 }
 
 /// The app's lifespan protocol, started before serving and finished after.
