@@ -8,6 +8,9 @@ use crate::subsystem::deserialize_section;
 
 /// One entry of a named-instance section.
 pub trait NamedInstance: DeserializeOwned + Default {
+    /// The service kind, as in `[[postgres]]` and `--{name}-postgres-url`.
+    const KIND: &'static str;
+
     /// The instance name (`default`, `readonly`, ...).
     fn instance_name(&self) -> &str;
 
@@ -18,6 +21,46 @@ pub trait NamedInstance: DeserializeOwned + Default {
 
     /// Check values that serde cannot; errors start with the key in backticks.
     fn validate(&self) -> Result<(), String>;
+
+    /// The CLI flag overriding this instance's URL (`--{name}-{kind}-url`).
+    fn cli_flag(&self) -> String {
+        url_flag(self.instance_name(), Self::KIND)
+    }
+
+    /// The environment variable overriding this instance's URL (`PUFF_{NAME}_{KIND}_URL`).
+    fn env_var(&self) -> String {
+        url_env_var(self.instance_name(), Self::KIND)
+    }
+
+    /// The URL override from the environment (set directly or by the CLI flag), if any.
+    fn url_override(&self) -> Option<String> {
+        url_override(self.instance_name(), Self::KIND)
+    }
+}
+
+/// Usage of a connection pool, as `pool_status()` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStatus {
+    pub max_open: u64,
+    pub connections: u64,
+    pub in_use: u64,
+    pub idle: u64,
+}
+
+impl PoolStatus {
+    /// `{"max_open", "connections", "in_use", "idle"}` for Python.
+    pub fn to_dict<'py>(
+        &self,
+        py: pyo3::Python<'py>,
+    ) -> pyo3::PyResult<pyo3::Bound<'py, pyo3::types::PyDict>> {
+        use pyo3::types::PyDictMethods;
+        let d = pyo3::types::PyDict::new(py);
+        d.set_item("max_open", self.max_open)?;
+        d.set_item("connections", self.connections)?;
+        d.set_item("in_use", self.in_use)?;
+        d.set_item("idle", self.idle)?;
+        Ok(d)
+    }
 }
 
 /// Parse the value of a named-instance key: an array of tables (`[[key]]`), a single table,

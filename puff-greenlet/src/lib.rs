@@ -23,7 +23,7 @@ pub mod subsystem;
 pub mod timer;
 
 pub use error::{PuffError, PuffResult, PythonError, exceptions};
-pub use instance::{NamedInstance, parse_instances, redact_url};
+pub use instance::{NamedInstance, PoolStatus, parse_instances, redact_url};
 pub use interpreter::InterpreterConfig;
 pub use resources::Resources;
 pub use runtime::{

@@ -35,7 +35,7 @@ const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /// How long a closing handshake may wait for the peer's close frame.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Messages buffered towards the app / towards the client.
-const CHANNEL_MESSAGES: usize = 16;
+pub(crate) const CHANNEL_MESSAGES: usize = 16;
 
 /// Per-server websocket bookkeeping, put into every request's extensions by [`crate::serve`]:
 /// the shutdown signal and the number of open websockets.
@@ -162,6 +162,16 @@ pub(crate) struct Shared {
     pub(crate) closed: AtomicBool,
 }
 
+impl Shared {
+    /// Open; the close code reads 1006 (abnormal) until a close says otherwise.
+    pub(crate) fn new() -> Arc<Shared> {
+        Arc::new(Shared {
+            code: Mutex::new(1006),
+            closed: AtomicBool::new(false),
+        })
+    }
+}
+
 /// Serve one websocket upgrade request with the ASGI app.
 pub async fn handle(
     app: Arc<Py<PyAny>>,
@@ -186,10 +196,7 @@ pub async fn handle(
         .map(|k| k.as_bytes().to_vec())
         .unwrap_or_default();
     let subprotocols = offered_subprotocols(&parts.headers);
-    let shared = Arc::new(Shared {
-        code: Mutex::new(1006),
-        closed: AtomicBool::new(false),
-    });
+    let shared = Shared::new();
     let (in_tx, in_rx) = mpsc::channel(CHANNEL_MESSAGES);
     let _ = in_tx.try_send(Incoming::Connect);
     let (out_tx, out_rx) = mpsc::channel(CHANNEL_MESSAGES);
@@ -417,7 +424,7 @@ async fn connection<S>(
     let _ = write.shutdown().await;
 }
 
-fn set_code(shared: &Shared, code: u16) {
+pub(crate) fn set_code(shared: &Shared, code: u16) {
     if let Ok(mut c) = shared.code.lock() {
         *c = code;
     }

@@ -20,7 +20,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
@@ -30,13 +30,12 @@ use http::{HeaderMap, StatusCode, header};
 use tokio::sync::mpsc;
 
 use crate::websocket::{
-    Channels, Incoming, Outgoing, Shared, WebsocketShutdown, WebsocketTracker, is_upgrade_head,
-    offered_subprotocols, spawn_connection, switching_protocols,
+    CHANNEL_MESSAGES, Channels, Incoming, Outgoing, Shared, WebsocketShutdown, WebsocketTracker,
+    is_upgrade_head, offered_subprotocols, set_code, spawn_connection, switching_protocols,
 };
 
 /// Largest message accepted by default (the server's default body limit).
-pub const DEFAULT_MAX_MESSAGE: usize = 10 * 1024 * 1024;
-const CHANNEL_MESSAGES: usize = 16;
+pub const DEFAULT_MAX_MESSAGE: usize = crate::config::DEFAULT_MAX_REQUEST_BODY_BYTES;
 
 /// A data message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -154,10 +153,7 @@ impl WebSocketUpgrade {
         F: FnOnce(WebSocket) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let shared = Arc::new(Shared {
-            code: std::sync::Mutex::new(1006),
-            closed: AtomicBool::new(false),
-        });
+        let shared = Shared::new();
         let (in_tx, in_rx) = mpsc::channel(CHANNEL_MESSAGES);
         let (out_tx, out_rx) = mpsc::channel(CHANNEL_MESSAGES);
         let socket = WebSocket {
@@ -213,9 +209,7 @@ impl WebSocket {
     /// Close with `code` and `reason` (trimmed to fit a control frame).
     pub async fn close(self, code: u16, reason: &str) {
         if !self.shared.closed.swap(true, Ordering::AcqRel) {
-            if let Ok(mut c) = self.shared.code.lock() {
-                *c = code;
-            }
+            set_code(&self.shared, code);
             let _ = self
                 .outgoing
                 .send(Outgoing::Close(code, reason.to_owned()))

@@ -103,19 +103,11 @@ impl PostgresConfig {
                 .unwrap_or(Self::DEFAULT_ACQUIRE_TIMEOUT_MS),
         )
     }
-
-    /// The name of the CLI flag overriding this pool's URL (`--{name}-postgres-url`).
-    pub fn cli_flag(&self) -> String {
-        instance::url_flag(&self.name, "postgres")
-    }
-
-    /// The environment variable overriding this pool's URL (`PUFF_{NAME}_POSTGRES_URL`).
-    pub fn env_var(&self) -> String {
-        instance::url_env_var(&self.name, "postgres")
-    }
 }
 
 impl NamedInstance for PostgresConfig {
+    const KIND: &'static str = "postgres";
+
     fn instance_name(&self) -> &str {
         &self.name
     }

@@ -1,5 +1,6 @@
 //! [`PostgresPool`]: one named mobc pool of tokio-postgres clients, and the Rust query API.
 
+use puff_greenlet::PoolStatus;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -314,15 +315,6 @@ pub fn has_several_statements(sql: &str) -> bool {
         }
     }
     false
-}
-
-/// Pool usage, from [`PostgresPool::status`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PoolStatus {
-    pub max_open: u64,
-    pub connections: u64,
-    pub in_use: u64,
-    pub idle: u64,
 }
 
 /// A named pool of Postgres connections.

@@ -606,12 +606,7 @@ fn pool_names() -> PyResult<Vec<String>> {
 fn pool_status<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyDict>> {
     let pool = pool_named(name)?;
     let status = wait_for(py, async move { pool.status().await })?;
-    let d = PyDict::new(py);
-    d.set_item("max_open", status.max_open)?;
-    d.set_item("connections", status.connections)?;
-    d.set_item("in_use", status.in_use)?;
-    d.set_item("idle", status.idle)?;
-    Ok(d)
+    status.to_dict(py)
 }
 
 /// Build `puff._native.postgres` and attach it to `native`.

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use puff_greenlet::instance::NamedInstance;
 use puff_greenlet::pyo3::prelude::*;
 use puff_greenlet::{PuffError, PuffResult, Resources, StartContext, Subsystem, parse_instances};
 
@@ -46,7 +47,7 @@ impl Subsystem for PostgresSubsystem {
         let _entered = ctx.tokio.enter();
         for config in &self.pools {
             let mut config = config.clone();
-            if let Some(url) = puff_greenlet::instance::url_override(&config.name, "postgres") {
+            if let Some(url) = config.url_override() {
                 config.url = url;
             }
             let pool = Arc::new(

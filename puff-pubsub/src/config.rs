@@ -79,7 +79,7 @@ impl PubSubConfig {
             }
             config
         };
-        let url = instance::url_override(&self.name, "pubsub").or_else(|| self.url.clone());
+        let url = self.url_override().or_else(|| self.url.clone());
         if let Some(url) = url {
             if url == MEMORY_URL {
                 return Ok(Backend::Memory);
@@ -100,17 +100,11 @@ impl PubSubConfig {
             None => Ok(Backend::Memory),
         }
     }
-
-    pub fn cli_flag(&self) -> String {
-        instance::url_flag(&self.name, "pubsub")
-    }
-
-    pub fn env_var(&self) -> String {
-        instance::url_env_var(&self.name, "pubsub")
-    }
 }
 
 impl NamedInstance for PubSubConfig {
+    const KIND: &'static str = "pubsub";
+
     fn instance_name(&self) -> &str {
         &self.name
     }

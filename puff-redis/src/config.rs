@@ -104,16 +104,6 @@ impl RedisConfig {
     pub fn command_timeout(&self) -> Option<Duration> {
         self.command_timeout_ms.map(Duration::from_millis)
     }
-
-    /// The name of the CLI flag overriding this pool's URL (`--{name}-redis-url`).
-    pub fn cli_flag(&self) -> String {
-        instance::url_flag(&self.name, "redis")
-    }
-
-    /// The environment variable overriding this pool's URL (`PUFF_{NAME}_REDIS_URL`).
-    pub fn env_var(&self) -> String {
-        instance::url_env_var(&self.name, "redis")
-    }
 }
 
 /// Whether `url` is a Redis URL the client accepts; the error hides any password.
@@ -124,6 +114,8 @@ pub fn check_url(url: &str) -> Result<(), String> {
 }
 
 impl NamedInstance for RedisConfig {
+    const KIND: &'static str = "redis";
+
     fn instance_name(&self) -> &str {
         &self.name
     }

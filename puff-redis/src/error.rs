@@ -27,11 +27,7 @@ impl RedisError {
         if err.is_timeout() {
             return RedisError::Timeout(format!("Redis at {url} did not answer in time: {err}"));
         }
-        if err.is_io_error()
-            || err.is_connection_refusal()
-            || err.is_connection_dropped()
-            || err.is_unrecoverable_error()
-        {
+        if is_connection_failure(err) {
             return RedisError::Connection(format!("cannot talk to Redis at {url}: {err}"));
         }
         match err.code() {
@@ -44,11 +40,18 @@ impl RedisError {
     pub fn from_server(err: impl Into<redis::RedisError>) -> RedisError {
         RedisError::from_redis(&err.into(), "")
     }
+}
 
-    /// True when the connection that produced this error should not be reused.
-    pub fn breaks_connection(&self) -> bool {
-        matches!(self, RedisError::Connection(_) | RedisError::Timeout(_))
-    }
+/// True when the connection that produced `err` should not be reused.
+pub(crate) fn breaks_connection(err: &redis::RedisError) -> bool {
+    err.is_timeout() || is_connection_failure(err)
+}
+
+fn is_connection_failure(err: &redis::RedisError) -> bool {
+    err.is_io_error()
+        || err.is_connection_refusal()
+        || err.is_connection_dropped()
+        || err.is_unrecoverable_error()
 }
 
 /// The message as the server sent it: `CODE detail`.

@@ -20,7 +20,8 @@ mod subsystem;
 
 pub use config::RedisConfig;
 pub use error::RedisError;
-pub use pool::{PoolStatus, PooledConnection, RedisConnection, RedisPool};
+pub use pool::{PooledConnection, RedisConnection, RedisPool};
+pub use puff_greenlet::PoolStatus;
 pub use subsystem::RedisSubsystem;
 
 pub use redis;

@@ -1,6 +1,7 @@
 //! [`RedisPool`]: one named mobc pool of multiplexed Redis connections, and the Rust command
 //! API on it.
 
+use puff_greenlet::PoolStatus;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -91,7 +92,7 @@ impl RedisConnection {
 
     fn note<T>(&mut self, result: &redis::RedisResult<T>) {
         if let Err(e) = result
-            && RedisError::from_redis(e, "").breaks_connection()
+            && crate::error::breaks_connection(e)
         {
             self.broken = true;
         }
@@ -169,15 +170,6 @@ impl mobc::Manager for RedisManager {
     }
 }
 
-/// Pool usage, from [`RedisPool::status`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PoolStatus {
-    pub max_open: u64,
-    pub connections: u64,
-    pub in_use: u64,
-    pub idle: u64,
-}
-
 /// A named pool of Redis connections.
 pub struct RedisPool {
     config: RedisConfig,
@@ -185,6 +177,14 @@ pub struct RedisPool {
     client: redis::Client,
     connection: AsyncConnectionConfig,
     pool: mobc::Pool<RedisManager>,
+}
+
+/// Whether a call deserves a second try on a fresh connection: it failed because the
+/// connection, reused rather than opened for this call, had died. Takes the connection and
+/// drops it (marked broken, so the pool discards it) before the caller asks for another,
+/// which matters for a pool of one.
+fn retry_on_fresh<T>(result: &Result<T, RedisError>, conn: PooledConnection) -> bool {
+    matches!(result, Err(RedisError::Connection(_))) && !conn.is_brand_new()
 }
 
 /// A connection idle longer than this is PINGed before reuse, so a restarted server costs
@@ -288,16 +288,15 @@ impl RedisPool {
     /// server restarted while it sat idle) is sent once more on a fresh connection.
     pub async fn query(&self, cmd: &Cmd) -> Result<Value, RedisError> {
         let mut conn = self.get().await?;
-        match conn.query(cmd).await {
-            Err(RedisError::Connection(_)) if !conn.is_brand_new() => {
-                drop(conn);
-                self.get().await?.query(cmd).await
-            }
-            result => result,
+        let result = conn.query(cmd).await;
+        if retry_on_fresh(&result, conn) {
+            return self.get().await?.query(cmd).await;
         }
+        result
     }
 
-    /// Send a pipeline on one pooled connection; see [`RedisConnection::pipeline`].
+    /// Send a pipeline on one pooled connection (retried like [`RedisPool::query`]); see
+    /// [`RedisConnection::pipeline`].
     pub async fn pipeline(
         &self,
         pipe: &Pipeline,
@@ -305,13 +304,11 @@ impl RedisPool {
         atomic: bool,
     ) -> Result<Option<Vec<Result<Value, RedisError>>>, RedisError> {
         let mut conn = self.get().await?;
-        match conn.pipeline(pipe, commands, atomic).await {
-            Err(RedisError::Connection(_)) if !conn.is_brand_new() => {
-                drop(conn);
-                self.get().await?.pipeline(pipe, commands, atomic).await
-            }
-            result => result,
+        let result = conn.pipeline(pipe, commands, atomic).await;
+        if retry_on_fresh(&result, conn) {
+            return self.get().await?.pipeline(pipe, commands, atomic).await;
         }
+        result
     }
 
     /// The redis-rs client behind the pool, for connections the pool does not manage

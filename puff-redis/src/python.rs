@@ -161,6 +161,14 @@ pub fn command_from_args(args: &Bound<'_, PyAny>) -> PyResult<redis::Cmd> {
     Ok(cmd)
 }
 
+/// A command's name in upper case, for error messages.
+fn command_name(cmd: Option<&redis::Cmd>) -> String {
+    match cmd.and_then(|c| c.args_iter().next()) {
+        Some(redis::Arg::Simple(name)) => String::from_utf8_lossy(name).to_uppercase(),
+        _ => String::new(),
+    }
+}
+
 /// Convert a reply into Python by `kind`.
 pub fn reply_to_py(py: Python<'_>, value: Value, kind: ReplyKind) -> PyResult<Py<PyAny>> {
     match (kind, value) {
@@ -355,39 +363,33 @@ impl NativeRedis {
         if transaction {
             pipe.atomic();
         }
-        let mut kinds: Vec<(ReplyKind, String)> = Vec::new();
+        let mut kinds: Vec<ReplyKind> = Vec::new();
         for item in commands.try_iter()? {
-            let item = item?;
-            let (args, reply): (Bound<'_, PyAny>, String) = item.extract()?;
-            let cmd = command_from_args(&args)?;
-            let name = cmd
-                .args_iter()
-                .next()
-                .map(|a| match a {
-                    redis::Arg::Simple(b) => String::from_utf8_lossy(b).to_uppercase(),
-                    redis::Arg::Cursor => String::new(),
-                })
-                .unwrap_or_default();
-            kinds.push((ReplyKind::parse(&reply)?, name));
-            pipe.add_command(cmd);
+            let (args, reply): (Bound<'_, PyAny>, pyo3::pybacked::PyBackedStr) = item?.extract()?;
+            kinds.push(ReplyKind::parse(&reply)?);
+            pipe.add_command(command_from_args(&args)?);
         }
         let pool = self.pool.clone();
         let count = kinds.len();
         wait_or_await(
             py,
-            async move { pool.pipeline(&pipe, count, transaction).await },
-            Box::new(move |py, result| {
+            async move {
+                let result = pool.pipeline(&pipe, count, transaction).await;
+                (pipe, result)
+            },
+            Box::new(move |py, (pipe, result)| {
                 let Some(replies) = result.map_err(to_pyerr)? else {
                     return Err(ResponseError::new_err(
                         "the transaction was aborted: a WATCHed key changed",
                     ));
                 };
                 let out = PyList::empty(py);
-                for (i, (reply, (kind, name))) in replies.into_iter().zip(kinds).enumerate() {
+                for (i, (reply, kind)) in replies.into_iter().zip(kinds).enumerate() {
                     let value = reply.map_err(|e| {
                         ResponseError::new_err(format!(
-                            "Command # {} ({name}) of pipeline caused error: {e}",
-                            i + 1
+                            "Command # {} ({}) of pipeline caused error: {e}",
+                            i + 1,
+                            command_name(pipe.cmd_iter().nth(i))
                         ))
                     })?;
                     out.append(reply_to_py(py, value, kind)?)?;
@@ -444,12 +446,7 @@ fn pool_names() -> PyResult<Vec<String>> {
 fn pool_status<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyDict>> {
     let pool = pool_named(name)?;
     let status = puff_greenlet::wait_for(py, async move { pool.status().await })?;
-    let d = PyDict::new(py);
-    d.set_item("max_open", status.max_open)?;
-    d.set_item("connections", status.connections)?;
-    d.set_item("in_use", status.in_use)?;
-    d.set_item("idle", status.idle)?;
-    Ok(d)
+    status.to_dict(py)
 }
 
 pub(crate) fn add_module(py: Python<'_>, native: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use puff_greenlet::instance::NamedInstance;
 use puff_greenlet::pyo3::prelude::*;
 use puff_greenlet::{PuffError, PuffResult, StartContext, Subsystem, parse_instances};
 
@@ -28,12 +29,10 @@ impl RedisSubsystem {
     pub fn effective_configs(configs: &[RedisConfig]) -> Vec<RedisConfig> {
         configs
             .iter()
-            .map(
-                |c| match puff_greenlet::instance::url_override(&c.name, "redis") {
-                    Some(url) => c.clone().with_url(url),
-                    None => c.clone(),
-                },
-            )
+            .map(|c| match c.url_override() {
+                Some(url) => c.clone().with_url(url),
+                None => c.clone(),
+            })
             .collect()
     }
 }
