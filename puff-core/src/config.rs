@@ -75,6 +75,8 @@ pub struct RuntimeConfig {
     pub(crate) redis: Vec<puff_redis::RedisConfig>,
     #[cfg(feature = "pubsub")]
     pub(crate) pubsub: Vec<puff_pubsub::PubSubConfig>,
+    #[cfg(feature = "tasks")]
+    pub(crate) task_queue: Vec<puff_tasks::TaskQueueConfig>,
 }
 
 impl fmt::Debug for RuntimeConfig {
@@ -375,6 +377,11 @@ impl RuntimeConfig {
             config.pubsub =
                 puff_pubsub::PubSubSubsystem::parse(value).map_err(|m| err(Some("pubsub"), m))?;
         }
+        #[cfg(feature = "tasks")]
+        if let Some(value) = table.get("task_queue") {
+            config.task_queue =
+                puff_tasks::TasksSubsystem::parse(value).map_err(|m| err(Some("task_queue"), m))?;
+        }
         if config.wsgi.is_some() && config.asgi.is_some() {
             return Err(err(
                 Some("asgi"),
@@ -503,6 +510,45 @@ impl RuntimeConfig {
     }
 }
 
+#[cfg(feature = "tasks")]
+impl RuntimeConfig {
+    /// Declare (or remove) the `default` task queue. It exists either way: on the
+    /// `default` Redis pool when one is configured, else in process.
+    pub fn set_task_queue(mut self, on: bool) -> Self {
+        self.task_queue.retain(|c| c.name != "default");
+        if on {
+            self.task_queue
+                .push(puff_tasks::TaskQueueConfig::named("default"));
+        }
+        self
+    }
+
+    /// How many tasks of the `default` queue this process runs at once (default: CPUs x
+    /// 4; 0 makes the process schedule only).
+    pub fn set_task_queue_concurrent_tasks(mut self, tasks: usize) -> Self {
+        if !self.task_queue.iter().any(|c| c.name == "default") {
+            self.task_queue
+                .push(puff_tasks::TaskQueueConfig::named("default"));
+        }
+        for c in self.task_queue.iter_mut().filter(|c| c.name == "default") {
+            c.max_concurrent_tasks = Some(tasks);
+        }
+        self
+    }
+
+    /// Add (or replace) a named task queue.
+    pub fn add_task_queue(mut self, config: puff_tasks::TaskQueueConfig) -> Self {
+        self.task_queue.retain(|c| c.name != config.name);
+        self.task_queue.push(config);
+        self
+    }
+
+    /// The configured task queues (without the implicit `default`).
+    pub fn task_queue_configs(&self) -> &[puff_tasks::TaskQueueConfig] {
+        &self.task_queue
+    }
+}
+
 /// A complete, commented `puff.toml` (printed by `puff-cli example-config`).
 pub const EXAMPLE_CONFIG: &str = r#"# puff.toml: configuration for `puff-cli`.
 # Path: --config PATH, else $PUFF_CONFIG, else ./puff.toml.
@@ -579,6 +625,20 @@ max_age_secs = 600
 # [[pubsub]]
 # name = "events"
 # redis = "default"               # or url = "redis://other:6379"
+
+# --- Task queue (the `tasks` feature) ---------------------------------------------
+# A `default` queue always exists: on the `default` Redis pool when configured, else in
+# process. Every Puff process runs its due tasks in the background (`wait-forever` makes a
+# pure worker). Python: puff.task_queue.global_task_queue / named_queue("emails").
+# URL override: --{name}-task-queue-url URL or $PUFF_{NAME}_TASK_QUEUE_URL ("memory://" = in process).
+# [[task_queue]]
+# name = "default"
+# redis = "default"               # or url = "redis://other:6379"
+# max_concurrent_tasks = 8        # default: CPUs x 4; 0 = this process only schedules
+# max_retries = 3                 # after timeouts / lost workers, then the dead-letter list
+# lease_ms = 3000                 # a worker silent this long is presumed dead
+# poll_interval_ms = 50           # idle workers look for tasks from other processes
+# shutdown_timeout_ms = 10000     # running tasks may finish this long on shutdown
 
 # Named clients for `puff.http` (a `default` client always exists).
 [[http_client]]

@@ -36,6 +36,8 @@ pub use puff_postgres as postgres;
 pub use puff_pubsub as pubsub;
 #[cfg(feature = "redis")]
 pub use puff_redis as redis;
+#[cfg(feature = "tasks")]
+pub use puff_tasks as tasks;
 
 /// Everything a Puff program usually needs, as in the Puff docs' examples.
 pub mod prelude {

@@ -25,6 +25,11 @@ pub fn enabled(config: &RuntimeConfig) -> Vec<Box<dyn Subsystem>> {
             instances: config.pubsub.clone(),
             redis: config.redis.clone(),
         }),
+        #[cfg(feature = "tasks")]
+        Box::new(puff_tasks::TasksSubsystem {
+            queues: config.task_queue.clone(),
+            redis: config.redis.clone(),
+        }),
     ]
 }
 
@@ -43,6 +48,7 @@ pub const FEATURE_KEYS: &[(&str, &str)] = &[
     ("redis", "redis"),
     #[cfg(not(feature = "pubsub"))]
     ("pubsub", "pubsub"),
+    #[cfg(not(feature = "tasks"))]
     ("task_queue", "tasks"),
     ("graphql", "graphql"),
     ("django", "django"),

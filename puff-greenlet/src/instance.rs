@@ -122,9 +122,10 @@ pub fn validate_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The global flag overriding an instance's URL: `--{name}-{kind}-url`.
+/// The global flag overriding an instance's URL: `--{name}-{kind}-url` (`_` written as
+/// `-`, so `task_queue` gives `--default-task-queue-url`).
 pub fn url_flag(name: &str, kind: &str) -> String {
-    format!("{}-{kind}-url", name.replace('_', "-"))
+    format!("{}-{}-url", name.replace('_', "-"), kind.replace('_', "-"))
 }
 
 /// The environment variable overriding an instance's URL: `PUFF_{NAME}_{KIND}_URL`.
@@ -206,6 +207,11 @@ mod tests {
     #[test]
     fn flag_and_env_names() {
         assert_eq!(url_flag("read_only", "postgres"), "read-only-postgres-url");
+        assert_eq!(url_flag("default", "task_queue"), "default-task-queue-url");
+        assert_eq!(
+            url_env_var("default", "task_queue"),
+            "PUFF_DEFAULT_TASK_QUEUE_URL"
+        );
         assert_eq!(
             url_env_var("read-only", "redis"),
             "PUFF_READ_ONLY_REDIS_URL"

@@ -14,8 +14,10 @@
 pub mod aio;
 pub mod error;
 mod hub;
+pub mod ids;
 pub mod instance;
 pub mod interpreter;
+pub mod json;
 mod pyapi;
 pub mod resources;
 pub mod runtime;

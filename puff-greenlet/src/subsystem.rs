@@ -38,6 +38,16 @@ pub trait Subsystem: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Start work that runs Python code (background workers); called once the Python
+    /// runtime is up, before the command runs.
+    fn python_started(
+        &self,
+        _ctx: &StartContext<'_>,
+        _python: &crate::runtime::PythonRuntime,
+    ) -> PuffResult<()> {
+        Ok(())
+    }
+
     /// Add this subsystem's Python API to the native module (e.g. as a submodule).
     fn python_module(&self, _py: Python<'_>, _native: &Bound<'_, PyModule>) -> PyResult<()> {
         Ok(())

@@ -12,9 +12,7 @@ use puff_greenlet::aio::{in_coroutine, resolved_future, wait_or_await};
 use puff_greenlet::pyo3::create_exception;
 use puff_greenlet::pyo3::exceptions::{PyTypeError, PyValueError};
 use puff_greenlet::pyo3::prelude::*;
-use puff_greenlet::pyo3::types::{
-    PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple,
-};
+use puff_greenlet::pyo3::types::{PyBytes, PyDict, PyString};
 use puff_greenlet::{PythonRuntime, exceptions};
 use serde::Deserialize;
 
@@ -134,95 +132,6 @@ pub struct PyHttpClient {
     name: String,
 }
 
-fn json_to_value(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<serde_json::Value> {
-    use serde_json::Value;
-    if depth > 256 {
-        return Err(PyValueError::new_err("json= nests deeper than 256 levels"));
-    }
-    if obj.is_none() {
-        return Ok(Value::Null);
-    }
-    if let Ok(b) = obj.cast::<PyBool>() {
-        return Ok(Value::Bool(b.is_true()));
-    }
-    if obj.is_instance_of::<PyInt>() {
-        if let Ok(i) = obj.extract::<i64>() {
-            return Ok(Value::from(i));
-        }
-        if let Ok(u) = obj.extract::<u64>() {
-            return Ok(Value::from(u));
-        }
-        return Err(PyValueError::new_err(
-            "json=: integer out of the 64-bit range",
-        ));
-    }
-    if let Ok(f) = obj.cast::<PyFloat>() {
-        return serde_json::Number::from_f64(f.value())
-            .map(Value::Number)
-            .ok_or_else(|| PyValueError::new_err("json=: NaN and infinity are not JSON"));
-    }
-    if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(Value::String(s.to_str()?.to_owned()));
-    }
-    if let Ok(d) = obj.cast::<PyDict>() {
-        let mut map = serde_json::Map::with_capacity(d.len());
-        for (k, v) in d.iter() {
-            let key = k.cast::<PyString>().map_err(|_| {
-                PyTypeError::new_err(format!(
-                    "json=: dict keys must be str, got {}",
-                    k.repr().map(|r| r.to_string()).unwrap_or_default()
-                ))
-            })?;
-            map.insert(key.to_str()?.to_owned(), json_to_value(&v, depth + 1)?);
-        }
-        return Ok(Value::Object(map));
-    }
-    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
-        let mut items = Vec::new();
-        for item in obj.try_iter()? {
-            items.push(json_to_value(&item?, depth + 1)?);
-        }
-        return Ok(Value::Array(items));
-    }
-    Err(PyTypeError::new_err(format!(
-        "json=: {} is not JSON-serializable",
-        obj.get_type()
-            .name()
-            .map(|n| n.to_string())
-            .unwrap_or_default()
-    )))
-}
-
-fn value_to_py(py: Python<'_>, value: &serde_json::Value) -> PyResult<Py<PyAny>> {
-    use puff_greenlet::pyo3::IntoPyObjectExt;
-    use serde_json::Value;
-    Ok(match value {
-        Value::Null => py.None(),
-        Value::Bool(b) => b.into_py_any(py)?,
-        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
-            (Some(i), _, _) => i.into_py_any(py)?,
-            (_, Some(u), _) => u.into_py_any(py)?,
-            (_, _, Some(f)) => f.into_py_any(py)?,
-            _ => py.None(),
-        },
-        Value::String(s) => s.into_py_any(py)?,
-        Value::Array(items) => {
-            let list = PyList::empty(py);
-            for item in items {
-                list.append(value_to_py(py, item)?)?;
-            }
-            list.into_any().unbind()
-        }
-        Value::Object(map) => {
-            let dict = PyDict::new(py);
-            for (k, v) in map {
-                dict.set_item(k, value_to_py(py, v)?)?;
-            }
-            dict.into_any().unbind()
-        }
-    })
-}
-
 /// A request body prepared on the Python thread.
 enum Payload {
     None,
@@ -236,7 +145,7 @@ fn payload(json: Option<&Bound<'_, PyAny>>, data: Option<&Bound<'_, PyAny>>) -> 
             "pass either json= or data=, not both",
         )),
         (Some(json), None) => {
-            let value = json_to_value(json, 0)?;
+            let value = puff_greenlet::json::to_json(json, "json=")?;
             Ok(Payload::Json(serde_json::to_vec(&value).map_err(|e| {
                 PyValueError::new_err(format!("json=: {e}"))
             })?))
@@ -618,7 +527,7 @@ impl PyHttpResponse {
             let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
                 JSONDecodeError::new_err(format!("{method} {url}: the response is not JSON: {e}"))
             })?;
-            value_to_py(py, &value)
+            puff_greenlet::json::to_py(py, &value)
         })
     }
 

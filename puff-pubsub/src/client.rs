@@ -493,22 +493,7 @@ impl Drop for PubSubConnection {
 
 /// 128 bits from the process's random hasher keys, a counter and the clock, as hex.
 fn new_connection_id() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let half = |salt: u64| {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(salt);
-        h.write_u64(count);
-        h.write_u128(nanos);
-        h.write_u32(std::process::id());
-        h.finish()
-    };
-    format!("{:016x}{:016x}", half(0x9e37_79b9), half(0x7f4a_7c15))
+    puff_greenlet::ids::unique_id()
 }
 
 #[cfg(test)]

@@ -179,14 +179,6 @@ pub struct RedisPool {
     pool: mobc::Pool<RedisManager>,
 }
 
-/// Whether a call deserves a second try on a fresh connection: it failed because the
-/// connection, reused rather than opened for this call, had died. Takes the connection and
-/// drops it (marked broken, so the pool discards it) before the caller asks for another,
-/// which matters for a pool of one.
-fn retry_on_fresh<T>(result: &Result<T, RedisError>, conn: PooledConnection) -> bool {
-    matches!(result, Err(RedisError::Connection(_))) && !conn.is_brand_new()
-}
-
 /// A connection idle longer than this is PINGed before reuse, so a restarted server costs
 /// no failed command once the pool has been quiet for a moment.
 const HEALTH_CHECK_AFTER: Duration = Duration::from_secs(1);
@@ -285,14 +277,17 @@ impl RedisPool {
     /// Run one command on a pooled connection.
     ///
     /// Like redis-py, a command that fails because a reused connection had died (the
-    /// server restarted while it sat idle) is sent once more on a fresh connection.
+    /// server restarted while it sat idle) is sent again, on the next pooled connection or a
+    /// fresh one (at most once per pooled connection).
     pub async fn query(&self, cmd: &Cmd) -> Result<Value, RedisError> {
-        let mut conn = self.get().await?;
-        let result = conn.query(cmd).await;
-        if retry_on_fresh(&result, conn) {
-            return self.get().await?.query(cmd).await;
+        let mut stale = 0;
+        loop {
+            let mut conn = self.get().await?;
+            let result = conn.query(cmd).await;
+            if !self.retry_on_fresh(&result, conn, &mut stale) {
+                return result;
+            }
         }
-        result
     }
 
     /// Send a pipeline on one pooled connection (retried like [`RedisPool::query`]); see
@@ -303,12 +298,32 @@ impl RedisPool {
         commands: usize,
         atomic: bool,
     ) -> Result<Option<Vec<Result<Value, RedisError>>>, RedisError> {
-        let mut conn = self.get().await?;
-        let result = conn.pipeline(pipe, commands, atomic).await;
-        if retry_on_fresh(&result, conn) {
-            return self.get().await?.pipeline(pipe, commands, atomic).await;
+        let mut stale = 0;
+        loop {
+            let mut conn = self.get().await?;
+            let result = conn.pipeline(pipe, commands, atomic).await;
+            if !self.retry_on_fresh(&result, conn, &mut stale) {
+                return result;
+            }
         }
-        result
+    }
+
+    /// Whether a call deserves another try: it failed because the connection, reused
+    /// rather than opened for this call, had died (the server restarted while it sat idle).
+    /// Takes the connection and drops it (marked broken, so the pool discards it) before
+    /// the caller asks for another, which matters for a pool of one. After a restart every
+    /// idle connection may be dead, so this allows one try per pooled connection.
+    fn retry_on_fresh<T>(
+        &self,
+        result: &Result<T, RedisError>,
+        conn: PooledConnection,
+        stale: &mut u32,
+    ) -> bool {
+        let retry = matches!(result, Err(RedisError::Connection(_)))
+            && !conn.is_brand_new()
+            && *stale < self.config.pool_size;
+        *stale += 1;
+        retry
     }
 
     /// The redis-rs client behind the pool, for connections the pool does not manage

@@ -150,9 +150,9 @@ global_state = _GlobalState()
 
 
 def __getattr__(name: str) -> Any:
-    # `puff.global_redis` / `puff.global_pubsub` without importing those modules (and the
+    # `puff.global_redis` / `puff.global_pubsub` / `puff.global_task_queue` without importing those modules (and the
     # native subsystems they check for) until first use. Not in __all__, so a star import
-    # works in builds without the redis/pubsub features.
+    # works in builds without the redis/pubsub/tasks features.
     if name == "global_redis":
         from puff.redis import global_redis
 
@@ -161,6 +161,10 @@ def __getattr__(name: str) -> Any:
         from puff.pubsub import global_pubsub
 
         return global_pubsub
+    if name == "global_task_queue":
+        from puff.task_queue import global_task_queue
+
+        return global_task_queue
     raise AttributeError(f"module 'puff' has no attribute {name!r}")
 
 

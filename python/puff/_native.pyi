@@ -118,3 +118,40 @@ class _PubSubModule:
     def names(self) -> list[str]: ...
 
 pubsub: _PubSubModule
+
+class _TaskQueueNative:
+    name: str
+    backend: str  # "redis" or "memory"
+    max_concurrent_tasks: int
+    has_event_loop: bool
+    # Each returns its result in a greenlet, an awaitable of it in a coroutine.
+    def schedule(
+        self,
+        function: str,
+        payload: Any,
+        scheduled_time_unix_ms: int | None,
+        timeout_ms: int,
+        keep_results_for_ms: int,
+        max_retries: int | None,
+    ) -> Any: ...
+    def task_result(self, task_id: str) -> Any: ...
+    def wait_for_task_result(self, task_id: str, poll_interval_ms: int, timeout_ms: int) -> Any: ...
+    def cancel(self, task_id: str) -> Any: ...
+    def dead_letters(self, limit: int = 100) -> Any: ...
+    def counts(self) -> Any: ...
+
+class _TaskError(PuffError):
+    task_id: str
+    error_type: str
+    message: str
+    traceback: str
+
+class _TaskQueueModule:
+    """``puff._native.task_queue`` (present when built with the `tasks` feature)."""
+
+    TaskError: type[_TaskError]
+    NativeTaskQueue: type[_TaskQueueNative]
+    def client(self, name: str = "default") -> _TaskQueueNative: ...
+    def names(self) -> list[str]: ...
+
+task_queue: _TaskQueueModule

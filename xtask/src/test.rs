@@ -19,7 +19,7 @@ struct Record {
     took: Duration,
 }
 
-const STEPS: usize = 11;
+const STEPS: usize = 12;
 
 /// Runs a command; `Ok(Passed)` when it exits 0.
 fn run_cmd(mut cmd: Command) -> Result<Outcome> {
@@ -185,6 +185,18 @@ pub fn run(repo: &Repo) -> Result<()> {
                 }
                 let mut cmd = repo.command(repo.venv_python());
                 cmd.args(["tests/redis/run.py", "-q"]);
+                run_pytest(cmd)
+            },
+        )?;
+
+        step(
+            "tests/tasks/run.py -q (puff-cli pytest, private Redis, worker processes)",
+            &mut || {
+                if !repo.root.join("tests/tasks/run.py").is_file() {
+                    return Ok(Outcome::Skipped("tests/tasks does not exist yet".into()));
+                }
+                let mut cmd = repo.command(repo.venv_python());
+                cmd.args(["tests/tasks/run.py", "-q"]);
                 run_pytest(cmd)
             },
         )?;

@@ -165,6 +165,12 @@ fn url_flags(config: &RuntimeConfig) -> Vec<UrlFlag> {
             .into_iter()
             .map(|c| (c.name, "pubsub", "pub/sub instance")),
     );
+    #[cfg(feature = "tasks")]
+    instances.extend(
+        puff_tasks::TasksSubsystem::queues_with_default(&config.task_queue)
+            .into_iter()
+            .map(|c| (c.name, "task_queue", "task queue")),
+    );
     instances
         .into_iter()
         .map(|(name, kind, what)| {
@@ -274,6 +280,15 @@ fn run_in_runtime(
         resources: resources.clone(),
         asyncio: config.asyncio,
     })?;
+    {
+        let ctx = StartContext {
+            resources: &resources,
+            tokio: tokio.handle(),
+        };
+        for subsystem in &subsystems {
+            subsystem.python_started(&ctx, &python)?;
+        }
+    }
     let ctx = CommandContext {
         python: python.clone(),
         resources: resources.clone(),

@@ -1,0 +1,205 @@
+//! [`TaskQueueConfig`]: one `[[task_queue]]` entry of `puff.toml`, and how its backend is
+//! chosen.
+
+use puff_greenlet::instance::{self, NamedInstance};
+use puff_redis::RedisConfig;
+use serde::Deserialize;
+
+/// `url` value that selects the in-process backend explicitly.
+pub const MEMORY_URL: &str = "memory://";
+
+/// One named task queue (`[[task_queue]]` entry).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TaskQueueConfig {
+    /// Queue name; Python uses it in `puff.task_queue.named_queue(name)`.
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// A Redis URL, or `memory://` for the in-process backend.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Use the URL of this `[[redis]]` pool.
+    #[serde(default)]
+    pub redis: Option<String>,
+    /// `false` drops the entry (the seeds write `enable = true`).
+    #[serde(default = "default_true")]
+    pub enable: bool,
+    /// Tasks this process runs at once; 0 makes it schedule only (default: CPUs x 4).
+    #[serde(default)]
+    pub max_concurrent_tasks: Option<usize>,
+    /// Retries after a timeout or a lost worker before a task goes to the dead-letter
+    /// list (default 3; `schedule_function(max_retries=)` overrides it per task).
+    #[serde(default = "default_max_retries")]
+    pub max_retries: u32,
+    /// A worker that stops renewing its lease for this long is presumed dead and its
+    /// tasks are retried (default 3000 ms; renewed every third of it, from Rust).
+    #[serde(default = "default_lease_ms")]
+    pub lease_ms: u64,
+    /// How often an idle worker looks for due tasks scheduled by other processes (tasks
+    /// scheduled in this process wake it at once; default 50 ms).
+    #[serde(default = "default_poll_ms")]
+    pub poll_interval_ms: u64,
+    /// On shutdown, how long running tasks may take to finish before they are handed
+    /// back to the queue for another worker (default 10000 ms).
+    #[serde(default = "default_shutdown_ms")]
+    pub shutdown_timeout_ms: u64,
+    /// Connection settings for the Redis backend.
+    #[serde(default)]
+    pub connect_timeout_ms: Option<u64>,
+}
+
+fn default_name() -> String {
+    "default".into()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_max_retries() -> u32 {
+    3
+}
+fn default_lease_ms() -> u64 {
+    3000
+}
+fn default_poll_ms() -> u64 {
+    50
+}
+fn default_shutdown_ms() -> u64 {
+    10_000
+}
+
+/// Where a queue's tasks live.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Backend {
+    /// In this process only (lost when it exits).
+    Memory,
+    /// In Redis, shared by every process connected to it.
+    Redis(RedisConfig),
+}
+
+impl TaskQueueConfig {
+    /// A queue named `name` with default settings.
+    pub fn named(name: impl Into<String>) -> Self {
+        TaskQueueConfig {
+            name: name.into(),
+            enable: true,
+            max_retries: default_max_retries(),
+            lease_ms: default_lease_ms(),
+            poll_interval_ms: default_poll_ms(),
+            shutdown_timeout_ms: default_shutdown_ms(),
+            ..Self::default()
+        }
+    }
+
+    /// The number of tasks this process runs at once.
+    pub fn concurrency(&self) -> usize {
+        self.max_concurrent_tasks.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+                * 4
+        })
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        instance::validate_name(&self.name)?;
+        if self.url.is_some() && self.redis.is_some() {
+            return Err("`redis`: give either `url` or `redis`, not both".into());
+        }
+        if let Some(url) = &self.url
+            && url != MEMORY_URL
+        {
+            puff_redis::config::check_url(url).map_err(|m| format!("`url`: {m}"))?;
+        }
+        if self.lease_ms < 300 {
+            return Err("`lease_ms`: must be at least 300".into());
+        }
+        if self.poll_interval_ms == 0 {
+            return Err("`poll_interval_ms`: must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// The backend, from the first of: `PUFF_{NAME}_TASK_QUEUE_URL` (or
+    /// `--{name}-task-queue-url`), `url`, the `redis` pool named here, the `default` Redis
+    /// pool; else in process. `redis_pools` are the effective `[[redis]]` configs.
+    pub fn backend(&self, redis_pools: &[RedisConfig]) -> Result<Backend, String> {
+        let template = |url: String| {
+            let mut config = RedisConfig::named(format!("task-queue-{}", self.name)).with_url(url);
+            config.pool_size = 4;
+            if let Some(ms) = self.connect_timeout_ms {
+                config.connect_timeout_ms = ms;
+            }
+            config
+        };
+        let url = self.url_override().or_else(|| self.url.clone());
+        if let Some(url) = url {
+            if url == MEMORY_URL {
+                return Ok(Backend::Memory);
+            }
+            puff_redis::config::check_url(&url)?;
+            return Ok(Backend::Redis(template(url)));
+        }
+        if let Some(pool) = &self.redis {
+            let Some(redis) = redis_pools.iter().find(|r| &r.name == pool) else {
+                return Err(format!(
+                    "`redis`: no [[redis]] pool named `{pool}` is configured"
+                ));
+            };
+            return Ok(Backend::Redis(template(redis.url.clone())));
+        }
+        match redis_pools.iter().find(|r| r.name == "default") {
+            Some(redis) => Ok(Backend::Redis(template(redis.url.clone()))),
+            None => Ok(Backend::Memory),
+        }
+    }
+}
+
+impl NamedInstance for TaskQueueConfig {
+    const KIND: &'static str = "task_queue";
+
+    fn instance_name(&self) -> &str {
+        &self.name
+    }
+
+    fn enabled(&self) -> bool {
+        self.enable
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        TaskQueueConfig::validate(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_backend_resolution() {
+        let c: TaskQueueConfig = toml::from_str("enable = true").unwrap();
+        assert_eq!(c, TaskQueueConfig::named("default"));
+        assert!(c.concurrency() >= 4);
+        assert_eq!(c.backend(&[]).unwrap(), Backend::Memory);
+        let default_redis = RedisConfig::named("default").with_url("redis://h:1");
+        match c.backend(std::slice::from_ref(&default_redis)).unwrap() {
+            Backend::Redis(r) => assert_eq!(r.url, "redis://h:1"),
+            other => panic!("{other:?}"),
+        }
+        let c: TaskQueueConfig = toml::from_str("url = \"memory://\"").unwrap();
+        assert_eq!(
+            c.backend(std::slice::from_ref(&default_redis)).unwrap(),
+            Backend::Memory
+        );
+        let c: TaskQueueConfig = toml::from_str("name = \"x\"\nredis = \"cache\"").unwrap();
+        assert!(c.backend(&[default_redis]).unwrap_err().contains("cache"));
+        let c: TaskQueueConfig = toml::from_str("max_concurrent_tasks = 0").unwrap();
+        assert_eq!(c.concurrency(), 0);
+        let c: TaskQueueConfig = toml::from_str("lease_ms = 10").unwrap();
+        assert!(c.validate().unwrap_err().starts_with("`lease_ms`"));
+        assert!(toml::from_str::<TaskQueueConfig>("max_concurent_tasks = 1").is_err());
+        assert_eq!(
+            TaskQueueConfig::named("jobs").env_var(),
+            "PUFF_JOBS_TASK_QUEUE_URL"
+        );
+    }
+}

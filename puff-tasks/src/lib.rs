@@ -1,0 +1,28 @@
+//! # puff-tasks
+//!
+//! Puff's task queue: named queues from `[[task_queue]]` (a `default` one always exists),
+//! each on Redis — shared by every process connected to it, every state change one atomic
+//! Lua script — or in process when no Redis is configured. Tasks are importable Python
+//! functions with JSON payloads; they run in order of `scheduled_time_unix_ms` (FIFO by
+//! default, small values first, future values delayed), at least once: a task with no
+//! result `timeout_ms` after it was claimed, or whose worker stopped renewing its lease
+//! (renewed from Tokio, so a busy Python thread does not lose it), is retried, up to
+//! `max_retries` times, then dead-lettered. Results (or the task's exception) are kept for
+//! `keep_results_for_ms`.
+//!
+//! It owns the Rust API ([`TaskQueue`]), the worker that runs due tasks in every Puff
+//! process, and the native half of `puff.task_queue`. It does not own Redis connections
+//! (a small `puff-redis` pool per queue) or greenlet scheduling (`puff-greenlet`).
+
+pub mod config;
+mod memory;
+mod python;
+mod queue;
+mod redis_store;
+mod subsystem;
+pub mod task;
+
+pub use config::{Backend, TaskQueueConfig};
+pub use queue::{ScheduleOptions, TaskQueue};
+pub use subsystem::TasksSubsystem;
+pub use task::{DeadLetter, Outcome, TaskFailure};

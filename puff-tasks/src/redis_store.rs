@@ -1,0 +1,341 @@
+//! The Redis store: every state change is one Lua script, so claiming, completing and
+//! retrying are atomic across any number of processes.
+//!
+//! Keys, under `puff:tq:{name}:` (the braces make one Redis Cluster slot per queue):
+//! `queue` (sorted set of waiting ids, score = scheduled time), `running` (sorted set of
+//! claimed ids, score = deadline), `task:{id}` (hash: function, payload, limits, attempts,
+//! the claiming worker), `result:{id}` (the outcome, expiring), `worker:{id}` (a worker's
+//! lease, expiring unless renewed) and `dead` (list of dead letters, JSON).
+
+use std::sync::Arc;
+
+use puff_redis::redis::{self, Value};
+use puff_redis::{RedisError, RedisPool};
+use sha1::Digest;
+
+use crate::task::{ClaimedTask, DeadLetter, NewTask, RETRIES_EXHAUSTED};
+
+/// Requeues (or dead-letters) one claimed task; shared by the reaper and `release`.
+const REQUEUE_FN: &str = r#"
+local function requeue(p, id, reason, now)
+  local k = p .. 'task:' .. id
+  redis.call('ZREM', p .. 'running', id)
+  local t = redis.call('HMGET', k, 'attempts', 'max_retries', 'score', 'keep_ms', 'function', 'payload')
+  if not t[1] then return 0 end
+  local attempts = tonumber(t[1])
+  if attempts > tonumber(t[2]) then
+    redis.call('RPUSH', p .. 'dead', cjson.encode({id = id, ['function'] = t[5], payload = t[6],
+      attempts = attempts, reason = reason, at_ms = now}))
+    local message = 'gave up after ' .. attempts .. ' attempts (last one: ' .. reason .. ')'
+    redis.call('SET', p .. 'result:' .. id, cjson.encode({error = {type = ARGV_DEAD_TYPE,
+      message = message, traceback = ''}}), 'PX', t[4])
+    redis.call('DEL', k)
+  else
+    redis.call('ZADD', p .. 'queue', t[3], id)
+  end
+  return 1
+end
+"#;
+
+const SCHEDULE: &str = r#"
+local p, id = ARGV[1], ARGV[2]
+redis.call('HSET', p .. 'task:' .. id, 'function', ARGV[4], 'payload', ARGV[5],
+  'timeout_ms', ARGV[6], 'keep_ms', ARGV[7], 'max_retries', ARGV[8], 'attempts', 0, 'score', ARGV[3])
+redis.call('ZADD', p .. 'queue', ARGV[3], id)
+return 1
+"#;
+
+const CLAIM: &str = r#"
+local p, now, worker = ARGV[1], tonumber(ARGV[2]), ARGV[4]
+local ids = redis.call('ZRANGEBYSCORE', p .. 'queue', '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+for _, id in ipairs(ids) do
+  redis.call('ZREM', p .. 'queue', id)
+  local k = p .. 'task:' .. id
+  local t = redis.call('HMGET', k, 'function', 'payload', 'timeout_ms', 'attempts')
+  if t[1] then
+    local attempts = tonumber(t[4]) + 1
+    redis.call('HSET', k, 'worker', worker, 'attempts', attempts)
+    redis.call('ZADD', p .. 'running', now + tonumber(t[3]), id)
+    out[#out + 1] = id
+    out[#out + 1] = t[1]
+    out[#out + 1] = t[2]
+    out[#out + 1] = attempts
+  end
+end
+return out
+"#;
+
+const COMPLETE: &str = r#"
+local p, id = ARGV[1], ARGV[2]
+local k = p .. 'task:' .. id
+local keep = redis.call('HGET', k, 'keep_ms')
+if not keep then return 0 end
+redis.call('SET', p .. 'result:' .. id, ARGV[3], 'PX', keep)
+redis.call('DEL', k)
+redis.call('ZREM', p .. 'running', id)
+redis.call('ZREM', p .. 'queue', id)
+return 1
+"#;
+
+const CANCEL: &str = r#"
+local p, id = ARGV[1], ARGV[2]
+local gone = redis.call('DEL', p .. 'task:' .. id)
+redis.call('ZREM', p .. 'running', id)
+redis.call('ZREM', p .. 'queue', id)
+return gone
+"#;
+
+/// Timed-out tasks, then tasks whose worker's lease lapsed.
+const REAP_BODY: &str = r#"
+local p, now = ARGV[1], tonumber(ARGV[2])
+local moved = 0
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', p .. 'running', '-inf', now)) do
+  moved = moved + requeue(p, id, 'timed out', now)
+end
+for _, id in ipairs(redis.call('ZRANGE', p .. 'running', 0, -1)) do
+  local w = redis.call('HGET', p .. 'task:' .. id, 'worker')
+  if (not w) or redis.call('EXISTS', p .. 'worker:' .. w) == 0 then
+    moved = moved + requeue(p, id, 'worker lost', now)
+  end
+end
+return moved
+"#;
+
+const RELEASE_BODY: &str = r#"
+local p, now = ARGV[1], tonumber(ARGV[2])
+local moved = 0
+for i = 3, #ARGV do
+  moved = moved + requeue(p, ARGV[i], 'worker shut down', now)
+end
+return moved
+"#;
+
+/// A Lua script sent by its SHA1 (loaded on first use, again after a server restart).
+struct Script {
+    source: String,
+    sha: String,
+}
+
+impl Script {
+    fn new(source: String) -> Script {
+        let digest = sha1::Sha1::digest(source.as_bytes());
+        let sha = digest.iter().map(|b| format!("{b:02x}")).collect();
+        Script { source, sha }
+    }
+
+    /// A script that can call `requeue(...)`.
+    fn with_requeue(body: &str) -> Script {
+        let dead_type = format!("'{RETRIES_EXHAUSTED}'");
+        Script::new(format!(
+            "{}{body}",
+            REQUEUE_FN.replace("ARGV_DEAD_TYPE", &dead_type)
+        ))
+    }
+
+    async fn run(&self, pool: &RedisPool, args: &[&str]) -> Result<Value, RedisError> {
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(&self.sha).arg(0).arg(args);
+        match pool.query(&cmd).await {
+            Err(RedisError::Response(m)) if m.starts_with("NOSCRIPT") => {
+                let mut cmd = redis::cmd("EVAL");
+                cmd.arg(&self.source).arg(0).arg(args);
+                pool.query(&cmd).await
+            }
+            other => other,
+        }
+    }
+}
+
+struct Scripts {
+    schedule: Script,
+    claim: Script,
+    complete: Script,
+    cancel: Script,
+    reap: Script,
+    release: Script,
+}
+
+pub struct RedisStore {
+    pool: Arc<RedisPool>,
+    prefix: String,
+    scripts: Scripts,
+}
+
+fn data_error(what: &str, value: &Value) -> RedisError {
+    RedisError::Data(format!("unexpected reply to {what}: {value:?}"))
+}
+
+fn int(value: &Value) -> Option<i64> {
+    redis::from_redis_value(value).ok()
+}
+
+impl RedisStore {
+    pub fn new(pool: Arc<RedisPool>, queue_name: &str) -> RedisStore {
+        RedisStore {
+            pool,
+            prefix: format!("puff:tq:{{{queue_name}}}:"),
+            scripts: Scripts {
+                schedule: Script::new(SCHEDULE.into()),
+                claim: Script::new(CLAIM.into()),
+                complete: Script::new(COMPLETE.into()),
+                cancel: Script::new(CANCEL.into()),
+                reap: Script::with_requeue(REAP_BODY),
+                release: Script::with_requeue(RELEASE_BODY),
+            },
+        }
+    }
+
+    pub fn redacted_url(&self) -> &str {
+        self.pool.redacted_url()
+    }
+
+    pub async fn schedule(&self, task: &NewTask) -> Result<(), RedisError> {
+        let (score, timeout, keep, retries) = (
+            task.scheduled_time_unix_ms.to_string(),
+            task.timeout_ms.to_string(),
+            task.keep_results_for_ms.to_string(),
+            task.max_retries.to_string(),
+        );
+        let args = [
+            self.prefix.as_str(),
+            &task.id,
+            &score,
+            &task.function,
+            &task.payload,
+            &timeout,
+            &keep,
+            &retries,
+        ];
+        self.scripts.schedule.run(&self.pool, &args).await?;
+        Ok(())
+    }
+
+    pub async fn claim(
+        &self,
+        worker: &str,
+        max: usize,
+        now: u64,
+    ) -> Result<Vec<ClaimedTask>, RedisError> {
+        let (now, max) = (now.to_string(), max.to_string());
+        let reply = self
+            .scripts
+            .claim
+            .run(&self.pool, &[&self.prefix, &now, &max, worker])
+            .await?;
+        let Value::Array(items) = &reply else {
+            return Err(data_error("claim", &reply));
+        };
+        let text = |v: &Value| redis::from_redis_value::<String>(v).ok();
+        items
+            .chunks(4)
+            .map(|c| match c {
+                [id, function, payload, attempt] => Some(ClaimedTask {
+                    id: text(id)?,
+                    function: text(function)?,
+                    payload: text(payload)?,
+                    attempt: u32::try_from(int(attempt)?).ok()?,
+                }),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| data_error("claim", &reply))
+    }
+
+    pub async fn complete(&self, id: &str, outcome: &str) -> Result<bool, RedisError> {
+        let reply = self
+            .scripts
+            .complete
+            .run(&self.pool, &[&self.prefix, id, outcome])
+            .await?;
+        Ok(int(&reply) == Some(1))
+    }
+
+    pub async fn release(&self, ids: &[String], now: u64) -> Result<(), RedisError> {
+        let now = now.to_string();
+        let mut args = vec![self.prefix.as_str(), &now];
+        args.extend(ids.iter().map(String::as_str));
+        self.scripts.release.run(&self.pool, &args).await?;
+        Ok(())
+    }
+
+    pub async fn result(&self, id: &str) -> Result<Option<String>, RedisError> {
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(format!("{}result:{id}", self.prefix));
+        let reply = self.pool.query(&cmd).await?;
+        match reply {
+            Value::Nil => Ok(None),
+            other => redis::from_redis_value(&other)
+                .map(Some)
+                .map_err(|_| data_error("GET", &other)),
+        }
+    }
+
+    pub async fn cancel(&self, id: &str) -> Result<bool, RedisError> {
+        let reply = self
+            .scripts
+            .cancel
+            .run(&self.pool, &[&self.prefix, id])
+            .await?;
+        Ok(int(&reply) == Some(1))
+    }
+
+    pub async fn reap(&self, now: u64) -> Result<usize, RedisError> {
+        let now = now.to_string();
+        let reply = self
+            .scripts
+            .reap
+            .run(&self.pool, &[&self.prefix, &now])
+            .await?;
+        Ok(int(&reply).unwrap_or(0).max(0) as usize)
+    }
+
+    /// Set or renew this worker's lease.
+    pub async fn renew_lease(&self, worker: &str, lease_ms: u64) -> Result<(), RedisError> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(format!("{}worker:{worker}", self.prefix))
+            .arg(1)
+            .arg("PX")
+            .arg(lease_ms);
+        self.pool.query(&cmd).await?;
+        Ok(())
+    }
+
+    /// Give the lease up at once (clean shutdown).
+    pub async fn drop_lease(&self, worker: &str) -> Result<(), RedisError> {
+        let mut cmd = redis::cmd("DEL");
+        cmd.arg(format!("{}worker:{worker}", self.prefix));
+        self.pool.query(&cmd).await?;
+        Ok(())
+    }
+
+    pub async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, RedisError> {
+        let mut cmd = redis::cmd("LRANGE");
+        cmd.arg(format!("{}dead", self.prefix))
+            .arg(-(limit.max(1) as i64))
+            .arg(-1);
+        let reply = self.pool.query(&cmd).await?;
+        let entries: Vec<String> =
+            redis::from_redis_value(&reply).map_err(|_| data_error("LRANGE", &reply))?;
+        entries
+            .iter()
+            .map(|e| {
+                serde_json::from_str(e)
+                    .map_err(|err| RedisError::Data(format!("unreadable dead letter {e}: {err}")))
+            })
+            .collect()
+    }
+
+    /// (queued, running) counts.
+    pub async fn counts(&self) -> Result<(usize, usize), RedisError> {
+        let count = |key: &str| {
+            let mut cmd = redis::cmd("ZCARD");
+            cmd.arg(format!("{}{key}", self.prefix));
+            cmd
+        };
+        let (queue, running) = (count("queue"), count("running"));
+        let q = int(&self.pool.query(&queue).await?).unwrap_or(0);
+        let r = int(&self.pool.query(&running).await?).unwrap_or(0);
+        Ok((q.max(0) as usize, r.max(0) as usize))
+    }
+}

@@ -1,0 +1,220 @@
+"""``puff.task_queue``: a distributed, at-least-once task queue with priorities and delays.
+
+A task is an importable top-level function taking one JSON-able payload and returning a
+JSON-able result. It runs on any Puff process connected to the queue (every process runs
+due tasks in the background; ``puff-cli wait-forever`` makes a pure worker)::
+
+    from puff.task_queue import global_task_queue
+
+    def send_email(payload):
+        ...
+        return {"sent": True}
+
+    task = global_task_queue.schedule_function(send_email, {"to": "ada@example.com"})
+    result = global_task_queue.wait_for_task_result(task, 100, 10_000)
+
+Tasks run in order of ``scheduled_time_unix_ms`` (default: now, so FIFO; small values
+first; future values are delayed). A task with no result ``timeout_ms`` after a worker
+claimed it, or whose worker died, runs again (up to ``max_retries`` times, then it goes to
+the dead-letter list). A task that raises stores the error: reading its result raises
+:class:`TaskError`. Every call works from a greenlet (returns its result) and from a
+coroutine on Puff's event loop (``asyncio = true``; returns an awaitable).
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from typing import Any, Callable
+
+from puff import PuffError, PuffNotRunningError, _native
+
+__all__ = [
+    "DEFAULT_KEEP_RESULTS_FOR_MS",
+    "DEFAULT_TIMEOUT_MS",
+    "TaskError",
+    "TaskQueue",
+    "global_task_queue",
+    "named_queue",
+    "names",
+]
+
+DEFAULT_TIMEOUT_MS = 30 * 1000
+DEFAULT_KEEP_RESULTS_FOR_MS = 5 * 60 * 1000
+
+_native_tq: Any = getattr(_native, "task_queue", None) if _native is not None else None
+
+if _native is not None and _native_tq is None:
+    raise ImportError(
+        "puff.task_queue needs the `tasks` feature, which this build of Puff does not "
+        "include: rebuild with it enabled (e.g. `cargo build -p puff-cli --features tasks`)"
+    )
+
+if _native_tq is not None:
+    TaskError = _native_tq.TaskError
+else:  # outside the runtime: importable for tools and type checkers
+
+    class TaskError(PuffError):  # type: ignore[no-redef]
+        """The task raised (or could not run)."""
+
+        task_id: str
+        error_type: str
+        message: str
+        traceback: str
+
+
+def _require_native() -> Any:
+    if _native_tq is None:
+        raise PuffNotRunningError(
+            "puff.task_queue works only inside the Puff runtime (`puff-cli`, or a Rust "
+            "binary built on puff-core with the `tasks` feature)"
+        )
+    return _native_tq
+
+
+def _function_path(func: Callable[..., Any]) -> str:
+    """``module:name`` of a top-level function every worker can import, or a clear error."""
+    module = getattr(func, "__module__", None)
+    qualname = getattr(func, "__qualname__", None)
+    if not callable(func) or not module or not qualname:
+        raise TypeError(
+            f"schedule_function needs a top-level function, not {type(func).__name__}"
+        )
+    where = f"{module}.{qualname}"
+    if "<lambda>" in qualname or "<locals>" in qualname or "." in qualname:
+        raise ValueError(
+            f"schedule_function needs an importable top-level function; {where} is a "
+            "lambda, a nested function or a method, which other processes cannot import"
+        )
+    if module == "__main__":
+        raise ValueError(
+            f"schedule_function: {where} lives in __main__, which other processes cannot "
+            "import; move it into a module"
+        )
+    found = getattr(sys.modules.get(module), qualname, None)
+    if found is not func and getattr(found, "__wrapped__", None) is not func:
+        raise ValueError(
+            f"schedule_function: importing {where} does not give this function back; "
+            "only importable top-level functions can be scheduled"
+        )
+    return f"{module}:{qualname}"
+
+
+class TaskQueue:
+    """One named queue. It is looked up on first use, so ``global_task_queue`` can be
+    created outside the runtime."""
+
+    def __init__(self, name: str = "default") -> None:
+        self._name = name
+        self._queue: Any = None
+
+    @property
+    def _native(self) -> Any:
+        if self._queue is None:
+            self._queue = _require_native().client(self._name)
+        return self._queue
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def backend(self) -> str:
+        """``"redis"`` or ``"memory"`` (in process)."""
+        return str(self._native.backend)
+
+    @property
+    def max_concurrent_tasks(self) -> int:
+        """Tasks this process runs at once (0: it only schedules)."""
+        return int(self._native.max_concurrent_tasks)
+
+    def schedule_function(
+        self,
+        func: Callable[..., Any],
+        payload: Any,
+        scheduled_time_unix_ms: int | None = None,
+        timeout_ms: int = DEFAULT_TIMEOUT_MS,
+        keep_results_for_ms: int = DEFAULT_KEEP_RESULTS_FOR_MS,
+        max_retries: int | None = None,
+    ) -> Any:
+        """Queue ``func(payload)``; returns the task id (a str).
+
+        ``scheduled_time_unix_ms``: run order and earliest start (default: now).
+        ``timeout_ms``: without a result this long after a worker took it, the task runs
+        again. ``keep_results_for_ms``: how long the result stays readable.
+        ``max_retries``: reruns before it is dead-lettered (default: the queue's)."""
+        path = _function_path(func)
+        if inspect.iscoroutinefunction(func) and not self._native.has_event_loop:
+            raise ValueError(
+                f"{path} is an `async def` task, which needs Puff's event loop: set "
+                "`asyncio = true` in puff.toml (RuntimeConfig::set_asyncio(true))"
+            )
+        if timeout_ms < 1:
+            raise ValueError("timeout_ms must be at least 1")
+        if keep_results_for_ms < 1:
+            raise ValueError("keep_results_for_ms must be at least 1")
+        if max_retries is not None and max_retries < 0:
+            raise ValueError("max_retries must be 0 or more")
+        if scheduled_time_unix_ms is not None and scheduled_time_unix_ms < 0:
+            raise ValueError("scheduled_time_unix_ms must be 0 or more")
+        return self._native.schedule(
+            path,
+            payload,
+            scheduled_time_unix_ms,
+            timeout_ms,
+            keep_results_for_ms,
+            max_retries,
+        )
+
+    def task_result(self, task: str) -> Any:
+        """The task's result; None until it finished. Raises :class:`TaskError` if it
+        raised or ran out of retries."""
+        return self._native.task_result(str(task))
+
+    def wait_for_task_result(
+        self, task: str, poll_interval_ms: int = 100, timeout_ms: int = 10_000
+    ) -> Any:
+        """Wait up to ``timeout_ms`` for the task's result, looking every
+        ``poll_interval_ms`` (at once when it finishes in this process); None if it did
+        not finish in time. Raises :class:`TaskError` like :meth:`task_result`."""
+        return self._native.wait_for_task_result(
+            str(task), max(1, int(poll_interval_ms)), max(0, int(timeout_ms))
+        )
+
+    def cancel(self, task: str) -> Any:
+        """Keep a queued task from running (a running one from storing its result); False
+        if it already finished or is unknown."""
+        return self._native.cancel(str(task))
+
+    def dead_letters(self, limit: int = 100) -> Any:
+        """The newest ``limit`` tasks that ran out of retries: dicts with ``task_id``,
+        ``function``, ``payload``, ``attempts``, ``reason`` and ``at_unix_ms``."""
+        return self._native.dead_letters(int(limit))
+
+    def counts(self) -> Any:
+        """``{"queued": n, "running": n}`` over every worker of the queue."""
+        return self._native.counts()
+
+    def __call__(self) -> TaskQueue:
+        """``global_task_queue()`` and ``global_task_queue`` are the same queue."""
+        return self
+
+    def __repr__(self) -> str:
+        return f"<puff.task_queue.TaskQueue {self._name!r}>"
+
+
+def named_queue(name: str = "default") -> TaskQueue:
+    """The queue configured as ``[[task_queue]] name = "..."`` (``default`` always
+    exists)."""
+    queue = TaskQueue(name)
+    if _native_tq is not None:
+        queue._native  # noqa: B018 - fail now on an unknown name
+    return queue
+
+
+def names() -> list[str]:
+    """Names of the configured queues."""
+    return list(_require_native().names())
+
+
+global_task_queue = TaskQueue("default")

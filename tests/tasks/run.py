@@ -1,0 +1,80 @@
+"""Run the task queue suite inside puff-cli.
+
+    .venv/bin/python tests/tasks/run.py [pytest args...]
+
+Starts a private throwaway redis-server with persistence (the restart test stops and
+starts it; the `persist` queue lives there), plus one for the other queues unless
+``$PUFF_TEST_REDIS_URL`` names a server to use, then runs ``puff-cli pytest tests/tasks``
+twice:
+
+1. ``puff.toml``: the queues on Redis; test_tasks.py runs its tasks in this process,
+   test_tasks_distributed.py starts `wait-forever` worker processes (worker.toml).
+2. ``puff-memory.toml``: no Redis configured at all; test_tasks.py on the in-process
+   backend.
+
+Exits non-zero if any run fails. Set ``PUFF_CLI_BINARY`` to test another build.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "redis"))
+
+from redis_server import ENV_VAR, RedisServer  # noqa: E402
+
+NO_TESTS_COLLECTED = 5
+
+
+def main(argv: list[str]) -> int:
+    binary = os.environ.get("PUFF_CLI_BINARY") or os.path.join(
+        ROOT, "target/debug/puff-cli"
+    )
+    test_url = os.environ.get("PUFF_TEST_REDIS_URL")
+    persistent = RedisServer.create(persistent=True)
+    shared_server = None if test_url else RedisServer.create()
+    try:
+        shared = shared_server.url if shared_server else str(test_url)
+        base = {
+            k: v
+            for k, v in os.environ.items()
+            # Only this script decides where each pool and queue points.
+            if not re.fullmatch(r"PUFF_\w+_(REDIS|PUBSUB|TASK_QUEUE)_URL", k)
+        }
+        if sys.prefix != sys.base_prefix:  # the virtualenv's python: puff-cli uses it
+            base.setdefault("VIRTUAL_ENV", sys.prefix)
+        base["PUFF_CLI_BINARY"] = binary
+        with_redis = {
+            **base,
+            ENV_VAR: persistent.to_env(),
+            "PUFF_DEFAULT_REDIS_URL": shared,
+            "PUFF_PERSIST_TASK_QUEUE_URL": persistent.url,
+        }
+        codes = []
+        for config, env in (("puff.toml", with_redis), ("puff-memory.toml", base)):
+            cmd = [binary, "--config", os.path.join(HERE, config), "pytest", HERE, *argv]
+            print(f"\n=== {' '.join(cmd)}", flush=True)
+            codes.append(subprocess.call(cmd, env=env, cwd=ROOT))
+        failed = [c for c in codes if c not in (0, NO_TESTS_COLLECTED)]
+        if failed:
+            print(f"FAILED: exit codes of the two runs: {codes}")
+            return failed[0]
+        if all(c == NO_TESTS_COLLECTED for c in codes):
+            return NO_TESTS_COLLECTED
+        if NO_TESTS_COLLECTED in codes and not argv:
+            print(f"FAILED: a run collected no tests: exit codes {codes}")
+            return NO_TESTS_COLLECTED
+        return 0
+    finally:
+        persistent.destroy()
+        if shared_server is not None:
+            shared_server.destroy()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,89 @@
+"""Task functions for the task queue suite. They live in their own module so that every
+process (the test process and the `wait-forever` workers) imports them by the same name.
+
+In-process recorders (``STARTS``, ``ATTEMPTS``) serve the tests whose tasks run in the
+test process; tasks run by worker processes record in Redis instead (``record_start``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import puff
+
+# (kind, number, unix ms) of every start of `ordered_*` and `delayed` tasks in this process.
+STARTS: list[tuple[str, int, float]] = []
+# token -> how many times `flaky_slow` started.
+ATTEMPTS: dict[str, int] = {}
+
+
+def my_awesome_task(payload: dict[str, Any]) -> int:
+    STARTS.append((payload["type"], payload["x"][0], time.time() * 1000))
+    return int(payload["x"][0])
+
+
+async def my_awesome_task_async(payload: dict[str, Any]) -> int:
+    STARTS.append((payload["type"], payload["x"][0], time.time() * 1000))
+    await puff.sleep_ms(1)
+    return int(payload["x"][0])
+
+
+def delayed(payload: dict[str, Any]) -> float:
+    started = time.time() * 1000
+    STARTS.append(("delayed", int(payload["n"]), started))
+    return started
+
+
+def flaky_slow(payload: dict[str, Any]) -> int:
+    """Sleeps past its timeout on the first attempt only; returns the attempt number."""
+    token = payload["token"]
+    ATTEMPTS[token] = attempt = ATTEMPTS.get(token, 0) + 1
+    if attempt == 1:
+        puff.sleep_ms(int(payload["sleep_ms"]))
+    return attempt
+
+
+def always_slow(payload: dict[str, Any]) -> None:
+    puff.sleep_ms(int(payload["sleep_ms"]))
+
+
+def fails(payload: dict[str, Any]) -> None:
+    raise ValueError(f"bad payload {payload['n']}")
+
+
+def returns_non_json(payload: Any) -> object:
+    return object()
+
+
+def echo(payload: Any) -> Any:
+    return payload
+
+
+async def echo_async(payload: Any) -> Any:
+    await puff.sleep_ms(1)
+    return payload
+
+
+def record_start(run: str, value: str) -> None:
+    from puff.redis import global_redis
+
+    global_redis.rpush(f"{run}:starts", value)
+
+
+def remote_work(payload: dict[str, Any]) -> dict[str, int]:
+    """Run by the worker processes: note the start in Redis, take a moment, say who ran."""
+    record_start(payload["run"], f"{payload['i']}:{os.getpid()}")
+    puff.sleep_ms(int(payload.get("sleep_ms", 20)))
+    return {"i": int(payload["i"]), "pid": os.getpid()}
+
+
+def hog_the_gil(payload: dict[str, Any]) -> int:
+    """Holds the Python thread (and the GIL) for longer than the worker's lease."""
+    record_start(payload["run"], f"hog:{os.getpid()}")
+    deadline = time.monotonic() + payload["seconds"]
+    spins = 0
+    while time.monotonic() < deadline:
+        spins += 1
+    return os.getpid()
