@@ -4,8 +4,7 @@ use puff_greenlet::instance::{self, NamedInstance};
 use puff_redis::RedisConfig;
 use serde::Deserialize;
 
-/// `url` value that selects the in-process backend explicitly.
-pub const MEMORY_URL: &str = "memory://";
+pub use puff_redis::config::MEMORY_URL;
 
 /// One named pub/sub instance (`[[pubsub]]` entry).
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
@@ -56,14 +55,7 @@ impl PubSubConfig {
 
     pub fn validate(&self) -> Result<(), String> {
         instance::validate_name(&self.name)?;
-        if self.url.is_some() && self.redis.is_some() {
-            return Err("`redis`: give either `url` or `redis`, not both".into());
-        }
-        if let Some(url) = &self.url
-            && url != MEMORY_URL
-        {
-            puff_redis::config::check_url(url).map_err(|m| format!("`url`: {m}"))?;
-        }
+        puff_redis::config::check_service_keys(self.url.as_deref(), self.redis.as_deref())?;
         Ok(())
     }
 
@@ -80,25 +72,8 @@ impl PubSubConfig {
             config
         };
         let url = self.url_override().or_else(|| self.url.clone());
-        if let Some(url) = url {
-            if url == MEMORY_URL {
-                return Ok(Backend::Memory);
-            }
-            puff_redis::config::check_url(&url)?;
-            return Ok(Backend::Redis(template(url)));
-        }
-        if let Some(pool) = &self.redis {
-            let Some(redis) = redis_pools.iter().find(|r| &r.name == pool) else {
-                return Err(format!(
-                    "`redis`: no [[redis]] pool named `{pool}` is configured"
-                ));
-            };
-            return Ok(Backend::Redis(template(redis.url.clone())));
-        }
-        match redis_pools.iter().find(|r| r.name == "default") {
-            Some(redis) => Ok(Backend::Redis(template(redis.url.clone()))),
-            None => Ok(Backend::Memory),
-        }
+        let url = puff_redis::config::service_url(url, self.redis.as_deref(), redis_pools)?;
+        Ok(url.map_or(Backend::Memory, |url| Backend::Redis(template(url))))
     }
 }
 

@@ -113,6 +113,50 @@ pub fn check_url(url: &str) -> Result<(), String> {
         .map_err(|e| format!("{} is not a valid Redis URL: {e}", redact_url(url)))
 }
 
+/// `url` value that puts a Redis-backed service (pub/sub, a task queue) in process.
+pub const MEMORY_URL: &str = "memory://";
+
+/// Check the `url` and `redis` keys of a Redis-backed service's entry.
+pub fn check_service_keys(url: Option<&str>, pool: Option<&str>) -> Result<(), String> {
+    if url.is_some() && pool.is_some() {
+        return Err("`redis`: give either `url` or `redis`, not both".into());
+    }
+    match url {
+        Some(url) if url != MEMORY_URL => check_url(url).map_err(|m| format!("`url`: {m}")),
+        _ => Ok(()),
+    }
+}
+
+/// The Redis URL a service (pub/sub, a task queue) uses, `None` for in process: `url`
+/// (its override already applied; [`MEMORY_URL`] means in process), else the URL of the
+/// `[[redis]]` pool named `pool`, else that of the `default` pool, else in process.
+/// `pools` are the effective `[[redis]]` configs.
+pub fn service_url(
+    url: Option<String>,
+    pool: Option<&str>,
+    pools: &[RedisConfig],
+) -> Result<Option<String>, String> {
+    if let Some(url) = url {
+        if url == MEMORY_URL {
+            return Ok(None);
+        }
+        check_url(&url)?;
+        return Ok(Some(url));
+    }
+    if let Some(pool) = pool {
+        return match pools.iter().find(|r| r.name == pool) {
+            Some(redis) => Ok(Some(redis.url.clone())),
+            None => Err(format!(
+                "`redis`: no [[redis]] pool named `{pool}` is configured"
+            )),
+        };
+    }
+    Ok(pools
+        .iter()
+        .find(|r| r.name == "default")
+        .map(|r| r.url.clone()))
+}
+
 impl NamedInstance for RedisConfig {
     const KIND: &'static str = "redis";
 
