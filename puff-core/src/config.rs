@@ -747,6 +747,31 @@ mod tests {
         assert!(rc.set_postgres(false).postgres_configs().is_empty());
     }
 
+    #[cfg(feature = "tasks")]
+    #[test]
+    fn task_queue_entries() {
+        // The docs' form, and a named queue on a named pool.
+        let config = parse(
+            "asyncio = true\n[[task_queue]]\nenable = true\n[[redis]]\nname = \"jobs\"\n\
+             [[task_queue]]\nname = \"emails\"\nredis = \"jobs\"\nmax_concurrent_tasks = 2",
+        )
+        .unwrap();
+        let queues = config.task_queue_configs();
+        assert_eq!(queues[0], puff_tasks::TaskQueueConfig::named("default"));
+        assert_eq!(queues[1].max_concurrent_tasks, Some(2));
+        let e = parse("[[task_queue]]\nmax_concurent_tasks = 2").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("task_queue[0]"), "{e}");
+        assert!(e.message.contains("max_concurent_tasks"), "{e}");
+        let e = parse("[[task_queue]]\nurl = \"redis://:hunter2@h:x\"").unwrap_err();
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        let rc = RuntimeConfig::default()
+            .set_task_queue(true)
+            .set_task_queue_concurrent_tasks(3);
+        assert_eq!(rc.task_queue_configs().len(), 1);
+        assert_eq!(rc.task_queue_configs()[0].concurrency(), 3);
+        assert!(rc.set_task_queue(false).task_queue_configs().is_empty());
+    }
+
     #[cfg(feature = "pubsub")]
     #[test]
     fn redis_and_pubsub_entries() {

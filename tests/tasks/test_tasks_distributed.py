@@ -71,6 +71,8 @@ def test_a_killed_worker_loses_no_task(start_worker: Worker) -> None:
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     results = wait_all(remote, tasks)
+    missing = [i for i, r in enumerate(results) if r is None]
+    assert not missing, f"{len(missing)} tasks never got a result, e.g. {missing[:5]}"
     assert [r["i"] for r in results] == list(range(1000)), "every task has its result"
     assert {r["pid"] for r in results} == {victim.pid, survivor.pid}
     started_on_victim = {
@@ -93,6 +95,37 @@ def test_a_worker_holding_the_gil_keeps_its_lease(start_worker: Worker) -> None:
     )
     pid = remote.wait_for_task_result(task, 50, 60_000)
     assert starts(run) == [f"hog:{pid}"], "started exactly once"
+    global_redis.delete(f"{run}:starts")
+
+
+def test_sigterm_lets_short_tasks_finish_and_hands_long_ones_back(
+    start_worker: Worker,
+) -> None:
+    """The worker stops claiming, lets running tasks finish for shutdown_timeout_ms
+    (1.5 s in worker.toml), hands the rest back and exits 0; timeout_ms is long, so only
+    the hand-back lets another worker run the long task soon."""
+    remote = named_queue("remote")
+    run = f"term:{uuid.uuid4().hex[:8]}"
+    first = start_worker()
+    short = remote.schedule_function(
+        tasks_lib.remote_work,
+        {"run": run, "i": 0, "sleep_ms": 500},
+        timeout_ms=600_000,
+    )
+    long = remote.schedule_function(
+        tasks_lib.remote_work,
+        {"run": run, "i": 1, "sleep_ms": 6000},
+        timeout_ms=600_000,
+    )
+    wait_until(lambda: len(starts(run)) == 2, 30_000, "both tasks to start")
+    first.send_signal(signal.SIGTERM)
+    assert remote.wait_for_task_result(short, 20, 30_000) == {"i": 0, "pid": first.pid}
+    wait_until(lambda: first.poll() is not None, 30_000, "the worker to exit")
+    assert first.returncode == 0
+    # Nobody runs the long task until a worker is there to take it.
+    assert remote.counts() == {"queued": 1, "running": 0}
+    second = start_worker()
+    assert remote.wait_for_task_result(long, 50, 60_000) == {"i": 1, "pid": second.pid}
     global_redis.delete(f"{run}:starts")
 
 
