@@ -1,5 +1,5 @@
-//! `cargo xtask bench http|asgi|client|postgres|redis`: Puff against its peers under the same load, on this
-//! machine, in one run.
+//! `cargo xtask bench http|asgi|client|postgres|redis|tasks`: Puff against its peers under the
+//! same load, on this machine, in one run.
 //!
 //! - `http`: Puff vs granian vs gunicorn+gevent on WSGI apps (and Puff's Rust routes vs bare
 //!   axum), server pinned to CPU 0 and wrk to CPU 1.
@@ -10,6 +10,8 @@
 //!   Postgres server (pinned to CPU 1), each client program pinned to CPU 0.
 //! - `redis`: Puff's `puff.redis` and `puff.pubsub` (Redis backend) vs redis-py's asyncio
 //!   client (hiredis, uvloop) on the same private redis-server, pinned the same way.
+//! - `tasks`: Puff's task queue (`puff.task_queue` on Redis) vs arq (uvloop) and Celery (Redis
+//!   broker and result backend): no-op tasks end to end on one node, same server and pinning.
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -31,7 +33,7 @@ const BODY_LEN: usize = 1024;
 const NOFILE: u32 = 65_536;
 
 pub const USAGE: &str = "\
-Usage: cargo xtask bench [http|asgi|client|postgres|redis] [OPTIONS]     (default: http)
+Usage: cargo xtask bench [http|asgi|client|postgres|redis|tasks] [OPTIONS]  (default: http)
 
 http: WSGI servers; the server pinned to CPU 0 (taskset -c 0), wrk pinned to CPU 1.
   (a) hello: raw 1 KB WSGI app, 64 connections      puff vs granian vs gunicorn+gevent
@@ -60,9 +62,15 @@ redis: one private redis-server (or $PUFF_BENCH_REDIS_URL / $PUFF_TEST_REDIS_URL
       (the next once all subscribers have the last): deliveries/s, p50/p99 latency
   (c) pub/sub: as (b) in bursts of --burst messages
   Each round runs every client on every case once; the median round counts.
+tasks: the same private redis-server as redis, each program (client and worker on one node)
+  pinned to CPU 0: puff-greenlets, puff-coroutines (puff.task_queue, worker in the same
+  puff-cli process), arq (one worker process, uvloop), celery (one worker process, solo pool;
+  Redis broker and result backend).
+  (a) no-op tasks: --tasks tasks from --concurrency callers, schedule to result (tasks/s)
+  Each round runs every program once; the median round counts.
 Installs wrk (apt-get) and bench/.venv-peers (pinned peers) when missing and builds the Rust
 binaries in release mode. Results are printed and saved as
-bench/results/<http|asgi|client|postgres|redis>-<UTC timestamp>.md and .json.
+bench/results/<http|asgi|client|postgres|redis|tasks>-<UTC timestamp>.md and .json.
 
 Options (http, asgi):
   --duration SECS     measured seconds per run (default 10)
@@ -94,6 +102,12 @@ Options (redis):
   --messages N        timed messages in (b) and (c) (default 2000)
   --subscribers N     subscribers in (b) and (c) (default 100)
   --burst N           messages per burst in (c) (default 20)
+Options (tasks):
+  --clients LIST      subset of puff-greenlets,puff-coroutines,arq,celery (default all)
+  --rounds N          runs of every program (default 3; the median is reported)
+  --tasks N           timed tasks per run (default 10000)
+  --concurrency N     concurrent callers scheduling and waiting (default 64)
+  --warmup-requests N untimed tasks before the timed ones, same callers (default 1000)
 Options (all):
   --skip-build        use the existing release binaries instead of running cargo build
   -h, --help          this text";
@@ -105,6 +119,7 @@ pub enum Kind {
     Client,
     Postgres,
     Redis,
+    Tasks,
 }
 
 impl Kind {
@@ -115,6 +130,7 @@ impl Kind {
             Kind::Client => "client",
             Kind::Postgres => "postgres",
             Kind::Redis => "redis",
+            Kind::Tasks => "tasks",
         }
     }
 
@@ -123,6 +139,7 @@ impl Kind {
         match self {
             Kind::Postgres => &PG_CASES,
             Kind::Redis => &REDIS_CASES,
+            Kind::Tasks => &TASKS_CASES,
             _ => &[],
         }
     }
@@ -131,7 +148,7 @@ impl Kind {
         match self {
             Kind::Http => &HTTP_CASES,
             Kind::Asgi => &ASGI_CASES,
-            Kind::Client | Kind::Postgres | Kind::Redis => &[],
+            Kind::Client | Kind::Postgres | Kind::Redis | Kind::Tasks => &[],
         }
     }
 
@@ -145,7 +162,7 @@ impl Kind {
                 Server::Axum,
             ],
             Kind::Asgi => &[Server::Puff, Server::Granian, Server::Uvicorn],
-            Kind::Client | Kind::Postgres | Kind::Redis => &[],
+            Kind::Client | Kind::Postgres | Kind::Redis | Kind::Tasks => &[],
         }
     }
 }
@@ -172,6 +189,8 @@ pub struct Options {
     messages: u64,
     subscribers: u64,
     burst: u64,
+    tasks_clients: Vec<TasksClient>,
+    tasks: u64,
 }
 
 fn list<'a>(flag: &str, v: Option<&'a String>) -> Result<Vec<&'a str>> {
@@ -222,10 +241,11 @@ pub fn parse(args: &[String]) -> Result<Option<Options>> {
             "client" => Kind::Client,
             "postgres" => Kind::Postgres,
             "redis" => Kind::Redis,
+            "tasks" => Kind::Tasks,
             _ => {
                 return usage_err(format!(
                     "unknown benchmark `{first}` (known: `http`, `asgi`, `client`, `postgres`, \
-                     `redis`, `bridge`)"
+                     `redis`, `tasks`, `bridge`)"
                 ));
             }
         };
@@ -261,6 +281,8 @@ pub fn parse(args: &[String]) -> Result<Option<Options>> {
         messages: 2_000,
         subscribers: 100,
         burst: 20,
+        tasks_clients: TasksClient::ALL.to_vec(),
+        tasks: 10_000,
     };
     let num = |flag: &str, v: Option<&String>| -> Result<u64> {
         let v = v.ok_or_else(|| util::UsageError(format!("{flag} needs a value")))?;
@@ -278,7 +300,7 @@ pub fn parse(args: &[String]) -> Result<Option<Options>> {
         let redis_too = postgres_too || flag == "--warmup-requests";
         if kind != Kind::Client
             && !(postgres_too && kind == Kind::Postgres)
-            && !(redis_too && kind == Kind::Redis)
+            && !(redis_too && matches!(kind, Kind::Redis | Kind::Tasks))
         {
             return usage_err(format!("{flag} is for `bench client`"));
         }
@@ -334,6 +356,16 @@ pub fn parse(args: &[String]) -> Result<Option<Options>> {
                     "--subscribers" => opts.subscribers = v.min(10_000),
                     _ => opts.burst = v,
                 }
+            }
+            "--tasks" => {
+                if kind != Kind::Tasks {
+                    return usage_err("--tasks is for `bench tasks`");
+                }
+                opts.tasks = num(arg, it.next())?.clamp(1, 10_000_000);
+            }
+            "--clients" if kind == Kind::Tasks => {
+                opts.tasks_clients =
+                    pick("--clients", it.next(), &TasksClient::ALL, TasksClient::name)?;
             }
             "--clients" if kind == Kind::Redis => {
                 opts.redis_clients =
@@ -673,6 +705,7 @@ pub fn run(repo: &Repo, opts: &Options) -> Result<()> {
         Kind::Client => run_clients(repo, opts),
         Kind::Postgres => run_service::<PgBench>(repo, opts),
         Kind::Redis => run_service::<RedisBench>(repo, opts),
+        Kind::Tasks => run_service::<TasksBench>(repo, opts),
     }
 }
 
@@ -911,6 +944,82 @@ fn ensure_peers(repo: &Repo, venv: &Path) -> Result<()> {
     std::fs::write(&stamp_path, format!("{hash}\n"))
         .with_context(|| format!("cannot write {}", stamp_path.display()))?;
     Ok(())
+}
+
+/// A peer that cannot share bench/.venv-peers (its declared dependencies conflict with
+/// the pins there) and gets a venv of its own, pinned in its own requirements file.
+struct SideVenv {
+    /// The venv, inside the (git-ignored) peers venv.
+    dir: &'static str,
+    requirements: &'static str,
+    /// The packages whose versions the report gives, shown as `NAME (label)`.
+    packages: &'static [&'static str],
+    label: &'static str,
+}
+
+/// arq requires redis<6: its own venv (see bench/requirements-arq.txt).
+const ARQ_VENV: SideVenv = SideVenv {
+    dir: "bench/.venv-peers/arq-venv",
+    requirements: "bench/requirements-arq.txt",
+    packages: &["arq", "redis", "hiredis", "uvloop"],
+    label: "arq venv",
+};
+
+/// Creates `side`'s venv and installs its requirements (skipped while its stamp matches).
+fn ensure_side_venv(repo: &Repo, side: &SideVenv) -> Result<()> {
+    let venv = repo.root.join(side.dir);
+    let info = setup::ensure_venv(repo, &venv, "   ")?;
+    let requirements = repo.root.join(side.requirements);
+    let text = std::fs::read_to_string(&requirements)
+        .with_context(|| format!("cannot read {}", requirements.display()))?;
+    let stamp_path = venv.join(PEERS_STAMP);
+    let mut hash = Fnv64::new();
+    hash.update(b"puff-side-peers-v2\0")
+        .update(info.version_str().as_bytes())
+        .update(text.as_bytes());
+    let hash = hash.hex();
+    if std::fs::read_to_string(&stamp_path)
+        .unwrap_or_default()
+        .trim()
+        == hash
+    {
+        println!(
+            "    {} unchanged (stamp matches) -- skipped pip install",
+            side.requirements
+        );
+        return Ok(());
+    }
+    let _ = std::fs::remove_file(&stamp_path);
+    println!("    installing {} into {}", side.requirements, side.dir);
+    let mut cmd = Command::new(venv.join("bin/python"));
+    util::apply_venv_env(&mut cmd, &venv);
+    cmd.current_dir(&repo.root)
+        .args(["-m", "pip", "install"])
+        .args(setup::pip_flags())
+        .args(["-r", side.requirements]);
+    util::run(&mut cmd).with_context(|| format!("installing {} failed", side.dir))?;
+    std::fs::write(&stamp_path, format!("{hash}\n"))
+        .with_context(|| format!("cannot write {}", stamp_path.display()))?;
+    Ok(())
+}
+
+/// The versions of `packages` installed in `venv` (those that are).
+fn venv_versions(venv: &Path, packages: &[&str]) -> Vec<(String, String)> {
+    let script = format!(
+        "import importlib.metadata as m\nfor n in {:?}:\n    try:\n        print(n, m.version(n))\n    except Exception:\n        pass\n",
+        packages
+    );
+    let mut out = Vec::new();
+    if !packages.is_empty()
+        && let Ok(text) = util::capture(Command::new(venv.join("bin/python")).args(["-c", &script]))
+    {
+        for line in text.lines() {
+            if let Some((k, v)) = line.split_once(' ') {
+                out.push((k.to_string(), v.trim().to_string()));
+            }
+        }
+    }
+    out
 }
 
 /// Builds the release binaries in one cargo call; if that fails, builds each package alone so
@@ -1478,20 +1587,7 @@ fn machine_info(repo: &Repo, peers_venv: &Path, with_wrk: bool, packages: &[&str
         let v = first_line(&text);
         tools.push(("wrk".into(), v.split(" [").next().unwrap_or(&v).to_string()));
     }
-    let script = format!(
-        "import importlib.metadata as m\nfor n in {:?}:\n    try:\n        print(n, m.version(n))\n    except Exception:\n        pass\n",
-        packages
-    );
-    if !packages.is_empty()
-        && let Ok(out) =
-            util::capture(Command::new(peers_venv.join("bin/python")).args(["-c", &script]))
-    {
-        for line in out.lines() {
-            if let Some((k, v)) = line.split_once(' ') {
-                tools.push((k.to_string(), v.trim().to_string()));
-            }
-        }
-    }
+    tools.extend(venv_versions(peers_venv, packages));
     let git = util::capture(
         Command::new("git")
             .args(["rev-parse", "--short", "HEAD"])
@@ -2281,6 +2377,11 @@ trait CaseClient: Copy + PartialEq {
     /// A Puff program's config (in bench/apps) and puff-cli command; `None` for a peer.
     fn puff_app(self) -> Option<(&'static str, &'static str)>;
 
+    /// The venv a peer's program runs from.
+    fn venv(self) -> &'static str {
+        PEERS_VENV
+    }
+
     /// Whether this is a Puff program (which needs the release puff-cli).
     fn is_puff(self) -> bool {
         self.puff_app().is_some()
@@ -2670,12 +2771,16 @@ trait ServiceBench {
     /// The helper prints `{HELPER_PREFIX}_URL=` and `{HELPER_PREFIX}_VERSION=` lines; the
     /// client programs find the URL in `${HELPER_PREFIX}_URL`.
     const HELPER_PREFIX: &'static str;
+    /// The puff-cli flag that hands the server's URL to the Puff programs.
+    const PUFF_URL_FLAG: &'static str;
     /// The peers' client program (in bench/apps; its argument: the client's name).
     const PEER_SCRIPT: &'static str;
     /// The server's name among the report's tools.
     const SERVER_TOOL: &'static str;
     /// The peer packages whose versions the report gives.
     const PACKAGES: &'static [&'static str];
+    /// Peers with a venv of their own.
+    const SIDE_VENVS: &'static [SideVenv] = &[];
     /// What the Markdown report says under `## Results` before the cases.
     const RESULTS_INTRO: &'static str;
     /// The last paragraph of the Markdown report.
@@ -2745,10 +2850,15 @@ fn run_service<B: ServiceBench>(repo: &Repo, opts: &Options) -> Result<()> {
     let peers_venv = repo.root.join(PEERS_VENV);
     println!("[bench 2/{STEPS}] peer clients venv {PEERS_VENV} ({PEERS_REQUIREMENTS})");
     ensure_peers(repo, &peers_venv)?;
+    let clients = B::clients(opts);
+    for side in B::SIDE_VENVS {
+        if clients.iter().any(|c| c.venv() == side.dir) {
+            ensure_side_venv(repo, side)?;
+        }
+    }
     println!("[bench 3/{STEPS}] project virtualenv .venv (needed to build and run Puff)");
     setup::run(repo)?;
 
-    let clients = B::clients(opts);
     let with_puff = clients.iter().any(|c| c.is_puff());
     ensure_puff_cli(repo, opts, with_puff, &format!("4/{STEPS}"))?;
 
@@ -2797,9 +2907,7 @@ fn run_service<B: ServiceBench>(repo: &Repo, opts: &Options) -> Result<()> {
         &mut results,
         &log_dir,
         (&mut server, &server_log),
-        |case, client| {
-            service_command::<B>(repo, &peers_venv, client_cpu, client, case, &url, opts)
-        },
+        |case, client| service_command::<B>(repo, client_cpu, client, case, &url, opts),
         B::show,
     )?;
     server.stop();
@@ -2807,6 +2915,11 @@ fn run_service<B: ServiceBench>(repo: &Repo, opts: &Options) -> Result<()> {
     let checks = B::checks(&results);
     let mut machine = machine_info(repo, &peers_venv, false, B::PACKAGES);
     machine.tools.insert(0, (B::SERVER_TOOL.into(), version));
+    for side in B::SIDE_VENVS {
+        for (name, v) in venv_versions(&repo.root.join(side.dir), side.packages) {
+            machine.tools.push((format!("{name} ({})", side.label), v));
+        }
+    }
     let cpus = (client_cpu, server_cpu);
     let md = render_service_markdown::<B>(&iso, opts, cpus, &machine, &results, &checks);
     let json = render_service_json::<B>(&iso, opts, cpus, &machine, &results, &checks);
@@ -2819,7 +2932,6 @@ fn run_service<B: ServiceBench>(repo: &Repo, opts: &Options) -> Result<()> {
 /// The command line of one client program of `B`.
 fn service_command<B: ServiceBench>(
     repo: &Repo,
-    peers_venv: &Path,
     cpu: &str,
     client: B::Client,
     case: char,
@@ -2832,8 +2944,7 @@ fn service_command<B: ServiceBench>(
             let args = vec![
                 "--config".to_string(),
                 apps.join(config).to_string_lossy().into_owned(),
-                // --default-postgres-url, --default-redis-url
-                format!("--default-{}-url", B::KIND.name()),
+                B::PUFF_URL_FLAG.to_string(),
                 url.to_string(),
                 command.to_string(),
             ];
@@ -2841,7 +2952,7 @@ fn service_command<B: ServiceBench>(
         }
         None => {
             let args = vec![B::PEER_SCRIPT.to_string(), client.name().to_string()];
-            peer_command(peers_venv, cpu, &args)
+            peer_command(&repo.root.join(client.venv()), cpu, &args)
         }
     };
     cmd.current_dir(apps)
@@ -2940,6 +3051,7 @@ impl ServiceBench for PgBench {
     const CASES: &'static [(char, &'static str)] = &PG_CASES;
     const EXTERNAL_VARS: [&'static str; 2] = ["PUFF_BENCH_POSTGRES_URL", "PUFF_TEST_POSTGRES_URL"];
     const HELPER_PREFIX: &'static str = "BENCH_PG";
+    const PUFF_URL_FLAG: &'static str = "--default-postgres-url";
     const PEER_SCRIPT: &'static str = "peer_pg.py";
     const SERVER_TOOL: &'static str = "postgres";
     const PACKAGES: &'static [&'static str] = &["asyncpg", "psycopg2-binary", "uvloop"];
@@ -3170,6 +3282,7 @@ impl ServiceBench for RedisBench {
     const CASES: &'static [(char, &'static str)] = &REDIS_CASES;
     const EXTERNAL_VARS: [&'static str; 2] = ["PUFF_BENCH_REDIS_URL", "PUFF_TEST_REDIS_URL"];
     const HELPER_PREFIX: &'static str = "BENCH_REDIS";
+    const PUFF_URL_FLAG: &'static str = "--default-redis-url";
     const PEER_SCRIPT: &'static str = "peer_redis.py";
     const SERVER_TOOL: &'static str = "redis-server";
     const PACKAGES: &'static [&'static str] = &["redis", "hiredis", "uvloop"];
@@ -3380,6 +3493,249 @@ impl ServiceBench for RedisBench {
             bail!(
                 "{wrong} of {} client/case pairs reported wrong replies or missing messages (the \
                  errors column above; details in {})",
+                results.len(),
+                repo.rel(log_dir)
+            );
+        }
+        Ok(())
+    }
+}
+
+// ------------------------------------------------------------------------ bench tasks
+
+/// `bench tasks` cases: id and title.
+const TASKS_CASES: [(char, &str); 1] = [(
+    'a',
+    "no-op tasks end to end on one node: schedule to result",
+)];
+
+/// A program of `bench tasks`: a client and a worker on one node.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum TasksClient {
+    PuffGreenlets,
+    PuffCoroutines,
+    Arq,
+    Celery,
+}
+
+impl TasksClient {
+    const ALL: [TasksClient; 4] = [
+        TasksClient::PuffGreenlets,
+        TasksClient::PuffCoroutines,
+        TasksClient::Arq,
+        TasksClient::Celery,
+    ];
+    const PUFF: [TasksClient; 2] = [TasksClient::PuffGreenlets, TasksClient::PuffCoroutines];
+}
+
+impl CaseClient for TasksClient {
+    fn name(self) -> &'static str {
+        match self {
+            TasksClient::PuffGreenlets => "puff-greenlets",
+            TasksClient::PuffCoroutines => "puff-coroutines",
+            TasksClient::Arq => "arq",
+            TasksClient::Celery => "celery",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            TasksClient::PuffGreenlets => {
+                "puff.task_queue from greenlets (puff.spawn), worker in the same puff-cli process"
+            }
+            TasksClient::PuffCoroutines => {
+                "puff.task_queue from coroutines (asyncio = true), worker in the same puff-cli \
+                 process"
+            }
+            TasksClient::Arq => {
+                "arq client + one arq worker process (max_jobs 100), both uvloop, redis-py 5.3"
+            }
+            TasksClient::Celery => {
+                "Celery client (threads) + one worker process (--pool=solo), Redis broker and \
+                 result backend"
+            }
+        }
+    }
+
+    fn puff_app(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            TasksClient::PuffGreenlets => Some(("puff_tasks.toml", "tasks")),
+            TasksClient::PuffCoroutines => Some(("puff_tasks_asyncio.toml", "tasks_coroutines")),
+            TasksClient::Arq | TasksClient::Celery => None,
+        }
+    }
+
+    fn venv(self) -> &'static str {
+        if self == TasksClient::Arq {
+            ARQ_VENV.dir
+        } else {
+            PEERS_VENV
+        }
+    }
+}
+
+type TasksResult = CaseResult<TasksClient>;
+
+/// `bench tasks`.
+struct TasksBench;
+
+impl ServiceBench for TasksBench {
+    type Client = TasksClient;
+    const KIND: Kind = Kind::Tasks;
+    const WHAT: &'static str = "task queue";
+    const CASES: &'static [(char, &'static str)] = &TASKS_CASES;
+    const EXTERNAL_VARS: [&'static str; 2] = ["PUFF_BENCH_REDIS_URL", "PUFF_TEST_REDIS_URL"];
+    const HELPER_PREFIX: &'static str = "BENCH_REDIS";
+    const PUFF_URL_FLAG: &'static str = "--default-redis-url";
+    const PEER_SCRIPT: &'static str = "peer_tasks.py";
+    const SERVER_TOOL: &'static str = "redis-server";
+    const PACKAGES: &'static [&'static str] =
+        &["celery", "kombu", "billiard", "redis", "hiredis", "uvloop"];
+    const SIDE_VENVS: &'static [SideVenv] = &[ARQ_VENV];
+    const RESULTS_INTRO: &'static str = "";
+    const NOTES: &'static str = "Errors = tasks that raised, returned a wrong value or gave no \
+        result within 30 s (all rounds). Ratios are Puff / peer tasks/s. One node: Puff runs \
+        the callers and the worker (`[[task_queue]] max_concurrent_tasks = 64`, Redis backend) \
+        in one puff-cli process and waits with `wait_for_task_result(poll_interval_ms=5)`; arq \
+        and Celery run their client process and one worker child process, both on the client \
+        CPU. arq (own venv: arq 0.28 requires redis-py < 6): `arq.worker.Worker(max_jobs=100, \
+        poll_delay=5 ms)` with uvloop as the event loop policy, client under `uvloop.run` waiting with `job.result(poll_delay=5 ms)`. \
+        Celery: `worker --pool=solo --concurrency=1` (tasks run in the worker's own process; \
+        prefork with one child was slower), prefetch multiplier 64, without gossip, mingle and \
+        heartbeat, JSON serializer, `ignore_result=False`; its client is synchronous, so the \
+        callers are threads sending with `apply_async` and waiting with `AsyncResult.get`. \
+        Programs and settings: `bench/apps/puff_tasks.py`, `bench/apps/peer_tasks.py`, \
+        `bench/apps/tasks_common.py`.";
+
+    fn clients(opts: &Options) -> &[TasksClient] {
+        &opts.tasks_clients
+    }
+
+    fn helper_args(_opts: &Options) -> Vec<String> {
+        vec!["redis_bench_server.py".to_string()]
+    }
+
+    fn server_line(opts: &Options, external: Option<&str>, server_cpu: &str) -> String {
+        RedisBench::server_line(opts, external, server_cpu)
+    }
+
+    fn client_env(opts: &Options, _case: char) -> Vec<(&'static str, String)> {
+        vec![
+            ("BENCH_TASKS", opts.tasks.to_string()),
+            ("BENCH_CONCURRENCY", opts.concurrency.to_string()),
+            ("BENCH_WARMUP", opts.warmup_requests.to_string()),
+        ]
+    }
+
+    fn show(r: &ClientRound) -> String {
+        format!(
+            "{:.0} tasks/s ({:.3} s), {} errors",
+            r.rps, r.seconds, r.errors
+        )
+    }
+
+    /// Targets, for both Puff variants: >= 3x arq's tasks/s; Puff / Celery for information.
+    fn checks(results: &[TasksResult]) -> Vec<Check> {
+        let mut out = Vec::new();
+        for (case, _) in TASKS_CASES {
+            for puff in TasksClient::PUFF {
+                for (peer, target) in [(TasksClient::Arq, Some(3.0)), (TasksClient::Celery, None)] {
+                    if !has_result(results, case, puff) || !has_result(results, case, peer) {
+                        continue;
+                    }
+                    out.push(Check {
+                        case,
+                        what: format!("({case}) {} / {} tasks/s", puff.name(), peer.name()),
+                        value: ratio(
+                            case_median(results, case, puff, rate_of),
+                            case_median(results, case, peer, rate_of),
+                        ),
+                        target,
+                        at_least: true,
+                        unit: "x",
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    fn case_work(opts: &Options, _case: char) -> String {
+        format!(
+            "{} no-op tasks (`noop({{\"i\": i}})` returns i; every result checked) from {} \
+             concurrent callers, each scheduling its share and then waiting for each of its \
+             results; time from the first schedule to the last result; after {} untimed tasks \
+             with the same callers",
+            opts.tasks, opts.concurrency, opts.warmup_requests
+        )
+    }
+
+    fn method(opts: &Options, (client_cpu, server_cpu): (&str, &str)) -> String {
+        format!(
+            "one redis-server for the whole run (no persistence, loopback TCP) pinned to CPU \
+             {server_cpu}, the broker and result store of every program; each program, client \
+             and worker (one node: one puff-cli process for Puff, a client process and one \
+             worker child process for arq and Celery), pinned to CPU {client_cpu} (all of their \
+             threads), a fresh program per run that times itself; {} rounds with the programs \
+             interleaved, the median round counts",
+            opts.rounds
+        )
+    }
+
+    fn case_markdown(md: &mut String, opts: &Options, case: char, results: &[TasksResult]) {
+        let _ = writeln!(
+            md,
+            "### ({case}) {}\n\n{}\n",
+            Self::case_title(case),
+            Self::case_work(opts, case)
+        );
+        let _ = writeln!(
+            md,
+            "| client | median tasks/s | tasks/s per round | median s | vs arq | vs celery | \
+             errors | note |"
+        );
+        let _ = writeln!(md, "|---|---:|---|---:|---:|---:|---:|---|");
+        for r in results.iter().filter(|r| r.case == case) {
+            let rate = r.median_of(rate_of);
+            let vs = |peer| ratio_cell(ratio(rate, case_median(results, case, peer, rate_of)));
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                r.client.name(),
+                rate.map_or("-".into(), |v| thousands(v.round() as u64)),
+                r.rounds_cell(|x| thousands(x.rps.round() as u64)),
+                r.median_seconds().map_or("-".into(), |v| format!("{v:.3}")),
+                vs(TasksClient::Arq),
+                vs(TasksClient::Celery),
+                r.errors(),
+                r.note_cell()
+            );
+        }
+        md.push('\n');
+    }
+
+    fn settings_json(opts: &Options) -> String {
+        format!(
+            "\"tasks\": {}, \"concurrency\": {}, \"warmup_tasks\": {}",
+            opts.tasks, opts.concurrency, opts.warmup_requests
+        )
+    }
+
+    fn result_json(r: &TasksResult) -> String {
+        format!(
+            "\"median_per_second\": {}, \"median_seconds\": {}",
+            json_opt(r.median_of(rate_of)),
+            json_opt(r.median_seconds())
+        )
+    }
+
+    /// A wrong or missing result makes the figures meaningless: fail the command.
+    fn verdict(repo: &Repo, log_dir: &Path, results: &[TasksResult]) -> Result<()> {
+        let wrong = results.iter().filter(|r| r.errors() > 0).count();
+        if wrong > 0 {
+            bail!(
+                "{wrong} of {} programs reported failed, wrong or missing results (the errors \
+                 column above; details in {})",
                 results.len(),
                 repo.rel(log_dir)
             );
@@ -3792,6 +4148,78 @@ Transfer/sec:     33.09MB
                 (
                     "(b) redis-py p50 / puff-greenlets p50 latency",
                     "1.50x".into(),
+                    "info"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn parses_tasks_args_and_checks() {
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let o = parse(&args(&["tasks"])).unwrap().unwrap();
+        assert_eq!(o.kind, Kind::Tasks);
+        assert_eq!(o.cases, vec!['a']);
+        assert_eq!(o.tasks_clients, TasksClient::ALL.to_vec());
+        assert_eq!((o.rounds, o.concurrency, o.tasks), (3, 64, 10_000));
+        assert_eq!(o.warmup_requests, 1_000);
+        let o = parse(&args(&[
+            "tasks",
+            "--clients",
+            "celery,puff-greenlets",
+            "--tasks",
+            "500",
+            "--rounds",
+            "1",
+            "--warmup-requests",
+            "0",
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            o.tasks_clients,
+            vec![TasksClient::Celery, TasksClient::PuffGreenlets]
+        );
+        assert_eq!((o.tasks, o.rounds, o.warmup_requests), (500, 1, 0));
+        assert!(parse(&args(&["tasks", "--cases", "b"])).is_err());
+        assert!(parse(&args(&["tasks", "--clients", "redis-py"])).is_err());
+        assert!(parse(&args(&["tasks", "--ops", "3"])).is_err());
+        assert!(parse(&args(&["redis", "--tasks", "3"])).is_err());
+        assert_eq!(TasksClient::Arq.venv(), "bench/.venv-peers/arq-venv");
+        assert_eq!(TasksClient::Celery.venv(), PEERS_VENV);
+
+        let round = |rps: f64| {
+            Ok(ClientRound {
+                rps,
+                seconds: 10_000.0 / rps,
+                ..Default::default()
+            })
+        };
+        let r = |client, rounds| TasksResult {
+            case: 'a',
+            client,
+            rounds,
+        };
+        let results = vec![
+            r(
+                TasksClient::PuffGreenlets,
+                vec![round(9_000.0), round(12_000.0), Err("x".into())],
+            ),
+            r(TasksClient::Arq, vec![round(3_000.0)]),
+            r(TasksClient::Celery, vec![round(1_500.0)]),
+        ];
+        let checks = TasksBench::checks(&results);
+        let got: Vec<(&str, String, &str)> = checks
+            .iter()
+            .map(|c| (c.what.as_str(), c.value_str(), c.verdict()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("(a) puff-greenlets / arq tasks/s", "3.50x".into(), "PASS"),
+                (
+                    "(a) puff-greenlets / celery tasks/s",
+                    "7.00x".into(),
                     "info"
                 ),
             ]

@@ -33,6 +33,8 @@ Commands:
                                       on one private server (fetch, executemany, 50 callers)
   bench redis [OPTIONS]               Redis benchmark (puff.redis, puff.pubsub) vs redis-py
                                       asyncio on one private redis-server (GET/SET, pub/sub)
+  bench tasks [OPTIONS]               Task queue benchmark (puff.task_queue) vs arq and Celery
+                                      on one private redis-server (no-op tasks, one node)
                                       (`cargo xtask bench --help` for their options)
   bench bridge [CRITERION ARGS]       criterion benchmark of the greenlet <-> Tokio bridge
   help                                this text
