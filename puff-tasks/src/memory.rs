@@ -140,9 +140,14 @@ impl MemoryStore {
         true
     }
 
-    /// Put a claimed task straight back in the queue (its worker is shutting down).
+    /// Put a claimed task straight back in the queue (its worker is shutting down); that
+    /// attempt does not count.
     pub fn release(&self, id: &str, now: u64) {
-        self.state().requeue(id, "worker shut down", now);
+        let mut state = self.state();
+        if let Some(record) = state.tasks.get_mut(id) {
+            record.attempts = record.attempts.saturating_sub(1);
+        }
+        state.requeue(id, "worker shut down", now);
     }
 
     pub fn result(&self, id: &str, now: u64) -> Option<String> {
@@ -246,6 +251,12 @@ mod tests {
         assert_eq!(dead[0].reason, "timed out");
         let failure = Outcome::from_json(&store.result("a", 300).unwrap()).unwrap();
         assert!(matches!(failure, Outcome::Error(f) if f.error_type == RETRIES_EXHAUSTED));
+        // Handing a task back on shutdown does not use up a retry.
+        store.schedule(task("handed-back", 0, 100, 0));
+        assert_eq!(store.claim(1, 300)[0].id, "handed-back");
+        store.release("handed-back", 300);
+        assert_eq!(store.claim(1, 300)[0].attempt, 1);
+        assert!(store.complete("handed-back", "{\"ok\":1}".into(), 300));
         // `later` is still running; cancel stops it from producing a result.
         assert!(store.cancel("later"));
         assert!(!store.complete("later", "{\"ok\":1}".into(), 301));

@@ -106,6 +106,10 @@ const RELEASE_BODY: &str = r#"
 local p, now = ARGV[1], tonumber(ARGV[2])
 local moved = 0
 for i = 3, #ARGV do
+  -- Handed back unfinished by a worker shutting down: that attempt does not count.
+  if redis.call('HINCRBY', p .. 'task:' .. ARGV[i], 'attempts', -1) < 0 then
+    redis.call('DEL', p .. 'task:' .. ARGV[i])
+  end
   moved = moved + requeue(p, ARGV[i], 'worker shut down', now)
 end
 return moved

@@ -116,6 +116,7 @@ def test_sigterm_lets_short_tasks_finish_and_hands_long_ones_back(
         tasks_lib.remote_work,
         {"run": run, "i": 1, "sleep_ms": 6000},
         timeout_ms=600_000,
+        max_retries=0,  # handing it back does not use up a retry
     )
     wait_until(lambda: len(starts(run)) == 2, 30_000, "both tasks to start")
     first.send_signal(signal.SIGTERM)
