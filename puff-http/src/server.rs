@@ -134,6 +134,10 @@ pub async fn serve(
         }
         None => {
             tracing::info!("listening on http://{local}");
+            // No Nagle delay on responses written in pieces (streamed bodies, websockets).
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             let server = axum::serve(
                 listener,
                 app.into_make_service_with_connect_info::<SocketAddr>(),
