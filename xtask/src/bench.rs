@@ -78,6 +78,8 @@ Options (http, asgi):
   --cases LIST        comma-separated subset of the cases above (default all)
   --servers LIST      http: puff,granian,gevent,puff-rust,axum; asgi: puff,granian,uvicorn
   --wrk-threads N     wrk threads (default 1)
+  --rounds N          runs of every server on every case, interleaved (default 3; the
+                      median req/s is reported)
 Options (client):
   --requests N        timed GETs per client run (default 10000)
   --concurrency N     concurrent callers (default 64)
@@ -298,6 +300,10 @@ pub fn parse(args: &[String]) -> Result<Option<Options>> {
     let client_flag = |flag: &str| -> Result<()> {
         let postgres_too = matches!(flag, "--rounds" | "--concurrency" | "--clients");
         let redis_too = postgres_too || flag == "--warmup-requests";
+        let servers_too = flag == "--rounds" && matches!(kind, Kind::Http | Kind::Asgi);
+        if servers_too {
+            return Ok(());
+        }
         if kind != Kind::Client
             && !(postgres_too && kind == Kind::Postgres)
             && !(redis_too && matches!(kind, Kind::Redis | Kind::Tasks))
@@ -598,6 +604,8 @@ struct Measurement {
     requests: u64,
     socket_errors: u64,
     non_2xx: u64,
+    /// req/s of every round, in order, when the run was repeated (this is the median one).
+    round_rps: Vec<f64>,
 }
 
 struct RunResult {
@@ -798,7 +806,8 @@ fn run_servers(repo: &Repo, opts: &Options) -> Result<()> {
         .filter(|(_, s)| opts.servers.contains(s))
         .collect();
     println!(
-        "[bench 5/{STEPS}] {} runs, {} s each after a {} s warm-up; server on CPU {}, wrk -t{} on CPU {}",
+        "[bench 5/{STEPS}] {} rounds of {} runs, {} s each after a {} s warm-up; server on CPU {}, wrk -t{} on CPU {}",
+        opts.rounds,
         runs.len(),
         opts.duration,
         opts.warmup,
@@ -808,46 +817,55 @@ fn run_servers(repo: &Repo, opts: &Options) -> Result<()> {
     );
     println!("    server logs: {}", repo.rel(&env.log_dir));
 
-    let mut results = Vec::new();
-    for (i, (case, server)) in runs.iter().enumerate() {
-        let tag = format!(
-            "[run {}/{}] ({}) {} @{} conns -- {}",
-            i + 1,
-            runs.len(),
-            case.id,
-            case.title,
-            case.connections,
-            server.label(case.asgi)
-        );
-        let outcome = match env.unavailable.iter().find(|u| u.0 == *server) {
-            Some((_, why)) => {
-                println!("{tag}: skipped, {why}");
-                Err(why.clone())
-            }
-            None => {
-                println!("{tag}");
-                match run_one(&env, case, *server, opts) {
-                    Ok(m) => {
-                        println!(
-                            "    {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} requests, {} socket errors, {} non-2xx",
-                            m.rps, m.p50_ms, m.p99_ms, m.requests, m.socket_errors, m.non_2xx
-                        );
-                        Ok(m)
-                    }
-                    Err(e) => {
-                        println!("    FAILED: {e:#}");
-                        let summary = format!("{e:#}");
-                        Err(summary.lines().next().unwrap_or_default().to_string())
+    // Rounds interleave the servers, so a slow spell of a shared machine hits them all.
+    let mut rounds: Vec<Vec<Result<Measurement, String>>> = vec![Vec::new(); runs.len()];
+    for round in 1..=opts.rounds {
+        for (i, (case, server)) in runs.iter().enumerate() {
+            let tag = format!(
+                "[round {round}/{}, run {}/{}] ({}) {} @{} conns -- {}",
+                opts.rounds,
+                i + 1,
+                runs.len(),
+                case.id,
+                case.title,
+                case.connections,
+                server.label(case.asgi)
+            );
+            let outcome = match env.unavailable.iter().find(|u| u.0 == *server) {
+                Some((_, why)) => {
+                    println!("{tag}: skipped, {why}");
+                    Err(why.clone())
+                }
+                None => {
+                    println!("{tag}");
+                    match run_one(&env, case, *server, opts) {
+                        Ok(m) => {
+                            println!(
+                                "    {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} requests, {} socket errors, {} non-2xx",
+                                m.rps, m.p50_ms, m.p99_ms, m.requests, m.socket_errors, m.non_2xx
+                            );
+                            Ok(m)
+                        }
+                        Err(e) => {
+                            println!("    FAILED: {e:#}");
+                            let summary = format!("{e:#}");
+                            Err(summary.lines().next().unwrap_or_default().to_string())
+                        }
                     }
                 }
-            }
-        };
-        results.push(RunResult {
+            };
+            rounds[i].push(outcome);
+        }
+    }
+    let results: Vec<RunResult> = runs
+        .iter()
+        .zip(rounds)
+        .map(|((case, server), outcomes)| RunResult {
             case: *case,
             server: *server,
-            outcome,
-        });
-    }
+            outcome: median_round(outcomes),
+        })
+        .collect();
 
     let checks = checks(kind, &results);
     let packages: &[&str] = match kind {
@@ -868,6 +886,20 @@ fn run_servers(repo: &Repo, opts: &Options) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The round with the median req/s (the lower middle one for an even count), carrying every
+/// round's req/s; an error if any round failed.
+fn median_round(outcomes: Vec<Result<Measurement, String>>) -> Result<Measurement, String> {
+    let mut measured = outcomes.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let round_rps: Vec<f64> = measured.iter().map(|m| m.rps).collect();
+    measured.sort_by(|a, b| a.rps.total_cmp(&b.rps));
+    let mut median = measured
+        .get((measured.len().max(1) - 1) / 2)
+        .cloned()
+        .ok_or_else(|| "no rounds ran".to_string())?;
+    median.round_rps = round_rps;
+    Ok(median)
 }
 
 /// Installs wrk with apt-get when it is not on PATH.
@@ -1627,12 +1659,14 @@ fn render_markdown(
     let _ = writeln!(
         md,
         "- method: server pinned to CPU {}, `wrk -t{} --latency --timeout 10s` pinned to CPU {}; \
-         {} s warm-up, then {} s measured per run; 1 KB response body everywhere; {}",
+         {} s warm-up, then {} s measured per run; {} rounds with the servers interleaved, the \
+         median req/s counts; 1 KB response body everywhere; {}",
         env.server_cpu,
         opts.wrk_threads,
         env.load_cpu,
         opts.warmup,
         opts.duration,
+        opts.rounds,
         build_note(opts)
     );
     let mut ceilings: Vec<String> = Vec::new();
@@ -1663,9 +1697,15 @@ fn render_markdown(
         let case = format!("({}) {}", r.case.id, r.case.title);
         match &r.outcome {
             Ok(m) => {
+                let note = if m.round_rps.len() > 1 {
+                    let each: Vec<String> = m.round_rps.iter().map(|v| format!("{v:.0}")).collect();
+                    format!("rounds: {}", each.join(", "))
+                } else {
+                    String::new()
+                };
                 let _ = writeln!(
                     md,
-                    "| {case} | {} | {} | {:.0} | {:.2} | {:.2} | {} | |",
+                    "| {case} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {note} |",
                     r.server.label(r.case.asgi),
                     r.case.connections,
                     m.rps,
@@ -1796,13 +1836,19 @@ fn render_json(
         let body = match &r.outcome {
             Ok(m) => format!(
                 "\"ok\": true, \"requests_per_sec\": {}, \"p50_ms\": {}, \"p99_ms\": {}, \
-                 \"requests\": {}, \"socket_errors\": {}, \"non_2xx\": {}",
+                 \"requests\": {}, \"socket_errors\": {}, \"non_2xx\": {}, \
+                 \"rounds_requests_per_sec\": [{}]",
                 json_num(m.rps),
                 json_num(m.p50_ms),
                 json_num(m.p99_ms),
                 m.requests,
                 m.socket_errors,
-                m.non_2xx
+                m.non_2xx,
+                m.round_rps
+                    .iter()
+                    .map(|v| json_num(*v))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             Err(e) => format!("\"ok\": false, \"error\": {}", json_str(e)),
         };
@@ -3858,10 +3904,28 @@ Transfer/sec:     33.09MB
     }
 
     #[test]
+    fn the_median_round_counts_and_keeps_every_round() {
+        let m = |rps: f64| {
+            Ok(Measurement {
+                rps,
+                ..Default::default()
+            })
+        };
+        let median = median_round(vec![m(3.0), m(1.0), m(2.0)]).unwrap();
+        assert_eq!(median.rps, 2.0);
+        assert_eq!(median.round_rps, vec![3.0, 1.0, 2.0]);
+        assert_eq!(median_round(vec![m(4.0), m(1.0)]).unwrap().rps, 1.0);
+        assert!(median_round(vec![m(1.0), Err("down".into())]).is_err());
+    }
+
+    #[test]
     fn parses_asgi_and_client_args() {
         let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let o = parse(&args(&["asgi", "--duration", "3"])).unwrap().unwrap();
         assert_eq!(o.kind, Kind::Asgi);
+        assert_eq!(o.rounds, 3);
+        let one = parse(&args(&["asgi", "--rounds", "1"])).unwrap().unwrap();
+        assert_eq!(one.rounds, 1);
         assert_eq!(o.cases, vec!['a', 'b']);
         assert_eq!(
             o.servers,
