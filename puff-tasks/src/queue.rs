@@ -406,8 +406,11 @@ impl TaskQueue {
                     } else {
                         r.release(&left, now_ms()).await
                     };
-                    let dropped = r.drop_lease(&queue.shared.worker_id).await;
-                    released.and(dropped)
+                    // A lease left behind just lapses; nothing to warn about.
+                    if let Err(e) = r.drop_lease(&queue.shared.worker_id).await {
+                        tracing::debug!("task queue `{}`: lease not dropped: {e}", queue.name());
+                    }
+                    released
                 }
             };
             if let Err(e) = released {
