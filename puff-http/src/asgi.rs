@@ -24,7 +24,7 @@ use puff_greenlet::pyo3::prelude::*;
 use puff_greenlet::pyo3::sync::PyOnceLock;
 use puff_greenlet::pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use puff_greenlet::{PuffError, PuffResult, PythonRuntime, exceptions};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::wsgi::{
     InputSource, Reply, STREAM_CHANNEL_CHUNKS, incoming_body, internal_error, percent_decode,
@@ -172,8 +172,8 @@ impl AsgiHandler {
             Err(response) => return response,
         };
         let too_large_flag = input.too_large.clone();
-        let (disconnect_tx, disconnect_rx) = watch::channel(false);
-        let disconnect = DisconnectOnDrop(disconnect_tx);
+        let gone = Arc::new(Gone::default());
+        let disconnect = DisconnectOnDrop(gone.clone());
         let (reply_tx, reply_rx) = oneshot::channel();
         let call = AsgiCall {
             app: self.app.clone(),
@@ -182,7 +182,7 @@ impl AsgiHandler {
             remote,
             server: self.server,
             input: Arc::new(tokio::sync::Mutex::new(input)),
-            disconnect: disconnect_rx,
+            disconnect: gone,
             reply: reply_tx,
         };
         if self.runtime.run_on_hub(move |py| call.start(py)).is_err() {
@@ -199,12 +199,33 @@ impl AsgiHandler {
     }
 }
 
+/// Set once the client is gone or the response is complete (a flag and one `Notify`:
+/// cheaper per request than a watch channel).
+#[derive(Default)]
+struct Gone {
+    set: AtomicBool,
+    notify: Notify,
+}
+
+impl Gone {
+    async fn wait(&self) {
+        loop {
+            let notified = self.notify.notified();
+            if self.set.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
 /// Tells `receive()` the client is gone (or the response is complete) when dropped.
-struct DisconnectOnDrop(watch::Sender<bool>);
+struct DisconnectOnDrop(Arc<Gone>);
 
 impl Drop for DisconnectOnDrop {
     fn drop(&mut self) {
-        self.0.send_replace(true);
+        self.0.set.store(true, Ordering::Release);
+        self.0.notify.notify_waiters();
     }
 }
 
@@ -255,7 +276,7 @@ struct AsgiCall {
     remote: Option<SocketAddr>,
     server: SocketAddr,
     input: Arc<tokio::sync::Mutex<RequestBody>>,
-    disconnect: watch::Receiver<bool>,
+    disconnect: Arc<Gone>,
     reply: oneshot::Sender<Reply>,
 }
 
@@ -413,17 +434,17 @@ fn server_tuple(py: Python<'_>, server: SocketAddr) -> PyResult<Bound<'_, PyAny>
 #[pyclass(module = "puff._native", name = "AsgiReceive", frozen)]
 struct AsgiReceive {
     input: Arc<tokio::sync::Mutex<RequestBody>>,
-    disconnect: watch::Receiver<bool>,
+    disconnect: Arc<Gone>,
 }
 
 #[pymethods]
 impl AsgiReceive {
     fn __call__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let input = self.input.clone();
-        let mut disconnect = self.disconnect.clone();
+        let disconnect = self.disconnect.clone();
         wait_or_await(
             py,
-            async move { next_message(&input, &mut disconnect).await },
+            async move { next_message(&input, &disconnect).await },
             Box::new(|py, received| {
                 let message = PyDict::new(py);
                 match received {
@@ -442,10 +463,7 @@ impl AsgiReceive {
     }
 }
 
-async fn next_message(
-    input: &tokio::sync::Mutex<RequestBody>,
-    disconnect: &mut watch::Receiver<bool>,
-) -> Received {
+async fn next_message(input: &tokio::sync::Mutex<RequestBody>, disconnect: &Gone) -> Received {
     let mut body = input.lock().await;
     if let Some(ready) = body.ready.take() {
         body.finished = true;
@@ -480,7 +498,7 @@ async fn next_message(
         return Received::Body(Bytes::new(), false);
     }
     drop(body);
-    let _ = disconnect.wait_for(|gone| *gone).await;
+    disconnect.wait().await;
     Received::Disconnect
 }
 
