@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import socket
 import threading
 
 from puffserver import APPS_DIR, HOST, HttpResult, PuffServer, wait_until
@@ -109,3 +110,21 @@ def test_lifespan_shutdown_runs(tmp_path_factory) -> None:  # type: ignore[no-un
         "lifespan shutdown never ran",
         timeout=5,
     )
+
+
+def test_http_disconnect_arrives_when_the_client_goes_away(
+    fastapi_server: PuffServer,
+) -> None:
+    seen = fastapi_server.get("/disconnects").json()["seen"]
+    sock = socket.create_connection((HOST, fastapi_server.port), timeout=10)
+    sock.sendall(b"GET /wait-disconnect HTTP/1.1\r\nHost: x\r\n\r\n")
+    wait_until(
+        lambda: fastapi_server.get("/disconnects").json()["waiting"] == 1,
+        "the route never started waiting for http.disconnect",
+    )
+    sock.close()
+    wait_until(
+        lambda: fastapi_server.get("/disconnects").json() == {"waiting": 0, "seen": seen + 1},
+        lambda: f"no http.disconnect: {fastapi_server.get('/disconnects').json()}",
+    )
+    assert fastapi_server.get("/").status == 200

@@ -57,6 +57,30 @@ async def sleep(ms: int = 100) -> dict[str, int]:
     return {"slept_ms": ms}
 
 
+# Requests of /wait-disconnect that are waiting, and those that saw http.disconnect.
+disconnects = {"waiting": 0, "seen": 0}
+
+
+@app.get("/wait-disconnect")
+async def wait_disconnect(request: Request) -> dict[str, str]:
+    """Answers only once the client went away: the next receive() after the (empty) body
+    must be `http.disconnect`."""
+    await request.body()
+    disconnects["waiting"] += 1
+    try:
+        message = await request.receive()
+    finally:
+        disconnects["waiting"] -= 1
+    if message["type"] == "http.disconnect":
+        disconnects["seen"] += 1
+    return {"received": message["type"]}
+
+
+@app.get("/disconnects")
+async def get_disconnects() -> dict[str, int]:
+    return disconnects
+
+
 @app.get("/lifespan")
 async def lifespan_state(request: Request) -> dict[str, Any]:
     return {"started": app.state.started, "resource": request.state.resource}
