@@ -63,17 +63,16 @@ impl PubSubConfig {
     /// `url`, the `redis` pool named here, the `default` Redis pool; else in-process.
     /// `redis_pools` are the effective `[[redis]]` configs (their overrides applied).
     pub fn backend(&self, redis_pools: &[RedisConfig]) -> Result<Backend, String> {
-        let template = |url: String| {
-            let mut config = RedisConfig::named(format!("pubsub-{}", self.name)).with_url(url);
-            config.pool_size = 2;
-            if let Some(ms) = self.connect_timeout_ms {
-                config.connect_timeout_ms = ms;
-            }
-            config
+        let pool = puff_redis::config::ServicePool {
+            url: self.url_override().or_else(|| self.url.clone()),
+            redis: self.redis.as_deref(),
+            name: format!("pubsub-{}", self.name),
+            pool_size: 2,
+            connect_timeout_ms: self.connect_timeout_ms,
         };
-        let url = self.url_override().or_else(|| self.url.clone());
-        let url = puff_redis::config::service_url(url, self.redis.as_deref(), redis_pools)?;
-        Ok(url.map_or(Backend::Memory, |url| Backend::Redis(template(url))))
+        Ok(pool
+            .resolve(redis_pools)?
+            .map_or(Backend::Memory, Backend::Redis))
     }
 }
 

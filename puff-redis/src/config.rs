@@ -127,34 +127,49 @@ pub fn check_service_keys(url: Option<&str>, pool: Option<&str>) -> Result<(), S
     }
 }
 
-/// The Redis URL a service (pub/sub, a task queue) uses, `None` for in process: `url`
-/// (its override already applied; [`MEMORY_URL`] means in process), else the URL of the
-/// `[[redis]]` pool named `pool`, else that of the `default` pool, else in process.
-/// `pools` are the effective `[[redis]]` configs.
-pub fn service_url(
-    url: Option<String>,
-    pool: Option<&str>,
-    pools: &[RedisConfig],
-) -> Result<Option<String>, String> {
-    if let Some(url) = url {
-        if url == MEMORY_URL {
-            return Ok(None);
-        }
-        check_url(&url)?;
-        return Ok(Some(url));
-    }
-    if let Some(pool) = pool {
-        return match pools.iter().find(|r| r.name == pool) {
-            Some(redis) => Ok(Some(redis.url.clone())),
-            None => Err(format!(
-                "`redis`: no [[redis]] pool named `{pool}` is configured"
-            )),
+/// Where a Redis-backed service (pub/sub, a task queue) connects.
+pub struct ServicePool<'a> {
+    /// The service's entry `url`, its override already applied ([`MEMORY_URL`]: in process).
+    pub url: Option<String>,
+    /// The service's entry `redis`: the `[[redis]]` pool whose URL it borrows.
+    pub redis: Option<&'a str>,
+    /// Its own small pool: name, size and connect timeout.
+    pub name: String,
+    pub pool_size: u32,
+    pub connect_timeout_ms: Option<u64>,
+}
+
+impl ServicePool<'_> {
+    /// The service's own pool config, on the first of: `url`, the pool named by `redis`,
+    /// the `default` pool; `None` (in process) when there is none. `pools` are the
+    /// effective `[[redis]]` configs.
+    pub fn resolve(self, pools: &[RedisConfig]) -> Result<Option<RedisConfig>, String> {
+        let url = match (self.url, self.redis) {
+            (Some(url), _) if url == MEMORY_URL => return Ok(None),
+            (Some(url), _) => {
+                check_url(&url)?;
+                url
+            }
+            (None, Some(pool)) => match pools.iter().find(|r| r.name == pool) {
+                Some(redis) => redis.url.clone(),
+                None => {
+                    return Err(format!(
+                        "`redis`: no [[redis]] pool named `{pool}` is configured"
+                    ));
+                }
+            },
+            (None, None) => match pools.iter().find(|r| r.name == "default") {
+                Some(redis) => redis.url.clone(),
+                None => return Ok(None),
+            },
         };
+        let mut config = RedisConfig::named(self.name).with_url(url);
+        config.pool_size = self.pool_size;
+        if let Some(ms) = self.connect_timeout_ms {
+            config.connect_timeout_ms = ms;
+        }
+        Ok(Some(config))
     }
-    Ok(pools
-        .iter()
-        .find(|r| r.name == "default")
-        .map(|r| r.url.clone()))
 }
 
 impl NamedInstance for RedisConfig {

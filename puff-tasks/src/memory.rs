@@ -34,6 +34,17 @@ struct Record {
 }
 
 impl State {
+    /// Remove task `id` from every set (it finished or was cancelled).
+    fn take(&mut self, id: &str) -> Option<Record> {
+        let record = self.tasks.remove(id)?;
+        if let Some(deadline) = record.deadline {
+            self.running.remove(&(deadline, id.to_owned()));
+        }
+        self.queue
+            .remove(&(record.task.scheduled_time_unix_ms, id.to_owned()));
+        Some(record)
+    }
+
     fn store_result(&mut self, id: &str, outcome: String, keep_ms: u64, now: u64) {
         let expires = now.saturating_add(keep_ms);
         if let Some((_, old)) = self.results.insert(id.to_owned(), (outcome, expires)) {
@@ -127,15 +138,9 @@ impl MemoryStore {
     /// Store the outcome unless the task already has one (or was cancelled).
     pub fn complete(&self, id: &str, outcome: String, now: u64) -> bool {
         let mut state = self.state();
-        let Some(record) = state.tasks.remove(id) else {
+        let Some(record) = state.take(id) else {
             return false;
         };
-        if let Some(deadline) = record.deadline {
-            state.running.remove(&(deadline, id.to_owned()));
-        }
-        state
-            .queue
-            .remove(&(record.task.scheduled_time_unix_ms, id.to_owned()));
         state.store_result(id, outcome, record.task.keep_results_for_ms, now);
         true
     }
@@ -159,17 +164,7 @@ impl MemoryStore {
     }
 
     pub fn cancel(&self, id: &str) -> bool {
-        let mut state = self.state();
-        let Some(record) = state.tasks.remove(id) else {
-            return false;
-        };
-        if let Some(deadline) = record.deadline {
-            state.running.remove(&(deadline, id.to_owned()));
-        }
-        state
-            .queue
-            .remove(&(record.task.scheduled_time_unix_ms, id.to_owned()));
-        true
+        self.state().take(id).is_some()
     }
 
     /// Retry timed-out tasks and drop expired results; returns how many were retried.
