@@ -193,6 +193,25 @@ class RedisServer:
         return cls(**json.loads(raw))
 
 
+NO_TESTS_COLLECTED = 5
+
+
+def suite_exit_code(codes: list[int], argv: list[str]) -> int:
+    """One exit code for several ``puff-cli pytest`` runs of a suite (the run.py scripts):
+    the first failure; 5 if no run collected anything; a failure if a run collected
+    nothing although no selection (``-k``, a file) was given in ``argv``."""
+    failed = [c for c in codes if c not in (0, NO_TESTS_COLLECTED)]
+    if failed:
+        print(f"FAILED: exit codes of the runs: {codes}")
+        return failed[0]
+    if all(c == NO_TESTS_COLLECTED for c in codes):
+        return NO_TESTS_COLLECTED
+    if NO_TESTS_COLLECTED in codes and not argv:
+        print(f"FAILED: a run collected no tests: exit codes {codes}")
+        return NO_TESTS_COLLECTED
+    return 0
+
+
 def _alive(pid: int) -> bool:
     """True while ``pid`` runs; reaps it when it is our exited child. A zombie whose parent
     is another process counts as gone (its sockets are closed already)."""

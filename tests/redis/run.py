@@ -29,12 +29,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-from redis_server import ENV_VAR, RedisServer, free_port  # noqa: E402
+from redis_server import ENV_VAR, RedisServer, free_port, suite_exit_code  # noqa: E402
 
 SECRET = "hunter2-not-logged"
-NO_TESTS_COLLECTED = 5
-
-
 def run(cmd: list[str], env: dict[str, str]) -> tuple[int, bool]:
     """Run ``cmd``, echoing its output; (exit code, whether SECRET showed up)."""
     print(
@@ -110,17 +107,7 @@ def main(argv: list[str]) -> int:
                 )
                 rc = rc or 1
             codes.append(rc)
-        # With a selection in argv (-k, a file) some runs may rightly collect nothing.
-        failed = [c for c in codes if c not in (0, NO_TESTS_COLLECTED)]
-        if failed:
-            print(f"FAILED: exit codes of the three runs: {codes}")
-            return failed[0]
-        if all(c == NO_TESTS_COLLECTED for c in codes):
-            return NO_TESTS_COLLECTED
-        if NO_TESTS_COLLECTED in codes and not argv:
-            print(f"FAILED: a run collected no tests: exit codes {codes}")
-            return NO_TESTS_COLLECTED
-        return 0
+        return suite_exit_code(codes, argv)
     finally:
         server.destroy()
         if shared_server is not None:

@@ -26,10 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "redis"))
 
-from redis_server import ENV_VAR, RedisServer  # noqa: E402
-
-NO_TESTS_COLLECTED = 5
-
+from redis_server import ENV_VAR, RedisServer, suite_exit_code  # noqa: E402
 
 def main(argv: list[str]) -> int:
     binary = os.environ.get("PUFF_CLI_BINARY") or os.path.join(
@@ -60,16 +57,7 @@ def main(argv: list[str]) -> int:
             cmd = [binary, "--config", os.path.join(HERE, config), "pytest", HERE, *argv]
             print(f"\n=== {' '.join(cmd)}", flush=True)
             codes.append(subprocess.call(cmd, env=env, cwd=ROOT))
-        failed = [c for c in codes if c not in (0, NO_TESTS_COLLECTED)]
-        if failed:
-            print(f"FAILED: exit codes of the two runs: {codes}")
-            return failed[0]
-        if all(c == NO_TESTS_COLLECTED for c in codes):
-            return NO_TESTS_COLLECTED
-        if NO_TESTS_COLLECTED in codes and not argv:
-            print(f"FAILED: a run collected no tests: exit codes {codes}")
-            return NO_TESTS_COLLECTED
-        return 0
+        return suite_exit_code(codes, argv)
     finally:
         persistent.destroy()
         if shared_server is not None:
