@@ -108,6 +108,19 @@ pub fn parse_instances<T: NamedInstance>(key: &str, value: &toml::Value) -> Resu
     Ok(configs)
 }
 
+/// `configs` plus a `default` instance (built by `default`) in front when none is named
+/// so: for services that always have one (pub/sub, task queues).
+pub fn with_default<T: NamedInstance + Clone>(
+    configs: &[T],
+    default: impl FnOnce() -> T,
+) -> Vec<T> {
+    let mut all = configs.to_vec();
+    if !all.iter().any(|c| c.instance_name() == "default") {
+        all.insert(0, default());
+    }
+    all
+}
+
 /// Instance names become CLI flags and environment variables: letters, digits, `_`, `-`.
 pub fn validate_name(name: &str) -> Result<(), String> {
     if name.is_empty()

@@ -29,11 +29,7 @@ impl PubSubSubsystem {
 
     /// The configured instances, plus `default` when none is named so.
     pub fn instances_with_default(instances: &[PubSubConfig]) -> Vec<PubSubConfig> {
-        let mut all = instances.to_vec();
-        if !all.iter().any(|c| c.name == "default") {
-            all.insert(0, PubSubConfig::named("default"));
-        }
-        all
+        puff_greenlet::instance::with_default(instances, || PubSubConfig::named("default"))
     }
 }
 

@@ -33,11 +33,7 @@ impl TasksSubsystem {
 
     /// The configured queues, plus `default` when none is named so.
     pub fn queues_with_default(queues: &[TaskQueueConfig]) -> Vec<TaskQueueConfig> {
-        let mut all = queues.to_vec();
-        if !all.iter().any(|c| c.name == "default") {
-            all.insert(0, TaskQueueConfig::named("default"));
-        }
-        all
+        puff_greenlet::instance::with_default(queues, || TaskQueueConfig::named("default"))
     }
 }
 

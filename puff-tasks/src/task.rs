@@ -34,8 +34,8 @@ pub struct ClaimedTask {
     pub attempt: u32,
 }
 
-/// A task that ran out of retries.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A task that ran out of retries (the Redis store reads it back from JSON).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct DeadLetter {
     pub id: String,
     pub function: String,
