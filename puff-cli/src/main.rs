@@ -129,6 +129,10 @@ fn main() -> ExitCode {
         (None, Some(app)) => {
             program.command(puff_core::program::commands::ASGIServerCommand::new(app))
         }
+        #[cfg(feature = "graphql")]
+        (None, None) if !config.graphql_configs().is_empty() => program.command(
+            puff_core::program::commands::ServerCommand::new(puff_core::Router::new()),
+        ),
         (None, None) => program.command(MissingWsgiApp),
     };
     for entry in config.commands() {

@@ -77,6 +77,8 @@ pub struct RuntimeConfig {
     pub(crate) pubsub: Vec<puff_pubsub::PubSubConfig>,
     #[cfg(feature = "tasks")]
     pub(crate) task_queue: Vec<puff_tasks::TaskQueueConfig>,
+    #[cfg(feature = "graphql")]
+    pub(crate) graphql: Vec<puff_graphql::GraphqlConfig>,
 }
 
 impl fmt::Debug for RuntimeConfig {
@@ -382,6 +384,11 @@ impl RuntimeConfig {
             config.task_queue =
                 puff_tasks::TasksSubsystem::parse(value).map_err(|m| err(Some("task_queue"), m))?;
         }
+        #[cfg(feature = "graphql")]
+        if let Some(value) = table.get("graphql") {
+            config.graphql = puff_graphql::GraphqlSubsystem::parse(value)
+                .map_err(|m| err(Some("graphql"), m))?;
+        }
         if config.wsgi.is_some() && config.asgi.is_some() {
             return Err(err(
                 Some("asgi"),
@@ -546,6 +553,30 @@ impl RuntimeConfig {
     /// The configured task queues (without the implicit `default`).
     pub fn task_queue_configs(&self) -> &[puff_tasks::TaskQueueConfig] {
         &self.task_queue
+    }
+}
+
+#[cfg(feature = "graphql")]
+impl RuntimeConfig {
+    /// Build the `default` GraphQL schema from the Python class at `path`
+    /// (`module.Schema`). No endpoint is mounted: route `puff_graphql::handle_graphql()` and
+    /// friends yourself, or use [`RuntimeConfig::add_graphql`] with a `url`.
+    pub fn set_gql_schema_class(self, path: impl Into<String>) -> Self {
+        let mut config = puff_graphql::GraphqlConfig::new("default", path);
+        config.url = String::new();
+        self.add_graphql(config)
+    }
+
+    /// Add (or replace) a named GraphQL schema.
+    pub fn add_graphql(mut self, config: puff_graphql::GraphqlConfig) -> Self {
+        self.graphql.retain(|c| c.name != config.name);
+        self.graphql.push(config);
+        self
+    }
+
+    /// The configured GraphQL schemas.
+    pub fn graphql_configs(&self) -> &[puff_graphql::GraphqlConfig] {
+        &self.graphql
     }
 }
 

@@ -27,6 +27,8 @@ pub mod subsystems;
 pub use clap;
 pub use config::{CommandEntry, ConfigError, RuntimeConfig};
 pub use program::Program;
+#[cfg(feature = "graphql")]
+pub use puff_graphql as graphql;
 pub use puff_greenlet::{PuffError, PuffResult, PythonRuntime, run_python_async, wait_for};
 #[cfg(feature = "http")]
 pub use puff_http::{self as http, Router};

@@ -30,6 +30,10 @@ pub fn enabled(config: &RuntimeConfig) -> Vec<Box<dyn Subsystem>> {
             queues: config.task_queue.clone(),
             redis: config.redis.clone(),
         }),
+        #[cfg(feature = "graphql")]
+        Box::new(puff_graphql::GraphqlSubsystem {
+            schemas: config.graphql.clone(),
+        }),
     ]
 }
 
@@ -50,6 +54,7 @@ pub const FEATURE_KEYS: &[(&str, &str)] = &[
     ("pubsub", "pubsub"),
     #[cfg(not(feature = "tasks"))]
     ("task_queue", "tasks"),
+    #[cfg(not(feature = "graphql"))]
     ("graphql", "graphql"),
     ("django", "django"),
 ];

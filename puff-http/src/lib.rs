@@ -23,7 +23,7 @@ pub mod wsgi;
 
 pub use asgi::{AsgiHandler, Lifespan};
 pub use config::{CorsConfig, HttpConfig};
-pub use router::Router;
+pub use router::{MountedRoutes, Router};
 pub use server::{apply_middleware, serve, with_asgi_fallback, with_wsgi_fallback};
 pub use subsystem::HttpSubsystem;
 pub use wsgi::WsgiHandler;

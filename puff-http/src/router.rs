@@ -58,3 +58,31 @@ impl From<axum::Router> for Router {
         Router { inner }
     }
 }
+
+/// Routes a subsystem serves on every HTTP server of the program (e.g. the endpoints of
+/// `[[graphql]]` entries), registered in the resource registry under the subsystem's name.
+pub struct MountedRoutes(pub axum::Router);
+
+impl Router {
+    /// These routes plus every [`MountedRoutes`] in `resources`. A path defined twice is
+    /// an error naming the path (axum itself would panic).
+    pub fn with_mounted(self, resources: &puff_greenlet::Resources) -> Result<Router, String> {
+        let mut inner = self.inner;
+        for name in resources.names::<MountedRoutes>() {
+            let Some(mounted) = resources.get::<MountedRoutes>(&name) else {
+                continue;
+            };
+            let routes = mounted.0.clone();
+            let merged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                inner.clone().merge(routes)
+            }));
+            inner = merged.map_err(|panic| {
+                format!(
+                    "the routes of `{name}` overlap routes already defined: {}",
+                    puff_greenlet::error::panic_message(&*panic)
+                )
+            })?;
+        }
+        Ok(Router { inner })
+    }
+}

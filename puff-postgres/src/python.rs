@@ -123,7 +123,7 @@ fn time_micros(t: &impl PyTimeAccess) -> i64 {
 }
 
 /// Convert a Python parameter to a [`Value`].
-pub(crate) fn to_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+pub fn to_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
     let py = obj.py();
     if obj.is_none() {
         return Ok(Value::Null);
@@ -251,7 +251,7 @@ fn make_datetime<'py>(
 }
 
 /// Build the Python object for a [`Value`].
-pub(crate) fn to_python<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+pub fn to_python<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
     Ok(match value {
         Value::Null => py.None().into_bound(py),
         Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),

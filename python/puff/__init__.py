@@ -150,7 +150,7 @@ global_state = _GlobalState()
 
 
 def __getattr__(name: str) -> Any:
-    # `puff.global_redis` / `puff.global_pubsub` / `puff.global_task_queue` without importing those modules (and the
+    # `puff.global_redis` / `puff.global_pubsub` / `puff.global_task_queue` / `puff.global_graphql` without importing those modules (and the
     # native subsystems they check for) until first use. Not in __all__, so a star import
     # works in builds without the redis/pubsub/tasks features.
     if name == "global_redis":
@@ -165,6 +165,10 @@ def __getattr__(name: str) -> Any:
         from puff.task_queue import global_task_queue
 
         return global_task_queue
+    if name == "global_graphql":
+        from puff.graphql import global_graphql
+
+        return global_graphql
     raise AttributeError(f"module 'puff' has no attribute {name!r}")
 
 

@@ -155,3 +155,27 @@ class _TaskQueueModule:
     def names(self) -> list[str]: ...
 
 task_queue: _TaskQueueModule
+
+class _GraphQLContext:
+    """``context`` of a GraphQL resolver call."""
+
+    @property
+    def auth_token(self) -> str | None: ...
+    def __len__(self) -> int: ...
+    def parent_values(self, columns: list[str]) -> list[list[Any]]: ...
+
+class _GraphQLModule:
+    """``puff._native.graphql`` (present when built with the `graphql` feature)."""
+
+    Context: type[_GraphQLContext]
+    def query(
+        self,
+        name: str,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        auth_token: str | None = None,
+        operation_name: str | None = None,
+    ) -> Any: ...
+    def names(self) -> list[str]: ...
+
+graphql: _GraphQLModule

@@ -59,6 +59,8 @@ class PgServer:
     root: str
     port: int
     run_as: str | None
+    # Extra `postgres` options, e.g. "-c shared_preload_libraries=pg_stat_statements".
+    options: str = ""
 
     @property
     def datadir(self) -> str:
@@ -87,13 +89,13 @@ class PgServer:
             )
 
     @classmethod
-    def create(cls) -> PgServer:
+    def create(cls, options: str = "") -> PgServer:
         bindir = find_bindir()
         root = tempfile.mkdtemp(prefix="puff-pg-")
         run_as = "postgres" if os.geteuid() == 0 else None
         if run_as:
             shutil.chown(root, user=run_as)
-        server = cls(bindir=bindir, root=root, port=free_port(), run_as=run_as)
+        server = cls(bindir=bindir, root=root, port=free_port(), run_as=run_as, options=options)
         server._run(
             "initdb", "-D", server.datadir, "-A", "trust", "-U", "postgres", "-E", "UTF8",
             "--locale=C", "--no-sync",
@@ -106,6 +108,7 @@ class PgServer:
             f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.root}"
             " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
             " -c max_connections=200"
+            f" {self.options}"
         )
         self._run(
             "pg_ctl",

@@ -19,7 +19,7 @@ struct Record {
     took: Duration,
 }
 
-const STEPS: usize = 12;
+const STEPS: usize = 13;
 
 /// Runs a command; `Ok(Passed)` when it exits 0.
 fn run_cmd(mut cmd: Command) -> Result<Outcome> {
@@ -197,6 +197,15 @@ pub fn run(repo: &Repo) -> Result<()> {
                 }
                 let mut cmd = repo.command(repo.venv_python());
                 cmd.args(["tests/tasks/run.py", "-q"]);
+                run_pytest(cmd)
+            },
+        )?;
+
+        step(
+            "tests/graphql/run.py -q (puff-cli pytest, private Postgres, HTTP server)",
+            &mut || {
+                let mut cmd = repo.command(repo.venv_python());
+                cmd.args(["tests/graphql/run.py", "-q"]);
                 run_pytest(cmd)
             },
         )?;

@@ -7,7 +7,7 @@ use clap::ArgMatches;
 use puff_greenlet::PuffError;
 use puff_http::{Lifespan, Router};
 
-use super::server::{http_settings, runserver_cli};
+use super::server::{http_settings, mounted_routes, runserver_cli};
 use super::{CommandContext, CommandFuture, RunnableCommand};
 
 /// `runserver` (alias `serve`): the ASGI app at `module.attr` as tasks on the event loop,
@@ -50,6 +50,7 @@ impl RunnableCommand for ASGIServerCommand {
                 ));
             }
             let (config, addr) = http_settings(&ctx, &args)?;
+            let router = mounted_routes(router, &ctx)?;
             let app = match ctx.python.import_object(&app_path).await {
                 Ok(app) => Arc::new(app),
                 Err(PuffError::Python(e)) => {

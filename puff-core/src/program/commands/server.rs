@@ -54,6 +54,13 @@ pub(crate) fn http_settings(
     Ok((config, addr))
 }
 
+/// The command's Rust routes plus those subsystems mount (GraphQL endpoints).
+pub(crate) fn mounted_routes(router: Router, ctx: &CommandContext) -> Result<Router, PuffError> {
+    router
+        .with_mounted(&ctx.resources)
+        .map_err(PuffError::Config)
+}
+
 impl RunnableCommand for ServerCommand {
     fn cli(&self) -> clap::Command {
         runserver_cli("Serve the program's Rust routes over HTTP")
@@ -63,6 +70,7 @@ impl RunnableCommand for ServerCommand {
         let router = self.router.clone();
         Box::pin(async move {
             let (config, addr) = http_settings(&ctx, &args)?;
+            let router = mounted_routes(router, &ctx)?;
             let app = puff_http::apply_middleware(router, &config);
             puff_http::serve(app, addr, &config, super::shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)

@@ -6,7 +6,7 @@ use clap::ArgMatches;
 use puff_greenlet::PuffError;
 use puff_http::Router;
 
-use super::server::{http_settings, runserver_cli};
+use super::server::{http_settings, mounted_routes, runserver_cli};
 use super::{CommandContext, CommandFuture, RunnableCommand};
 
 /// `runserver` (alias `serve`): the WSGI app at `module.attr`, one greenlet per request,
@@ -40,6 +40,7 @@ impl RunnableCommand for WSGIServerCommand {
         let app_path = self.app_path.clone();
         Box::pin(async move {
             let (config, addr) = http_settings(&ctx, &args)?;
+            let router = mounted_routes(router, &ctx)?;
             let app = match ctx.python.import_object(&app_path).await {
                 Ok(app) => app,
                 Err(PuffError::Python(e)) => {

@@ -1,0 +1,88 @@
+//! The `graphql` subsystem: `[[graphql]]` entries -> schemas built from their Python
+//! classes once Python runs, registered by name, their endpoints mounted on the server.
+
+use std::sync::Arc;
+
+use puff_greenlet::pyo3::prelude::*;
+use puff_greenlet::{
+    PuffError, PuffResult, PythonRuntime, StartContext, Subsystem, parse_instances,
+};
+use puff_postgres::PostgresPool;
+
+use crate::config::GraphqlConfig;
+use crate::engine::EngineHandle;
+use crate::exec::Engine;
+
+/// Owns the GraphQL schemas.
+#[derive(Default)]
+pub struct GraphqlSubsystem {
+    pub schemas: Vec<GraphqlConfig>,
+}
+
+impl GraphqlSubsystem {
+    /// Top-level `puff.toml` keys this subsystem reads.
+    pub const KEYS: &'static [&'static str] = &["graphql"];
+
+    /// Parse the value of the `graphql` key: `[[graphql]]` tables or one table.
+    pub fn parse(value: &toml::Value) -> Result<Vec<GraphqlConfig>, String> {
+        parse_instances("graphql", value)
+    }
+}
+
+impl Subsystem for GraphqlSubsystem {
+    fn name(&self) -> &'static str {
+        "graphql"
+    }
+
+    fn config_keys(&self) -> &'static [&'static str] {
+        Self::KEYS
+    }
+
+    fn configure(&mut self, table: &toml::Table) -> Result<(), String> {
+        if let Some(value) = table.get("graphql") {
+            self.schemas = Self::parse(value)?;
+        }
+        Ok(())
+    }
+
+    fn start(&self, ctx: &StartContext<'_>) -> PuffResult<()> {
+        let mut routes = axum::Router::new();
+        for config in &self.schemas {
+            config
+                .validate()
+                .map_err(|m| PuffError::Config(format!("[[graphql]] `{}`: {m}", config.name)))?;
+            routes = routes.merge(crate::handlers::routes(config));
+        }
+        if !self.schemas.is_empty() {
+            ctx.resources
+                .insert("graphql", Arc::new(puff_http::MountedRoutes(routes)));
+        }
+        Ok(())
+    }
+
+    fn python_started(&self, ctx: &StartContext<'_>, python: &PythonRuntime) -> PuffResult<()> {
+        for config in &self.schemas {
+            let pool = ctx.resources.get::<PostgresPool>(&config.database);
+            let name = config.name.clone();
+            let engine = ctx
+                .tokio
+                .block_on(Engine::start(config.clone(), python.clone(), pool))?;
+            tracing::debug!(
+                "GraphQL schema `{name}` from {} ({} types){}",
+                config.schema,
+                engine.desc.objects.len() + engine.desc.inputs.len(),
+                if config.url.is_empty() {
+                    String::new()
+                } else {
+                    format!(" at {}", config.url)
+                }
+            );
+            ctx.resources.insert(name, Arc::new(EngineHandle(engine)));
+        }
+        Ok(())
+    }
+
+    fn python_module(&self, py: Python<'_>, native: &Bound<'_, PyModule>) -> PyResult<()> {
+        crate::python::add_module(py, native)
+    }
+}

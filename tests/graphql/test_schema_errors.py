@@ -1,0 +1,52 @@
+"""Schemas that cannot be built fail at start-up with the class and field named."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+from conftest import HERE, ROOT
+from puff.graphql import GraphQLSchemaError, describe_schema
+
+
+def test_unsupported_hint_names_class_and_field() -> None:
+    with pytest.raises(GraphQLSchemaError, match=r"Holder\.bad: unsupported type hint"):
+        describe_schema("bad_schema.Schema")
+
+
+def test_missing_annotation_names_the_argument() -> None:
+    with pytest.raises(GraphQLSchemaError, match=r"MissingHintQuery\.field\(arg\): missing type annotation"):
+        describe_schema("bad_schema.MissingHintSchema")
+
+
+def test_startup_fails_with_the_schema_error(tmp_path: os.PathLike[str]) -> None:
+    config = os.path.join(str(tmp_path), "bad.toml")
+    with open(config, "w") as f:
+        f.write(
+            f'python_path = ["{HERE}"]\n[[graphql]]\nschema = "bad_schema.Schema"\n'
+        )
+    done = subprocess.run(
+        [os.environ["PUFF_CLI_BINARY"], "--config", config, "runserver", "--bind", "127.0.0.1:0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "Holder.bad: unsupported type hint" in done.stderr, done.stderr
+    assert "[[graphql]] `default`" in done.stderr
+
+
+def test_unknown_config_keys_are_rejected(tmp_path: os.PathLike[str]) -> None:
+    config = os.path.join(str(tmp_path), "typo.toml")
+    with open(config, "w") as f:
+        f.write('[[graphql]]\nschema = "a.B"\nmax_dept = 3\n')
+    done = subprocess.run(
+        [os.environ["PUFF_CLI_BINARY"], "--config", config, "runserver"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "max_dept" in done.stderr, done.stderr
