@@ -351,7 +351,7 @@ fn correlate(
 }
 
 /// The message of a resolver's exception; the traceback goes to the log.
-fn resolver_error(py: Python<'_>, path: &str, err: PyErr) -> String {
+pub(crate) fn resolver_error(py: Python<'_>, path: &str, err: PyErr) -> String {
     tracing::error!(
         "GraphQL resolver {path} raised:\n{}",
         puff_greenlet::error::format_exception(py, &err).trim_end()
@@ -572,7 +572,7 @@ fn keys_of(
 
 /// Resolve the fields `plan` selects on `rows` of object type `object`: columns and
 /// attributes directly, resolver fields and nested objects as child layers (concurrently).
-fn resolve_object_layer<'a>(
+pub(crate) fn resolve_object_layer<'a>(
     ctx: &'a Ctx,
     schema: &'static SchemaDesc,
     object: usize,

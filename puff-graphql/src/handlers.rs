@@ -169,6 +169,12 @@ pub fn routes(config: &GraphqlConfig) -> axum::Router {
     if !config.url.is_empty() {
         router = router.route(&config.url, graphql_endpoint(&config.name));
     }
+    if let Some(url) = &config.subscriptions_url {
+        router = router.route(
+            url,
+            crate::subscriptions::subscriptions_endpoint(&config.name),
+        );
+    }
     if let Some(url) = &config.playground_url {
         let graphql_url = if config.url.is_empty() {
             "/graphql"

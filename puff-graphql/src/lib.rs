@@ -19,6 +19,7 @@ pub mod handlers;
 pub mod plan;
 mod python;
 pub mod schema;
+pub mod subscriptions;
 mod subsystem;
 pub mod types;
 
@@ -26,4 +27,5 @@ pub use config::GraphqlConfig;
 pub use engine::{EngineHandle, Response};
 pub use exec::Engine;
 pub use handlers::{handle_graphql, playground};
+pub use subscriptions::handle_subscriptions;
 pub use subsystem::GraphqlSubsystem;

@@ -7,6 +7,7 @@ import asyncio
 import datetime
 import uuid
 from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any, Optional
 
 import puff
@@ -147,6 +148,11 @@ class Query:
         return "still fine"
 
     @classmethod
+    def ticks_closed(cls, context, /) -> int:
+        # Subscriptions to `ticks` whose generator was closed.
+        return len(TICKS_CLOSED)
+
+    @classmethod
     def too_big(cls, context, /) -> int:
         return 1 << 40
 
@@ -189,7 +195,30 @@ class Mutation:
         return ..., "UPDATE gql_parent SET name = $2 WHERE id = $1 RETURNING id, name", [id, name]
 
 
+TICKS_CLOSED: list[int] = []
+
+
+@dataclass
+class Subscription:
+    @classmethod
+    def ticks(cls, context, /, every_ms: int = 20) -> Iterator[int]:
+        n = 0
+        try:
+            while True:
+                yield n
+                n += 1
+                puff.sleep_ms(every_ms)
+        finally:
+            TICKS_CLOSED.append(n)
+
+    @classmethod
+    def failing(cls, context, /) -> Iterator[Thing]:
+        yield Query.things(context)[0]
+        raise ValueError("generator failed on purpose")
+
+
 @dataclass
 class Schema:
     query: Query
     mutation: Mutation
+    subscription: Subscription

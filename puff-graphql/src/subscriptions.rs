@@ -1,0 +1,438 @@
+//! Subscriptions: a Python generator per subscription, pulled in its own greenlet (so it
+//! may block on `pubsub` receive), its items resolved like any other layer and streamed
+//! over a websocket speaking graphql-transport-ws or the legacy graphql-ws protocol
+//! (juniper_graphql_ws). When the client goes away the stream is dropped; the generator
+//! is closed (its `finally` blocks run) before it would hand over its next item.
+
+use std::sync::Arc;
+
+use axum::response::IntoResponse;
+use axum::routing::{MethodRouter, get};
+use futures_util::future::BoxFuture;
+use futures_util::{SinkExt, StreamExt};
+use http::{HeaderMap, StatusCode};
+use juniper::{
+    Arguments, ExecutionError, Executor, FieldError, GraphQLSubscriptionValue, RootNode, Value,
+    ValuesStream, Variables,
+};
+use juniper_graphql_ws::{ConnectionConfig, graphql_transport_ws, graphql_ws};
+use puff_http::ws::{Message, WebSocket, WebSocketUpgrade};
+use pyo3::exceptions::{PyStopAsyncIteration, PyStopIteration};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::context::ResolverContext;
+use crate::convert::{Shape, arg_to_py, py_to_shape};
+use crate::exec::{Ctx, Engine, Rows, resolve_object_layer};
+use crate::handlers::bearer_token;
+use crate::plan::{Plan, PlanField};
+use crate::schema::{FieldDesc, SchemaDesc, Ty};
+use crate::types::{Info, Node, S};
+
+/// Items waiting to be resolved and sent, per subscription.
+const ITEM_BUFFER: usize = 16;
+
+/// One item a generator yielded, laid out along the field type.
+type Item = Result<(Shape, Vec<Py<PyAny>>), String>;
+
+impl GraphQLSubscriptionValue<S> for Node {
+    fn resolve_field_into_stream<'s, 'i, 'ft, 'args, 'e, 'ref_e, 'res, 'f>(
+        &'s self,
+        info: &'i Info,
+        field_name: &'ft str,
+        _arguments: Arguments<'args, S>,
+        executor: &'ref_e Executor<'ref_e, 'e, Ctx, S>,
+    ) -> BoxFuture<'f, Result<Value<ValuesStream<'res, S>>, FieldError<S>>>
+    where
+        's: 'f,
+        'i: 'res,
+        'ft: 'f,
+        'args: 'f,
+        'ref_e: 'f,
+        'res: 'f,
+        'e: 'res,
+    {
+        let started = start(info, field_name, executor);
+        Box::pin(async move {
+            let (rx, field, planned) = started?;
+            let schema = info.schema;
+            let ctx = executor.context().clone();
+            let owned = executor.as_owned_executor();
+            let field_info = info.with(&field.ty);
+            let stream = tokio_stream(rx).then(move |item| {
+                let ctx = ctx.clone();
+                let owned = owned.clone();
+                let planned = planned.clone();
+                async move {
+                    let node = match item {
+                        Err(message) => Node::Error(message.into()),
+                        Ok((shape, objects)) if objects.is_empty() => shape.into_node(&[]),
+                        Ok((shape, objects)) => match (field.ty.object(), &planned.sub) {
+                            (Some(object), Some(plan)) => {
+                                let nodes = resolve_object_layer(
+                                    &ctx,
+                                    schema,
+                                    object,
+                                    plan,
+                                    Rows::Py(Arc::new(objects)),
+                                )
+                                .await;
+                                shape.into_node(&nodes)
+                            }
+                            _ => Node::Error(
+                                "objects for a field whose type is not an object".into(),
+                            ),
+                        },
+                    };
+                    let executor = owned.as_executor();
+                    match executor.resolve_with_ctx(&field_info, &node) {
+                        Ok(value) => {
+                            let errors = executor.take_errors();
+                            if errors.is_empty() {
+                                Ok(value)
+                            } else {
+                                Err(errors)
+                            }
+                        }
+                        Err(e) => Err(vec![ExecutionError::at_origin(e)]),
+                    }
+                }
+            });
+            Ok(Value::Scalar(Box::pin(stream) as ValuesStream<'res, S>))
+        })
+    }
+}
+
+fn tokio_stream<T: Send + 'static>(
+    mut rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures_util::Stream<Item = T> + Send {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+type Started = (
+    tokio::sync::mpsc::Receiver<Item>,
+    &'static FieldDesc,
+    Arc<PlanField>,
+);
+
+/// Plan the subscription field and start its generator in a greenlet.
+fn start(
+    info: &Info,
+    field_name: &str,
+    executor: &Executor<'_, '_, Ctx, S>,
+) -> Result<Started, FieldError<S>> {
+    let schema = info.schema;
+    let Ty::Object(root) = *info.ty else {
+        return Err(FieldError::new("not an object type", Value::null()));
+    };
+    let Some(index) = schema.object(root).field_index(field_name) else {
+        return Err(FieldError::new(
+            format!("no field `{field_name}`"),
+            Value::null(),
+        ));
+    };
+    let field: &'static FieldDesc = &schema.object(root).fields[index];
+    let planned = {
+        let selection = executor.look_ahead();
+        Arc::new(PlanField {
+            key: selection.field_name().to_owned(),
+            name: field.name.clone(),
+            field: index,
+            args: Plan::arguments(&selection),
+            sub: field
+                .ty
+                .object()
+                .map(|o| Arc::new(Plan::build(schema, o, &selection))),
+        })
+    };
+    let ctx = executor.context();
+    let (tx, rx) = tokio::sync::mpsc::channel(ITEM_BUFFER);
+    let path = format!("{}.{}", schema.object(root).name, field.name);
+    let job = {
+        let planned = planned.clone();
+        let auth_token = ctx.auth_token.clone();
+        move |py: Python<'_>| run_generator(py, schema, field, &path, &planned, auth_token, tx)
+    };
+    ctx.engine
+        .python
+        .spawn_job(job)
+        .map_err(|e| FieldError::new(e.to_string(), Value::null()))?;
+    Ok((rx, field, planned))
+}
+
+/// Call the resolver and pull its generator until it ends, fails, or nobody listens.
+fn run_generator(
+    py: Python<'_>,
+    schema: &'static SchemaDesc,
+    field: &'static FieldDesc,
+    path: &str,
+    planned: &PlanField,
+    auth_token: Option<Arc<str>>,
+    tx: tokio::sync::mpsc::Sender<Item>,
+) {
+    let send = |item: Item| -> bool {
+        let tx = tx.clone();
+        puff_greenlet::wait_for(py, async move { tx.send(item).await.is_ok() }).unwrap_or(false)
+    };
+    let fail = |e: PyErr| crate::exec::resolver_error(py, path, e);
+    let started = (|| -> Result<Bound<'_, PyAny>, String> {
+        let Some(resolver) = &field.resolver else {
+            return Err(format!("{path} has no resolver"));
+        };
+        let kwargs = PyDict::new(py);
+        for (name, arg) in &planned.args {
+            if let Some(desc) = resolver.args.iter().find(|a| &a.name == name) {
+                let value = arg_to_py(py, schema, arg, &desc.ty)
+                    .map_err(|e| format!("{path}: argument `{name}`: {}", e.value(py)))?;
+                kwargs.set_item(name, value).map_err(fail)?;
+            }
+        }
+        let context = Py::new(
+            py,
+            ResolverContext {
+                auth_token,
+                parents: Rows::Root,
+                field: path.to_owned(),
+            },
+        )
+        .map_err(fail)?;
+        let func = resolver.func.bind(py);
+        let generator = if resolver.takes_parents {
+            func.call((pyo3::types::PyList::empty(py), context), Some(&kwargs))
+        } else {
+            func.call((context,), Some(&kwargs))
+        };
+        generator.map_err(fail)
+    })();
+    let generator = match started {
+        Ok(g) => g,
+        Err(message) => {
+            send(Err(message));
+            return;
+        }
+    };
+    let is_async = generator.hasattr("__anext__").unwrap_or(false);
+    loop {
+        if tx.is_closed() {
+            break;
+        }
+        let next = if is_async {
+            generator
+                .call_method0("__anext__")
+                .and_then(|awaitable| puff_greenlet::aio::run_coroutine(py, awaitable.unbind()))
+                .map(|v| v.into_bound(py))
+        } else {
+            generator.call_method0("__next__")
+        };
+        let item = match next {
+            Ok(item) => item,
+            Err(e)
+                if e.is_instance_of::<PyStopIteration>(py)
+                    || e.is_instance_of::<PyStopAsyncIteration>(py) =>
+            {
+                return;
+            }
+            Err(e) => {
+                send(Err(fail(e)));
+                return;
+            }
+        };
+        let mut objects = Vec::new();
+        let shape = py_to_shape(&item, &field.ty, &mut objects);
+        if !send(Ok((shape, objects))) {
+            break;
+        }
+    }
+    // The client went away: close the generator so its cleanup runs now.
+    let closed = if is_async {
+        generator.call_method0("aclose").and_then(|awaitable| {
+            puff_greenlet::aio::run_coroutine(py, awaitable.unbind()).map(|_| ())
+        })
+    } else {
+        generator.call_method0("close").map(|_| ())
+    };
+    if let Err(e) = closed {
+        tracing::warn!("closing the subscription generator {path}: {e}");
+    }
+}
+
+/// juniper_graphql_ws's view of an engine's schema.
+#[derive(Clone, Copy)]
+struct WsSchema(&'static Engine);
+
+impl juniper_graphql_ws::Schema for WsSchema {
+    type Context = Ctx;
+    type ScalarValue = S;
+    type QueryTypeInfo = Info;
+    type Query = Node;
+    type MutationTypeInfo = Info;
+    type Mutation = Node;
+    type SubscriptionTypeInfo = Info;
+    type Subscription = Node;
+
+    fn root_node(&self) -> &RootNode<Node, Node, Node, S> {
+        &self.0.root
+    }
+}
+
+/// The websocket endpoint for subscriptions of the schema named `name`.
+pub fn subscriptions_endpoint(name: &str) -> MethodRouter {
+    let name: Arc<str> = Arc::from(name);
+    get(move |upgrade: WebSocketUpgrade, headers: HeaderMap| {
+        let name = name.clone();
+        async move {
+            let engine = match Engine::named(&name) {
+                Ok(engine) => engine,
+                Err(message) => return (StatusCode::SERVICE_UNAVAILABLE, message).into_response(),
+            };
+            let token = bearer_token(&headers);
+            upgrade
+                .protocols(["graphql-transport-ws", "graphql-ws"])
+                .on_upgrade(move |socket| serve_socket(engine, socket, token))
+        }
+    })
+}
+
+/// The websocket endpoint of the `default` schema, as the seeds route it.
+pub fn handle_subscriptions() -> MethodRouter {
+    subscriptions_endpoint("default")
+}
+
+/// The bearer token of a `connection_init` payload (`Authorization` or `authToken`).
+fn init_token(params: &Variables<S>) -> Option<Arc<str>> {
+    let text = |key: &str| match params.get(key) {
+        Some(juniper::InputValue::Scalar(juniper::DefaultScalarValue::String(s))) => {
+            Some(s.clone())
+        }
+        _ => None,
+    };
+    if let Some(auth) = text("Authorization").or_else(|| text("authorization")) {
+        let mut headers = HeaderMap::new();
+        headers.insert(http::header::AUTHORIZATION, auth.parse().ok()?);
+        return bearer_token(&headers);
+    }
+    text("authToken").map(Arc::from)
+}
+
+fn config_for(
+    engine: &'static Engine,
+    header_token: Option<Arc<str>>,
+    params: &Variables<S>,
+) -> ConnectionConfig<Ctx, S> {
+    ConnectionConfig::new(Ctx {
+        engine,
+        auth_token: init_token(params).or(header_token),
+    })
+}
+
+enum Event<O> {
+    In(Option<Message>),
+    Out(Option<O>),
+}
+
+async fn serve_socket(engine: &'static Engine, mut socket: WebSocket, token: Option<Arc<str>>) {
+    let legacy = socket.protocol() == Some("graphql-ws");
+    if legacy {
+        let init = move |params: Variables<S>| {
+            let config = config_for(engine, token, &params);
+            async move { Ok::<_, std::convert::Infallible>(config) }
+        };
+        let (mut sink, mut stream) = graphql_ws::Connection::new(WsSchema(engine), init).split();
+        loop {
+            let event = tokio::select! {
+                m = socket.recv() => Event::In(m),
+                o = stream.next() => Event::Out(o),
+            };
+            match event {
+                Event::In(Some(Message::Text(text))) => {
+                    match serde_json::from_str::<graphql_ws::ClientMessage<S>>(&text) {
+                        Ok(message) => {
+                            let _ = sink.send(message).await;
+                        }
+                        Err(e) => {
+                            socket.close(4400, &format!("invalid message: {e}")).await;
+                            return;
+                        }
+                    }
+                }
+                Event::In(Some(Message::Binary(_))) => {
+                    socket
+                        .close(4400, "binary messages are not part of the protocol")
+                        .await;
+                    return;
+                }
+                Event::In(None) => {
+                    let _ = sink
+                        .send(graphql_ws::ClientMessage::ConnectionTerminate)
+                        .await;
+                    return;
+                }
+                Event::Out(Some(message)) => {
+                    let Ok(text) = serde_json::to_string(&message) else {
+                        continue;
+                    };
+                    if socket.send(text).await.is_err() {
+                        return;
+                    }
+                }
+                Event::Out(None) => {
+                    socket.close(1000, "").await;
+                    return;
+                }
+            }
+        }
+    }
+    let init = move |params: Variables<S>| {
+        let config = config_for(engine, token, &params);
+        async move { Ok::<_, std::convert::Infallible>(config) }
+    };
+    let (mut sink, mut stream) =
+        graphql_transport_ws::Connection::new(WsSchema(engine), init).split();
+    loop {
+        let event = tokio::select! {
+            m = socket.recv() => Event::In(m),
+            o = stream.next() => Event::Out(o),
+        };
+        match event {
+            Event::In(Some(Message::Text(text))) => {
+                match serde_json::from_str::<graphql_transport_ws::ClientMessage<S>>(&text) {
+                    Ok(message) => {
+                        let _ = sink
+                            .send(graphql_transport_ws::Input::Message(message))
+                            .await;
+                    }
+                    Err(e) => {
+                        socket.close(4400, &format!("invalid message: {e}")).await;
+                        return;
+                    }
+                }
+            }
+            Event::In(Some(Message::Binary(_))) => {
+                socket
+                    .close(4400, "binary messages are not part of the protocol")
+                    .await;
+                return;
+            }
+            Event::In(None) => {
+                let _ = sink.send(graphql_transport_ws::Input::Close).await;
+                return;
+            }
+            Event::Out(Some(graphql_transport_ws::Output::Message(message))) => {
+                let Ok(text) = serde_json::to_string(&message) else {
+                    continue;
+                };
+                if socket.send(text).await.is_err() {
+                    return;
+                }
+            }
+            Event::Out(Some(graphql_transport_ws::Output::Close { code, message })) => {
+                socket.close(code, &message).await;
+                return;
+            }
+            Event::Out(None) => {
+                socket.close(1000, "").await;
+                return;
+            }
+        }
+    }
+}
