@@ -7,12 +7,14 @@ as the `postgres` user when root, fsync off, trust auth on a free loopback port)
 PUFF_BENCH_POSTGRES_URL or PUFF_TEST_POSTGRES_URL names one, creates and fills the tables
 (pg_common.SCHEMA_SQL, ROWS rows), prints `BENCH_PG_VERSION=...` and `BENCH_PG_URL=<url>` and waits until its standard
 input closes; then removes the private server (or drops the tables on a given server).
+`bench graphql` runs the same server through `serve()` (graphql_pg_server.py).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "postgres"))
@@ -39,8 +41,10 @@ def prepare(url: str, rows: int) -> str:
     return f"PostgreSQL {version}"
 
 
-def main() -> int:
-    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
+def serve(prepare: Callable[[str], str], drop_sql: str) -> int:
+    """Runs the server (private unless named by the environment), `prepare(url)` (which
+    returns the server version), prints the `BENCH_PG_*` lines, waits until standard input
+    closes, then removes the private server or runs `drop_sql` on the given one."""
     url = os.environ.get("PUFF_BENCH_POSTGRES_URL") or os.environ.get(
         "PUFF_TEST_POSTGRES_URL"
     )
@@ -50,7 +54,7 @@ def main() -> int:
         url = server.url
         print(f"private server in {server.root} (log {server.logfile})", flush=True)
     try:
-        print(f"BENCH_PG_VERSION={prepare(url, rows)}", flush=True)
+        print(f"BENCH_PG_VERSION={prepare(url)}", flush=True)
         print(f"BENCH_PG_URL={url}", flush=True)
         sys.stdin.read()  # until the bench closes our stdin (or exits)
     finally:
@@ -60,9 +64,17 @@ def main() -> int:
             conn = psycopg2.connect(url)
             conn.autocommit = True
             with conn.cursor() as cur:
-                cur.execute("DROP TABLE IF EXISTS puff_bench_rows, puff_bench_insert")
+                cur.execute(drop_sql)
             conn.close()
     return 0
+
+
+def main() -> int:
+    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
+    return serve(
+        lambda url: prepare(url, rows),
+        "DROP TABLE IF EXISTS puff_bench_rows, puff_bench_insert",
+    )
 
 
 if __name__ == "__main__":

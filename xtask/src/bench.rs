@@ -1,5 +1,5 @@
-//! `cargo xtask bench http|asgi|client|postgres|redis|tasks`: Puff against its peers under the
-//! same load, on this machine, in one run.
+//! `cargo xtask bench http|asgi|client|postgres|redis|tasks|graphql`: Puff against its peers
+//! under the same load, on this machine, in one run.
 //!
 //! - `http`: Puff vs granian vs gunicorn+gevent on WSGI apps (and Puff's Rust routes vs bare
 //!   axum), server pinned to CPU 0 and wrk to CPU 1.
@@ -12,6 +12,8 @@
 //!   client (hiredis, uvloop) on the same private redis-server, pinned the same way.
 //! - `tasks`: Puff's task queue (`puff.task_queue` on Redis) vs arq (uvloop) and Celery (Redis
 //!   broker and result backend): no-op tasks end to end on one node, same server and pinning.
+//! - `graphql`: Puff's GraphQL engine vs Strawberry (on uvicorn; DataLoaders + asyncpg) on a
+//!   Python resolver and on a nested query from a private Postgres; the method of `http`.
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -33,7 +35,8 @@ const BODY_LEN: usize = 1024;
 const NOFILE: u32 = 65_536;
 
 pub const USAGE: &str = "\
-Usage: cargo xtask bench [http|asgi|client|postgres|redis|tasks] [OPTIONS]  (default: http)
+Usage: cargo xtask bench [http|asgi|client|postgres|redis|tasks|graphql] [OPTIONS]
+       (default: http)
 
 http: WSGI servers; the server pinned to CPU 0 (taskset -c 0), wrk pinned to CPU 1.
   (a) hello: raw 1 KB WSGI app, 64 connections      puff vs granian vs gunicorn+gevent
@@ -68,15 +71,21 @@ tasks: the same private redis-server as redis, each program (client and worker o
   Redis broker and result backend).
   (a) no-op tasks: --tasks tasks from --concurrency callers, schedule to result (tasks/s)
   Each round runs every program once; the median round counts.
+graphql: GraphQL servers, same method as http (POST /graphql, JSON body, wrk --timeout 60s),
+  on one private Postgres (as postgres; pinned to CPU 1 with wrk): puff (puff-cli, [[graphql]])
+  vs strawberry (on uvicorn, httptools + uvloop; DataLoader + asyncpg).
+  (a) hello:  `{ hello }` from a Python resolver, 64 connections
+  (b) nested: 100 parents x 100 children from Postgres, 8 connections
 Installs wrk (apt-get) and bench/.venv-peers (pinned peers) when missing and builds the Rust
 binaries in release mode. Results are printed and saved as
-bench/results/<http|asgi|client|postgres|redis|tasks>-<UTC timestamp>.md and .json.
+bench/results/<http|asgi|client|postgres|redis|tasks|graphql>-<UTC timestamp>.md and .json.
 
-Options (http, asgi):
+Options (http, asgi, graphql):
   --duration SECS     measured seconds per run (default 10)
   --warmup SECS       warm-up seconds per run, not measured (default 2; 0 = none)
   --cases LIST        comma-separated subset of the cases above (default all)
-  --servers LIST      http: puff,granian,gevent,puff-rust,axum; asgi: puff,granian,uvicorn
+  --servers LIST      http: puff,granian,gevent,puff-rust,axum; asgi: puff,granian,uvicorn;
+                      graphql: puff,strawberry
   --wrk-threads N     wrk threads (default 1)
   --rounds N          runs of every server on every case, interleaved (default 3; the
                       median req/s is reported)
@@ -122,6 +131,7 @@ pub enum Kind {
     Postgres,
     Redis,
     Tasks,
+    Graphql,
 }
 
 impl Kind {
@@ -133,6 +143,7 @@ impl Kind {
             Kind::Postgres => "postgres",
             Kind::Redis => "redis",
             Kind::Tasks => "tasks",
+            Kind::Graphql => "graphql",
         }
     }
 
@@ -146,10 +157,16 @@ impl Kind {
         }
     }
 
+    /// The kinds that load servers with wrk (`run_servers`).
+    fn is_server_bench(self) -> bool {
+        matches!(self, Kind::Http | Kind::Asgi | Kind::Graphql)
+    }
+
     fn cases(self) -> &'static [Case] {
         match self {
             Kind::Http => &HTTP_CASES,
             Kind::Asgi => &ASGI_CASES,
+            Kind::Graphql => &GRAPHQL_CASES,
             Kind::Client | Kind::Postgres | Kind::Redis | Kind::Tasks => &[],
         }
     }
@@ -164,6 +181,7 @@ impl Kind {
                 Server::Axum,
             ],
             Kind::Asgi => &[Server::Puff, Server::Granian, Server::Uvicorn],
+            Kind::Graphql => &[Server::Puff, Server::Strawberry],
             Kind::Client | Kind::Postgres | Kind::Redis | Kind::Tasks => &[],
         }
     }
@@ -244,10 +262,11 @@ pub fn parse(args: &[String]) -> Result<Option<Options>> {
             "postgres" => Kind::Postgres,
             "redis" => Kind::Redis,
             "tasks" => Kind::Tasks,
+            "graphql" => Kind::Graphql,
             _ => {
                 return usage_err(format!(
                     "unknown benchmark `{first}` (known: `http`, `asgi`, `client`, `postgres`, \
-                     `redis`, `tasks`, `bridge`)"
+                     `redis`, `tasks`, `graphql`, `bridge`)"
                 ));
             }
         };
@@ -292,15 +311,17 @@ pub fn parse(args: &[String]) -> Result<Option<Options>> {
             .map_err(|_| util::UsageError(format!("{flag}: `{v}` is not a whole number")).into())
     };
     let server_flag = |flag: &str| -> Result<()> {
-        if !matches!(kind, Kind::Http | Kind::Asgi) {
-            return usage_err(format!("{flag} is for `bench http` and `bench asgi`"));
+        if !kind.is_server_bench() {
+            return usage_err(format!(
+                "{flag} is for `bench http`, `bench asgi` and `bench graphql`"
+            ));
         }
         Ok(())
     };
     let client_flag = |flag: &str| -> Result<()> {
         let postgres_too = matches!(flag, "--rounds" | "--concurrency" | "--clients");
         let redis_too = postgres_too || flag == "--warmup-requests";
-        let servers_too = flag == "--rounds" && matches!(kind, Kind::Http | Kind::Asgi);
+        let servers_too = flag == "--rounds" && kind.is_server_bench();
         if servers_too {
             return Ok(());
         }
@@ -455,6 +476,7 @@ enum Server {
     PuffRust,
     Axum,
     Uvicorn,
+    Strawberry,
 }
 
 impl Server {
@@ -466,12 +488,14 @@ impl Server {
             Server::PuffRust => "puff-rust",
             Server::Axum => "axum",
             Server::Uvicorn => "uvicorn",
+            Server::Strawberry => "strawberry",
         }
     }
 
-    /// The label in reports; `asgi` tells which interface Puff and granian serve.
-    fn label(self, asgi: bool) -> &'static str {
-        match (self, asgi) {
+    /// The label in reports; `case` tells which interface Puff and granian serve.
+    fn label(self, case: &Case) -> &'static str {
+        match (self, case.asgi) {
+            (Server::Puff, _) if case.graphql.is_some() => "puff (puff-cli, GraphQL)",
             (Server::Puff, false) => "puff (puff-cli)",
             (Server::Puff, true) => "puff (puff-cli, ASGI)",
             (Server::Granian, false) => "granian (WSGI)",
@@ -480,6 +504,7 @@ impl Server {
             (Server::PuffRust, _) => "puff-example-rust-app",
             (Server::Axum, _) => "bare axum",
             (Server::Uvicorn, _) => "uvicorn (httptools, uvloop)",
+            (Server::Strawberry, _) => "strawberry (uvicorn, httptools, uvloop)",
         }
     }
 }
@@ -493,6 +518,8 @@ struct Case {
     wait: bool,
     /// ASGI apps (`bench asgi`) instead of WSGI apps (`bench http`).
     asgi: bool,
+    /// `bench graphql`: the JSON body POSTed to `path`; `None`: a plain GET.
+    graphql: Option<&'static str>,
     servers: &'static [Server],
 }
 
@@ -504,6 +531,7 @@ const HTTP_CASES: [Case; 4] = [
         path: "/",
         wait: false,
         asgi: false,
+        graphql: None,
         servers: &[Server::Puff, Server::Granian, Server::Gevent],
     },
     Case {
@@ -513,6 +541,7 @@ const HTTP_CASES: [Case; 4] = [
         path: "/",
         wait: true,
         asgi: false,
+        graphql: None,
         servers: &[Server::Puff, Server::Granian, Server::Gevent],
     },
     Case {
@@ -522,6 +551,7 @@ const HTTP_CASES: [Case; 4] = [
         path: "/",
         wait: true,
         asgi: false,
+        graphql: None,
         servers: &[Server::Puff, Server::Granian, Server::Gevent],
     },
     Case {
@@ -531,6 +561,7 @@ const HTTP_CASES: [Case; 4] = [
         path: "/rust/hello",
         wait: false,
         asgi: false,
+        graphql: None,
         servers: &[Server::PuffRust, Server::Axum],
     },
 ];
@@ -543,6 +574,7 @@ const ASGI_CASES: [Case; 2] = [
         path: "/",
         wait: false,
         asgi: true,
+        graphql: None,
         servers: &[Server::Puff, Server::Granian, Server::Uvicorn],
     },
     Case {
@@ -552,7 +584,35 @@ const ASGI_CASES: [Case; 2] = [
         path: "/",
         wait: true,
         asgi: true,
+        graphql: None,
         servers: &[Server::Puff, Server::Granian, Server::Uvicorn],
+    },
+];
+
+/// `bench graphql`: the servers answer the same two queries (`bench/apps/graphql_common.py`).
+const GRAPHQL_CASES: [Case; 2] = [
+    Case {
+        id: 'a',
+        title: "hello: `{ hello }` from a Python resolver",
+        connections: 64,
+        path: "/graphql",
+        wait: false,
+        asgi: false,
+        graphql: Some(r#"{"query": "{ hello }"}"#),
+        servers: &[Server::Puff, Server::Strawberry],
+    },
+    // 8 connections: the run is a closed loop and Strawberry takes ~100 ms per answer on one
+    // core, so at 64 connections every answer takes ~6 s and a 10 s run counts one or two
+    // batches of 64; 8 keep either server busy (the Postgres work runs on the other CPU).
+    Case {
+        id: 'b',
+        title: "nested: 100 parents x 100 children from Postgres",
+        connections: 8,
+        path: "/graphql",
+        wait: false,
+        asgi: false,
+        graphql: Some(r#"{"query": "{ parents { id name children { id name } } }"}"#),
+        servers: &[Server::Puff, Server::Strawberry],
     },
 ];
 
@@ -667,6 +727,8 @@ struct Env<'a> {
     load_cpu: &'static str,
     /// Binaries that failed to build (server -> reason).
     unavailable: Vec<(Server, String)>,
+    /// `bench graphql`: the URL of the Postgres server the GraphQL servers read.
+    pg_url: Option<String>,
 }
 
 /// The UTC timestamp for file names (`20261122T051548Z`) and for reports (ISO 8601).
@@ -709,7 +771,7 @@ fn save_results(repo: &Repo, kind: Kind, stamp: &str, md: &str, json: &str) -> R
 
 pub fn run(repo: &Repo, opts: &Options) -> Result<()> {
     match opts.kind {
-        Kind::Http | Kind::Asgi => run_servers(repo, opts),
+        Kind::Http | Kind::Asgi | Kind::Graphql => run_servers(repo, opts),
         Kind::Client => run_clients(repo, opts),
         Kind::Postgres => run_service::<PgBench>(repo, opts),
         Kind::Redis => run_service::<RedisBench>(repo, opts),
@@ -729,11 +791,15 @@ fn run_servers(repo: &Repo, opts: &Options) -> Result<()> {
         .collect();
     let wanted =
         |s: Server| opts.servers.contains(&s) && cases.iter().any(|c| c.servers.contains(&s));
-    let need_peers = wanted(Server::Granian) || wanted(Server::Gevent) || wanted(Server::Uvicorn);
+    let graphql = kind == Kind::Graphql;
+    // `bench graphql` always needs the peers venv: it runs the Postgres helper and the checks.
+    let need_peers =
+        graphql || wanted(Server::Granian) || wanted(Server::Gevent) || wanted(Server::Uvicorn);
     let need_puff = wanted(Server::Puff) || wanted(Server::PuffRust);
 
-    const STEPS: usize = 5;
-    println!("[bench 1/{STEPS}] checking the load generator (wrk) and taskset");
+    // `bench graphql` has one more step: the Postgres server (step 5).
+    let steps: usize = if graphql { 6 } else { 5 };
+    println!("[bench 1/{steps}] checking the load generator (wrk) and taskset");
     ensure_wrk()?;
     if !util::on_path("taskset") {
         bail!("taskset is missing (Debian package util-linux); it pins servers and wrk to CPUs");
@@ -742,17 +808,17 @@ fn run_servers(repo: &Repo, opts: &Options) -> Result<()> {
 
     let peers_venv = repo.root.join(PEERS_VENV);
     if need_peers {
-        println!("[bench 2/{STEPS}] peer servers venv {PEERS_VENV} ({PEERS_REQUIREMENTS})");
+        println!("[bench 2/{steps}] peer servers venv {PEERS_VENV} ({PEERS_REQUIREMENTS})");
         ensure_peers(repo, &peers_venv)?;
     } else {
-        println!("[bench 2/{STEPS}] peer servers not selected -- skipped {PEERS_VENV}");
+        println!("[bench 2/{steps}] peer servers not selected -- skipped {PEERS_VENV}");
     }
 
     if need_puff {
-        println!("[bench 3/{STEPS}] project virtualenv .venv (needed to build and run Puff)");
+        println!("[bench 3/{steps}] project virtualenv .venv (needed to build and run Puff)");
         setup::run(repo)?;
     } else {
-        println!("[bench 3/{STEPS}] project virtualenv .venv -- skipped (no Puff server selected)");
+        println!("[bench 3/{steps}] project virtualenv .venv -- skipped (no Puff server selected)");
     }
 
     let mut env = Env {
@@ -764,6 +830,7 @@ fn run_servers(repo: &Repo, opts: &Options) -> Result<()> {
         server_cpu,
         load_cpu,
         unavailable: Vec::new(),
+        pg_url: None,
     };
     std::fs::create_dir_all(&env.log_dir)
         .with_context(|| format!("cannot create {}", env.log_dir.display()))?;
@@ -779,11 +846,11 @@ fn run_servers(repo: &Repo, opts: &Options) -> Result<()> {
         packages.push(("axum-hello", vec![Server::Axum]));
     }
     if opts.skip_build || packages.is_empty() {
-        println!("[bench 4/{STEPS}] cargo build --release -- skipped");
+        println!("[bench 4/{steps}] cargo build --release -- skipped");
     } else {
         let names: Vec<&str> = packages.iter().map(|p| p.0).collect();
         println!(
-            "[bench 4/{STEPS}] cargo build --release -p {}",
+            "[bench 4/{steps}] cargo build --release -p {}",
             names.join(" -p ")
         );
         build_release(&mut env, &packages)?;
@@ -800,13 +867,44 @@ fn run_servers(repo: &Repo, opts: &Options) -> Result<()> {
         }
     }
 
+    // `bench graphql`: one Postgres server for the whole run, the one of `bench postgres`,
+    // pinned with wrk (the server under test has its CPU to itself).
+    let pg_log = env.log_dir.join("postgres-server.log");
+    let mut pg: Option<(HelperProc, String)> = None;
+    if graphql {
+        let external = PgBench::EXTERNAL_VARS
+            .into_iter()
+            .find(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+        match external {
+            Some(var) => println!(
+                "[bench 5/{steps}] Postgres from ${var}: creating and filling bench_parent and \
+                 bench_child"
+            ),
+            None => println!(
+                "[bench 5/{steps}] private Postgres server (initdb/pg_ctl) on CPU {load_cpu}, \
+                 bench_parent (100 rows) and bench_child (10,000 rows) filled"
+            ),
+        }
+        let (helper, url, version) = start_helper(
+            repo,
+            &env.peers_venv,
+            load_cpu,
+            &["graphql_pg_server.py".to_string()],
+            ("BENCH_PG", "Postgres"),
+            &pg_log,
+        )?;
+        println!("    server ready: {url} ({version})");
+        env.pg_url = Some(url);
+        pg = Some((helper, version));
+    }
+
     let runs: Vec<(Case, Server)> = cases
         .iter()
         .flat_map(|c| c.servers.iter().map(move |s| (*c, *s)))
         .filter(|(_, s)| opts.servers.contains(s))
         .collect();
     println!(
-        "[bench 5/{STEPS}] {} rounds of {} runs, {} s each after a {} s warm-up; server on CPU {}, wrk -t{} on CPU {}",
+        "[bench {steps}/{steps}] {} rounds of {} runs, {} s each after a {} s warm-up; server on CPU {}, wrk -t{} on CPU {}",
         opts.rounds,
         runs.len(),
         opts.duration,
@@ -829,7 +927,7 @@ fn run_servers(repo: &Repo, opts: &Options) -> Result<()> {
                 case.id,
                 case.title,
                 case.connections,
-                server.label(case.asgi)
+                server.label(case)
             );
             let outcome = match env.unavailable.iter().find(|u| u.0 == *server) {
                 Some((_, why)) => {
@@ -841,8 +939,13 @@ fn run_servers(repo: &Repo, opts: &Options) -> Result<()> {
                     match run_one(&env, case, *server, opts) {
                         Ok(m) => {
                             println!(
-                                "    {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} requests, {} socket errors, {} non-2xx",
-                                m.rps, m.p50_ms, m.p99_ms, m.requests, m.socket_errors, m.non_2xx
+                                "    {} req/s, p50 {:.2} ms, p99 {:.2} ms, {} requests, {} socket errors, {} non-2xx",
+                                rps_str(m.rps),
+                                m.p50_ms,
+                                m.p99_ms,
+                                m.requests,
+                                m.socket_errors,
+                                m.non_2xx
                             );
                             Ok(m)
                         }
@@ -855,8 +958,15 @@ fn run_servers(repo: &Repo, opts: &Options) -> Result<()> {
                 }
             };
             rounds[i].push(outcome);
+            if let Some((helper, _)) = pg.as_mut() {
+                helper.check_alive(&pg_log)?;
+            }
         }
     }
+    let pg_version = pg.map(|(mut helper, version)| {
+        helper.stop();
+        version
+    });
     let results: Vec<RunResult> = runs
         .iter()
         .zip(rounds)
@@ -870,9 +980,21 @@ fn run_servers(repo: &Repo, opts: &Options) -> Result<()> {
     let checks = checks(kind, &results);
     let packages: &[&str] = match kind {
         Kind::Asgi => &["granian", "uvicorn", "httptools", "uvloop"],
+        Kind::Graphql => &[
+            "strawberry-graphql",
+            "graphql-core",
+            "uvicorn",
+            "httptools",
+            "uvloop",
+            "asyncpg",
+        ],
         _ => &["granian", "gunicorn", "gevent"],
     };
-    let machine = machine_info(repo, &env.peers_venv, true, packages);
+    let mut machine = machine_info(repo, &env.peers_venv, true, packages);
+    if let Some(version) = pg_version {
+        let at = machine.tools.len().min(1); // after wrk
+        machine.tools.insert(at, ("postgres".into(), version));
+    }
     let md = render_markdown(&iso, opts, &env, &machine, &results, &checks);
     let json = render_json(&iso, opts, &env, &machine, &results, &checks);
     println!("\n{md}");
@@ -1118,20 +1240,24 @@ fn server_command(env: &Env, case: &Case, server: Server, port: u16) -> Command 
     let (program, args, dir): (PathBuf, Vec<String>, PathBuf) = match server {
         Server::Puff => {
             let config = match (case.asgi, case.wait) {
+                _ if case.graphql.is_some() => "puff_graphql.toml",
                 (false, false) => "puff_hello.toml",
                 (false, true) => "puff_wait.toml",
                 (true, false) => "puff_hello_asgi.toml",
                 (true, true) => "puff_wait_asgi.toml",
             };
+            let mut args: Vec<String> = vec![
+                "--config".into(),
+                apps.join(config).to_string_lossy().into_owned(),
+            ];
+            if let Some(url) = &env.pg_url {
+                // The `default` pool of puff_graphql.toml.
+                args.extend(["--default-postgres-url".into(), url.clone()]);
+            }
+            args.extend(["runserver".into(), "--bind".into(), bind]);
             (
                 repo.root.join("target/release/puff-cli"),
-                vec![
-                    "--config".into(),
-                    apps.join(config).to_string_lossy().into_owned(),
-                    "runserver".into(),
-                    "--bind".into(),
-                    bind,
-                ],
+                args,
                 apps.clone(),
             )
         }
@@ -1170,8 +1296,10 @@ fn server_command(env: &Env, case: &Case, server: Server, port: u16) -> Command 
             args.push(app.into());
             (peers_bin.join("granian"), args, apps.clone())
         }
-        Server::Uvicorn => {
-            let app = if case.wait {
+        Server::Uvicorn | Server::Strawberry => {
+            let app = if server == Server::Strawberry {
+                "strawberry_graphql:app"
+            } else if case.wait {
                 "asgi_wait:app"
             } else {
                 "hello_asgi:app"
@@ -1238,10 +1366,14 @@ fn server_command(env: &Env, case: &Case, server: Server, port: u16) -> Command 
                 cmd.env("PUFF_LOG", "info,puff::access=off");
             }
         }
-        Server::Granian | Server::Gevent | Server::Uvicorn => {
+        Server::Granian | Server::Gevent | Server::Uvicorn | Server::Strawberry => {
             cmd.env_remove("PYO3_PYTHON");
             util::apply_venv_env(&mut cmd, &env.peers_venv);
         }
+    }
+    if let Some(url) = &env.pg_url {
+        // strawberry_graphql.py's asyncpg pool (Puff gets the URL as --default-postgres-url).
+        cmd.env("BENCH_PG_URL", url);
     }
     cmd.env_remove("PYTHONPATH");
     cmd.stdin(Stdio::null());
@@ -1343,31 +1475,63 @@ fn run_one(env: &Env, case: &Case, server: Server, opts: &Options) -> Result<Mea
     let mut cmd = server_command(env, case, server, port);
     cmd.stdout(log.try_clone()?).stderr(log);
     println!("    $ {}", util::display_cmd(&cmd));
+    let label = server.label(case);
     let child = cmd
         .spawn()
-        .with_context(|| format!("cannot start {}", server.label(case.asgi)))?;
-    let mut running = Running {
-        child,
-        name: server.label(case.asgi),
-    };
+        .with_context(|| format!("cannot start {label}"))?;
+    let mut running = Running { child, name: label };
 
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     wait_accepting(&mut running, addr, &log_path)?;
-    check_response(addr, case.path)
-        .with_context(|| format!("{} answered {} wrongly", server.label(case.asgi), case.path))?;
-
     let url = format!("http://127.0.0.1:{port}{}", case.path);
+    let script = match case.graphql {
+        Some(body) => {
+            check_graphql(env, case, &url, body)
+                .with_context(|| format!("{label} answered POST {} wrongly", case.path))?;
+            let path = env.log_dir.join(format!("graphql-{}.lua", case.id));
+            std::fs::write(&path, wrk_post_script(case.path, body))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            Some(path)
+        }
+        None => {
+            check_response(addr, case.path)
+                .with_context(|| format!("{label} answered {} wrongly", case.path))?;
+            None
+        }
+    };
+
+    let load = WrkLoad {
+        connections: case.connections,
+        url: &url,
+        script: script.as_deref(),
+    };
     if opts.warmup > 0 {
-        wrk(env, opts, case.connections, opts.warmup, &url).context("warm-up run of wrk failed")?;
+        wrk(env, opts, &load, opts.warmup).context("warm-up run of wrk failed")?;
+        if let Some(body) = case.graphql {
+            // Also waits out the requests the warm-up left unanswered (seconds of work for a
+            // slow server in (b)), which would otherwise eat into the measured run.
+            check_graphql(env, case, &url, body).with_context(|| {
+                format!(
+                    "{label} answered POST {} wrongly after the warm-up",
+                    case.path
+                )
+            })?;
+        }
     }
-    let out = wrk(env, opts, case.connections, opts.duration, &url)?;
+    let out = wrk(env, opts, &load, opts.duration)?;
     let m = parse_wrk(&out).with_context(|| format!("cannot parse wrk output:\n{out}"))?;
     if let Some(status) = running.child.try_wait()? {
         bail!(
-            "{} exited during the run ({})",
-            server.label(case.asgi),
+            "{label} exited during the run ({})",
             util::describe_status(status)
         );
+    }
+    if let Some(body) = case.graphql {
+        // A server that went wrong under load (pool exhausted, say) is not measured either;
+        // wrk does not read the bodies.
+        check_graphql(env, case, &url, body).with_context(|| {
+            format!("{label} answered POST {} wrongly after the run", case.path)
+        })?;
     }
     running.stop()?;
     if m.requests == 0 {
@@ -1376,20 +1540,78 @@ fn run_one(env: &Env, case: &Case, server: Server, opts: &Options) -> Result<Mea
     Ok(m)
 }
 
-fn wrk(env: &Env, opts: &Options, connections: u32, secs: u64, url: &str) -> Result<String> {
-    let threads = opts.wrk_threads.min(connections);
-    let args: Vec<String> = vec![
+/// What wrk sends: `connections` connections to `url`, GETs unless a Lua `script` says.
+struct WrkLoad<'a> {
+    connections: u32,
+    url: &'a str,
+    script: Option<&'a Path>,
+}
+
+/// wrk's `--timeout`: answers slower than that count as timeouts, not in the latencies. A
+/// slow server takes about a second per answer in the nested GraphQL case (more on a loaded
+/// machine), so `bench graphql` leaves a wide margin.
+fn wrk_timeout(kind: Kind) -> &'static str {
+    if kind == Kind::Graphql { "60s" } else { "10s" }
+}
+
+fn wrk(env: &Env, opts: &Options, load: &WrkLoad, secs: u64) -> Result<String> {
+    let threads = opts.wrk_threads.min(load.connections);
+    let mut args: Vec<String> = vec![
         format!("-t{threads}"),
-        format!("-c{connections}"),
+        format!("-c{}", load.connections),
         format!("-d{secs}s"),
         "--timeout".into(),
-        "10s".into(),
+        wrk_timeout(opts.kind).into(),
         "--latency".into(),
-        url.into(),
     ];
+    if let Some(script) = load.script {
+        args.extend(["-s".into(), script.to_string_lossy().into_owned()]);
+    }
+    args.push(load.url.into());
     let mut cmd = pinned(env.load_cpu, Path::new("wrk"), &args);
     cmd.stdin(Stdio::null());
     util::capture(&mut cmd)
+}
+
+/// The wrk script of a `bench graphql` case: every request a POST of `body` (JSON).
+fn wrk_post_script(path: &str, body: &str) -> String {
+    format!(
+        "-- cargo xtask bench graphql: POST {path} with a GraphQL query\n\
+         wrk.method = \"POST\"\n\
+         wrk.headers[\"Content-Type\"] = \"application/json\"\n\
+         wrk.body = [==[{body}]==]\n"
+    )
+}
+
+/// One POST of `body` to `url` from `bench/apps/graphql_check.py` (peers venv): status 200,
+/// JSON, no errors and exactly the expected data of `case` (all 100 x 100 rows in (b)).
+fn check_graphql(env: &Env, case: &Case, url: &str, body: &str) -> Result<()> {
+    let args = vec![
+        "graphql_check.py".to_string(),
+        url.to_string(),
+        case.id.to_string(),
+        body.to_string(),
+    ];
+    let mut cmd = peer_command(&env.peers_venv, env.load_cpu, &args);
+    cmd.current_dir(env.repo.root.join("bench/apps"))
+        .env_remove("PYTHONPATH")
+        .stdin(Stdio::null());
+    let out = cmd
+        .output()
+        .context("cannot run bench/apps/graphql_check.py")?;
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let last = text
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("(no output)");
+    if !out.status.success() {
+        bail!("{last} ({})", util::describe_status(out.status));
+    }
+    println!("    check: {last}");
+    Ok(())
 }
 
 /// One plain HTTP/1.1 GET: status must be 200 and the body must be the 1 KB of `x`.
@@ -1500,6 +1722,11 @@ fn checks(kind: Kind, results: &[RunResult]) -> Vec<Check> {
             });
         }
     };
+    if kind == Kind::Graphql {
+        ratio_check('a', Server::Puff, Server::Strawberry, Some(20.0));
+        ratio_check('b', Server::Puff, Server::Strawberry, Some(20.0));
+        return out;
+    }
     if kind == Kind::Asgi {
         ratio_check('a', Server::Puff, Server::Granian, Some(1.0));
         ratio_check('a', Server::Puff, Server::Uvicorn, None);
@@ -1652,23 +1879,55 @@ fn render_markdown(
     let mut md = String::new();
     let title = match opts.kind {
         Kind::Asgi => "Puff ASGI benchmark",
+        Kind::Graphql => "Puff GraphQL benchmark",
         _ => "Puff HTTP benchmark",
     };
     let _ = writeln!(md, "# {title}, {iso}\n");
     md.push_str(&machine.markdown_lines());
+    let (load, answers) = if opts.kind == Kind::Graphql {
+        (
+            " (with the Postgres server), every request `POST /graphql` with a JSON body \
+             (`-s` script)",
+            "every server's answer to every case checked (status 200, JSON, no errors, all the \
+             data: 100 parents x 100 children in (b)) before and after the warm-up and after the \
+             measured run",
+        )
+    } else {
+        ("", "1 KB response body everywhere")
+    };
     let _ = writeln!(
         md,
-        "- method: server pinned to CPU {}, `wrk -t{} --latency --timeout 10s` pinned to CPU {}; \
+        "- method: server pinned to CPU {}, `wrk -t{} --latency --timeout {}` pinned to CPU {}{load}; \
          {} s warm-up, then {} s measured per run; {} rounds with the servers interleaved, the \
-         median req/s counts; 1 KB response body everywhere; {}",
+         median req/s counts; {answers}; {}",
         env.server_cpu,
         opts.wrk_threads,
+        wrk_timeout(opts.kind),
         env.load_cpu,
         opts.warmup,
         opts.duration,
         opts.rounds,
         build_note(opts)
     );
+    if opts.kind == Kind::Graphql {
+        let queries: Vec<String> = results
+            .iter()
+            .filter_map(|r| Some((r.case.id, r.case.graphql?)))
+            .fold(Vec::new(), |mut v, (id, body)| {
+                let q = format!("({id}) `{body}`");
+                if !v.contains(&q) {
+                    v.push(q);
+                }
+                v
+            });
+        let _ = writeln!(
+            md,
+            "- bodies: {}; tables `bench_parent` (100 rows) and `bench_child` (100 per parent, \
+             indexed on parent_id); schemas `bench/apps/puff_graphql.py`, \
+             `bench/apps/strawberry_graphql.py`",
+            queries.join(", ")
+        );
+    }
     let mut ceilings: Vec<String> = Vec::new();
     for r in results.iter().filter(|r| r.case.wait) {
         let c = format!(
@@ -1698,17 +1957,17 @@ fn render_markdown(
         match &r.outcome {
             Ok(m) => {
                 let note = if m.round_rps.len() > 1 {
-                    let each: Vec<String> = m.round_rps.iter().map(|v| format!("{v:.0}")).collect();
+                    let each: Vec<String> = m.round_rps.iter().map(|v| rps_str(*v)).collect();
                     format!("rounds: {}", each.join(", "))
                 } else {
                     String::new()
                 };
                 let _ = writeln!(
                     md,
-                    "| {case} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {note} |",
-                    r.server.label(r.case.asgi),
+                    "| {case} | {} | {} | {} | {:.2} | {:.2} | {} | {note} |",
+                    r.server.label(&r.case),
                     r.case.connections,
-                    m.rps,
+                    rps_str(m.rps),
                     m.p50_ms,
                     m.p99_ms,
                     m.socket_errors + m.non_2xx
@@ -1719,7 +1978,7 @@ fn render_markdown(
                 let _ = writeln!(
                     md,
                     "| {case} | {} | {} | - | - | - | - | not measured: {note} |",
-                    r.server.label(r.case.asgi),
+                    r.server.label(&r.case),
                     r.case.connections
                 );
             }
@@ -1744,6 +2003,15 @@ fn render_markdown(
         "\nErrors = wrk socket errors (connect/read/write/timeout) + non-2xx responses."
     );
     md
+}
+
+/// req/s for a report: whole numbers, with one decimal below 100 (the slow GraphQL case).
+fn rps_str(v: f64) -> String {
+    if v < 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.0}")
+    }
 }
 
 /// `12800` -> `12,800`.
@@ -1811,10 +2079,19 @@ fn render_json(
     checks: &[Check],
 ) -> String {
     let mut j = json_head(opts.kind, iso, machine);
+    let body = if opts.kind == Kind::Graphql {
+        format!(
+            "\"wrk_timeout\": {}, \"rounds\": {}",
+            json_str(wrk_timeout(opts.kind)),
+            opts.rounds
+        )
+    } else {
+        format!("\"body_bytes\": {BODY_LEN}")
+    };
     let _ = writeln!(
         j,
         "  \"settings\": {{\"duration_secs\": {}, \"warmup_secs\": {}, \"wrk_threads\": {}, \
-         \"server_cpu\": {}, \"load_cpu\": {}, \"body_bytes\": {BODY_LEN}, \"skip_build\": {}}},",
+         \"server_cpu\": {}, \"load_cpu\": {}, {body}, \"skip_build\": {}}},",
         opts.duration,
         opts.warmup,
         opts.wrk_threads,
@@ -1825,7 +2102,7 @@ fn render_json(
     let _ = writeln!(j, "  \"machine\": {},", machine.json());
     let _ = writeln!(j, "  \"results\": [");
     for (i, r) in results.iter().enumerate() {
-        let head = format!(
+        let mut head = format!(
             "\"case\": {}, \"title\": {}, \"server\": {}, \"connections\": {}, \"path\": {}",
             json_str(&r.case.id.to_string()),
             json_str(r.case.title),
@@ -1833,6 +2110,9 @@ fn render_json(
             r.case.connections,
             json_str(r.case.path)
         );
+        if let Some(body) = r.case.graphql {
+            let _ = write!(head, ", \"method\": \"POST\", \"body\": {}", json_str(body));
+        }
         let body = match &r.outcome {
             Ok(m) => format!(
                 "\"ok\": true, \"requests_per_sec\": {}, \"p50_ms\": {}, \"p99_ms\": {}, \
@@ -4287,6 +4567,98 @@ Transfer/sec:     33.09MB
                     "info"
                 ),
             ]
+        );
+    }
+
+    #[test]
+    fn parses_graphql_args_and_checks() {
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let o = parse(&args(&["graphql"])).unwrap().unwrap();
+        assert_eq!(o.kind, Kind::Graphql);
+        assert_eq!(o.cases, vec!['a', 'b']);
+        assert_eq!(o.servers, vec![Server::Puff, Server::Strawberry]);
+        assert_eq!((o.rounds, o.duration, o.warmup), (3, 10, 2));
+        let o = parse(&args(&[
+            "graphql",
+            "--servers",
+            "strawberry",
+            "--cases",
+            "b",
+            "--rounds",
+            "1",
+            "--duration",
+            "3",
+            "--warmup",
+            "1",
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(o.servers, vec![Server::Strawberry]);
+        assert_eq!(o.cases, vec!['b']);
+        assert_eq!((o.rounds, o.duration, o.warmup), (1, 3, 1));
+        assert!(parse(&args(&["graphql", "--servers", "uvicorn"])).is_err());
+        assert!(parse(&args(&["graphql", "--cases", "c"])).is_err());
+        assert!(parse(&args(&["graphql", "--clients", "puff"])).is_err());
+        assert!(parse(&args(&["asgi", "--servers", "strawberry"])).is_err());
+
+        let case = |id| *GRAPHQL_CASES.iter().find(|c| c.id == id).unwrap();
+        assert_eq!(Server::Puff.label(&case('a')), "puff (puff-cli, GraphQL)");
+        assert_eq!(Server::Puff.label(&ASGI_CASES[0]), "puff (puff-cli, ASGI)");
+        let ok = |rps: f64| {
+            Ok(Measurement {
+                rps,
+                requests: 1,
+                ..Default::default()
+            })
+        };
+        let results = vec![
+            RunResult {
+                case: case('a'),
+                server: Server::Puff,
+                outcome: ok(12_000.0),
+            },
+            RunResult {
+                case: case('a'),
+                server: Server::Strawberry,
+                outcome: ok(600.0),
+            },
+            RunResult {
+                case: case('b'),
+                server: Server::Puff,
+                outcome: Err("target/release/puff-cli does not exist".into()),
+            },
+            RunResult {
+                case: case('b'),
+                server: Server::Strawberry,
+                outcome: ok(30.0),
+            },
+        ];
+        let got: Vec<(char, String, String, &str)> = checks(Kind::Graphql, &results)
+            .iter()
+            .map(|c| (c.case, c.what.clone(), c.value_str(), c.verdict()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    'a',
+                    "puff / strawberry req/s".into(),
+                    "20.00x".into(),
+                    "PASS"
+                ),
+                ('b', "puff / strawberry req/s".into(), "-".into(), "n/a"),
+            ]
+        );
+
+        let script = wrk_post_script("/graphql", case('b').graphql.unwrap());
+        assert!(script.contains("wrk.method = \"POST\"\n"));
+        assert!(script.contains("wrk.headers[\"Content-Type\"] = \"application/json\"\n"));
+        assert!(script.contains(
+            "wrk.body = [==[{\"query\": \"{ parents { id name children { id name } } }\"}]==]\n"
+        ));
+        assert_eq!(
+            (wrk_timeout(Kind::Graphql), wrk_timeout(Kind::Http)),
+            ("60s", "10s")
         );
     }
 

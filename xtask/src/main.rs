@@ -35,6 +35,8 @@ Commands:
                                       asyncio on one private redis-server (GET/SET, pub/sub)
   bench tasks [OPTIONS]               Task queue benchmark (puff.task_queue) vs arq and Celery
                                       on one private redis-server (no-op tasks, one node)
+  bench graphql [OPTIONS]             GraphQL benchmark (puff-cli [[graphql]]) vs Strawberry on
+                                      uvicorn ({ hello }, 100 x 100 nested rows from Postgres)
                                       (`cargo xtask bench --help` for their options)
   bench bridge [CRITERION ARGS]       criterion benchmark of the greenlet <-> Tokio bridge
   help                                this text
