@@ -671,6 +671,23 @@ max_age_secs = 600
 # poll_interval_ms = 50           # idle workers look for tasks from other processes
 # shutdown_timeout_ms = 10000     # running tasks may finish this long on shutdown
 
+# --- GraphQL (the `graphql` feature) ----------------------------------------------
+# One entry per schema, served on every HTTP server of the program (next to the WSGI/ASGI
+# app). Python: puff.graphql.global_graphql.query(...) / named_graphql("audit").
+# Resolvers' SQL runs on the `database` [[postgres]] pool, one statement per layer.
+# [[graphql]]
+# name = "default"
+# schema = "my_python_gql_app.Schema"  # required: the schema class, module.Class
+# url = "/graphql"                     # POST/GET endpoint; "" serves none
+# subscriptions_url = "/subscriptions" # websocket (graphql-transport-ws, graphql-ws); default: none
+# playground_url = "/playground"       # GraphQL Playground page; default: none
+# database = "default"                 # the [[postgres]] pool SQL results run on
+# max_depth = 15                       # deepest selection nesting
+# max_fields = 2000                    # most fields once fragments are expanded
+# max_tokens = 20000                   # most lexical tokens in a query document
+# introspection = true                 # answer __schema / __type queries
+# enable = true                        # false drops the entry
+
 # Named clients for `puff.http` (a `default` client always exists).
 [[http_client]]
 name = "internal"

@@ -23,7 +23,7 @@ pub struct GraphqlConfig {
     /// graphql-ws); none by default.
     #[serde(default)]
     pub subscriptions_url: Option<String>,
-    /// Path of the GraphiQL playground; none by default (it is served only where configured).
+    /// Path of the GraphQL Playground page; none by default (it is served only where configured).
     #[serde(default)]
     pub playground_url: Option<String>,
     /// The `[[postgres]]` pool resolvers' SQL runs on.
