@@ -80,8 +80,9 @@ class GraphQLSchemaError(TypeError):
 
 
 def borrow_db_context(fn: F) -> F:
-    """Mark a resolver whose own database work (``puff.postgres``, Django) should share
-    the GraphQL request's Postgres connection instead of taking another one from the pool."""
+    """Mark a resolver whose own database work (``puff.postgres``, Django) is meant to share
+    the GraphQL request's Postgres connection. For now the mark is recorded in the schema
+    but not acted on: such a resolver's queries take their own connection from the pool."""
     target = fn.__func__ if isinstance(fn, classmethod) else fn
     target.__puff_borrow_db_context__ = True  # type: ignore[attr-defined]
     return fn
