@@ -112,9 +112,11 @@ impl Engine {
         auth_token: Option<Arc<str>>,
         allow_mutations: bool,
     ) -> Response {
+        let raw = Arc::new(crate::raw::RawParts::default());
         let ctx = Ctx {
             engine: self,
             auth_token,
+            raw: Some(raw.clone()),
         };
         let operation = match ValidatedOperation::new(
             &request.query,
@@ -145,12 +147,14 @@ impl Engine {
         let is_request_error = result.is_err();
         let response = juniper::http::GraphQLResponse::from_result(result);
         Response {
-            body: serde_json::to_vec(&response).unwrap_or_else(|e| {
-                serde_json::to_vec(&serde_json::json!({"errors": [{
-                    "message": format!("cannot encode the response: {e}")
-                }]}))
-                .unwrap_or_default()
-            }),
+            body: serde_json::to_vec(&response)
+                .map(|json| raw.splice(json))
+                .unwrap_or_else(|e| {
+                    serde_json::to_vec(&serde_json::json!({"errors": [{
+                        "message": format!("cannot encode the response: {e}")
+                    }]}))
+                    .unwrap_or_default()
+                }),
             is_request_error,
         }
     }

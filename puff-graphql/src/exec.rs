@@ -18,6 +18,7 @@ use crate::config::GraphqlConfig;
 use crate::context::{ResolverContext, attribute, parents_arg};
 use crate::convert::{Key, Shape, arg_to_py, pg_to_node, py_to_shape};
 use crate::plan::{Arg, Plan, PlanField};
+use crate::raw::{RawParts, is_direct, write_json};
 use crate::schema::{FieldDesc, SchemaDesc, Ty};
 use crate::types::{Info, Node, S};
 
@@ -36,6 +37,9 @@ pub struct Engine {
 pub struct Ctx {
     pub engine: &'static Engine,
     pub auth_token: Option<Arc<str>>,
+    /// Where root fields put pre-serialized JSON, for responses serialized by
+    /// [`Engine::execute`] (not for websocket ones, which juniper_graphql_ws serializes).
+    pub raw: Option<Arc<RawParts>>,
 }
 
 impl juniper::Context for Ctx {}
@@ -158,6 +162,7 @@ pub async fn resolve_root_field(
         let selection = executor.look_ahead();
         PlanField {
             key: selection.field_name().to_owned(),
+            key_json: crate::plan::json_key(selection.field_name()),
             name: field.name.clone(),
             field: index,
             args: Plan::arguments(&selection),
@@ -172,6 +177,16 @@ pub async fn resolve_root_field(
         .await
         .pop()
         .unwrap_or(Node::Null);
+    // Without errors, nulls in non-null places or `__typename`, the tree is written as
+    // JSON directly (see `crate::raw`); otherwise juniper walks it, to place errors and
+    // propagate nulls exactly as the spec says.
+    if let Some(raw) = &ctx.raw
+        && is_direct(&node, &field.ty, schema)
+    {
+        let mut json = Vec::new();
+        write_json(&mut json, &node, &field.ty, schema);
+        return Ok(raw.placeholder(json));
+    }
     executor.resolve_with_ctx(&info.with(&field.ty), &node)
 }
 

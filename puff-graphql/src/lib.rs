@@ -18,6 +18,7 @@ pub mod exec;
 pub mod handlers;
 pub mod plan;
 mod python;
+mod raw;
 pub mod schema;
 pub mod subscriptions;
 mod subsystem;

@@ -50,12 +50,16 @@ impl Arg {
 #[derive(Debug, Default)]
 pub struct Plan {
     pub fields: Vec<PlanField>,
+    /// `__typename` is selected (juniper answers it; the direct output path does not).
+    pub has_typename: bool,
 }
 
 /// One selected field, under its response key (alias or name).
 #[derive(Debug)]
 pub struct PlanField {
     pub key: String,
+    /// `key` as a JSON string, for writing responses directly.
+    pub key_json: Vec<u8>,
     pub name: String,
     /// Index of the field in its object type.
     pub field: usize,
@@ -63,6 +67,11 @@ pub struct PlanField {
     pub args: Vec<(String, Arg)>,
     /// The selection on the field's object type, for object-typed fields.
     pub sub: Option<Arc<Plan>>,
+}
+
+/// `key` as a JSON string.
+pub fn json_key(key: &str) -> Vec<u8> {
+    serde_json::to_vec(key).unwrap_or_else(|_| b"\"\"".to_vec())
 }
 
 impl Plan {
@@ -87,7 +96,8 @@ impl Plan {
         for child in selection.children().iter() {
             let name = child.field_original_name();
             let Some(field) = desc.field_index(name) else {
-                continue; // `__typename`: juniper answers it itself
+                self.has_typename = true; // `__typename`: juniper answers it itself
+                continue;
             };
             let key = child.field_name();
             let child_object = desc.fields[field].ty.object();
@@ -103,6 +113,7 @@ impl Plan {
             }
             self.fields.push(PlanField {
                 key: key.to_owned(),
+                key_json: json_key(key),
                 name: name.to_owned(),
                 field,
                 args: child

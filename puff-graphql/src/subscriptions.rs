@@ -136,6 +136,7 @@ fn start(
         let selection = executor.look_ahead();
         Arc::new(PlanField {
             key: selection.field_name().to_owned(),
+            key_json: crate::plan::json_key(selection.field_name()),
             name: field.name.clone(),
             field: index,
             args: Plan::arguments(&selection),
@@ -322,6 +323,7 @@ fn config_for(
     ConnectionConfig::new(Ctx {
         engine,
         auth_token: init_token(params).or(header_token),
+        raw: None,
     })
 }
 

@@ -175,3 +175,26 @@ def test_depth_limit() -> None:
     result = gql.query(nested)
     assert "data" not in result
     assert "nesting exceeds the limit of 6" in result["errors"][0]["message"], result
+
+
+def test_typename_aliases_and_fragments_in_nested_layers() -> None:
+    result = gql.query(
+        "{ parents(limit: 2) { __typename pid: id ...P children { ...C } } } "
+        "fragment P on Parent { name } fragment C on Child { id cid: id }"
+    )
+    assert result == {
+        "data": {
+            "parents": [
+                {
+                    "__typename": "Parent",
+                    "pid": p,
+                    "name": f"parent-{p}",
+                    "children": [{"id": c, "cid": c} for c in range((p - 1) * 10 + 1, p * 10 + 1)],
+                }
+                for p in (1, 2)
+            ]
+        }
+    }
+    # Same without __typename: written directly, same shape and order.
+    direct = gql.query("{ parents(limit: 1) { pid: id ...P } } fragment P on Parent { name }")
+    assert list(direct["data"]["parents"][0]) == ["pid", "name"]
