@@ -8,7 +8,7 @@ use juniper::http::GraphQLRequest;
 use juniper::{GraphQLError, OperationType, RootNode, ValidatedOperation};
 use puff_greenlet::error::panic_message;
 use puff_greenlet::{PuffError, PuffResult, PythonRuntime};
-use puff_postgres::PostgresPool;
+use puff_postgres::{PostgresPool, SharedConnection};
 
 use crate::config::GraphqlConfig;
 use crate::exec::{Ctx, Engine};
@@ -117,6 +117,10 @@ impl Engine {
             engine: self,
             auth_token,
             raw: Some(raw.clone()),
+            db: self
+                .pool
+                .clone()
+                .map(|pool| Arc::new(SharedConnection::new(pool))),
         };
         let operation = match ValidatedOperation::new(
             &request.query,

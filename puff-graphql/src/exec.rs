@@ -10,7 +10,7 @@ use std::sync::Arc;
 use futures_util::future::{BoxFuture, join, join_all};
 use juniper::{ExecutionResult, Executor, FieldError, RootNode, Value};
 use puff_greenlet::PythonRuntime;
-use puff_postgres::{PostgresPool, QueryResult, Value as Pg};
+use puff_postgres::{PostgresPool, QueryResult, SharedConnection, Value as Pg};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
@@ -40,6 +40,11 @@ pub struct Ctx {
     /// Where root fields put pre-serialized JSON, for responses serialized by
     /// [`Engine::execute`] (not for websocket ones, which juniper_graphql_ws serializes).
     pub raw: Option<Arc<RawParts>>,
+    /// The request's Postgres connection: resolvers' SQL runs on it, and resolvers marked
+    /// `borrow_db_context` get it for their own queries. `None` on websockets (a
+    /// connection is not held for a socket's lifetime; each statement takes one from the
+    /// pool).
+    pub db: Option<Arc<SharedConnection>>,
 }
 
 impl juniper::Context for Ctx {}
@@ -233,10 +238,14 @@ fn resolve_field_layer<'a>(
             let parents = parents.clone();
             let auth_token = ctx.auth_token.clone();
             let path = path.clone();
+            let lend = ctx
+                .db
+                .clone()
+                .filter(|_| field.resolver.as_ref().is_some_and(|r| r.borrow_db_context));
             move |py: Python<'_>| {
-                Ok(call_resolver(
-                    py, schema, field, &path, &args, parents, auth_token,
-                ))
+                Ok(lend_connection(py, lend.as_deref(), &path).and_then(|()| {
+                    call_resolver(py, schema, field, &path, &args, parents, auth_token)
+                }))
             }
         };
         let returned = match ctx.engine.python.run(call).await {
@@ -263,7 +272,11 @@ fn resolve_field_layer<'a>(
                     );
                     return vec![error(message); n];
                 };
-                let result = match pool.query(&sql, &params).await {
+                let result = match &ctx.db {
+                    Some(db) => db.query(&sql, params).await,
+                    None => pool.query(&sql, &params).await,
+                };
+                let result = match result {
                     Ok(result) => result,
                     Err(e) => return vec![error(format!("{path}: {e}")); n],
                 };
@@ -377,6 +390,26 @@ pub(crate) fn resolver_error(py: Python<'_>, path: &str, err: PyErr) -> String {
         .map(|n| n.to_string())
         .unwrap_or_else(|_| "Exception".into());
     format!("{path}: {kind}: {}", err.value(py))
+}
+
+/// Lend the request's connection to the resolver about to run in this greenlet:
+/// `puff.postgres.connect(pool)` returns it there.
+fn lend_connection(
+    py: Python<'_>,
+    db: Option<&SharedConnection>,
+    path: &str,
+) -> Result<(), String> {
+    let Some(db) = db else {
+        return Ok(());
+    };
+    (|| -> PyResult<()> {
+        let native = db.lend(py)?;
+        py.import("puff.postgres")?
+            .getattr("_lend")?
+            .call1((db.pool().name(), native))?;
+        Ok(())
+    })()
+    .map_err(|e| resolver_error(py, path, e))
 }
 
 fn call_resolver(

@@ -324,6 +324,7 @@ fn config_for(
         engine,
         auth_token: init_token(params).or(header_token),
         raw: None,
+        db: None,
     })
 }
 

@@ -23,7 +23,7 @@ pub use config::PostgresConfig;
 pub use error::PgError;
 pub use pool::{Column, PooledClient, PostgresPool, QueryResult};
 pub use puff_greenlet::redact_url;
-pub use python::{to_python, to_value};
+pub use python::{SharedConnection, to_python, to_value};
 pub use subsystem::PostgresSubsystem;
 pub use value::Value;
 

@@ -356,11 +356,91 @@ fn result_to_python<'py>(py: Python<'py>, result: &QueryResult) -> PyResult<Boun
 
 // ---- connections --------------------------------------------------------------------
 
+/// One pooled connection shared by several users: a GraphQL request runs its SQL on it
+/// and lends it to resolvers marked `borrow_db_context`, whose `puff.postgres` (and so
+/// Django) work then runs on the same connection, transactions included. Checked out on
+/// first use; when the last owner drops it, an open transaction is rolled back and the
+/// connection goes back to the pool.
+pub struct SharedConnection {
+    pool: Arc<PostgresPool>,
+    state: Arc<Mutex<ConnState>>,
+}
+
+impl SharedConnection {
+    pub fn new(pool: Arc<PostgresPool>) -> SharedConnection {
+        SharedConnection {
+            pool,
+            state: Arc::new(Mutex::new(ConnState {
+                pinned: true,
+                ..ConnState::default()
+            })),
+        }
+    }
+
+    /// The pool this connection comes from.
+    pub fn pool(&self) -> &Arc<PostgresPool> {
+        &self.pool
+    }
+
+    /// Run one statement (inside the transaction a borrower opened, if any).
+    pub async fn query(&self, sql: &str, params: Vec<Value>) -> Result<QueryResult, PgError> {
+        run_statements(
+            self.pool.clone(),
+            self.state.clone(),
+            sql.to_owned(),
+            vec![params],
+            false,
+        )
+        .await
+    }
+
+    /// A `puff._native.postgres.NativeConnection` on this connection, for Python code.
+    pub fn lend(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(Py::new(
+            py,
+            NativeConnection {
+                pool: self.pool.clone(),
+                state: self.state.clone(),
+                borrowed: Some(std::sync::atomic::AtomicBool::new(false)),
+            },
+        )?
+        .into_any())
+    }
+}
+
+impl Drop for SharedConnection {
+    fn drop(&mut self) {
+        let state = self.state.clone();
+        let Ok(mut guard) = state.try_lock() else {
+            return; // a statement is still running; it returns the client when done
+        };
+        let Some(client) = guard.client.take() else {
+            return;
+        };
+        if !guard.in_transaction {
+            return; // dropping `client` returns it to the pool
+        }
+        guard.in_transaction = false;
+        drop(guard);
+        let Ok(runtime) = PythonRuntime::global() else {
+            return;
+        };
+        runtime.tokio().spawn(async move {
+            let mut client = client;
+            if !client.is_closed() {
+                let _ = client.batch_execute("ROLLBACK").await;
+            }
+        });
+    }
+}
+
 #[derive(Default)]
 struct ConnState {
     client: Option<PooledClient>,
     in_transaction: bool,
     closed: bool,
+    /// Keep the pooled connection between autocommit statements ([`SharedConnection`]).
+    pinned: bool,
 }
 
 /// One DB-API connection: holds a pooled connection while a transaction is open (or, in
@@ -370,6 +450,9 @@ struct ConnState {
 pub(crate) struct NativeConnection {
     pool: Arc<PostgresPool>,
     state: Arc<Mutex<ConnState>>,
+    /// Lent by a [`SharedConnection`]: closing or dropping it leaves the shared
+    /// connection to its owner.
+    borrowed: Option<std::sync::atomic::AtomicBool>,
 }
 
 fn pool_named(name: &str) -> PyResult<Arc<PostgresPool>> {
@@ -455,14 +538,14 @@ async fn run_statements(
     .await;
     match outcome {
         Ok(result) => {
-            if !state.in_transaction {
+            if !state.in_transaction && !state.pinned {
                 state.client = None;
             }
             Ok(result)
         }
         Err(e) => {
             let broken = state.client.as_ref().is_none_or(|c| c.is_closed());
-            if broken || !state.in_transaction {
+            if broken || (!state.in_transaction && !state.pinned) {
                 // A failed autocommit statement, or a dead connection: give it back (a
                 // dead one is discarded by the pool) and start afresh next time.
                 if let Some(client) = state.client.as_mut()
@@ -486,7 +569,9 @@ async fn end_transaction(state: Arc<Mutex<ConnState>>, sql: &'static str) -> Res
         Some(client) if state.in_transaction => client.batch_execute(sql).await,
         _ => Ok(()),
     };
-    state.client = None;
+    if !state.pinned || result.is_err() {
+        state.client = None;
+    }
     state.in_transaction = false;
     result
 }
@@ -527,12 +612,19 @@ impl NativeConnection {
         wait_for(py, end_transaction(self.state.clone(), "ROLLBACK"))?.map_err(|e| to_pyerr(py, e))
     }
 
-    /// Roll back any open transaction and return the connection to the pool.
+    /// Roll back any open transaction and return the connection to the pool (a borrowed
+    /// connection stays with its owner).
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         let state = self.state.clone();
+        let borrowed = self.borrowed.is_some();
+        if let Some(closed) = &self.borrowed {
+            closed.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         wait_for(py, async move {
             let result = end_transaction(state.clone(), "ROLLBACK").await;
-            state.lock().await.closed = true;
+            if !borrowed {
+                state.lock().await.closed = true;
+            }
             result
         })?
         .map_err(|e| to_pyerr(py, e))
@@ -548,7 +640,18 @@ impl NativeConnection {
 
     #[getter]
     fn closed(&self) -> bool {
+        if let Some(closed) = &self.borrowed
+            && closed.load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return true;
+        }
         self.state.try_lock().map(|s| s.closed).unwrap_or(false)
+    }
+
+    /// Whether this connection is lent by a GraphQL request (`borrow_db_context`).
+    #[getter]
+    fn borrowed(&self) -> bool {
+        self.borrowed.is_some()
     }
 
     #[getter]
@@ -559,6 +662,9 @@ impl NativeConnection {
 
 impl Drop for NativeConnection {
     fn drop(&mut self) {
+        if self.borrowed.is_some() {
+            return; // the owner ends the shared connection
+        }
         let state = self.state.clone();
         let holds_client = match state.try_lock() {
             Ok(s) => s.client.is_some(),
@@ -591,6 +697,7 @@ fn connect(name: &str) -> PyResult<NativeConnection> {
     Ok(NativeConnection {
         pool: pool_named(name)?,
         state: Arc::new(Mutex::new(ConnState::default())),
+        borrowed: None,
     })
 }
 

@@ -80,9 +80,10 @@ class GraphQLSchemaError(TypeError):
 
 
 def borrow_db_context(fn: F) -> F:
-    """Mark a resolver whose own database work (``puff.postgres``, Django) is meant to share
-    the GraphQL request's Postgres connection. For now the mark is recorded in the schema
-    but not acted on: such a resolver's queries take their own connection from the pool."""
+    """Run a resolver on the GraphQL request's Postgres connection: inside it,
+    ``puff.postgres.connect()`` (for the schema's ``database`` pool, and so Django) returns
+    the connection the request's SQL runs on, open transactions included. A transaction
+    still open when the request ends is rolled back. Put it under ``@classmethod``."""
     target = fn.__func__ if isinstance(fn, classmethod) else fn
     target.__puff_borrow_db_context__ = True  # type: ignore[attr-defined]
     return fn

@@ -15,6 +15,8 @@ back and returns its connection to the pool.
 
 from __future__ import annotations
 
+import contextvars
+
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -381,10 +383,16 @@ class Connection:
     ProgrammingError = ProgrammingError
     NotSupportedError = NotSupportedError
 
-    def __init__(self, name: str = "default") -> None:
-        self._native = _require_native().connect(name)
+    def __init__(self, name: str = "default", _native_connection: Any = None) -> None:
+        self._native = _native_connection if _native_connection is not None else _require_native().connect(name)
         self.name = name
         self._autocommit = False
+
+    @property
+    def borrowed(self) -> bool:
+        """True when this is the GraphQL request's connection, lent to a resolver marked
+        ``puff.graphql.borrow_db_context``."""
+        return bool(getattr(self._native, "borrowed", False))
 
     @property
     def autocommit(self) -> bool:
@@ -441,8 +449,25 @@ class Connection:
             self.rollback()
 
 
+# Connections lent by the running GraphQL request to a `borrow_db_context` resolver, by
+# pool name. Each resolver runs in its own greenlet and contextvars context.
+_borrowed: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("puff_borrowed_connections")
+
+
+def _lend(name: str, native_connection: Any) -> None:
+    """Make ``connect(name)`` return ``native_connection`` in the current context (called by
+    puff-graphql before a ``borrow_db_context`` resolver runs)."""
+    _borrowed.set({**_borrowed.get({}), name: native_connection})
+
+
 def connect(name: str = "default") -> Connection:
-    """A new connection on the pool ``name`` (``[[postgres]]`` entry in puff.toml)."""
+    """A new connection on the pool ``name`` (``[[postgres]]`` entry in puff.toml).
+
+    Inside a GraphQL resolver marked ``borrow_db_context`` this is the request's own
+    connection (closing it ends only its open transaction, not the connection)."""
+    lent = _borrowed.get({}).get(name)
+    if lent is not None:
+        return Connection(name, lent)
     return Connection(name)
 
 

@@ -188,6 +188,43 @@ class Query:
             conn.close()
 
 
+    @classmethod
+    def sql_pid(cls, context, /) -> tuple[int, str, list[Any]]:
+        return ..., "SELECT pg_backend_pid()", []
+
+    @classmethod
+    @graphql.borrow_db_context
+    def borrowed_pid(cls, context, /) -> int:
+        return _backend_pid(expect_borrowed=True)
+
+    @classmethod
+    def own_pid(cls, context, /) -> int:
+        return _backend_pid(expect_borrowed=False)
+
+    @classmethod
+    @graphql.borrow_db_context
+    def uncommitted_parent(cls, context, /) -> tuple[Parent, str, list[Any]]:
+        from puff import postgres
+
+        # Opens a transaction on the request's connection and leaves it open: the SQL
+        # below runs inside it (and sees the row); the request's end rolls it back.
+        postgres.connect().cursor().execute("INSERT INTO gql_parent VALUES (9999, 'uncommitted')")
+        return ..., "SELECT id, name FROM gql_parent WHERE id = 9999", []
+
+
+def _backend_pid(*, expect_borrowed: bool) -> int:
+    from puff import postgres
+
+    conn = postgres.connect()
+    assert conn.borrowed is expect_borrowed
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT pg_backend_pid()")
+        return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
 @dataclass
 class Mutation:
     @classmethod

@@ -198,3 +198,25 @@ def test_typename_aliases_and_fragments_in_nested_layers() -> None:
     # Same without __typename: written directly, same shape and order.
     direct = gql.query("{ parents(limit: 1) { pid: id ...P } } fragment P on Parent { name }")
     assert list(direct["data"]["parents"][0]) == ["pid", "name"]
+
+
+def test_borrow_db_context_shares_the_request_connection() -> None:
+    result = gql.query("{ sql_pid borrowed_pid }")
+    assert "errors" not in result, result
+    assert result["data"]["sql_pid"] == result["data"]["borrowed_pid"]
+    # A resolver that does not borrow gets a connection of its own from the pool.
+    assert "errors" not in gql.query("{ own_pid }")
+
+
+def test_a_borrowed_transaction_is_seen_by_the_layers_and_rolled_back_after() -> None:
+    from puff import postgres
+
+    result = gql.query("{ uncommitted_parent { id name } }")
+    assert result == {"data": {"uncommitted_parent": {"id": 9999, "name": "uncommitted"}}}
+    assert sql("SELECT count(*) FROM gql_parent WHERE id = 9999") == [(0,)]
+    import time
+
+    deadline = time.monotonic() + 5
+    while postgres.pool_status()["in_use"] != 0:
+        assert time.monotonic() < deadline, postgres.pool_status()
+        time.sleep(0.01)
