@@ -63,6 +63,20 @@ impl Subsystem for GraphqlSubsystem {
     fn python_started(&self, ctx: &StartContext<'_>, python: &PythonRuntime) -> PuffResult<()> {
         for config in &self.schemas {
             let pool = ctx.resources.get::<PostgresPool>(&config.database);
+            if pool.is_none() && config.database != "default" {
+                // Named explicitly: a typo must not wait until the first SQL field.
+                let known = ctx.resources.names::<PostgresPool>();
+                return Err(PuffError::Config(format!(
+                    "[[graphql]] `{}`: `database`: no [[postgres]] pool named `{}` (configured: {})",
+                    config.name,
+                    config.database,
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                )));
+            }
             let name = config.name.clone();
             let engine = ctx
                 .tokio

@@ -189,6 +189,10 @@ class Query:
 
 
     @classmethod
+    def application_name(cls, context, /) -> tuple[str, str, list[Any]]:
+        return ..., "SELECT current_setting('application_name')", []
+
+    @classmethod
     def sql_pid(cls, context, /) -> tuple[int, str, list[Any]]:
         return ..., "SELECT pg_backend_pid()", []
 

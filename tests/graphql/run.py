@@ -3,7 +3,7 @@
     .venv/bin/python tests/graphql/run.py [pytest args...]
 
 Starts a private throwaway Postgres with ``pg_stat_statements`` loaded (the N+1 tests
-count the statements the server ran), points the `default` pool at it, runs
+count the statements the server ran), points the `default` and `readonly` pools at it, runs
 ``puff-cli --config tests/graphql/puff.toml pytest tests/graphql`` (the tests start their
 own ``puff-cli runserver`` for HTTP and websocket tests) and removes the server. Set
 ``PUFF_CLI_BINARY`` to test another build.
@@ -32,6 +32,8 @@ def main(argv: list[str]) -> int:
         if sys.prefix != sys.base_prefix:  # the virtualenv's python: puff-cli uses it
             env.setdefault("VIRTUAL_ENV", sys.prefix)
         env["PUFF_DEFAULT_POSTGRES_URL"] = server.url
+        # Same server; the application_name tells the tests which pool a statement used.
+        env["PUFF_READONLY_POSTGRES_URL"] = f"{server.url}?application_name=puff-readonly"
         env["PUFF_CLI_BINARY"] = binary
         cmd = [binary, "--config", os.path.join(HERE, "puff.toml"), "pytest", HERE, *argv]
         print(f"=== {' '.join(cmd)}", flush=True)

@@ -220,3 +220,18 @@ def test_a_borrowed_transaction_is_seen_by_the_layers_and_rolled_back_after() ->
     while postgres.pool_status()["in_use"] != 0:
         assert time.monotonic() < deadline, postgres.pool_status()
         time.sleep(0.01)
+
+
+def test_named_schema_runs_its_sql_on_its_own_database_pool() -> None:
+    audit = named_graphql("audit")
+    result = audit.query("{ parents(limit: 2) { id children { id } } application_name }")
+    assert "errors" not in result, result
+    assert [p["id"] for p in result["data"]["parents"]] == [1, 2]
+    # The request's connection came from `readonly`, not from `default`.
+    assert result["data"]["application_name"] == "puff-readonly"
+    assert gql.query("{ application_name }")["data"]["application_name"] != "puff-readonly"
+
+
+def test_unknown_schema_name_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match=r"no GraphQL schema `nope` \(configured: .*audit"):
+        named_graphql("nope").query("{ fine }")

@@ -50,3 +50,18 @@ def test_unknown_config_keys_are_rejected(tmp_path: os.PathLike[str]) -> None:
     )
     assert done.returncode == 2
     assert "max_dept" in done.stderr, done.stderr
+
+
+def test_a_database_naming_no_pool_stops_startup(tmp_path: os.PathLike[str]) -> None:
+    config = os.path.join(str(tmp_path), "nodb.toml")
+    with open(config, "w") as f:
+        f.write(f'python_path = ["{HERE}"]\n[[graphql]]\nschema = "layers_schema.Schema"\ndatabase = "reporting"\n')
+    done = subprocess.run(
+        [os.environ["PUFF_CLI_BINARY"], "--config", config, "runserver", "--bind", "127.0.0.1:0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "`database`: no [[postgres]] pool named `reporting`" in done.stderr, done.stderr
