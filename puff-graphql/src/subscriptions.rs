@@ -1,8 +1,10 @@
 //! Subscriptions: a Python generator per subscription, pulled in its own greenlet (so it
 //! may block on `pubsub` receive), its items resolved like any other layer and streamed
 //! over a websocket speaking graphql-transport-ws or the legacy graphql-ws protocol
-//! (juniper_graphql_ws). When the client goes away the stream is dropped; the generator
-//! is closed (its `finally` blocks run) before it would hand over its next item.
+//! (juniper_graphql_ws). When the client goes away the stream is dropped: a Puff wait the
+//! generator is blocked in (`pubsub` receive) ends with a cancellation error, and a
+//! generator that yields instead is closed before its next item; either way its `finally`
+//! blocks run.
 
 use std::sync::Arc;
 
@@ -16,6 +18,7 @@ use juniper::{
     ValuesStream, Variables,
 };
 use juniper_graphql_ws::{ConnectionConfig, graphql_transport_ws, graphql_ws};
+use puff_greenlet::CancelToken;
 use puff_http::ws::{Message, WebSocket, WebSocketUpgrade};
 use pyo3::exceptions::{PyStopAsyncIteration, PyStopIteration};
 use pyo3::prelude::*;
@@ -103,14 +106,27 @@ impl GraphQLSubscriptionValue<S> for Node {
     }
 }
 
+/// The generator's items as a stream; dropping the stream (the client left, or stopped
+/// the subscription) cancels the generator's waits, so one blocked in `receive()` stops now.
 fn tokio_stream<T: Send + 'static>(
-    mut rx: tokio::sync::mpsc::Receiver<T>,
+    (mut rx, cancel): (tokio::sync::mpsc::Receiver<T>, CancelOnDrop),
 ) -> impl futures_util::Stream<Item = T> + Send {
-    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+    futures_util::stream::poll_fn(move |cx| {
+        let _keep = &cancel;
+        rx.poll_recv(cx)
+    })
+}
+
+struct CancelOnDrop(Arc<CancelToken>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
 }
 
 type Started = (
-    tokio::sync::mpsc::Receiver<Item>,
+    (tokio::sync::mpsc::Receiver<Item>, CancelOnDrop),
     &'static FieldDesc,
     Arc<PlanField>,
 );
@@ -149,16 +165,36 @@ fn start(
     let ctx = executor.context();
     let (tx, rx) = tokio::sync::mpsc::channel(ITEM_BUFFER);
     let path = format!("{}.{}", schema.object(root).name, field.name);
+    let cancel = Arc::new(CancelToken::default());
     let job = {
         let planned = planned.clone();
         let auth_token = ctx.auth_token.clone();
-        move |py: Python<'_>| run_generator(py, schema, field, &path, &planned, auth_token, tx)
+        let cancel = cancel.clone();
+        move |py: Python<'_>| {
+            let scope = puff_greenlet::cancel_scope(py, cancel).ok();
+            run_generator(
+                py,
+                schema,
+                field,
+                &path,
+                &planned,
+                auth_token,
+                Outlet { tx, scope },
+            )
+        }
     };
     ctx.engine
         .python
         .spawn_job(job)
         .map_err(|e| FieldError::new(e.to_string(), Value::null()))?;
-    Ok((rx, field, planned))
+    Ok(((rx, CancelOnDrop(cancel)), field, planned))
+}
+
+/// Where a generator's items go, and the cancel scope that ends its waits when nobody
+/// listens any more.
+struct Outlet {
+    tx: tokio::sync::mpsc::Sender<Item>,
+    scope: Option<puff_greenlet::CancelScopeGuard>,
 }
 
 /// Call the resolver and pull its generator until it ends, fails, or nobody listens.
@@ -169,8 +205,9 @@ fn run_generator(
     path: &str,
     planned: &PlanField,
     auth_token: Option<Arc<str>>,
-    tx: tokio::sync::mpsc::Sender<Item>,
+    outlet: Outlet,
 ) {
+    let Outlet { tx, scope } = outlet;
     let send = |item: Item| -> bool {
         let tx = tx.clone();
         puff_greenlet::wait_for(py, async move { tx.send(item).await.is_ok() }).unwrap_or(false)
@@ -233,6 +270,11 @@ fn run_generator(
             {
                 return;
             }
+            Err(_) if tx.is_closed() => {
+                // Cancelled because the client left: the generator has unwound already.
+                tracing::debug!("subscription {path} stopped: its client went away");
+                return;
+            }
             Err(e) => {
                 send(Err(fail(e)));
                 return;
@@ -244,7 +286,9 @@ fn run_generator(
             break;
         }
     }
-    // The client went away: close the generator so its cleanup runs now.
+    // The client went away: close the generator so its cleanup runs now (and may still
+    // wait on Puff I/O: the scope ends first).
+    drop(scope);
     let closed = if is_async {
         generator.call_method0("aclose").and_then(|awaitable| {
             puff_greenlet::aio::run_coroutine(py, awaitable.unbind()).map(|_| ())

@@ -29,8 +29,9 @@ pub use instance::{NamedInstance, PoolStatus, parse_instances, redact_url};
 pub use interpreter::InterpreterConfig;
 pub use resources::Resources;
 pub use runtime::{
-    GlobalStateFn, ParkHookGuard, PythonRuntime, RuntimeStart, SetupFn, flush_stdio, import_object,
-    on_park, park_count, run_python_async, sleep_until, wait_for,
+    CancelScopeGuard, CancelToken, GlobalStateFn, ParkHookGuard, PythonRuntime, RuntimeStart,
+    SetupFn, cancel_scope, flush_stdio, import_object, on_park, park_count, run_python_async,
+    sleep_until, wait_for,
 };
 pub use subsystem::{StartContext, Subsystem, deserialize_section};
 

@@ -556,12 +556,23 @@ where
     let (hub, current) = runtime.waiting_greenlet(py)?;
     let slot: Arc<Mutex<Option<std::thread::Result<T>>>> = Arc::new(Mutex::new(None));
     let current_key = greenlet_key(&current);
+    let scope = cancel_scope_of(current_key);
+    if scope.as_ref().is_some_and(|t| t.is_cancelled()) {
+        return Err(cancelled_error());
+    }
     let task_slot = slot.clone();
     let greenlet = current.unbind();
     let poster = runtime.clone();
+    let task_scope = scope.clone();
     runtime.inner.tokio.spawn(async move {
-        let out = fut.await;
-        if let Ok(mut s) = task_slot.lock() {
+        let out = match &task_scope {
+            None => Some(fut.await),
+            Some(token) => tokio::select! {
+                out = &mut fut => Some(out),
+                () = token.cancelled() => None,
+            },
+        };
+        if let (Some(out), Ok(mut s)) = (out, task_slot.lock()) {
             *s = Some(out);
         }
         // If the hub is gone the process is shutting down; nothing left to resume.
@@ -574,10 +585,88 @@ where
     match out {
         Some(Ok(v)) => Ok(v),
         Some(Err(panic)) => Err(exceptions::PuffPanicError::new_err(panic_message(&*panic))),
+        None if scope.is_some_and(|t| t.is_cancelled()) => Err(cancelled_error()),
         None => Err(exceptions::PuffError::new_err(
             "greenlet resumed before its future completed",
         )),
     }
+}
+
+fn cancelled_error() -> PyErr {
+    exceptions::PuffError::new_err(
+        "cancelled: the work this greenlet was doing is no longer wanted (e.g. its \
+         subscriber went away)",
+    )
+}
+
+/// Cancels the Puff waits of the greenlets whose [`cancel_scope`] it is.
+#[derive(Default)]
+pub struct CancelToken {
+    cancelled: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl CancelToken {
+    /// Wake every wait in the scope now (it raises `puff.PuffError`), and make later ones
+    /// raise at once.
+    pub fn cancel(&self) {
+        self.cancelled
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Resolves once [`cancel`](Self::cancel) was called.
+    pub async fn cancelled(&self) {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Removes its cancel scope when dropped.
+pub struct CancelScopeGuard {
+    key: usize,
+}
+
+impl Drop for CancelScopeGuard {
+    fn drop(&mut self) {
+        let _ = CANCEL_SCOPES.try_with(|m| m.borrow_mut().remove(&self.key));
+    }
+}
+
+fn cancel_scope_of(key: usize) -> Option<Arc<CancelToken>> {
+    CANCEL_SCOPES.with(|m| {
+        let m = m.borrow();
+        if m.is_empty() {
+            None
+        } else {
+            m.get(&key).cloned()
+        }
+    })
+}
+
+/// Make the *current* greenlet's Puff async waits ([`wait_for`], so `pubsub` receive,
+/// queries, HTTP calls) end with `puff.PuffError("cancelled ...")` as soon as `token` is
+/// cancelled, until the guard is dropped. Used to stop a subscription generator blocked
+/// in `receive()` when its client goes away. Must be called on the Python thread.
+pub fn cancel_scope(py: Python<'_>, token: Arc<CancelToken>) -> PyResult<CancelScopeGuard> {
+    let mut key = CURRENT_WORKER.with(|c| c.get());
+    if key == 0 {
+        let objects = PythonRuntime::global()?.hub_objects()?;
+        key = greenlet_key(&objects.getcurrent.bind(py).call0()?);
+    }
+    CANCEL_SCOPES.with(|m| m.borrow_mut().insert(key, token));
+    Ok(CancelScopeGuard { key })
 }
 
 type ParkHook = std::rc::Rc<dyn Fn(Python<'_>)>;
@@ -621,6 +710,8 @@ thread_local! {
     /// Key of the worker greenlet the hub last switched into (0 on the hub itself).
     pub(crate) static CURRENT_WORKER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     static PARK_HOOKS: std::cell::RefCell<std::collections::HashMap<usize, ParkHook>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+    static CANCEL_SCOPES: std::cell::RefCell<std::collections::HashMap<usize, Arc<CancelToken>>> =
         std::cell::RefCell::new(std::collections::HashMap::new());
 }
 

@@ -148,6 +148,10 @@ class Query:
         return "still fine"
 
     @classmethod
+    def waits_closed(cls, context, /) -> int:
+        return len(WAITS_CLOSED)
+
+    @classmethod
     def ticks_closed(cls, context, /) -> int:
         # Subscriptions to `ticks` whose generator was closed.
         return len(TICKS_CLOSED)
@@ -237,6 +241,7 @@ class Mutation:
 
 
 TICKS_CLOSED: list[int] = []
+WAITS_CLOSED: list[str] = []
 
 
 @dataclass
@@ -251,6 +256,20 @@ class Subscription:
                 puff.sleep_ms(every_ms)
         finally:
             TICKS_CLOSED.append(n)
+
+    @classmethod
+    def waits(cls, context, /) -> Iterator[str]:
+        # Blocks in pubsub receive on a channel nobody publishes to.
+        from puff.pubsub import global_pubsub
+
+        conn = global_pubsub.connection()
+        conn.subscribe("gql-test-silence")
+        try:
+            yield "ready"
+            while msg := conn.receive():
+                yield msg.text
+        finally:
+            WAITS_CLOSED.append("closed")
 
     @classmethod
     def failing(cls, context, /) -> Iterator[Thing]:

@@ -134,3 +134,23 @@ def test_subscriptions_are_not_served_over_post(server: Server) -> None:
     assert "websocket at /subscriptions/" in body["errors"][0]["message"]
     status, _, _ = server.request("/subscriptions/")
     assert status == 426
+
+
+def test_client_disconnect_stops_a_generator_blocked_in_receive(server: Server) -> None:
+    def closed() -> int:
+        return server.post("/layers/graphql", {"query": "{ waits_closed }"})[1]["data"]["waits_closed"]
+
+    before = closed()
+    with connect(ws_url(server, "/layers/subscriptions"), subprotocols=["graphql-transport-ws"]) as ws:
+        ws.send(json.dumps({"type": "connection_init"}))
+        recv_type(ws, "connection_ack")
+        ws.send(json.dumps({"id": "w", "type": "subscribe", "payload": {"query": "subscription { waits }"}}))
+        assert recv_type(ws, "next")["payload"]["data"]["waits"] == "ready"
+        time.sleep(0.2)  # now blocked in receive(); nothing is ever published there
+        assert closed() == before
+    # No message arrives, yet the generator stops (its finally runs) once the client is gone.
+    deadline = time.monotonic() + 5
+    while closed() == before:
+        assert time.monotonic() < deadline, "the blocked generator was not stopped"
+        time.sleep(0.05)
+    assert "GraphQL resolver Subscription.waits raised" not in server.log()
