@@ -24,6 +24,9 @@ use crate::config::GraphqlConfig;
 use crate::exec::Engine;
 use crate::types::S;
 
+// The seeds import all three from here.
+pub use crate::subscriptions::handle_subscriptions;
+
 /// The token of an `Authorization: Bearer <token>` header.
 pub fn bearer_token(headers: &HeaderMap) -> Option<Arc<str>> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -195,6 +198,20 @@ pub fn routes(config: &GraphqlConfig) -> axum::Router {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn routes_as_the_seeds_write_them() {
+        // The seeds' Rust example, on Puff's Router.
+        let router = puff_http::Router::new()
+            .route("/", playground("/graphql", "/subscriptions"))
+            .route("/graphql", handle_graphql())
+            .route("/subscriptions", handle_subscriptions());
+        let _ = router.into_axum();
+        let mut config = GraphqlConfig::new("default", "app.Schema");
+        config.playground_url = Some("/playground".into());
+        config.subscriptions_url = Some("/subscriptions".into());
+        let _ = routes(&config);
+    }
 
     #[test]
     fn bearer_tokens_and_get_requests() {

@@ -47,10 +47,20 @@ impl Subsystem for GraphqlSubsystem {
 
     fn start(&self, ctx: &StartContext<'_>) -> PuffResult<()> {
         let mut routes = axum::Router::new();
+        let mut paths: Vec<(&str, &str)> = Vec::new();
         for config in &self.schemas {
             config
                 .validate()
                 .map_err(|m| PuffError::Config(format!("[[graphql]] `{}`: {m}", config.name)))?;
+            for (key, path) in config.paths() {
+                if let Some((other, _)) = paths.iter().find(|(_, p)| *p == path) {
+                    return Err(PuffError::Config(format!(
+                        "[[graphql]] `{}`: `{key}`: `{path}` is also an endpoint of `{other}`",
+                        config.name
+                    )));
+                }
+                paths.push((config.name.as_str(), path));
+            }
             routes = routes.merge(crate::handlers::routes(config));
         }
         if !self.schemas.is_empty() {

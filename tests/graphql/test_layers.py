@@ -235,3 +235,12 @@ def test_named_schema_runs_its_sql_on_its_own_database_pool() -> None:
 def test_unknown_schema_name_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match=r"no GraphQL schema `nope` \(configured: .*audit"):
         named_graphql("nope").query("{ fine }")
+
+
+def test_introspection_can_be_turned_off() -> None:
+    private = named_graphql("private")
+    assert private.query("{ fine }") == {"data": {"fine": "still fine"}}
+    result = private.query("{ __schema { types { name } } }")
+    assert "data" not in result
+    assert "introspection" in result["errors"][0]["message"].lower(), result
+    assert "errors" not in gql.query("{ __schema { queryType { name } } }")

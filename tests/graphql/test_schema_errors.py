@@ -65,3 +65,22 @@ def test_a_database_naming_no_pool_stops_startup(tmp_path: os.PathLike[str]) -> 
     )
     assert done.returncode != 0
     assert "`database`: no [[postgres]] pool named `reporting`" in done.stderr, done.stderr
+
+
+def test_two_schemas_on_one_path_stop_startup(tmp_path: os.PathLike[str]) -> None:
+    config = os.path.join(str(tmp_path), "clash.toml")
+    with open(config, "w") as f:
+        f.write(
+            f'python_path = ["{HERE}"]\n[[graphql]]\nschema = "layers_schema.Schema"\n'
+            '[[graphql]]\nname = "b"\nschema = "layers_schema.Schema"\n'
+        )
+    done = subprocess.run(
+        [os.environ["PUFF_CLI_BINARY"], "--config", config, "runserver", "--bind", "127.0.0.1:0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "`url`: `/graphql` is also an endpoint of `default`" in done.stderr, done.stderr
+    assert "panicked" not in done.stderr
