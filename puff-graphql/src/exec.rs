@@ -18,7 +18,7 @@ use crate::config::GraphqlConfig;
 use crate::context::{ResolverContext, attribute, parents_arg};
 use crate::convert::{Key, Shape, arg_to_py, pg_to_node, py_to_shape};
 use crate::plan::{Arg, Plan, PlanField};
-use crate::raw::{RawParts, is_direct, write_json};
+use crate::raw::{RawParts, write_json};
 use crate::schema::{FieldDesc, SchemaDesc, Ty};
 use crate::types::{Info, Node, S};
 
@@ -185,12 +185,11 @@ pub async fn resolve_root_field(
     // Without errors, nulls in non-null places or `__typename`, the tree is written as
     // JSON directly (see `crate::raw`); otherwise juniper walks it, to place errors and
     // propagate nulls exactly as the spec says.
-    if let Some(raw) = &ctx.raw
-        && is_direct(&node, &field.ty, schema)
-    {
+    if let Some(raw) = &ctx.raw {
         let mut json = Vec::new();
-        write_json(&mut json, &node, &field.ty, schema);
-        return Ok(raw.placeholder(json));
+        if write_json(&mut json, &node, &field.ty, schema) {
+            return Ok(raw.placeholder(json));
+        }
     }
     executor.resolve_with_ctx(&info.with(&field.ty), &node)
 }

@@ -5,7 +5,6 @@
 //! every row of a large result. Placeholders carry a random per-request nonce, so data can
 //! never forge one.
 
-use std::io::Write;
 use std::sync::Mutex;
 
 use crate::schema::{SchemaDesc, Ty};
@@ -73,58 +72,37 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Whether a resolved tree can become the response without juniper: no errors, no null
-/// where the type is non-null, no `__typename`, and shapes that match the types.
-pub fn is_direct(node: &Node, ty: &Ty, schema: &SchemaDesc) -> bool {
+/// Write a resolved tree as JSON, fields in query order; `false` (with `out` half
+/// written) when it needs juniper: an error, a null where the type is non-null,
+/// `__typename`, or a shape that does not match the type.
+pub fn write_json(out: &mut Vec<u8>, node: &Node, ty: &Ty, schema: &SchemaDesc) -> bool {
     let ty = match ty {
-        Ty::Nullable(_) if matches!(node, Node::Null) => return true,
+        Ty::Nullable(_) if matches!(node, Node::Null) => {
+            out.extend_from_slice(b"null");
+            return true;
+        }
         Ty::Nullable(inner) => inner,
         other => other,
     };
     match (node, ty) {
-        (Node::Scalar(_), Ty::Scalar(_)) => true,
-        (Node::List(items), Ty::List(inner)) => {
-            items.iter().all(|item| is_direct(item, inner, schema))
-        }
-        (Node::Object(object), Ty::Object(index)) => {
-            let desc = schema.object(*index);
-            !object.plan.has_typename
-                && object
-                    .plan
-                    .fields
-                    .iter()
-                    .zip(&object.values)
-                    .all(|(planned, value)| {
-                        is_direct(value, &desc.fields[planned.field].ty, schema)
-                    })
-        }
-        _ => false,
-    }
-}
-
-/// Write a tree [`is_direct`] accepted as JSON, fields in query order.
-pub fn write_json(out: &mut Vec<u8>, node: &Node, ty: &Ty, schema: &SchemaDesc) {
-    let ty = match ty {
-        Ty::Nullable(inner) => inner,
-        other => other,
-    };
-    match (node, ty) {
-        (Node::Scalar(v), _) => {
-            if serde_json::to_writer(&mut *out, v).is_err() {
-                out.extend_from_slice(b"null");
-            }
-        }
+        (Node::Scalar(v), Ty::Scalar(_)) => serde_json::to_writer(&mut *out, v).is_ok(),
         (Node::List(items), Ty::List(inner)) => {
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_json(out, item, inner, schema);
+                if !write_json(out, item, inner, schema) {
+                    return false;
+                }
             }
             out.push(b']');
+            true
         }
         (Node::Object(object), Ty::Object(index)) => {
+            if object.plan.has_typename {
+                return false;
+            }
             let desc = schema.object(*index);
             out.push(b'{');
             for (i, (planned, value)) in object.plan.fields.iter().zip(&object.values).enumerate() {
@@ -133,13 +111,14 @@ pub fn write_json(out: &mut Vec<u8>, node: &Node, ty: &Ty, schema: &SchemaDesc) 
                 }
                 out.extend_from_slice(&planned.key_json);
                 out.push(b':');
-                write_json(out, value, &desc.fields[planned.field].ty, schema);
+                if !write_json(out, value, &desc.fields[planned.field].ty, schema) {
+                    return false;
+                }
             }
             out.push(b'}');
+            true
         }
-        _ => {
-            let _ = out.write_all(b"null");
-        }
+        _ => false,
     }
 }
 
