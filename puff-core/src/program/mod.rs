@@ -280,6 +280,14 @@ fn run_in_runtime(
         resources: resources.clone(),
         asyncio: config.asyncio,
     })?;
+    if let Some(threshold) = config.gc_threshold() {
+        tokio.block_on(python.run(move |py| {
+            use puff_greenlet::pyo3::prelude::PyAnyMethods;
+            py.import("gc")?
+                .call_method1("set_threshold", (threshold, 10, 10))
+                .map(|_| ())
+        }))?;
+    }
     {
         let ctx = StartContext {
             resources: &resources,

@@ -7,7 +7,7 @@ use clap::ArgMatches;
 use puff_greenlet::PuffError;
 use puff_http::{Lifespan, Router};
 
-use super::server::{http_settings, mounted_routes, runserver_cli};
+use super::server::{freeze_gc, http_settings, mounted_routes, runserver_cli};
 use super::{CommandContext, CommandFuture, RunnableCommand};
 
 /// `runserver` (alias `serve`): the ASGI app at `module.attr` as tasks on the event loop,
@@ -71,6 +71,7 @@ impl RunnableCommand for ASGIServerCommand {
                 addr,
             );
             let app = puff_http::apply_middleware(router, &config);
+            freeze_gc(&ctx).await?;
             let served = puff_http::serve(app, addr, &config, super::shutdown_signal()).await;
             if let Err(e) = lifespan.shutdown().await {
                 tracing::error!("ASGI lifespan shutdown failed: {e}");

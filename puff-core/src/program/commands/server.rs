@@ -54,6 +54,21 @@ pub(crate) fn http_settings(
     Ok((config, addr))
 }
 
+/// Just before serving: move everything loaded so far (the app, its imports) out of the
+/// garbage collector's sight with `gc.freeze()`, so collections only look at objects made
+/// while serving. Skipped when `gc_threshold = 0` leaves Python's collector alone.
+pub(crate) async fn freeze_gc(ctx: &CommandContext) -> Result<(), PuffError> {
+    if ctx.config.gc_threshold().is_none() {
+        return Ok(());
+    }
+    ctx.python
+        .run(|py| {
+            use puff_greenlet::pyo3::prelude::PyAnyMethods;
+            py.import("gc")?.call_method0("freeze").map(|_| ())
+        })
+        .await
+}
+
 /// The command's Rust routes plus those subsystems mount (GraphQL endpoints).
 pub(crate) fn mounted_routes(router: Router, ctx: &CommandContext) -> Result<Router, PuffError> {
     router
@@ -72,6 +87,7 @@ impl RunnableCommand for ServerCommand {
             let (config, addr) = http_settings(&ctx, &args)?;
             let router = mounted_routes(router, &ctx)?;
             let app = puff_http::apply_middleware(router, &config);
+            freeze_gc(&ctx).await?;
             puff_http::serve(app, addr, &config, super::shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
         })

@@ -6,7 +6,7 @@ use clap::ArgMatches;
 use puff_greenlet::PuffError;
 use puff_http::Router;
 
-use super::server::{http_settings, mounted_routes, runserver_cli};
+use super::server::{freeze_gc, http_settings, mounted_routes, runserver_cli};
 use super::{CommandContext, CommandFuture, RunnableCommand};
 
 /// `runserver` (alias `serve`): the WSGI app at `module.attr`, one greenlet per request,
@@ -54,6 +54,7 @@ impl RunnableCommand for WSGIServerCommand {
             let router =
                 puff_http::with_wsgi_fallback(router, app, ctx.python.clone(), &config, addr);
             let app = puff_http::apply_middleware(router, &config);
+            freeze_gc(&ctx).await?;
             puff_http::serve(app, addr, &config, super::shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
         })
