@@ -25,6 +25,7 @@ SUITES = {
         "test_redis_faults.py",
         "test_pubsub.py",
         "test_pubsub_redis.py",
+        "test_django_cache.py",
     ],
     # puff-memory.toml: no Redis at all, so pub/sub runs in-process.
     "memory": ["test_pubsub.py"],

@@ -1,0 +1,1 @@
+"""Integrations of Puff with other Python frameworks."""
