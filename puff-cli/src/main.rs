@@ -10,8 +10,8 @@ use std::process::ExitCode;
 
 use puff_core::program::Program;
 use puff_core::program::commands::{
-    CommandContext, CommandFuture, ExampleConfigCommand, PytestCommand, PythonCommand,
-    RunnableCommand, WaitForever,
+    CommandContext, CommandFuture, DjangoManagementCommand, ExampleConfigCommand, PytestCommand,
+    PythonCommand, RunnableCommand, WaitForever,
 };
 use puff_core::{RuntimeConfig, clap};
 
@@ -26,6 +26,7 @@ const RESERVED: &[&str] = &[
     "pytest",
     "wait-forever",
     "example-config",
+    "django",
     "help",
 ];
 
@@ -154,6 +155,7 @@ fn main() -> ExitCode {
     }
     program
         .command(PytestCommand::discover())
+        .command(DjangoManagementCommand::new())
         .command(WaitForever)
         .command(ExampleConfigCommand)
         .runtime_config(config)

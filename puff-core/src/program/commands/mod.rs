@@ -12,6 +12,7 @@ use crate::config::RuntimeConfig;
 
 #[cfg(feature = "http")]
 pub mod asgi;
+pub mod django;
 pub mod pytest;
 pub mod python;
 #[cfg(feature = "http")]
@@ -22,6 +23,7 @@ pub mod wsgi;
 
 #[cfg(feature = "http")]
 pub use asgi::ASGIServerCommand;
+pub use django::DjangoManagementCommand;
 pub use pytest::PytestCommand;
 pub use python::PythonCommand;
 #[cfg(feature = "http")]

@@ -1,0 +1,86 @@
+//! `DjangoManagementCommand`: `puff-cli django <command> [args...]` runs a Django
+//! management command (`migrate`, `shell -c`, `check`, custom commands) inside the
+//! runtime, so it can use every Puff API; use it instead of `./manage.py`.
+
+use std::process::ExitCode;
+
+use clap::{Arg, ArgAction, ArgMatches};
+use puff_greenlet::PuffError;
+use puff_greenlet::pyo3::exceptions::PySystemExit;
+use puff_greenlet::pyo3::prelude::*;
+
+use super::{CommandContext, CommandFuture, RunnableCommand, exit_code_from};
+
+/// The `django` subcommand. `DJANGO_SETTINGS_MODULE` comes from the environment, as
+/// with `manage.py` (set it in `[env]` of puff.toml or `RuntimeConfig::add_env`).
+#[derive(Default)]
+pub struct DjangoManagementCommand;
+
+impl DjangoManagementCommand {
+    pub fn new() -> Self {
+        DjangoManagementCommand
+    }
+}
+
+/// Run `django-admin` with `args` in the current greenlet; the exit code it asks for.
+fn run_management(py: Python<'_>, args: Vec<String>) -> PyResult<Option<i64>> {
+    if std::env::var_os("DJANGO_SETTINGS_MODULE").is_none_or(|v| v.is_empty()) {
+        return Err(puff_greenlet::exceptions::PuffError::new_err(
+            "DJANGO_SETTINGS_MODULE is not set: export it, or set it in puff.toml's [env] \
+             table (e.g. DJANGO_SETTINGS_MODULE = \"mysite.settings\")",
+        ));
+    }
+    let management = py.import("django.core.management").map_err(|e| {
+        puff_greenlet::exceptions::PuffError::new_err(format!(
+            "cannot import Django ({e}); install it in the virtualenv Puff uses \
+             (`pip install django`)"
+        ))
+    })?;
+    let mut argv = vec!["puff-cli django".to_owned()];
+    argv.extend(args);
+    match management.call_method1("execute_from_command_line", (argv,)) {
+        Ok(_) => Ok(None),
+        // `manage.py` exits through SystemExit (errors, `--help`, `check` failures).
+        Err(e) if e.is_instance_of::<PySystemExit>(py) => {
+            let code = e.value(py).getattr("code")?;
+            Ok(Some(if code.is_none() {
+                0
+            } else {
+                code.extract::<i64>().unwrap_or(1)
+            }))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+impl RunnableCommand for DjangoManagementCommand {
+    fn cli(&self) -> clap::Command {
+        clap::Command::new("django")
+            .about("Run a Django management command inside Puff (instead of ./manage.py)")
+            .arg(
+                Arg::new("args")
+                    .action(ArgAction::Append)
+                    .num_args(0..)
+                    .trailing_var_arg(true)
+                    .allow_hyphen_values(true)
+                    .help("The management command and its arguments, e.g. `migrate`"),
+            )
+    }
+
+    fn run(&self, ctx: CommandContext, args: ArgMatches) -> CommandFuture {
+        let args: Vec<String> = args
+            .get_many::<String>("args")
+            .map(|a| a.cloned().collect())
+            .unwrap_or_default();
+        Box::pin(async move {
+            match ctx.python.run(move |py| run_management(py, args)).await {
+                Ok(code) => Ok(exit_code_from(code)),
+                Err(PuffError::Python(e)) => {
+                    eprintln!("{}", e.traceback().trim_end());
+                    Ok(ExitCode::FAILURE)
+                }
+                Err(e) => Err(e),
+            }
+        })
+    }
+}
