@@ -147,25 +147,33 @@ fn error(message: impl Into<Arc<str>>) -> Node {
 
 /// Resolve root field `field_name` of the root object `info`: plan the whole selection
 /// below it, execute it layer by layer, then hand the values to juniper.
-pub async fn resolve_root_field(
-    info: &Info,
-    field_name: &str,
-    executor: &Executor<'_, '_, Ctx, S>,
-) -> ExecutionResult<S> {
-    let schema = info.schema;
-    let Ty::Object(root) = *info.ty else {
-        return Err(FieldError::new("not an object type", Value::null()));
-    };
-    let Some(index) = schema.object(root).field_index(field_name) else {
-        return Err(FieldError::new(
-            format!("no field `{field_name}`"),
-            Value::null(),
-        ));
-    };
-    let field: &'static FieldDesc = &schema.object(root).fields[index];
-    let planned = {
+/// A root field as the executor asks for it: the root object's index, the field, and the
+/// plan of everything selected below it (read from juniper's look-ahead).
+pub(crate) struct RootField {
+    pub root: usize,
+    pub field: &'static FieldDesc,
+    pub planned: PlanField,
+}
+
+impl RootField {
+    pub(crate) fn plan(
+        info: &Info,
+        field_name: &str,
+        executor: &Executor<'_, '_, Ctx, S>,
+    ) -> Result<RootField, FieldError<S>> {
+        let schema = info.schema;
+        let Ty::Object(root) = *info.ty else {
+            return Err(FieldError::new("not an object type", Value::null()));
+        };
+        let Some(index) = schema.object(root).field_index(field_name) else {
+            return Err(FieldError::new(
+                format!("no field `{field_name}`"),
+                Value::null(),
+            ));
+        };
+        let field: &'static FieldDesc = &schema.object(root).fields[index];
         let selection = executor.look_ahead();
-        PlanField {
+        let planned = PlanField {
             key: selection.field_name().to_owned(),
             key_json: crate::plan::json_key(selection.field_name()),
             name: field.name.clone(),
@@ -175,8 +183,26 @@ pub async fn resolve_root_field(
                 .ty
                 .object()
                 .map(|o| Arc::new(Plan::build(schema, o, &selection))),
-        }
-    };
+        };
+        Ok(RootField {
+            root,
+            field,
+            planned,
+        })
+    }
+}
+
+pub async fn resolve_root_field(
+    info: &Info,
+    field_name: &str,
+    executor: &Executor<'_, '_, Ctx, S>,
+) -> ExecutionResult<S> {
+    let schema = info.schema;
+    let RootField {
+        root,
+        field,
+        planned,
+    } = RootField::plan(info, field_name, executor)?;
     let ctx = executor.context().clone();
     let node = resolve_field_layer(&ctx, schema, root, &planned, &Rows::Root)
         .await

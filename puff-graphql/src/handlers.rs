@@ -137,13 +137,23 @@ pub async fn serve_request(
 /// The GraphQL endpoint (GET and POST) of the schema named `name`.
 pub fn graphql_endpoint(name: &str) -> MethodRouter {
     let name: Arc<str> = Arc::from(name);
+    // Found on the first request (the router may be built before the runtime starts),
+    // then kept: engines live for the whole program.
+    let found: Arc<std::sync::OnceLock<&'static Engine>> = Arc::default();
     let handler = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
         let name = name.clone();
+        let found = found.clone();
         async move {
-            match Engine::named(&name) {
-                Ok(engine) => serve_request(engine, method, uri, headers, body).await,
-                Err(message) => request_error(StatusCode::SERVICE_UNAVAILABLE, message),
-            }
+            let engine = match found.get() {
+                Some(engine) => *engine,
+                None => match Engine::named(&name) {
+                    Ok(engine) => *found.get_or_init(|| engine),
+                    Err(message) => {
+                        return request_error(StatusCode::SERVICE_UNAVAILABLE, message);
+                    }
+                },
+            };
+            serve_request(engine, method, uri, headers, body).await
         }
     };
     get(handler.clone()).post(handler)

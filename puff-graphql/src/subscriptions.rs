@@ -26,10 +26,10 @@ use pyo3::types::PyDict;
 
 use crate::context::ResolverContext;
 use crate::convert::{Shape, arg_to_py, py_to_shape};
-use crate::exec::{Ctx, Engine, Rows, resolve_object_layer};
+use crate::exec::{Ctx, Engine, RootField, Rows, resolve_object_layer};
 use crate::handlers::bearer_token;
-use crate::plan::{Plan, PlanField};
-use crate::schema::{FieldDesc, SchemaDesc, Ty};
+use crate::plan::PlanField;
+use crate::schema::{FieldDesc, SchemaDesc};
 use crate::types::{Info, Node, S};
 
 /// Items waiting to be resolved and sent, per subscription.
@@ -138,30 +138,12 @@ fn start(
     executor: &Executor<'_, '_, Ctx, S>,
 ) -> Result<Started, FieldError<S>> {
     let schema = info.schema;
-    let Ty::Object(root) = *info.ty else {
-        return Err(FieldError::new("not an object type", Value::null()));
-    };
-    let Some(index) = schema.object(root).field_index(field_name) else {
-        return Err(FieldError::new(
-            format!("no field `{field_name}`"),
-            Value::null(),
-        ));
-    };
-    let field: &'static FieldDesc = &schema.object(root).fields[index];
-    let planned = {
-        let selection = executor.look_ahead();
-        Arc::new(PlanField {
-            key: selection.field_name().to_owned(),
-            key_json: crate::plan::json_key(selection.field_name()),
-            name: field.name.clone(),
-            field: index,
-            args: Plan::arguments(&selection),
-            sub: field
-                .ty
-                .object()
-                .map(|o| Arc::new(Plan::build(schema, o, &selection))),
-        })
-    };
+    let RootField {
+        root,
+        field,
+        planned,
+    } = RootField::plan(info, field_name, executor)?;
+    let planned = Arc::new(planned);
     let ctx = executor.context();
     let (tx, rx) = tokio::sync::mpsc::channel(ITEM_BUFFER);
     let path = format!("{}.{}", schema.object(root).name, field.name);
@@ -377,83 +359,40 @@ enum Event<O> {
     Out(Option<O>),
 }
 
-async fn serve_socket(engine: &'static Engine, mut socket: WebSocket, token: Option<Arc<str>>) {
-    let legacy = socket.protocol() == Some("graphql-ws");
-    if legacy {
-        let init = move |params: Variables<S>| {
-            let config = config_for(engine, token, &params);
-            async move { Ok::<_, std::convert::Infallible>(config) }
-        };
-        let (mut sink, mut stream) = graphql_ws::Connection::new(WsSchema(engine), init).split();
-        loop {
-            let event = tokio::select! {
-                m = socket.recv() => Event::In(m),
-                o = stream.next() => Event::Out(o),
-            };
-            match event {
-                Event::In(Some(Message::Text(text))) => {
-                    match serde_json::from_str::<graphql_ws::ClientMessage<S>>(&text) {
-                        Ok(message) => {
-                            let _ = sink.send(message).await;
-                        }
-                        Err(e) => {
-                            socket.close(4400, &format!("invalid message: {e}")).await;
-                            return;
-                        }
-                    }
-                }
-                Event::In(Some(Message::Binary(_))) => {
-                    socket
-                        .close(4400, "binary messages are not part of the protocol")
-                        .await;
-                    return;
-                }
-                Event::In(None) => {
-                    let _ = sink
-                        .send(graphql_ws::ClientMessage::ConnectionTerminate)
-                        .await;
-                    return;
-                }
-                Event::Out(Some(message)) => {
-                    let Ok(text) = serde_json::to_string(&message) else {
-                        continue;
-                    };
-                    if socket.send(text).await.is_err() {
-                        return;
-                    }
-                }
-                Event::Out(None) => {
-                    socket.close(1000, "").await;
-                    return;
-                }
-            }
-        }
-    }
-    let init = move |params: Variables<S>| {
-        let config = config_for(engine, token, &params);
-        async move { Ok::<_, std::convert::Infallible>(config) }
-    };
-    let (mut sink, mut stream) =
-        graphql_transport_ws::Connection::new(WsSchema(engine), init).split();
+/// What a protocol connection's output becomes on the socket.
+enum Reply {
+    Send(String),
+    Close(u16, String),
+}
+
+/// Shuttle messages between the websocket and a juniper_graphql_ws connection (either
+/// protocol) until one side ends. `parse` reads a client text frame, `closed` is what the
+/// connection is told when the client goes away, `reply` renders its output.
+async fn pump<In, Out, Conn>(
+    mut socket: WebSocket,
+    connection: Conn,
+    parse: impl Fn(&str) -> serde_json::Result<In>,
+    closed: In,
+    reply: impl Fn(Out) -> Option<Reply>,
+) where
+    Conn: futures_util::Sink<In> + futures_util::Stream<Item = Out>,
+{
+    let (mut sink, mut stream) = connection.split();
     loop {
         let event = tokio::select! {
             m = socket.recv() => Event::In(m),
             o = stream.next() => Event::Out(o),
         };
         match event {
-            Event::In(Some(Message::Text(text))) => {
-                match serde_json::from_str::<graphql_transport_ws::ClientMessage<S>>(&text) {
-                    Ok(message) => {
-                        let _ = sink
-                            .send(graphql_transport_ws::Input::Message(message))
-                            .await;
-                    }
-                    Err(e) => {
-                        socket.close(4400, &format!("invalid message: {e}")).await;
-                        return;
-                    }
+            Event::In(Some(Message::Text(text))) => match parse(&text) {
+                Ok(message) => {
+                    let _ = sink.send(message).await;
                 }
-            }
+                Err(e) => {
+                    socket.close(4400, &format!("invalid message: {e}")).await;
+                    return;
+                }
+            },
             Event::In(Some(Message::Binary(_))) => {
                 socket
                     .close(4400, "binary messages are not part of the protocol")
@@ -461,25 +400,66 @@ async fn serve_socket(engine: &'static Engine, mut socket: WebSocket, token: Opt
                 return;
             }
             Event::In(None) => {
-                let _ = sink.send(graphql_transport_ws::Input::Close).await;
+                let _ = sink.send(closed).await;
                 return;
             }
-            Event::Out(Some(graphql_transport_ws::Output::Message(message))) => {
-                let Ok(text) = serde_json::to_string(&message) else {
-                    continue;
-                };
-                if socket.send(text).await.is_err() {
+            Event::Out(Some(output)) => match reply(output) {
+                Some(Reply::Send(text)) => {
+                    let sent = socket.send(text).await;
+                    if sent.is_err() {
+                        return; // the client is gone
+                    }
+                }
+                Some(Reply::Close(code, message)) => {
+                    socket.close(code, &message).await;
                     return;
                 }
-            }
-            Event::Out(Some(graphql_transport_ws::Output::Close { code, message })) => {
-                socket.close(code, &message).await;
-                return;
-            }
+                None => {}
+            },
             Event::Out(None) => {
                 socket.close(1000, "").await;
                 return;
             }
         }
+    }
+}
+
+fn send_json(message: &impl serde::Serialize) -> Option<Reply> {
+    serde_json::to_string(message).ok().map(Reply::Send)
+}
+
+async fn serve_socket(engine: &'static Engine, socket: WebSocket, token: Option<Arc<str>>) {
+    let init = move |params: Variables<S>| {
+        let config = config_for(engine, token, &params);
+        async move { Ok::<_, std::convert::Infallible>(config) }
+    };
+    if socket.protocol() == Some("graphql-ws") {
+        let connection = graphql_ws::Connection::new(WsSchema(engine), init);
+        pump(
+            socket,
+            connection,
+            |text| serde_json::from_str::<graphql_ws::ClientMessage<S>>(text),
+            graphql_ws::ClientMessage::ConnectionTerminate,
+            |message| send_json(&message),
+        )
+        .await;
+    } else {
+        let connection = graphql_transport_ws::Connection::new(WsSchema(engine), init);
+        pump(
+            socket,
+            connection,
+            |text| {
+                serde_json::from_str::<graphql_transport_ws::ClientMessage<S>>(text)
+                    .map(graphql_transport_ws::Input::Message)
+            },
+            graphql_transport_ws::Input::Close,
+            |output| match output {
+                graphql_transport_ws::Output::Message(message) => send_json(&message),
+                graphql_transport_ws::Output::Close { code, message } => {
+                    Some(Reply::Close(code, message))
+                }
+            },
+        )
+        .await;
     }
 }

@@ -2,14 +2,14 @@
 //! management command (`migrate`, `shell -c`, `check`, custom commands) inside the
 //! runtime, so it can use every Puff API; use it instead of `./manage.py`.
 
-use std::process::ExitCode;
-
-use clap::{Arg, ArgAction, ArgMatches};
-use puff_greenlet::PuffError;
+use clap::ArgMatches;
 use puff_greenlet::pyo3::exceptions::PySystemExit;
 use puff_greenlet::pyo3::prelude::*;
 
-use super::{CommandContext, CommandFuture, RunnableCommand, exit_code_from};
+use super::{
+    CommandContext, CommandFuture, RunnableCommand, passthrough_args, passthrough_values,
+    python_exit,
+};
 
 /// The `django` subcommand. `DJANGO_SETTINGS_MODULE` comes from the environment, as
 /// with `manage.py` (set it in `[env]` of puff.toml or `RuntimeConfig::add_env`).
@@ -57,30 +57,15 @@ impl RunnableCommand for DjangoManagementCommand {
     fn cli(&self) -> clap::Command {
         clap::Command::new("django")
             .about("Run a Django management command inside Puff (instead of ./manage.py)")
-            .arg(
-                Arg::new("args")
-                    .action(ArgAction::Append)
-                    .num_args(0..)
-                    .trailing_var_arg(true)
-                    .allow_hyphen_values(true)
-                    .help("The management command and its arguments, e.g. `migrate`"),
-            )
+            .arg(passthrough_args(
+                "The management command and its arguments, e.g. `migrate`",
+            ))
     }
 
     fn run(&self, ctx: CommandContext, args: ArgMatches) -> CommandFuture {
-        let args: Vec<String> = args
-            .get_many::<String>("args")
-            .map(|a| a.cloned().collect())
-            .unwrap_or_default();
-        Box::pin(async move {
-            match ctx.python.run(move |py| run_management(py, args)).await {
-                Ok(code) => Ok(exit_code_from(code)),
-                Err(PuffError::Python(e)) => {
-                    eprintln!("{}", e.traceback().trim_end());
-                    Ok(ExitCode::FAILURE)
-                }
-                Err(e) => Err(e),
-            }
-        })
+        let args: Vec<String> = passthrough_values(&args);
+        Box::pin(
+            async move { python_exit(ctx.python.run(move |py| run_management(py, args)).await) },
+        )
     }
 }

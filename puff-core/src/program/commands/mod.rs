@@ -86,6 +86,37 @@ impl RunnableCommand for ExampleConfigCommand {
     }
 }
 
+/// The `args` argument of commands that hand everything after their name to Python
+/// (`pytest`, `django`), hyphenated options included.
+pub(crate) fn passthrough_args(help: &'static str) -> clap::Arg {
+    clap::Arg::new("args")
+        .action(clap::ArgAction::Append)
+        .num_args(0..)
+        .trailing_var_arg(true)
+        .allow_hyphen_values(true)
+        .help(help)
+}
+
+/// The values of [`passthrough_args`].
+pub(crate) fn passthrough_values(args: &ArgMatches) -> Vec<String> {
+    args.get_many::<String>("args")
+        .map(|a| a.cloned().collect())
+        .unwrap_or_default()
+}
+
+/// A command's outcome from Python work returning an exit code (`None`: success): a
+/// Python exception prints its traceback and exits 1.
+pub(crate) fn python_exit(result: PuffResult<Option<i64>>) -> PuffResult<ExitCode> {
+    match result {
+        Ok(code) => Ok(exit_code_from(code)),
+        Err(puff_greenlet::PuffError::Python(e)) => {
+            eprintln!("{}", e.traceback().trim_end());
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Exit code for a Python return value: ints are used as is, `None`/others mean success.
 pub(crate) fn exit_code_from(value: Option<i64>) -> ExitCode {
     match value {

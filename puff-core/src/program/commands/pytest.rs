@@ -1,12 +1,12 @@
 //! `PytestCommand`: pytest inside the runtime, so tests can call Puff APIs.
 
-use std::process::ExitCode;
-
-use clap::{Arg, ArgAction, ArgMatches};
-use puff_greenlet::PuffError;
+use clap::ArgMatches;
 use puff_greenlet::pyo3::prelude::*;
 
-use super::{CommandContext, CommandFuture, RunnableCommand, exit_code_from};
+use super::{
+    CommandContext, CommandFuture, RunnableCommand, passthrough_args, passthrough_values,
+    python_exit,
+};
 
 /// `pytest [ARGS...]`: runs `pytest.main(ARGS)` in a greenlet (default ARGS: the path given
 /// to [`PytestCommand::new`]). Exits with pytest's exit code.
@@ -31,21 +31,11 @@ impl RunnableCommand for PytestCommand {
     fn cli(&self) -> clap::Command {
         clap::Command::new("pytest")
             .about("Run pytest inside the Puff runtime (tests can call puff APIs)")
-            .arg(
-                Arg::new("args")
-                    .action(ArgAction::Append)
-                    .num_args(0..)
-                    .trailing_var_arg(true)
-                    .allow_hyphen_values(true)
-                    .help("Arguments passed to pytest"),
-            )
+            .arg(passthrough_args("Arguments passed to pytest"))
     }
 
     fn run(&self, ctx: CommandContext, args: ArgMatches) -> CommandFuture {
-        let mut pytest_args: Vec<String> = args
-            .get_many::<String>("args")
-            .map(|a| a.cloned().collect())
-            .unwrap_or_default();
+        let mut pytest_args: Vec<String> = passthrough_values(&args);
         if pytest_args.is_empty()
             && let Some(path) = &self.default_path
         {
@@ -65,14 +55,7 @@ impl RunnableCommand for PytestCommand {
                     Ok(code.extract::<i64>().ok())
                 })
                 .await;
-            match result {
-                Ok(code) => Ok(exit_code_from(code.or(Some(1)))),
-                Err(PuffError::Python(e)) => {
-                    eprintln!("{}", e.traceback().trim_end());
-                    Ok(ExitCode::FAILURE)
-                }
-                Err(e) => Err(e),
-            }
+            python_exit(result.map(|code| code.or(Some(1))))
         })
     }
 }

@@ -1,12 +1,10 @@
 //! `PythonCommand`: a subcommand that calls a Python function in a greenlet.
 
-use std::process::ExitCode;
-
 use clap::ArgMatches;
+use puff_greenlet::import_object;
 use puff_greenlet::pyo3::prelude::*;
-use puff_greenlet::{PuffError, import_object};
 
-use super::{CommandContext, CommandFuture, RunnableCommand, exit_code_from};
+use super::{CommandContext, CommandFuture, RunnableCommand, python_exit};
 
 /// `PythonCommand::new("hello_world", "my_app.hello_world")` adds `hello_world`, which
 /// imports `my_app` and calls `hello_world()` as a greenlet. An int return value becomes
@@ -51,14 +49,7 @@ impl RunnableCommand for PythonCommand {
                     Ok(value.extract::<i64>().ok())
                 })
                 .await;
-            match result {
-                Ok(code) => Ok(exit_code_from(code)),
-                Err(PuffError::Python(e)) => {
-                    eprintln!("{}", e.traceback().trim_end());
-                    Ok(ExitCode::FAILURE)
-                }
-                Err(e) => Err(e),
-            }
+            python_exit(result)
         })
     }
 }
