@@ -85,6 +85,8 @@ pub struct RuntimeConfig {
     pub(crate) task_queue: Vec<puff_tasks::TaskQueueConfig>,
     #[cfg(feature = "graphql")]
     pub(crate) graphql: Vec<puff_graphql::GraphqlConfig>,
+    #[cfg(feature = "django")]
+    pub(crate) django: bool,
 }
 
 impl fmt::Debug for RuntimeConfig {
@@ -129,6 +131,15 @@ impl RuntimeConfig {
     /// functions become awaitable from coroutines, and `puff.run_coroutine` works.
     pub fn set_asyncio(mut self, on: bool) -> Self {
         self.asyncio = on;
+        self
+    }
+
+    /// `django = true`: at start-up, run the Django project of `DJANGO_SETTINGS_MODULE`
+    /// on Puff's pools (psycopg2 shim, greenlet-local connections) and serve its
+    /// `STATIC_ROOT` at `STATIC_URL`.
+    #[cfg(feature = "django")]
+    pub fn set_django(mut self, on: bool) -> Self {
+        self.django = on;
         self
     }
 
@@ -223,8 +234,16 @@ impl RuntimeConfig {
             key: key.map(str::to_owned),
             message,
         };
-        let table: toml::Table = toml::from_str(text)
+        let mut table: toml::Table = toml::from_str(text)
             .map_err(|e| err(None, format!("not valid TOML: {}", e.to_string().trim())))?;
+        // `[static]` folders are relative to the file, like `python_path`.
+        if let Some(toml::Value::Table(dirs)) = table.get_mut("static") {
+            for (_, dir) in dirs.iter_mut() {
+                if let Some(path) = dir.as_str() {
+                    *dir = toml::Value::String(base.join(path).display().to_string());
+                }
+            }
+        }
         let mut config = RuntimeConfig {
             python_paths: vec![base.to_path_buf()],
             ..RuntimeConfig::default()
@@ -421,6 +440,15 @@ impl RuntimeConfig {
         if let Some(value) = table.get("graphql") {
             config.graphql = puff_graphql::GraphqlSubsystem::parse(value)
                 .map_err(|m| err(Some("graphql"), m))?;
+        }
+        #[cfg(feature = "django")]
+        if let Some(value) = table.get("django") {
+            config.django = value.as_bool().ok_or_else(|| {
+                err(
+                    Some("django"),
+                    format!("expected true or false, got {}", value.type_str()),
+                )
+            })?;
         }
         if config.wsgi.is_some() && config.asgi.is_some() {
             return Err(err(

@@ -30,6 +30,12 @@ pub fn enabled(config: &RuntimeConfig) -> Vec<Box<dyn Subsystem>> {
             queues: config.task_queue.clone(),
             redis: config.redis.clone(),
         }),
+        // After the pools, whose names Django's aliases bind to; before GraphQL, whose
+        // schemas may import Django models.
+        #[cfg(feature = "django")]
+        Box::new(puff_django::DjangoSubsystem {
+            enabled: config.django,
+        }),
         #[cfg(feature = "graphql")]
         Box::new(puff_graphql::GraphqlSubsystem {
             schemas: config.graphql.clone(),
@@ -56,5 +62,8 @@ pub const FEATURE_KEYS: &[(&str, &str)] = &[
     ("task_queue", "tasks"),
     #[cfg(not(feature = "graphql"))]
     ("graphql", "graphql"),
+    #[cfg(not(feature = "http"))]
+    ("static", "http"),
+    #[cfg(not(feature = "django"))]
     ("django", "django"),
 ];

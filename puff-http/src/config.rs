@@ -29,6 +29,10 @@ pub struct HttpConfig {
     pub tls_cert: Option<std::path::PathBuf>,
     /// PEM private key (PKCS#8, PKCS#1 or SEC1) for `tls_cert`.
     pub tls_key: Option<std::path::PathBuf>,
+    /// `[static]`: URL prefix -> folder, served from Rust (relative folders are relative
+    /// to puff.toml's folder).
+    #[serde(rename = "static")]
+    pub static_dirs: std::collections::BTreeMap<String, std::path::PathBuf>,
 }
 
 impl Default for HttpConfig {
@@ -43,6 +47,7 @@ impl Default for HttpConfig {
             http_client: Vec::new(),
             tls_cert: None,
             tls_key: None,
+            static_dirs: Default::default(),
         }
     }
 }
@@ -59,7 +64,16 @@ impl HttpConfig {
         "http_client",
         "tls_cert",
         "tls_key",
+        "static",
     ];
+
+    /// The `[static]` mappings as (URL prefix, folder) pairs.
+    pub fn static_mappings(&self) -> Vec<(String, std::path::PathBuf)> {
+        self.static_dirs
+            .iter()
+            .map(|(url, dir)| (url.clone(), dir.clone()))
+            .collect()
+    }
 
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_millis(self.shutdown_timeout_ms)
@@ -85,6 +99,7 @@ impl HttpConfig {
             }
             _ => {}
         }
+        crate::static_files::validate(&self.static_mappings())?;
         let mut names = std::collections::HashSet::new();
         for client in &self.http_client {
             if !names.insert(client.name.as_str()) {

@@ -15,6 +15,7 @@ pub mod client;
 pub mod config;
 pub mod router;
 pub mod server;
+pub mod static_files;
 mod subsystem;
 pub mod tls;
 pub mod websocket;

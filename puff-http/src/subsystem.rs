@@ -38,6 +38,13 @@ impl Subsystem for HttpSubsystem {
         let clients = crate::client::HttpClients::build(&self.config.http_client)
             .map_err(puff_greenlet::PuffError::Config)?;
         ctx.resources.insert("default", Arc::new(clients));
+        let statics = self.config.static_mappings();
+        if !statics.is_empty() {
+            let routes = crate::static_files::static_routes(&statics)
+                .map_err(|m| puff_greenlet::PuffError::Config(format!("`static`: {m}")))?;
+            ctx.resources
+                .insert("static", Arc::new(crate::MountedRoutes(routes)));
+        }
         Ok(())
     }
 

@@ -23,6 +23,8 @@ pub struct PgClient {
     client: Client,
     statements: HashMap<String, Statement>,
     url: String,
+    /// The `TimeZone` this session was set to, if the pool sets one.
+    timezone: Option<String>,
 }
 
 /// A connection checked out of a pool; returned to the pool when dropped.
@@ -33,6 +35,21 @@ pub struct PgManager {
     config: tokio_postgres::Config,
     redacted_url: String,
     statement_timeout_ms: Option<u64>,
+    /// `TimeZone` every session runs in (None: the server's default); see
+    /// [`PostgresPool::set_session_timezone`].
+    session_timezone: SessionTimezone,
+}
+
+/// The time zone of a pool's sessions, shared by the pool and its manager.
+type SessionTimezone = std::sync::Arc<std::sync::RwLock<Option<String>>>;
+
+fn read_timezone(tz: &SessionTimezone) -> Option<String> {
+    tz.read().map(|tz| tz.clone()).unwrap_or_default()
+}
+
+/// `SET TIME ZONE` for `tz`, quoted as a literal (the value comes from configuration).
+fn set_time_zone_sql(tz: &str) -> String {
+    format!("SET TIME ZONE '{}'", tz.replace('\'', "''"))
 }
 
 #[async_trait]
@@ -58,14 +75,35 @@ impl mobc::Manager for PgManager {
                 .await
                 .map_err(|e| PgError::from_pg(e, &self.redacted_url))?;
         }
+        let timezone = read_timezone(&self.session_timezone);
+        if let Some(tz) = &timezone {
+            client
+                .batch_execute(&set_time_zone_sql(tz))
+                .await
+                .map_err(|e| PgError::from_pg(e, &self.redacted_url))?;
+        }
         Ok(PgClient {
             client,
             statements: HashMap::new(),
             url: self.redacted_url.clone(),
+            timezone,
         })
     }
 
-    async fn check(&self, conn: PgClient) -> Result<PgClient, PgError> {
+    async fn check(&self, mut conn: PgClient) -> Result<PgClient, PgError> {
+        let timezone = read_timezone(&self.session_timezone);
+        if timezone.is_some() && timezone != conn.timezone {
+            // Opened before the time zone was set: bring the session in line (this round
+            // trip doubles as the health check).
+            if let Some(tz) = &timezone {
+                conn.client
+                    .batch_execute(&set_time_zone_sql(tz))
+                    .await
+                    .map_err(|e| PgError::from_pg(e, &self.redacted_url))?;
+            }
+            conn.timezone = timezone;
+            return Ok(conn);
+        }
         conn.client
             .simple_query("")
             .await
@@ -321,6 +359,9 @@ pub fn has_several_statements(sql: &str) -> bool {
 pub struct PostgresPool {
     config: PostgresConfig,
     redacted_url: String,
+    database: String,
+    pg_config: tokio_postgres::Config,
+    session_timezone: SessionTimezone,
     pool: mobc::Pool<PgManager>,
 }
 
@@ -334,22 +375,77 @@ impl PostgresPool {
         let pg_config: tokio_postgres::Config = config.url.parse().map_err(|e| {
             PgError::Config(format!("{redacted_url} is not a valid Postgres URL: {e}"))
         })?;
+        let max_idle = config.min_idle.unwrap_or(config.pool_size);
+        Ok(Self::build(config, pg_config, redacted_url, max_idle, None))
+    }
+
+    fn build(
+        config: PostgresConfig,
+        pg_config: tokio_postgres::Config,
+        redacted_url: String,
+        max_idle: u32,
+        session_timezone: Option<String>,
+    ) -> PostgresPool {
+        // Postgres connects to the database named like the user when the URL names none.
+        let database = pg_config
+            .get_dbname()
+            .or(pg_config.get_user())
+            .unwrap_or("postgres")
+            .to_owned();
+        let session_timezone = SessionTimezone::new(std::sync::RwLock::new(session_timezone));
         let manager = PgManager {
-            config: pg_config,
+            config: pg_config.clone(),
             redacted_url: redacted_url.clone(),
             statement_timeout_ms: config.statement_timeout_ms,
+            session_timezone: session_timezone.clone(),
         };
         let pool = mobc::Pool::builder()
             .max_open(u64::from(config.pool_size))
-            .max_idle(u64::from(config.min_idle.unwrap_or(config.pool_size)))
+            .max_idle(u64::from(max_idle))
             .get_timeout(None)
             .test_on_check_out(true)
             .build(manager);
-        Ok(PostgresPool {
+        PostgresPool {
             config,
             redacted_url,
+            database,
+            pg_config,
+            session_timezone,
             pool,
-        })
+        }
+    }
+
+    /// A pool on another database of the same server, with the same user, size and
+    /// session settings, that keeps no idle connections (so the database can be dropped
+    /// once its users are done): Django's test database and the `postgres` maintenance
+    /// database are reached this way. Needs a Tokio runtime context.
+    pub fn on_database(&self, database: &str) -> PostgresPool {
+        let mut pg_config = self.pg_config.clone();
+        pg_config.dbname(database);
+        let redacted_url = format!("{} (database `{database}`)", self.redacted_url);
+        let config = PostgresConfig {
+            name: format!("{}@{database}", self.config.name),
+            ..self.config.clone()
+        };
+        Self::build(config, pg_config, redacted_url, 0, self.session_timezone())
+    }
+
+    /// The database this pool's connections open.
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    /// Run every session of this pool in time zone `tz` (None: the server's default).
+    /// Connections already open switch when they are next checked out.
+    pub fn set_session_timezone(&self, tz: Option<String>) {
+        if let Ok(mut current) = self.session_timezone.write() {
+            *current = tz;
+        }
+    }
+
+    /// The time zone set by [`PostgresPool::set_session_timezone`].
+    pub fn session_timezone(&self) -> Option<String> {
+        read_timezone(&self.session_timezone)
     }
 
     pub fn name(&self) -> &str {

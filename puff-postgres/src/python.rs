@@ -441,6 +441,9 @@ struct ConnState {
     closed: bool,
     /// Keep the pooled connection between autocommit statements ([`SharedConnection`]).
     pinned: bool,
+    /// What opens a transaction when `begin` is asked for (`BEGIN ISOLATION LEVEL ...`);
+    /// None: `BEGIN`.
+    begin_sql: Option<String>,
 }
 
 /// One DB-API connection: holds a pooled connection while a transaction is open (or, in
@@ -493,7 +496,10 @@ async fn run_statements(
     }
     if begin && !state.in_transaction {
         let began = match state.client.as_mut() {
-            Some(client) => client.batch_execute("BEGIN").await,
+            Some(client) => {
+                let sql = state.begin_sql.as_deref().unwrap_or("BEGIN");
+                client.batch_execute(sql).await
+            }
             None => Err(PgError::Interface("no connection".into())),
         };
         if let Err(e) = began {
@@ -630,6 +636,40 @@ impl NativeConnection {
         .map_err(|e| to_pyerr(py, e))
     }
 
+    /// Open transactions with `BEGIN ISOLATION LEVEL <level>` (None: the server's default).
+    #[pyo3(signature = (level))]
+    fn set_isolation_level(&self, level: Option<&str>) -> PyResult<()> {
+        const LEVELS: [&str; 4] = [
+            "READ UNCOMMITTED",
+            "READ COMMITTED",
+            "REPEATABLE READ",
+            "SERIALIZABLE",
+        ];
+        let begin_sql = match level {
+            None => None,
+            Some(l) => {
+                let upper = l.to_ascii_uppercase();
+                if !LEVELS.contains(&upper.as_str()) {
+                    return Err(ProgrammingError::new_err(format!(
+                        "unknown isolation level {l:?} (one of {})",
+                        LEVELS.join(", ")
+                    )));
+                }
+                Some(format!("BEGIN ISOLATION LEVEL {upper}"))
+            }
+        };
+        let mut state = self.state.try_lock().map_err(|_| {
+            InterfaceError::new_err("cannot change the isolation level while a statement runs")
+        })?;
+        if state.in_transaction {
+            return Err(ProgrammingError::new_err(
+                "cannot change the isolation level inside a transaction",
+            ));
+        }
+        state.begin_sql = begin_sql;
+        Ok(())
+    }
+
     #[getter]
     fn in_transaction(&self) -> bool {
         self.state
@@ -690,15 +730,67 @@ impl Drop for NativeConnection {
     }
 }
 
-/// A new DB-API connection on the pool `name`.
+/// Pools on other databases of a configured pool's server, by (pool, database).
+static DERIVED_POOLS: std::sync::Mutex<Vec<(String, String, Arc<PostgresPool>)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// The pool `name`, or with `database` naming another database than its own, a pool on
+/// that database of the same server ([`PostgresPool::on_database`]), made on first use.
+fn pool_for(name: &str, database: Option<&str>) -> PyResult<Arc<PostgresPool>> {
+    let pool = pool_named(name)?;
+    let Some(database) = database.filter(|d| *d != pool.database()) else {
+        return Ok(pool);
+    };
+    let mut derived = DERIVED_POOLS
+        .lock()
+        .map_err(|_| InterfaceError::new_err("the derived pool registry is poisoned"))?;
+    if let Some((_, _, found)) = derived.iter().find(|(n, d, _)| n == name && d == database) {
+        return Ok(found.clone());
+    }
+    let _entered = PythonRuntime::global()?.tokio().enter();
+    let made = Arc::new(pool.on_database(database));
+    tracing::debug!("Postgres pool `{name}`: opening database `{database}` on its server");
+    derived.push((name.to_owned(), database.to_owned(), made.clone()));
+    Ok(made)
+}
+
+/// A new DB-API connection on the pool `name` (on `database` of its server when given).
 #[pyfunction]
-#[pyo3(signature = (name = "default"))]
-fn connect(name: &str) -> PyResult<NativeConnection> {
+#[pyo3(signature = (name = "default", database = None))]
+fn connect(name: &str, database: Option<&str>) -> PyResult<NativeConnection> {
     Ok(NativeConnection {
-        pool: pool_named(name)?,
+        pool: pool_for(name, database)?,
         state: Arc::new(Mutex::new(ConnState::default())),
         borrowed: None,
     })
+}
+
+/// The database the pool `name` connects to.
+#[pyfunction]
+#[pyo3(signature = (name = "default"))]
+fn pool_database(name: &str) -> PyResult<String> {
+    Ok(pool_named(name)?.database().to_owned())
+}
+
+/// Run the sessions of pool `name` (and the pools derived from it) in time zone `tz`;
+/// None: the server's default.
+#[pyfunction]
+#[pyo3(signature = (name, tz))]
+fn set_session_timezone(name: &str, tz: Option<String>) -> PyResult<()> {
+    pool_named(name)?.set_session_timezone(tz.clone());
+    if let Ok(derived) = DERIVED_POOLS.lock() {
+        for (_, _, pool) in derived.iter().filter(|(n, _, _)| n == name) {
+            pool.set_session_timezone(tz.clone());
+        }
+    }
+    Ok(())
+}
+
+/// The time zone set by `set_session_timezone` for pool `name`, if any.
+#[pyfunction]
+#[pyo3(signature = (name = "default"))]
+fn session_timezone(name: &str) -> PyResult<Option<String>> {
+    Ok(pool_named(name)?.session_timezone())
 }
 
 /// Names of the configured pools.
@@ -723,6 +815,9 @@ pub(crate) fn add_module(py: Python<'_>, native: &Bound<'_, PyModule>) -> PyResu
     m.add_function(wrap_pyfunction!(connect, &m)?)?;
     m.add_function(wrap_pyfunction!(pool_names, &m)?)?;
     m.add_function(wrap_pyfunction!(pool_status, &m)?)?;
+    m.add_function(wrap_pyfunction!(pool_database, &m)?)?;
+    m.add_function(wrap_pyfunction!(set_session_timezone, &m)?)?;
+    m.add_function(wrap_pyfunction!(session_timezone, &m)?)?;
     m.add("Warning", py.get_type::<Warning>())?;
     m.add("Error", py.get_type::<Error>())?;
     m.add("InterfaceError", py.get_type::<InterfaceError>())?;

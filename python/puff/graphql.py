@@ -361,6 +361,11 @@ def _classmethods(cls: type) -> list[tuple[str, classmethod]]:
     return found
 
 
+def _has_fields(cls: type) -> bool:
+    data_fields = dataclasses.fields(cls) if dataclasses.is_dataclass(cls) else ()
+    return any(not f.name.startswith("_") for f in data_fields) or bool(_classmethods(cls))
+
+
 def describe_schema(schema: type | str) -> dict[str, Any]:
     """The plain description of ``schema`` (a class or ``"module.Class"``) Rust builds the
     GraphQL schema from. Raises :class:`GraphQLSchemaError` naming the class and field."""
@@ -391,6 +396,11 @@ def describe_schema(schema: type | str) -> dict[str, Any]:
             continue
         if not isinstance(cls, type):
             raise GraphQLSchemaError(f"{schema.__name__}.{root}: expected a class, got {cls!r}")
+        if root != "query" and not _has_fields(cls):
+            # `class Subscription: pass` (as in the docs): a root with nothing in it is
+            # left out of the schema, as GraphQL has no empty types.
+            roots[root] = None
+            continue
         roots[root] = describer.object(cls, root=root)
     return {
         **roots,

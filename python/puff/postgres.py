@@ -34,6 +34,7 @@ __all__ = [
     "Binary",
     "pool_status",
     "pool_names",
+    "pool_database",
     "Warning",
     "Error",
     "InterfaceError",
@@ -383,8 +384,14 @@ class Connection:
     ProgrammingError = ProgrammingError
     NotSupportedError = NotSupportedError
 
-    def __init__(self, name: str = "default", _native_connection: Any = None) -> None:
-        self._native = _native_connection if _native_connection is not None else _require_native().connect(name)
+    def __init__(
+        self, name: str = "default", _native_connection: Any = None, database: str | None = None
+    ) -> None:
+        self._native = (
+            _native_connection
+            if _native_connection is not None
+            else _require_native().connect(name, database)
+        )
         self.name = name
         self._autocommit = False
 
@@ -460,15 +467,31 @@ def _lend(name: str, native_connection: Any) -> None:
     _borrowed.set({**_borrowed.get({}), name: native_connection})
 
 
-def connect(name: str = "default") -> Connection:
+def connect(name: str = "default", *, database: str | None = None) -> Connection:
     """A new connection on the pool ``name`` (``[[postgres]]`` entry in puff.toml).
+
+    ``database`` names another database of the pool's server (same user and size; such
+    connections are not kept idle, so the database can be dropped afterwards).
 
     Inside a GraphQL resolver marked ``borrow_db_context`` this is the request's own
     connection (closing it ends only its open transaction, not the connection)."""
-    lent = _borrowed.get({}).get(name)
-    if lent is not None:
-        return Connection(name, lent)
-    return Connection(name)
+    if database is None or database == pool_database(name):
+        lent = _borrowed.get({}).get(name)
+        if lent is not None:
+            return Connection(name, lent)
+        return Connection(name)
+    return Connection(name, database=database)
+
+
+_pool_databases: dict[str, str] = {}
+
+
+def pool_database(name: str = "default") -> str:
+    """The database the pool ``name`` connects to (from its URL)."""
+    found = _pool_databases.get(name)
+    if found is None:
+        found = _pool_databases[name] = str(_require_native().pool_database(name))
+    return found
 
 
 def pool_names() -> list[str]:

@@ -1,0 +1,78 @@
+//! # puff-django
+//!
+//! Puff's Django glue, behind the `django` feature. With `django = true` in puff.toml,
+//! once Python runs it calls `puff.contrib.django.runtime.setup()`, which installs Puff's
+//! psycopg2 shim (`puff.psycopg2`) so the stock `django.db.backends.postgresql` engine
+//! runs on the `[[postgres]]` pool named like each database alias, makes Django's
+//! connections local to each request greenlet, and sets Django up. This crate then serves
+//! `STATIC_URL` from `STATIC_ROOT` in Rust (after `collectstatic`), so the admin needs no
+//! whitenoise or nginx.
+//!
+//! It does not own the WSGI server (`puff-http`), the pools (`puff-postgres`), the Redis
+//! cache backend (`puff.contrib.django.cache`, pure Python on `puff-redis`) or the
+//! `puff-cli django <command>` command (`puff-core`'s `DjangoManagementCommand`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use puff_greenlet::pyo3::prelude::*;
+use puff_greenlet::{PuffError, PuffResult, PythonRuntime, StartContext, Subsystem};
+
+/// The Python function that sets Django up on Puff.
+const SETUP: &str = "puff.contrib.django.runtime";
+
+/// `django = true`: run the Django project of `DJANGO_SETTINGS_MODULE` on Puff.
+#[derive(Clone, Debug, Default)]
+pub struct DjangoSubsystem {
+    pub enabled: bool,
+}
+
+impl DjangoSubsystem {
+    /// Top-level `puff.toml` keys this subsystem reads.
+    pub const KEYS: &'static [&'static str] = &["django"];
+}
+
+impl Subsystem for DjangoSubsystem {
+    fn name(&self) -> &'static str {
+        "django"
+    }
+
+    fn config_keys(&self) -> &'static [&'static str] {
+        Self::KEYS
+    }
+
+    fn configure(&mut self, table: &toml::Table) -> Result<(), String> {
+        if let Some(value) = table.get("django") {
+            self.enabled = value.as_bool().ok_or_else(|| {
+                format!("`django`: expected true or false, got {}", value.type_str())
+            })?;
+        }
+        Ok(())
+    }
+
+    fn python_started(&self, ctx: &StartContext<'_>, python: &PythonRuntime) -> PuffResult<()> {
+        if !self.enabled {
+            return Ok(());
+        }
+        let statics: Option<(String, PathBuf)> = ctx.tokio.block_on(python.run(|py| {
+            let setup = py.import(SETUP)?.getattr("setup")?;
+            setup.call0()?.extract::<Option<(String, PathBuf)>>()
+        }))?;
+        if let Some((url, root)) = statics {
+            if !root.is_dir() {
+                // Debug only: every `django` command (collectstatic too) would print it.
+                tracing::debug!(
+                    "Django's STATIC_ROOT {} does not exist yet: run `puff-cli django \
+                     collectstatic` to fill it; until then {url} answers 404",
+                    root.display()
+                );
+            }
+            let routes = puff_http::static_files::static_routes(&[(url.clone(), root.clone())])
+                .map_err(|m| PuffError::Config(format!("Django's STATIC_URL: {m}")))?;
+            tracing::debug!("Django static files: {url} from {}", root.display());
+            ctx.resources
+                .insert("django-static", Arc::new(puff_http::MountedRoutes(routes)));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,49 @@
+//! Static files served from Rust: `[static]` in puff.toml (`"/url/" = "dir"`) and, with
+//! `django = true`, Django's `STATIC_URL` from `STATIC_ROOT`. Built on tower-http's
+//! `ServeDir`: paths cannot escape the folder, `HEAD`, ranges, `ETag`-less conditional
+//! requests via `Last-Modified`, and a content type from the file extension.
+
+use std::path::{Path, PathBuf};
+
+use tower_http::services::ServeDir;
+
+/// Check a URL prefix and return it without its trailing slash (`/static/` -> `/static`).
+pub fn normalize_prefix(prefix: &str) -> Result<String, String> {
+    let trimmed = prefix.trim_end_matches('/');
+    if !prefix.starts_with('/') || trimmed.is_empty() {
+        return Err(format!(
+            "`{prefix}` must be a path below the root, like \"/static/\""
+        ));
+    }
+    if trimmed.contains(['*', '{', '}', '?', '#']) {
+        return Err(format!(
+            "`{prefix}` may not contain `*`, `{{`, `}}`, `?` or `#`"
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// Routes serving each folder under its URL prefix. Folders are read per request, so a
+/// folder filled later (`collectstatic`) is served without a restart.
+pub fn static_routes(mappings: &[(String, PathBuf)]) -> Result<axum::Router, String> {
+    let mut router = axum::Router::new();
+    for (prefix, dir) in mappings {
+        let prefix = normalize_prefix(prefix)?;
+        router = router.nest_service(&prefix, ServeDir::new(dir));
+    }
+    Ok(router)
+}
+
+/// `[static]` entries: the URL prefixes are valid and every folder exists.
+pub fn validate(mappings: &[(String, PathBuf)]) -> Result<(), String> {
+    for (prefix, dir) in mappings {
+        normalize_prefix(prefix).map_err(|m| format!("`static`: {m}"))?;
+        if !Path::new(dir).is_dir() {
+            return Err(format!(
+                "`static`: `{prefix}` -> `{}` is not a folder",
+                dir.display()
+            ));
+        }
+    }
+    Ok(())
+}

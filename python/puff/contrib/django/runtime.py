@@ -1,0 +1,127 @@
+"""What ``django = true`` does at start-up (called by the puff-django subsystem).
+
+1. ``import psycopg2`` gives Puff's shim (``puff.psycopg2``) and psycopg 3 is hidden, so
+   the stock ``django.db.backends.postgresql`` engine talks to Puff's pools.
+2. Django is set up from ``DJANGO_SETTINGS_MODULE``.
+3. Every postgresql alias of ``DATABASES`` is bound to the ``[[postgres]]`` pool of the
+   same name: the pool's URL decides server and database (``NAME`` is set to the pool's
+   database), sessions run in Django's time zone, and a test database
+   (``test_<NAME>``) is opened on the same server.
+4. Django's connections become local to each greenlet (each request runs in its own
+   greenlet and contextvars context), so concurrent requests never share a transaction;
+   the pool bounds how many server connections they use.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+__all__ = ["install_psycopg2", "setup"]
+
+logger = logging.getLogger("puff.django")
+
+_POSTGRES_ENGINES = ("django.db.backends.postgresql", "django.contrib.gis.db.backends.postgis")
+
+
+class DjangoSetupError(RuntimeError):
+    """``django = true`` cannot start: the message says what to change."""
+
+
+def install_psycopg2() -> None:
+    """Make ``import psycopg2`` (and its submodules) give Puff's shim."""
+    import puff.psycopg2 as shim
+    from puff.psycopg2 import errors, extensions, extras, sql
+
+    backend = sys.modules.get("django.db.backends.postgresql.base")
+    if backend is not None and getattr(backend, "Database", shim) is not shim:
+        raise DjangoSetupError(
+            "Django's postgresql backend was imported before Puff could install its "
+            "psycopg2 shim; do not import django.db before the runtime starts"
+        )
+    sys.modules["psycopg2"] = shim
+    sys.modules["psycopg2.extensions"] = extensions
+    sys.modules["psycopg2.extras"] = extras
+    sys.modules["psycopg2.errors"] = errors
+    sys.modules["psycopg2.sql"] = sql
+    # Django's backend prefers psycopg 3 when it is importable; Puff mimics psycopg2.
+    sys.modules["psycopg"] = None  # type: ignore[assignment]
+
+
+def _bind_databases() -> None:
+    from django.conf import settings
+
+    import puff.postgres as pg
+
+    pools = set(pg.pool_names())
+    for alias, conf in settings.DATABASES.items():
+        engine = str(conf.get("ENGINE") or "")
+        if not engine.startswith(_POSTGRES_ENGINES):
+            continue
+        if alias not in pools:
+            raise DjangoSetupError(
+                f"DATABASES[{alias!r}] uses {engine}, but puff.toml has no [[postgres]] pool "
+                f"named {alias!r} (configured: {', '.join(sorted(pools)) or 'none'}); add "
+                f'a [[postgres]] entry with name = "{alias}"'
+            )
+        options = conf.setdefault("OPTIONS", {})
+        options["puff_pool"] = alias
+        database = pg.pool_database(alias)
+        if conf.get("NAME") != database:
+            logger.debug(
+                "DATABASES[%r]: NAME %r -> %r (the database of pool %r)",
+                alias,
+                conf.get("NAME"),
+                database,
+                alias,
+            )
+            conf["NAME"] = database
+        # What Django's backend would SET on every new connection (its timezone_name).
+        if settings.USE_TZ:
+            tz = conf.get("TIME_ZONE") or "UTC"
+        else:
+            tz = settings.TIME_ZONE
+        if tz:
+            pg._require_native().set_session_timezone(alias, str(tz))
+
+
+def _greenlet_local_connections() -> None:
+    from asgiref.local import Local
+    from django.db import connections
+
+    # Django keeps connections in a thread-critical Local (a threading.local): every
+    # greenlet of Puff's one Python thread would share one connection and so one
+    # transaction. A contextvars Local gives each request (greenlet) its own.
+    connections._connections = Local(thread_critical=False)
+
+
+def _static() -> tuple[str, str] | None:
+    from django.conf import settings
+
+    url = str(getattr(settings, "STATIC_URL", "") or "")
+    root = getattr(settings, "STATIC_ROOT", None)
+    if not url or not root or "://" in url or url.startswith("//"):
+        return None
+    if not url.startswith("/"):
+        url = "/" + url
+    return url, os.fspath(root)
+
+
+def setup() -> tuple[str, str] | None:
+    """Install the shim, set Django up and bind its databases to Puff's pools.
+
+    Returns ``(STATIC_URL, STATIC_ROOT)`` for Puff to serve, or None."""
+    if not os.environ.get("DJANGO_SETTINGS_MODULE"):
+        raise DjangoSetupError(
+            "django = true needs DJANGO_SETTINGS_MODULE (e.g. `export "
+            "DJANGO_SETTINGS_MODULE=mysite.settings`, or [env] DJANGO_SETTINGS_MODULE = "
+            '"mysite.settings" in puff.toml)'
+        )
+    install_psycopg2()
+    import django
+
+    django.setup()
+    _bind_databases()
+    _greenlet_local_connections()
+    return _static()

@@ -1,0 +1,583 @@
+"""``psycopg2.extensions``: the connection and cursor classes, adaptation, constants.
+
+Values are converted in Rust (``puff.postgres``), so ``register_type`` and typecasters are
+accepted and ignored: results already arrive as the Python types psycopg2 gives with
+Django's registrations (``uuid.UUID``, ``Decimal``, aware ``datetime`` in UTC, ...).
+``adapt`` / ``mogrify`` quote values client-side only for text that cannot take bind
+parameters (DDL written by Django's schema editor); queries always send parameters
+separately.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import json
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import puff.postgres as _pg
+from puff.psycopg2 import errors as _errors
+
+ISOLATION_LEVEL_AUTOCOMMIT = 0
+ISOLATION_LEVEL_READ_COMMITTED = 1
+ISOLATION_LEVEL_REPEATABLE_READ = 2
+ISOLATION_LEVEL_SERIALIZABLE = 3
+ISOLATION_LEVEL_READ_UNCOMMITTED = 4
+ISOLATION_LEVEL_DEFAULT = None
+
+_LEVEL_NAMES = {
+    ISOLATION_LEVEL_READ_COMMITTED: "READ COMMITTED",
+    ISOLATION_LEVEL_REPEATABLE_READ: "REPEATABLE READ",
+    ISOLATION_LEVEL_SERIALIZABLE: "SERIALIZABLE",
+    ISOLATION_LEVEL_READ_UNCOMMITTED: "READ UNCOMMITTED",
+}
+
+STATUS_SETUP = 0
+STATUS_READY = 1
+STATUS_BEGIN = 2
+STATUS_IN_TRANSACTION = STATUS_BEGIN
+
+TRANSACTION_STATUS_IDLE = 0
+TRANSACTION_STATUS_ACTIVE = 1
+TRANSACTION_STATUS_INTRANS = 2
+TRANSACTION_STATUS_INERROR = 3
+TRANSACTION_STATUS_UNKNOWN = 4
+
+JSON_OID = 114
+JSONB_OID = 3802
+
+# ---- adaptation (client-side quoting) -----------------------------------------------
+
+
+def quote_string(text: str) -> str:
+    """``text`` as a SQL string literal, right whatever ``standard_conforming_strings``."""
+    if "\x00" in text:
+        raise ValueError("A string literal cannot contain NUL (0x00) characters.")
+    if "\\" in text:
+        return "E'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+    return "'" + text.replace("'", "''") + "'"
+
+
+def quote_ident(name: str, scope: Any = None) -> str:
+    """``name`` as a quoted SQL identifier."""
+    if "\x00" in name:
+        raise ValueError("An identifier cannot contain NUL (0x00) characters.")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return f"'{value!r}'::float".replace("inf", "Infinity").replace("nan", "NaN")
+        return repr(value)
+    if isinstance(value, decimal.Decimal):
+        return f"'{value}'::numeric" if not value.is_finite() else str(value)
+    if isinstance(value, str):
+        return quote_string(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return f"'\\x{bytes(value).hex()}'::bytea"
+    if isinstance(value, datetime.datetime):
+        kind = "timestamptz" if value.tzinfo is not None else "timestamp"
+        return f"'{value.isoformat()}'::{kind}"
+    if isinstance(value, datetime.date):
+        return f"'{value.isoformat()}'::date"
+    if isinstance(value, datetime.time):
+        kind = "timetz" if value.tzinfo is not None else "time"
+        return f"'{value.isoformat()}'::{kind}"
+    if isinstance(value, datetime.timedelta):
+        seconds = value.seconds + value.microseconds / 1_000_000
+        return f"'{value.days} days {seconds:.6f} seconds'::interval"
+    if isinstance(value, uuid.UUID):
+        return f"'{value}'::uuid"
+    if isinstance(value, tuple):
+        # psycopg2 adapts tuples to a parenthesised list, for `IN %s`.
+        if not value:
+            raise _pg.ProgrammingError("an empty tuple cannot be adapted (IN () is not SQL)")
+        return "(" + ", ".join(adapt(v).getquoted().decode() for v in value) + ")"
+    if isinstance(value, list):
+        if not value:
+            return "'{}'"
+        return "ARRAY[" + ", ".join(adapt(v).getquoted().decode() for v in value) + "]"
+    raise _pg.ProgrammingError(f"can't adapt type '{type(value).__name__}'")
+
+
+class ISQLQuote:
+    """Marker base of adapted values: ``getquoted()`` returns the SQL literal as bytes."""
+
+    encoding = "utf8"
+
+    def getquoted(self) -> bytes:
+        raise NotImplementedError
+
+    def prepare(self, conn: Any) -> None:
+        pass
+
+
+class AsIs(ISQLQuote):
+    """A value written into the SQL as its ``str()``."""
+
+    def __init__(self, adapted: Any) -> None:
+        self.adapted = adapted
+
+    def getquoted(self) -> bytes:
+        return str(self.adapted).encode()
+
+
+class QuotedString(ISQLQuote):
+    """A string written as a quoted SQL literal."""
+
+    def __init__(self, adapted: Any) -> None:
+        self.adapted = adapted
+
+    def getquoted(self) -> bytes:
+        return quote_string(str(self.adapted)).encode()
+
+
+class _Literal(ISQLQuote):
+    def __init__(self, adapted: Any) -> None:
+        self.adapted = adapted
+
+    def getquoted(self) -> bytes:
+        return _literal(self.adapted).encode()
+
+
+_adapters: dict[type, Callable[[Any], Any]] = {}
+
+
+def register_adapter(typ: type, callable: Callable[[Any], Any]) -> None:  # noqa: A002
+    """Adapt instances of ``typ`` with ``callable`` in :func:`adapt` (client-side quoting)."""
+    _adapters[typ] = callable
+
+
+def adapt(value: Any) -> Any:
+    """The adapter of ``value``: an object whose ``getquoted()`` is its SQL literal."""
+    if hasattr(value, "getquoted"):
+        return value
+    for klass in type(value).__mro__:
+        adapter = _adapters.get(klass)
+        if adapter is not None:
+            return adapter(value)
+    return _Literal(value)
+
+
+def mogrify(query: str, params: Sequence[Any] | Mapping[str, Any] | None) -> str:
+    """``query`` with its ``%s`` / ``%(name)s`` placeholders replaced by quoted values.
+
+    As in psycopg2, every placeholder is replaced (inside quotes too) and ``%%`` is a
+    literal ``%``; without parameters the text is left as it is."""
+    if params is None:
+        return query
+    named = isinstance(params, Mapping)
+    positional = iter(()) if named else iter(params)
+    out: list[str] = []
+    i = 0
+    n = len(query)
+    while i < n:
+        c = query[i]
+        if c != "%":
+            j = query.find("%", i)
+            j = n if j < 0 else j
+            out.append(query[i:j])
+            i = j
+            continue
+        nxt = query[i + 1 : i + 2]
+        if nxt == "%":
+            out.append("%")
+            i += 2
+        elif nxt == "s" and not named:
+            try:
+                value = next(positional)
+            except StopIteration:
+                raise TypeError("not enough arguments for format string") from None
+            out.append(adapt(value).getquoted().decode())
+            i += 2
+        elif nxt == "(" and named:
+            close = query.find(")", i)
+            if close < 0 or query[close + 1 : close + 2] != "s":
+                raise ValueError(f"incomplete placeholder at position {i}")
+            key = query[i + 2 : close]
+            if key not in params:  # type: ignore[operator]
+                raise KeyError(key)
+            out.append(adapt(params[key]).getquoted().decode())  # type: ignore[index]
+            i = close + 2
+        else:
+            raise ValueError(f"unsupported format character {nxt!r} at position {i}")
+    if not named and next(positional, _END) is not _END:
+        raise TypeError("not all arguments converted during string formatting")
+    return "".join(out)
+
+
+_END = object()
+
+# ---- typecasters (accepted; conversion happens in Rust) ------------------------------
+
+
+class _Type:
+    def __init__(self, oids: tuple[int, ...], name: str, caster: Any = None) -> None:
+        self.values = oids
+        self.name = name
+        self.caster = caster
+
+    def __repr__(self) -> str:
+        return f"<puff.psycopg2 type {self.name!r} oids={self.values}>"
+
+
+def new_type(oids: tuple[int, ...], name: str, castfunc: Any = None) -> _Type:
+    return _Type(tuple(oids), name, castfunc)
+
+
+def new_array_type(oids: tuple[int, ...], name: str, base_caster: Any) -> _Type:
+    return _Type(tuple(oids), name, base_caster)
+
+
+def register_type(obj: Any, scope: Any = None) -> None:
+    """Accepted for compatibility: Puff converts result values natively."""
+
+
+UNICODE = new_type((25, 1043, 1042, 19), "UNICODE")
+UNICODEARRAY = new_array_type((1009, 1015, 1014, 1003), "UNICODEARRAY", UNICODE)
+BINARY = new_type((17,), "BINARY")
+
+
+def Binary(value: bytes | bytearray | memoryview) -> bytes:  # noqa: N802 (psycopg2 name)
+    return bytes(value)
+
+
+# ---- DSNs -----------------------------------------------------------------------------
+
+
+def parse_dsn(dsn: str) -> dict[str, str]:
+    """``key=value`` pairs of a libpq DSN (URLs: ``postgres://...`` become a dict too)."""
+    if dsn.startswith(("postgres://", "postgresql://")):
+        from urllib.parse import unquote, urlsplit
+
+        url = urlsplit(dsn)
+        out = {
+            k: v
+            for k, v in {
+                "user": unquote(url.username or ""),
+                "password": unquote(url.password or ""),
+                "host": url.hostname or "",
+                "port": str(url.port or ""),
+                "dbname": unquote(url.path.lstrip("/")),
+            }.items()
+            if v
+        }
+        for part in filter(None, url.query.split("&")):
+            key, _, value = part.partition("=")
+            out[key] = unquote(value)
+        return out
+    out: dict[str, str] = {}
+    i, n = 0, len(dsn)
+    while i < n:
+        while i < n and dsn[i].isspace():
+            i += 1
+        if i >= n:
+            break
+        eq = dsn.find("=", i)
+        if eq < 0:
+            raise _pg.ProgrammingError(f"invalid dsn: missing '=' after {dsn[i:]!r}")
+        key = dsn[i:eq].strip()
+        i = eq + 1
+        while i < n and dsn[i].isspace():
+            i += 1
+        value: list[str] = []
+        if i < n and dsn[i] == "'":
+            i += 1
+            while i < n and dsn[i] != "'":
+                if dsn[i] == "\\" and i + 1 < n:
+                    i += 1
+                value.append(dsn[i])
+                i += 1
+            i += 1
+        else:
+            while i < n and not dsn[i].isspace():
+                value.append(dsn[i])
+                i += 1
+        out[key] = "".join(value)
+    return out
+
+
+def make_dsn(dsn: str | None = None, **kwargs: Any) -> str:
+    params = parse_dsn(dsn) if dsn else {}
+    params.update({k: str(v) for k, v in kwargs.items() if v is not None})
+    return " ".join(f"{k}={quote_string(v) if ' ' in v or not v else v}" for k, v in params.items())
+
+
+# ---- connection and cursor -----------------------------------------------------------
+
+
+def check_encoding(encoding: str) -> None:
+    """Puff's connections speak UTF8 only."""
+    if encoding.replace("-", "").replace("_", "").upper() not in ("UTF8", "UNICODE"):
+        raise _pg.NotSupportedError(f"Puff's connections speak UTF8 only, not {encoding}")
+
+
+# Server facts (`SHOW ...`) by (pool, database, parameter): they are the same for every
+# session of a pool, so one query per process is enough.
+_server_parameters: dict[tuple[str, str | None, str], str] = {}
+
+
+def _server_parameter(pool: str, database: str | None, name: str) -> str | None:
+    key = (pool, database, name)
+    if key not in _server_parameters:
+        probe = _pg.Connection(pool, database=database)
+        probe.autocommit = True
+        try:
+            cur = probe.cursor()
+            cur.execute("SELECT current_setting(%s, true)", [name])
+            row = cur.fetchone()
+        finally:
+            probe.close()
+        if row is None or row[0] is None:
+            return None
+        _server_parameters[key] = str(row[0])
+    return _server_parameters[key]
+
+
+class ConnectionInfo:
+    """``connection.info``: server parameters and version."""
+
+    def __init__(self, conn: connection) -> None:
+        self._conn = conn
+
+    def parameter_status(self, name: str) -> str | None:
+        conn = self._conn
+        if name.lower() == "timezone":
+            tz = _pg._require_native().session_timezone(conn._pool)
+            if tz is not None:
+                return str(tz)
+        return _server_parameter(conn._pool, conn._database, name)
+
+    @property
+    def server_version(self) -> int:
+        return int(
+            _server_parameter(self._conn._pool, self._conn._database, "server_version_num") or 0
+        )
+
+    @property
+    def dbname(self) -> str:
+        return self._conn._database or _pg.pool_database(self._conn._pool)
+
+    @property
+    def transaction_status(self) -> int:
+        return self._conn.get_transaction_status()
+
+    @property
+    def used_password(self) -> bool:
+        return False
+
+    host = None
+    port = None
+    user = None
+
+
+class cursor(_pg.Cursor):  # noqa: N801 (psycopg2 name)
+    """A psycopg2-style cursor on a Puff pool (results are fetched in full)."""
+
+    def __init__(
+        self,
+        conn: connection,
+        name: str | None = None,
+        scrollable: bool | None = None,
+        withhold: bool = False,
+    ) -> None:
+        super().__init__(conn)
+        # Named (server-side) cursors are served client-side: the rows are fetched at once.
+        self.name = name
+        self.scrollable = scrollable
+        self.withhold = withhold
+        self.tzinfo_factory: Any = None
+        self.statusmessage: str | None = None
+        self._last: tuple[str, Any] | None = None
+
+    @property  # type: ignore[override]
+    def query(self) -> bytes | None:
+        """The last statement with its parameters quoted in (as psycopg2 reports it)."""
+        if self._last is None:
+            return None
+        text, params = self._last
+        try:
+            return mogrify(text, params).encode()
+        except Exception:
+            return text.encode()
+
+    @query.setter
+    def query(self, value: Any) -> None:
+        pass  # the DB-API base records the converted text; `_last` keeps the original
+
+    def execute(self, query: str, vars: Any = None) -> None:  # noqa: A002 (psycopg2 name)
+        self._last = (query, vars)
+        try:
+            super().execute(query, vars)
+        except _pg.Error as e:
+            raise _errors.specific(e) from None
+        self._convert_json()
+
+    def executemany(self, query: str, vars_list: Any) -> None:
+        self._last = (query, None)
+        try:
+            super().executemany(query, vars_list)
+        except _pg.Error as e:
+            raise _errors.specific(e) from None
+
+    def _convert_json(self) -> None:
+        loads = getattr(self.connection, "_jsonb_loads", None)
+        if loads is None or not self.description:
+            return
+        cols = [i for i, d in enumerate(self.description) if d[1] == JSONB_OID]
+        if not cols:
+            return
+        dumps = json.dumps
+        rows = []
+        for row in self._rows:
+            values = list(row)
+            for i in cols:
+                if values[i] is not None:
+                    values[i] = loads(dumps(values[i]))
+            rows.append(tuple(values))
+        self._rows = rows
+
+    def mogrify(self, query: str, vars: Any = None) -> bytes:  # noqa: A002
+        """``query`` with ``vars`` quoted in, as bytes."""
+        return mogrify(query, vars).encode()
+
+    def callproc(self, procname: str, parameters: Sequence[Any] = ()) -> Sequence[Any]:
+        placeholders = ", ".join(["%s"] * len(parameters))
+        self.execute(f"SELECT * FROM {quote_ident(procname)}({placeholders})", list(parameters))
+        return parameters
+
+    def scroll(self, value: int, mode: str = "relative") -> None:
+        assert self.rownumber is not None or self.description is not None
+        position = (self.rownumber or 0) + value if mode == "relative" else value
+        if not 0 <= position <= len(self._rows):
+            raise _pg.ProgrammingError("scroll destination out of bounds")
+        self.rownumber = position
+
+    def copy_expert(self, sql: str, file: Any, size: int = 8192) -> None:
+        raise _pg.NotSupportedError("COPY is not supported by Puff's psycopg2 shim")
+
+    copy_from = copy_to = copy_expert  # type: ignore[assignment]
+
+
+class connection(_pg.Connection):  # noqa: N801 (psycopg2 name)
+    """A psycopg2-style connection on a Puff pool.
+
+    It holds a pooled connection only while a transaction is open (in autocommit mode,
+    only for a statement), so many of these never need more than the pool's size."""
+
+    def __init__(
+        self,
+        dsn: str = "",
+        *,
+        pool: str = "default",
+        database: str | None = None,
+        cursor_factory: Any = None,
+    ) -> None:
+        super().__init__(pool, database=database)
+        self.dsn = dsn
+        self._pool = pool
+        self._database = database
+        self.cursor_factory = cursor_factory or cursor
+        self._isolation_level: int | None = None
+        self._jsonb_loads: Callable[[str], Any] | None = None
+        self.info = ConnectionInfo(self)
+        self.encoding = "UTF8"
+        self.notices: list[str] = []
+        self.notifies: list[Any] = []
+        self.async_ = 0
+
+    @property
+    def closed(self) -> int:  # type: ignore[override]
+        return int(bool(self._native.closed))
+
+    @property
+    def status(self) -> int:
+        return STATUS_BEGIN if self.in_transaction else STATUS_READY
+
+    @property
+    def server_version(self) -> int:
+        return self.info.server_version
+
+    def cursor(  # type: ignore[override]
+        self,
+        name: str | None = None,
+        cursor_factory: Any = None,
+        scrollable: bool | None = None,
+        withhold: bool = False,
+    ) -> cursor:
+        if self.closed:
+            raise _pg.InterfaceError("connection already closed")
+        factory = cursor_factory or self.cursor_factory
+        return factory(self, name, scrollable, withhold)
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        except _pg.Error as e:
+            raise _errors.specific(e) from None
+
+    @property
+    def isolation_level(self) -> int | None:
+        return self._isolation_level
+
+    @isolation_level.setter
+    def isolation_level(self, level: int | str | None) -> None:
+        if isinstance(level, str):
+            names = {v: k for k, v in _LEVEL_NAMES.items()}
+            if level.upper() not in names:
+                raise ValueError(f"bad isolation level: {level!r}")
+            level = names[level.upper()]
+        if level is not None and level != ISOLATION_LEVEL_AUTOCOMMIT and level not in _LEVEL_NAMES:
+            raise ValueError(f"isolation level must be between 0 and 4, got {level!r}")
+        if level == ISOLATION_LEVEL_AUTOCOMMIT:
+            self.autocommit = True
+            return
+        self._native.set_isolation_level(_LEVEL_NAMES.get(level) if level is not None else None)
+        self._isolation_level = level
+
+    def set_isolation_level(self, level: int) -> None:
+        if self.in_transaction:
+            self.rollback()
+        if level == ISOLATION_LEVEL_AUTOCOMMIT:
+            self.autocommit = True
+        else:
+            self.autocommit = False
+            self.isolation_level = level
+
+    def set_session(
+        self,
+        isolation_level: Any = None,
+        readonly: Any = None,
+        deferrable: Any = None,
+        autocommit: Any = None,
+    ) -> None:
+        if readonly is not None or deferrable is not None:
+            raise _pg.NotSupportedError("readonly / deferrable sessions are not supported by Puff")
+        if isolation_level is not None:
+            self.isolation_level = isolation_level
+        if autocommit is not None:
+            self.autocommit = bool(autocommit)
+
+    def get_transaction_status(self) -> int:
+        return TRANSACTION_STATUS_INTRANS if self.in_transaction else TRANSACTION_STATUS_IDLE
+
+    def get_parameter_status(self, name: str) -> str | None:
+        return self.info.parameter_status(name)
+
+    def set_client_encoding(self, encoding: str) -> None:
+        check_encoding(encoding)
+
+    def get_backend_pid(self) -> int:
+        cur = self.cursor()
+        cur.execute("SELECT pg_backend_pid()")
+        row = cur.fetchone()
+        return int(row[0]) if row else 0
