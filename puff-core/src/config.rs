@@ -816,6 +816,33 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "http")]
+    #[test]
+    fn static_folders_are_relative_to_the_file_and_must_exist() {
+        let tmp = std::env::temp_dir();
+        let text = format!("[static]\n\"/media/\" = {:?}", tmp.display().to_string());
+        let config = parse(&text).unwrap();
+        assert_eq!(
+            config.http.static_mappings(),
+            vec![("/media/".to_owned(), tmp)]
+        );
+        // Relative: joined to the file's folder (/base), which has no such folder.
+        let e = parse("[static]\n\"/s/\" = \"assets\"").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("static"), "{e}");
+        assert!(e.message.contains("/base/assets"), "{e}");
+        let e = parse("[static]\n\"nope\" = \"/tmp\"").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("static"), "{e}");
+    }
+
+    #[cfg(feature = "django")]
+    #[test]
+    fn django_is_a_flag() {
+        assert!(parse("django = true").unwrap().django);
+        assert!(!parse("").unwrap().django);
+        let e = parse("django = \"yes\"").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("django"), "{e}");
+    }
+
     #[test]
     fn asgi_implies_asyncio_and_excludes_wsgi() {
         let config = parse("asgi = \"main:app\"").unwrap();

@@ -47,3 +47,24 @@ pub fn validate(mappings: &[(String, PathBuf)]) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_are_checked_and_trimmed() {
+        assert_eq!(normalize_prefix("/static/").as_deref(), Ok("/static"));
+        assert_eq!(normalize_prefix("/a/b").as_deref(), Ok("/a/b"));
+        assert!(normalize_prefix("/").is_err());
+        assert!(normalize_prefix("static/").is_err());
+        assert!(normalize_prefix("/x/{y}/").is_err());
+    }
+
+    #[test]
+    fn missing_folders_are_named() {
+        let err = validate(&[("/s/".into(), "/no/such/folder/here".into())]).unwrap_err();
+        assert!(err.contains("/no/such/folder/here"), "{err}");
+        assert!(validate(&[("/s/".into(), std::env::temp_dir())]).is_ok());
+    }
+}

@@ -38,6 +38,8 @@ pub struct PgManager {
     /// `TimeZone` every session runs in (None: the server's default); see
     /// [`PostgresPool::set_session_timezone`].
     session_timezone: SessionTimezone,
+    /// False: close connections when they are given back instead of keeping them idle.
+    keep_idle: bool,
 }
 
 /// The time zone of a pool's sessions, shared by the pool and its manager.
@@ -111,8 +113,9 @@ impl mobc::Manager for PgManager {
         Ok(conn)
     }
 
+    /// Called when a connection is given back: false closes it.
     fn validate(&self, conn: &mut PgClient) -> bool {
-        !conn.client.is_closed()
+        self.keep_idle && !conn.client.is_closed()
     }
 }
 
@@ -375,7 +378,11 @@ impl PostgresPool {
         let pg_config: tokio_postgres::Config = config.url.parse().map_err(|e| {
             PgError::Config(format!("{redacted_url} is not a valid Postgres URL: {e}"))
         })?;
-        let max_idle = config.min_idle.unwrap_or(config.pool_size);
+        // `min_idle = 0`: keep no idle connection (mobc itself would read 0 as unlimited).
+        let max_idle = match config.min_idle {
+            Some(0) => None,
+            other => Some(other.unwrap_or(config.pool_size)),
+        };
         Ok(Self::build(config, pg_config, redacted_url, max_idle, None))
     }
 
@@ -383,7 +390,7 @@ impl PostgresPool {
         config: PostgresConfig,
         pg_config: tokio_postgres::Config,
         redacted_url: String,
-        max_idle: u32,
+        max_idle: Option<u32>,
         session_timezone: Option<String>,
     ) -> PostgresPool {
         // Postgres connects to the database named like the user when the URL names none.
@@ -398,10 +405,12 @@ impl PostgresPool {
             redacted_url: redacted_url.clone(),
             statement_timeout_ms: config.statement_timeout_ms,
             session_timezone: session_timezone.clone(),
+            keep_idle: max_idle.is_some(),
         };
         let pool = mobc::Pool::builder()
             .max_open(u64::from(config.pool_size))
-            .max_idle(u64::from(max_idle))
+            // mobc reads 0 as "no limit"; a pool that keeps none closes them on return.
+            .max_idle(u64::from(max_idle.unwrap_or(1).max(1)))
             .get_timeout(None)
             .test_on_check_out(true)
             .build(manager);
@@ -427,7 +436,13 @@ impl PostgresPool {
             name: format!("{}@{database}", self.config.name),
             ..self.config.clone()
         };
-        Self::build(config, pg_config, redacted_url, 0, self.session_timezone())
+        Self::build(
+            config,
+            pg_config,
+            redacted_url,
+            None,
+            self.session_timezone(),
+        )
     }
 
     /// The database this pool's connections open.
