@@ -681,9 +681,18 @@ shutdown_timeout_ms = 30000
 # tls_cert = "cert.pem"
 # tls_key = "key.pem"
 
+# Django (the `django` feature): run the project of DJANGO_SETTINGS_MODULE on Puff's
+# pools (stock postgresql ENGINE, each DATABASES alias on the [[postgres]] pool of its
+# name) and serve STATIC_ROOT at STATIC_URL.
+# django = true
+
 # Environment variables set before Python starts.
 [env]
 # DJANGO_SETTINGS_MODULE = "mysite.settings"
+
+# Folders served as static files from Rust, by URL prefix (relative to this file).
+# [static]
+# "/media/" = "uploads"
 
 # Cross-origin resource sharing (omit the section to disable).
 [cors]
