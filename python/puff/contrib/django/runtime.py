@@ -7,7 +7,8 @@
    same name: the pool's URL decides server and database (``NAME`` is set to the pool's
    database), sessions run in Django's time zone, and a test database
    (``test_<NAME>``) is opened on the same server.
-4. Django's connections become local to each greenlet (each request runs in its own
+4. With ``asyncio = true``, Django's async-safety check is turned off for greenlets.
+5. Django's connections become local to each greenlet (each request runs in its own
    greenlet and contextvars context), so concurrent requests never share a transaction;
    the pool bounds how many server connections they use.
 """
@@ -96,6 +97,19 @@ def _greenlet_local_connections() -> None:
     connections._connections = Local(thread_critical=False)
 
 
+def _log_server_errors() -> None:
+    from django.conf import settings
+
+    # Without DEBUG, Django's default logging sends a view's traceback only to
+    # mail_admins; a server should print it. Projects with their own LOGGING keep it.
+    if settings.DEBUG or settings.LOGGING:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.ERROR)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.getLogger("django.request").addHandler(handler)
+
+
 def _static() -> tuple[str, str] | None:
     from django.conf import settings
 
@@ -119,9 +133,18 @@ def setup() -> tuple[str, str] | None:
             '"mysite.settings" in puff.toml)'
         )
     install_psycopg2()
+    import asyncio
+
+    if asyncio._get_running_loop() is not None:
+        # asyncio = true: the event loop runs on the thread every greenlet shares, so
+        # Django's async-safety check would refuse the ORM in plain sync views. Greenlets
+        # wait for the database without blocking the loop, so the check does not apply;
+        # coroutines still need sync_to_async for the ORM.
+        os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     import django
 
     django.setup()
     _bind_databases()
     _greenlet_local_connections()
+    _log_server_errors()
     return _static()
