@@ -626,6 +626,16 @@ impl NativeConnection {
         if let Some(closed) = &self.borrowed {
             closed.store(true, std::sync::atomic::Ordering::Relaxed);
         }
+        if let Ok(mut idle) = state.try_lock()
+            && idle.client.is_none()
+        {
+            // Nothing checked out (autocommit between statements): no need to wait on Tokio.
+            idle.in_transaction = false;
+            if !borrowed {
+                idle.closed = true;
+            }
+            return Ok(());
+        }
         wait_for(py, async move {
             let result = end_transaction(state.clone(), "ROLLBACK").await;
             if !borrowed {
