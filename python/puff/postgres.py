@@ -235,8 +235,21 @@ def _prepare(sql: str, params: Any) -> tuple[str, list[str] | int, bool]:
             "parameters must be a sequence (for %s) or a mapping (for %(name)s), got "
             f"{type(params).__name__}"
         )
-    converted, spec = convert_placeholders(sql, named)
+    key = (sql, named)
+    cached = _converted.get(key)
+    if cached is None:
+        cached = convert_placeholders(sql, named)
+        if len(_converted) >= _CONVERTED_MAX:
+            _converted.clear()
+        _converted[key] = cached
+    converted, spec = cached
     return converted, spec, named
+
+
+# Converted statements: ORMs send the same few hundred texts over and over, and the
+# conversion is a Python loop over every character. Values are never part of the key.
+_CONVERTED_MAX = 2048
+_converted: dict[tuple[str, bool], tuple[str, list[str] | int]] = {}
 
 
 def _bind(spec: list[str] | int, named: bool, params: Any) -> list[Any]:

@@ -19,7 +19,7 @@ struct Record {
     took: Duration,
 }
 
-const STEPS: usize = 13;
+const STEPS: usize = 14;
 
 /// Runs a command; `Ok(Passed)` when it exits 0.
 fn run_cmd(mut cmd: Command) -> Result<Outcome> {
@@ -206,6 +206,15 @@ pub fn run(repo: &Repo) -> Result<()> {
             &mut || {
                 let mut cmd = repo.command(repo.venv_python());
                 cmd.args(["tests/graphql/run.py", "-q"]);
+                run_pytest(cmd)
+            },
+        )?;
+
+        step(
+            "tests/django/run.py -q (examples/django_polls: Postgres, Redis, HTTP, Chromium)",
+            &mut || {
+                let mut cmd = repo.command(repo.venv_python());
+                cmd.args(["tests/django/run.py", "-q"]);
                 run_pytest(cmd)
             },
         )?;

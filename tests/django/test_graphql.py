@@ -1,0 +1,86 @@
+"""polls_site/graphql_schema.py on the live server's /graphql/: the two-layer
+``questions { choices }`` query attaches every choice to its own question in exactly two SQL
+statements (counted by pg_stat_statements), ``question_objs`` runs the ORM on the request's
+connection (``borrow_db_context``), and the ``create_question`` mutation commits its row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import Server, probe_sql
+
+QUESTIONS = "{ questions { id question_text choices { id choice_text votes } } }"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def pg_stat_statements() -> None:
+    probe_sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+
+
+def statements_on_polls_tables() -> int:
+    """Executions of statements reading polls_question / polls_choice in this database,
+    other than this count and the tests' own inserts and deletes."""
+    rows = probe_sql(
+        "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements "
+        "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "AND query ~ 'polls_(question|choice)' AND query NOT LIKE '%pg_stat_statements%' "
+        "AND query !~* '^\\s*(INSERT|DELETE|CREATE)'"
+    )
+    return int(rows[0][0])
+
+
+def database_questions() -> list[dict[str, Any]]:
+    """What the tables hold, shaped like the GraphQL result."""
+    questions = [
+        {"id": qid, "question_text": text, "choices": []}
+        for qid, text in probe_sql("SELECT id, question_text FROM polls_question ORDER BY id")
+    ]
+    by_id = {q["id"]: q for q in questions}
+    for cid, qid, text, votes in probe_sql(
+        "SELECT id, question_id, choice_text, votes FROM polls_choice ORDER BY id"
+    ):
+        by_id[qid]["choices"].append({"id": cid, "choice_text": text, "votes": votes})
+    return questions
+
+
+def test_questions_with_choices_in_two_statements(server: Server) -> None:
+    expected = database_questions()
+    probe_sql("SELECT pg_stat_statements_reset()")
+    before = statements_on_polls_tables()
+    data = server.graphql(QUESTIONS)
+    after = statements_on_polls_tables()
+    assert data["questions"] == expected
+    # The seeded choices are on their own questions.
+    by_id = {q["id"]: q for q in data["questions"]}
+    for q in server.seeded.questions:
+        assert by_id[q.id]["question_text"] == q.text
+        assert [c["id"] for c in by_id[q.id]["choices"]] == list(q.choice_ids)
+        assert [c["choice_text"] for c in by_id[q.id]["choices"]] == list(q.choices)
+    assert after - before == 2, f"{after - before} statements for the two-layer query"
+
+
+def test_question_objs_through_the_orm(server: Server) -> None:
+    data = server.graphql("{ question_objs { id question_text pub_date } }")
+    rows = probe_sql("SELECT id, question_text FROM polls_question ORDER BY id")
+    assert [(q["id"], q["question_text"]) for q in data["question_objs"]] == rows
+    assert all(q["pub_date"] for q in data["question_objs"]), data
+
+
+def test_create_question_commits(server: Server) -> None:
+    text = "Created over GraphQL?"
+    data = server.graphql(
+        "mutation M($t: String!) { create_question(question_text: $t) { id question_text } }",
+        {"t": text},
+    )
+    created = data["create_question"]
+    try:
+        assert created["question_text"] == text
+        # Committed: another connection (the probe pool's) sees it.
+        assert probe_sql(
+            "SELECT question_text FROM polls_question WHERE id = %s", (created["id"],)
+        ) == [(text,)]
+        listed = server.graphql("{ questions { id question_text } }")["questions"]
+        assert {"id": created["id"], "question_text": text} in listed
+    finally:
+        probe_sql("DELETE FROM polls_question WHERE question_text = %s", (text,))
