@@ -15,6 +15,9 @@ use crate::error::PgError;
 use crate::value::Value;
 use puff_greenlet::redact_url;
 
+/// A connection idle longer than this gets a round trip to the server before reuse.
+const RECHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
+
 /// Most prepared statements cached per connection.
 const STATEMENT_CACHE_SIZE: usize = 512;
 
@@ -25,6 +28,8 @@ pub struct PgClient {
     url: String,
     /// The `TimeZone` this session was set to, if the pool sets one.
     timezone: Option<String>,
+    /// When the pool last handed it out (or opened it).
+    checked_out_at: std::time::Instant,
 }
 
 /// A connection checked out of a pool; returned to the pool when dropped.
@@ -89,10 +94,14 @@ impl mobc::Manager for PgManager {
             statements: HashMap::new(),
             url: self.redacted_url.clone(),
             timezone,
+            checked_out_at: std::time::Instant::now(),
         })
     }
 
     async fn check(&self, mut conn: PgClient) -> Result<PgClient, PgError> {
+        let now = std::time::Instant::now();
+        let recently_used = now.duration_since(conn.checked_out_at) < RECHECK_IDLE_AFTER;
+        conn.checked_out_at = now;
         let timezone = read_timezone(&self.session_timezone);
         if timezone.is_some() && timezone != conn.timezone {
             // Opened before the time zone was set: bring the session in line (this round
@@ -104,6 +113,17 @@ impl mobc::Manager for PgManager {
                     .map_err(|e| PgError::from_pg(e, &self.redacted_url))?;
             }
             conn.timezone = timezone;
+            return Ok(conn);
+        }
+        if conn.client.is_closed() {
+            return Err(PgError::Connection(format!(
+                "Postgres at {}: the connection was closed",
+                self.redacted_url
+            )));
+        }
+        if recently_used {
+            // In use a moment ago and still open: a round trip per checkout would double
+            // the latency of every autocommit statement.
             return Ok(conn);
         }
         conn.client
