@@ -10,7 +10,9 @@
 4. With ``asyncio = true``, Django's async-safety check is turned off for greenlets.
 5. Django's connections become local to each greenlet (each request runs in its own
    greenlet and contextvars context), so concurrent requests never share a transaction;
-   the pool bounds how many server connections they use.
+   the pool bounds how many server connections they use. When a request finishes,
+   its connection objects (outside any transaction) go to the next requests, so
+   ``CONN_MAX_AGE`` keeps them as a thread-based server would.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from typing import Any
 
 __all__ = ["install_psycopg2", "setup"]
 
@@ -87,14 +90,63 @@ def _bind_databases() -> None:
             pg._require_native().set_session_timezone(alias, str(tz))
 
 
+# Django connections of finished requests kept for the next ones, per alias (each holds
+# no server connection while idle: the pool owns those).
+_SPARE_LIMIT = 256
+_spare: dict[str, list[Any]] = {}
+
+
+def _reusable(conn: Any) -> bool:
+    native = conn.connection
+    return not (
+        conn.in_atomic_block
+        or conn.needs_rollback
+        or conn.savepoint_ids
+        or conn.run_on_commit
+        or (native is not None and (native.closed or native.in_transaction))
+    )
+
+
 def _greenlet_local_connections() -> None:
     from asgiref.local import Local
+    from django.core import signals
     from django.db import connections
 
     # Django keeps connections in a thread-critical Local (a threading.local): every
     # greenlet of Puff's one Python thread would share one connection and so one
     # transaction. A contextvars Local gives each request (greenlet) its own.
     connections._connections = Local(thread_critical=False)
+    create = connections.create_connection
+
+    def create_connection(alias: str) -> Any:
+        spare = _spare.get(alias)
+        if spare:
+            conn = spare.pop()
+            # What request_started does for connections a request starts with.
+            conn.queries_log.clear()
+            conn.health_check_done = False
+            return conn
+        return create(alias)
+
+    def recycle(**_: Any) -> None:
+        # After Django's own close_old_connections (connected when django.db was
+        # imported): what CONN_MAX_AGE keeps open is handed to the next request, as a
+        # thread-based server would keep it for the thread's next request.
+        storage = connections._connections
+        for alias in connections:
+            conn = getattr(storage, alias, None)
+            bucket = _spare.setdefault(alias, [])
+            # One still in a transaction stays where it is (a test's atomic block around
+            # test-client requests, say); the request's context drops it later.
+            if conn is None or not _reusable(conn) or len(bucket) >= _SPARE_LIMIT:
+                continue
+            delattr(storage, alias)
+            bucket.append(conn)
+
+    connections.create_connection = create_connection  # type: ignore[method-assign]
+    signals.request_finished.connect(
+        recycle, weak=False, dispatch_uid="puff.contrib.django.recycle"
+    )
 
 
 def _log_server_errors() -> None:
