@@ -28,6 +28,10 @@ use anyhow::{Context, Result, bail};
 use crate::setup;
 use crate::util::{self, Fnv64, Repo, usage_err};
 
+// `bench django`: what differs from the other server benches (cases, commands, checks).
+#[path = "bench_django.rs"]
+mod django;
+
 const PEERS_VENV: &str = "bench/.venv-peers";
 const PEERS_REQUIREMENTS: &str = "bench/requirements-peers.txt";
 const PEERS_STAMP: &str = ".peers-stamp";
@@ -35,7 +39,7 @@ const BODY_LEN: usize = 1024;
 const NOFILE: u32 = 65_536;
 
 pub const USAGE: &str = "\
-Usage: cargo xtask bench [http|asgi|client|postgres|redis|tasks|graphql] [OPTIONS]
+Usage: cargo xtask bench [http|asgi|client|postgres|redis|tasks|graphql|django] [OPTIONS]
        (default: http)
 
 http: WSGI servers; the server pinned to CPU 0 (taskset -c 0), wrk pinned to CPU 1.
@@ -76,19 +80,25 @@ graphql: GraphQL servers, same method as http (POST /graphql, JSON body, wrk --t
   vs strawberry (on uvicorn, httptools + uvloop; DataLoader + asyncpg).
   (a) hello:  `{ hello }` from a Python resolver, 64 connections
   (b) nested: 100 parents x 100 children from Postgres, 8 connections
+django: the polls example (examples/django_polls, GET /polls/bench/: 3 ORM queries, JSON),
+  same method as http, same Django settings (bench/apps/django_bench_settings.py) and one
+  private Postgres database (migrated, 50 questions x 4 choices; pinned to CPU 1 with wrk):
+  puff (puff-cli, django = true) vs gevent (gunicorn+gevent, psycopg2 + psycogreen) vs
+  granian (WSGI, 8 blocking threads, psycopg2); 64 connections, 5 rounds by default.
 Installs wrk (apt-get) and bench/.venv-peers (pinned peers) when missing and builds the Rust
 binaries in release mode. Results are printed and saved as
-bench/results/<http|asgi|client|postgres|redis|tasks|graphql>-<UTC timestamp>.md and .json.
+bench/results/<http|asgi|client|postgres|redis|tasks|graphql|django>-<UTC timestamp>.md and
+.json.
 
-Options (http, asgi, graphql):
+Options (http, asgi, graphql, django):
   --duration SECS     measured seconds per run (default 10)
   --warmup SECS       warm-up seconds per run, not measured (default 2; 0 = none)
   --cases LIST        comma-separated subset of the cases above (default all)
   --servers LIST      http: puff,granian,gevent,puff-rust,axum; asgi: puff,granian,uvicorn;
-                      graphql: puff,strawberry
+                      graphql: puff,strawberry; django: puff,gevent,granian
   --wrk-threads N     wrk threads (default 1)
-  --rounds N          runs of every server on every case, interleaved (default 3; the
-                      median req/s is reported)
+  --rounds N          runs of every server on every case, interleaved (default 3, django 5;
+                      the median req/s is reported)
 Options (client):
   --requests N        timed GETs per client run (default 10000)
   --concurrency N     concurrent callers (default 64)
@@ -132,6 +142,7 @@ pub enum Kind {
     Redis,
     Tasks,
     Graphql,
+    Django,
 }
 
 impl Kind {
@@ -144,6 +155,7 @@ impl Kind {
             Kind::Redis => "redis",
             Kind::Tasks => "tasks",
             Kind::Graphql => "graphql",
+            Kind::Django => "django",
         }
     }
 
@@ -159,7 +171,7 @@ impl Kind {
 
     /// The kinds that load servers with wrk (`run_servers`).
     fn is_server_bench(self) -> bool {
-        matches!(self, Kind::Http | Kind::Asgi | Kind::Graphql)
+        matches!(self, Kind::Http | Kind::Asgi | Kind::Graphql | Kind::Django)
     }
 
     fn cases(self) -> &'static [Case] {
@@ -167,6 +179,7 @@ impl Kind {
             Kind::Http => &HTTP_CASES,
             Kind::Asgi => &ASGI_CASES,
             Kind::Graphql => &GRAPHQL_CASES,
+            Kind::Django => &django::CASES,
             Kind::Client | Kind::Postgres | Kind::Redis | Kind::Tasks => &[],
         }
     }
@@ -182,6 +195,7 @@ impl Kind {
             ],
             Kind::Asgi => &[Server::Puff, Server::Granian, Server::Uvicorn],
             Kind::Graphql => &[Server::Puff, Server::Strawberry],
+            Kind::Django => &django::SERVERS,
             Kind::Client | Kind::Postgres | Kind::Redis | Kind::Tasks => &[],
         }
     }
@@ -263,10 +277,11 @@ pub fn parse(args: &[String]) -> Result<Option<Options>> {
             "redis" => Kind::Redis,
             "tasks" => Kind::Tasks,
             "graphql" => Kind::Graphql,
+            "django" => Kind::Django,
             _ => {
                 return usage_err(format!(
                     "unknown benchmark `{first}` (known: `http`, `asgi`, `client`, `postgres`, \
-                     `redis`, `tasks`, `graphql`, `bridge`)"
+                     `redis`, `tasks`, `graphql`, `django`, `bridge`)"
                 ));
             }
         };
@@ -291,7 +306,11 @@ pub fn parse(args: &[String]) -> Result<Option<Options>> {
             _ => 64,
         },
         warmup_requests: 1_000,
-        rounds: if kind == Kind::Postgres { 5 } else { 3 },
+        rounds: if matches!(kind, Kind::Postgres | Kind::Django) {
+            5
+        } else {
+            3
+        },
         clients: Client::ALL.to_vec(),
         pg_clients: PgClient::ALL.to_vec(),
         rows: 10_000,
@@ -313,7 +332,7 @@ pub fn parse(args: &[String]) -> Result<Option<Options>> {
     let server_flag = |flag: &str| -> Result<()> {
         if !kind.is_server_bench() {
             return usage_err(format!(
-                "{flag} is for `bench http`, `bench asgi` and `bench graphql`"
+                "{flag} is for `bench http`, `bench asgi`, `bench graphql` and `bench django`"
             ));
         }
         Ok(())
@@ -496,6 +515,9 @@ impl Server {
     fn label(self, case: &Case) -> &'static str {
         match (self, case.asgi) {
             (Server::Puff, _) if case.graphql.is_some() => "puff (puff-cli, GraphQL)",
+            (Server::Puff, _) if case.django => "puff (puff-cli, Django)",
+            (Server::Granian, _) if case.django => django::GRANIAN_LABEL,
+            (Server::Gevent, _) if case.django => "gunicorn+gevent (psycogreen)",
             (Server::Puff, false) => "puff (puff-cli)",
             (Server::Puff, true) => "puff (puff-cli, ASGI)",
             (Server::Granian, false) => "granian (WSGI)",
@@ -520,6 +542,9 @@ struct Case {
     asgi: bool,
     /// `bench graphql`: the JSON body POSTed to `path`; `None`: a plain GET.
     graphql: Option<&'static str>,
+    /// `bench django`: the polls example's `bench` view (answers checked by
+    /// `bench/apps/django_check.py`).
+    django: bool,
     servers: &'static [Server],
 }
 
@@ -532,6 +557,7 @@ const HTTP_CASES: [Case; 4] = [
         wait: false,
         asgi: false,
         graphql: None,
+        django: false,
         servers: &[Server::Puff, Server::Granian, Server::Gevent],
     },
     Case {
@@ -542,6 +568,7 @@ const HTTP_CASES: [Case; 4] = [
         wait: true,
         asgi: false,
         graphql: None,
+        django: false,
         servers: &[Server::Puff, Server::Granian, Server::Gevent],
     },
     Case {
@@ -552,6 +579,7 @@ const HTTP_CASES: [Case; 4] = [
         wait: true,
         asgi: false,
         graphql: None,
+        django: false,
         servers: &[Server::Puff, Server::Granian, Server::Gevent],
     },
     Case {
@@ -562,6 +590,7 @@ const HTTP_CASES: [Case; 4] = [
         wait: false,
         asgi: false,
         graphql: None,
+        django: false,
         servers: &[Server::PuffRust, Server::Axum],
     },
 ];
@@ -575,6 +604,7 @@ const ASGI_CASES: [Case; 2] = [
         wait: false,
         asgi: true,
         graphql: None,
+        django: false,
         servers: &[Server::Puff, Server::Granian, Server::Uvicorn],
     },
     Case {
@@ -585,6 +615,7 @@ const ASGI_CASES: [Case; 2] = [
         wait: true,
         asgi: true,
         graphql: None,
+        django: false,
         servers: &[Server::Puff, Server::Granian, Server::Uvicorn],
     },
 ];
@@ -599,6 +630,7 @@ const GRAPHQL_CASES: [Case; 2] = [
         wait: false,
         asgi: false,
         graphql: Some(r#"{"query": "{ hello }"}"#),
+        django: false,
         servers: &[Server::Puff, Server::Strawberry],
     },
     // 8 connections: the run is a closed loop and Strawberry takes ~100 ms per answer on one
@@ -612,6 +644,7 @@ const GRAPHQL_CASES: [Case; 2] = [
         wait: false,
         asgi: false,
         graphql: Some(r#"{"query": "{ parents { id name children { id name } } }"}"#),
+        django: false,
         servers: &[Server::Puff, Server::Strawberry],
     },
 ];
@@ -771,7 +804,7 @@ fn save_results(repo: &Repo, kind: Kind, stamp: &str, md: &str, json: &str) -> R
 
 pub fn run(repo: &Repo, opts: &Options) -> Result<()> {
     match opts.kind {
-        Kind::Http | Kind::Asgi | Kind::Graphql => run_servers(repo, opts),
+        Kind::Http | Kind::Asgi | Kind::Graphql | Kind::Django => run_servers(repo, opts),
         Kind::Client => run_clients(repo, opts),
         Kind::Postgres => run_service::<PgBench>(repo, opts),
         Kind::Redis => run_service::<RedisBench>(repo, opts),
@@ -791,14 +824,14 @@ fn run_servers(repo: &Repo, opts: &Options) -> Result<()> {
         .collect();
     let wanted =
         |s: Server| opts.servers.contains(&s) && cases.iter().any(|c| c.servers.contains(&s));
-    let graphql = kind == Kind::Graphql;
-    // `bench graphql` always needs the peers venv: it runs the Postgres helper and the checks.
+    // `bench graphql` and `bench django` run on a Postgres server (step 5) and always need the
+    // peers venv: it runs the Postgres helper and the checks.
+    let with_pg = matches!(kind, Kind::Graphql | Kind::Django);
     let need_peers =
-        graphql || wanted(Server::Granian) || wanted(Server::Gevent) || wanted(Server::Uvicorn);
+        with_pg || wanted(Server::Granian) || wanted(Server::Gevent) || wanted(Server::Uvicorn);
     let need_puff = wanted(Server::Puff) || wanted(Server::PuffRust);
 
-    // `bench graphql` has one more step: the Postgres server (step 5).
-    let steps: usize = if graphql { 6 } else { 5 };
+    let steps: usize = if with_pg { 6 } else { 5 };
     println!("[bench 1/{steps}] checking the load generator (wrk) and taskset");
     ensure_wrk()?;
     if !util::on_path("taskset") {
@@ -867,30 +900,36 @@ fn run_servers(repo: &Repo, opts: &Options) -> Result<()> {
         }
     }
 
-    // `bench graphql`: one Postgres server for the whole run, the one of `bench postgres`,
-    // pinned with wrk (the server under test has its CPU to itself).
+    // `bench graphql`, `bench django`: one Postgres server for the whole run, the one of
+    // `bench postgres`, pinned with wrk (the server under test has its CPU to itself).
     let pg_log = env.log_dir.join("postgres-server.log");
     let mut pg: Option<(HelperProc, String)> = None;
-    if graphql {
+    if with_pg {
         let external = PgBench::EXTERNAL_VARS
             .into_iter()
             .find(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+        let (helper_script, prefix, data) = if kind == Kind::Django {
+            (django::HELPER, django::HELPER_PREFIX, django::DATA)
+        } else {
+            (
+                "graphql_pg_server.py",
+                "BENCH_PG",
+                "bench_parent (100 rows) and bench_child (10,000 rows)",
+            )
+        };
         match external {
-            Some(var) => println!(
-                "[bench 5/{steps}] Postgres from ${var}: creating and filling bench_parent and \
-                 bench_child"
-            ),
+            Some(var) => println!("[bench 5/{steps}] Postgres from ${var}: creating {data}"),
             None => println!(
                 "[bench 5/{steps}] private Postgres server (initdb/pg_ctl) on CPU {load_cpu}, \
-                 bench_parent (100 rows) and bench_child (10,000 rows) filled"
+                 {data}"
             ),
         }
         let (helper, url, version) = start_helper(
             repo,
             &env.peers_venv,
             load_cpu,
-            &["graphql_pg_server.py".to_string()],
-            ("BENCH_PG", "Postgres"),
+            &[helper_script.to_string()],
+            (prefix, "Postgres"),
             &pg_log,
         )?;
         println!("    server ready: {url} ({version})");
@@ -980,6 +1019,7 @@ fn run_servers(repo: &Repo, opts: &Options) -> Result<()> {
     let checks = checks(kind, &results);
     let packages: &[&str] = match kind {
         Kind::Asgi => &["granian", "uvicorn", "httptools", "uvloop"],
+        Kind::Django => &django::PACKAGES,
         Kind::Graphql => &[
             "strawberry-graphql",
             "graphql-core",
@@ -1241,6 +1281,7 @@ fn server_command(env: &Env, case: &Case, server: Server, port: u16) -> Command 
         Server::Puff => {
             let config = match (case.asgi, case.wait) {
                 _ if case.graphql.is_some() => "puff_graphql.toml",
+                _ if case.django => "puff_django.toml",
                 (false, false) => "puff_hello.toml",
                 (false, true) => "puff_wait.toml",
                 (true, false) => "puff_hello_asgi.toml",
@@ -1251,7 +1292,7 @@ fn server_command(env: &Env, case: &Case, server: Server, port: u16) -> Command 
                 apps.join(config).to_string_lossy().into_owned(),
             ];
             if let Some(url) = &env.pg_url {
-                // The `default` pool of puff_graphql.toml.
+                // The `default` pool of puff_graphql.toml / puff_django.toml.
                 args.extend(["--default-postgres-url".into(), url.clone()]);
             }
             args.extend(["runserver".into(), "--bind".into(), bind]);
@@ -1284,10 +1325,14 @@ fn server_command(env: &Env, case: &Case, server: Server, port: u16) -> Command 
                 "--log-level".into(),
                 "warning".into(),
             ];
-            if !case.wait && !case.asgi {
+            if case.django {
+                let threads = django::GRANIAN_THREADS.to_string();
+                args.extend(["--blocking-threads".into(), threads]);
+            } else if !case.wait && !case.asgi {
                 args.extend(["--blocking-threads".into(), "1".into()]);
             }
             let app = match (case.asgi, case.wait) {
+                _ if case.django => django::WSGI_APP,
                 (false, false) => "hello_wsgi:app",
                 (false, true) => "granian_wait:app",
                 (true, false) => "hello_asgi:app",
@@ -1328,7 +1373,9 @@ fn server_command(env: &Env, case: &Case, server: Server, port: u16) -> Command 
             )
         }
         Server::Gevent => {
-            let app = if case.wait {
+            let app = if case.django {
+                django::GEVENT_APP
+            } else if case.wait {
                 "gevent_wait:app"
             } else {
                 "hello_wsgi:app"
@@ -1372,10 +1419,14 @@ fn server_command(env: &Env, case: &Case, server: Server, port: u16) -> Command 
         }
     }
     if let Some(url) = &env.pg_url {
-        // strawberry_graphql.py's asyncpg pool (Puff gets the URL as --default-postgres-url).
+        // strawberry_graphql.py's asyncpg pool, django_bench_settings.py's DATABASES (Puff gets
+        // the URL as --default-postgres-url).
         cmd.env("BENCH_PG_URL", url);
     }
     cmd.env_remove("PYTHONPATH");
+    if case.django {
+        django::apply_env(&mut cmd, repo, server);
+    }
     cmd.stdin(Stdio::null());
     cmd
 }
@@ -1484,20 +1535,26 @@ fn run_one(env: &Env, case: &Case, server: Server, opts: &Options) -> Result<Mea
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     wait_accepting(&mut running, addr, &log_path)?;
     let url = format!("http://127.0.0.1:{port}{}", case.path);
+    let method = if case.graphql.is_some() { "POST " } else { "" };
+    let check = |when: &str| -> Result<()> {
+        match case.graphql {
+            Some(body) => check_script(env, &graphql_check_args(case, &url, body)),
+            None if case.django => check_script(env, &django::check_args(env, &url)),
+            None => check_response(addr, case.path),
+        }
+        .with_context(|| format!("{label} answered {method}{} wrongly{when}", case.path))
+    };
+    // The GraphQL and Django answers are checked again after the warm-up and after the run.
+    let recheck = case.graphql.is_some() || case.django;
+    check("")?;
     let script = match case.graphql {
         Some(body) => {
-            check_graphql(env, case, &url, body)
-                .with_context(|| format!("{label} answered POST {} wrongly", case.path))?;
             let path = env.log_dir.join(format!("graphql-{}.lua", case.id));
             std::fs::write(&path, wrk_post_script(case.path, body))
                 .with_context(|| format!("cannot write {}", path.display()))?;
             Some(path)
         }
-        None => {
-            check_response(addr, case.path)
-                .with_context(|| format!("{label} answered {} wrongly", case.path))?;
-            None
-        }
+        None => None,
     };
 
     let load = WrkLoad {
@@ -1507,15 +1564,10 @@ fn run_one(env: &Env, case: &Case, server: Server, opts: &Options) -> Result<Mea
     };
     if opts.warmup > 0 {
         wrk(env, opts, &load, opts.warmup).context("warm-up run of wrk failed")?;
-        if let Some(body) = case.graphql {
+        if recheck {
             // Also waits out the requests the warm-up left unanswered (seconds of work for a
-            // slow server in (b)), which would otherwise eat into the measured run.
-            check_graphql(env, case, &url, body).with_context(|| {
-                format!(
-                    "{label} answered POST {} wrongly after the warm-up",
-                    case.path
-                )
-            })?;
+            // slow server in graphql (b)), which would otherwise eat into the measured run.
+            check(" after the warm-up")?;
         }
     }
     let out = wrk(env, opts, &load, opts.duration)?;
@@ -1526,12 +1578,10 @@ fn run_one(env: &Env, case: &Case, server: Server, opts: &Options) -> Result<Mea
             util::describe_status(status)
         );
     }
-    if let Some(body) = case.graphql {
+    if recheck {
         // A server that went wrong under load (pool exhausted, say) is not measured either;
         // wrk does not read the bodies.
-        check_graphql(env, case, &url, body).with_context(|| {
-            format!("{label} answered POST {} wrongly after the run", case.path)
-        })?;
+        check(" after the run")?;
     }
     running.stop()?;
     if m.requests == 0 {
@@ -1583,22 +1633,27 @@ fn wrk_post_script(path: &str, body: &str) -> String {
     )
 }
 
-/// One POST of `body` to `url` from `bench/apps/graphql_check.py` (peers venv): status 200,
-/// JSON, no errors and exactly the expected data of `case` (all 100 x 100 rows in (b)).
-fn check_graphql(env: &Env, case: &Case, url: &str, body: &str) -> Result<()> {
-    let args = vec![
+/// `bench/apps/graphql_check.py`'s arguments: one POST of `body` to `url`, checked for status
+/// 200, JSON, no errors and exactly the expected data of `case` (all 100 x 100 rows in (b)).
+fn graphql_check_args(case: &Case, url: &str, body: &str) -> Vec<String> {
+    vec![
         "graphql_check.py".to_string(),
         url.to_string(),
         case.id.to_string(),
         body.to_string(),
-    ];
-    let mut cmd = peer_command(&env.peers_venv, env.load_cpu, &args);
+    ]
+}
+
+/// Runs the check script `args` (script first, from bench/apps, peers venv, on the load CPU);
+/// an error with its last line unless it exits 0.
+fn check_script(env: &Env, args: &[String]) -> Result<()> {
+    let mut cmd = peer_command(&env.peers_venv, env.load_cpu, args);
     cmd.current_dir(env.repo.root.join("bench/apps"))
         .env_remove("PYTHONPATH")
         .stdin(Stdio::null());
     let out = cmd
         .output()
-        .context("cannot run bench/apps/graphql_check.py")?;
+        .with_context(|| format!("cannot run bench/apps/{}", args[0]))?;
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     let last = text
@@ -1722,6 +1777,12 @@ fn checks(kind: Kind, results: &[RunResult]) -> Vec<Check> {
             });
         }
     };
+    if kind == Kind::Django {
+        ratio_check('a', Server::Puff, Server::Gevent, None);
+        ratio_check('a', Server::Puff, Server::Granian, None);
+        out.extend(django::best_peer_check(results));
+        return out;
+    }
     if kind == Kind::Graphql {
         ratio_check('a', Server::Puff, Server::Strawberry, Some(20.0));
         ratio_check('b', Server::Puff, Server::Strawberry, Some(20.0));
@@ -1880,11 +1941,14 @@ fn render_markdown(
     let title = match opts.kind {
         Kind::Asgi => "Puff ASGI benchmark",
         Kind::Graphql => "Puff GraphQL benchmark",
+        Kind::Django => "Puff Django benchmark",
         _ => "Puff HTTP benchmark",
     };
     let _ = writeln!(md, "# {title}, {iso}\n");
     md.push_str(&machine.markdown_lines());
-    let (load, answers) = if opts.kind == Kind::Graphql {
+    let (load, answers) = if opts.kind == Kind::Django {
+        (django::LOAD_NOTE, django::ANSWERS_NOTE)
+    } else if opts.kind == Kind::Graphql {
         (
             " (with the Postgres server), every request `POST /graphql` with a JSON body \
              (`-s` script)",
@@ -1927,6 +1991,9 @@ fn render_markdown(
              `bench/apps/strawberry_graphql.py`",
             queries.join(", ")
         );
+    }
+    if opts.kind == Kind::Django {
+        md.push_str(django::SETUP_NOTES);
     }
     let mut ceilings: Vec<String> = Vec::new();
     for r in results.iter().filter(|r| r.case.wait) {
@@ -2079,7 +2146,7 @@ fn render_json(
     checks: &[Check],
 ) -> String {
     let mut j = json_head(opts.kind, iso, machine);
-    let body = if opts.kind == Kind::Graphql {
+    let body = if matches!(opts.kind, Kind::Graphql | Kind::Django) {
         format!(
             "\"wrk_timeout\": {}, \"rounds\": {}",
             json_str(wrk_timeout(opts.kind)),

@@ -37,6 +37,8 @@ Commands:
                                       on one private redis-server (no-op tasks, one node)
   bench graphql [OPTIONS]             GraphQL benchmark (puff-cli [[graphql]]) vs Strawberry on
                                       uvicorn ({ hello }, 100 x 100 nested rows from Postgres)
+  bench django [OPTIONS]              Django benchmark (the polls example's 3-query view) on
+                                      puff-cli vs gunicorn+gevent and granian, one Postgres
                                       (`cargo xtask bench --help` for their options)
   bench bridge [CRITERION ARGS]       criterion benchmark of the greenlet <-> Tokio bridge
   help                                this text
