@@ -71,3 +71,9 @@ def test_django_true_needs_settings(tmp_path: Path) -> None:
     result = run_cli(["--config", django_config(tmp_path, None), "django", "check"])
     assert result.returncode != 0
     assert "django = true needs DJANGO_SETTINGS_MODULE" in result.stderr, result.stderr
+
+
+def test_djangos_dev_server_is_refused_with_a_hint() -> None:
+    result = run_cli(["--config", CONFIG, "django", "runserver"])
+    assert result.returncode == 1
+    assert "serve the project with `puff-cli runserver`" in result.stderr, result.stderr

@@ -24,6 +24,13 @@ impl DjangoManagementCommand {
 
 /// Run `django-admin` with `args` in the current greenlet; the exit code it asks for.
 fn run_management(py: Python<'_>, args: Vec<String>) -> PyResult<Option<i64>> {
+    if args.first().is_some_and(|a| a == "runserver") {
+        // Django's development server would serve with threads, outside Puff's server.
+        return Err(puff_greenlet::exceptions::PuffError::new_err(
+            "`puff-cli django runserver` would start Django's development server; serve \
+             the project with `puff-cli runserver` (the `wsgi` app of puff.toml) instead",
+        ));
+    }
     if std::env::var_os("DJANGO_SETTINGS_MODULE").is_none_or(|v| v.is_empty()) {
         return Err(puff_greenlet::exceptions::PuffError::new_err(
             "DJANGO_SETTINGS_MODULE is not set: export it, or set it in puff.toml's [env] \
