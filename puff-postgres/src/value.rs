@@ -259,6 +259,7 @@ fn decode(ty: &Type, mut raw: &[u8]) -> Result<Value, BoxError> {
             }
         }
         Type::UUID => Value::Uuid(take(r, 16)?.try_into()?),
+        Type::INET | Type::CIDR => Value::Text(decode_inet(r, *ty == Type::CIDR)?),
         Type::JSON => Value::Json(String::from_utf8(raw.to_vec())?),
         Type::JSONB => {
             let version = take(r, 1)?[0];
@@ -565,6 +566,10 @@ fn encode(value: &Value, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxErr
             }
             out.put_slice(text.as_bytes());
         }
+        Type::INET | Type::CIDR => match value {
+            Value::Text(s) => encode_inet(s, *ty == Type::CIDR, out)?,
+            _ => return Err(mismatch(value, ty)),
+        },
         _ => match ty.kind() {
             Kind::Array(elem) => match value {
                 Value::Array(items) => encode_array(items, elem, out)?,
@@ -578,6 +583,56 @@ fn encode(value: &Value, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxErr
         },
     }
     Ok(IsNull::No)
+}
+
+/// `inet` / `cidr` as Postgres writes them: the address, and `/bits` unless it is a single
+/// host (always for `cidr`).
+fn decode_inet(r: &mut &[u8], cidr: bool) -> Result<String, BoxError> {
+    let head = take(r, 4)?;
+    let (family, bits, len) = (head[0], head[1], usize::from(head[3]));
+    let octets = take(r, len)?;
+    let addr: std::net::IpAddr = match (family, len) {
+        (2, 4) => std::net::Ipv4Addr::from(<[u8; 4]>::try_from(octets)?).into(),
+        (3, 16) => std::net::Ipv6Addr::from(<[u8; 16]>::try_from(octets)?).into(),
+        _ => return Err(format!("bad inet value (family {family}, {len} bytes)").into()),
+    };
+    let host_bits = (len * 8) as u8;
+    Ok(if cidr || bits != host_bits {
+        format!("{addr}/{bits}")
+    } else {
+        addr.to_string()
+    })
+}
+
+/// `inet` / `cidr` in binary: family, prefix bits, is-cidr flag, address length, address.
+fn encode_inet(text: &str, cidr: bool, out: &mut BytesMut) -> Result<(), BoxError> {
+    let text = text.trim();
+    let (addr, bits) = match text.split_once('/') {
+        Some((a, b)) => (a, Some(b)),
+        None => (text, None),
+    };
+    let addr: std::net::IpAddr = addr
+        .parse()
+        .map_err(|_| format!("`{text}` is not an IP address"))?;
+    let (family, octets): (u8, Vec<u8>) = match addr {
+        std::net::IpAddr::V4(a) => (2, a.octets().to_vec()),
+        std::net::IpAddr::V6(a) => (3, a.octets().to_vec()),
+    };
+    let max_bits = (octets.len() * 8) as u8;
+    let bits = match bits {
+        Some(b) => b
+            .parse::<u8>()
+            .ok()
+            .filter(|b| *b <= max_bits)
+            .ok_or_else(|| format!("`{text}`: bad network prefix length"))?,
+        None => max_bits,
+    };
+    out.put_u8(family);
+    out.put_u8(bits);
+    out.put_u8(u8::from(cidr));
+    out.put_u8(octets.len() as u8);
+    out.put_slice(&octets);
+    Ok(())
 }
 
 fn encode_array(items: &[Value], elem: &Type, out: &mut BytesMut) -> Result<(), BoxError> {

@@ -55,6 +55,12 @@ CASES: list[tuple[str, Any]] = [
     ("timestamptz[]", [dt.datetime(2020, 1, 1, tzinfo=UTC)]),
     ("uuid[]", [uuid.UUID(int=1)]),
     ("jsonb[]", [{"a": 1}]),
+    # Network addresses travel as their text, in Postgres's own spelling.
+    ("inet", "10.0.0.1"),
+    ("inet", "192.168.1.5/24"),
+    ("inet", "2001:db8::1"),
+    ("cidr", "10.0.0.0/8"),
+    ("inet[]", ["127.0.0.1", None, "::1"]),
 ]
 
 
@@ -73,6 +79,14 @@ def test_round_trip(conn: postgres.Connection, pgtype: str, value: Any) -> None:
     assert null is None
     assert got == value
     assert type(got) is type(value)
+
+
+def test_bad_inet_is_a_data_error(conn: postgres.Connection) -> None:
+    cur = conn.cursor()
+    for bad in ("not-an-ip", "10.0.0.1/33", "::1/129"):
+        with pytest.raises(postgres.DataError, match="IP address|prefix"):
+            cur.execute("SELECT %s::inet", (bad,))
+        conn.rollback()
     conn.rollback()
 
 
