@@ -4,6 +4,7 @@
 //! [`puff_greenlet::wait_for`], so other greenlets keep running while one waits.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use puff_greenlet::{PythonRuntime, wait_for};
 use pyo3::create_exception;
@@ -318,7 +319,13 @@ pub fn to_python<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyA
 
 /// `(description, rows, rowcount)` for a result: description is a list of DB-API 7-tuples
 /// or None, rows a list of tuples.
-fn result_to_python<'py>(py: Python<'py>, result: &QueryResult) -> PyResult<Bound<'py, PyTuple>> {
+/// `jsonb_as_text`: `jsonb` columns come back as their text, for callers that parse JSON
+/// themselves (Django, through `register_default_jsonb`).
+fn result_to_python<'py>(
+    py: Python<'py>,
+    result: &QueryResult,
+    jsonb_as_text: bool,
+) -> PyResult<Bound<'py, PyTuple>> {
     let description: Bound<'py, PyAny> = if result.columns.is_empty() {
         py.None().into_bound(py)
     } else {
@@ -339,8 +346,16 @@ fn result_to_python<'py>(py: Python<'py>, result: &QueryResult) -> PyResult<Boun
     let rows = PyList::empty(py);
     for row in &result.rows {
         let mut items = Vec::with_capacity(row.len());
-        for v in row {
-            items.push(to_python(py, v)?);
+        for (v, column) in row.iter().zip(&result.columns) {
+            items.push(match v {
+                Value::Json(text)
+                    if jsonb_as_text
+                        && column.type_oid == tokio_postgres::types::Type::JSONB.oid() =>
+                {
+                    PyString::new(py, text).into_any()
+                }
+                _ => to_python(py, v)?,
+            });
         }
         rows.append(PyTuple::new(py, items)?)?;
     }
@@ -402,6 +417,7 @@ impl SharedConnection {
                 pool: self.pool.clone(),
                 state: self.state.clone(),
                 borrowed: Some(std::sync::atomic::AtomicBool::new(false)),
+                jsonb_as_text: AtomicBool::new(false),
             },
         )?
         .into_any())
@@ -456,6 +472,8 @@ pub(crate) struct NativeConnection {
     /// Lent by a [`SharedConnection`]: closing or dropping it leaves the shared
     /// connection to its owner.
     borrowed: Option<std::sync::atomic::AtomicBool>,
+    /// Return `jsonb` columns as text (see [`result_to_python`]).
+    jsonb_as_text: AtomicBool,
 }
 
 fn pool_named(name: &str) -> PyResult<Arc<PostgresPool>> {
@@ -607,7 +625,7 @@ impl NativeConnection {
         }
         let fut = run_statements(self.pool.clone(), self.state.clone(), sql, sets, begin);
         let result = wait_for(py, fut)?.map_err(|e| to_pyerr(py, e))?;
-        result_to_python(py, &result)
+        result_to_python(py, &result, self.jsonb_as_text.load(Ordering::Relaxed))
     }
 
     fn commit(&self, py: Python<'_>) -> PyResult<()> {
@@ -678,6 +696,17 @@ impl NativeConnection {
         }
         state.begin_sql = begin_sql;
         Ok(())
+    }
+
+    /// Whether `jsonb` columns come back as their text instead of parsed.
+    #[getter]
+    fn get_jsonb_as_text(&self) -> bool {
+        self.jsonb_as_text.load(Ordering::Relaxed)
+    }
+
+    #[setter]
+    fn set_jsonb_as_text(&self, on: bool) {
+        self.jsonb_as_text.store(on, Ordering::Relaxed);
     }
 
     #[getter]
@@ -772,6 +801,7 @@ fn connect(name: &str, database: Option<&str>) -> PyResult<NativeConnection> {
         pool: pool_for(name, database)?,
         state: Arc::new(Mutex::new(ConnState::default())),
         borrowed: None,
+        jsonb_as_text: AtomicBool::new(false),
     })
 }
 

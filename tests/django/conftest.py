@@ -18,6 +18,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.parse
 from collections.abc import Generator, Iterator, Mapping
@@ -28,6 +29,9 @@ from typing import Any
 
 import puff
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+from puffserver import HttpResult  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -248,19 +252,8 @@ def migrated(cli: Cli) -> Seeded:
 # ---- HTTP -------------------------------------------------------------------------------
 
 
-@dataclass
-class Response:
-    status: int
-    reason: str
-    headers: list[tuple[str, str]]
-    body: bytes
-    request_line: str = ""
-
-    def header(self, name: str) -> str | None:
-        for key, value in self.headers:
-            if key.lower() == name.lower():
-                return value
-        return None
+class Response(HttpResult):
+    """A response, with the cookies it sets."""
 
     def cookies(self) -> dict[str, str]:
         """The cookies this response sets (name -> value; deleted ones have "")."""
@@ -272,23 +265,6 @@ class Response:
                 for name, morsel in parsed.items():
                     jar[name] = morsel.value
         return jar
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", errors="replace")
-
-    def json(self) -> Any:
-        try:
-            return json.loads(self.body)
-        except ValueError as exc:
-            raise AssertionError(f"not JSON: {self.describe()}") from exc
-
-    def describe(self, limit: int = 800) -> str:
-        more = f"... ({len(self.body)} bytes)" if len(self.body) > limit else ""
-        return (
-            f"{self.request_line} -> {self.status} {self.reason}, headers={self.headers}, "
-            f"body={self.body[:limit]!r}{more}"
-        )
 
 
 def csrf_token_in(page: str) -> str:

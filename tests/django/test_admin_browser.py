@@ -71,10 +71,10 @@ def test_admin_login_is_styled_in_a_browser(server: Server, tmp_path: Path) -> N
 
     page = server.get("/admin/login/")
     assert page.status == 200, page.describe()
-    links = re.findall(r"<link\b[^>]*rel=\"stylesheet\"[^>]*>", page.text)
+    links = re.findall(r"<link\b[^>]*rel=\"stylesheet\"[^>]*>", page.text())
     assert any("/static/admin/css/base.css" in link for link in links), links
     bare = tmp_path / "unstyled.html"
-    bare.write_text(re.sub(r"<link\b[^>]*rel=\"stylesheet\"[^>]*>", "", page.text))
+    bare.write_text(re.sub(r"<link\b[^>]*rel=\"stylesheet\"[^>]*>", "", page.text()))
     unstyled = tmp_path / "unstyled.png"
     render(bare.as_uri(), unstyled, tmp_path / "profile-unstyled")
 

@@ -106,7 +106,7 @@ def test_concurrent_votes_are_all_counted(server: Server) -> None:
     choice = q.choice_ids[0]
     page = server.get(f"/polls/{q.id}/")
     cookies = {"csrftoken": page.cookies()["csrftoken"]}
-    token = csrf_token_in(page.text)
+    token = csrf_token_in(page.text())
     (before,) = probe_sql("SELECT votes FROM polls_choice WHERE id = %s", (choice,))[0]
 
     def vote(_: int) -> Response:

@@ -31,7 +31,7 @@ def votes(choice_id: int) -> int:
 def test_index_lists_published_questions_only(server: Server) -> None:
     resp = server.get("/polls/")
     assert resp.status == 200, resp.describe()
-    page = resp.text
+    page = resp.text()
     for q in server.seeded.past:
         assert f'<a href="/polls/{q.id}/">{html.escape(q.text)}</a>' in page, page
     for q in server.seeded.future:
@@ -53,9 +53,9 @@ def test_detail_and_results_pages(server: Server) -> None:
     q = server.seeded.past[0]
     resp = server.get(f"/polls/{q.id}/")
     assert resp.status == 200, resp.describe()
-    assert html.escape(q.text) in resp.text
+    assert html.escape(q.text) in resp.text()
     for cid, text in zip(q.choice_ids, q.choices, strict=True):
-        assert f'value="{cid}"' in resp.text and text in resp.text, resp.text
+        assert f'value="{cid}"' in resp.text() and text in resp.text(), resp.text()
     assert server.get(f"/polls/{q.id}/results/").status == 200
     future = server.seeded.future[0]
     assert server.get(f"/polls/{future.id}/").status == 404
@@ -70,7 +70,7 @@ def test_vote_with_the_csrf_token_counts_and_redirects(server: Server) -> None:
     assert page.status == 200, page.describe()
     cookie = page.cookies().get("csrftoken")
     assert cookie, f"no csrftoken cookie: {page.headers}"
-    token = csrf_token_in(page.text)
+    token = csrf_token_in(page.text())
     before = votes(choice)
 
     # Without the token, Django's CSRF middleware refuses the vote.
@@ -88,8 +88,8 @@ def test_vote_with_the_csrf_token_counts_and_redirects(server: Server) -> None:
     assert votes(choice) == before + 1
     results = server.get(f"/polls/{q.id}/results/")
     count = before + 1
-    assert f"{q.choices[1]}: {count} vote{'s' if count != 1 else ''}<" in results.text, (
-        results.text
+    assert f"{q.choices[1]}: {count} vote{'s' if count != 1 else ''}<" in results.text(), (
+        results.text()
     )
 
 
@@ -100,7 +100,7 @@ def admin_login(server: Server, password: str) -> tuple[dict[str, str], object]:
     resp = server.post_form(
         "/admin/login/?next=/admin/",
         {
-            "csrfmiddlewaretoken": csrf_token_in(page.text),
+            "csrfmiddlewaretoken": csrf_token_in(page.text()),
             "username": SUPERUSER,
             "password": password,
             "next": "/admin/",
@@ -125,19 +125,19 @@ def test_admin_login_and_question_list(server: Server) -> None:
     listing = server.get("/admin/polls/question/", cookies=cookies)
     assert listing.status == 200, listing.describe()
     for q in server.seeded.questions:
-        assert html.escape(q.text) in listing.text, listing.text[:3000]
+        assert html.escape(q.text) in listing.text(), listing.text()[:3000]
     # The change form, choices inline.
     q = server.seeded.past[2]
     change = server.get(f"/admin/polls/question/{q.id}/change/", cookies=cookies)
     assert change.status == 200, change.describe()
     for text in q.choices:
-        assert f'value="{text}"' in change.text
+        assert f'value="{text}"' in change.text()
 
 
 def test_admin_wrong_password_shows_the_error(server: Server) -> None:
     cookies, resp = admin_login(server, "not-the-password")
     assert resp.status == 200, resp.describe()
-    assert "Please enter the correct username and password" in resp.text, resp.text[:3000]
+    assert "Please enter the correct username and password" in resp.text(), resp.text()[:3000]
     assert "sessionid" not in cookies, cookies
 
 

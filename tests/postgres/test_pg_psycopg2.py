@@ -186,6 +186,10 @@ def test_jsonb_loads_and_json_params(pgconn: extensions.connection) -> None:
     extras.register_default_jsonb(conn_or_curs=pgconn, loads=lambda text: text)
     text = scalar(pgconn, "SELECT %s::jsonb", [extras.Json(value)])
     assert isinstance(text, str)
+    # The server's own text, not a parse dumped back (which would say 1.5 and \u00e9).
+    assert scalar(pgconn, """SELECT '{"n": 1.50, "s": "é"}'::jsonb""") == '{"n": 1.50, "s": "é"}'
+    # json (not jsonb) columns are still parsed, as in psycopg2.
+    assert scalar(pgconn, "SELECT %s::json", [extras.Json(value)]) == value
     import json
 
     assert json.loads(text) == value

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime
 import decimal
-import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -352,20 +351,20 @@ class ConnectionInfo:
     def parameter_status(self, name: str) -> str | None:
         conn = self._conn
         if name.lower() == "timezone":
-            tz = _pg._require_native().session_timezone(conn._pool)
+            tz = _pg._require_native().session_timezone(conn.name)
             if tz is not None:
                 return str(tz)
-        return _server_parameter(conn._pool, conn._database, name)
+        return _server_parameter(conn.name, conn._database, name)
 
     @property
     def server_version(self) -> int:
         return int(
-            _server_parameter(self._conn._pool, self._conn._database, "server_version_num") or 0
+            _server_parameter(self._conn.name, self._conn._database, "server_version_num") or 0
         )
 
     @property
     def dbname(self) -> str:
-        return self._conn._database or _pg.pool_database(self._conn._pool)
+        return self._conn._database or _pg.pool_database(self._conn.name)
 
     @property
     def transaction_status(self) -> int:
@@ -430,19 +429,19 @@ class cursor(_pg.Cursor):  # noqa: N801 (psycopg2 name)
             raise _errors.specific(e) from None
 
     def _convert_json(self) -> None:
-        loads = getattr(self.connection, "_jsonb_loads", None)
+        # jsonb columns arrive as text (register_default_jsonb): parse them with its loads.
+        loads = self.connection._jsonb_loads
         if loads is None or not self.description:
             return
         cols = [i for i, d in enumerate(self.description) if d[1] == JSONB_OID]
         if not cols:
             return
-        dumps = json.dumps
         rows = []
         for row in self._rows:
             values = list(row)
             for i in cols:
                 if values[i] is not None:
-                    values[i] = loads(dumps(values[i]))
+                    values[i] = loads(values[i])
             rows.append(tuple(values))
         self._rows = rows
 
@@ -484,7 +483,6 @@ class connection(_pg.Connection):  # noqa: N801 (psycopg2 name)
     ) -> None:
         super().__init__(pool, database=database)
         self.dsn = dsn
-        self._pool = pool
         self._database = database
         self.cursor_factory = cursor_factory or cursor
         self._isolation_level: int | None = None

@@ -124,3 +124,4 @@ def register_default_jsonb(
         return
     conn = getattr(conn_or_curs, "connection", conn_or_curs)
     conn._jsonb_loads = loads
+    conn._native.jsonb_as_text = True  # the text, not a parse and a dump back
