@@ -121,6 +121,12 @@ def probe_sql(statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, .
         conn.close()
 
 
+@pytest.fixture(scope="session")
+def pg_stat_statements() -> None:
+    """The statement counter (loaded by run.py) usable in the example's database."""
+    probe_sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+
+
 def with_application_name(url: str, name: str) -> str:
     parts = urllib.parse.urlsplit(url)
     query = [(k, v) for k, v in urllib.parse.parse_qsl(parts.query) if k != "application_name"]

@@ -65,7 +65,10 @@ def main(argv: list[str]) -> int:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 2
     pg = PgServer.create(
+        # A server time zone other than Django's UTC: Puff must set the sessions' zone once
+        # per pooled connection, so Django never SETs it per connection (test_commands).
         options="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
+        " -c timezone=America/New_York"
     )
     redis = None
     try:

@@ -1,10 +1,11 @@
 """`puff-cli ... django <command>` on examples/django_polls: Django's management commands
 run inside the runtime on Puff's pool (migrate on an empty database, check,
-makemigrations, shell), and a failing command exits non-zero promptly with Django's
-message."""
+makemigrations, shell), a failing command exits non-zero promptly with Django's
+message, and Django never sets the session time zone itself (the pool does)."""
 
 from __future__ import annotations
 
+import pytest
 from conftest import SEED, Cli, Seeded, probe_sql
 
 
@@ -69,3 +70,25 @@ def test_migrate_to_a_missing_migration_fails_clearly(migrated: Seeded, cli: Cli
     assert probe_sql("SELECT name FROM django_migrations WHERE app = 'polls'") == [
         ("0001_initial",)
     ]
+
+
+@pytest.mark.usefixtures("pg_stat_statements")
+def test_django_never_sets_the_session_time_zone(migrated: Seeded, cli: Cli) -> None:
+    # The server runs in America/New_York (run.py) and Django wants UTC: Puff's pools set
+    # the zone once per server connection, so Django's own per-connection
+    # `SELECT set_config('TimeZone', ...)` must never run. A fresh process connects anew.
+    probe_sql("SELECT pg_stat_statements_reset()")
+    code = (
+        "from django.db import connection\n"
+        "with connection.cursor() as c:\n"
+        "    c.execute('SHOW TimeZone')\n"
+        "    print('ZONE', c.fetchone()[0])"
+    )
+    done = cli.check("django", "shell", "-c", code)
+    assert "ZONE UTC" in done.stdout.splitlines(), done.stdout
+    (calls,) = probe_sql(
+        "SELECT coalesce(sum(calls), 0)::int FROM pg_stat_statements WHERE query ILIKE %s",
+        ("%set_config(%",),  # its constants are normalised away
+    )[0]
+    assert calls == 0, f"Django set the time zone {calls} times"
+    assert probe_sql("SHOW TimeZone") == [("America/New_York",)]

@@ -13,9 +13,7 @@ from conftest import Server, probe_sql
 QUESTIONS = "{ questions { id question_text choices { id choice_text votes } } }"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def pg_stat_statements() -> None:
-    probe_sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+pytestmark = pytest.mark.usefixtures("pg_stat_statements")
 
 
 def statements_on_polls_tables() -> int:

@@ -55,6 +55,7 @@ def install_psycopg2() -> None:
 
 def _bind_databases() -> None:
     from django.conf import settings
+    from django.db import connections
 
     import puff.postgres as pg
 
@@ -81,11 +82,8 @@ def _bind_databases() -> None:
                 alias,
             )
             conf["NAME"] = database
-        # What Django's backend would SET on every new connection (its timezone_name).
-        if settings.USE_TZ:
-            tz = conf.get("TIME_ZONE") or "UTC"
-        else:
-            tz = settings.TIME_ZONE
+        # The zone Django's backend would SET on every new connection.
+        tz = connections.create_connection(alias).timezone_name
         if tz:
             pg._require_native().set_session_timezone(alias, str(tz))
 
