@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Server, probe_sql
+from conftest import Cli, Seeded, Server, probe_sql
 
 QUESTIONS = "{ questions { id question_text choices { id choice_text votes } } }"
 
@@ -82,3 +82,28 @@ def test_create_question_commits(server: Server) -> None:
         assert {"id": created["id"], "question_text": text} in listed
     finally:
         probe_sql("DELETE FROM polls_question WHERE question_text = %s", (text,))
+
+
+def test_query_and_params_gives_dollar_placeholders_and_empty_querysets(
+    migrated: Seeded, cli: Cli
+) -> None:
+    # `..., sql, params` from a queryset: $n placeholders Puff's GraphQL layer runs as they
+    # are, and a queryset that can match nothing (Django refuses to compile `IN ()`) still
+    # gives a query with the same columns and no rows.
+    code = (
+        "from puff import postgres\n"
+        "from puff.contrib.django import query_and_params\n"
+        "from polls.models import Choice\n"
+        "two = list(Choice.objects.order_by('id').values_list('id', flat=True)[:2])\n"
+        "for qs in (Choice.objects.filter(id__in=two, votes__gte=0), Choice.objects.none()):\n"
+        "    sql, params = query_and_params(qs)\n"
+        "    print('PLACEHOLDERS', '%s' in sql, '$3' in sql, len(params))\n"
+        "    c = postgres.connect(); c.autocommit = True; cur = c._native.execute(sql, [params], False)\n"
+        "    print('COLUMNS', [d[0] for d in cur[0]], 'ROWS', len(cur[1]))\n"
+    )
+    lines = cli.check("django", "shell", "-c", code).stdout.splitlines()
+    assert "PLACEHOLDERS False True 3" in lines, lines
+    assert "PLACEHOLDERS False False 0" in lines, lines
+    columns = "['id', 'question_id', 'choice_text', 'votes']"
+    assert f"COLUMNS {columns} ROWS 2" in lines, lines
+    assert f"COLUMNS {columns} ROWS 0" in lines, lines
