@@ -4,11 +4,10 @@
 //! [`puff_greenlet::wait_for`], so other greenlets keep running while one waits.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use puff_greenlet::{PythonRuntime, wait_for};
 use pyo3::create_exception;
-use pyo3::exceptions::PyException;
+use pyo3::exceptions::{PyException, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{
@@ -319,12 +318,12 @@ pub fn to_python<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyA
 
 /// `(description, rows, rowcount)` for a result: description is a list of DB-API 7-tuples
 /// or None, rows a list of tuples.
-/// `jsonb_as_text`: `jsonb` columns come back as their text, for callers that parse JSON
-/// themselves (Django, through `register_default_jsonb`).
+/// `jsonb_loads`: `jsonb` columns come back as `jsonb_loads(text)` instead of parsed by
+/// Puff, for callers that parse JSON themselves (Django, through `register_default_jsonb`).
 fn result_to_python<'py>(
     py: Python<'py>,
     result: &QueryResult,
-    jsonb_as_text: bool,
+    jsonb_loads: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let description: Bound<'py, PyAny> = if result.columns.is_empty() {
         py.None().into_bound(py)
@@ -347,12 +346,11 @@ fn result_to_python<'py>(
     for row in &result.rows {
         let mut items = Vec::with_capacity(row.len());
         for (v, column) in row.iter().zip(&result.columns) {
-            items.push(match v {
-                Value::Json(text)
-                    if jsonb_as_text
-                        && column.type_oid == tokio_postgres::types::Type::JSONB.oid() =>
+            items.push(match (v, jsonb_loads) {
+                (Value::Json(text), Some(loads))
+                    if column.type_oid == tokio_postgres::types::Type::JSONB.oid() =>
                 {
-                    PyString::new(py, text).into_any()
+                    loads.call1((PyString::new(py, text),))?
                 }
                 _ => to_python(py, v)?,
             });
@@ -417,7 +415,7 @@ impl SharedConnection {
                 pool: self.pool.clone(),
                 state: self.state.clone(),
                 borrowed: Some(std::sync::atomic::AtomicBool::new(false)),
-                jsonb_as_text: AtomicBool::new(false),
+                jsonb_loads: std::sync::Mutex::new(None),
             },
         )?
         .into_any())
@@ -472,8 +470,8 @@ pub(crate) struct NativeConnection {
     /// Lent by a [`SharedConnection`]: closing or dropping it leaves the shared
     /// connection to its owner.
     borrowed: Option<std::sync::atomic::AtomicBool>,
-    /// Return `jsonb` columns as text (see [`result_to_python`]).
-    jsonb_as_text: AtomicBool,
+    /// Parses `jsonb` columns instead of Puff (see [`result_to_python`]).
+    jsonb_loads: std::sync::Mutex<Option<Py<PyAny>>>,
 }
 
 fn pool_named(name: &str) -> PyResult<Arc<PostgresPool>> {
@@ -625,7 +623,8 @@ impl NativeConnection {
         }
         let fut = run_statements(self.pool.clone(), self.state.clone(), sql, sets, begin);
         let result = wait_for(py, fut)?.map_err(|e| to_pyerr(py, e))?;
-        result_to_python(py, &result, self.jsonb_as_text.load(Ordering::Relaxed))
+        let loads = self.get_jsonb_loads(py).map(|l| l.into_bound(py));
+        result_to_python(py, &result, loads.as_ref())
     }
 
     fn commit(&self, py: Python<'_>) -> PyResult<()> {
@@ -698,15 +697,26 @@ impl NativeConnection {
         Ok(())
     }
 
-    /// Whether `jsonb` columns come back as their text instead of parsed.
+    /// What parses `jsonb` column text (None: Puff does), set by psycopg2's
+    /// `register_default_jsonb(loads=)`.
     #[getter]
-    fn get_jsonb_as_text(&self) -> bool {
-        self.jsonb_as_text.load(Ordering::Relaxed)
+    fn get_jsonb_loads(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        let loads = self.jsonb_loads.lock().unwrap_or_else(|e| e.into_inner());
+        loads.as_ref().map(|l| l.clone_ref(py))
     }
 
     #[setter]
-    fn set_jsonb_as_text(&self, on: bool) {
-        self.jsonb_as_text.store(on, Ordering::Relaxed);
+    fn set_jsonb_loads(&self, loads: Option<Bound<'_, PyAny>>) -> PyResult<()> {
+        if let Some(l) = &loads
+            && !l.is_callable()
+        {
+            return Err(PyTypeError::new_err(format!(
+                "jsonb_loads must be callable or None, not {}",
+                l.get_type().name()?
+            )));
+        }
+        *self.jsonb_loads.lock().unwrap_or_else(|e| e.into_inner()) = loads.map(Bound::unbind);
+        Ok(())
     }
 
     #[getter]
@@ -801,7 +811,7 @@ fn connect(name: &str, database: Option<&str>) -> PyResult<NativeConnection> {
         pool: pool_for(name, database)?,
         state: Arc::new(Mutex::new(ConnState::default())),
         borrowed: None,
-        jsonb_as_text: AtomicBool::new(false),
+        jsonb_loads: std::sync::Mutex::new(None),
     })
 }
 

@@ -33,7 +33,7 @@ class _PostgresNativeConnection:
     in_transaction: bool
     pool_name: str
     borrowed: bool
-    jsonb_as_text: bool
+    jsonb_loads: Callable[[str], Any] | None
     def set_isolation_level(self, level: str | None) -> None: ...
     def execute(
         self, sql: str, param_sets: list[list[Any]], begin: bool

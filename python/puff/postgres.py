@@ -292,7 +292,7 @@ class Cursor:
     def _check(self) -> None:
         if self._closed:
             raise InterfaceError("cursor already closed")
-        if self.connection.closed:
+        if self.connection._native.closed:  # not the property: this runs on every fetch
             raise InterfaceError("connection already closed")
 
     def _run(self, sql: str, param_sets: list[Any]) -> None:

@@ -193,3 +193,18 @@ def test_jsonb_loads_and_json_params(pgconn: extensions.connection) -> None:
     import json
 
     assert json.loads(text) == value
+    # Any loads gets each jsonb value's text (NULL stays None); its error reaches the caller
+    # and the connection goes on.
+    extras.register_default_jsonb(conn_or_curs=pgconn, loads=lambda text: ("parsed", text))
+    assert scalar(pgconn, "SELECT '[1]'::jsonb") == ("parsed", "[1]")
+    assert scalar(pgconn, "SELECT NULL::jsonb") is None
+    extras.register_default_jsonb(conn_or_curs=pgconn, loads=json.loads)
+    with pgconn.cursor() as cur:
+        cur.execute("""SELECT '{"a": 1}'::jsonb, 'not json'::text, '[2]'::jsonb""")
+        assert cur.fetchone() == ({"a": 1}, "not json", [2])
+    extras.register_default_jsonb(conn_or_curs=pgconn, loads=lambda text: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        scalar(pgconn, "SELECT '{}'::jsonb")
+    assert scalar(pgconn, "SELECT 1") == 1
+    with pytest.raises(TypeError, match="jsonb_loads must be callable"):
+        pgconn._native.jsonb_loads = "json.loads"

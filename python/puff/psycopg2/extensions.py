@@ -419,7 +419,6 @@ class cursor(_pg.Cursor):  # noqa: N801 (psycopg2 name)
             super().execute(query, vars)
         except _pg.Error as e:
             raise _errors.specific(e) from None
-        self._convert_json()
 
     def executemany(self, query: str, vars_list: Any) -> None:
         self._last = (query, None)
@@ -427,23 +426,6 @@ class cursor(_pg.Cursor):  # noqa: N801 (psycopg2 name)
             super().executemany(query, vars_list)
         except _pg.Error as e:
             raise _errors.specific(e) from None
-
-    def _convert_json(self) -> None:
-        # jsonb columns arrive as text (register_default_jsonb): parse them with its loads.
-        loads = self.connection._jsonb_loads
-        if loads is None or not self.description:
-            return
-        cols = [i for i, d in enumerate(self.description) if d[1] == JSONB_OID]
-        if not cols:
-            return
-        rows = []
-        for row in self._rows:
-            values = list(row)
-            for i in cols:
-                if values[i] is not None:
-                    values[i] = loads(values[i])
-            rows.append(tuple(values))
-        self._rows = rows
 
     def mogrify(self, query: str, vars: Any = None) -> bytes:  # noqa: A002
         """``query`` with ``vars`` quoted in, as bytes."""
@@ -486,7 +468,6 @@ class connection(_pg.Connection):  # noqa: N801 (psycopg2 name)
         self._database = database
         self.cursor_factory = cursor_factory or cursor
         self._isolation_level: int | None = None
-        self._jsonb_loads: Callable[[str], Any] | None = None
         self.info = ConnectionInfo(self)
         self.encoding = "UTF8"
         self.notices: list[str] = []

@@ -123,5 +123,5 @@ def register_default_jsonb(
     if conn_or_curs is None or loads is None:
         return
     conn = getattr(conn_or_curs, "connection", conn_or_curs)
-    conn._jsonb_loads = loads
-    conn._native.jsonb_as_text = True  # the text, not a parse and a dump back
+    # Rust hands loads() the column text: no parse by Puff and dump back.
+    conn._native.jsonb_loads = loads
