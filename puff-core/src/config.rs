@@ -443,12 +443,8 @@ impl RuntimeConfig {
         }
         #[cfg(feature = "django")]
         if let Some(value) = table.get("django") {
-            config.django = value.as_bool().ok_or_else(|| {
-                err(
-                    Some("django"),
-                    format!("expected true or false, got {}", value.type_str()),
-                )
-            })?;
+            config.django =
+                puff_django::DjangoSubsystem::parse(value).map_err(|m| err(Some("django"), m))?;
         }
         if config.wsgi.is_some() && config.asgi.is_some() {
             return Err(err(

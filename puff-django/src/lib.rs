@@ -30,6 +30,13 @@ pub struct DjangoSubsystem {
 impl DjangoSubsystem {
     /// Top-level `puff.toml` keys this subsystem reads.
     pub const KEYS: &'static [&'static str] = &["django"];
+
+    /// The value of `django = ...`.
+    pub fn parse(value: &toml::Value) -> Result<bool, String> {
+        value
+            .as_bool()
+            .ok_or_else(|| format!("expected true or false, got {}", value.type_str()))
+    }
 }
 
 impl Subsystem for DjangoSubsystem {
@@ -43,9 +50,7 @@ impl Subsystem for DjangoSubsystem {
 
     fn configure(&mut self, table: &toml::Table) -> Result<(), String> {
         if let Some(value) = table.get("django") {
-            self.enabled = value.as_bool().ok_or_else(|| {
-                format!("`django`: expected true or false, got {}", value.type_str())
-            })?;
+            self.enabled = Self::parse(value).map_err(|m| format!("`django`: {m}"))?;
         }
         Ok(())
     }

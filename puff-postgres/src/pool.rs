@@ -102,17 +102,23 @@ impl mobc::Manager for PgManager {
         let now = std::time::Instant::now();
         let recently_used = now.duration_since(conn.checked_out_at) < RECHECK_IDLE_AFTER;
         conn.checked_out_at = now;
-        let timezone = read_timezone(&self.session_timezone);
-        if timezone.is_some() && timezone != conn.timezone {
+        // Compared under the lock, so the usual case (already in the zone) allocates nothing.
+        let retarget: Option<String> =
+            self.session_timezone
+                .read()
+                .ok()
+                .and_then(|tz| match tz.as_deref() {
+                    Some(want) if conn.timezone.as_deref() != Some(want) => Some(want.to_owned()),
+                    _ => None,
+                });
+        if let Some(tz) = retarget {
             // Opened before the time zone was set: bring the session in line (this round
             // trip doubles as the health check).
-            if let Some(tz) = &timezone {
-                conn.client
-                    .batch_execute(&set_time_zone_sql(tz))
-                    .await
-                    .map_err(|e| PgError::from_pg(e, &self.redacted_url))?;
-            }
-            conn.timezone = timezone;
+            conn.client
+                .batch_execute(&set_time_zone_sql(&tz))
+                .await
+                .map_err(|e| PgError::from_pg(e, &self.redacted_url))?;
+            conn.timezone = Some(tz);
             return Ok(conn);
         }
         if conn.client.is_closed() {
@@ -403,7 +409,14 @@ impl PostgresPool {
             Some(0) => None,
             other => Some(other.unwrap_or(config.pool_size)),
         };
-        Ok(Self::build(config, pg_config, redacted_url, max_idle, None))
+        let session_timezone = SessionTimezone::default();
+        Ok(Self::build(
+            config,
+            pg_config,
+            redacted_url,
+            max_idle,
+            session_timezone,
+        ))
     }
 
     fn build(
@@ -411,7 +424,7 @@ impl PostgresPool {
         pg_config: tokio_postgres::Config,
         redacted_url: String,
         max_idle: Option<u32>,
-        session_timezone: Option<String>,
+        session_timezone: SessionTimezone,
     ) -> PostgresPool {
         // Postgres connects to the database named like the user when the URL names none.
         let database = pg_config
@@ -419,7 +432,6 @@ impl PostgresPool {
             .or(pg_config.get_user())
             .unwrap_or("postgres")
             .to_owned();
-        let session_timezone = SessionTimezone::new(std::sync::RwLock::new(session_timezone));
         let manager = PgManager {
             config: pg_config.clone(),
             redacted_url: redacted_url.clone(),
@@ -444,8 +456,9 @@ impl PostgresPool {
         }
     }
 
-    /// A pool on another database of the same server, with the same user, size and
-    /// session settings, that keeps no idle connections (so the database can be dropped
+    /// A pool on another database of the same server, with the same user and size, and
+    /// sessions in the same time zone (shared: it follows later changes), that keeps no
+    /// idle connections (so the database can be dropped
     /// once its users are done): Django's test database and the `postgres` maintenance
     /// database are reached this way. Needs a Tokio runtime context.
     pub fn on_database(&self, database: &str) -> PostgresPool {
@@ -461,7 +474,7 @@ impl PostgresPool {
             pg_config,
             redacted_url,
             None,
-            self.session_timezone(),
+            self.session_timezone.clone(),
         )
     }
 
@@ -470,8 +483,9 @@ impl PostgresPool {
         &self.database
     }
 
-    /// Run every session of this pool in time zone `tz` (None: the server's default).
-    /// Connections already open switch when they are next checked out.
+    /// Run every session of this pool (and of the pools derived from it) in time zone `tz`
+    /// (None: the server's default). Connections already open switch when they are next
+    /// checked out.
     pub fn set_session_timezone(&self, tz: Option<String>) {
         if let Ok(mut current) = self.session_timezone.write() {
             *current = tz;

@@ -827,12 +827,7 @@ fn pool_database(name: &str) -> PyResult<String> {
 #[pyfunction]
 #[pyo3(signature = (name, tz))]
 fn set_session_timezone(name: &str, tz: Option<String>) -> PyResult<()> {
-    pool_named(name)?.set_session_timezone(tz.clone());
-    if let Ok(derived) = DERIVED_POOLS.lock() {
-        for (_, _, pool) in derived.iter().filter(|(n, _, _)| n == name) {
-            pool.set_session_timezone(tz.clone());
-        }
-    }
+    pool_named(name)?.set_session_timezone(tz);
     Ok(())
 }
 

@@ -168,15 +168,21 @@ def test_server_parameters_and_session_time_zone() -> None:
     assert conn.info.server_version == conn.server_version
     server_tz = conn.info.parameter_status("TimeZone")
     assert server_tz
+    # A pool derived from `default` (another database of its server), made before the change.
+    other = psycopg2.connect(dbname="template1")
+    other.autocommit = True
     try:
         _native.postgres.set_session_timezone("default", "America/New_York")
-        # Every session of the pool, old or new, now runs in that zone.
+        # Every session of the pool, old or new, now runs in that zone; so do the derived
+        # pool's.
         for _ in range(3):
             assert scalar(conn, "SHOW TimeZone") == "America/New_York"
         assert conn.info.parameter_status("TimeZone") == "America/New_York"
+        assert scalar(other, "SHOW TimeZone") == "America/New_York"
     finally:
         _native.postgres.set_session_timezone("default", None)
     conn.close()
+    other.close()
 
 
 def test_jsonb_loads_and_json_params(pgconn: extensions.connection) -> None:

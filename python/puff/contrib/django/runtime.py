@@ -145,8 +145,8 @@ class ContextLocal:
 
 def _lockless_locals() -> None:
     """Django's own non-thread-critical asgiref Locals (URL prefix and urlconf, active time
-    zone and translation, cache connections) become ContextLocals: the same semantics, a
-    third of the cost per access (each request sets and reads them a few times)."""
+    zone and translation, cache connections) become ContextLocals: the same semantics
+    without asgiref's lock per access (each request sets and reads them a few times)."""
     from asgiref.local import Local
 
     import django.urls.base as urls_base
