@@ -103,22 +103,23 @@ impl mobc::Manager for PgManager {
         let recently_used = now.duration_since(conn.checked_out_at) < RECHECK_IDLE_AFTER;
         conn.checked_out_at = now;
         // Compared under the lock, so the usual case (already in the zone) allocates nothing.
-        let retarget: Option<String> =
-            self.session_timezone
-                .read()
-                .ok()
-                .and_then(|tz| match tz.as_deref() {
-                    Some(want) if conn.timezone.as_deref() != Some(want) => Some(want.to_owned()),
-                    _ => None,
-                });
+        let retarget: Option<Option<String>> = self
+            .session_timezone
+            .read()
+            .ok()
+            .and_then(|tz| (conn.timezone != *tz).then(|| tz.clone()));
         if let Some(tz) = retarget {
-            // Opened before the time zone was set: bring the session in line (this round
-            // trip doubles as the health check).
+            // Opened before the time zone was set or unset: bring the session in line (this
+            // round trip doubles as the health check).
+            let sql = match &tz {
+                Some(tz) => set_time_zone_sql(tz),
+                None => "RESET TIME ZONE".to_owned(),
+            };
             conn.client
-                .batch_execute(&set_time_zone_sql(&tz))
+                .batch_execute(&sql)
                 .await
                 .map_err(|e| PgError::from_pg(e, &self.redacted_url))?;
-            conn.timezone = Some(tz);
+            conn.timezone = tz;
             return Ok(conn);
         }
         if conn.client.is_closed() {
@@ -484,8 +485,8 @@ impl PostgresPool {
     }
 
     /// Run every session of this pool (and of the pools derived from it) in time zone `tz`
-    /// (None: the server's default). Connections already open switch when they are next
-    /// checked out.
+    /// (None: the server's default, `RESET TIME ZONE`). Connections already open switch when
+    /// they are next checked out.
     pub fn set_session_timezone(&self, tz: Option<String>) {
         if let Ok(mut current) = self.session_timezone.write() {
             *current = tz;

@@ -181,6 +181,9 @@ def test_server_parameters_and_session_time_zone() -> None:
         assert scalar(other, "SHOW TimeZone") == "America/New_York"
     finally:
         _native.postgres.set_session_timezone("default", None)
+    # Unset again: the sessions opened in New York go back to the server's zone.
+    assert scalar(conn, "SHOW TimeZone") == server_tz
+    assert scalar(other, "SHOW TimeZone") == server_tz
     conn.close()
     other.close()
 
