@@ -85,6 +85,9 @@ django: the polls example (examples/django_polls, GET /polls/bench/: 3 ORM queri
   private Postgres database (migrated, 50 questions x 4 choices; pinned to CPU 1 with wrk):
   puff (puff-cli, django = true) vs gevent (gunicorn+gevent, psycopg2 + psycogreen) vs
   granian (WSGI, 8 blocking threads, psycopg2); 64 connections, 5 rounds by default.
+  --instructions: instead, user-space instructions per request under valgrind's callgrind
+  (installed with apt-get when missing): Django alone (the WSGI app in a loop, no server),
+  then each server on 600 counted requests; steadier than req/s on a shared machine.
 Installs wrk (apt-get) and bench/.venv-peers (pinned peers) when missing and builds the Rust
 binaries in release mode. Results are printed and saved as
 bench/results/<http|asgi|client|postgres|redis|tasks|graphql|django>-<UTC timestamp>.md and
@@ -225,6 +228,8 @@ pub struct Options {
     burst: u64,
     tasks_clients: Vec<TasksClient>,
     tasks: u64,
+    /// `bench django --instructions`: count instructions per request under callgrind.
+    instructions: bool,
 }
 
 fn list<'a>(flag: &str, v: Option<&'a String>) -> Result<Vec<&'a str>> {
@@ -323,6 +328,7 @@ pub fn parse(args: &[String]) -> Result<Option<Options>> {
         burst: 20,
         tasks_clients: TasksClient::ALL.to_vec(),
         tasks: 10_000,
+        instructions: false,
     };
     let num = |flag: &str, v: Option<&String>| -> Result<u64> {
         let v = v.ok_or_else(|| util::UsageError(format!("{flag} needs a value")))?;
@@ -383,6 +389,12 @@ pub fn parse(args: &[String]) -> Result<Option<Options>> {
                 opts.wrk_threads = num("--wrk-threads", it.next())?.clamp(1, 64) as u32;
             }
             "--skip-build" => opts.skip_build = true,
+            "--instructions" => {
+                if kind != Kind::Django {
+                    return usage_err("--instructions is for `bench django`");
+                }
+                opts.instructions = true;
+            }
             "--cases" if !kind.client_cases().is_empty() => {
                 let ids: Vec<&'static str> = ["a", "b", "c"]
                     .into_iter()
@@ -804,6 +816,7 @@ fn save_results(repo: &Repo, kind: Kind, stamp: &str, md: &str, json: &str) -> R
 
 pub fn run(repo: &Repo, opts: &Options) -> Result<()> {
     match opts.kind {
+        Kind::Django if opts.instructions => django::run_instructions(repo, opts),
         Kind::Http | Kind::Asgi | Kind::Graphql | Kind::Django => run_servers(repo, opts),
         Kind::Client => run_clients(repo, opts),
         Kind::Postgres => run_service::<PgBench>(repo, opts),
@@ -1066,13 +1079,18 @@ fn median_round(outcomes: Vec<Result<Measurement, String>>) -> Result<Measuremen
 
 /// Installs wrk with apt-get when it is not on PATH.
 fn ensure_wrk() -> Result<()> {
-    if util::on_path("wrk") {
-        println!("    wrk found");
+    ensure_debian_tool("wrk", "wrk")
+}
+
+/// Installs Debian's `package` with apt-get when `binary` is not on PATH.
+fn ensure_debian_tool(binary: &str, package: &str) -> Result<()> {
+    if util::on_path(binary) {
+        println!("    {binary} found");
         return Ok(());
     }
-    println!("    wrk not found: installing the Debian package `wrk` with apt-get");
+    println!("    {binary} not found: installing the Debian package `{package}` with apt-get");
     if !util::on_path("apt-get") {
-        bail!("wrk is missing and apt-get is not available: install wrk by hand");
+        bail!("{binary} is missing and apt-get is not available: install {package} by hand");
     }
     let root = util::capture(Command::new("id").arg("-u"))
         .map(|s| s.trim() == "0")
@@ -1095,11 +1113,11 @@ fn ensure_wrk() -> Result<()> {
         "-y",
         "-qq",
         "--no-install-recommends",
-        "wrk",
+        package,
     ]))
-    .context("apt-get install wrk failed")?;
-    if !util::on_path("wrk") {
-        bail!("apt-get installed wrk but it is still not on PATH");
+    .with_context(|| format!("apt-get install {package} failed"))?;
+    if !util::on_path(binary) {
+        bail!("apt-get installed {package} but {binary} is still not on PATH");
     }
     Ok(())
 }
@@ -1271,8 +1289,15 @@ fn pinned(cpu: &str, program: &Path, args: &[String]) -> Command {
     cmd
 }
 
-/// The command line for `server` in `case`, listening on `port`.
-fn server_command(env: &Env, case: &Case, server: Server, port: u16) -> Command {
+/// The command line for `server` in `case`, listening on `port`; `wrapper` (a program and
+/// its arguments, such as valgrind's) runs the server when it is not empty.
+fn server_command(
+    env: &Env,
+    case: &Case,
+    server: Server,
+    port: u16,
+    wrapper: &[String],
+) -> Command {
     let repo = env.repo;
     let apps = repo.root.join("bench/apps");
     let bind = format!("127.0.0.1:{port}");
@@ -1401,7 +1426,15 @@ fn server_command(env: &Env, case: &Case, server: Server, port: u16) -> Command 
             )
         }
     };
-    let mut cmd = pinned(env.server_cpu, &program, &args);
+    let mut cmd = match wrapper.split_first() {
+        None => pinned(env.server_cpu, &program, &args),
+        Some((wrap, wrap_args)) => {
+            let mut all = wrap_args.to_vec();
+            all.push(program.to_string_lossy().into_owned());
+            all.extend(args);
+            pinned(env.server_cpu, Path::new(wrap), &all)
+        }
+    };
     cmd.current_dir(dir);
     match server {
         Server::Puff | Server::PuffRust | Server::Axum => {
@@ -1523,7 +1556,7 @@ fn run_one(env: &Env, case: &Case, server: Server, opts: &Options) -> Result<Mea
         .join(format!("{}-{}.log", case.id, server.name()));
     let log =
         File::create(&log_path).with_context(|| format!("cannot create {}", log_path.display()))?;
-    let mut cmd = server_command(env, case, server, port);
+    let mut cmd = server_command(env, case, server, port, &[]);
     cmd.stdout(log.try_clone()?).stderr(log);
     println!("    $ {}", util::display_cmd(&cmd));
     let label = server.label(case);
