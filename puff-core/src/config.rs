@@ -52,6 +52,7 @@ const CORE_KEYS: &[&str] = &[
     "asyncio",
     "commands",
     "gc_threshold",
+    "tokio_batch_scheduling",
 ];
 
 /// Python's gen-0 garbage collection threshold Puff sets by default (Python's own is 700).
@@ -71,6 +72,8 @@ pub struct RuntimeConfig {
     pub(crate) tokio_worker_threads: Option<usize>,
     /// `None`: [`DEFAULT_GC_THRESHOLD`]; `Some(0)`: leave Python's collector alone.
     pub(crate) gc_threshold: Option<u32>,
+    /// `None`: on; see [`RuntimeConfig::set_tokio_batch_scheduling`].
+    pub(crate) tokio_batch_scheduling: Option<bool>,
     pub(crate) asyncio: bool,
     pub(crate) source: Option<PathBuf>,
     #[cfg(feature = "http")]
@@ -160,6 +163,23 @@ impl RuntimeConfig {
             0 => None,
             n => Some(n),
         }
+    }
+
+    /// Run Tokio's threads under Linux's `SCHED_BATCH` policy (default on): a Tokio thread
+    /// that wakes (a socket is readable, Python handed it a query) then waits for the CPU
+    /// instead of preempting the Python thread on the spot. When both share a core, every
+    /// wake was a context switch and a cold cache for Python, several per request; batched,
+    /// Tokio runs when Python waits or its time slice ends. On a machine with an idle core
+    /// the woken thread runs there at once, as before. Elsewhere than Linux: no effect.
+    pub fn set_tokio_batch_scheduling(mut self, on: bool) -> Self {
+        self.tokio_batch_scheduling = Some(on);
+        self
+    }
+
+    /// Whether Tokio's threads run under `SCHED_BATCH` (see
+    /// [`RuntimeConfig::set_tokio_batch_scheduling`]).
+    pub fn tokio_batch_scheduling(&self) -> bool {
+        self.tokio_batch_scheduling.unwrap_or(true)
     }
 
     pub fn set_tokio_worker_threads(mut self, threads: usize) -> Self {
@@ -317,6 +337,10 @@ impl RuntimeConfig {
                             type_err("a whole number >= 0 (0 keeps Python's default)")
                         })?;
                     config.gc_threshold = Some(n);
+                }
+                "tokio_batch_scheduling" => {
+                    config.tokio_batch_scheduling =
+                        Some(value.as_bool().ok_or_else(|| type_err("true or false"))?);
                 }
                 "pytest" => {
                     value.as_bool().ok_or_else(|| type_err("true or false"))?;
@@ -662,6 +686,12 @@ asyncio = false
 # 0 leaves Python's collector exactly as it is.
 gc_threshold = 20000
 
+# Tokio's threads (sockets, Postgres, Redis) run under Linux's SCHED_BATCH: when one wakes
+# on the core the Python thread is using, it waits its turn instead of preempting Python at
+# once (each such preemption is a context switch and a cold cache, several per request).
+# An idle core still runs it at once. false: the usual policy.
+tokio_batch_scheduling = true
+
 # --- HTTP server ---------------------------------------------------------------
 # Listen address (override with `runserver --bind`).
 bind = "127.0.0.1:7777"
@@ -908,6 +938,18 @@ mod tests {
         assert_eq!(parse("gc_threshold = 0").unwrap().gc_threshold(), None);
         let e = parse("gc_threshold = -1").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("gc_threshold"), "{e}");
+    }
+
+    #[test]
+    fn tokio_batch_scheduling_key() {
+        assert!(parse("").unwrap().tokio_batch_scheduling());
+        assert!(
+            !parse("tokio_batch_scheduling = false")
+                .unwrap()
+                .tokio_batch_scheduling()
+        );
+        let e = parse("tokio_batch_scheduling = 1").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("tokio_batch_scheduling"), "{e}");
     }
 
     #[test]

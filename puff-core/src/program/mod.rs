@@ -230,6 +230,22 @@ fn init_tracing() {
         .try_init();
 }
 
+/// Puts the calling thread under `SCHED_BATCH` (see
+/// [`RuntimeConfig::set_tokio_batch_scheduling`]); any thread may lower its own policy so.
+fn batch_scheduling() {
+    #[cfg(target_os = "linux")]
+    {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: pid 0 is the calling thread and `param` is a valid sched_param.
+        if unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) } != 0 {
+            tracing::debug!(
+                "SCHED_BATCH for a Tokio thread: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+}
+
 fn run_in_runtime(
     config: &RuntimeConfig,
     command: &dyn RunnableCommand,
@@ -239,6 +255,9 @@ fn run_in_runtime(
     builder.enable_all().thread_name("puff-tokio");
     if let Some(threads) = config.tokio_worker_threads {
         builder.worker_threads(threads);
+    }
+    if config.tokio_batch_scheduling() {
+        builder.on_thread_start(batch_scheduling);
     }
     let tokio = builder.build().map_err(PuffError::Io)?;
     let resources = Resources::new();
