@@ -952,6 +952,7 @@ mod tests {
         assert_eq!(e.key.as_deref(), Some("tokio_batch_scheduling"), "{e}");
     }
 
+    #[cfg(feature = "tasks")]
     #[test]
     fn task_queue_entries() {
         // The docs' form, and a named queue on a named pool.
