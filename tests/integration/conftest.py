@@ -42,6 +42,12 @@ def limited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PuffSer
 
 
 @pytest.fixture(scope="session")
+def unbatched_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PuffServer]:
+    """wsgi_app.app with tokio_batch_scheduling = false."""
+    yield from _serve("unbatched", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
 def cors_gzip_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PuffServer]:
     """flask_app.app with [cors] and compression = true."""
     yield from _serve("cors_gzip", tmp_path_factory)

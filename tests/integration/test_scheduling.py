@@ -5,18 +5,9 @@ usual policy, and `tokio_batch_scheduling = false` leaves every thread as it was
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from conftest import _serve
 from puffserver import PuffServer
-
-
-@pytest.fixture(scope="module")
-def unbatched_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PuffServer]:
-    """wsgi_app.app with tokio_batch_scheduling = false."""
-    yield from _serve("unbatched", tmp_path_factory)
 
 
 def policies(server: PuffServer) -> dict[str, set[int]]:

@@ -141,9 +141,13 @@ const COUNTED_REQUESTS: u64 = 600;
 /// The two loop lengths of `django_alone.py`: their difference is what is counted.
 const ALONE_RUNS: (u64, u64) = (100, 600);
 
+/// The report's label for Django alone.
+const ALONE_LABEL: &str = "Django alone (WSGI app in a loop, no server; psycopg2)";
+
 /// One row of the instruction-count report.
 struct Instructions {
-    label: String,
+    /// None: Django alone.
+    server: Option<Server>,
     /// User-space instructions per request, or why there is no figure.
     per_request: Result<f64, String>,
 }
@@ -203,14 +207,16 @@ pub(super) fn run_instructions(repo: &Repo, opts: &Options) -> Result<()> {
     );
 
     let mut rows = vec![Instructions {
-        label: "Django alone (WSGI app in a loop, no server; psycopg2)".into(),
+        server: None,
         per_request: count_alone(&env).map_err(failure),
     }];
     for server in opts.servers.iter().copied() {
-        let label = server.label(&CASES[0]).to_string();
-        println!("[callgrind] {label}");
+        println!("[callgrind] {}", server.label(&CASES[0]));
         let per_request = count_server(&env, server).map_err(failure);
-        rows.push(Instructions { label, per_request });
+        rows.push(Instructions {
+            server: Some(server),
+            per_request,
+        });
         helper.check_alive(&pg_log)?;
     }
     helper.stop();
@@ -259,14 +265,14 @@ fn callgrind_args(env: &Env, name: &str) -> Vec<String> {
 }
 
 /// The instructions (`summary:` / `totals:` line) of every callgrind file in the log dir
-/// whose name starts with `prefix`.
-fn callgrind_total(env: &Env, prefix: &str) -> Result<u64> {
+/// whose name `wanted` accepts (`what` names them in the error when there is none).
+fn callgrind_total(env: &Env, what: &str, wanted: impl Fn(&str) -> bool) -> Result<u64> {
     let mut total = 0;
     let mut files = 0;
     for entry in std::fs::read_dir(&env.log_dir)? {
         let path = entry?.path();
         let name = path.file_name().unwrap_or_default().to_string_lossy();
-        if !name.starts_with(prefix) {
+        if !wanted(&name) {
             continue;
         }
         let text = std::fs::read_to_string(&path)
@@ -277,7 +283,7 @@ fn callgrind_total(env: &Env, prefix: &str) -> Result<u64> {
     }
     if files == 0 {
         bail!(
-            "callgrind wrote no {prefix}* file in {}",
+            "callgrind wrote no {what} file in {}",
             env.log_dir.display()
         );
     }
@@ -327,7 +333,10 @@ fn count_alone(env: &Env) -> Result<f64> {
                 last_line(&log)
             );
         }
-        totals.push(callgrind_total(env, &format!("{name}."))?);
+        let prefix = format!("{name}.");
+        totals.push(callgrind_total(env, &format!("{prefix}*"), |f| {
+            f.starts_with(&prefix)
+        })?);
     }
     let per = totals[1].saturating_sub(totals[0]) as f64 / (ALONE_RUNS.1 - ALONE_RUNS.0) as f64;
     println!("    {:.2} M instructions per request", per / 1e6);
@@ -383,17 +392,10 @@ fn count_server(env: &Env, server: Server) -> Result<f64> {
     .context("callgrind_control -d failed")?;
     running.stop()?;
     // The dumps are the files with a part number (`.1`); those without are the exit dumps.
-    let mut total = 0;
-    for entry in std::fs::read_dir(&env.log_dir)? {
-        let path = entry?.path();
-        let file = path.file_name().unwrap_or_default().to_string_lossy();
-        if file.starts_with(&format!("{name}.")) && file.ends_with(".1") {
-            total += callgrind_total(env, &file)?;
-        }
-    }
-    if total == 0 {
-        bail!("callgrind dumped nothing for {label}");
-    }
+    let prefix = format!("{name}.");
+    let total = callgrind_total(env, &format!("{prefix}*.1"), |f| {
+        f.starts_with(&prefix) && f.ends_with(".1")
+    })?;
     let per = total as f64 / COUNTED_REQUESTS as f64;
     println!("    {:.2} M instructions per request", per / 1e6);
     Ok(per)
@@ -401,11 +403,12 @@ fn count_server(env: &Env, server: Server) -> Result<f64> {
 
 /// The report: each row's instructions per request, against Django alone and against Puff.
 fn render_instructions(iso: &str, machine: &Machine, rows: &[Instructions]) -> String {
-    let alone = rows.first().and_then(|r| r.per_request.clone().ok());
-    let puff = rows
-        .iter()
-        .find(|r| r.label == Server::Puff.label(&CASES[0]))
-        .and_then(|r| r.per_request.clone().ok());
+    let figure = |server: Option<Server>| {
+        rows.iter()
+            .find(|r| r.server == server)
+            .and_then(|r| r.per_request.clone().ok())
+    };
+    let (alone, puff) = (figure(None), figure(Some(Server::Puff)));
     let mut md = format!("# Puff Django benchmark: instructions per request, {iso}\n\n");
     md.push_str(&machine.markdown_lines());
     let _ = writeln!(
@@ -424,24 +427,18 @@ fn render_instructions(iso: &str, machine: &Machine, rows: &[Instructions]) -> S
          |---|---:|---:|---:|\n",
     );
     for r in rows {
+        let label = r.server.map_or(ALONE_LABEL, |s| s.label(&CASES[0]));
         match &r.per_request {
             Ok(v) => {
                 let vs_alone = alone.map_or("-".into(), |a| format!("{:.2}x", v / a));
-                let vs_puff = match puff {
-                    Some(p) if r.label != Server::Puff.label(&CASES[0]) && alone != Some(*v) => {
-                        format!("{:.2}x", v / p)
-                    }
+                let vs_puff = match (puff, r.server) {
+                    (Some(p), Some(s)) if s != Server::Puff => format!("{:.2}x", v / p),
                     _ => "-".into(),
                 };
-                let _ = writeln!(
-                    md,
-                    "| {} | {:.2} | {vs_alone} | {vs_puff} |",
-                    r.label,
-                    v / 1e6
-                );
+                let _ = writeln!(md, "| {label} | {:.2} | {vs_alone} | {vs_puff} |", v / 1e6);
             }
             Err(e) => {
-                let _ = writeln!(md, "| {} | not counted: {e} | - | - |", r.label);
+                let _ = writeln!(md, "| {label} | not counted: {e} | - | - |");
             }
         }
     }
