@@ -24,7 +24,7 @@ pub mod runtime;
 pub mod subsystem;
 pub mod timer;
 
-pub use error::{PuffError, PuffResult, PythonError, exceptions};
+pub use error::{PuffError, PuffResult, PythonError, exceptions, format_exception};
 pub use instance::{NamedInstance, PoolStatus, parse_instances, redact_url};
 pub use interpreter::InterpreterConfig;
 pub use resources::Resources;

@@ -3,12 +3,11 @@
 //! runtime, so it can use every Puff API; use it instead of `./manage.py`.
 
 use clap::ArgMatches;
-use puff_greenlet::pyo3::exceptions::PySystemExit;
 use puff_greenlet::pyo3::prelude::*;
 
 use super::{
     CommandContext, CommandFuture, RunnableCommand, passthrough_args, passthrough_values,
-    python_exit,
+    python_exit, python_exit_code,
 };
 
 /// The `django` subcommand. `DJANGO_SETTINGS_MODULE` comes from the environment, as
@@ -48,15 +47,7 @@ fn run_management(py: Python<'_>, args: Vec<String>) -> PyResult<Option<i64>> {
     match management.call_method1("execute_from_command_line", (argv,)) {
         Ok(_) => Ok(None),
         // `manage.py` exits through SystemExit (errors, `--help`, `check` failures).
-        Err(e) if e.is_instance_of::<PySystemExit>(py) => {
-            let code = e.value(py).getattr("code")?;
-            Ok(Some(if code.is_none() {
-                0
-            } else {
-                code.extract::<i64>().unwrap_or(1)
-            }))
-        }
-        Err(e) => Err(e),
+        Err(e) => python_exit_code(py, e).map(Some),
     }
 }
 

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::ArgMatches;
+use puff_greenlet::pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit};
+use puff_greenlet::pyo3::prelude::*;
 use puff_greenlet::{PuffResult, PythonRuntime, Resources};
 
 use crate::config::RuntimeConfig;
@@ -123,6 +125,32 @@ pub(crate) fn exit_code_from(value: Option<i64>) -> ExitCode {
         Some(code) => ExitCode::from(u8::try_from(code.clamp(0, 255)).unwrap_or(1)),
         None => ExitCode::SUCCESS,
     }
+}
+
+/// The exit code Python itself would end with when `err` escapes an entry point, or `err`
+/// back when Python would print a traceback and exit 1 (the caller does that).
+///
+/// Python's rule: `SystemExit(None)` exits 0 silently, `SystemExit(int)` exits with that
+/// int (modulo 256, as the OS sees it), any other `SystemExit` payload is printed to
+/// stderr and exits 1; `KeyboardInterrupt` prints its traceback and exits 130 (128 +
+/// SIGINT, what a shell reports for `python` stopped by Ctrl-C).
+pub(crate) fn python_exit_code(py: Python<'_>, err: PyErr) -> PyResult<i64> {
+    if err.is_instance_of::<PySystemExit>(py) {
+        let code = err.value(py).getattr("code")?;
+        if code.is_none() {
+            return Ok(0);
+        }
+        if let Ok(code) = code.extract::<i64>() {
+            return Ok(code & 0xff);
+        }
+        eprintln!("{}", code.str().map(|s| s.to_string()).unwrap_or_default());
+        return Ok(1);
+    }
+    if err.is_instance_of::<PyKeyboardInterrupt>(py) {
+        eprintln!("{}", puff_greenlet::format_exception(py, &err).trim_end());
+        return Ok(130);
+    }
+    Err(err)
 }
 
 /// Resolves on SIGINT or SIGTERM (Python's own handlers are off; Tokio owns signals).

@@ -5,7 +5,7 @@ use puff_greenlet::pyo3::prelude::*;
 
 use super::{
     CommandContext, CommandFuture, RunnableCommand, passthrough_args, passthrough_values,
-    python_exit,
+    python_exit, python_exit_code,
 };
 
 /// `pytest [ARGS...]`: runs `pytest.main(ARGS)` in a greenlet (default ARGS: the path given
@@ -51,8 +51,10 @@ impl RunnableCommand for PytestCommand {
                              (`pip install pytest`)"
                         ))
                     })?;
-                    let code = pytest.call_method1("main", (pytest_args,))?;
-                    Ok(code.extract::<i64>().ok())
+                    match pytest.call_method1("main", (pytest_args,)) {
+                        Ok(code) => Ok(code.extract::<i64>().ok()),
+                        Err(e) => python_exit_code(py, e).map(Some),
+                    }
                 })
                 .await;
             python_exit(result.map(|code| code.or(Some(1))))

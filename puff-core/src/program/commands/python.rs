@@ -4,11 +4,12 @@ use clap::ArgMatches;
 use puff_greenlet::import_object;
 use puff_greenlet::pyo3::prelude::*;
 
-use super::{CommandContext, CommandFuture, RunnableCommand, python_exit};
+use super::{CommandContext, CommandFuture, RunnableCommand, python_exit, python_exit_code};
 
 /// `PythonCommand::new("hello_world", "my_app.hello_world")` adds `hello_world`, which
 /// imports `my_app` and calls `hello_world()` as a greenlet. An int return value becomes
-/// the exit code; an exception prints its traceback and exits 1.
+/// the exit code; `sys.exit()` and `KeyboardInterrupt` end the process as they end
+/// `python` itself; any other exception prints its traceback and exits 1.
 pub struct PythonCommand {
     name: String,
     function: String,
@@ -44,10 +45,12 @@ impl RunnableCommand for PythonCommand {
         Box::pin(async move {
             let result = ctx
                 .python
-                .run(move |py| {
-                    let value = import_object(py, &function)?.call0()?;
-                    Ok(value.extract::<i64>().ok())
-                })
+                .run(
+                    move |py| match import_object(py, &function).and_then(|f| f.call0()) {
+                        Ok(value) => Ok(value.extract::<i64>().ok()),
+                        Err(e) => python_exit_code(py, e).map(Some),
+                    },
+                )
                 .await;
             python_exit(result)
         })
