@@ -516,6 +516,30 @@ impl RuntimeConfig {
         self
     }
 
+    /// How long a request head may take to arrive (`0`: no limit; default 30 s).
+    pub fn set_header_read_timeout_ms(mut self, ms: u64) -> Self {
+        self.http.header_read_timeout_ms = ms;
+        self
+    }
+
+    /// How long a connection may stay idle between requests (`0`: no limit; default 75 s).
+    pub fn set_keep_alive_timeout_ms(mut self, ms: u64) -> Self {
+        self.http.keep_alive_timeout_ms = ms;
+        self
+    }
+
+    /// How long a request body may send nothing before 408 (`0`, the default: no limit).
+    pub fn set_body_read_timeout_ms(mut self, ms: u64) -> Self {
+        self.http.body_read_timeout_ms = ms;
+        self
+    }
+
+    /// Stop accepting while this many connections are open (default: no limit).
+    pub fn set_max_connections(mut self, connections: usize) -> Self {
+        self.http.max_connections = Some(connections);
+        self
+    }
+
     pub fn http_config(&self) -> &puff_http::HttpConfig {
         &self.http
     }
@@ -703,6 +727,18 @@ compression = false
 access_log = true
 # On SIGINT/SIGTERM, how long in-flight requests may take to finish.
 shutdown_timeout_ms = 30000
+# The request line and headers (and the TLS handshake) must arrive within this time,
+# counted from the connection's start or the head's first byte; 0: no limit.
+header_read_timeout_ms = 30000
+# Idle connections close after this (HTTP/2: GOAWAY); 75 s outlives the 60 s idle timeout
+# of common load balancers, so they close first. 0: no limit.
+keep_alive_timeout_ms = 75000
+# A request body that sends nothing for this long gets 408; 0: no limit.
+body_read_timeout_ms = 0
+# Stop accepting while this many connections are open (default: no limit).
+# max_connections = 10000
+# Connections the kernel queues before Puff accepts them (capped by net.core.somaxconn).
+backlog = 1024
 # HTTPS (HTTP/2 and HTTP/1.1 by ALPN) with PEM files, relative to this file.
 # tls_cert = "cert.pem"
 # tls_key = "key.pem"

@@ -26,9 +26,10 @@ use puff_greenlet::pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use puff_greenlet::{PuffError, PuffResult, PythonRuntime, exceptions};
 use tokio::sync::{Notify, mpsc, oneshot};
 
+use crate::body::{BodyFault, FaultFlag, ReadFailure};
 use crate::wsgi::{
     InputSource, Reply, STREAM_CHANNEL_CHUNKS, incoming_body, internal_error, percent_decode,
-    remote_addr, send_or_oserror, too_large,
+    remote_addr, send_or_oserror,
 };
 
 const HELPERS_SOURCE: &std::ffi::CStr = c"
@@ -166,12 +167,14 @@ impl AsgiHandler {
             .await;
         }
         let (parts, body) = req.into_parts();
-        let input = match incoming_body(&parts.headers, body, self.max_body).await {
+        let input = match incoming_body(&parts, body, self.max_body).await {
             Ok(InputSource::Ready(bytes)) => RequestBody::ready(bytes),
             Ok(InputSource::Streaming(body)) => RequestBody::streaming(body, self.max_body),
             Err(response) => return response,
         };
-        let too_large_flag = input.too_large.clone();
+        let fault = input.fault.clone();
+        // Kept for the log line of a faulty body (cheap: the method is inline, the URI shared).
+        let (method, uri) = (parts.method.clone(), parts.uri.clone());
         let gone = Arc::new(Gone::default());
         let disconnect = DisconnectOnDrop(gone.clone());
         let (reply_tx, reply_rx) = oneshot::channel();
@@ -188,8 +191,13 @@ impl AsgiHandler {
         if self.runtime.run_on_hub(move |py| call.start(py)).is_err() {
             return (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable\n").into_response();
         }
-        match reply_rx.await {
-            Ok(_) if too_large_flag.load(Ordering::Acquire) => too_large(self.max_body),
+        let reply = reply_rx.await;
+        if let (Ok(_), Some(body_fault)) = (&reply, fault.get()) {
+            let target = uri.path_and_query().map_or("/", |p| p.as_str());
+            body_fault.log(method.as_str(), target, fault.detail());
+            return body_fault.response(self.max_body);
+        }
+        match reply {
             Ok(reply @ Reply::Streaming { .. }) => {
                 reply.into_response_with(Some(Box::new(disconnect)))
             }
@@ -235,7 +243,7 @@ struct RequestBody {
     finished: bool,
     received: usize,
     limit: usize,
-    too_large: Arc<AtomicBool>,
+    fault: Arc<FaultFlag>,
 }
 
 impl RequestBody {
@@ -246,7 +254,7 @@ impl RequestBody {
             finished: false,
             received: 0,
             limit: usize::MAX,
-            too_large: Arc::new(AtomicBool::new(false)),
+            fault: Arc::new(FaultFlag::default()),
         }
     }
 
@@ -257,7 +265,7 @@ impl RequestBody {
             finished: false,
             received: 0,
             limit,
-            too_large: Arc::new(AtomicBool::new(false)),
+            fault: Arc::new(FaultFlag::default()),
         }
     }
 }
@@ -473,7 +481,8 @@ async fn next_message(input: &tokio::sync::Mutex<RequestBody>, disconnect: &Gone
         while let Some(stream) = body.body.as_mut() {
             match stream.frame().await {
                 None => break,
-                Some(Err(_)) => {
+                Some(Err(e)) => {
+                    ReadFailure::of(&e).record(&body.fault);
                     body.finished = true;
                     body.body = None;
                     return Received::Disconnect;
@@ -484,7 +493,8 @@ async fn next_message(input: &tokio::sync::Mutex<RequestBody>, disconnect: &Gone
                     };
                     body.received += data.len();
                     if body.received > body.limit {
-                        body.too_large.store(true, Ordering::Release);
+                        let detail = format!("more than {} bytes", body.limit);
+                        body.fault.set(BodyFault::TooLarge, detail);
                         body.finished = true;
                         body.body = None;
                         return Received::Disconnect;

@@ -6,6 +6,17 @@ use serde::Deserialize;
 
 /// Default request body limit: 10 MiB.
 pub const DEFAULT_MAX_REQUEST_BODY_BYTES: usize = 10 * 1024 * 1024;
+/// Default listen backlog, as granian's; gunicorn and uvicorn use 2048.
+pub const DEFAULT_BACKLOG: u32 = 1024;
+/// Default `header_read_timeout_ms`: 30 s, as granian and nginx's `client_header_timeout`
+/// (60 s) are in the same range; a slow client on a bad link still gets its head through.
+pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 30_000;
+/// Default `keep_alive_timeout_ms`: 75 s, nginx's default. Longer than the 60 s idle timeout
+/// of common load balancers and proxies (AWS ALB, nginx `keepalive_timeout` upstream), so
+/// the proxy closes an idle connection first and never sends a request into one Puff is
+/// closing (the race behind gunicorn's 2 s default giving 502s). An idle connection costs
+/// a few KB, and `max_connections` bounds how many there are.
+pub const DEFAULT_KEEP_ALIVE_TIMEOUT_MS: u64 = 75_000;
 
 /// Server settings (`bind`, limits, compression, CORS, access log, shutdown).
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -21,6 +32,21 @@ pub struct HttpConfig {
     pub access_log: bool,
     /// On SIGINT/SIGTERM, how long in-flight requests may take to finish.
     pub shutdown_timeout_ms: u64,
+    /// The whole request head (line and headers; for TLS, the handshake too) must arrive
+    /// within this time, counted from the connection's start or the head's first byte;
+    /// `0`: no limit.
+    pub header_read_timeout_ms: u64,
+    /// An idle connection (no request in flight) is closed after this time; HTTP/2 gets a
+    /// GOAWAY. `0`: no limit.
+    pub keep_alive_timeout_ms: u64,
+    /// A request body that sends nothing for this long is answered with 408; `0` (the
+    /// default): no limit.
+    pub body_read_timeout_ms: u64,
+    /// Stop accepting while this many connections are open (they wait in the listen
+    /// queue); unset: no limit but the open files limit.
+    pub max_connections: Option<usize>,
+    /// Connections the kernel queues for `accept` (capped by `net.core.somaxconn`).
+    pub backlog: u32,
     /// Cross-origin resource sharing; off unless configured.
     pub cors: Option<CorsConfig>,
     /// `[[http_client]]`: named `puff.http` clients (a `default` one always exists).
@@ -43,6 +69,11 @@ impl Default for HttpConfig {
             compression: false,
             access_log: true,
             shutdown_timeout_ms: 30_000,
+            header_read_timeout_ms: DEFAULT_HEADER_READ_TIMEOUT_MS,
+            keep_alive_timeout_ms: DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+            body_read_timeout_ms: 0,
+            max_connections: None,
+            backlog: DEFAULT_BACKLOG,
             cors: None,
             http_client: Vec::new(),
             tls_cert: None,
@@ -60,6 +91,11 @@ impl HttpConfig {
         "compression",
         "access_log",
         "shutdown_timeout_ms",
+        "header_read_timeout_ms",
+        "keep_alive_timeout_ms",
+        "body_read_timeout_ms",
+        "max_connections",
+        "backlog",
         "cors",
         "http_client",
         "tls_cert",
@@ -77,6 +113,16 @@ impl HttpConfig {
 
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_millis(self.shutdown_timeout_ms)
+    }
+
+    /// The per-connection timeouts (`0` in the config: off).
+    pub(crate) fn conn_limits(&self) -> crate::conn::ConnLimits {
+        let ms = |v: u64| (v > 0).then(|| Duration::from_millis(v));
+        crate::conn::ConnLimits {
+            header_read: ms(self.header_read_timeout_ms),
+            keep_alive: ms(self.keep_alive_timeout_ms),
+            body_read: ms(self.body_read_timeout_ms),
+        }
     }
 
     /// Check values serde cannot (addresses, header names); errors name the key.
@@ -98,6 +144,12 @@ impl HttpConfig {
                 return Err("`tls_cert`: `tls_key` is set, so `tls_cert` must be too".into());
             }
             _ => {}
+        }
+        if self.max_connections == Some(0) {
+            return Err(
+                "`max_connections`: 0 would never accept a connection; leave it unset for no limit"
+                    .into(),
+            );
         }
         crate::static_files::validate(&self.static_mappings())?;
         let mut names = std::collections::HashSet::new();

@@ -10,9 +10,12 @@
 //! It does not own the Python runtime (see `puff-greenlet`) nor command-line handling (see
 //! `puff-core`).
 
+mod accept;
 pub mod asgi;
+mod body;
 pub mod client;
 pub mod config;
+mod conn;
 pub mod router;
 pub mod server;
 pub mod static_files;

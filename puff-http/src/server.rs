@@ -1,6 +1,6 @@
-//! Serving a router: middleware stack, graceful shutdown, access log.
+//! Serving a router: middleware stack, access log, the listening socket and graceful
+//! shutdown (connections themselves are `conn`'s, accepting them is `accept`'s).
 
-use axum::serve::ListenerExt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,7 +11,9 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use puff_greenlet::{PuffError, PuffResult, PythonRuntime};
 
+use crate::accept::accept_loop;
 use crate::config::HttpConfig;
+use crate::conn::{ConnShared, serve_connection};
 use crate::router::Router;
 use crate::wsgi::WsgiHandler;
 
@@ -92,6 +94,18 @@ async fn access_log(req: Request, next: Next) -> Response {
     response
 }
 
+/// The listening socket, with `backlog` connections queued before the kernel drops SYNs
+/// (tokio's own `bind` asks for 128, which a burst of new clients overflows).
+fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
+}
+
 /// Bind `addr` and serve until `shutdown` resolves, then finish in-flight requests for up
 /// to the configured shutdown timeout. With `tls_cert`/`tls_key` it serves HTTPS (HTTP/2
 /// or HTTP/1.1 by ALPN); otherwise HTTP/1.1 and h2c (prior knowledge) on the same port.
@@ -102,69 +116,51 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> PuffResult<()> {
     let tls = match (&config.tls_cert, &config.tls_key) {
-        (Some(cert), Some(key)) => {
-            Some(crate::tls::server_config(cert, key).map_err(PuffError::Config)?)
-        }
+        (Some(cert), Some(key)) => Some(tokio_rustls::TlsAcceptor::from(
+            crate::tls::server_config(cert, key).map_err(PuffError::Config)?,
+        )),
         _ => None,
     };
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
+    let listener = listen(addr, config.backlog)
         .map_err(|e| PuffError::Other(format!("cannot listen on {addr}: {e}")))?;
     let local = listener.local_addr().map_err(PuffError::Io)?;
+    if tls.is_some() {
+        tracing::info!("listening on https://{local} (HTTP/2 and HTTP/1.1)");
+    } else {
+        tracing::info!("listening on http://{local}");
+    }
     let (websockets, tracker) = crate::websocket::WebsocketShutdown::new();
     let app = app.layer(axum::Extension(tracker));
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let stopped = async move {
-        let _ = stop_rx.await;
+    let shared = Arc::new(ConnShared::new(app, config.conn_limits(), tls));
+    // Every connection holds a receiver: `stop_tx.closed()` is "all connections ended".
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let accepting = {
+        let stop = stop_rx.clone();
+        tokio::spawn(accept_loop(
+            listener,
+            config.max_connections,
+            stop_rx,
+            move |tcp, peer, permit| {
+                let shared = shared.clone();
+                let stop = stop.clone();
+                tokio::spawn(async move {
+                    serve_connection(shared, tcp, peer, stop).await;
+                    drop(permit);
+                });
+            },
+        ))
     };
-    let mut server_task = match tls {
-        Some(tls) => {
-            tracing::info!("listening on https://{local} (HTTP/2 and HTTP/1.1)");
-            let app = app.layer(axum::Extension(crate::tls::TlsConnection));
-            let listener = crate::tls::TlsListener::new(listener, tls)
-                .map_err(PuffError::Io)?
-                // `tap_io` gives the listener axum's `ConnectInfo<SocketAddr>` support.
-                .tap_io(|_| {});
-            let server = axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(stopped);
-            tokio::spawn(async move { server.await })
-        }
-        None => {
-            tracing::info!("listening on http://{local}");
-            // No Nagle delay on responses written in pieces (streamed bodies, websockets).
-            let listener = listener.tap_io(|tcp| {
-                let _ = tcp.set_nodelay(true);
-            });
-            let server = axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(stopped);
-            tokio::spawn(async move { server.await })
-        }
-    };
-    tokio::select! {
-        result = &mut server_task => {
-            return match result {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(PuffError::Io(e)),
-                Err(e) => Err(PuffError::Other(format!("server task failed: {e}"))),
-            };
-        }
-        _ = shutdown => {}
-    }
+    shutdown.await;
     tracing::info!(
         "shutting down: finishing in-flight requests (up to {} ms)",
         config.shutdown_timeout_ms
     );
-    let _ = stop_tx.send(());
+    let _ = stop_tx.send(true);
     // Upgraded websockets are no longer hyper's: close them with 1001 and wait for them too.
     websockets.begin();
     let finished = async move {
-        let _ = server_task.await;
+        let _ = accepting.await;
+        stop_tx.closed().await;
         websockets.wait_closed().await;
     };
     match tokio::time::timeout(config.shutdown_timeout(), finished).await {

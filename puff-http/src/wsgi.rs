@@ -9,7 +9,6 @@
 
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -28,6 +27,8 @@ use puff_greenlet::pyo3::types::PyModule;
 use puff_greenlet::pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use puff_greenlet::{PythonRuntime, exceptions, on_park, wait_for};
 use tokio::sync::{mpsc, oneshot};
+
+use crate::body::{BodyFault, FaultFlag, ReadFailure};
 
 /// Bodies up to this size (with a Content-Length) are read before the app starts.
 pub(crate) const PRELOAD_BODY_BYTES: u64 = 64 * 1024;
@@ -62,11 +63,11 @@ impl WsgiHandler {
     pub async fn handle(self: Arc<Self>, req: Request<Body>) -> Response {
         let remote = remote_addr(&req);
         let (parts, body) = req.into_parts();
-        let input = match incoming_body(&parts.headers, body, self.max_body).await {
+        let input = match incoming_body(&parts, body, self.max_body).await {
             Ok(input) => input,
             Err(response) => return response,
         };
-        let too_large_flag = Arc::new(AtomicBool::new(false));
+        let fault = Arc::new(FaultFlag::default());
         let head = RequestHead { parts, remote };
         let (reply_tx, reply_rx) = oneshot::channel();
         let call = WsgiCall {
@@ -74,7 +75,7 @@ impl WsgiHandler {
             head,
             input,
             max_body: self.max_body,
-            too_large: too_large_flag.clone(),
+            fault: fault.clone(),
             server_name: self.server_name.clone(),
             server_port: self.server_port,
             reply: reply_tx,
@@ -83,21 +84,15 @@ impl WsgiHandler {
             return (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable\n").into_response();
         }
         match reply_rx.await {
-            Ok(reply) if too_large_flag.load(Ordering::Acquire) && !reply.streaming() => {
-                too_large(self.max_body)
-            }
+            // The app's answer to a body it could not read is the fault's status.
+            Ok(reply) if !reply.streaming() => match fault.get() {
+                Some(body_fault) => body_fault.response(self.max_body),
+                None => reply.into_response(),
+            },
             Ok(reply) => reply.into_response(),
             Err(_) => internal_error(),
         }
     }
-}
-
-pub(crate) fn too_large(limit: usize) -> Response {
-    (
-        StatusCode::PAYLOAD_TOO_LARGE,
-        format!("Payload Too Large: request bodies are limited to {limit} bytes\n"),
-    )
-        .into_response()
 }
 
 pub(crate) fn internal_error() -> Response {
@@ -138,28 +133,33 @@ pub(crate) fn remote_addr(req: &Request<Body>) -> Option<SocketAddr> {
 /// Check the declared length against `max_body` (413) and read small declared bodies now.
 /// `Err` is the response to send instead of running the app.
 pub(crate) async fn incoming_body(
-    headers: &HeaderMap,
+    parts: &http::request::Parts,
     body: Body,
     max_body: usize,
 ) -> Result<InputSource, Response> {
-    let content_length = headers
+    let content_length = parts
+        .headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
+    let refuse = |fault: BodyFault, detail: &str| {
+        let uri = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        fault.log(parts.method.as_str(), uri, detail);
+        fault.response(max_body)
+    };
     match content_length {
-        Some(len) if len > max_body as u64 => Err(too_large(max_body)),
+        Some(len) if len > max_body as u64 => Err(refuse(
+            BodyFault::TooLarge,
+            &format!("Content-Length {len} over {max_body} bytes"),
+        )),
         Some(len) if len <= PRELOAD_BODY_BYTES => {
             match http_body_util::Limited::new(body, max_body).collect().await {
                 Ok(collected) => Ok(InputSource::Ready(collected.to_bytes())),
-                Err(e)
-                    if e.downcast_ref::<http_body_util::LengthLimitError>()
-                        .is_some() =>
-                {
-                    Err(too_large(max_body))
-                }
-                Err(_) => {
-                    Err((StatusCode::BAD_REQUEST, "Bad Request: unreadable body\n").into_response())
-                }
+                Err(e) => Err(match ReadFailure::of(&*e) {
+                    ReadFailure::Fault(fault, detail) => refuse(fault, &detail),
+                    // Nobody is left to read an answer; this one only ends the request.
+                    ReadFailure::ClientGone(_) => BodyFault::Truncated.response(max_body),
+                }),
             }
         }
         _ => Ok(InputSource::Streaming(body)),
@@ -279,7 +279,7 @@ struct WsgiCall {
     head: RequestHead,
     input: InputSource,
     max_body: usize,
-    too_large: Arc<AtomicBool>,
+    fault: Arc<FaultFlag>,
     server_name: String,
     server_port: u16,
     reply: oneshot::Sender<Reply>,
@@ -293,15 +293,15 @@ impl WsgiCall {
             head,
             input,
             max_body,
-            too_large,
+            fault,
             server_name,
             server_port,
             reply,
         } = self;
-        let over_limit = too_large.clone();
+
         let input_state = match input {
             InputSource::Ready(bytes) => InputState::ready(bytes),
-            InputSource::Streaming(body) => InputState::streaming(body, max_body, too_large),
+            InputSource::Streaming(body) => InputState::streaming(body, max_body, fault.clone()),
         };
         let start_response = match Py::new(py, StartResponse::new(reply)) {
             Ok(sr) => sr,
@@ -340,13 +340,8 @@ impl WsgiCall {
         })();
         let sink = start_response.get();
         if let Err(e) = outcome {
-            if over_limit.load(Ordering::Acquire) {
-                tracing::warn!(
-                    target: "puff::wsgi",
-                    "{} {}: request body over the {max_body} byte limit (413)",
-                    head.method(),
-                    head.raw_uri()
-                );
+            if let Some(body_fault) = fault.get() {
+                body_fault.log(head.method(), head.raw_uri(), fault.detail());
             } else if is_client_gone(py, &e) {
                 tracing::info!(
                     target: "puff::wsgi",
@@ -833,7 +828,7 @@ struct InputState {
     eof: bool,
     received: usize,
     limit: usize,
-    too_large: Option<Arc<AtomicBool>>,
+    fault: Option<Arc<FaultFlag>>,
 }
 
 impl InputState {
@@ -844,18 +839,18 @@ impl InputState {
             eof: true,
             received: bytes.len(),
             limit: usize::MAX,
-            too_large: None,
+            fault: None,
         }
     }
 
-    fn streaming(body: Body, limit: usize, too_large: Arc<AtomicBool>) -> Self {
+    fn streaming(body: Body, limit: usize, fault: Arc<FaultFlag>) -> Self {
         InputState {
             buffer: BytesMut::new(),
             body: Some(body),
             eof: false,
             received: 0,
             limit,
-            too_large: Some(too_large),
+            fault: Some(fault),
         }
     }
 }
@@ -901,9 +896,13 @@ impl WsgiInput {
             }
             Some(Err(e)) => {
                 state.eof = true;
+                let failure = ReadFailure::of(&e);
+                let detail = match &state.fault {
+                    Some(flag) => failure.record(flag),
+                    None => e.to_string(),
+                };
                 Err(exceptions::PuffIOError::new_err(format!(
-                    "{}: {e}",
-                    BODY_READ_FAILED
+                    "{BODY_READ_FAILED}: {detail}"
                 )))
             }
             Some(Ok(frame)) => {
@@ -913,8 +912,11 @@ impl WsgiInput {
                     if state.received > state.limit {
                         state.eof = true;
                         state.body = None;
-                        if let Some(flag) = &state.too_large {
-                            flag.store(true, Ordering::Release);
+                        if let Some(flag) = &state.fault {
+                            flag.set(
+                                BodyFault::TooLarge,
+                                format!("more than {} bytes", state.limit),
+                            );
                         }
                         return Err(exceptions::RequestBodyTooLarge::new_err(format!(
                             "request body exceeds the {} byte limit",

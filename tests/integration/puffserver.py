@@ -103,8 +103,10 @@ class PuffServer:
         *,
         cwd: Path | None = None,
         env: dict[str, str] | None = None,
+        open_files: int | None = None,
     ) -> None:
         self.name = name
+        self.open_files = open_files  # RLIMIT_NOFILE for the server, as `ulimit -n` sets
         self.config = config
         self.env = env  # added to puff_env(), e.g. {"PUFF_DEFAULT_REDIS_URL": ...}
         self.port = free_port()
@@ -129,7 +131,12 @@ class PuffServer:
         ]
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(
-                argv, cwd=self.cwd, env=puff_env(self.env), stdout=out, stderr=err
+                argv,
+                cwd=self.cwd,
+                env=puff_env(self.env),
+                stdout=out,
+                stderr=err,
+                preexec_fn=self._limit_open_files if self.open_files else None,
             )
         deadline = time.monotonic() + timeout
         while True:
@@ -155,6 +162,12 @@ class PuffServer:
                     pytrace=False,
                 )
             time.sleep(0.05)
+
+    def _limit_open_files(self) -> None:
+        import resource
+
+        limit = int(self.open_files or 0)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = STOP_TIMEOUT_S) -> int | None:
         """Signal the server and wait for it; SIGKILL if it lingers. Returns the exit code

@@ -1,11 +1,14 @@
-"""max_request_body_bytes (1 MiB in limited.toml): larger bodies get 413, the server lives."""
+"""max_request_body_bytes (1 MiB in limited.toml, 10 MiB by default): larger bodies get 413
+(with `Connection: close`, read by ordinary clients too), the server lives."""
 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 
-from puffserver import PuffServer, chunked_parts, exchange_while_sending
+import pytest
+from puffserver import HOST, PuffServer, chunked_parts, exchange_while_sending
 
 LIMIT = 1024 * 1024
 
@@ -57,3 +60,26 @@ def test_chunked_body_under_the_limit_is_accepted(limited_server: PuffServer) ->
     result = limited_server.post("/echo", iter([body[: LIMIT // 4], body[LIMIT // 4 :]]))
     assert result.status == 200, result.describe()
     assert result.json() == {"length": len(body), "sha256": hashlib.sha256(body).hexdigest()}
+
+
+@pytest.mark.parametrize("app", ["wsgi_server", "fastapi_server"])
+def test_ordinary_client_reads_413_for_11_mib(app: str, request: pytest.FixtureRequest) -> None:
+    """http.client sends the whole body before reading: Puff must answer 413 with
+    `Connection: close` and read the rest of the body instead of resetting the connection."""
+    server: PuffServer = request.getfixturevalue(app)
+    conn = http.client.HTTPConnection(HOST, server.port, timeout=60)
+    try:
+        conn.request(
+            "POST",
+            "/echo",
+            body=b"x" * (11 * 1024 * 1024),
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        response = conn.getresponse()
+        assert response.status == 413
+        assert response.getheader("Connection") == "close"
+        assert b"10485760 bytes" in response.read()
+    finally:
+        conn.close()
+    # Served on (any answer from the app: /ping is the WSGI app's, / is FastAPI's).
+    assert server.get("/ping" if app == "wsgi_server" else "/").status == 200

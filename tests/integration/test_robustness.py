@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
 import socket
+import struct
 import uuid
 
+import pytest
 from puffserver import HOST, PuffServer
 
 
@@ -93,4 +96,59 @@ def test_client_disconnecting_mid_request_does_not_hurt(wsgi_server: PuffServer)
     for _ in range(20):
         with socket.create_connection((HOST, wsgi_server.port), timeout=10) as sock:
             sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nabc")
+    wsgi_server.assert_alive()
+
+
+CHUNKED_HEAD = (
+    b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+    b"Content-Type: application/octet-stream\r\n\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"zz\r\nhello\r\n0\r\n\r\n",
+        b"5;ext\nhello\r\n0\r\n\r\n",
+        b"5\r\nhelloXX0\r\n\r\n",
+    ],
+    ids=["bad-size", "bad-extension", "bad-chunk-end"],
+)
+@pytest.mark.parametrize("app", ["wsgi_server", "fastapi_server"])
+def test_malformed_chunked_body_gets_400(
+    app: str, body: bytes, request: pytest.FixtureRequest
+) -> None:
+    server: PuffServer = request.getfixturevalue(app)
+    with socket.create_connection((HOST, server.port), timeout=10) as sock:
+        sock.sendall(CHUNKED_HEAD + body)
+        response = http.client.HTTPResponse(sock)  # type: ignore[arg-type]
+        response.begin()
+        assert response.status == 400, response.read()
+        assert response.getheader("Connection") == "close"
+    log = server.wait_for_log("malformed request body (400)")
+    assert "malformed request body (400)" in log
+
+
+def test_truncated_chunked_body_gets_400(wsgi_server: PuffServer) -> None:
+    """The client ends its side mid-chunk but still listens: it is told why."""
+    with socket.create_connection((HOST, wsgi_server.port), timeout=10) as sock:
+        sock.sendall(CHUNKED_HEAD + b"5\r\nhel")
+        sock.shutdown(socket.SHUT_WR)
+        response = http.client.HTTPResponse(sock)  # type: ignore[arg-type]
+        response.begin()
+        assert response.status == 400, response.read()
+    wsgi_server.assert_alive()
+
+
+def test_a_client_that_goes_away_is_not_an_error(wsgi_server: PuffServer) -> None:
+    marker = _marker()
+    with socket.create_connection((HOST, wsgi_server.port), timeout=10) as sock:
+        sock.sendall(CHUNKED_HEAD.replace(b"/echo", f"/echo?{marker}".encode()) + b"5\r\nhel")
+        # SO_LINGER 0: close with a reset, as a killed client does.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    log = wsgi_server.wait_for_log(marker)
+    lines = [line for line in log.splitlines() if marker in line]
+    assert lines, log[-2000:]
+    for line in lines:
+        assert " ERROR " not in line and " WARN " not in line, line
     wsgi_server.assert_alive()

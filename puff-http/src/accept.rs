@@ -1,0 +1,172 @@
+//! The accept loop: takes connections off the listening socket, at most `max_connections`
+//! at once, and rides out a shortage of file descriptors instead of spinning on it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::time::Instant;
+
+/// First pause after `accept` fails for lack of descriptors; doubled up to the cap, so the
+/// loop serves again within a few milliseconds of a descriptor freeing up.
+const SHORTAGE_FIRST_PAUSE: Duration = Duration::from_millis(5);
+const SHORTAGE_MAX_PAUSE: Duration = Duration::from_millis(100);
+
+/// Accepts until `stop` fires, handing each connection (with its `max_connections` permit,
+/// released when the connection ends) to `serve`.
+pub(crate) async fn accept_loop<F>(
+    listener: TcpListener,
+    max_connections: Option<usize>,
+    mut stop: watch::Receiver<bool>,
+    mut serve: F,
+) where
+    F: FnMut(TcpStream, SocketAddr, Option<OwnedSemaphorePermit>),
+{
+    let slots = max_connections.map(|n| Arc::new(Semaphore::new(n)));
+    // Read now: once descriptors run out, /proc cannot be opened either.
+    let mut shortage = Shortage {
+        open_files_limit: open_files_limit(),
+        ..Shortage::default()
+    };
+    loop {
+        let permit = match &slots {
+            Some(slots) => tokio::select! {
+                permit = slots.clone().acquire_owned() => permit.ok(),
+                _ = stop.changed() => return,
+            },
+            None => None,
+        };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.changed() => return,
+        };
+        match accepted {
+            Ok((tcp, peer)) => {
+                shortage.ended();
+                serve(tcp, peer, permit);
+            }
+            Err(e) if is_descriptor_shortage(&e) => {
+                let pause = shortage.failed(&e);
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = stop.changed() => return,
+                }
+            }
+            // The client gave up between SYN and accept (ECONNABORTED and the like).
+            Err(e) => tracing::debug!(target: "puff::http", "accept failed: {e}"),
+        }
+    }
+}
+
+fn is_descriptor_shortage(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc_errno::EMFILE | libc_errno::ENFILE | libc_errno::ENOBUFS | libc_errno::ENOMEM)
+    )
+}
+
+/// Linux errno values (the same on every Linux architecture Puff builds for).
+mod libc_errno {
+    pub const ENOMEM: i32 = 12;
+    pub const ENFILE: i32 = 23;
+    pub const EMFILE: i32 = 24;
+    pub const ENOBUFS: i32 = 105;
+}
+
+/// One burst of failed accepts: logged once when it starts and once when it ends.
+#[derive(Default)]
+struct Shortage {
+    since: Option<Instant>,
+    pause: Duration,
+    refused: u64,
+    open_files_limit: Option<String>,
+}
+
+impl Shortage {
+    /// Records a failed accept; returns how long to pause before the next.
+    fn failed(&mut self, e: &std::io::Error) -> Duration {
+        self.refused += 1;
+        if self.since.is_none() {
+            self.since = Some(Instant::now());
+            self.pause = SHORTAGE_FIRST_PAUSE;
+            tracing::warn!(
+                target: "puff::http",
+                "cannot accept connections: {e} (open files limit: {}); new connections wait \
+                 in the listen queue until some close. Raise `ulimit -n`, or set \
+                 `max_connections` below the limit",
+                self.open_files_limit.as_deref().unwrap_or("unknown")
+            );
+        } else {
+            self.pause = (self.pause * 2).min(SHORTAGE_MAX_PAUSE);
+        }
+        self.pause
+    }
+
+    fn ended(&mut self) {
+        if let Some(since) = self.since.take() {
+            tracing::info!(
+                target: "puff::http",
+                "accepting connections again after {:.1} s without file descriptors \
+                 ({} accepts failed)",
+                since.elapsed().as_secs_f64(),
+                self.refused
+            );
+            self.refused = 0;
+        }
+    }
+}
+
+/// The soft `RLIMIT_NOFILE`, read from /proc (no libc call needed).
+fn open_files_limit() -> Option<String> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3).map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shortage_errors_are_recognised() {
+        for code in [24, 23, 105, 12] {
+            assert!(is_descriptor_shortage(&std::io::Error::from_raw_os_error(
+                code
+            )));
+        }
+        // ECONNABORTED is the client's doing, not ours.
+        assert!(!is_descriptor_shortage(&std::io::Error::from_raw_os_error(
+            103
+        )));
+    }
+
+    #[test]
+    fn pauses_grow_to_the_cap_and_reset_after_a_burst() {
+        // Read now: once descriptors run out, /proc cannot be opened either.
+        let mut shortage = Shortage {
+            open_files_limit: open_files_limit(),
+            ..Shortage::default()
+        };
+        let e = std::io::Error::from_raw_os_error(24);
+        assert_eq!(shortage.failed(&e), SHORTAGE_FIRST_PAUSE);
+        let mut last = SHORTAGE_FIRST_PAUSE;
+        for _ in 0..10 {
+            last = shortage.failed(&e);
+        }
+        assert_eq!(last, SHORTAGE_MAX_PAUSE);
+        shortage.ended();
+        assert!(shortage.since.is_none());
+        assert_eq!(shortage.failed(&e), SHORTAGE_FIRST_PAUSE);
+    }
+
+    #[test]
+    fn the_open_files_limit_is_read() {
+        let limit = open_files_limit().expect("/proc/self/limits");
+        assert!(
+            limit == "unlimited" || limit.parse::<u64>().is_ok(),
+            "{limit}"
+        );
+    }
+}
