@@ -247,3 +247,33 @@ def test_slowloris_with_1024_descriptors(tmp_path: Path) -> None:
         srv.stop()
     srv_log = srv.stderr()
     assert "accepting connections again" in srv_log, srv_log[-3000:]
+
+
+def test_max_connections_stops_accepting_above_the_limit(tmp_path: Path) -> None:
+    config = tmp_path / "puff.toml"
+    config.write_text(
+        f'wsgi = "wsgi_app.app"\npython_path = ["{APPS_DIR}"]\nmax_connections = 2\n'
+    )
+    srv = PuffServer("max-connections", config, tmp_path).start()
+    try:
+        # start() made (and closed) one probe connection; wait until its slot is free.
+        time.sleep(0.3)
+        held = [socket.create_connection((HOST, srv.port), timeout=10) for _ in range(2)]
+        for sock in held:
+            sock.sendall(b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert _read_response(sock).status == 200
+        # The third connection waits in the listen queue: no answer while two are open...
+        third = socket.create_connection((HOST, srv.port), timeout=10)
+        third.sendall(b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        third.settimeout(1.0)
+        with pytest.raises(TimeoutError):
+            third.recv(1)
+        # ...and is served once one of them closes.
+        held.pop().close()
+        third.settimeout(10)
+        assert _read_response(third).status == 200
+        third.close()
+        for sock in held:
+            sock.close()
+    finally:
+        assert srv.stop() == 0
