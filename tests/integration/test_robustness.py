@@ -152,3 +152,13 @@ def test_a_client_that_goes_away_is_not_an_error(wsgi_server: PuffServer) -> Non
     for line in lines:
         assert " ERROR " not in line and " WARN " not in line, line
     wsgi_server.assert_alive()
+
+
+def test_oversized_head_gets_431_with_connection_close(wsgi_server: PuffServer) -> None:
+    with socket.create_connection((HOST, wsgi_server.port), timeout=10) as sock:
+        sock.sendall(b"GET /ping HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 600_000 + b"\r\n\r\n")
+        response = http.client.HTTPResponse(sock)  # type: ignore[arg-type]
+        response.begin()
+        assert response.status == 431
+        assert response.getheader("Connection") == "close"
+    wsgi_server.assert_alive()
