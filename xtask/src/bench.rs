@@ -4766,4 +4766,329 @@ Transfer/sec:     33.09MB
     fn json_escapes() {
         assert_eq!(json_str("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
     }
+
+    mod report_fixtures {
+        //! The reports of fixed results, compared with xtask/testdata/reports (made by these
+        //! renderers): a change to a report's text or JSON shows up here.
+        use super::super::*;
+
+        fn repo() -> Repo {
+            Repo {
+                root: PathBuf::from("/repo"),
+                venv: PathBuf::from("/repo/.venv"),
+            }
+        }
+
+        pub(crate) fn machine() -> Machine {
+            Machine {
+                cpu: "AMD EPYC \"quoted\"".into(),
+                loadavg: "1.00 2.00 3.00".into(),
+                cpus: 2,
+                kernel: "Linux 6.1".into(),
+                python: "Python 3.11.7".into(),
+                tools: vec![
+                    ("wrk".into(), "wrk 4.1.0".into()),
+                    ("granian".into(), "2.8.7".into()),
+                ],
+                git: "abc1234".into(),
+            }
+        }
+
+        fn args(v: &[&str]) -> Options {
+            parse(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap()
+                .unwrap()
+        }
+
+        fn ok(rps: f64, p50: f64, p99: f64, rounds: &[f64]) -> Result<Measurement, String> {
+            Ok(Measurement {
+                rps,
+                p50_ms: p50,
+                p99_ms: p99,
+                requests: (rps * 3.0) as u64,
+                socket_errors: 2,
+                non_2xx: 1,
+                round_rps: rounds.to_vec(),
+            })
+        }
+
+        fn write(name: &str, text: &str) {
+            let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("testdata/reports")
+                .join(name);
+            let expected = std::fs::read_to_string(&path).unwrap();
+            assert_eq!(text, expected, "{name} differs from {}", path.display());
+        }
+
+        fn server_bench(name: &str, argv: &[&str], cases: &[Case], pg: bool) {
+            let opts = args(argv);
+            let repo = repo();
+            let env = Env {
+                repo: &repo,
+                peers_venv: PathBuf::from("/repo/bench/.venv-peers"),
+                log_dir: PathBuf::from("/repo/target/bench-logs/x"),
+                server_cpu: "0",
+                load_cpu: "1",
+                unavailable: vec![],
+                pg_url: pg.then(|| "postgres://u@127.0.0.1:5/db".to_string()),
+            };
+            let mut results = Vec::new();
+            let mut n = 0.0;
+            for case in cases {
+                for server in case.servers {
+                    n += 1.0;
+                    let outcome = if n == 3.0 {
+                        Err("cargo build --release -p x failed: \"bad\" | pipe\tTab".to_string())
+                    } else if n == 2.0 {
+                        ok(55.5 + n, 1.23456, 99.9999, &[])
+                    } else {
+                        ok(
+                            12345.6789 * n,
+                            0.8124,
+                            20.0 + n,
+                            &[12000.0 * n, 12345.6789 * n, 13000.1234],
+                        )
+                    };
+                    results.push(RunResult {
+                        case: *case,
+                        server: *server,
+                        outcome,
+                    });
+                }
+            }
+            let checks = checks(opts.kind, &results);
+            let m = machine();
+            write(
+                &format!("{name}.md"),
+                &render_markdown("2026-01-02T03:04:05Z", &opts, &env, &m, &results, &checks),
+            );
+            write(
+                &format!("{name}.json"),
+                &render_json("2026-01-02T03:04:05Z", &opts, &env, &m, &results, &checks),
+            );
+        }
+
+        #[test]
+        fn reports_match_the_fixtures() {
+            server_bench("http", &["http"], &HTTP_CASES, false);
+            server_bench(
+                "http-skip",
+                &[
+                    "http",
+                    "--skip-build",
+                    "--rounds",
+                    "1",
+                    "--duration",
+                    "3",
+                    "--warmup",
+                    "0",
+                    "--wrk-threads",
+                    "2",
+                    "--cases",
+                    "d",
+                ],
+                &HTTP_CASES[3..],
+                false,
+            );
+            server_bench("asgi", &["asgi"], &ASGI_CASES, false);
+            server_bench("graphql", &["graphql"], &GRAPHQL_CASES, true);
+            server_bench("django", &["django"], &django::CASES, true);
+
+            // client
+            let opts = args(&["client"]);
+            let round = |rps: f64, e: u64| {
+                Ok(ClientRound {
+                    rps,
+                    seconds: 10000.0 / rps,
+                    errors: e,
+                    p50_ms: None,
+                    p99_ms: None,
+                })
+            };
+            let results = vec![
+                ClientResult {
+                    client: Client::PuffGreenlets,
+                    rounds: vec![round(19955.78, 0), round(20100.1234, 1), round(18000.0, 0)],
+                },
+                ClientResult {
+                    client: Client::PuffCoroutines,
+                    rounds: vec![
+                        round(15000.0, 0),
+                        Err("exit code 1 (no BENCH_RESULT): \"x\"".into()),
+                        round(16000.0, 0),
+                    ],
+                },
+                ClientResult {
+                    client: Client::Httpx,
+                    rounds: vec![Err("boom | pipe".into())],
+                },
+                ClientResult {
+                    client: Client::Aiohttp,
+                    rounds: vec![round(9000.0, 0), round(9500.5, 0)],
+                },
+            ];
+            let checks = client_checks(&results);
+            let m = machine();
+            write(
+                "client.md",
+                &render_client_markdown(
+                    "2026-01-02T03:04:05Z",
+                    &opts,
+                    "0",
+                    "1",
+                    &m,
+                    &results,
+                    &checks,
+                ),
+            );
+            write(
+                "client.json",
+                &render_client_json(
+                    "2026-01-02T03:04:05Z",
+                    &opts,
+                    "0",
+                    "1",
+                    &m,
+                    &results,
+                    &checks,
+                ),
+            );
+
+            // services
+            let sround = |secs: f64, e: u64, lat: Option<f64>| {
+                Ok(ClientRound {
+                    rps: 1000.0 / secs,
+                    seconds: secs,
+                    errors: e,
+                    p50_ms: lat.map(|v| v / 3.0),
+                    p99_ms: lat,
+                })
+            };
+            let pg_opts = args(&["postgres", "--skip-build"]);
+            let mut pg = Vec::new();
+            for case in ['a', 'b', 'c'] {
+                for (i, c) in PgClient::ALL.iter().enumerate() {
+                    let rounds = if case == 'c' && i == 1 {
+                        vec![Err("boom".into()), Err("again".into())]
+                    } else {
+                        vec![
+                            sround(0.0123 * (i + 1) as f64, 0, None),
+                            sround(0.0111, 1, None),
+                            sround(0.02, 0, None),
+                        ]
+                    };
+                    pg.push(CaseResult {
+                        case,
+                        client: *c,
+                        rounds,
+                    });
+                }
+            }
+            let checks = PgBench::checks(&pg);
+            write(
+                "postgres.md",
+                &render_service_markdown::<PgBench>(
+                    "2026-01-02T03:04:05Z",
+                    &pg_opts,
+                    ("0", "1"),
+                    &m,
+                    &pg,
+                    &checks,
+                ),
+            );
+            write(
+                "postgres.json",
+                &render_service_json::<PgBench>(
+                    "2026-01-02T03:04:05Z",
+                    &pg_opts,
+                    ("0", "1"),
+                    &m,
+                    &pg,
+                    &checks,
+                ),
+            );
+
+            let r_opts = args(&["redis"]);
+            let mut rs = Vec::new();
+            for case in ['a', 'b', 'c'] {
+                for (i, c) in RedisClient::ALL.iter().enumerate() {
+                    let lat = (case != 'a').then_some(2.5 * (i + 1) as f64);
+                    let rounds = if case == 'b' && i == 2 {
+                        vec![sround(0.5, 0, lat), Err("lost".into())]
+                    } else {
+                        vec![
+                            sround(0.3 / (i + 1) as f64, 0, lat),
+                            sround(0.25, 0, lat.map(|v| v + 1.0)),
+                        ]
+                    };
+                    rs.push(CaseResult {
+                        case,
+                        client: *c,
+                        rounds,
+                    });
+                }
+            }
+            let checks = RedisBench::checks(&rs);
+            write(
+                "redis.md",
+                &render_service_markdown::<RedisBench>(
+                    "2026-01-02T03:04:05Z",
+                    &r_opts,
+                    ("0", "1"),
+                    &m,
+                    &rs,
+                    &checks,
+                ),
+            );
+            write(
+                "redis.json",
+                &render_service_json::<RedisBench>(
+                    "2026-01-02T03:04:05Z",
+                    &r_opts,
+                    ("0", "1"),
+                    &m,
+                    &rs,
+                    &checks,
+                ),
+            );
+
+            let t_opts = args(&["tasks", "--tasks", "500"]);
+            let mut ts = Vec::new();
+            for (i, c) in TasksClient::ALL.iter().enumerate() {
+                ts.push(CaseResult {
+                    case: 'a',
+                    client: *c,
+                    rounds: vec![
+                        sround(0.5 * (i + 1) as f64, i as u64, None),
+                        sround(0.7, 0, None),
+                    ],
+                });
+            }
+            let checks = TasksBench::checks(&ts);
+            write(
+                "tasks.md",
+                &render_service_markdown::<TasksBench>(
+                    "2026-01-02T03:04:05Z",
+                    &t_opts,
+                    ("0", "1"),
+                    &m,
+                    &ts,
+                    &checks,
+                ),
+            );
+            write(
+                "tasks.json",
+                &render_service_json::<TasksBench>(
+                    "2026-01-02T03:04:05Z",
+                    &t_opts,
+                    ("0", "1"),
+                    &m,
+                    &ts,
+                    &checks,
+                ),
+            );
+
+            write("django-instructions.md", &django::golden_instructions(&m));
+        }
+    }
 }

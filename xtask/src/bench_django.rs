@@ -452,6 +452,30 @@ fn render_instructions(iso: &str, machine: &Machine, rows: &[Instructions]) -> S
     md
 }
 
+/// The instructions report of fixed rows (`report_fixtures`).
+#[cfg(test)]
+pub(super) fn golden_instructions(m: &Machine) -> String {
+    let rows = vec![
+        Instructions {
+            server: None,
+            per_request: Ok(4_930_000.0),
+        },
+        Instructions {
+            server: Some(Server::Puff),
+            per_request: Ok(4_880_123.0),
+        },
+        Instructions {
+            server: Some(Server::Gevent),
+            per_request: Err("valgrind failed".into()),
+        },
+        Instructions {
+            server: Some(Server::Granian),
+            per_request: Ok(4_980_000.0),
+        },
+    ];
+    render_instructions("2026-01-02T03:04:05Z", m, &rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{Kind, Measurement, checks, parse};
