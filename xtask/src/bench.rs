@@ -38,7 +38,7 @@ const PEERS_STAMP: &str = ".peers-stamp";
 const BODY_LEN: usize = 1024;
 const NOFILE: u32 = 65_536;
 
-pub const USAGE: &str = "\
+const USAGE: &str = "\
 Usage: cargo xtask bench [http|asgi|client|postgres|redis|tasks|graphql|django] [OPTIONS]
        (default: http)
 
@@ -268,7 +268,7 @@ fn pick<T: Copy>(
     Ok(out)
 }
 
-pub fn parse(args: &[String]) -> Result<Option<Options>> {
+fn parse(args: &[String]) -> Result<Option<Options>> {
     let mut it = args.iter().peekable();
     let mut kind = Kind::Http;
     if let Some(first) = it.peek()
@@ -814,7 +814,37 @@ fn save_results(repo: &Repo, kind: Kind, stamp: &str, md: &str, json: &str) -> R
     Ok(())
 }
 
-pub fn run(repo: &Repo, opts: &Options) -> Result<()> {
+/// `cargo xtask bench ...`: the arguments, handed to [`parse`] as they are for now.
+#[derive(clap::Args, Debug)]
+#[command(disable_help_flag = true)]
+pub struct Args {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+/// `cargo xtask bench ...`.
+pub fn run(repo: &Repo, args: Args) -> Result<()> {
+    let args = args.args;
+    if args.first().map(String::as_str) == Some("bridge") {
+        // Criterion benchmark of the greenlet <-> Tokio bridge (puff-greenlet/benches).
+        setup::run(repo)?;
+        println!("[bench] cargo bench -p puff-greenlet --bench bridge");
+        return util::run(
+            repo.cargo()
+                .args(["bench", "-p", "puff-greenlet", "--bench", "bridge", "--"])
+                .args(&args[1..]),
+        );
+    }
+    match parse(&args)? {
+        None => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(opts) => run_opts(repo, &opts),
+    }
+}
+
+fn run_opts(repo: &Repo, opts: &Options) -> Result<()> {
     match opts.kind {
         Kind::Django if opts.instructions => django::run_instructions(repo, opts),
         Kind::Http | Kind::Asgi | Kind::Graphql | Kind::Django => run_servers(repo, opts),
