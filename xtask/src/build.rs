@@ -3,7 +3,8 @@
 
 use anyhow::{Context, Result};
 
-use crate::util::{self, Repo};
+use crate::command;
+use crate::repo::Repo;
 
 /// `cargo xtask build [--features a,b] [--release]`.
 #[derive(clap::Args, Debug, Default, PartialEq)]
@@ -48,7 +49,7 @@ pub fn run(repo: &Repo, args: &Args) -> Result<()> {
     }
     let profile = if args.release { "release" } else { "debug" };
     println!("[build] building puff-cli ({profile})");
-    util::run(&mut cmd).context("building puff-cli failed")?;
+    command::run(&mut cmd).context("building puff-cli failed")?;
     println!("[build] done: target/{profile}/puff-cli");
     Ok(())
 }

@@ -3,17 +3,21 @@
 
 mod bench;
 mod build;
+mod command;
+mod repo;
 mod serve;
 mod setup;
+mod stamp;
 mod test;
-mod util;
+mod usage;
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use util::{Repo, UsageError};
+use repo::Repo;
+use usage::UsageError;
 
 const AFTER_HELP: &str = "\
 Every cargo, puff-cli and python call gets PYO3_PYTHON=<repo>/.venv/bin/python,

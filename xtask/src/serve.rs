@@ -5,7 +5,9 @@ use std::os::unix::process::CommandExt;
 
 use anyhow::{Result, bail};
 
-use crate::util::{self, Repo, usage_err};
+use crate::command;
+use crate::repo::Repo;
+use crate::usage::usage_err;
 use crate::{build, setup};
 
 /// `cargo xtask serve [--example NAME] [-- ARGS...]`.
@@ -59,7 +61,7 @@ pub fn run(repo: &Repo, args: &Args) -> Result<()> {
     println!(
         "[serve] (in {}) {}",
         repo.rel(&dir),
-        util::display_cmd(&cmd)
+        command::display_cmd(&cmd)
     );
     // Replace this process with puff-cli (cargo run already exec'd us), so Ctrl-C reaches
     // puff-cli directly and its graceful shutdown and exit code are what the shell sees.

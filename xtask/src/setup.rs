@@ -7,7 +7,9 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::util::{self, Fnv64, Repo};
+use crate::command;
+use crate::repo::Repo;
+use crate::stamp::Fnv64;
 
 const STAMP: &str = ".puff-setup-stamp";
 const REQUIREMENTS: &str = "python/requirements-dev.txt";
@@ -36,7 +38,7 @@ print(v[0], v[1], v[2], int(shared), sys.executable)";
 /// Runs `cmd` (a Python interpreter) with a probe script.
 pub fn probe_python(mut cmd: Command, shown: &str) -> Result<PythonInfo> {
     cmd.args(["-c", PROBE]);
-    let out = util::capture(&mut cmd)
+    let out = command::capture(&mut cmd)
         .with_context(|| format!("cannot run the Python interpreter `{shown}`"))?;
     let mut it = out.split_whitespace();
     let mut num = || -> Result<u32> {
@@ -120,7 +122,7 @@ pub fn ensure_venv(repo: &Repo, venv: &Path, label: &str) -> Result<PythonInfo> 
     );
     let mut cmd = Command::new(&base);
     cmd.arg("-m").arg("venv").arg(venv).current_dir(&repo.root);
-    util::run(&mut cmd).with_context(|| {
+    command::run(&mut cmd).with_context(|| {
         format!(
             "creating the virtualenv failed; on Debian/Ubuntu `apt-get install python3-venv` \
              provides the venv module ({shown_venv} may need removing first)"
@@ -180,14 +182,14 @@ pub fn run(repo: &Repo) -> Result<()> {
     cmd.args(["-m", "pip", "install"])
         .args(pip_flags())
         .args(["-r", REQUIREMENTS]);
-    util::run(&mut cmd).context("installing the dev requirements failed")?;
+    command::run(&mut cmd).context("installing the dev requirements failed")?;
 
     println!("[setup 3/3] installing the puff Python package (pip install -e python/)");
     let mut cmd = repo.command(repo.venv_python());
     cmd.args(["-m", "pip", "install"])
         .args(pip_flags())
         .args(["-e", "python/"]);
-    util::run(&mut cmd).context("installing the puff Python package failed")?;
+    command::run(&mut cmd).context("installing the puff Python package failed")?;
 
     std::fs::write(&stamp_path, format!("{hash}\n"))
         .with_context(|| format!("cannot write {}", stamp_path.display()))?;
@@ -226,16 +228,16 @@ pub fn postgres_bindir() -> Option<std::path::PathBuf> {
 /// Install the Debian package `package` with apt-get when we are root on a Debian-like
 /// machine; otherwise fail with `why` and the command to run.
 fn apt_install(package: &str, why: &str) -> Result<()> {
-    let is_root = util::capture(Command::new("id").arg("-u"))
+    let is_root = command::capture(Command::new("id").arg("-u"))
         .map(|out| out.trim() == "0")
         .unwrap_or(false);
-    if !(is_root && util::on_path("apt-get")) {
+    if !(is_root && command::on_path("apt-get")) {
         bail!("{why}; install it with `sudo apt-get install -y {package}` (Debian/Ubuntu)");
     }
     println!("[setup] {why}: apt-get install -y {package}");
     let mut update = Command::new("apt-get");
     update.args(["update", "-qq"]);
-    util::run(&mut update).context("apt-get update failed")?;
+    command::run(&mut update).context("apt-get update failed")?;
     let mut install = Command::new("apt-get");
     install.env("DEBIAN_FRONTEND", "noninteractive").args([
         "install",
@@ -244,7 +246,7 @@ fn apt_install(package: &str, why: &str) -> Result<()> {
         "--no-install-recommends",
         package,
     ]);
-    util::run(&mut install)
+    command::run(&mut install)
         .with_context(|| format!("installing the Debian package `{package}` failed"))
 }
 
@@ -284,7 +286,7 @@ pub fn ensure_redis_binaries() -> Result<()> {
             path.display()
         );
     }
-    if util::on_path("redis-server") {
+    if command::on_path("redis-server") {
         println!("[setup] Redis server binary: redis-server (on PATH)");
         return Ok(());
     }
@@ -292,7 +294,7 @@ pub fn ensure_redis_binaries() -> Result<()> {
         "redis-server",
         "the Redis tests need `redis-server` (or set REDIS_SERVER to its path)",
     )?;
-    if !util::on_path("redis-server") {
+    if !command::on_path("redis-server") {
         bail!("installed `redis-server` but still cannot find it on PATH");
     }
     Ok(())

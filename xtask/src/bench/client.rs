@@ -24,8 +24,9 @@ use super::harness::programs::{ClientRound, median, run_client_once};
 use super::harness::report::{
     self, Check, Fixed3, Outcome, Report, build_note, checks_markdown, stamps,
 };
+use crate::command;
+use crate::repo::{self, Repo};
 use crate::setup;
-use crate::util::{self, Repo};
 
 /// What `cargo xtask bench help client` says.
 pub const ABOUT: &str = "\
@@ -213,7 +214,7 @@ pub fn run(repo: &Repo, opts: &Args) -> Result<()> {
         for p in &packages {
             cmd.args(["-p", p]);
         }
-        util::run(&mut cmd).context("building the release binaries failed")?;
+        command::run(&mut cmd).context("building the release binaries failed")?;
     }
     for p in &packages {
         let path = repo.root.join("target/release").join(p);
@@ -258,8 +259,8 @@ pub fn run(repo: &Repo, opts: &Args) -> Result<()> {
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
-    util::apply_venv_env(&mut cmd, &repo.venv);
-    println!("    $ {}", util::display_cmd(&cmd));
+    repo::apply_venv_env(&mut cmd, &repo.venv);
+    println!("    $ {}", command::display_cmd(&cmd));
     let child = cmd.spawn().context("cannot start puff-example-rust-app")?;
     let mut target = Running {
         child,
@@ -303,7 +304,7 @@ pub fn run(repo: &Repo, opts: &Args) -> Result<()> {
             if let Some(status) = target.child.try_wait()? {
                 bail!(
                     "the target server exited ({}): {}\n{}",
-                    util::describe_status(status),
+                    command::describe_status(status),
                     last_line(&target_log),
                     log_excerpt(&target_log)
                 );

@@ -18,7 +18,7 @@ use super::harness::server::{Launch, Server};
 use super::harness::server_bench::{
     Case, Env, ExtraSettings, LoadArgs, PgData, RunOpts, RunResult, ServerBench, find, ratio_check,
 };
-use crate::util::Repo;
+use crate::repo::Repo;
 
 /// The servers, in the order they run in a round.
 pub const SERVERS: [Server; 3] = [Server::Puff, Server::Gevent, Server::Granian];

@@ -23,8 +23,9 @@ use super::harness::server::Server;
 use super::harness::server_bench::{Env, RunOpts, ServerBench};
 use super::harness::server_runs::server_command;
 use super::harness::tools::{ensure_debian_tool, ensure_puff_cli};
+use crate::command;
+use crate::repo::{self, Repo};
 use crate::setup;
-use crate::util::{self, Repo};
 
 /// `bench django --instructions`: requests the load client sends to each server before the
 /// counters are zeroed, and those that are counted.
@@ -116,7 +117,7 @@ pub fn run(repo: &Repo, opts: &RunOpts) -> Result<()> {
 
     let mut machine = machine_info(repo, &env.peers_venv, false, &PACKAGES);
     machine.tools.insert(0, ("postgres".into(), version));
-    if let Ok(v) = util::capture(Command::new("valgrind").arg("--version")) {
+    if let Ok(v) = command::capture(Command::new("valgrind").arg("--version")) {
         machine.tools.insert(0, ("valgrind".into(), first_line(&v)));
     }
     let md = render_instructions(&iso, &machine, &rows);
@@ -207,14 +208,14 @@ fn count_alone(env: &Env) -> Result<f64> {
         );
         args.extend(["django_alone.py".to_string(), n.to_string()]);
         let mut cmd = pinned(env.server_cpu, Path::new("valgrind"), &args);
-        util::apply_venv_env(&mut cmd, &env.peers_venv);
+        repo::apply_venv_env(&mut cmd, &env.peers_venv);
         cmd.current_dir(env.repo.root.join("bench/apps"))
             .env_remove("PYO3_PYTHON")
             .env_remove("PYTHONPATH")
             .env("BENCH_PG_URL", env.pg_url.clone().unwrap_or_default())
             .env("DJANGO_SETTINGS_MODULE", "django_bench_settings")
             .stdin(Stdio::null());
-        println!("    $ {}", util::display_cmd(&cmd));
+        println!("    $ {}", command::display_cmd(&cmd));
         // Not `{name}.log`: the callgrind files are the ones named `{name}.<pid>`.
         let log = env.log_dir.join(format!("{name}-output.log"));
         let out = cmd.output().context("cannot run valgrind")?;
@@ -222,7 +223,7 @@ fn count_alone(env: &Env) -> Result<f64> {
         if !out.status.success() {
             bail!(
                 "django_alone.py {n} failed ({}): {}",
-                util::describe_status(out.status),
+                command::describe_status(out.status),
                 last_line(&log)
             );
         }
@@ -251,7 +252,7 @@ fn count_server(env: &Env, server: Server) -> Result<f64> {
         w
     });
     cmd.stdout(log.try_clone()?).stderr(log);
-    println!("    $ {}", util::display_cmd(&cmd));
+    println!("    $ {}", command::display_cmd(&cmd));
     let label = Django::label(server);
     let child = cmd
         .spawn()
@@ -276,14 +277,14 @@ fn count_server(env: &Env, server: Server) -> Result<f64> {
             .with_context(|| format!("{label}: the load of {n} failed"))
     };
     load(WARMUP_REQUESTS)?;
-    util::run(
+    command::run(
         Command::new("callgrind_control")
             .arg("-z")
             .stdout(Stdio::null()),
     )
     .context("callgrind_control -z failed")?;
     load(COUNTED_REQUESTS)?;
-    util::run(
+    command::run(
         Command::new("callgrind_control")
             .arg("-d")
             .stdout(Stdio::null()),

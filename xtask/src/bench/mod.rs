@@ -21,8 +21,9 @@ use clap::Subcommand;
 
 use harness::{server_runs, service_runs};
 
+use crate::command;
+use crate::repo::Repo;
 use crate::setup;
-use crate::util::{self, Repo};
 
 const AFTER_HELP: &str = "\
 Installs wrk (apt-get) and bench/.venv-peers (pinned peers) when missing and builds the Rust
@@ -96,7 +97,7 @@ pub fn run(repo: &Repo, args: Args) -> Result<()> {
         Which::Bridge { criterion } => {
             setup::run(repo)?;
             println!("[bench] cargo bench -p puff-greenlet --bench bridge");
-            util::run(
+            command::run(
                 repo.cargo()
                     .args(["bench", "-p", "puff-greenlet", "--bench", "bridge", "--"])
                     .args(&criterion),

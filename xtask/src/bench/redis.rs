@@ -17,7 +17,7 @@ use super::harness::service_bench::{
     CaseClient, CaseResult, ServiceBench, case_median, client_name, has_result, p50_of, p99_of,
     rate_of, ratio, ratio_cell,
 };
-use crate::util::Repo;
+use crate::repo::Repo;
 
 /// What `cargo xtask bench help redis` says.
 pub const ABOUT: &str = "\

@@ -18,7 +18,7 @@ use super::harness::service_bench::{
     CaseClient, CaseResult, ServiceBench, case_median, client_name, has_result, rate_of, ratio,
     ratio_cell,
 };
-use crate::util::Repo;
+use crate::repo::Repo;
 
 /// What `cargo xtask bench help tasks` says.
 pub const ABOUT: &str = "\

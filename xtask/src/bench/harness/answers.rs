@@ -10,7 +10,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use super::process::peer_command;
-use crate::util::{self, Repo};
+use crate::command;
+use crate::repo::Repo;
 
 /// The body of the hello and wait apps (and of the Rust route): 1 KB of `x`.
 pub const BODY_LEN: usize = 1024;
@@ -34,7 +35,7 @@ pub fn check_script(repo: &Repo, peers_venv: &Path, cpu: &str, args: &[String]) 
         .find(|l| !l.is_empty())
         .unwrap_or("(no output)");
     if !out.status.success() {
-        bail!("{last} ({})", util::describe_status(out.status));
+        bail!("{last} ({})", command::describe_status(out.status));
     }
     println!("    check: {last}");
     Ok(())

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use super::process::{log_excerpt, peer_command};
-use crate::util::{self, Repo};
+use crate::command;
+use crate::repo::Repo;
 
 /// The variables naming an existing Postgres server instead of a private one (read by the
 /// helpers).
@@ -71,7 +72,7 @@ impl HelperProc {
             bail!(
                 "the {} server helper exited ({}):\n{}",
                 self.what,
-                util::describe_status(status),
+                command::describe_status(status),
                 log_excerpt(log_path)
             );
         }
@@ -106,7 +107,7 @@ pub fn start_helper(
         .stdin(Stdio::piped())
         .stdout(log.try_clone()?)
         .stderr(log);
-    println!("    $ {}", util::display_cmd(&cmd));
+    println!("    $ {}", command::display_cmd(&cmd));
     let mut child = cmd
         .spawn()
         .with_context(|| format!("cannot start bench/apps/{}", args[0]))?;

@@ -9,8 +9,9 @@ use serde::{Serialize, Serializer};
 
 use super::peers::venv_versions;
 use super::process::first_line;
+use crate::command;
+use crate::repo::Repo;
 use crate::setup;
-use crate::util::{self, Repo};
 
 pub struct Machine {
     pub cpu: String,
@@ -80,11 +81,11 @@ pub fn machine_info(repo: &Repo, peers_venv: &Path, with_wrk: bool, packages: &[
                 .map(|(_, v)| v.trim().to_string())
         })
         .unwrap_or_else(|| "unknown".into());
-    let kernel = util::capture(Command::new("uname").arg("-sr"))
+    let kernel = command::capture(Command::new("uname").arg("-sr"))
         .map(|s| first_line(&s))
         .unwrap_or_default();
-    let python = util::capture(Command::new(repo.venv_python()).arg("--version"))
-        .or_else(|_| util::capture(Command::new(setup::base_python()).arg("--version")))
+    let python = command::capture(Command::new(repo.venv_python()).arg("--version"))
+        .or_else(|_| command::capture(Command::new(setup::base_python()).arg("--version")))
         .map(|s| first_line(&s))
         .unwrap_or_default();
     let mut tools = Vec::new();
@@ -96,7 +97,7 @@ pub fn machine_info(repo: &Repo, peers_venv: &Path, with_wrk: bool, packages: &[
         tools.push(("wrk".into(), v.split(" [").next().unwrap_or(&v).to_string()));
     }
     tools.extend(venv_versions(peers_venv, packages));
-    let git = util::capture(
+    let git = command::capture(
         Command::new("git")
             .args(["rev-parse", "--short", "HEAD"])
             .current_dir(&repo.root),

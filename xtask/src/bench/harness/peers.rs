@@ -7,8 +7,10 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
+use crate::command;
+use crate::repo::{self, Repo};
 use crate::setup;
-use crate::util::{self, Fnv64, Repo};
+use crate::stamp::Fnv64;
 
 pub const PEERS_VENV: &str = "bench/.venv-peers";
 pub const PEERS_REQUIREMENTS: &str = "bench/requirements-peers.txt";
@@ -39,12 +41,12 @@ pub fn ensure_peers(repo: &Repo, venv: &Path) -> Result<()> {
     let _ = std::fs::remove_file(&stamp_path);
     println!("    installing {PEERS_REQUIREMENTS} into {PEERS_VENV}");
     let mut cmd = Command::new(venv.join("bin/python"));
-    util::apply_venv_env(&mut cmd, venv);
+    repo::apply_venv_env(&mut cmd, venv);
     cmd.current_dir(&repo.root)
         .args(["-m", "pip", "install"])
         .args(setup::pip_flags())
         .args(["-r", PEERS_REQUIREMENTS]);
-    util::run(&mut cmd).context("installing the peer servers failed")?;
+    command::run(&mut cmd).context("installing the peer servers failed")?;
     std::fs::write(&stamp_path, format!("{hash}\n"))
         .with_context(|| format!("cannot write {}", stamp_path.display()))?;
     Ok(())
@@ -88,12 +90,12 @@ pub fn ensure_side_venv(repo: &Repo, side: &SideVenv) -> Result<()> {
     let _ = std::fs::remove_file(&stamp_path);
     println!("    installing {} into {}", side.requirements, side.dir);
     let mut cmd = Command::new(venv.join("bin/python"));
-    util::apply_venv_env(&mut cmd, &venv);
+    repo::apply_venv_env(&mut cmd, &venv);
     cmd.current_dir(&repo.root)
         .args(["-m", "pip", "install"])
         .args(setup::pip_flags())
         .args(["-r", side.requirements]);
-    util::run(&mut cmd).with_context(|| format!("installing {} failed", side.dir))?;
+    command::run(&mut cmd).with_context(|| format!("installing {} failed", side.dir))?;
     std::fs::write(&stamp_path, format!("{hash}\n"))
         .with_context(|| format!("cannot write {}", stamp_path.display()))?;
     Ok(())
@@ -107,7 +109,8 @@ pub fn venv_versions(venv: &Path, packages: &[&str]) -> Vec<(String, String)> {
     );
     let mut out = Vec::new();
     if !packages.is_empty()
-        && let Ok(text) = util::capture(Command::new(venv.join("bin/python")).args(["-c", &script]))
+        && let Ok(text) =
+            command::capture(Command::new(venv.join("bin/python")).args(["-c", &script]))
     {
         for line in text.lines() {
             if let Some((k, v)) = line.split_once(' ') {

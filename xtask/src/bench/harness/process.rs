@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::util::{self, Repo};
+use crate::command;
+use crate::repo::{self, Repo};
 
 const NOFILE: u32 = 65_536;
 
@@ -26,7 +27,7 @@ pub fn pick_cpus() -> (&'static str, &'static str) {
 
 /// An error unless taskset is installed; `what` says what it pins.
 pub fn require_taskset(what: &str) -> Result<()> {
-    if !util::on_path("taskset") {
+    if !command::on_path("taskset") {
         bail!("taskset is missing (Debian package util-linux); it pins {what} to CPUs");
     }
     Ok(())
@@ -56,7 +57,7 @@ pub fn pinned(cpu: &str, program: &Path, args: &[String]) -> Command {
 pub fn puff_cli_command(repo: &Repo, cpu: &str, args: &[String]) -> Command {
     let mut cmd = pinned(cpu, &repo.root.join("target/release/puff-cli"), args);
     cmd.env("PYO3_PYTHON", repo.venv_python());
-    util::apply_venv_env(&mut cmd, &repo.venv);
+    repo::apply_venv_env(&mut cmd, &repo.venv);
     cmd
 }
 
@@ -64,7 +65,7 @@ pub fn puff_cli_command(repo: &Repo, cpu: &str, args: &[String]) -> Command {
 pub fn peer_command(peers_venv: &Path, cpu: &str, args: &[String]) -> Command {
     let mut cmd = pinned(cpu, &peers_venv.join("bin/python"), args);
     cmd.env_remove("PYO3_PYTHON");
-    util::apply_venv_env(&mut cmd, peers_venv);
+    repo::apply_venv_env(&mut cmd, peers_venv);
     cmd
 }
 
@@ -113,7 +114,7 @@ pub fn wait_accepting(running: &mut Running, addr: SocketAddr, log_path: &Path) 
             bail!(
                 "{} exited before accepting connections ({}): {}\n{}",
                 running.name,
-                util::describe_status(status),
+                command::describe_status(status),
                 last_line(log_path),
                 log_excerpt(log_path)
             );

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use super::process::{last_line, log_excerpt};
-use crate::util;
+use crate::command;
 
 /// One timed run of one client program.
 #[derive(Clone, Debug, Default)]
@@ -62,7 +62,7 @@ pub fn run_client_once(mut cmd: Command, log_path: &Path) -> Result<ClientRound>
     let log =
         File::create(log_path).with_context(|| format!("cannot create {}", log_path.display()))?;
     cmd.stdout(log.try_clone()?).stderr(log);
-    println!("    $ {}", util::display_cmd(&cmd));
+    println!("    $ {}", command::display_cmd(&cmd));
     let mut child = cmd.spawn().context("cannot start the client program")?;
     let deadline = Instant::now() + Duration::from_secs(600);
     let status = loop {
@@ -81,7 +81,7 @@ pub fn run_client_once(mut cmd: Command, log_path: &Path) -> Result<ClientRound>
         Ok(round) => Ok(round),
         Err(e) => bail!(
             "{} ({e}): {}\n{}",
-            util::describe_status(status),
+            command::describe_status(status),
             last_line(log_path),
             log_excerpt(log_path)
         ),

@@ -3,12 +3,13 @@
 //! `bench/results/<benchmark>-<stamp>.md` and `.json`.
 
 use std::fmt::Write as _;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use serde::{Serialize, Serializer};
 
 use super::machine::Machine;
-use crate::util::{self, Repo};
+use crate::repo::Repo;
 
 /// A target (or a figure for information) of a report.
 pub struct Check {
@@ -101,11 +102,32 @@ pub fn thousands(v: u64) -> String {
 
 /// The UTC timestamp for file names (`20261122T051548Z`) and for reports (ISO 8601).
 pub fn stamps() -> (String, String) {
-    let (y, mo, d, h, mi, s) = util::utc_now();
+    let (y, mo, d, h, mi, s) = utc_now();
     (
         format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z"),
         format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z"),
     )
+}
+
+/// Current UTC time as (year, month, day, hour, minute, second).
+pub fn utc_now() -> (i64, u32, u32, u32, u32, u32) {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let rem = rem as u32;
+    (year, month, day, rem / 3600, rem / 60 % 60, rem % 60)
 }
 
 /// "existing release binaries (--skip-build)" or "release binaries built by this run".
@@ -332,6 +354,14 @@ mod tests {
             text(&check.json(false)),
             r#"{"check":"puff / granian req/s","value":0.333,"target":"-","result":"info"}"#
         );
+    }
+
+    #[test]
+    fn utc_now_is_sane() {
+        let (y, mo, d, h, mi, s) = utc_now();
+        assert!(y >= 2024);
+        assert!((1..=12).contains(&mo) && (1..=31).contains(&d));
+        assert!(h < 24 && mi < 60 && s < 60);
     }
 
     /// Compact JSON of `v`.

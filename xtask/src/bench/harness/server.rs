@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::util::Repo;
+use crate::repo::Repo;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Server {

@@ -15,7 +15,7 @@ use super::list::{List, clamped};
 use super::report::Check;
 use super::server::{Launch, Server};
 use super::wrk::Measurement;
-use crate::util::Repo;
+use crate::repo::Repo;
 
 /// One load: `connections` wrk connections on `path`, served by `servers`.
 #[derive(Clone, Copy, Debug)]

@@ -227,7 +227,7 @@ pub mod fixtures {
     use super::super::server_bench::Case;
     use super::super::wrk::Measurement;
     use super::*;
-    use crate::util::Repo;
+    use crate::repo::Repo;
 
     fn ok(rps: f64, p50: f64, p99: f64, rounds: &[f64]) -> Result<Measurement, String> {
         Ok(Measurement {

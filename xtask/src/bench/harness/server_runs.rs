@@ -20,8 +20,9 @@ use super::server_bench::{Case, Env, RunOpts, RunResult, ServerBench};
 use super::server_report;
 use super::tools::ensure_wrk;
 use super::wrk::{self, Measurement, Wrk, WrkLoad, median_round};
+use crate::command;
+use crate::repo::{self, Repo};
 use crate::setup;
-use crate::util::{self, Repo};
 
 /// `cargo xtask bench http|asgi|graphql|django`: see [`ServerBench`].
 pub fn run<B: ServerBench>(repo: &Repo, opts: &RunOpts) -> Result<()> {
@@ -244,7 +245,7 @@ fn build_release(env: &mut Env, packages: &[(&str, Vec<Server>)]) -> Result<()> 
     for (p, _) in packages {
         cmd.args(["-p", p]);
     }
-    if util::run(&mut cmd).is_ok() {
+    if command::run(&mut cmd).is_ok() {
         return Ok(());
     }
     if packages.len() == 1 {
@@ -260,7 +261,7 @@ fn build_release(env: &mut Env, packages: &[(&str, Vec<Server>)]) -> Result<()> 
     for (p, servers) in packages {
         let mut cmd = env.repo.cargo();
         cmd.args(["build", "--release", "-p", p]);
-        if util::run(&mut cmd).is_err() {
+        if command::run(&mut cmd).is_err() {
             println!("    WARNING: {p} did not build; its runs will be skipped");
             for s in servers {
                 env.unavailable
@@ -294,10 +295,10 @@ pub fn server_command<B: ServerBench>(
     cmd.current_dir(launch.dir);
     if server.is_peer() {
         cmd.env_remove("PYO3_PYTHON");
-        util::apply_venv_env(&mut cmd, &env.peers_venv);
+        repo::apply_venv_env(&mut cmd, &env.peers_venv);
     } else {
         cmd.env("PYO3_PYTHON", repo.venv_python());
-        util::apply_venv_env(&mut cmd, &repo.venv);
+        repo::apply_venv_env(&mut cmd, &repo.venv);
         if server == Server::PuffRust {
             // The Rust example reads no puff.toml, so its access log is turned off through
             // the log filter (PUFF_LOG) instead of `access_log = false`.
@@ -330,7 +331,7 @@ fn run_one<B: ServerBench>(
         File::create(&log_path).with_context(|| format!("cannot create {}", log_path.display()))?;
     let mut cmd = server_command::<B>(env, case, server, port, &[]);
     cmd.stdout(log.try_clone()?).stderr(log);
-    println!("    $ {}", util::display_cmd(&cmd));
+    println!("    $ {}", command::display_cmd(&cmd));
     let label = B::label(server);
     let child = cmd
         .spawn()
@@ -384,7 +385,7 @@ fn run_one<B: ServerBench>(
     if let Some(status) = running.child.try_wait()? {
         bail!(
             "{label} exited during the run ({})",
-            util::describe_status(status)
+            command::describe_status(status)
         );
     }
     if B::RECHECK {

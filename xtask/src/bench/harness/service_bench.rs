@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::peers::{PEERS_VENV, SideVenv};
 use super::programs::{ClientRound, median};
 use super::report::Check;
-use crate::util::Repo;
+use crate::repo::Repo;
 
 /// A client program of `bench postgres`, `redis` or `tasks`.
 pub trait CaseClient: Copy + PartialEq {

@@ -16,8 +16,8 @@ use super::report::{self, stamps};
 use super::service_bench::{CaseClient, CaseResult, ServiceBench};
 use super::service_report;
 use super::tools::ensure_puff_cli;
+use crate::repo::Repo;
 use crate::setup;
-use crate::util::Repo;
 
 /// `bench postgres`, `bench redis`, `bench tasks`: see [`ServiceBench`].
 pub fn run<B: ServiceBench>(repo: &Repo, bench: &B) -> Result<()> {

@@ -5,7 +5,8 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
-use crate::util::{self, Repo};
+use crate::command;
+use crate::repo::Repo;
 
 /// Installs wrk with apt-get when it is not on PATH.
 pub fn ensure_wrk() -> Result<()> {
@@ -14,15 +15,15 @@ pub fn ensure_wrk() -> Result<()> {
 
 /// Installs Debian's `package` with apt-get when `binary` is not on PATH.
 pub fn ensure_debian_tool(binary: &str, package: &str) -> Result<()> {
-    if util::on_path(binary) {
+    if command::on_path(binary) {
         println!("    {binary} found");
         return Ok(());
     }
     println!("    {binary} not found: installing the Debian package `{package}` with apt-get");
-    if !util::on_path("apt-get") {
+    if !command::on_path("apt-get") {
         bail!("{binary} is missing and apt-get is not available: install {package} by hand");
     }
-    let root = util::capture(Command::new("id").arg("-u"))
+    let root = command::capture(Command::new("id").arg("-u"))
         .map(|s| s.trim() == "0")
         .unwrap_or(false);
     let apt = |args: &[&str]| -> Command {
@@ -37,8 +38,8 @@ pub fn ensure_debian_tool(binary: &str, package: &str) -> Result<()> {
         cmd.stdin(Stdio::null());
         cmd
     };
-    util::run(&mut apt(&["update", "-qq"])).context("apt-get update failed")?;
-    util::run(&mut apt(&[
+    command::run(&mut apt(&["update", "-qq"])).context("apt-get update failed")?;
+    command::run(&mut apt(&[
         "install",
         "-y",
         "-qq",
@@ -46,7 +47,7 @@ pub fn ensure_debian_tool(binary: &str, package: &str) -> Result<()> {
         package,
     ]))
     .with_context(|| format!("apt-get install {package} failed"))?;
-    if !util::on_path(binary) {
+    if !command::on_path(binary) {
         bail!("apt-get installed {package} but {binary} is still not on PATH");
     }
     Ok(())
@@ -63,7 +64,7 @@ pub fn ensure_puff_cli(repo: &Repo, skip_build: bool, with_puff: bool, step: &st
         println!("[bench {step}] cargo build --release -p puff-cli -- skipped");
     } else {
         println!("[bench {step}] cargo build --release -p puff-cli");
-        util::run(repo.cargo().args(["build", "--release", "-p", "puff-cli"]))
+        command::run(repo.cargo().args(["build", "--release", "-p", "puff-cli"]))
             .context("building puff-cli failed")?;
     }
     let puff_cli = repo.root.join("target/release/puff-cli");

@@ -7,7 +7,7 @@ use std::process::Stdio;
 use anyhow::{Context, Result, bail};
 
 use super::process::pinned;
-use crate::util;
+use crate::command;
 
 #[derive(Clone, Debug, Default)]
 pub struct Measurement {
@@ -53,7 +53,7 @@ impl Wrk<'_> {
         args.push(load.url.into());
         let mut cmd = pinned(self.cpu, Path::new("wrk"), &args);
         cmd.stdin(Stdio::null());
-        util::capture(&mut cmd)
+        command::capture(&mut cmd)
     }
 }
 
