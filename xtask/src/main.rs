@@ -8,6 +8,7 @@ mod repo;
 mod serve;
 mod setup;
 mod stamp;
+mod system;
 mod test;
 mod usage;
 

@@ -7,9 +7,9 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::command;
 use crate::repo::Repo;
 use crate::stamp::Fnv64;
+use crate::{command, system};
 
 const STAMP: &str = ".puff-setup-stamp";
 const REQUIREMENTS: &str = "python/requirements-dev.txt";
@@ -158,8 +158,8 @@ pub fn stamp_hash(files: &[&Path], info: &PythonInfo) -> Result<String> {
 
 /// `cargo xtask setup`.
 pub fn run(repo: &Repo) -> Result<()> {
-    ensure_postgres_binaries()?;
-    ensure_redis_binaries()?;
+    system::ensure_postgres_binaries()?;
+    system::ensure_redis_binaries()?;
     let info = ensure_venv(repo, &repo.venv, "[setup 1/3]")?;
 
     let requirements = repo.root.join(REQUIREMENTS);
@@ -197,105 +197,5 @@ pub fn run(repo: &Repo) -> Result<()> {
         "[setup] done: .venv is ready (Python {})",
         info.version_str()
     );
-    Ok(())
-}
-
-/// The folder holding the Postgres server binaries `initdb` and `pg_ctl`, if installed.
-pub fn postgres_bindir() -> Option<std::path::PathBuf> {
-    let mut candidates: Vec<std::path::PathBuf> = Vec::new();
-    if let Some(dir) = std::env::var_os("PG_BINDIR") {
-        candidates.push(dir.into());
-    }
-    if let Ok(entries) = std::fs::read_dir("/usr/lib/postgresql") {
-        let mut versions: Vec<(u32, std::path::PathBuf)> = entries
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let v = e.file_name().to_string_lossy().parse::<u32>().ok()?;
-                Some((v, e.path().join("bin")))
-            })
-            .collect();
-        versions.sort_by_key(|v| std::cmp::Reverse(v.0));
-        candidates.extend(versions.into_iter().map(|(_, p)| p));
-    }
-    if let Some(path) = std::env::var_os("PATH") {
-        candidates.extend(std::env::split_paths(&path));
-    }
-    candidates
-        .into_iter()
-        .find(|dir| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file())
-}
-
-/// Install the Debian package `package` with apt-get when we are root on a Debian-like
-/// machine; otherwise fail with `why` and the command to run.
-fn apt_install(package: &str, why: &str) -> Result<()> {
-    let is_root = command::capture(Command::new("id").arg("-u"))
-        .map(|out| out.trim() == "0")
-        .unwrap_or(false);
-    if !(is_root && command::on_path("apt-get")) {
-        bail!("{why}; install it with `sudo apt-get install -y {package}` (Debian/Ubuntu)");
-    }
-    println!("[setup] {why}: apt-get install -y {package}");
-    let mut update = Command::new("apt-get");
-    update.args(["update", "-qq"]);
-    command::run(&mut update).context("apt-get update failed")?;
-    let mut install = Command::new("apt-get");
-    install.env("DEBIAN_FRONTEND", "noninteractive").args([
-        "install",
-        "-y",
-        "-qq",
-        "--no-install-recommends",
-        package,
-    ]);
-    command::run(&mut install)
-        .with_context(|| format!("installing the Debian package `{package}` failed"))
-}
-
-/// The Postgres tests start private servers from the installed binaries: install them with
-/// apt-get when we are root on a Debian-like machine, else fail with the command to run.
-pub fn ensure_postgres_binaries() -> Result<()> {
-    if let Some(dir) = postgres_bindir() {
-        println!("[setup] Postgres server binaries: {}", dir.display());
-        return Ok(());
-    }
-    apt_install(
-        "postgresql",
-        "the Postgres tests need the Postgres server binaries (initdb, pg_ctl; or set \
-         PG_BINDIR to their folder)",
-    )?;
-    if postgres_bindir().is_none() {
-        bail!("installed `postgresql` but still cannot find initdb and pg_ctl");
-    }
-    Ok(())
-}
-
-/// The Redis tests start private servers from the installed `redis-server` (or
-/// `$REDIS_SERVER`): install it with apt-get when we are root on a Debian-like machine, else
-/// fail with the command to run.
-pub fn ensure_redis_binaries() -> Result<()> {
-    if let Some(path) = std::env::var_os("REDIS_SERVER") {
-        let path = std::path::PathBuf::from(path);
-        if path.is_file() {
-            println!(
-                "[setup] Redis server binary: {} ($REDIS_SERVER)",
-                path.display()
-            );
-            return Ok(());
-        }
-        bail!(
-            "REDIS_SERVER is set to {}, which is not a file",
-            path.display()
-        );
-    }
-    if command::on_path("redis-server") {
-        println!("[setup] Redis server binary: redis-server (on PATH)");
-        return Ok(());
-    }
-    apt_install(
-        "redis-server",
-        "the Redis tests need `redis-server` (or set REDIS_SERVER to its path)",
-    )?;
-    if !command::on_path("redis-server") {
-        bail!("installed `redis-server` but still cannot find it on PATH");
-    }
     Ok(())
 }

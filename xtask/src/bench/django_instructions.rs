@@ -22,10 +22,11 @@ use super::harness::report::stamps;
 use super::harness::server::Server;
 use super::harness::server_bench::{Env, RunOpts, ServerBench};
 use super::harness::server_runs::server_command;
-use super::harness::tools::{ensure_debian_tool, ensure_puff_cli};
+use super::harness::tools::ensure_puff_cli;
 use crate::command;
 use crate::repo::{self, Repo};
 use crate::setup;
+use crate::system::ensure_debian_tool;
 
 /// `bench django --instructions`: requests the load client sends to each server before the
 /// counters are zeroed, and those that are counted.
