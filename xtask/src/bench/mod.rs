@@ -76,7 +76,7 @@ enum Which {
     Django(django::Args),
     /// Criterion benchmark of the greenlet <-> Tokio bridge (cargo bench -p puff-greenlet)
     Bridge {
-        /// Arguments for criterion (after `--` when they start with `-`)
+        /// Arguments for criterion, passed as given (`-- --help` shows criterion's help)
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         criterion: Vec<String>,
     },
@@ -180,5 +180,13 @@ mod tests {
             panic!("bench bridge")
         };
         assert_eq!(criterion, ["--save-baseline", "main", "round_trip"]);
+        let Ok(Args {
+            which: Some(Which::Bridge { criterion }),
+            ..
+        }) = parse(&["bridge", "--", "--help"])
+        else {
+            panic!("bench bridge -- --help")
+        };
+        assert_eq!(criterion, ["--help"]);
     }
 }
