@@ -7,7 +7,9 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::util::{self, Fnv64, Repo};
+use crate::repo::Repo;
+use crate::stamp::Fnv64;
+use crate::{command, system};
 
 const STAMP: &str = ".puff-setup-stamp";
 const REQUIREMENTS: &str = "python/requirements-dev.txt";
@@ -36,7 +38,7 @@ print(v[0], v[1], v[2], int(shared), sys.executable)";
 /// Runs `cmd` (a Python interpreter) with a probe script.
 pub fn probe_python(mut cmd: Command, shown: &str) -> Result<PythonInfo> {
     cmd.args(["-c", PROBE]);
-    let out = util::capture(&mut cmd)
+    let out = command::capture(&mut cmd)
         .with_context(|| format!("cannot run the Python interpreter `{shown}`"))?;
     let mut it = out.split_whitespace();
     let mut num = || -> Result<u32> {
@@ -120,7 +122,7 @@ pub fn ensure_venv(repo: &Repo, venv: &Path, label: &str) -> Result<PythonInfo> 
     );
     let mut cmd = Command::new(&base);
     cmd.arg("-m").arg("venv").arg(venv).current_dir(&repo.root);
-    util::run(&mut cmd).with_context(|| {
+    command::run(&mut cmd).with_context(|| {
         format!(
             "creating the virtualenv failed; on Debian/Ubuntu `apt-get install python3-venv` \
              provides the venv module ({shown_venv} may need removing first)"
@@ -156,8 +158,8 @@ pub fn stamp_hash(files: &[&Path], info: &PythonInfo) -> Result<String> {
 
 /// `cargo xtask setup`.
 pub fn run(repo: &Repo) -> Result<()> {
-    ensure_postgres_binaries()?;
-    ensure_redis_binaries()?;
+    system::ensure_postgres_binaries()?;
+    system::ensure_redis_binaries()?;
     let info = ensure_venv(repo, &repo.venv, "[setup 1/3]")?;
 
     let requirements = repo.root.join(REQUIREMENTS);
@@ -180,14 +182,14 @@ pub fn run(repo: &Repo) -> Result<()> {
     cmd.args(["-m", "pip", "install"])
         .args(pip_flags())
         .args(["-r", REQUIREMENTS]);
-    util::run(&mut cmd).context("installing the dev requirements failed")?;
+    command::run(&mut cmd).context("installing the dev requirements failed")?;
 
     println!("[setup 3/3] installing the puff Python package (pip install -e python/)");
     let mut cmd = repo.command(repo.venv_python());
     cmd.args(["-m", "pip", "install"])
         .args(pip_flags())
         .args(["-e", "python/"]);
-    util::run(&mut cmd).context("installing the puff Python package failed")?;
+    command::run(&mut cmd).context("installing the puff Python package failed")?;
 
     std::fs::write(&stamp_path, format!("{hash}\n"))
         .with_context(|| format!("cannot write {}", stamp_path.display()))?;
@@ -195,105 +197,5 @@ pub fn run(repo: &Repo) -> Result<()> {
         "[setup] done: .venv is ready (Python {})",
         info.version_str()
     );
-    Ok(())
-}
-
-/// The folder holding the Postgres server binaries `initdb` and `pg_ctl`, if installed.
-pub fn postgres_bindir() -> Option<std::path::PathBuf> {
-    let mut candidates: Vec<std::path::PathBuf> = Vec::new();
-    if let Some(dir) = std::env::var_os("PG_BINDIR") {
-        candidates.push(dir.into());
-    }
-    if let Ok(entries) = std::fs::read_dir("/usr/lib/postgresql") {
-        let mut versions: Vec<(u32, std::path::PathBuf)> = entries
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let v = e.file_name().to_string_lossy().parse::<u32>().ok()?;
-                Some((v, e.path().join("bin")))
-            })
-            .collect();
-        versions.sort_by_key(|v| std::cmp::Reverse(v.0));
-        candidates.extend(versions.into_iter().map(|(_, p)| p));
-    }
-    if let Some(path) = std::env::var_os("PATH") {
-        candidates.extend(std::env::split_paths(&path));
-    }
-    candidates
-        .into_iter()
-        .find(|dir| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file())
-}
-
-/// Install the Debian package `package` with apt-get when we are root on a Debian-like
-/// machine; otherwise fail with `why` and the command to run.
-fn apt_install(package: &str, why: &str) -> Result<()> {
-    let is_root = util::capture(Command::new("id").arg("-u"))
-        .map(|out| out.trim() == "0")
-        .unwrap_or(false);
-    if !(is_root && util::on_path("apt-get")) {
-        bail!("{why}; install it with `sudo apt-get install -y {package}` (Debian/Ubuntu)");
-    }
-    println!("[setup] {why}: apt-get install -y {package}");
-    let mut update = Command::new("apt-get");
-    update.args(["update", "-qq"]);
-    util::run(&mut update).context("apt-get update failed")?;
-    let mut install = Command::new("apt-get");
-    install.env("DEBIAN_FRONTEND", "noninteractive").args([
-        "install",
-        "-y",
-        "-qq",
-        "--no-install-recommends",
-        package,
-    ]);
-    util::run(&mut install)
-        .with_context(|| format!("installing the Debian package `{package}` failed"))
-}
-
-/// The Postgres tests start private servers from the installed binaries: install them with
-/// apt-get when we are root on a Debian-like machine, else fail with the command to run.
-pub fn ensure_postgres_binaries() -> Result<()> {
-    if let Some(dir) = postgres_bindir() {
-        println!("[setup] Postgres server binaries: {}", dir.display());
-        return Ok(());
-    }
-    apt_install(
-        "postgresql",
-        "the Postgres tests need the Postgres server binaries (initdb, pg_ctl; or set \
-         PG_BINDIR to their folder)",
-    )?;
-    if postgres_bindir().is_none() {
-        bail!("installed `postgresql` but still cannot find initdb and pg_ctl");
-    }
-    Ok(())
-}
-
-/// The Redis tests start private servers from the installed `redis-server` (or
-/// `$REDIS_SERVER`): install it with apt-get when we are root on a Debian-like machine, else
-/// fail with the command to run.
-pub fn ensure_redis_binaries() -> Result<()> {
-    if let Some(path) = std::env::var_os("REDIS_SERVER") {
-        let path = std::path::PathBuf::from(path);
-        if path.is_file() {
-            println!(
-                "[setup] Redis server binary: {} ($REDIS_SERVER)",
-                path.display()
-            );
-            return Ok(());
-        }
-        bail!(
-            "REDIS_SERVER is set to {}, which is not a file",
-            path.display()
-        );
-    }
-    if util::on_path("redis-server") {
-        println!("[setup] Redis server binary: redis-server (on PATH)");
-        return Ok(());
-    }
-    apt_install(
-        "redis-server",
-        "the Redis tests need `redis-server` (or set REDIS_SERVER to its path)",
-    )?;
-    if !util::on_path("redis-server") {
-        bail!("installed `redis-server` but still cannot find it on PATH");
-    }
     Ok(())
 }

@@ -5,8 +5,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow, bail};
 
+use crate::command;
+use crate::repo::Repo;
 use crate::setup;
-use crate::util::{self, Repo};
 
 enum Outcome {
     Passed,
@@ -23,20 +24,20 @@ const STEPS: usize = 14;
 
 /// Runs a command; `Ok(Passed)` when it exits 0.
 fn run_cmd(mut cmd: Command) -> Result<Outcome> {
-    util::run(&mut cmd)?;
+    command::run(&mut cmd)?;
     Ok(Outcome::Passed)
 }
 
 /// Runs pytest; exit code 5 ("no tests collected") counts as skipped, not failed.
 fn run_pytest(mut cmd: Command) -> Result<Outcome> {
-    let status = util::run_status(&mut cmd)?;
+    let status = command::run_status(&mut cmd)?;
     match status.code() {
         Some(0) => Ok(Outcome::Passed),
         Some(5) => Ok(Outcome::Skipped("pytest collected no tests".into())),
         _ => bail!(
             "`{}` failed ({})",
-            util::display_cmd(&cmd),
-            util::describe_status(status)
+            command::display_cmd(&cmd),
+            command::describe_status(status)
         ),
     }
 }

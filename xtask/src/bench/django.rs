@@ -1,0 +1,330 @@
+//! `cargo xtask bench django`: the polls example's `GET /polls/bench/` (three ORM queries, a
+//! JSON answer; `examples/django_polls/polls/views.py`) served by Puff (`django = true`: the
+//! stock postgresql engine on Puff's pool through its psycopg2 shim), gunicorn+gevent (the real
+//! psycopg2, made cooperative by psycogreen) and granian (WSGI, blocking threads, the real
+//! psycopg2), with the same Django settings (`bench/apps/django_bench_settings.py`) on the
+//! same private Postgres database, under wrk with the method of `bench http`. The
+//! `--instructions` mode is `django_instructions`'s.
+
+use std::net::SocketAddr;
+use std::process::Command;
+
+use anyhow::Result;
+
+use super::harness::answers::check_script;
+use super::harness::list::{List, ListParser, clamped};
+use super::harness::report::Check;
+use super::harness::server::{Launch, Server};
+use super::harness::server_bench::{
+    Case, Env, ExtraSettings, LoadArgs, PgData, RunOpts, RunResult, ServerBench, find, ratio_check,
+};
+use crate::repo::Repo;
+
+/// The servers, in the order they run in a round.
+pub const SERVERS: [Server; 3] = [Server::Puff, Server::Gevent, Server::Granian];
+
+pub const CASES: [Case; 1] = [Case {
+    id: 'a',
+    title: "polls bench view: 3 ORM queries, JSON",
+    connections: 64,
+    path: "/polls/bench/",
+    wait: false,
+    post_body: None,
+    servers: &SERVERS,
+}];
+
+/// Granian's `--blocking-threads`: the threads that run the WSGI app, each with its own
+/// persistent psycopg2 connection. On one CPU more threads overlap more Postgres round trips
+/// but contend for the GIL; 8 had the best median in trials here, within the noise (see
+/// bench/README.md).
+const GRANIAN_THREADS: u32 = 8;
+/// The report's label for granian; says [`GRANIAN_THREADS`].
+const GRANIAN_LABEL: &str = "granian (WSGI, 8 blocking threads)";
+
+/// The WSGI apps of the peers (modules found from bench/apps and examples/django_polls).
+const WSGI_APP: &str = "polls_site.wsgi:application";
+const GEVENT_APP: &str = "django_gevent_wsgi:application";
+
+/// The Postgres helper (bench/apps, peers venv): the URL it prints is that of the migrated
+/// and seeded database.
+pub const DATABASE: PgData = PgData {
+    helper: "django_pg_server.py",
+    prefix: "BENCH_DJANGO",
+    data: "database puff_bench_django migrated by Django (polls example), 50 questions x 4 \
+           choices",
+};
+
+/// The versions the report gives (peers venv).
+pub const PACKAGES: [&str; 6] = [
+    "django",
+    "psycopg2-binary",
+    "psycogreen",
+    "granian",
+    "gunicorn",
+    "gevent",
+];
+
+/// The report's lines on the app, the data and each server's configuration.
+const SETUP_NOTES: &str = "\
+- app: `examples/django_polls` unchanged (Django 5.2, its middleware and apps), view \
+`polls.views.bench`: the 5 latest questions, their choices, the question count (3 ORM \
+queries); settings `bench/apps/django_bench_settings.py` for all three servers (the example's, \
+plus DEBUG off, DATABASES from the bench database with CONN_MAX_AGE = 60, a local-memory \
+cache); database `puff_bench_django` migrated by Django and seeded with 50 questions x 4 \
+choices (`bench/apps/django_pg_server.py`)
+- servers: puff `bench/apps/puff_django.toml` (`django = true`, the stock postgresql engine \
+on Puff's `default` pool of 10 connections through its psycopg2 shim, Django connections local \
+to each request's greenlet); gunicorn `-k gevent -w 1 --worker-connections 2000` on the real \
+psycopg2 made cooperative by psycogreen (`bench/apps/django_gevent_wsgi.py`; one persistent \
+Postgres connection per open HTTP connection, 64); granian `--interface wsgi --workers 1 \
+--blocking-threads 8` on the real psycopg2 (one persistent connection per thread)
+";
+
+/// What `cargo xtask bench help django` says.
+pub const ABOUT: &str = "\
+The polls example (examples/django_polls, GET /polls/bench/: 3 ORM queries, JSON), the
+method of `bench http`, the same Django settings (bench/apps/django_bench_settings.py) and
+one private Postgres database (migrated, 50 questions x 4 choices; pinned to CPU 1 with
+wrk): puff (puff-cli, django = true) vs gevent (gunicorn+gevent, psycopg2 + psycogreen) vs
+granian (WSGI, 8 blocking threads, psycopg2); 64 connections, 5 rounds by default.
+--instructions: instead, user-space instructions per request under valgrind's callgrind
+(installed with apt-get when missing): Django alone (the WSGI app in a loop, no server),
+then each server on 600 counted requests; steadier than req/s on a shared machine.";
+
+/// `cargo xtask bench django [OPTIONS]`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Args {
+    /// Cases to run, comma-separated (default: all)
+    #[arg(long, value_name = "LIST", value_parser = ListParser::new(&CASES, Case::list_name))]
+    pub cases: Option<List<Case>>,
+    /// Servers to run, comma-separated (default: all)
+    #[arg(long, value_name = "LIST",
+          value_parser = ListParser::new(&SERVERS, Server::list_name))]
+    pub servers: Option<List<Server>>,
+    /// Runs of every server on every case, interleaved; the median req/s is reported (1-100)
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clamped(1, 100))]
+    pub rounds: u64,
+    /// Count user-space instructions per request under valgrind's callgrind instead (Django
+    /// alone, then each server)
+    #[arg(long)]
+    pub instructions: bool,
+    #[command(flatten)]
+    pub load: LoadArgs,
+}
+
+impl Args {
+    pub fn opts(&self) -> RunOpts {
+        RunOpts::new::<Django>(
+            &self.load,
+            self.rounds,
+            self.cases.as_ref(),
+            self.servers.as_ref(),
+            &SERVERS,
+        )
+    }
+}
+
+/// `bench/apps/django_check.py`'s arguments: a GET of `url` checked against the seeded data;
+/// it also counts the server connections to the bench database (`env.pg_url`).
+pub fn check_args(env: &Env, url: &str) -> Vec<String> {
+    vec![
+        "django_check.py".to_string(),
+        url.to_string(),
+        env.pg_url.clone().unwrap_or_default(),
+    ]
+}
+
+/// Puff against the faster of the two peers in this run: the target is 1.5x.
+fn best_peer_check(results: &[RunResult]) -> Option<Check> {
+    if !results.iter().any(|r| r.case.id == 'a') {
+        return None;
+    }
+    let best = SERVERS
+        .iter()
+        .filter(|s| **s != Server::Puff)
+        .filter_map(|s| Some((*s, find(results, 'a', *s)?.rps)))
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    let puff = find(results, 'a', Server::Puff).map(|m| m.rps);
+    let value = match (puff, best) {
+        (Some(p), Some((_, b))) if b > 0.0 => Some(p / b),
+        _ => None,
+    };
+    let name = best.map_or("best peer", |(s, _)| s.name());
+    Some(Check {
+        case: 'a',
+        what: format!("puff / best peer ({name}) req/s"),
+        value,
+        target: Some(1.5),
+        at_least: true,
+        unit: "x",
+    })
+}
+
+/// `bench django`.
+pub struct Django;
+
+impl ServerBench for Django {
+    const NAME: &'static str = "django";
+    const TITLE: &'static str = "Puff Django benchmark";
+    const CASES: &'static [Case] = &CASES;
+    const PACKAGES: &'static [&'static str] = &PACKAGES;
+    const POSTGRES: Option<PgData> = Some(DATABASE);
+    const RECHECK: bool = true;
+    const LOAD_NOTE: &'static str =
+        " (with the Postgres server), every request `GET /polls/bench/`";
+    const ANSWERS_NOTE: &'static str = "every server's answer checked (status 200, JSON, \
+        exactly the 5 latest questions with their 4 choices each and the count of 50, \
+        `bench/apps/django_check.py`) before and after the warm-up and after the measured run";
+
+    fn label(server: Server) -> &'static str {
+        match server {
+            Server::Puff => "puff (puff-cli, Django)",
+            Server::Granian => GRANIAN_LABEL,
+            Server::Gevent => "gunicorn+gevent (psycogreen)",
+            other => other.name(),
+        }
+    }
+
+    fn launch(env: &Env, _case: &Case, server: Server, port: u16) -> Launch {
+        let (repo, peers) = (env.repo, env.peers_venv.as_path());
+        let bind = format!("127.0.0.1:{port}");
+        match server {
+            Server::Puff => Launch::puff_cli(repo, "puff_django.toml", env.pg_url.as_deref(), bind),
+            Server::Granian => {
+                Launch::granian(repo, peers, "wsgi", port, Some(GRANIAN_THREADS), WSGI_APP)
+            }
+            Server::Gevent => Launch::gunicorn_gevent(repo, peers, bind, GEVENT_APP),
+            other => unreachable!("{} is not a server of bench django", other.name()),
+        }
+    }
+
+    /// Every server runs the same example code with the same settings: the peers find
+    /// `polls_site` and `polls` on PYTHONPATH (Puff through `python_path` in its toml).
+    fn apply_env(cmd: &mut Command, repo: &Repo, server: Server) {
+        cmd.env("DJANGO_SETTINGS_MODULE", "django_bench_settings");
+        if server != Server::Puff {
+            cmd.env("PYTHONPATH", repo.root.join("examples/django_polls"));
+        }
+    }
+
+    fn check(env: &Env, _case: &Case, url: &str, _addr: SocketAddr) -> Result<()> {
+        check_script(
+            env.repo,
+            &env.peers_venv,
+            env.load_cpu,
+            &check_args(env, url),
+        )
+    }
+
+    /// Target: Puff >= 1.5x the best peer; Puff / each peer for information.
+    fn checks(results: &[RunResult]) -> Vec<Check> {
+        let mut out: Vec<Check> = [Server::Gevent, Server::Granian]
+            .into_iter()
+            .filter_map(|peer| ratio_check(results, 'a', Server::Puff, peer, None))
+            .collect();
+        out.extend(best_peer_check(results));
+        out
+    }
+
+    fn setup_lines(_results: &[RunResult]) -> String {
+        SETUP_NOTES.to_string()
+    }
+
+    fn extra_settings(rounds: u64) -> ExtraSettings {
+        ExtraSettings::Timing {
+            wrk_timeout: Self::WRK_TIMEOUT,
+            rounds,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::harness::list::parse_flags;
+    use super::super::harness::report::fixtures::assert_matches;
+    use super::super::harness::server_report::fixtures::reports;
+    use super::super::harness::wrk::Measurement;
+    use super::*;
+
+    #[test]
+    fn parses_django_args() {
+        let a: Args = parse_flags(&[]).unwrap();
+        let o = a.opts();
+        assert_eq!(
+            (o.cases, o.servers, o.rounds, a.instructions),
+            (vec!['a'], SERVERS.to_vec(), 5, false)
+        );
+        let o = parse_flags::<Args>(&["--servers", "gevent,granian", "--duration", "3"])
+            .unwrap()
+            .opts();
+        assert_eq!(
+            (o.servers, o.duration),
+            (vec![Server::Gevent, Server::Granian], 3)
+        );
+        assert!(
+            parse_flags::<Args>(&["--instructions"])
+                .unwrap()
+                .instructions
+        );
+        for bad in [
+            &["--servers", "uvicorn"][..],
+            &["--cases", "b"],
+            &["--clients", "puff"],
+        ] {
+            assert!(parse_flags::<Args>(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_granian_label_names_its_threads() {
+        assert!(GRANIAN_LABEL.contains(&format!(" {GRANIAN_THREADS} blocking threads")));
+        assert!(SETUP_NOTES.contains(&format!("--blocking-threads {GRANIAN_THREADS}")));
+    }
+
+    #[test]
+    fn checks_compare_puff_with_the_best_peer() {
+        let run = |server, rps| RunResult {
+            case: CASES[0],
+            server,
+            outcome: Ok(Measurement {
+                rps,
+                requests: 1,
+                ..Default::default()
+            }),
+        };
+        let results = vec![
+            run(Server::Puff, 900.0),
+            run(Server::Gevent, 400.0),
+            run(Server::Granian, 500.0),
+        ];
+        let cs = Django::checks(&results);
+        let got: Vec<(String, String, &str)> = cs
+            .iter()
+            .map(|c| (c.what.clone(), c.value_str(), c.verdict()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("puff / gevent req/s".into(), "2.25x".into(), "info"),
+                ("puff / granian req/s".into(), "1.80x".into(), "info"),
+                (
+                    "puff / best peer (granian) req/s".into(),
+                    "1.80x".into(),
+                    "PASS"
+                ),
+            ]
+        );
+        let slow = vec![run(Server::Puff, 500.0), run(Server::Gevent, 400.0)];
+        let c = best_peer_check(&slow).unwrap();
+        assert_eq!((c.value_str().as_str(), c.verdict()), ("1.25x", "MISS"));
+        let down = vec![run(Server::Gevent, 400.0)];
+        assert_eq!(best_peer_check(&down).unwrap().verdict(), "n/a");
+    }
+
+    #[test]
+    fn reports_match_the_fixtures() {
+        let opts = parse_flags::<Args>(&[]).unwrap().opts();
+        let (md, json) = reports::<Django>(&opts, &CASES, true);
+        assert_matches("django", &md, Some(&json));
+    }
+}

@@ -1,0 +1,186 @@
+//! The HTTP servers the server benchmarks start: their names on the command line, the release
+//! package each Rust one comes from, and the command line of each program ([`Launch`]); which
+//! app or config a server runs in a case is the benchmark's choice.
+
+use std::path::{Path, PathBuf};
+
+use crate::repo::Repo;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Server {
+    Puff,
+    Granian,
+    Gevent,
+    PuffRust,
+    Axum,
+    Uvicorn,
+    Strawberry,
+}
+
+impl Server {
+    /// The name in `--servers`, log files and JSON reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Server::Puff => "puff",
+            Server::Granian => "granian",
+            Server::Gevent => "gevent",
+            Server::PuffRust => "puff-rust",
+            Server::Axum => "axum",
+            Server::Uvicorn => "uvicorn",
+            Server::Strawberry => "strawberry",
+        }
+    }
+
+    /// For lists of servers on the command line.
+    pub fn list_name(&self) -> String {
+        self.name().to_string()
+    }
+
+    /// The release package of a server built from this workspace.
+    pub fn package(self) -> Option<&'static str> {
+        match self {
+            Server::Puff => Some("puff-cli"),
+            Server::PuffRust => Some("puff-example-rust-app"),
+            Server::Axum => Some("axum-hello"),
+            Server::Granian | Server::Gevent | Server::Uvicorn | Server::Strawberry => None,
+        }
+    }
+
+    /// A peer server, run from the peers venv.
+    pub fn is_peer(self) -> bool {
+        self.package().is_none()
+    }
+}
+
+/// The command line of a server: program, arguments and working folder.
+pub struct Launch {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub dir: PathBuf,
+}
+
+/// bench/apps: the apps, configs and scripts of the benchmarks.
+pub fn apps_dir(repo: &Repo) -> PathBuf {
+    repo.root.join("bench/apps")
+}
+
+impl Launch {
+    /// `puff-cli --config bench/apps/CONFIG [--default-postgres-url URL] runserver --bind BIND`.
+    pub fn puff_cli(repo: &Repo, config: &str, pg_url: Option<&str>, bind: String) -> Launch {
+        let apps = apps_dir(repo);
+        let mut args: Vec<String> = vec![
+            "--config".into(),
+            apps.join(config).to_string_lossy().into_owned(),
+        ];
+        if let Some(url) = pg_url {
+            // The `default` pool of puff_graphql.toml / puff_django.toml.
+            args.extend(["--default-postgres-url".into(), url.to_string()]);
+        }
+        args.extend(["runserver".into(), "--bind".into(), bind]);
+        Launch {
+            program: repo.root.join("target/release/puff-cli"),
+            args,
+            dir: apps,
+        }
+    }
+
+    /// The Rust example app (`examples/rust_app`), `runserver --bind BIND`.
+    pub fn puff_rust_app(repo: &Repo, bind: String) -> Launch {
+        Launch {
+            program: repo.root.join("target/release/puff-example-rust-app"),
+            args: vec!["runserver".into(), "--bind".into(), bind],
+            dir: repo.root.join("examples/rust_app"),
+        }
+    }
+
+    /// Bare axum (`bench/axum-hello`).
+    pub fn axum(repo: &Repo, bind: String) -> Launch {
+        Launch {
+            program: repo.root.join("target/release/axum-hello"),
+            args: vec!["--bind".into(), bind],
+            dir: repo.root.clone(),
+        }
+    }
+
+    /// granian, one worker, serving `app` through `interface` (`wsgi`, `asgi`) with
+    /// `--blocking-threads` when given.
+    pub fn granian(
+        repo: &Repo,
+        peers_venv: &Path,
+        interface: &str,
+        port: u16,
+        blocking_threads: Option<u32>,
+        app: &str,
+    ) -> Launch {
+        let mut args: Vec<String> = vec![
+            "--interface".into(),
+            interface.into(),
+            "--workers".into(),
+            "1".into(),
+            "--host".into(),
+            "127.0.0.1".into(),
+            "--port".into(),
+            port.to_string(),
+            "--log-level".into(),
+            "warning".into(),
+        ];
+        if let Some(threads) = blocking_threads {
+            args.extend(["--blocking-threads".into(), threads.to_string()]);
+        }
+        args.push(app.into());
+        Launch {
+            program: peers_venv.join("bin/granian"),
+            args,
+            dir: apps_dir(repo),
+        }
+    }
+
+    /// uvicorn with httptools and uvloop, one worker, no access log.
+    pub fn uvicorn(repo: &Repo, peers_venv: &Path, port: u16, app: &str) -> Launch {
+        Launch {
+            program: peers_venv.join("bin/uvicorn"),
+            args: vec![
+                "--http".into(),
+                "httptools".into(),
+                "--loop".into(),
+                "uvloop".into(),
+                "--workers".into(),
+                "1".into(),
+                "--no-access-log".into(),
+                "--backlog".into(),
+                "4096".into(),
+                "--host".into(),
+                "127.0.0.1".into(),
+                "--port".into(),
+                port.to_string(),
+                "--log-level".into(),
+                "warning".into(),
+                app.into(),
+            ],
+            dir: apps_dir(repo),
+        }
+    }
+
+    /// gunicorn with one gevent worker of 2000 connections.
+    pub fn gunicorn_gevent(repo: &Repo, peers_venv: &Path, bind: String, app: &str) -> Launch {
+        Launch {
+            program: peers_venv.join("bin/gunicorn"),
+            args: vec![
+                "-k".into(),
+                "gevent".into(),
+                "-w".into(),
+                "1".into(),
+                "--worker-connections".into(),
+                "2000".into(),
+                "--backlog".into(),
+                "4096".into(),
+                "-b".into(),
+                bind,
+                "--log-level".into(),
+                "warning".into(),
+                app.into(),
+            ],
+            dir: apps_dir(repo),
+        }
+    }
+}
