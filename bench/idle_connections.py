@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 APPS = REPO / "bench" / "apps"
 HOST = "127.0.0.1"
-REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+PATHS = {"puff": "/", "granian": "/", "axum": "/rust/hello"}
 
 
 def free_port() -> int:
@@ -66,6 +66,8 @@ def start(server: str, binary: Path, port: int) -> subprocess.Popen[bytes]:
         env["VIRTUAL_ENV"] = str(REPO / ".venv")
         argv = [str(binary), "--config", str(APPS / "puff_hello.toml"), "runserver",
                 "--bind", f"{HOST}:{port}"]
+    elif server == "axum":
+        argv = [str(REPO / "target" / "release" / "axum-hello"), "--bind", f"{HOST}:{port}"]
     else:
         granian = REPO / "bench" / ".venv-peers" / "bin" / "granian"
         if not granian.exists():
@@ -98,9 +100,17 @@ def read_response(sock: socket.socket) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server", choices=["puff", "granian"], default="puff")
+    parser.add_argument(
+        "--server",
+        choices=sorted(PATHS),
+        default="puff",
+        help="axum: bench/axum-hello (bare axum::serve, cargo build --release -p axum-hello)",
+    )
     parser.add_argument("--connections", type=int, default=5000)
     parser.add_argument("--binary", type=Path, default=REPO / "target" / "release" / "puff-cli")
+    parser.add_argument(
+        "--no-request", action="store_true", help="connections stay silent (no request first)"
+    )
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = args.connections + 100
@@ -108,20 +118,22 @@ def main() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
     if args.server == "puff" and not args.binary.exists():
         sys.exit(f"{args.binary} is missing: build it (cargo build --release -p puff-cli)")
+    request = f"GET {PATHS[args.server]} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
     port = free_port()
     proc = start(args.server, args.binary, port)
     try:
         # Warm up: the server's first requests allocate what every request needs.
         with socket.create_connection((HOST, port)) as warm:
             for _ in range(200):
-                warm.sendall(REQUEST)
+                warm.sendall(request)
                 read_response(warm)
         before = steady_rss(proc.pid)
         conns = []
         for i in range(args.connections):
             sock = socket.create_connection((HOST, port), timeout=30)
-            sock.sendall(REQUEST)
-            read_response(sock)
+            if not args.no_request:
+                sock.sendall(request)
+                read_response(sock)
             conns.append(sock)
             if (i + 1) % 1000 == 0:
                 print(f"  {i + 1}/{args.connections} connections open", file=sys.stderr)
