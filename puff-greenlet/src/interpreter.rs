@@ -34,6 +34,7 @@ impl InterpreterConfig {
     }
 }
 
+#[allow(unsafe_code)]
 fn status_error(status: &ffi::PyStatus, what: &str) -> PuffError {
     let msg = if status.err_msg.is_null() {
         "unknown error".to_owned()
@@ -56,6 +57,7 @@ fn c_path(path: &Path) -> PuffResult<CString> {
 ///
 /// On success the calling thread does *not* hold the GIL (its state is saved, as pyo3's
 /// own initialisation does), so `Python::attach` works from here on.
+#[allow(unsafe_code)]
 pub fn initialize(config: &InterpreterConfig) -> PuffResult<()> {
     // SAFETY: the FFI calls follow the PEP 587 protocol: init, set fields, initialise,
     // clear. `Py_IsInitialized` guards against double initialisation.

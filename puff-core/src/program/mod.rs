@@ -113,11 +113,17 @@ impl Program {
         }
         for (key, value) in &self.config.env {
             // SAFETY: no other threads exist yet (Tokio and Python start below).
-            unsafe { std::env::set_var(key, value) };
+            #[allow(unsafe_code)]
+            unsafe {
+                std::env::set_var(key, value)
+            };
         }
         for (key, value) in subsystem_arg_env(&self.config, &matches, sub_matches) {
             // SAFETY: as above; flags win over `[env]` and the inherited environment.
-            unsafe { std::env::set_var(key, value) };
+            #[allow(unsafe_code)]
+            unsafe {
+                std::env::set_var(key, value)
+            };
         }
         init_tracing();
         match run_in_runtime(&self.config, command.as_ref(), sub_matches.clone()) {
@@ -232,6 +238,7 @@ fn init_tracing() {
 
 /// Puts the calling thread under `SCHED_BATCH` (see
 /// [`RuntimeConfig::set_tokio_batch_scheduling`]); any thread may lower its own policy so.
+#[allow(unsafe_code)]
 fn batch_scheduling() {
     #[cfg(target_os = "linux")]
     {
