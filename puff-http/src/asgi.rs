@@ -18,7 +18,9 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, Version};
 use http_body_util::BodyExt;
 use puff_greenlet::aio::{resolved_future, wait_or_await};
-use puff_greenlet::pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
+use puff_greenlet::pyo3::exceptions::{
+    PyImportError, PyOSError, PyRuntimeError, PyTypeError, PyValueError,
+};
 use puff_greenlet::pyo3::intern;
 use puff_greenlet::pyo3::prelude::*;
 use puff_greenlet::pyo3::sync::PyOnceLock;
@@ -32,94 +34,23 @@ use crate::wsgi::{
     remote_addr, send_or_oserror,
 };
 
-const HELPERS_SOURCE: &std::ffi::CStr = c"
-import asyncio
-import logging
-
-log = logging.getLogger('puff.asgi')
-
-
-async def _run(app, scope, receive, send):
-    # Reports the outcome to `send` itself: cheaper than a done-callback on the task.
-    try:
-        await app(scope, receive, send)
-    except BaseException as exc:
-        send.finished(exc)
-        if not isinstance(exc, Exception):  # cancelled, SystemExit, ...
-            raise
-    else:
-        send.finished(None)
-
-
-def run_app(loop, app, scope, receive, send, on_done):
-    task = loop.create_task(app(scope, receive, send))
-    task.add_done_callback(on_done)
-
-
-class Lifespan:
-    # Runs the ASGI lifespan protocol; apps that do not support it are tolerated quietly.
-
-    def __init__(self, app):
-        self.app = app
-        self.state = {}
-        self.supported = True
-        self.queue = asyncio.Queue()
-        loop = asyncio.get_running_loop()
-        self.started = loop.create_future()
-        self.stopped = loop.create_future()
-
-    async def receive(self):
-        return await self.queue.get()
-
-    async def send(self, message):
-        kind = message.get('type')
-        if kind == 'lifespan.startup.complete':
-            self.started.done() or self.started.set_result(None)
-        elif kind == 'lifespan.startup.failed':
-            self.started.done() or self.started.set_exception(
-                RuntimeError(message.get('message') or 'ASGI lifespan startup failed'))
-        elif kind == 'lifespan.shutdown.complete':
-            self.stopped.done() or self.stopped.set_result(None)
-        elif kind == 'lifespan.shutdown.failed':
-            self.stopped.done() or self.stopped.set_exception(
-                RuntimeError(message.get('message') or 'ASGI lifespan shutdown failed'))
-
-    async def main(self):
-        scope = {'type': 'lifespan', 'asgi': {'version': '3.0', 'spec_version': '2.0'},
-                 'state': self.state}
-        try:
-            await self.app(scope, self.receive, self.send)
-        except BaseException as exc:
-            if not self.started.done():
-                self.supported = False
-                log.debug('ASGI app does not support lifespan: %r', exc)
-                self.started.set_result(None)
-            elif not self.stopped.done():
-                self.stopped.set_exception(exc)
-        finally:
-            if not self.started.done():
-                self.started.set_result(None)
-            if not self.stopped.done():
-                self.stopped.set_result(None)
-
-    async def startup(self):
-        self.task = asyncio.ensure_future(self.main())
-        await self.queue.put({'type': 'lifespan.startup'})
-        await self.started
-        return self.supported
-
-    async def shutdown(self):
-        if not self.supported:
-            return
-        await self.queue.put({'type': 'lifespan.shutdown'})
-        await self.stopped
-";
-
+/// The Python half of the adapter, `puff._asgi_helpers` in the `puff` package.
 pub(crate) fn helpers(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
     static HELPERS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
     Ok(HELPERS
         .get_or_try_init(py, || -> PyResult<Py<PyModule>> {
-            Ok(PyModule::from_code(py, HELPERS_SOURCE, c"<puff asgi>", c"puff._asgi")?.unbind())
+            match py.import("puff._asgi_helpers") {
+                Ok(module) => Ok(module.unbind()),
+                Err(e) if e.is_instance_of::<PyImportError>(py) => Err(PyImportError::new_err(
+                    format!(
+                        "the ASGI adapter needs `puff._asgi_helpers` from the `puff` Python \
+                         package (python/ in the Puff repository; `pip install puff-py`), \
+                         which this environment cannot import: {}",
+                        e.value(py)
+                    ),
+                )),
+                Err(e) => Err(e),
+            }
         })?
         .bind(py))
 }
@@ -743,16 +674,9 @@ impl Lifespan {
         let (lifespan, state) = runtime
             .run(move |py| {
                 let run_coroutine = py.import("puff._native")?.getattr("run_coroutine")?;
-                let make = helpers(py)?.getattr("Lifespan")?;
                 // Lifespan.__init__ needs the running loop: build it on the loop.
-                let builder = PyModule::from_code(
-                    py,
-                    c"async def build(cls, app):\n    return cls(app)\n",
-                    c"<puff lifespan>",
-                    c"puff._lifespan_build",
-                )?;
-                let lifespan = run_coroutine
-                    .call1((builder.getattr("build")?.call1((make, app.bind(py)))?,))?;
+                let new_lifespan = helpers(py)?.getattr("new_lifespan")?;
+                let lifespan = run_coroutine.call1((new_lifespan.call1((app.bind(py),))?,))?;
                 let supported = run_coroutine.call1((lifespan.call_method0("startup")?,))?;
                 if !supported.is_truthy()? {
                     tracing::debug!("the ASGI app does not use the lifespan protocol");
