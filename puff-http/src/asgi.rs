@@ -28,10 +28,9 @@ use puff_greenlet::pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use puff_greenlet::{PuffError, PuffResult, PythonRuntime, exceptions};
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use crate::body::{BodyFault, FaultFlag, ReadFailure};
-use crate::wsgi::{
-    InputSource, Reply, STREAM_CHANNEL_CHUNKS, incoming_body, internal_error, percent_decode,
-    remote_addr, send_or_oserror,
+use crate::body::{BodyFault, FaultFlag, InputSource, ReadFailure, incoming_body};
+use crate::plumbing::{
+    Reply, STREAM_CHANNEL_CHUNKS, internal_error, percent_decode, remote_addr, send_or_oserror,
 };
 
 /// The Python half of the adapter, `puff._asgi_helpers` in the `puff` package.
@@ -41,14 +40,14 @@ pub(crate) fn helpers(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
         .get_or_try_init(py, || -> PyResult<Py<PyModule>> {
             match py.import("puff._asgi_helpers") {
                 Ok(module) => Ok(module.unbind()),
-                Err(e) if e.is_instance_of::<PyImportError>(py) => Err(PyImportError::new_err(
-                    format!(
+                Err(e) if e.is_instance_of::<PyImportError>(py) => {
+                    Err(PyImportError::new_err(format!(
                         "the ASGI adapter needs `puff._asgi_helpers` from the `puff` Python \
                          package (python/ in the Puff repository; `pip install puff-py`), \
                          which this environment cannot import: {}",
                         e.value(py)
-                    ),
-                )),
+                    )))
+                }
                 Err(e) => Err(e),
             }
         })?

@@ -18,6 +18,7 @@ mod body;
 pub mod client;
 pub mod config;
 mod conn;
+mod plumbing;
 pub mod router;
 pub mod server;
 pub mod static_files;

@@ -805,7 +805,7 @@ impl WsSend {
                         }
                     },
                 };
-                crate::wsgi::send_or_oserror(py, out, frame, "websocket is closed")
+                crate::plumbing::send_or_oserror(py, out, frame, "websocket is closed")
             }
             other => Err(PyValueError::new_err(format!(
                 "unsupported ASGI message type `{other}` for a websocket scope"

@@ -8,16 +8,12 @@
 //! back-pressure from slow clients.
 
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 
 use axum::body::Body;
-use axum::extract::ConnectInfo;
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, Version};
-use http_body::Frame;
 use http_body_util::BodyExt;
 use puff_greenlet::pyo3::exceptions::{PyAssertionError, PyTypeError, PyValueError};
 use puff_greenlet::pyo3::intern;
@@ -28,15 +24,11 @@ use puff_greenlet::pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use puff_greenlet::{PythonRuntime, exceptions, on_park, wait_for};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::body::{BodyFault, FaultFlag, ReadFailure};
+use crate::body::{BodyFault, FaultFlag, InputSource, ReadFailure, incoming_body};
+use crate::plumbing::{Reply, STREAM_CHANNEL_CHUNKS, internal_error, percent_decode, remote_addr};
 
-/// Bodies up to this size (with a Content-Length) are read before the app starts.
-pub(crate) const PRELOAD_BODY_BYTES: u64 = 64 * 1024;
 /// Past this much buffered output the response switches to streaming.
 const STREAM_AFTER_BYTES: usize = 256 * 1024;
-/// Chunks in flight between the app and the client when streaming.
-pub(crate) const STREAM_CHANNEL_CHUNKS: usize = 16;
-
 /// Serves a Python WSGI application.
 pub struct WsgiHandler {
     // Arc: cloning a `Py` needs the GIL, which Tokio threads must never wait for.
@@ -95,10 +87,6 @@ impl WsgiHandler {
     }
 }
 
-pub(crate) fn internal_error() -> Response {
-    (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error\n").into_response()
-}
-
 /// The request line and headers, moved (not copied) to the Python thread.
 struct RequestHead {
     parts: http::request::Parts,
@@ -112,164 +100,6 @@ impl RequestHead {
 
     fn raw_uri(&self) -> &str {
         self.parts.uri.path_and_query().map_or("/", |p| p.as_str())
-    }
-}
-
-/// A request body as the adapters receive it.
-pub(crate) enum InputSource {
-    /// Small bodies with a Content-Length, read before the app starts.
-    Ready(Bytes),
-    /// Everything else, read as the app asks for it.
-    Streaming(Body),
-}
-
-/// The client's address, when the server was started with connect info.
-pub(crate) fn remote_addr(req: &Request<Body>) -> Option<SocketAddr> {
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0)
-}
-
-/// Check the declared length against `max_body` (413) and read small declared bodies now.
-/// `Err` is the response to send instead of running the app.
-pub(crate) async fn incoming_body(
-    parts: &http::request::Parts,
-    body: Body,
-    max_body: usize,
-) -> Result<InputSource, Response> {
-    let content_length = parts
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    let refuse = |fault: BodyFault, detail: &str| {
-        let uri = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        fault.log(parts.method.as_str(), uri, detail);
-        fault.response(max_body)
-    };
-    match content_length {
-        Some(len) if len > max_body as u64 => Err(refuse(
-            BodyFault::TooLarge,
-            &format!("Content-Length {len} over {max_body} bytes"),
-        )),
-        Some(len) if len <= PRELOAD_BODY_BYTES => {
-            match http_body_util::Limited::new(body, max_body).collect().await {
-                Ok(collected) => Ok(InputSource::Ready(collected.to_bytes())),
-                Err(e) => Err(match ReadFailure::of(&*e) {
-                    ReadFailure::Fault(fault, detail) => refuse(fault, &detail),
-                    // Nobody is left to read an answer; this one only ends the request.
-                    ReadFailure::ClientGone(_) => BodyFault::Truncated.response(max_body),
-                }),
-            }
-        }
-        _ => Ok(InputSource::Streaming(body)),
-    }
-}
-
-/// An awaitable (or, in a greenlet, a wait) that sends `item` into the response channel;
-/// raises `OSError(closed)` if the other side is gone.
-pub(crate) fn send_or_oserror<T: Send + 'static>(
-    py: Python<'_>,
-    tx: mpsc::Sender<T>,
-    item: T,
-    closed: &'static str,
-) -> PyResult<Py<PyAny>> {
-    puff_greenlet::aio::wait_or_await(
-        py,
-        async move { tx.send(item).await.is_ok() },
-        Box::new(move |py, sent| {
-            if sent {
-                Ok(py.None())
-            } else {
-                Err(puff_greenlet::pyo3::exceptions::PyOSError::new_err(closed))
-            }
-        }),
-    )
-}
-
-/// What the Python side sends back to the Tokio side.
-pub(crate) enum Reply {
-    Full {
-        status: StatusCode,
-        headers: HeaderMap,
-        body: Bytes,
-    },
-    Streaming {
-        status: StatusCode,
-        headers: HeaderMap,
-        first: Vec<Bytes>,
-        rest: mpsc::Receiver<Result<Bytes, std::io::Error>>,
-    },
-    Error,
-}
-
-impl Reply {
-    pub(crate) fn streaming(&self) -> bool {
-        matches!(self, Reply::Streaming { .. })
-    }
-
-    pub(crate) fn into_response(self) -> Response {
-        self.into_response_with(None)
-    }
-
-    /// Like `into_response`; `on_drop` lives as long as a streamed body does.
-    pub(crate) fn into_response_with(self, on_drop: Option<Box<dyn Send>>) -> Response {
-        match self {
-            Reply::Full {
-                status,
-                headers,
-                body,
-            } => {
-                let mut resp = Response::new(Body::from(body));
-                *resp.status_mut() = status;
-                *resp.headers_mut() = headers;
-                resp
-            }
-            Reply::Streaming {
-                status,
-                headers,
-                first,
-                rest,
-            } => {
-                let mut resp = Response::new(Body::new(ChannelBody {
-                    first: first.into_iter().collect(),
-                    rest,
-                    _on_drop: on_drop,
-                }));
-                *resp.status_mut() = status;
-                *resp.headers_mut() = headers;
-                resp
-            }
-            Reply::Error => internal_error(),
-        }
-    }
-}
-
-/// Response body fed by the Python side.
-struct ChannelBody {
-    first: std::collections::VecDeque<Bytes>,
-    rest: mpsc::Receiver<Result<Bytes, std::io::Error>>,
-    /// Dropped with the body: when the response is done or the client went away.
-    _on_drop: Option<Box<dyn Send>>,
-}
-
-impl http_body::Body for ChannelBody {
-    type Data = Bytes;
-    type Error = std::io::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        if let Some(chunk) = self.first.pop_front() {
-            return Poll::Ready(Some(Ok(Frame::data(chunk))));
-        }
-        match self.rest.poll_recv(cx) {
-            Poll::Ready(Some(Ok(chunk))) => Poll::Ready(Some(Ok(Frame::data(chunk)))),
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
-        }
     }
 }
 
@@ -533,10 +363,6 @@ fn latin1_str<'py>(py: Python<'py>, bytes: &[u8]) -> Bound<'py, PyString> {
     }
     let s: String = bytes.iter().map(|&b| b as char).collect();
     PyString::new(py, &s)
-}
-
-pub(crate) fn percent_decode(path: &str) -> Vec<u8> {
-    percent_encoding::percent_decode_str(path).collect()
 }
 
 /// Parse a WSGI status line like `"200 OK"`.
@@ -1022,11 +848,5 @@ mod tests {
         );
         assert!(parse_status("OK").is_err());
         assert!(parse_status("2000 Nope").is_err());
-    }
-
-    #[test]
-    fn paths_decode_to_bytes() {
-        assert_eq!(percent_decode("/a%20b/%C3%A9"), b"/a b/\xc3\xa9".to_vec());
-        assert_eq!(percent_decode("/plain"), b"/plain".to_vec());
     }
 }
