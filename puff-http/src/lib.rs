@@ -24,7 +24,6 @@ pub mod server;
 pub mod static_files;
 mod subsystem;
 pub mod tls;
-pub mod websocket;
 pub mod ws;
 pub mod wsgi;
 

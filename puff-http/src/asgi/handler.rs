@@ -52,7 +52,7 @@ impl AsgiHandler {
     /// Handle one request (use as the router's fallback).
     pub async fn handle(self: Arc<Self>, req: Request<Body>) -> Response {
         let remote = remote_addr(&req);
-        if crate::websocket::is_upgrade(&req) {
+        if crate::ws::is_upgrade(&req) {
             return super::websocket::handle(
                 self.app.clone(),
                 self.state.clone(),

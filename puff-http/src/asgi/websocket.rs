@@ -26,10 +26,10 @@ use super::helpers::helpers;
 use super::message::{lock_send_state, message_type, parse_headers};
 use super::scope::build_scope;
 use crate::plumbing::send_or_oserror;
-use crate::websocket::{
-    CHANNEL_MESSAGES, Channels, Incoming, Outgoing, Shared, WebsocketShutdown, WebsocketTracker,
-    offered_subprotocols, set_code, spawn_connection, switching_protocols,
-};
+use crate::ws::codec::{Incoming, Outgoing};
+use crate::ws::connection::{CHANNEL_MESSAGES, Channels, CloseState, spawn_connection};
+use crate::ws::handshake::{offered_subprotocols, switching_protocols};
+use crate::ws::shutdown::{WebsocketShutdown, WebsocketTracker};
 
 /// The app's answer to `websocket.connect`.
 enum Decision {
@@ -64,7 +64,7 @@ pub(super) async fn handle(
         .map(|k| k.as_bytes().to_vec())
         .unwrap_or_default();
     let subprotocols = offered_subprotocols(&parts.headers);
-    let shared = Shared::new();
+    let shared = CloseState::new();
     let (in_tx, in_rx) = mpsc::channel(CHANNEL_MESSAGES);
     let _ = in_tx.try_send(Incoming::Connect);
     let (out_tx, out_rx) = mpsc::channel(CHANNEL_MESSAGES);
@@ -151,7 +151,7 @@ pub(super) async fn handle(
 #[pyclass(module = "puff._native", name = "AsgiWebsocketReceive", frozen)]
 struct WsReceive {
     input: Arc<tokio::sync::Mutex<mpsc::Receiver<Incoming>>>,
-    shared: Arc<Shared>,
+    shared: Arc<CloseState>,
 }
 
 #[pymethods]
@@ -203,7 +203,7 @@ enum SendState {
 #[pyclass(module = "puff._native", name = "AsgiWebsocketSend", frozen)]
 struct WsSend {
     state: Mutex<SendState>,
-    shared: Arc<Shared>,
+    shared: Arc<CloseState>,
 }
 
 impl WsSend {
@@ -224,7 +224,7 @@ impl WsSend {
             }
             Ok(SendState::Accepted(out)) if !self.shared.closed.swap(true, Ordering::AcqRel) => {
                 let code = if failed { 1011 } else { 1000 };
-                set_code(&self.shared, code);
+                self.shared.set_code(code);
                 if let Err(mpsc::error::TrySendError::Full(close)) =
                     out.try_send(Outgoing::Close(code, String::new()))
                 {
@@ -292,7 +292,7 @@ impl WsSend {
                         if self.shared.closed.swap(true, Ordering::AcqRel) {
                             return Err(PyOSError::new_err("websocket already closed"));
                         }
-                        set_code(&self.shared, code);
+                        self.shared.set_code(code);
                         wait_or_await(
                             py,
                             async move { out.send(Outgoing::Close(code, reason)).await.is_ok() },
