@@ -117,7 +117,7 @@ pub async fn serve(
 ) -> PuffResult<()> {
     let tls = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => Some(tokio_rustls::TlsAcceptor::from(
-            crate::tls::server_config(cert, key).map_err(PuffError::Config)?,
+            crate::tls::server_config(cert, key).map_err(|e| PuffError::Config(e.to_string()))?,
         )),
         _ => None,
     };
