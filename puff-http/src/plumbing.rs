@@ -26,10 +26,12 @@ pub(crate) fn remote_addr(req: &Request<Body>) -> Option<SocketAddr> {
         .map(|c| c.0)
 }
 
+/// A URL path with its `%XX` escapes decoded, as bytes (they need not be UTF-8).
 pub(crate) fn percent_decode(path: &str) -> Vec<u8> {
     percent_encoding::percent_decode_str(path).collect()
 }
 
+/// The answer when the app failed before sending anything.
 pub(crate) fn internal_error() -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error\n").into_response()
 }

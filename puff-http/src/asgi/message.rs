@@ -10,6 +10,7 @@ use puff_greenlet::pyo3::intern;
 use puff_greenlet::pyo3::prelude::*;
 use puff_greenlet::pyo3::types::PyDict;
 
+/// Response headers the app sent as `[name, value]` byte pairs.
 pub(super) fn parse_headers(headers: &Bound<'_, PyAny>) -> PyResult<HeaderMap> {
     let mut map = HeaderMap::new();
     for item in headers.try_iter()? {

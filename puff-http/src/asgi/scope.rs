@@ -10,6 +10,7 @@ use puff_greenlet::pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
 use crate::plumbing::percent_decode;
 
+/// The `http` scope of a request; `state` is the lifespan's, copied per request.
 pub(super) fn build_scope<'py>(
     py: Python<'py>,
     parts: &http::request::Parts,
