@@ -1,17 +1,67 @@
-//! Request bodies as the WSGI and ASGI adapters see them: why reading one failed, the early
-//! error response each reason gets (413, 400, 408), and the stall timeout that turns a body
-//! which stops arriving into a 408.
+//! Request bodies as the WSGI and ASGI adapters see them: the declared length checked and
+//! small bodies read before the app starts ([`incoming_body`]), why reading one failed, the
+//! early error response each reason gets (413, 400, 408), and the stall timeout that turns a
+//! body which stops arriving into a 408.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::StatusCode;
 use http_body::{Body as HttpBody, Frame, SizeHint};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
+
+/// Bodies up to this size (with a Content-Length) are read before the app starts.
+pub(crate) const PRELOAD_BODY_BYTES: u64 = 64 * 1024;
+
+/// A request body as the adapters receive it.
+pub(crate) enum InputSource {
+    /// Small bodies with a Content-Length, read before the app starts.
+    Ready(Bytes),
+    /// Everything else, read as the app asks for it.
+    Streaming(Body),
+}
+
+/// Check the declared length against `max_body` (413) and read small declared bodies now.
+/// `Err` is the response to send instead of running the app.
+pub(crate) async fn incoming_body(
+    parts: &http::request::Parts,
+    body: Body,
+    max_body: usize,
+) -> Result<InputSource, Response> {
+    let content_length = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let refuse = |fault: BodyFault, detail: &str| {
+        let uri = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        fault.log(parts.method.as_str(), uri, detail);
+        fault.response(max_body)
+    };
+    match content_length {
+        Some(len) if len > max_body as u64 => Err(refuse(
+            BodyFault::TooLarge,
+            &format!("Content-Length {len} over {max_body} bytes"),
+        )),
+        Some(len) if len <= PRELOAD_BODY_BYTES => {
+            match http_body_util::Limited::new(body, max_body).collect().await {
+                Ok(collected) => Ok(InputSource::Ready(collected.to_bytes())),
+                Err(e) => Err(match ReadFailure::of(&*e) {
+                    ReadFailure::Fault(fault, detail) => refuse(fault, &detail),
+                    // Nobody is left to read an answer; this one only ends the request.
+                    ReadFailure::ClientGone(_) => BodyFault::Truncated.response(max_body),
+                }),
+            }
+        }
+        _ => Ok(InputSource::Streaming(body)),
+    }
+}
 
 /// Why the app could not have the whole request body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -74,8 +74,17 @@ impl Default for HttpClientConfig {
     }
 }
 
+/// An `[[http_client]]` entry that cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("http_client `{name}` is configured twice")]
+    Duplicate { name: String },
+    #[error("http_client `{name}`: {error}")]
+    Build { name: String, error: reqwest::Error },
+}
+
 impl HttpClientConfig {
-    fn build(&self) -> Result<reqwest::Client, String> {
+    fn build(&self) -> Result<reqwest::Client, ClientError> {
         let mut builder = reqwest::Client::builder()
             .pool_max_idle_per_host(self.max_idle_connections)
             .pool_idle_timeout(Duration::from_millis(self.pool_idle_timeout_ms))
@@ -91,9 +100,10 @@ impl HttpClientConfig {
         if let Some(ms) = self.timeout_ms {
             builder = builder.timeout(Duration::from_millis(ms));
         }
-        builder
-            .build()
-            .map_err(|e| format!("http_client `{}`: {e}", self.name))
+        builder.build().map_err(|error| ClientError::Build {
+            name: self.name.clone(),
+            error,
+        })
     }
 }
 
@@ -104,13 +114,15 @@ pub struct HttpClients {
 
 impl HttpClients {
     /// Build every configured client; a `default` one always exists.
-    pub fn build(configs: &[HttpClientConfig]) -> Result<HttpClients, String> {
+    pub fn build(configs: &[HttpClientConfig]) -> Result<HttpClients, ClientError> {
         // rustls needs one process-wide crypto provider; ring is ours.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut clients = HashMap::new();
         for config in configs {
             if clients.contains_key(&config.name) {
-                return Err(format!("http_client `{}` is configured twice", config.name));
+                return Err(ClientError::Duplicate {
+                    name: config.name.clone(),
+                });
             }
             clients.insert(config.name.clone(), config.build()?);
         }
@@ -589,6 +601,7 @@ mod tests {
         assert!(clients.get("default").is_some());
         assert!(clients.get("internal").is_some());
         let twice = vec![HttpClientConfig::default(), HttpClientConfig::default()];
-        assert!(HttpClients::build(&twice).err().unwrap().contains("twice"));
+        let err = HttpClients::build(&twice).err().unwrap();
+        assert!(err.to_string().contains("twice"));
     }
 }

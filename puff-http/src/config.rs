@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::static_files::StaticError;
+
 /// Default request body limit: 10 MiB.
 pub const DEFAULT_MAX_REQUEST_BODY_BYTES: usize = 10 * 1024 * 1024;
 /// Default listen backlog, as granian's; gunicorn and uvicorn use 2048.
@@ -17,6 +19,31 @@ pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 30_000;
 /// closing (the race behind gunicorn's 2 s default giving 502s). An idle connection costs
 /// a few KB, and `max_connections` bounds how many there are.
 pub const DEFAULT_KEEP_ALIVE_TIMEOUT_MS: u64 = 75_000;
+
+/// A server setting serde accepted but the server cannot use; the message names the key.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("`bind`: `{0}` is not a `host:port` socket address (e.g. \"127.0.0.1:7777\")")]
+    Bind(String),
+    #[error("`cors.allow_origins`: invalid origin `{0}`")]
+    CorsOrigin(String),
+    #[error("`cors.allow_methods`: invalid method `{0}`")]
+    CorsMethod(String),
+    #[error("`cors`: invalid header name `{0}`")]
+    CorsHeader(String),
+    #[error("`cors`: allow_credentials = true cannot be combined with allow_origins = [\"*\"]")]
+    CorsCredentialsWithAnyOrigin,
+    #[error("`tls_key`: `tls_cert` is set, so `tls_key` must be too")]
+    TlsKeyMissing,
+    #[error("`tls_cert`: `tls_key` is set, so `tls_cert` must be too")]
+    TlsCertMissing,
+    #[error("`max_connections`: 0 would never accept a connection; leave it unset for no limit")]
+    NoConnections,
+    #[error("`static`: {0}")]
+    Static(StaticError),
+    #[error("`http_client`: the name `{0}` is used twice")]
+    DuplicateClient(String),
+}
 
 /// Server settings (`bind`, limits, compression, CORS, access log, shutdown).
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -126,39 +153,26 @@ impl HttpConfig {
     }
 
     /// Check values serde cannot (addresses, header names); errors name the key.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.bind.parse::<std::net::SocketAddr>().is_err() {
-            return Err(format!(
-                "`bind`: `{}` is not a `host:port` socket address (e.g. \"127.0.0.1:7777\")",
-                self.bind
-            ));
+            return Err(ConfigError::Bind(self.bind.clone()));
         }
         if let Some(cors) = &self.cors {
             cors.validate()?;
         }
         match (&self.tls_cert, &self.tls_key) {
-            (Some(_), None) => {
-                return Err("`tls_key`: `tls_cert` is set, so `tls_key` must be too".into());
-            }
-            (None, Some(_)) => {
-                return Err("`tls_cert`: `tls_key` is set, so `tls_cert` must be too".into());
-            }
+            (Some(_), None) => return Err(ConfigError::TlsKeyMissing),
+            (None, Some(_)) => return Err(ConfigError::TlsCertMissing),
             _ => {}
         }
         if self.max_connections == Some(0) {
-            return Err(
-                "`max_connections`: 0 would never accept a connection; leave it unset for no limit"
-                    .into(),
-            );
+            return Err(ConfigError::NoConnections);
         }
-        crate::static_files::validate(&self.static_mappings())?;
+        crate::static_files::validate(&self.static_mappings()).map_err(ConfigError::Static)?;
         let mut names = std::collections::HashSet::new();
         for client in &self.http_client {
             if !names.insert(client.name.as_str()) {
-                return Err(format!(
-                    "`http_client`: the name `{}` is used twice",
-                    client.name
-                ));
+                return Err(ConfigError::DuplicateClient(client.name.clone()));
             }
         }
         Ok(())
@@ -181,27 +195,24 @@ pub struct CorsConfig {
 }
 
 impl CorsConfig {
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), ConfigError> {
         for origin in &self.allow_origins {
             if origin != "*" && http::HeaderValue::from_str(origin).is_err() {
-                return Err(format!("`cors.allow_origins`: invalid origin `{origin}`"));
+                return Err(ConfigError::CorsOrigin(origin.clone()));
             }
         }
         for method in &self.allow_methods {
             if method.parse::<http::Method>().is_err() {
-                return Err(format!("`cors.allow_methods`: invalid method `{method}`"));
+                return Err(ConfigError::CorsMethod(method.clone()));
             }
         }
         for header in self.allow_headers.iter().chain(&self.expose_headers) {
             if header != "*" && header.parse::<http::HeaderName>().is_err() {
-                return Err(format!("`cors`: invalid header name `{header}`"));
+                return Err(ConfigError::CorsHeader(header.clone()));
             }
         }
         if self.allow_credentials && self.allow_origins.iter().any(|o| o == "*") {
-            return Err(
-                "`cors`: allow_credentials = true cannot be combined with allow_origins = [\"*\"]"
-                    .into(),
-            );
+            return Err(ConfigError::CorsCredentialsWithAnyOrigin);
         }
         Ok(())
     }
@@ -267,7 +278,7 @@ mod tests {
             bind: "nowhere".into(),
             ..HttpConfig::default()
         };
-        assert!(bad.validate().unwrap_err().contains("`bind`"));
+        assert!(bad.validate().unwrap_err().to_string().contains("`bind`"));
         let cors = HttpConfig {
             cors: Some(CorsConfig {
                 allow_origins: vec!["*".into()],
@@ -276,7 +287,12 @@ mod tests {
             }),
             ..HttpConfig::default()
         };
-        assert!(cors.validate().unwrap_err().contains("allow_credentials"));
+        assert!(
+            cors.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("allow_credentials")
+        );
     }
 
     #[test]

@@ -59,6 +59,15 @@ impl From<axum::Router> for Router {
     }
 }
 
+/// Two sets of routes define the same path; the message names the subsystem.
+#[derive(Debug, thiserror::Error)]
+#[error("the routes of `{name}` overlap routes already defined: {detail}")]
+pub struct RouteOverlap {
+    pub name: String,
+    /// axum's panic message.
+    pub detail: String,
+}
+
 /// Routes a subsystem serves on every HTTP server of the program (e.g. the endpoints of
 /// `[[graphql]]` entries), registered in the resource registry under the subsystem's name.
 pub struct MountedRoutes(pub axum::Router);
@@ -66,7 +75,10 @@ pub struct MountedRoutes(pub axum::Router);
 impl Router {
     /// These routes plus every [`MountedRoutes`] in `resources`. A path defined twice is
     /// an error naming the path (axum itself would panic).
-    pub fn with_mounted(self, resources: &puff_greenlet::Resources) -> Result<Router, String> {
+    pub fn with_mounted(
+        self,
+        resources: &puff_greenlet::Resources,
+    ) -> Result<Router, RouteOverlap> {
         let mut inner = self.inner;
         for name in resources.names::<MountedRoutes>() {
             let Some(mounted) = resources.get::<MountedRoutes>(&name) else {
@@ -76,11 +88,9 @@ impl Router {
             let merged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 inner.clone().merge(routes)
             }));
-            inner = merged.map_err(|panic| {
-                format!(
-                    "the routes of `{name}` overlap routes already defined: {}",
-                    puff_greenlet::error::panic_message(&*panic)
-                )
+            inner = merged.map_err(|panic| RouteOverlap {
+                name: name.clone(),
+                detail: puff_greenlet::error::panic_message(&*panic),
             })?;
         }
         Ok(Router { inner })

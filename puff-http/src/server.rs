@@ -117,7 +117,7 @@ pub async fn serve(
 ) -> PuffResult<()> {
     let tls = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => Some(tokio_rustls::TlsAcceptor::from(
-            crate::tls::server_config(cert, key).map_err(PuffError::Config)?,
+            crate::tls::server_config(cert, key).map_err(|e| PuffError::Config(e.to_string()))?,
         )),
         _ => None,
     };
@@ -129,7 +129,7 @@ pub async fn serve(
     } else {
         tracing::info!("listening on http://{local}");
     }
-    let (websockets, tracker) = crate::websocket::WebsocketShutdown::new();
+    let (websockets, tracker) = crate::ws::WebsocketShutdown::new();
     let app = app.layer(axum::Extension(tracker));
     let shared = Arc::new(ConnShared::new(app, config.conn_limits(), tls));
     // Every connection holds a receiver: `stop_tx.closed()` is "all connections ended".

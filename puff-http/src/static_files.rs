@@ -7,25 +7,32 @@ use std::path::{Path, PathBuf};
 
 use tower_http::services::ServeDir;
 
+/// A `[static]` mapping (or Django's `STATIC_URL`) that cannot be served.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StaticError {
+    #[error("`{0}` must be a path below the root, like \"/static/\"")]
+    NotBelowRoot(String),
+    #[error("`{0}` may not contain `*`, `{{`, `}}`, `?` or `#`")]
+    ReservedCharacter(String),
+    #[error("`{prefix}` -> `{}` is not a folder", .dir.display())]
+    NotAFolder { prefix: String, dir: PathBuf },
+}
+
 /// Check a URL prefix and return it without its trailing slash (`/static/` -> `/static`).
-pub fn normalize_prefix(prefix: &str) -> Result<String, String> {
+pub fn normalize_prefix(prefix: &str) -> Result<String, StaticError> {
     let trimmed = prefix.trim_end_matches('/');
     if !prefix.starts_with('/') || trimmed.is_empty() {
-        return Err(format!(
-            "`{prefix}` must be a path below the root, like \"/static/\""
-        ));
+        return Err(StaticError::NotBelowRoot(prefix.to_owned()));
     }
     if trimmed.contains(['*', '{', '}', '?', '#']) {
-        return Err(format!(
-            "`{prefix}` may not contain `*`, `{{`, `}}`, `?` or `#`"
-        ));
+        return Err(StaticError::ReservedCharacter(prefix.to_owned()));
     }
     Ok(trimmed.to_owned())
 }
 
 /// Routes serving each folder under its URL prefix. Folders are read per request, so a
 /// folder filled later (`collectstatic`) is served without a restart.
-pub fn static_routes(mappings: &[(String, PathBuf)]) -> Result<axum::Router, String> {
+pub fn static_routes(mappings: &[(String, PathBuf)]) -> Result<axum::Router, StaticError> {
     let mut router = axum::Router::new();
     for (prefix, dir) in mappings {
         let prefix = normalize_prefix(prefix)?;
@@ -35,14 +42,14 @@ pub fn static_routes(mappings: &[(String, PathBuf)]) -> Result<axum::Router, Str
 }
 
 /// `[static]` entries: the URL prefixes are valid and every folder exists.
-pub fn validate(mappings: &[(String, PathBuf)]) -> Result<(), String> {
+pub fn validate(mappings: &[(String, PathBuf)]) -> Result<(), StaticError> {
     for (prefix, dir) in mappings {
-        normalize_prefix(prefix).map_err(|m| format!("`static`: {m}"))?;
+        normalize_prefix(prefix)?;
         if !Path::new(dir).is_dir() {
-            return Err(format!(
-                "`static`: `{prefix}` -> `{}` is not a folder",
-                dir.display()
-            ));
+            return Err(StaticError::NotAFolder {
+                prefix: prefix.clone(),
+                dir: dir.clone(),
+            });
         }
     }
     Ok(())
@@ -64,7 +71,7 @@ mod tests {
     #[test]
     fn missing_folders_are_named() {
         let err = validate(&[("/s/".into(), "/no/such/folder/here".into())]).unwrap_err();
-        assert!(err.contains("/no/such/folder/here"), "{err}");
+        assert!(err.to_string().contains("/no/such/folder/here"), "{err}");
         assert!(validate(&[("/s/".into(), std::env::temp_dir())]).is_ok());
     }
 }

@@ -24,7 +24,7 @@ impl Subsystem for HttpSubsystem {
 
     fn configure(&mut self, table: &toml::Table) -> Result<(), String> {
         let config: HttpConfig = deserialize_section(table)?;
-        config.validate()?;
+        config.validate().map_err(|e| e.to_string())?;
         self.config = config;
         Ok(())
     }
@@ -32,11 +32,11 @@ impl Subsystem for HttpSubsystem {
     fn start(&self, ctx: &StartContext<'_>) -> PuffResult<()> {
         self.config
             .validate()
-            .map_err(puff_greenlet::PuffError::Config)?;
+            .map_err(|e| puff_greenlet::PuffError::Config(e.to_string()))?;
         ctx.resources
             .insert("default", Arc::new(self.config.clone()));
         let clients = crate::client::HttpClients::build(&self.config.http_client)
-            .map_err(puff_greenlet::PuffError::Config)?;
+            .map_err(|e| puff_greenlet::PuffError::Config(e.to_string()))?;
         ctx.resources.insert("default", Arc::new(clients));
         let statics = self.config.static_mappings();
         if !statics.is_empty() {

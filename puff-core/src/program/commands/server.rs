@@ -73,7 +73,7 @@ pub(crate) async fn freeze_gc(ctx: &CommandContext) -> Result<(), PuffError> {
 pub(crate) fn mounted_routes(router: Router, ctx: &CommandContext) -> Result<Router, PuffError> {
     router
         .with_mounted(&ctx.resources)
-        .map_err(PuffError::Config)
+        .map_err(|e| PuffError::Config(e.to_string()))
 }
 
 impl RunnableCommand for ServerCommand {

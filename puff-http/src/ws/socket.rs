@@ -1,22 +1,5 @@
 //! Websockets for Rust handlers: the [`WebSocketUpgrade`] extractor and the [`WebSocket`]
-//! it hands over, on the same RFC 6455 codec as the ASGI adapter (pings answered,
-//! fragments joined, text checked as UTF-8, oversized messages closed with 1009, and open
-//! connections closed with 1001 on graceful shutdown).
-//!
-//! ```ignore
-//! use puff_http::ws::{Message, WebSocketUpgrade};
-//!
-//! async fn echo(ws: WebSocketUpgrade) -> axum::response::Response {
-//!     ws.on_upgrade(|mut socket| async move {
-//!         while let Some(msg) = socket.recv().await {
-//!             if socket.send(msg).await.is_err() {
-//!                 break;
-//!             }
-//!         }
-//!     })
-//! }
-//! let router = puff_http::Router::new().get("/ws", echo);
-//! ```
+//! it hands over, with [`Message`] and [`WebSocketClosed`].
 
 use std::future::Future;
 use std::sync::Arc;
@@ -29,10 +12,10 @@ use http::request::Parts;
 use http::{HeaderMap, StatusCode, header};
 use tokio::sync::mpsc;
 
-use crate::websocket::{
-    CHANNEL_MESSAGES, Channels, Incoming, Outgoing, Shared, WebsocketShutdown, WebsocketTracker,
-    is_upgrade_head, offered_subprotocols, set_code, spawn_connection, switching_protocols,
-};
+use super::codec::{Incoming, Outgoing};
+use super::connection::{CHANNEL_MESSAGES, Channels, CloseState, spawn_connection};
+use super::handshake::{is_upgrade_head, offered_subprotocols, switching_protocols};
+use super::shutdown::{WebsocketShutdown, WebsocketTracker};
 
 /// Largest message accepted by default (the server's default body limit).
 pub const DEFAULT_MAX_MESSAGE: usize = crate::config::DEFAULT_MAX_REQUEST_BODY_BYTES;
@@ -153,7 +136,7 @@ impl WebSocketUpgrade {
         F: FnOnce(WebSocket) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let shared = Shared::new();
+        let shared = CloseState::new();
         let (in_tx, in_rx) = mpsc::channel(CHANNEL_MESSAGES);
         let (out_tx, out_rx) = mpsc::channel(CHANNEL_MESSAGES);
         let socket = WebSocket {
@@ -178,7 +161,7 @@ impl WebSocketUpgrade {
 pub struct WebSocket {
     incoming: mpsc::Receiver<Incoming>,
     outgoing: mpsc::Sender<Outgoing>,
-    shared: Arc<Shared>,
+    shared: Arc<CloseState>,
     protocol: Option<String>,
 }
 
@@ -209,7 +192,7 @@ impl WebSocket {
     /// Close with `code` and `reason` (trimmed to fit a control frame).
     pub async fn close(self, code: u16, reason: &str) {
         if !self.shared.closed.swap(true, Ordering::AcqRel) {
-            set_code(&self.shared, code);
+            self.shared.set_code(code);
             let _ = self
                 .outgoing
                 .send(Outgoing::Close(code, reason.to_owned()))
