@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use puff_greenlet::ConfigError;
 use serde::Deserialize;
 
 /// Default request body limit: 10 MiB.
@@ -125,12 +126,28 @@ impl HttpConfig {
         }
     }
 
+    /// Relative `[static]` folders and TLS files are relative to `base` (puff.toml's folder).
+    pub fn resolve_paths(&mut self, base: &std::path::Path) {
+        for dir in self.static_dirs.values_mut() {
+            *dir = base.join(&*dir);
+        }
+        for path in [&mut self.tls_cert, &mut self.tls_key]
+            .into_iter()
+            .flatten()
+        {
+            *path = base.join(&*path);
+        }
+    }
+
     /// Check values serde cannot (addresses, header names); errors name the key.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.bind.parse::<std::net::SocketAddr>().is_err() {
-            return Err(format!(
-                "`bind`: `{}` is not a `host:port` socket address (e.g. \"127.0.0.1:7777\")",
-                self.bind
+            return Err(ConfigError::new(
+                "bind",
+                format!(
+                    "`{}` is not a `host:port` socket address (e.g. \"127.0.0.1:7777\")",
+                    self.bind
+                ),
             ));
         }
         if let Some(cors) = &self.cors {
@@ -138,26 +155,41 @@ impl HttpConfig {
         }
         match (&self.tls_cert, &self.tls_key) {
             (Some(_), None) => {
-                return Err("`tls_key`: `tls_cert` is set, so `tls_key` must be too".into());
+                return Err(ConfigError::new(
+                    "tls_key",
+                    "`tls_cert` is set, so `tls_key` must be too",
+                ));
             }
             (None, Some(_)) => {
-                return Err("`tls_cert`: `tls_key` is set, so `tls_cert` must be too".into());
+                return Err(ConfigError::new(
+                    "tls_cert",
+                    "`tls_key` is set, so `tls_cert` must be too",
+                ));
             }
             _ => {}
         }
         if self.max_connections == Some(0) {
-            return Err(
-                "`max_connections`: 0 would never accept a connection; leave it unset for no limit"
-                    .into(),
-            );
+            return Err(ConfigError::new(
+                "max_connections",
+                "0 would never accept a connection; leave it unset for no limit",
+            ));
         }
-        crate::static_files::validate(&self.static_mappings())?;
+        for (prefix, dir) in &self.static_dirs {
+            crate::static_files::normalize_prefix(prefix)
+                .map_err(|m| ConfigError::new("static", m))?;
+            if !dir.is_dir() {
+                return Err(ConfigError::new(
+                    "static",
+                    format!("`{prefix}` -> `{}` is not a folder", dir.display()),
+                ));
+            }
+        }
         let mut names = std::collections::HashSet::new();
         for client in &self.http_client {
             if !names.insert(client.name.as_str()) {
-                return Err(format!(
-                    "`http_client`: the name `{}` is used twice",
-                    client.name
+                return Err(ConfigError::new(
+                    "http_client",
+                    format!("the name `{}` is used twice", client.name),
                 ));
             }
         }
@@ -181,27 +213,36 @@ pub struct CorsConfig {
 }
 
 impl CorsConfig {
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), ConfigError> {
         for origin in &self.allow_origins {
             if origin != "*" && http::HeaderValue::from_str(origin).is_err() {
-                return Err(format!("`cors.allow_origins`: invalid origin `{origin}`"));
+                return Err(ConfigError::new(
+                    "cors.allow_origins",
+                    format!("invalid origin `{origin}`"),
+                ));
             }
         }
         for method in &self.allow_methods {
             if method.parse::<http::Method>().is_err() {
-                return Err(format!("`cors.allow_methods`: invalid method `{method}`"));
+                return Err(ConfigError::new(
+                    "cors.allow_methods",
+                    format!("invalid method `{method}`"),
+                ));
             }
         }
         for header in self.allow_headers.iter().chain(&self.expose_headers) {
             if header != "*" && header.parse::<http::HeaderName>().is_err() {
-                return Err(format!("`cors`: invalid header name `{header}`"));
+                return Err(ConfigError::new(
+                    "cors",
+                    format!("invalid header name `{header}`"),
+                ));
             }
         }
         if self.allow_credentials && self.allow_origins.iter().any(|o| o == "*") {
-            return Err(
-                "`cors`: allow_credentials = true cannot be combined with allow_origins = [\"*\"]"
-                    .into(),
-            );
+            return Err(ConfigError::new(
+                "cors",
+                "allow_credentials = true cannot be combined with allow_origins = [\"*\"]",
+            ));
         }
         Ok(())
     }
@@ -267,7 +308,7 @@ mod tests {
             bind: "nowhere".into(),
             ..HttpConfig::default()
         };
-        assert!(bad.validate().unwrap_err().contains("`bind`"));
+        assert_eq!(bad.validate().unwrap_err().key.as_deref(), Some("bind"));
         let cors = HttpConfig {
             cors: Some(CorsConfig {
                 allow_origins: vec!["*".into()],
@@ -276,7 +317,9 @@ mod tests {
             }),
             ..HttpConfig::default()
         };
-        assert!(cors.validate().unwrap_err().contains("allow_credentials"));
+        let e = cors.validate().unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("cors"));
+        assert!(e.message.contains("allow_credentials"), "{e}");
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub use asgi::{AsgiHandler, Lifespan};
 pub use config::{CorsConfig, HttpConfig};
 pub use router::{MountedRoutes, Router};
 pub use server::{apply_middleware, serve, with_asgi_fallback, with_wsgi_fallback};
-pub use subsystem::HttpSubsystem;
+pub use subsystem::{HttpSettings, HttpSubsystem};
 pub use wsgi::WsgiHandler;
 
 pub use axum;
