@@ -31,6 +31,8 @@ pub use program::Program;
 pub use puff_greenlet::{
     PuffError, PuffResult, PythonRuntime, Subsystem, Subsystems, run_python_async, wait_for,
 };
+// Empty in a build without subsystems.
+#[allow(unused_imports)]
 pub use subsystems::crates::*;
 
 /// Everything a Puff program usually needs, as in the Puff docs' examples.
@@ -38,6 +40,7 @@ pub mod prelude {
     pub use crate::config::RuntimeConfig;
     pub use crate::program::Program;
     pub use crate::program::commands::{PytestCommand, PythonCommand, WaitForever};
+    #[allow(unused_imports)] // empty in a build without subsystems
     pub use crate::subsystems::prelude::*;
     pub use puff_greenlet::pyo3::prelude::*;
     pub use puff_greenlet::{PuffError, PuffResult, Subsystems, run_python_async, wait_for};
