@@ -8,6 +8,8 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+#[cfg(feature = "graphql")]
+use puff_core::graphql::GraphqlSettings;
 use puff_core::program::Program;
 use puff_core::program::commands::{
     CommandContext, CommandFuture, DjangoManagementCommand, ExampleConfigCommand, PytestCommand,

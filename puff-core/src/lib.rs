@@ -4,7 +4,8 @@
 //! `puff.toml`), [`Program`] (command-line parsing, Tokio and Python start-up, subsystem
 //! lifecycle) and the stock commands (`runserver`, Python functions, `pytest`,
 //! `wait-forever`). Subsystems are enabled by Cargo features, one line each in
-//! [`subsystems`].
+//! [`subsystems`], the only module that names a feature; each subsystem parses its own
+//! `puff.toml` section and brings its own builder methods (in [`prelude`]).
 //!
 //! It owns no protocol or service itself: those live in the subsystem crates
 //! (`puff-http`, ...) and the runtime foundation in `puff-greenlet`.
@@ -27,31 +28,22 @@ pub mod subsystems;
 pub use clap;
 pub use config::{CommandEntry, ConfigError, RuntimeConfig};
 pub use program::Program;
-#[cfg(feature = "graphql")]
-pub use puff_graphql as graphql;
-pub use puff_greenlet::{PuffError, PuffResult, PythonRuntime, run_python_async, wait_for};
-#[cfg(feature = "http")]
-pub use puff_http::{self as http, Router};
-#[cfg(feature = "postgres")]
-pub use puff_postgres as postgres;
-#[cfg(feature = "pubsub")]
-pub use puff_pubsub as pubsub;
-#[cfg(feature = "redis")]
-pub use puff_redis as redis;
-#[cfg(feature = "tasks")]
-pub use puff_tasks as tasks;
+pub use puff_greenlet::{
+    PuffError, PuffResult, PythonRuntime, Subsystem, Subsystems, run_python_async, wait_for,
+};
+// Empty in a build without subsystems.
+#[allow(unused_imports)]
+pub use subsystems::crates::*;
 
 /// Everything a Puff program usually needs, as in the Puff docs' examples.
 pub mod prelude {
     pub use crate::config::RuntimeConfig;
     pub use crate::program::Program;
-    #[cfg(feature = "http")]
-    pub use crate::program::commands::{ASGIServerCommand, ServerCommand, WSGIServerCommand};
     pub use crate::program::commands::{PytestCommand, PythonCommand, WaitForever};
+    #[allow(unused_imports)] // empty in a build without subsystems
+    pub use crate::subsystems::prelude::*;
     pub use puff_greenlet::pyo3::prelude::*;
-    pub use puff_greenlet::{PuffError, PuffResult, run_python_async, wait_for};
-    #[cfg(feature = "http")]
-    pub use puff_http::Router;
+    pub use puff_greenlet::{PuffError, PuffResult, Subsystems, run_python_async, wait_for};
     pub use std::process::ExitCode;
     pub use std::time::Duration;
     pub use tracing::{debug, error, info, warn};

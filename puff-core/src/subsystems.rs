@@ -1,69 +1,91 @@
-//! The subsystems compiled into this build: one line per Cargo feature.
+//! The subsystems compiled into this build: one line per Cargo feature, as a plugin
+//! group. This is the only place in `puff-core` that names a Cargo feature; each
+//! subsystem owns its `puff.toml` keys, their parsing, its URL flags and its builder
+//! methods (re-exported in [`prelude`]).
 
 use puff_greenlet::Subsystem;
 
-use crate::config::RuntimeConfig;
-
-/// Instantiate every enabled subsystem from the runtime configuration.
-pub fn enabled(config: &RuntimeConfig) -> Vec<Box<dyn Subsystem>> {
-    let _ = config;
+/// Every compiled-in subsystem with default settings, in start-up order.
+pub fn default_subsystems() -> Vec<Box<dyn Subsystem>> {
     vec![
         #[cfg(feature = "http")]
-        Box::new(puff_http::HttpSubsystem {
-            config: config.http.clone(),
-        }),
+        Box::new(puff_http::HttpSubsystem::default()),
         #[cfg(feature = "postgres")]
-        Box::new(puff_postgres::PostgresSubsystem {
-            pools: config.postgres.clone(),
-        }),
+        Box::new(puff_postgres::PostgresSubsystem::default()),
         #[cfg(feature = "redis")]
-        Box::new(puff_redis::RedisSubsystem {
-            pools: config.redis.clone(),
-        }),
+        Box::new(puff_redis::RedisSubsystem::default()),
+        // After redis, whose started pools they may borrow.
         #[cfg(feature = "pubsub")]
-        Box::new(puff_pubsub::PubSubSubsystem {
-            instances: config.pubsub.clone(),
-            redis: config.redis.clone(),
-        }),
+        Box::new(puff_pubsub::PubSubSubsystem::default()),
         #[cfg(feature = "tasks")]
-        Box::new(puff_tasks::TasksSubsystem {
-            queues: config.task_queue.clone(),
-            redis: config.redis.clone(),
-        }),
+        Box::new(puff_tasks::TasksSubsystem::default()),
         // After the pools, whose names Django's aliases bind to; before GraphQL, whose
         // schemas may import Django models.
         #[cfg(feature = "django")]
-        Box::new(puff_django::DjangoSubsystem {
-            enabled: config.django,
-        }),
+        Box::new(puff_django::DjangoSubsystem::default()),
         #[cfg(feature = "graphql")]
-        Box::new(puff_graphql::GraphqlSubsystem {
-            schemas: config.graphql.clone(),
-        }),
+        Box::new(puff_graphql::GraphqlSubsystem::default()),
     ]
 }
 
-/// Top-level `puff.toml` keys of subsystems that exist but are not compiled in, with the
-/// Cargo feature that provides them, so the error can say what to enable.
+/// The subsystem crates, re-exported at the crate root (`puff_core::postgres`, ...).
+pub mod crates {
+    #[cfg(feature = "graphql")]
+    pub use puff_graphql as graphql;
+    #[cfg(feature = "http")]
+    pub use puff_http::{self as http, Router};
+    #[cfg(feature = "postgres")]
+    pub use puff_postgres as postgres;
+    #[cfg(feature = "pubsub")]
+    pub use puff_pubsub as pubsub;
+    #[cfg(feature = "redis")]
+    pub use puff_redis as redis;
+    #[cfg(feature = "tasks")]
+    pub use puff_tasks as tasks;
+}
+
+/// The compiled-in subsystems' part of [`crate::prelude`]: their `RuntimeConfig` builder
+/// methods and, with http, the server commands and `Router`.
+pub mod prelude {
+    #[cfg(feature = "django")]
+    pub use puff_django::DjangoSettings;
+    #[cfg(feature = "graphql")]
+    pub use puff_graphql::GraphqlSettings;
+    #[cfg(feature = "postgres")]
+    pub use puff_postgres::PostgresSettings;
+    #[cfg(feature = "pubsub")]
+    pub use puff_pubsub::PubSubSettings;
+    #[cfg(feature = "redis")]
+    pub use puff_redis::RedisSettings;
+    #[cfg(feature = "tasks")]
+    pub use puff_tasks::TaskQueueSettings;
+    #[cfg(feature = "http")]
+    pub use {
+        crate::program::commands::{ASGIServerCommand, ServerCommand, WSGIServerCommand},
+        puff_http::{HttpSettings, Router},
+    };
+}
+
+/// Top-level `puff.toml` keys of every subsystem that can be compiled in, with the Cargo
+/// feature providing them: a key no compiled-in subsystem owns is reported as needing
+/// its feature.
 pub const FEATURE_KEYS: &[(&str, &str)] = &[
-    #[cfg(not(feature = "http"))]
     ("bind", "http"),
-    #[cfg(not(feature = "http"))]
     ("cors", "http"),
-    #[cfg(not(feature = "http"))]
     ("http_client", "http"),
-    #[cfg(not(feature = "postgres"))]
     ("postgres", "postgres"),
-    #[cfg(not(feature = "redis"))]
     ("redis", "redis"),
-    #[cfg(not(feature = "pubsub"))]
     ("pubsub", "pubsub"),
-    #[cfg(not(feature = "tasks"))]
     ("task_queue", "tasks"),
-    #[cfg(not(feature = "graphql"))]
     ("graphql", "graphql"),
-    #[cfg(not(feature = "http"))]
     ("static", "http"),
-    #[cfg(not(feature = "django"))]
     ("django", "django"),
 ];
+
+/// The Cargo feature providing top-level key `key`, if a subsystem owns it.
+pub fn feature_of_key(key: &str) -> Option<&'static str> {
+    FEATURE_KEYS
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, feature)| *feature)
+}

@@ -16,7 +16,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use puff_greenlet::pyo3::prelude::*;
-use puff_greenlet::{PuffError, PuffResult, PythonRuntime, StartContext, Subsystem};
+use puff_greenlet::{
+    ConfigError, PuffError, PuffResult, PythonRuntime, StartContext, Subsystem, Subsystems,
+};
 
 /// The Python function that sets Django up on Puff.
 const SETUP: &str = "puff.contrib.django.runtime";
@@ -32,10 +34,13 @@ impl DjangoSubsystem {
     pub const KEYS: &'static [&'static str] = &["django"];
 
     /// The value of `django = ...`.
-    pub fn parse(value: &toml::Value) -> Result<bool, String> {
-        value
-            .as_bool()
-            .ok_or_else(|| format!("expected true or false, got {}", value.type_str()))
+    pub fn parse(value: &toml::Value) -> Result<bool, ConfigError> {
+        value.as_bool().ok_or_else(|| {
+            ConfigError::new(
+                "django",
+                format!("expected true or false, got {}", value.type_str()),
+            )
+        })
     }
 }
 
@@ -48,9 +53,13 @@ impl Subsystem for DjangoSubsystem {
         Self::KEYS
     }
 
-    fn configure(&mut self, table: &toml::Table) -> Result<(), String> {
+    fn configure(
+        &mut self,
+        table: &toml::Table,
+        _base: &std::path::Path,
+    ) -> Result<(), ConfigError> {
         if let Some(value) = table.get("django") {
-            self.enabled = Self::parse(value).map_err(|m| format!("`django`: {m}"))?;
+            self.enabled = Self::parse(value)?;
         }
         Ok(())
     }
@@ -81,3 +90,17 @@ impl Subsystem for DjangoSubsystem {
         Ok(())
     }
 }
+/// `RuntimeConfig` builder method for Django (in `puff_core::prelude`); no effect in a
+/// build without the django subsystem.
+pub trait DjangoSettings: Subsystems + Sized {
+    /// `django = true`: at start-up, run the Django project of `DJANGO_SETTINGS_MODULE`
+    /// on Puff's pools (psycopg2 shim, greenlet-local connections) and serve its
+    /// `STATIC_ROOT` at `STATIC_URL`.
+    fn set_django(self, on: bool) -> Self {
+        self.with_subsystem(|django: &mut DjangoSubsystem| {
+            django.enabled = on;
+        })
+    }
+}
+
+impl<T: Subsystems> DjangoSettings for T {}

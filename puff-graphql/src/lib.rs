@@ -29,4 +29,4 @@ pub use engine::{EngineHandle, Response};
 pub use exec::Engine;
 pub use handlers::{handle_graphql, playground};
 pub use subscriptions::handle_subscriptions;
-pub use subsystem::GraphqlSubsystem;
+pub use subsystem::{GraphqlSettings, GraphqlSubsystem};

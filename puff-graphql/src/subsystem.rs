@@ -1,11 +1,15 @@
 //! The `graphql` subsystem: `[[graphql]]` entries -> schemas built from their Python
-//! classes once Python runs, registered by name, their endpoints mounted on the server.
+//! classes once Python runs, registered by name, their endpoints mounted on the server;
+//! the builder methods ([`GraphqlSettings`]).
 
+use std::path::Path;
 use std::sync::Arc;
 
+use puff_greenlet::instance::replace_instance;
 use puff_greenlet::pyo3::prelude::*;
 use puff_greenlet::{
-    PuffError, PuffResult, PythonRuntime, StartContext, Subsystem, parse_instances,
+    ConfigError, PuffError, PuffResult, PythonRuntime, StartContext, Subsystem, Subsystems,
+    parse_instances,
 };
 use puff_postgres::PostgresPool;
 
@@ -14,7 +18,7 @@ use crate::engine::EngineHandle;
 use crate::exec::Engine;
 
 /// Owns the GraphQL schemas.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct GraphqlSubsystem {
     pub schemas: Vec<GraphqlConfig>,
 }
@@ -24,7 +28,7 @@ impl GraphqlSubsystem {
     pub const KEYS: &'static [&'static str] = &["graphql"];
 
     /// Parse the value of the `graphql` key: `[[graphql]]` tables or one table.
-    pub fn parse(value: &toml::Value) -> Result<Vec<GraphqlConfig>, String> {
+    pub fn parse(value: &toml::Value) -> Result<Vec<GraphqlConfig>, ConfigError> {
         parse_instances("graphql", value)
     }
 }
@@ -38,7 +42,7 @@ impl Subsystem for GraphqlSubsystem {
         Self::KEYS
     }
 
-    fn configure(&mut self, table: &toml::Table) -> Result<(), String> {
+    fn configure(&mut self, table: &toml::Table, _base: &Path) -> Result<(), ConfigError> {
         if let Some(value) = table.get("graphql") {
             self.schemas = Self::parse(value)?;
         }
@@ -110,3 +114,31 @@ impl Subsystem for GraphqlSubsystem {
         crate::python::add_module(py, native)
     }
 }
+
+/// `RuntimeConfig` builder methods for the GraphQL schemas (in `puff_core::prelude`); no
+/// effect in a build without the graphql subsystem.
+pub trait GraphqlSettings: Subsystems + Sized {
+    /// Build the `default` GraphQL schema from the Python class at `path`
+    /// (`module.Schema`). No endpoint is mounted: route `puff_graphql::handle_graphql()` and
+    /// friends yourself, or use [`GraphqlSettings::add_graphql`] with a `url`.
+    fn set_gql_schema_class(self, path: impl Into<String>) -> Self {
+        let mut config = GraphqlConfig::new("default", path);
+        config.url = String::new();
+        self.add_graphql(config)
+    }
+
+    /// Add (or replace) a named GraphQL schema.
+    fn add_graphql(self, config: GraphqlConfig) -> Self {
+        self.with_subsystem(|graphql: &mut GraphqlSubsystem| {
+            replace_instance(&mut graphql.schemas, config);
+        })
+    }
+
+    /// The configured GraphQL schemas.
+    fn graphql_configs(&self) -> &[GraphqlConfig] {
+        self.subsystem::<GraphqlSubsystem>()
+            .map_or(&[], |graphql| &graphql.schemas)
+    }
+}
+
+impl<T: Subsystems> GraphqlSettings for T {}

@@ -4,7 +4,7 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::subsystem::deserialize_section;
+use crate::subsystem::{ConfigError, deserialize_keys};
 
 /// One entry of a named-instance section.
 pub trait NamedInstance: DeserializeOwned + Default {
@@ -64,8 +64,12 @@ impl PoolStatus {
 }
 
 /// Parse the value of a named-instance key: an array of tables (`[[key]]`), a single table,
-/// or `true` (one `default` instance with default settings) / `false` (none).
-pub fn parse_instances<T: NamedInstance>(key: &str, value: &toml::Value) -> Result<Vec<T>, String> {
+/// or `true` (one `default` instance with default settings) / `false` (none). Errors name
+/// the entry (`postgres[0]`).
+pub fn parse_instances<T: NamedInstance>(
+    key: &str,
+    value: &toml::Value,
+) -> Result<Vec<T>, ConfigError> {
     let entries: Vec<toml::Table> = match value {
         toml::Value::Boolean(true) => return Ok(vec![T::default()]),
         toml::Value::Boolean(false) => return Ok(Vec::new()),
@@ -76,28 +80,30 @@ pub fn parse_instances<T: NamedInstance>(key: &str, value: &toml::Value) -> Resu
             .map(|(i, v)| {
                 v.as_table()
                     .cloned()
-                    .ok_or_else(|| format!("`{key}[{i}]`: expected a table"))
+                    .ok_or_else(|| ConfigError::new(format!("{key}[{i}]"), "expected a table"))
             })
             .collect::<Result<_, _>>()?,
         other => {
-            return Err(format!(
-                "`{key}`: expected [[{key}]] tables, got {}",
-                other.type_str()
+            return Err(ConfigError::new(
+                key,
+                format!("expected [[{key}]] tables, got {}", other.type_str()),
             ));
         }
     };
     let mut configs: Vec<T> = Vec::new();
     let mut names: Vec<String> = Vec::new();
     for (i, table) in entries.iter().enumerate() {
-        let config: T = deserialize_section(table).map_err(|m| format!("`{key}[{i}]`: {m}"))?;
-        validate_name(config.instance_name()).map_err(|m| format!("`{key}[{i}]`: {m}"))?;
+        let entry = format!("{key}[{i}]");
+        let config: T = deserialize_keys(table).map_err(|e| e.inside(entry.as_str()))?;
+        validate_name(config.instance_name()).map_err(|m| ConfigError::new(entry.as_str(), m))?;
         config
             .validate()
-            .map_err(|m| format!("`{key}[{i}]`: {m}"))?;
+            .map_err(|m| ConfigError::new(entry.as_str(), m))?;
         let name = config.instance_name().to_owned();
         if names.contains(&name) {
-            return Err(format!(
-                "`{key}[{i}]`: an instance named `{name}` is configured twice"
+            return Err(ConfigError::new(
+                entry,
+                format!("an instance named `{name}` is configured twice"),
             ));
         }
         names.push(name);
@@ -119,6 +125,18 @@ pub fn with_default<T: NamedInstance + Clone>(
         all.insert(0, default());
     }
     all
+}
+
+/// Add `config` to `configs`, replacing the instance of the same name (builder methods).
+pub fn replace_instance<T: NamedInstance>(configs: &mut Vec<T>, config: T) {
+    configs.retain(|c| c.instance_name() != config.instance_name());
+    configs.push(config);
+}
+
+/// Replace the `default` instance by `default`, or remove it when `None` (builder methods).
+pub fn set_default_instance<T: NamedInstance>(configs: &mut Vec<T>, default: Option<T>) {
+    configs.retain(|c| c.instance_name() != "default");
+    configs.extend(default);
 }
 
 /// Instance names become CLI flags and environment variables: letters, digits, `_`, `-`.

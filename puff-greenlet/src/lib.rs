@@ -33,6 +33,9 @@ pub use runtime::{
     SetupFn, cancel_scope, flush_stdio, import_object, on_park, park_count, run_python_async,
     sleep_until, wait_for,
 };
-pub use subsystem::{StartContext, Subsystem, deserialize_section};
+pub use subsystem::{
+    ConfigError, StartContext, Subsystem, Subsystems, UrlFlag, deserialize_keys,
+    deserialize_section,
+};
 
 pub use pyo3;

@@ -3,7 +3,14 @@
 //! A subsystem owns a set of top-level `puff.toml` keys, starts its resources (connects,
 //! spawns workers, registers them in [`Resources`]), contributes a Python submodule to
 //! `puff._native`, and shuts down. `puff-core` holds a list of them, one line per Cargo
-//! feature, and never needs to know what they do.
+//! feature, and never needs to know what they do: each one parses its own `puff.toml`
+//! section once ([`Subsystem::configure`], failing with a [`ConfigError`] that names the
+//! key), keeps the result, and says which URL override flags it offers
+//! ([`Subsystem::url_flags`]). Builder methods reach a subsystem's settings through
+//! [`Subsystems`].
+
+use std::any::Any;
+use std::path::Path;
 
 use pyo3::prelude::*;
 use serde::de::DeserializeOwned;
@@ -17,8 +24,139 @@ pub struct StartContext<'a> {
     pub tokio: &'a tokio::runtime::Handle,
 }
 
+/// A bad value in a subsystem's `puff.toml` section: the key (`bind`, `postgres[0]`,
+/// `cors.allow_origins`, ...) when known, and what is wrong. The caller adds the file name.
+///
+/// Displayed as ``"`key`: message"`` (or the message alone), the form runtime errors use.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", display_keyed(.key.as_deref(), .message))]
+pub struct ConfigError {
+    pub key: Option<String>,
+    pub message: String,
+}
+
+fn display_keyed(key: Option<&str>, message: &str) -> String {
+    match key {
+        Some(key) => format!("`{key}`: {message}"),
+        None => message.to_owned(),
+    }
+}
+
+impl ConfigError {
+    /// An error about `key`.
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError {
+            key: Some(key.into()),
+            message: message.into(),
+        }
+    }
+
+    /// An error no single key can be blamed for.
+    pub fn unkeyed(message: impl Into<String>) -> Self {
+        ConfigError {
+            key: None,
+            message: message.into(),
+        }
+    }
+
+    /// This error (about a key inside `key`) as an error about `key`: the inner key stays
+    /// in the message (`postgres[0]` with ``"`pool_sise`: unknown field ..."``).
+    pub fn inside(self, key: impl Into<String>) -> Self {
+        ConfigError::new(key, self.to_string())
+    }
+}
+
+/// A global `--{name}-{kind}-url` flag a subsystem offers for one of its instances, and
+/// the environment variable it stands for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UrlFlag {
+    /// The long flag, without `--`.
+    pub flag: String,
+    /// `PUFF_{NAME}_{KIND}_URL`.
+    pub env_var: String,
+    /// `--help` text.
+    pub help: String,
+}
+
+impl UrlFlag {
+    /// The flag of instance `name` of `kind` (`postgres`, `task_queue`, ...); `what` names
+    /// the kind in the help text ("Postgres pool").
+    pub fn for_instance(name: &str, kind: &str, what: &str) -> Self {
+        let env_var = crate::instance::url_env_var(name, kind);
+        UrlFlag {
+            flag: crate::instance::url_flag(name, kind),
+            help: format!("URL of the `{name}` {what} (else ${env_var}, else puff.toml)"),
+            env_var,
+        }
+    }
+}
+
+/// Object-safe helpers every [`Subsystem`] gets from `Clone` (implemented for all
+/// `Subsystem + Clone` types; nothing to write by hand).
+pub trait SubsystemObject {
+    /// A boxed copy, so a configuration holding subsystems can be cloned.
+    fn clone_box(&self) -> Box<dyn Subsystem>;
+    fn as_any(&self) -> &dyn Any;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<T: Subsystem + Clone> SubsystemObject for T {
+    fn clone_box(&self) -> Box<dyn Subsystem> {
+        Box::new(self.clone())
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+impl Clone for Box<dyn Subsystem> {
+    fn clone(&self) -> Self {
+        (**self).clone_box()
+    }
+}
+
+/// A configuration holding subsystems (`puff-core`'s `RuntimeConfig`). Each service crate
+/// adds its builder methods (`set_postgres`, `set_bind`, ...) as an extension trait over
+/// this one, so they change that subsystem's own settings.
+pub trait Subsystems {
+    /// The subsystems, in start-up order.
+    fn subsystem_list(&self) -> &[Box<dyn Subsystem>];
+    fn subsystem_list_mut(&mut self) -> &mut [Box<dyn Subsystem>];
+
+    /// The subsystem of type `T`, if it is compiled in.
+    fn subsystem<T: Subsystem>(&self) -> Option<&T> {
+        self.subsystem_list()
+            .iter()
+            .find_map(|s| s.as_any().downcast_ref::<T>())
+    }
+
+    /// The subsystem of type `T`, if it is compiled in, to change its settings.
+    fn subsystem_mut<T: Subsystem>(&mut self) -> Option<&mut T> {
+        self.subsystem_list_mut()
+            .iter_mut()
+            .find_map(|s| s.as_any_mut().downcast_mut::<T>())
+    }
+
+    /// Builder step: change the settings of subsystem `T` (nothing when it is not
+    /// compiled in).
+    fn with_subsystem<T: Subsystem>(mut self, change: impl FnOnce(&mut T)) -> Self
+    where
+        Self: Sized,
+    {
+        if let Some(subsystem) = self.subsystem_mut::<T>() {
+            change(subsystem);
+        }
+        self
+    }
+}
+
 /// One pluggable capability of the runtime.
-pub trait Subsystem: Send + Sync + 'static {
+pub trait Subsystem: SubsystemObject + Send + Sync + 'static {
     /// Short name, used for the Cargo feature, logs and the Python submodule.
     fn name(&self) -> &'static str;
 
@@ -27,10 +165,17 @@ pub trait Subsystem: Send + Sync + 'static {
         &[]
     }
 
-    /// Read this subsystem's keys (only those in [`Subsystem::config_keys`] are passed).
-    /// Errors should name the offending key; the caller adds the file name.
-    fn configure(&mut self, _table: &toml::Table) -> Result<(), String> {
+    /// Read this subsystem's keys (only those in [`Subsystem::config_keys`] are passed;
+    /// called once per file, also when none is present) and keep the result. Relative
+    /// paths in them are relative to `base`, the folder of `puff.toml`. Errors name the
+    /// offending key; the caller adds the file name.
+    fn configure(&mut self, _table: &toml::Table, _base: &Path) -> Result<(), ConfigError> {
         Ok(())
+    }
+
+    /// The global URL override flags of the configured instances (`--{name}-postgres-url`).
+    fn url_flags(&self) -> Vec<UrlFlag> {
+        Vec::new()
     }
 
     /// Create resources before any Python code runs.
@@ -61,23 +206,26 @@ pub trait Subsystem: Send + Sync + 'static {
 ///
 /// serde errors from an in-memory TOML value lose the key (`invalid type: integer`), so on
 /// failure each key is tried alone to find which one is wrong.
-pub fn deserialize_section<T: DeserializeOwned>(table: &toml::Table) -> Result<T, String> {
+pub fn deserialize_keys<T: DeserializeOwned>(table: &toml::Table) -> Result<T, ConfigError> {
     match T::deserialize(toml::Value::Table(table.clone())) {
         Ok(v) => Ok(v),
         Err(whole) => {
-            {
-                for (key, value) in table {
-                    let mut single = toml::Table::new();
-                    single.insert(key.clone(), value.clone());
-                    if let Err(e) = T::deserialize(toml::Value::Table(single)) {
-                        let msg = e.to_string();
-                        if !msg.contains("missing field") {
-                            return Err(format!("`{key}`: {}", msg.trim()));
-                        }
+            for (key, value) in table {
+                let mut single = toml::Table::new();
+                single.insert(key.clone(), value.clone());
+                if let Err(e) = T::deserialize(toml::Value::Table(single)) {
+                    let msg = e.to_string();
+                    if !msg.contains("missing field") {
+                        return Err(ConfigError::new(key.clone(), msg.trim()));
                     }
                 }
             }
-            Err(whole.to_string().trim().to_owned())
+            Err(ConfigError::unkeyed(whole.to_string().trim()))
         }
     }
+}
+
+/// [`deserialize_keys`] with the error as text (``"`key`: message"``).
+pub fn deserialize_section<T: DeserializeOwned>(table: &toml::Table) -> Result<T, String> {
+    deserialize_keys(table).map_err(|e| e.to_string())
 }

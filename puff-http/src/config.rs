@@ -2,9 +2,8 @@
 
 use std::time::Duration;
 
+use puff_greenlet::ConfigError;
 use serde::Deserialize;
-
-use crate::static_files::StaticError;
 
 /// Default request body limit: 10 MiB.
 pub const DEFAULT_MAX_REQUEST_BODY_BYTES: usize = 10 * 1024 * 1024;
@@ -19,31 +18,6 @@ pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 30_000;
 /// closing (the race behind gunicorn's 2 s default giving 502s). An idle connection costs
 /// a few KB, and `max_connections` bounds how many there are.
 pub const DEFAULT_KEEP_ALIVE_TIMEOUT_MS: u64 = 75_000;
-
-/// A server setting serde accepted but the server cannot use; the message names the key.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    #[error("`bind`: `{0}` is not a `host:port` socket address (e.g. \"127.0.0.1:7777\")")]
-    Bind(String),
-    #[error("`cors.allow_origins`: invalid origin `{0}`")]
-    CorsOrigin(String),
-    #[error("`cors.allow_methods`: invalid method `{0}`")]
-    CorsMethod(String),
-    #[error("`cors`: invalid header name `{0}`")]
-    CorsHeader(String),
-    #[error("`cors`: allow_credentials = true cannot be combined with allow_origins = [\"*\"]")]
-    CorsCredentialsWithAnyOrigin,
-    #[error("`tls_key`: `tls_cert` is set, so `tls_key` must be too")]
-    TlsKeyMissing,
-    #[error("`tls_cert`: `tls_key` is set, so `tls_cert` must be too")]
-    TlsCertMissing,
-    #[error("`max_connections`: 0 would never accept a connection; leave it unset for no limit")]
-    NoConnections,
-    #[error("`static`: {0}")]
-    Static(StaticError),
-    #[error("`http_client`: the name `{0}` is used twice")]
-    DuplicateClient(String),
-}
 
 /// Server settings (`bind`, limits, compression, CORS, access log, shutdown).
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -152,27 +126,71 @@ impl HttpConfig {
         }
     }
 
+    /// Relative `[static]` folders and TLS files are relative to `base` (puff.toml's folder).
+    pub fn resolve_paths(&mut self, base: &std::path::Path) {
+        for dir in self.static_dirs.values_mut() {
+            *dir = base.join(&*dir);
+        }
+        for path in [&mut self.tls_cert, &mut self.tls_key]
+            .into_iter()
+            .flatten()
+        {
+            *path = base.join(&*path);
+        }
+    }
+
     /// Check values serde cannot (addresses, header names); errors name the key.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.bind.parse::<std::net::SocketAddr>().is_err() {
-            return Err(ConfigError::Bind(self.bind.clone()));
+            return Err(ConfigError::new(
+                "bind",
+                format!(
+                    "`{}` is not a `host:port` socket address (e.g. \"127.0.0.1:7777\")",
+                    self.bind
+                ),
+            ));
         }
         if let Some(cors) = &self.cors {
             cors.validate()?;
         }
         match (&self.tls_cert, &self.tls_key) {
-            (Some(_), None) => return Err(ConfigError::TlsKeyMissing),
-            (None, Some(_)) => return Err(ConfigError::TlsCertMissing),
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "tls_key",
+                    "`tls_cert` is set, so `tls_key` must be too",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "tls_cert",
+                    "`tls_key` is set, so `tls_cert` must be too",
+                ));
+            }
             _ => {}
         }
         if self.max_connections == Some(0) {
-            return Err(ConfigError::NoConnections);
+            return Err(ConfigError::new(
+                "max_connections",
+                "0 would never accept a connection; leave it unset for no limit",
+            ));
         }
-        crate::static_files::validate(&self.static_mappings()).map_err(ConfigError::Static)?;
+        for (prefix, dir) in &self.static_dirs {
+            crate::static_files::normalize_prefix(prefix)
+                .map_err(|e| ConfigError::new("static", e.to_string()))?;
+            if !dir.is_dir() {
+                return Err(ConfigError::new(
+                    "static",
+                    format!("`{prefix}` -> `{}` is not a folder", dir.display()),
+                ));
+            }
+        }
         let mut names = std::collections::HashSet::new();
         for client in &self.http_client {
             if !names.insert(client.name.as_str()) {
-                return Err(ConfigError::DuplicateClient(client.name.clone()));
+                return Err(ConfigError::new(
+                    "http_client",
+                    format!("the name `{}` is used twice", client.name),
+                ));
             }
         }
         Ok(())
@@ -198,21 +216,33 @@ impl CorsConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         for origin in &self.allow_origins {
             if origin != "*" && http::HeaderValue::from_str(origin).is_err() {
-                return Err(ConfigError::CorsOrigin(origin.clone()));
+                return Err(ConfigError::new(
+                    "cors.allow_origins",
+                    format!("invalid origin `{origin}`"),
+                ));
             }
         }
         for method in &self.allow_methods {
             if method.parse::<http::Method>().is_err() {
-                return Err(ConfigError::CorsMethod(method.clone()));
+                return Err(ConfigError::new(
+                    "cors.allow_methods",
+                    format!("invalid method `{method}`"),
+                ));
             }
         }
         for header in self.allow_headers.iter().chain(&self.expose_headers) {
             if header != "*" && header.parse::<http::HeaderName>().is_err() {
-                return Err(ConfigError::CorsHeader(header.clone()));
+                return Err(ConfigError::new(
+                    "cors",
+                    format!("invalid header name `{header}`"),
+                ));
             }
         }
         if self.allow_credentials && self.allow_origins.iter().any(|o| o == "*") {
-            return Err(ConfigError::CorsCredentialsWithAnyOrigin);
+            return Err(ConfigError::new(
+                "cors",
+                "allow_credentials = true cannot be combined with allow_origins = [\"*\"]",
+            ));
         }
         Ok(())
     }
@@ -278,7 +308,7 @@ mod tests {
             bind: "nowhere".into(),
             ..HttpConfig::default()
         };
-        assert!(bad.validate().unwrap_err().to_string().contains("`bind`"));
+        assert_eq!(bad.validate().unwrap_err().key.as_deref(), Some("bind"));
         let cors = HttpConfig {
             cors: Some(CorsConfig {
                 allow_origins: vec!["*".into()],
@@ -287,12 +317,9 @@ mod tests {
             }),
             ..HttpConfig::default()
         };
-        assert!(
-            cors.validate()
-                .unwrap_err()
-                .to_string()
-                .contains("allow_credentials")
-        );
+        let e = cors.validate().unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("cors"));
+        assert!(e.message.contains("allow_credentials"), "{e}");
     }
 
     #[test]

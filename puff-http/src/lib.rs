@@ -49,11 +49,11 @@ pub mod wsgi;
 
 pub use asgi::{AsgiHandler, Lifespan};
 pub use client::ClientError;
-pub use config::{ConfigError, CorsConfig, HttpConfig};
+pub use config::{CorsConfig, HttpConfig};
 pub use router::{MountedRoutes, RouteOverlap, Router};
 pub use server::{apply_middleware, serve, with_asgi_fallback, with_wsgi_fallback};
 pub use static_files::StaticError;
-pub use subsystem::HttpSubsystem;
+pub use subsystem::{HttpSettings, HttpSubsystem};
 pub use tls::TlsError;
 pub use wsgi::WsgiHandler;
 

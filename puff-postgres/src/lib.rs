@@ -24,7 +24,7 @@ pub use error::PgError;
 pub use pool::{Column, PooledClient, PostgresPool, QueryResult};
 pub use puff_greenlet::redact_url;
 pub use python::{SharedConnection, to_python, to_value};
-pub use subsystem::PostgresSubsystem;
+pub use subsystem::{PostgresSettings, PostgresSubsystem};
 pub use value::Value;
 
 pub use tokio_postgres;

@@ -1,17 +1,21 @@
 //! The `postgres` subsystem: `[[postgres]]` entries -> named pools in the registry, plus
-//! the `puff._native.postgres` module.
+//! the `puff._native.postgres` module, and the builder methods ([`PostgresSettings`]).
 
+use std::path::Path;
 use std::sync::Arc;
 
-use puff_greenlet::instance::NamedInstance;
+use puff_greenlet::instance::{NamedInstance, replace_instance, set_default_instance};
 use puff_greenlet::pyo3::prelude::*;
-use puff_greenlet::{PuffError, PuffResult, Resources, StartContext, Subsystem, parse_instances};
+use puff_greenlet::{
+    ConfigError, PuffError, PuffResult, Resources, StartContext, Subsystem, Subsystems, UrlFlag,
+    parse_instances,
+};
 
 use crate::config::PostgresConfig;
 use crate::pool::PostgresPool;
 
 /// Owns the pools; one per configured name.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct PostgresSubsystem {
     pub pools: Vec<PostgresConfig>,
 }
@@ -22,7 +26,7 @@ impl PostgresSubsystem {
 
     /// Parse the value of the `postgres` key: an array of tables (`[[postgres]]`), a single
     /// table, or `true` (one `default` pool with default settings).
-    pub fn parse(value: &toml::Value) -> Result<Vec<PostgresConfig>, String> {
+    pub fn parse(value: &toml::Value) -> Result<Vec<PostgresConfig>, ConfigError> {
         parse_instances("postgres", value)
     }
 }
@@ -36,11 +40,18 @@ impl Subsystem for PostgresSubsystem {
         Self::KEYS
     }
 
-    fn configure(&mut self, table: &toml::Table) -> Result<(), String> {
+    fn configure(&mut self, table: &toml::Table, _base: &Path) -> Result<(), ConfigError> {
         if let Some(value) = table.get("postgres") {
             self.pools = Self::parse(value)?;
         }
         Ok(())
+    }
+
+    fn url_flags(&self) -> Vec<UrlFlag> {
+        self.pools
+            .iter()
+            .map(|c| UrlFlag::for_instance(&c.name, PostgresConfig::KIND, "Postgres pool"))
+            .collect()
     }
 
     fn start(&self, ctx: &StartContext<'_>) -> PuffResult<()> {
@@ -71,3 +82,33 @@ impl Subsystem for PostgresSubsystem {
 
     fn shutdown(&self, _resources: &Resources) {}
 }
+
+/// `RuntimeConfig` builder methods for the Postgres pools (in `puff_core::prelude`); no
+/// effect in a build without the postgres subsystem.
+pub trait PostgresSettings: Subsystems + Sized {
+    /// Enable (or remove) the `default` Postgres pool with default settings; its URL comes
+    /// from `PUFF_DEFAULT_POSTGRES_URL` / `--default-postgres-url` when set.
+    fn set_postgres(self, on: bool) -> Self {
+        self.with_subsystem(|postgres: &mut PostgresSubsystem| {
+            set_default_instance(
+                &mut postgres.pools,
+                on.then(|| PostgresConfig::named("default")),
+            );
+        })
+    }
+
+    /// Add (or replace) a named Postgres pool.
+    fn add_postgres(self, config: PostgresConfig) -> Self {
+        self.with_subsystem(|postgres: &mut PostgresSubsystem| {
+            replace_instance(&mut postgres.pools, config);
+        })
+    }
+
+    /// The configured Postgres pools.
+    fn postgres_configs(&self) -> &[PostgresConfig] {
+        self.subsystem::<PostgresSubsystem>()
+            .map_or(&[], |postgres| &postgres.pools)
+    }
+}
+
+impl<T: Subsystems> PostgresSettings for T {}

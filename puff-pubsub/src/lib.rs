@@ -18,4 +18,4 @@ mod subsystem;
 
 pub use client::{PubSubClient, PubSubConnection, PubSubMessage};
 pub use config::{Backend, PubSubConfig};
-pub use subsystem::PubSubSubsystem;
+pub use subsystem::{PubSubSettings, PubSubSubsystem};

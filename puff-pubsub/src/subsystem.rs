@@ -1,21 +1,26 @@
 //! The `pubsub` subsystem: `[[pubsub]]` entries (or an implicit `default`) -> started
-//! [`PubSubClient`]s in the registry, plus the `puff._native.pubsub` module.
+//! [`PubSubClient`]s in the registry, plus the `puff._native.pubsub` module and the
+//! builder methods ([`PubSubSettings`]).
 
+use std::path::Path;
 use std::sync::Arc;
 
+use puff_greenlet::instance::{NamedInstance, replace_instance, set_default_instance};
 use puff_greenlet::pyo3::prelude::*;
-use puff_greenlet::{PuffError, PuffResult, Resources, StartContext, Subsystem, parse_instances};
-use puff_redis::{RedisConfig, RedisSubsystem};
+use puff_greenlet::{
+    ConfigError, PuffError, PuffResult, Resources, StartContext, Subsystem, Subsystems, UrlFlag,
+    parse_instances,
+};
+use puff_redis::RedisSubsystem;
 
 use crate::client::PubSubClient;
 use crate::config::{Backend, PubSubConfig};
 
-/// Owns the pub/sub instances. `redis` are the `[[redis]]` pools, whose URLs an instance
-/// may borrow.
-#[derive(Default)]
+/// Owns the pub/sub instances. An instance may borrow the URL of a `[[redis]]` pool, as
+/// the redis subsystem started it.
+#[derive(Clone, Default)]
 pub struct PubSubSubsystem {
     pub instances: Vec<PubSubConfig>,
-    pub redis: Vec<RedisConfig>,
 }
 
 impl PubSubSubsystem {
@@ -23,7 +28,7 @@ impl PubSubSubsystem {
     pub const KEYS: &'static [&'static str] = &["pubsub"];
 
     /// Parse the value of the `pubsub` key: `[[pubsub]]` tables, one table, or `true`.
-    pub fn parse(value: &toml::Value) -> Result<Vec<PubSubConfig>, String> {
+    pub fn parse(value: &toml::Value) -> Result<Vec<PubSubConfig>, ConfigError> {
         parse_instances("pubsub", value)
     }
 
@@ -42,15 +47,22 @@ impl Subsystem for PubSubSubsystem {
         Self::KEYS
     }
 
-    fn configure(&mut self, table: &toml::Table) -> Result<(), String> {
+    fn configure(&mut self, table: &toml::Table, _base: &Path) -> Result<(), ConfigError> {
         if let Some(value) = table.get("pubsub") {
             self.instances = Self::parse(value)?;
         }
         Ok(())
     }
 
+    fn url_flags(&self) -> Vec<UrlFlag> {
+        Self::instances_with_default(&self.instances)
+            .iter()
+            .map(|c| UrlFlag::for_instance(&c.name, PubSubConfig::KIND, "pub/sub instance"))
+            .collect()
+    }
+
     fn start(&self, ctx: &StartContext<'_>) -> PuffResult<()> {
-        let redis = RedisSubsystem::effective_configs(&self.redis);
+        let redis = RedisSubsystem::started_configs(ctx.resources);
         for config in Self::instances_with_default(&self.instances) {
             let backend = config
                 .backend(&redis)
@@ -84,3 +96,33 @@ impl Subsystem for PubSubSubsystem {
         }
     }
 }
+
+/// `RuntimeConfig` builder methods for the pub/sub instances (in `puff_core::prelude`); no
+/// effect in a build without the pubsub subsystem.
+pub trait PubSubSettings: Subsystems + Sized {
+    /// Declare (or remove) the `default` pub/sub instance. It exists either way: on the
+    /// `default` Redis pool when one is configured, else in process.
+    fn set_pubsub(self, on: bool) -> Self {
+        self.with_subsystem(|pubsub: &mut PubSubSubsystem| {
+            set_default_instance(
+                &mut pubsub.instances,
+                on.then(|| PubSubConfig::named("default")),
+            );
+        })
+    }
+
+    /// Add (or replace) a named pub/sub instance.
+    fn add_pubsub(self, config: PubSubConfig) -> Self {
+        self.with_subsystem(|pubsub: &mut PubSubSubsystem| {
+            replace_instance(&mut pubsub.instances, config);
+        })
+    }
+
+    /// The configured pub/sub instances (without the implicit `default`).
+    fn pubsub_configs(&self) -> &[PubSubConfig] {
+        self.subsystem::<PubSubSubsystem>()
+            .map_or(&[], |pubsub| &pubsub.instances)
+    }
+}
+
+impl<T: Subsystems> PubSubSettings for T {}

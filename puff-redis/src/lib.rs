@@ -22,6 +22,6 @@ pub use config::RedisConfig;
 pub use error::RedisError;
 pub use pool::{PooledConnection, RedisConnection, RedisPool};
 pub use puff_greenlet::PoolStatus;
-pub use subsystem::RedisSubsystem;
+pub use subsystem::{RedisSettings, RedisSubsystem};
 
 pub use redis;

@@ -1,17 +1,21 @@
 //! The `redis` subsystem: `[[redis]]` entries -> named pools in the registry, plus the
-//! `puff._native.redis` module.
+//! `puff._native.redis` module, and the builder methods ([`RedisSettings`]).
 
+use std::path::Path;
 use std::sync::Arc;
 
-use puff_greenlet::instance::NamedInstance;
+use puff_greenlet::instance::{NamedInstance, replace_instance, set_default_instance};
 use puff_greenlet::pyo3::prelude::*;
-use puff_greenlet::{PuffError, PuffResult, StartContext, Subsystem, parse_instances};
+use puff_greenlet::{
+    ConfigError, PuffError, PuffResult, Resources, StartContext, Subsystem, Subsystems, UrlFlag,
+    parse_instances,
+};
 
 use crate::config::RedisConfig;
 use crate::pool::RedisPool;
 
 /// Owns the pools; one per configured name.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct RedisSubsystem {
     pub pools: Vec<RedisConfig>,
 }
@@ -21,8 +25,19 @@ impl RedisSubsystem {
     pub const KEYS: &'static [&'static str] = &["redis"];
 
     /// Parse the value of the `redis` key: `[[redis]]` tables, one table, or `true`.
-    pub fn parse(value: &toml::Value) -> Result<Vec<RedisConfig>, String> {
+    pub fn parse(value: &toml::Value) -> Result<Vec<RedisConfig>, ConfigError> {
         parse_instances("redis", value)
+    }
+
+    /// The effective configs of the pools this subsystem registered at start-up (URL
+    /// overrides applied), for services that borrow a pool's URL (pub/sub, task queues).
+    pub fn started_configs(resources: &Resources) -> Vec<RedisConfig> {
+        resources
+            .names::<RedisPool>()
+            .iter()
+            .filter_map(|name| resources.get::<RedisPool>(name))
+            .map(|pool| pool.config().clone())
+            .collect()
     }
 
     /// The configs with URL overrides from the environment (or the CLI flags) applied.
@@ -46,11 +61,18 @@ impl Subsystem for RedisSubsystem {
         Self::KEYS
     }
 
-    fn configure(&mut self, table: &toml::Table) -> Result<(), String> {
+    fn configure(&mut self, table: &toml::Table, _base: &Path) -> Result<(), ConfigError> {
         if let Some(value) = table.get("redis") {
             self.pools = Self::parse(value)?;
         }
         Ok(())
+    }
+
+    fn url_flags(&self) -> Vec<UrlFlag> {
+        self.pools
+            .iter()
+            .map(|c| UrlFlag::for_instance(&c.name, RedisConfig::KIND, "Redis pool"))
+            .collect()
     }
 
     fn start(&self, ctx: &StartContext<'_>) -> PuffResult<()> {
@@ -76,3 +98,30 @@ impl Subsystem for RedisSubsystem {
         crate::python::add_module(py, native)
     }
 }
+
+/// `RuntimeConfig` builder methods for the Redis pools (in `puff_core::prelude`); no
+/// effect in a build without the redis subsystem.
+pub trait RedisSettings: Subsystems + Sized {
+    /// Enable (or remove) the `default` Redis pool with default settings; its URL comes
+    /// from `PUFF_DEFAULT_REDIS_URL` / `--default-redis-url` when set.
+    fn set_redis(self, on: bool) -> Self {
+        self.with_subsystem(|redis: &mut RedisSubsystem| {
+            set_default_instance(&mut redis.pools, on.then(|| RedisConfig::named("default")));
+        })
+    }
+
+    /// Add (or replace) a named Redis pool.
+    fn add_redis(self, config: RedisConfig) -> Self {
+        self.with_subsystem(|redis: &mut RedisSubsystem| {
+            replace_instance(&mut redis.pools, config);
+        })
+    }
+
+    /// The configured Redis pools.
+    fn redis_configs(&self) -> &[RedisConfig] {
+        self.subsystem::<RedisSubsystem>()
+            .map_or(&[], |redis| &redis.pools)
+    }
+}
+
+impl<T: Subsystems> RedisSettings for T {}

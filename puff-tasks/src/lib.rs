@@ -24,5 +24,5 @@ pub mod task;
 
 pub use config::{Backend, TaskQueueConfig};
 pub use queue::{ScheduleOptions, TaskQueue};
-pub use subsystem::TasksSubsystem;
+pub use subsystem::{TaskQueueSettings, TasksSubsystem};
 pub use task::{DeadLetter, Outcome, TaskFailure};

@@ -1,24 +1,28 @@
 //! The `tasks` subsystem: `[[task_queue]]` entries (or an implicit `default`) -> started
-//! [`TaskQueue`]s in the registry with their workers, plus `puff._native.task_queue`.
+//! [`TaskQueue`]s in the registry with their workers, plus `puff._native.task_queue` and
+//! the builder methods ([`TaskQueueSettings`]).
 
+use std::path::Path;
 use std::sync::Arc;
 
+use puff_greenlet::instance::{NamedInstance, replace_instance, set_default_instance};
 use puff_greenlet::pyo3::prelude::*;
 use puff_greenlet::{
-    PuffError, PuffResult, PythonRuntime, Resources, StartContext, Subsystem, parse_instances,
+    ConfigError, PuffError, PuffResult, PythonRuntime, Resources, StartContext, Subsystem,
+    Subsystems, UrlFlag, parse_instances,
 };
-use puff_redis::{RedisConfig, RedisPool, RedisSubsystem};
+use puff_redis::{RedisPool, RedisSubsystem};
 
 use crate::config::{Backend, TaskQueueConfig};
 use crate::memory::MemoryStore;
 use crate::queue::{Store, TaskQueue};
 use crate::redis_store::RedisStore;
 
-/// Owns the task queues. `redis` are the `[[redis]]` pools, whose URLs a queue may borrow.
-#[derive(Default)]
+/// Owns the task queues. A queue may borrow the URL of a `[[redis]]` pool, as the redis
+/// subsystem started it.
+#[derive(Clone, Default)]
 pub struct TasksSubsystem {
     pub queues: Vec<TaskQueueConfig>,
-    pub redis: Vec<RedisConfig>,
 }
 
 impl TasksSubsystem {
@@ -27,7 +31,7 @@ impl TasksSubsystem {
 
     /// Parse the value of the `task_queue` key: `[[task_queue]]` tables, one table, or
     /// `true`.
-    pub fn parse(value: &toml::Value) -> Result<Vec<TaskQueueConfig>, String> {
+    pub fn parse(value: &toml::Value) -> Result<Vec<TaskQueueConfig>, ConfigError> {
         parse_instances("task_queue", value)
     }
 
@@ -46,15 +50,22 @@ impl Subsystem for TasksSubsystem {
         Self::KEYS
     }
 
-    fn configure(&mut self, table: &toml::Table) -> Result<(), String> {
+    fn configure(&mut self, table: &toml::Table, _base: &Path) -> Result<(), ConfigError> {
         if let Some(value) = table.get("task_queue") {
             self.queues = Self::parse(value)?;
         }
         Ok(())
     }
 
+    fn url_flags(&self) -> Vec<UrlFlag> {
+        Self::queues_with_default(&self.queues)
+            .iter()
+            .map(|c| UrlFlag::for_instance(&c.name, TaskQueueConfig::KIND, "task queue"))
+            .collect()
+    }
+
     fn start(&self, ctx: &StartContext<'_>) -> PuffResult<()> {
-        let redis = RedisSubsystem::effective_configs(&self.redis);
+        let redis = RedisSubsystem::started_configs(ctx.resources);
         for config in Self::queues_with_default(&self.queues) {
             let fail =
                 |m: String| PuffError::Config(format!("[[task_queue]] `{}`: {m}", config.name));
@@ -103,3 +114,46 @@ impl Subsystem for TasksSubsystem {
         }
     }
 }
+
+/// `RuntimeConfig` builder methods for the task queues (in `puff_core::prelude`); no effect
+/// in a build without the tasks subsystem.
+pub trait TaskQueueSettings: Subsystems + Sized {
+    /// Declare (or remove) the `default` task queue. It exists either way: on the
+    /// `default` Redis pool when one is configured, else in process.
+    fn set_task_queue(self, on: bool) -> Self {
+        self.with_subsystem(|tasks: &mut TasksSubsystem| {
+            set_default_instance(
+                &mut tasks.queues,
+                on.then(|| TaskQueueConfig::named("default")),
+            );
+        })
+    }
+
+    /// How many tasks of the `default` queue this process runs at once (default: CPUs x
+    /// 4; 0 makes the process schedule only).
+    fn set_task_queue_concurrent_tasks(self, max: usize) -> Self {
+        self.with_subsystem(|tasks: &mut TasksSubsystem| {
+            if !tasks.queues.iter().any(|c| c.name == "default") {
+                tasks.queues.push(TaskQueueConfig::named("default"));
+            }
+            for c in tasks.queues.iter_mut().filter(|c| c.name == "default") {
+                c.max_concurrent_tasks = Some(max);
+            }
+        })
+    }
+
+    /// Add (or replace) a named task queue.
+    fn add_task_queue(self, config: TaskQueueConfig) -> Self {
+        self.with_subsystem(|tasks: &mut TasksSubsystem| {
+            replace_instance(&mut tasks.queues, config);
+        })
+    }
+
+    /// The configured task queues (without the implicit `default`).
+    fn task_queue_configs(&self) -> &[TaskQueueConfig] {
+        self.subsystem::<TasksSubsystem>()
+            .map_or(&[], |tasks| &tasks.queues)
+    }
+}
+
+impl<T: Subsystems> TaskQueueSettings for T {}

@@ -11,11 +11,10 @@ use std::time::Duration;
 use clap::ArgMatches;
 use puff_greenlet::{
     InterpreterConfig, PuffError, PythonRuntime, Resources, RuntimeStart, SetupFn, StartContext,
-    Subsystem,
+    Subsystem, UrlFlag,
 };
 
 use crate::config::RuntimeConfig;
-use crate::subsystems;
 use commands::{CommandContext, RunnableCommand};
 
 /// A Puff program: a runtime configuration plus subcommands.
@@ -139,54 +138,12 @@ impl Program {
     }
 }
 
-/// A URL override flag of a configured subsystem instance.
-struct UrlFlag {
-    flag: String,
-    env_var: String,
-    help: String,
-}
-
-/// One `--{name}-{kind}-url` flag per configured Postgres/Redis pool and pub/sub instance.
+/// One `--{name}-{kind}-url` flag per configured instance, as each subsystem offers them.
 fn url_flags(config: &RuntimeConfig) -> Vec<UrlFlag> {
-    let _ = config;
-    #[allow(unused_mut)]
-    let mut instances: Vec<(String, &str, &str)> = Vec::new();
-    #[cfg(feature = "postgres")]
-    instances.extend(
-        config
-            .postgres
-            .iter()
-            .map(|c| (c.name.clone(), "postgres", "Postgres pool")),
-    );
-    #[cfg(feature = "redis")]
-    instances.extend(
-        config
-            .redis
-            .iter()
-            .map(|c| (c.name.clone(), "redis", "Redis pool")),
-    );
-    #[cfg(feature = "pubsub")]
-    instances.extend(
-        puff_pubsub::PubSubSubsystem::instances_with_default(&config.pubsub)
-            .into_iter()
-            .map(|c| (c.name, "pubsub", "pub/sub instance")),
-    );
-    #[cfg(feature = "tasks")]
-    instances.extend(
-        puff_tasks::TasksSubsystem::queues_with_default(&config.task_queue)
-            .into_iter()
-            .map(|c| (c.name, "task_queue", "task queue")),
-    );
-    instances
-        .into_iter()
-        .map(|(name, kind, what)| {
-            let env_var = puff_greenlet::instance::url_env_var(&name, kind);
-            UrlFlag {
-                flag: puff_greenlet::instance::url_flag(&name, kind),
-                help: format!("URL of the `{name}` {what} (else ${env_var}, else puff.toml)"),
-                env_var,
-            }
-        })
+    config
+        .subsystems
+        .iter()
+        .flat_map(|s| s.url_flags())
         .collect()
 }
 
@@ -268,9 +225,10 @@ fn run_in_runtime(
     }
     let tokio = builder.build().map_err(PuffError::Io)?;
     let resources = Resources::new();
-    let subsystems: Vec<Arc<dyn Subsystem>> = subsystems::enabled(config)
-        .into_iter()
-        .map(Arc::from)
+    let subsystems: Vec<Arc<dyn Subsystem>> = config
+        .subsystems
+        .iter()
+        .map(|s| Arc::from(s.clone()))
         .collect();
     {
         let ctx = StartContext {

@@ -12,27 +12,24 @@ use puff_greenlet::{PuffResult, PythonRuntime, Resources};
 
 use crate::config::RuntimeConfig;
 
-#[cfg(feature = "http")]
-pub mod asgi;
 pub mod django;
 pub mod pytest;
 pub mod python;
+pub mod wait_forever;
+// The server commands of the http subsystem.
+#[cfg(feature = "http")]
+pub mod asgi;
 #[cfg(feature = "http")]
 pub mod server;
-pub mod wait_forever;
 #[cfg(feature = "http")]
 pub mod wsgi;
 
-#[cfg(feature = "http")]
-pub use asgi::ASGIServerCommand;
 pub use django::DjangoManagementCommand;
 pub use pytest::PytestCommand;
 pub use python::PythonCommand;
-#[cfg(feature = "http")]
-pub use server::ServerCommand;
 pub use wait_forever::WaitForever;
 #[cfg(feature = "http")]
-pub use wsgi::WSGIServerCommand;
+pub use {asgi::ASGIServerCommand, server::ServerCommand, wsgi::WSGIServerCommand};
 
 /// What a running command gets.
 #[derive(Clone)]

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Arg, ArgMatches};
 use puff_greenlet::PuffError;
-use puff_http::{HttpConfig, Router};
+use puff_http::{HttpConfig, HttpSettings, Router};
 
 use super::{CommandContext, CommandFuture, RunnableCommand};
 
