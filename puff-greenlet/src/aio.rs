@@ -15,7 +15,9 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
 use crate::error::{exceptions, panic_message};
-use crate::runtime::{CURRENT_WORKER, PythonRuntime, wait_for};
+use crate::runtime::PythonRuntime;
+use crate::waiting::wait_for;
+use crate::worker::CURRENT_WORKER;
 
 /// Turns a future's output into a Python object, on the Python thread.
 pub type Convert<T> = Box<dyn FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send>;

@@ -13,7 +13,7 @@ use pyo3::types::{PyBytes, PyDict, PyTuple};
 
 use crate::aio::{in_coroutine, wait_or_await};
 use crate::error::{exceptions, panic_message};
-use crate::runtime::{PythonRuntime, call_with};
+use crate::runtime::PythonRuntime;
 
 /// Pause the calling greenlet for `ms` milliseconds; other greenlets keep running.
 /// Awaitable from coroutines on Puff's event loop.
@@ -33,7 +33,7 @@ fn sleep_ms(py: Python<'_>, ms: i64) -> PyResult<Py<PyAny>> {
             Box::new(|py, ()| Ok(py.None())),
         );
     }
-    crate::runtime::sleep_until(py, std::time::Instant::now() + duration)?;
+    crate::waiting::sleep_until(py, std::time::Instant::now() + duration)?;
     Ok(py.None())
 }
 
@@ -269,4 +269,16 @@ pub fn native_module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     m.add_function(wrap_pyfunction!(global_state, &m)?)?;
     m.add_function(wrap_pyfunction!(crate::aio::run_coroutine, &m)?)?;
     Ok(m)
+}
+
+/// Call `f(*args, **kwargs)` for a `PyTuple`/`PyDict` pair, as Python would.
+fn call_with(
+    py: Python<'_>,
+    f: &Py<PyAny>,
+    args: &Py<PyTuple>,
+    kwargs: Option<&Py<PyDict>>,
+) -> PyResult<Py<PyAny>> {
+    f.bind(py)
+        .call(args.bind(py), kwargs.map(|k| k.bind(py)))
+        .map(Bound::unbind)
 }
