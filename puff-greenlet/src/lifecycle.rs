@@ -202,7 +202,7 @@ impl PythonRuntime {
             getcurrent: getcurrent.unbind(),
         });
 
-        let native = crate::pyapi::native_module(py).map_err(fail)?;
+        let native = crate::python::native_module(py).map_err(fail)?;
         for setup in start.setup {
             setup(py, &native).map_err(fail)?;
         }

@@ -1,7 +1,7 @@
 //! The `puff._native` module: the runtime's Python API.
 //!
 //! Thin wrappers: each function turns its arguments into a Rust future or job and uses
-//! [`wait_for`] to wait on it from the calling greenlet.
+//! [`wait_for`](crate::wait_for) to wait on it from the calling greenlet.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
@@ -13,6 +13,7 @@ use pyo3::types::{PyBytes, PyDict, PyTuple};
 
 use crate::aio::{in_coroutine, wait_or_await};
 use crate::error::{exceptions, panic_message};
+use crate::return_func::{ReturnFunc, return_func};
 use crate::runtime::PythonRuntime;
 
 /// Pause the calling greenlet for `ms` milliseconds; other greenlets keep running.
@@ -167,49 +168,6 @@ impl Drop for MarkDoneOnDrop {
     fn drop(&mut self) {
         self.0.done.send_replace(true);
     }
-}
-
-pub(crate) type ReturnSender = tokio::sync::oneshot::Sender<PyResult<Py<PyAny>>>;
-
-/// The return function `puff.wrap_async` passes: call it as `ret(result)` or `ret(None, exc)`.
-#[pyclass(module = "puff._native", name = "ReturnFunc")]
-struct ReturnFunc {
-    sender: Mutex<Option<ReturnSender>>,
-}
-
-#[pymethods]
-impl ReturnFunc {
-    #[pyo3(signature = (result=None, error=None))]
-    fn __call__(
-        &self,
-        py: Python<'_>,
-        result: Option<Py<PyAny>>,
-        error: Option<Bound<'_, PyAny>>,
-    ) -> PyResult<()> {
-        let sender = self.sender.lock().ok().and_then(|mut s| s.take());
-        let Some(sender) = sender else {
-            return Err(exceptions::PuffError::new_err(
-                "this return function was already called",
-            ));
-        };
-        let outcome = match error {
-            Some(err) if !err.is_none() => Err(PyErr::from_value(err)),
-            _ => Ok(result.unwrap_or_else(|| py.None())),
-        };
-        let _ = sender.send(outcome);
-        Ok(())
-    }
-}
-
-/// A fresh return function delivering to `sender`.
-pub(crate) fn return_func(py: Python<'_>, sender: ReturnSender) -> PyResult<Py<PyAny>> {
-    Ok(Py::new(
-        py,
-        ReturnFunc {
-            sender: Mutex::new(Some(sender)),
-        },
-    )?
-    .into_any())
 }
 
 /// Call `fn(return_func)` and wait until `return_func(result, error)` is called.
