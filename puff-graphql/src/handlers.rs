@@ -21,8 +21,8 @@ use juniper::InputValue;
 use juniper::http::GraphQLRequest;
 
 use crate::config::GraphqlConfig;
-use crate::exec::Engine;
-use crate::types::S;
+use crate::engine::Engine;
+use crate::layer::S;
 
 // The seeds import all three from here.
 pub use crate::subscriptions::handle_subscriptions;

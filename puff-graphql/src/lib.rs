@@ -16,6 +16,7 @@ pub mod convert;
 mod engine;
 pub mod exec;
 pub mod handlers;
+pub mod layer;
 pub mod plan;
 mod python;
 mod raw;
@@ -25,8 +26,7 @@ mod subsystem;
 pub mod types;
 
 pub use config::GraphqlConfig;
-pub use engine::{EngineHandle, Response};
-pub use exec::Engine;
+pub use engine::{Ctx, Engine, EngineHandle, Response};
 pub use handlers::{handle_graphql, playground};
 pub use subscriptions::handle_subscriptions;
 pub use subsystem::GraphqlSubsystem;

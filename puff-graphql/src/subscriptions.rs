@@ -26,11 +26,12 @@ use pyo3::types::PyDict;
 
 use crate::context::ResolverContext;
 use crate::convert::{Shape, arg_to_py, py_to_shape};
-use crate::exec::{Ctx, Engine, RootField, Rows, resolve_object_layer};
+use crate::engine::{Ctx, Engine};
+use crate::exec::{RootField, resolve_object_layer};
 use crate::handlers::bearer_token;
+use crate::layer::{Info, Node, Rows, S};
 use crate::plan::PlanField;
 use crate::schema::{FieldDesc, SchemaDesc};
-use crate::types::{Info, Node, S};
 
 /// Items waiting to be resolved and sent, per subscription.
 const ITEM_BUFFER: usize = 16;
