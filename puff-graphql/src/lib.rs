@@ -10,6 +10,7 @@
 //! It does not own HTTP serving (see `puff-http`, which mounts its routes), Postgres
 //! pools (`puff-postgres`) or the Python runtime (`puff-greenlet`).
 
+pub mod auth;
 pub mod config;
 mod context;
 pub mod convert;

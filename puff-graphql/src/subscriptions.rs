@@ -24,11 +24,11 @@ use pyo3::exceptions::{PyStopAsyncIteration, PyStopIteration};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use crate::auth::{bearer_token, init_token};
 use crate::context::ResolverContext;
 use crate::convert::{Shape, arg_to_py, py_to_shape};
 use crate::engine::{Ctx, Engine};
 use crate::exec::{RootField, resolve_object_layer};
-use crate::handlers::bearer_token;
 use crate::layer::{Info, Node, Rows, S};
 use crate::plan::PlanField;
 use crate::schema::{FieldDesc, SchemaDesc};
@@ -324,22 +324,6 @@ pub fn subscriptions_endpoint(name: &str) -> MethodRouter {
 /// The websocket endpoint of the `default` schema, as the seeds route it.
 pub fn handle_subscriptions() -> MethodRouter {
     subscriptions_endpoint("default")
-}
-
-/// The bearer token of a `connection_init` payload (`Authorization` or `authToken`).
-fn init_token(params: &Variables<S>) -> Option<Arc<str>> {
-    let text = |key: &str| match params.get(key) {
-        Some(juniper::InputValue::Scalar(juniper::DefaultScalarValue::String(s))) => {
-            Some(s.clone())
-        }
-        _ => None,
-    };
-    if let Some(auth) = text("Authorization").or_else(|| text("authorization")) {
-        let mut headers = HeaderMap::new();
-        headers.insert(http::header::AUTHORIZATION, auth.parse().ok()?);
-        return bearer_token(&headers);
-    }
-    text("authToken").map(Arc::from)
 }
 
 fn config_for(
