@@ -12,6 +12,7 @@ use puff_greenlet::{PuffError, PuffResult, PythonRuntime};
 use puff_postgres::{PostgresPool, SharedConnection};
 
 use crate::config::GraphqlConfig;
+use crate::error::GraphqlError;
 use crate::layer::{Info, Node, S};
 use crate::raw::RawParts;
 use crate::schema::SchemaDesc;
@@ -112,22 +113,19 @@ impl Engine {
     }
 
     /// The started schema named `name`.
-    pub fn named(name: &str) -> Result<&'static Engine, String> {
-        let runtime = PythonRuntime::global().map_err(|e| e.to_string())?;
+    pub fn named(name: &str) -> Result<&'static Engine, GraphqlError> {
+        let runtime = PythonRuntime::global()?;
         match runtime.resources().get::<EngineHandle>(name) {
             Some(handle) => Ok(handle.0),
             None => {
                 let known = runtime.resources().names::<EngineHandle>();
                 Err(if known.is_empty() {
-                    format!(
-                        "no GraphQL schema `{name}`: none is configured (add a [[graphql]] entry \
-                         with `schema = \"module.Schema\"` to puff.toml)"
-                    )
+                    GraphqlError::NoneConfigured { name: name.into() }
                 } else {
-                    format!(
-                        "no GraphQL schema `{name}` (configured: {})",
-                        known.join(", ")
-                    )
+                    GraphqlError::Unknown {
+                        name: name.into(),
+                        known,
+                    }
                 })
             }
         }

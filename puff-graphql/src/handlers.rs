@@ -140,8 +140,8 @@ pub fn graphql_endpoint(name: &str) -> MethodRouter {
                 Some(engine) => *engine,
                 None => match Engine::named(&name) {
                     Ok(engine) => *found.get_or_init(|| engine),
-                    Err(message) => {
-                        return request_error(StatusCode::SERVICE_UNAVAILABLE, message);
+                    Err(e) => {
+                        return request_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
                     }
                 },
             };

@@ -15,6 +15,7 @@ pub mod config;
 mod context;
 pub mod convert;
 mod engine;
+mod error;
 pub mod exec;
 pub mod handlers;
 pub mod layer;
@@ -28,6 +29,7 @@ pub mod types;
 
 pub use config::GraphqlConfig;
 pub use engine::{Ctx, Engine, EngineHandle, Response};
+pub use error::GraphqlError;
 pub use handlers::{handle_graphql, playground};
 pub use subscriptions::handle_subscriptions;
 pub use subsystem::GraphqlSubsystem;

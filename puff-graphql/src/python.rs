@@ -14,7 +14,7 @@ use crate::engine::{Engine, EngineHandle};
 use crate::layer::S;
 
 fn engine(name: &str) -> PyResult<&'static Engine> {
-    Engine::named(name).map_err(PyValueError::new_err)
+    Engine::named(name).map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
 /// Run `query` on the schema `name`; returns the response as a dict.

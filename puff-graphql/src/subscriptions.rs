@@ -311,7 +311,9 @@ pub fn subscriptions_endpoint(name: &str) -> MethodRouter {
         async move {
             let engine = match Engine::named(&name) {
                 Ok(engine) => engine,
-                Err(message) => return (StatusCode::SERVICE_UNAVAILABLE, message).into_response(),
+                Err(e) => {
+                    return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response();
+                }
             };
             let token = bearer_token(&headers);
             upgrade
