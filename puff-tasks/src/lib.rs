@@ -19,6 +19,7 @@ mod memory;
 mod python;
 mod queue;
 mod redis_store;
+mod runner;
 mod subsystem;
 pub mod task;
 

@@ -326,7 +326,7 @@ impl TaskQueue {
             for (task, permit) in claimed.into_iter().zip(permits.drain(..)) {
                 lock(&shared.held).insert(task.id.clone());
                 let id = task.id.clone();
-                let running = crate::python::start_task(&python, task);
+                let running = crate::runner::start_task(&python, task);
                 let queue = self.clone();
                 shared.tokio.spawn(async move {
                     queue.finish(id, running.await).await;
