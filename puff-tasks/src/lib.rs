@@ -26,4 +26,4 @@ pub mod task;
 pub use config::{Backend, TaskQueueConfig};
 pub use queue::{ScheduleOptions, TaskQueue};
 pub use subsystem::TasksSubsystem;
-pub use task::{DeadLetter, Outcome, TaskFailure};
+pub use task::{DeadLetter, Outcome, TaskFailure, UnreadableOutcome};

@@ -160,7 +160,7 @@ impl TaskQueue {
             Store::Redis(r) => r.result(id).await?,
         };
         stored
-            .map(|text| Outcome::from_json(&text).map_err(RedisError::Data))
+            .map(|text| Outcome::from_json(&text).map_err(|e| RedisError::Data(e.to_string())))
             .transpose()
     }
 
