@@ -6,7 +6,7 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use crate::exec::Rows;
+use crate::layer::Rows;
 
 /// `context` of a resolver call (`puff.graphql.Context`).
 #[pyclass(module = "puff.graphql", name = "Context", frozen)]

@@ -8,9 +8,9 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
 
+use crate::layer::{Node, S};
 use crate::plan::Arg;
 use crate::schema::{Scalar, SchemaDesc, Ty};
-use crate::types::{Node, S};
 
 // ---- output shapes ------------------------------------------------------------------
 

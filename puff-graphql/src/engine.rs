@@ -1,5 +1,6 @@
-//! Building an [`Engine`] from the Python schema class at start-up, finding it again by
-//! name, and executing requests on it.
+//! [`Engine`]: one running schema (its types, juniper root and the resources resolvers
+//! use), built from the Python schema class at start-up, registered by name
+//! ([`EngineHandle`]) and executing requests with a per-request [`Ctx`].
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -11,9 +12,37 @@ use puff_greenlet::{PuffError, PuffResult, PythonRuntime};
 use puff_postgres::{PostgresPool, SharedConnection};
 
 use crate::config::GraphqlConfig;
-use crate::exec::{Ctx, Engine};
+use crate::error::GraphqlError;
+use crate::layer::{Info, Node, S};
+use crate::raw::RawParts;
 use crate::schema::SchemaDesc;
-use crate::types::{Info, Node, S};
+
+/// One running schema: its types, juniper root, and the resources resolvers use.
+pub struct Engine {
+    pub config: GraphqlConfig,
+    pub desc: &'static SchemaDesc,
+    pub root: RootNode<Node, Node, Node, S>,
+    pub python: PythonRuntime,
+    /// The `database` pool, when configured.
+    pub pool: Option<Arc<PostgresPool>>,
+}
+
+/// The juniper context of one request.
+#[derive(Clone)]
+pub struct Ctx {
+    pub engine: &'static Engine,
+    pub auth_token: Option<Arc<str>>,
+    /// Where root fields put pre-serialized JSON, for responses serialized by
+    /// [`Engine::execute`] (not for websocket ones, which juniper_graphql_ws serializes).
+    pub raw: Option<Arc<RawParts>>,
+    /// The request's Postgres connection: resolvers' SQL runs on it, and resolvers marked
+    /// `borrow_db_context` get it for their own queries. `None` on websockets (a
+    /// connection is not held for a socket's lifetime; each statement takes one from the
+    /// pool).
+    pub db: Option<Arc<SharedConnection>>,
+}
+
+impl juniper::Context for Ctx {}
 
 /// The registry entry of a started schema.
 pub struct EngineHandle(pub &'static Engine);
@@ -84,22 +113,19 @@ impl Engine {
     }
 
     /// The started schema named `name`.
-    pub fn named(name: &str) -> Result<&'static Engine, String> {
-        let runtime = PythonRuntime::global().map_err(|e| e.to_string())?;
+    pub fn named(name: &str) -> Result<&'static Engine, GraphqlError> {
+        let runtime = PythonRuntime::global()?;
         match runtime.resources().get::<EngineHandle>(name) {
             Some(handle) => Ok(handle.0),
             None => {
                 let known = runtime.resources().names::<EngineHandle>();
                 Err(if known.is_empty() {
-                    format!(
-                        "no GraphQL schema `{name}`: none is configured (add a [[graphql]] entry \
-                         with `schema = \"module.Schema\"` to puff.toml)"
-                    )
+                    GraphqlError::NoneConfigured { name: name.into() }
                 } else {
-                    format!(
-                        "no GraphQL schema `{name}` (configured: {})",
-                        known.join(", ")
-                    )
+                    GraphqlError::Unknown {
+                        name: name.into(),
+                        known,
+                    }
                 })
             }
         }
@@ -112,7 +138,7 @@ impl Engine {
         auth_token: Option<Arc<str>>,
         allow_mutations: bool,
     ) -> Response {
-        let raw = Arc::new(crate::raw::RawParts::default());
+        let raw = Arc::new(RawParts::default());
         let ctx = Ctx {
             engine: self,
             auth_token,

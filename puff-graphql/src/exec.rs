@@ -8,137 +8,36 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures_util::future::{BoxFuture, join, join_all};
-use juniper::{ExecutionResult, Executor, FieldError, RootNode, Value};
-use puff_greenlet::PythonRuntime;
-use puff_postgres::{PostgresPool, QueryResult, SharedConnection, Value as Pg};
+use juniper::{ExecutionResult, Executor, FieldError, Value};
+use puff_postgres::{SharedConnection, Value as Pg};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
-use crate::config::GraphqlConfig;
 use crate::context::{ResolverContext, attribute, parents_arg};
 use crate::convert::{Key, Shape, arg_to_py, pg_to_node, py_to_shape};
+use crate::engine::Ctx;
+use crate::layer::{Info, Node, ObjNode, Rows, S, SqlRows};
 use crate::plan::{Arg, Plan, PlanField};
-use crate::raw::{RawParts, write_json};
+use crate::raw::write_json;
 use crate::schema::{FieldDesc, SchemaDesc, Ty};
-use crate::types::{Info, Node, S};
 
-/// One running schema: its types, juniper root, and the resources resolvers use.
-pub struct Engine {
-    pub config: GraphqlConfig,
-    pub desc: &'static SchemaDesc,
-    pub root: RootNode<Node, Node, Node, S>,
-    pub python: PythonRuntime,
-    /// The `database` pool, when configured.
-    pub pool: Option<Arc<PostgresPool>>,
-}
-
-/// The juniper context of one request.
-#[derive(Clone)]
-pub struct Ctx {
-    pub engine: &'static Engine,
-    pub auth_token: Option<Arc<str>>,
-    /// Where root fields put pre-serialized JSON, for responses serialized by
-    /// [`Engine::execute`] (not for websocket ones, which juniper_graphql_ws serializes).
-    pub raw: Option<Arc<RawParts>>,
-    /// The request's Postgres connection: resolvers' SQL runs on it, and resolvers marked
-    /// `borrow_db_context` get it for their own queries. `None` on websockets (a
-    /// connection is not held for a socket's lifetime; each statement takes one from the
-    /// pool).
-    pub db: Option<Arc<SharedConnection>>,
-}
-
-impl juniper::Context for Ctx {}
-
-/// A resolved object: the values of its planned fields, in plan order.
-#[derive(Debug)]
-pub struct ObjNode {
-    pub plan: Arc<Plan>,
-    pub values: Vec<Node>,
-}
-
-impl ObjNode {
-    pub fn empty() -> ObjNode {
-        ObjNode {
-            plan: Arc::new(Plan::default()),
-            values: Vec::new(),
-        }
+/// The correlation keys of `rows`: each row's values of `columns`.
+fn sql_keys(rows: &SqlRows, columns: &[String], what: &str) -> Result<Vec<Vec<Key>>, String> {
+    let mut indices = Vec::with_capacity(columns.len());
+    for c in columns {
+        indices.push(rows.column(c).ok_or_else(|| {
+            format!(
+                "{what}: no column `{c}` to correlate on (columns: {})",
+                rows.column_names()
+            )
+        })?);
     }
-}
-
-/// The rows of one layer.
-#[derive(Clone, Debug)]
-pub enum Rows {
-    /// The single implicit parent of root fields.
-    Root,
-    Sql(Arc<SqlRows>),
-    Py(Arc<Vec<Py<PyAny>>>),
-}
-
-impl Rows {
-    pub fn len(&self) -> usize {
-        match self {
-            Rows::Root => 1,
-            Rows::Sql(rows) => rows.result.rows.len(),
-            Rows::Py(objects) => objects.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// A query result with its columns by name.
-#[derive(Debug)]
-pub struct SqlRows {
-    pub result: QueryResult,
-    columns: HashMap<String, usize>,
-}
-
-impl SqlRows {
-    pub fn new(result: QueryResult) -> SqlRows {
-        let mut columns = HashMap::new();
-        for (i, c) in result.columns.iter().enumerate() {
-            columns.entry(c.name.clone()).or_insert(i);
-        }
-        SqlRows { result, columns }
-    }
-
-    pub fn column(&self, name: &str) -> Option<usize> {
-        self.columns.get(name).copied()
-    }
-
-    pub fn column_names(&self) -> String {
-        let names: Vec<&str> = self
-            .result
-            .columns
-            .iter()
-            .map(|c| c.name.as_str())
-            .collect();
-        if names.is_empty() {
-            "none".into()
-        } else {
-            names.join(", ")
-        }
-    }
-
-    fn keys(&self, columns: &[String], what: &str) -> Result<Vec<Vec<Key>>, String> {
-        let mut indices = Vec::with_capacity(columns.len());
-        for c in columns {
-            indices.push(self.column(c).ok_or_else(|| {
-                format!(
-                    "{what}: no column `{c}` to correlate on (columns: {})",
-                    self.column_names()
-                )
-            })?);
-        }
-        Ok(self
-            .result
-            .rows
-            .iter()
-            .map(|row| indices.iter().map(|&i| Key::from_pg(&row[i])).collect())
-            .collect())
-    }
+    Ok(rows
+        .result
+        .rows
+        .iter()
+        .map(|row| indices.iter().map(|&i| Key::from_pg(&row[i])).collect())
+        .collect())
 }
 
 fn error(message: impl Into<Arc<str>>) -> Node {
@@ -321,10 +220,12 @@ fn resolve_field_layer<'a>(
                 };
                 match keys {
                     None => vec![gather(nodes, list); n],
-                    Some((parent_keys, child_columns)) => match rows.keys(&child_columns, &path) {
-                        Ok(child_keys) => correlate(&parent_keys, &child_keys, &nodes, list),
-                        Err(message) => vec![error(message); n],
-                    },
+                    Some((parent_keys, child_columns)) => {
+                        match sql_keys(&rows, &child_columns, &path) {
+                            Ok(child_keys) => correlate(&parent_keys, &child_keys, &nodes, list),
+                            Err(message) => vec![error(message); n],
+                        }
+                    }
                 }
             }
             Returned::Keyed {
@@ -633,9 +534,9 @@ fn keys_of(
             "a root field has no parents to correlate with: return without parent_keys/child_keys"
                 .into(),
         )),
-        Rows::Sql(rows) => rows
-            .keys(columns, &format!("{path}: parent_keys"))
-            .map_err(Classify::Message),
+        Rows::Sql(rows) => {
+            sql_keys(rows, columns, &format!("{path}: parent_keys")).map_err(Classify::Message)
+        }
         Rows::Py(objects) => objects
             .iter()
             .map(|obj| object_keys(obj.bind(py), columns, "parent_keys"))

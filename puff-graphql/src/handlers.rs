@@ -20,21 +20,13 @@ use http::{HeaderMap, Method, StatusCode, Uri, header};
 use juniper::InputValue;
 use juniper::http::GraphQLRequest;
 
+use crate::auth::bearer_token;
 use crate::config::GraphqlConfig;
-use crate::exec::Engine;
-use crate::types::S;
+use crate::engine::Engine;
+use crate::layer::S;
 
 // The seeds import all three from here.
 pub use crate::subscriptions::handle_subscriptions;
-
-/// The token of an `Authorization: Bearer <token>` header.
-pub fn bearer_token(headers: &HeaderMap) -> Option<Arc<str>> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| Arc::from(token.trim()))
-}
 
 fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
@@ -148,8 +140,8 @@ pub fn graphql_endpoint(name: &str) -> MethodRouter {
                 Some(engine) => *engine,
                 None => match Engine::named(&name) {
                     Ok(engine) => *found.get_or_init(|| engine),
-                    Err(message) => {
-                        return request_error(StatusCode::SERVICE_UNAVAILABLE, message);
+                    Err(e) => {
+                        return request_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
                     }
                 },
             };

@@ -10,12 +10,15 @@
 //! It does not own HTTP serving (see `puff-http`, which mounts its routes), Postgres
 //! pools (`puff-postgres`) or the Python runtime (`puff-greenlet`).
 
+pub mod auth;
 pub mod config;
 mod context;
 pub mod convert;
 mod engine;
+mod error;
 pub mod exec;
 pub mod handlers;
+pub mod layer;
 pub mod plan;
 mod python;
 mod raw;
@@ -25,8 +28,8 @@ mod subsystem;
 pub mod types;
 
 pub use config::GraphqlConfig;
-pub use engine::{EngineHandle, Response};
-pub use exec::Engine;
+pub use engine::{Ctx, Engine, EngineHandle, Response};
+pub use error::GraphqlError;
 pub use handlers::{handle_graphql, playground};
 pub use subscriptions::handle_subscriptions;
 pub use subsystem::{GraphqlSettings, GraphqlSubsystem};

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use juniper::{DefaultScalarValue, LookAheadSelection, LookAheadValue};
 
 use crate::schema::SchemaDesc;
-use crate::types::S;
+
+/// The scalar values of look-ahead arguments.
+type S = DefaultScalarValue;
 
 /// An argument value as written in the query (variables substituted).
 #[derive(Clone, Debug, PartialEq)]

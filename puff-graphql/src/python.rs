@@ -10,11 +10,11 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use crate::context::ResolverContext;
-use crate::exec::Engine;
-use crate::types::S;
+use crate::engine::{Engine, EngineHandle};
+use crate::layer::S;
 
 fn engine(name: &str) -> PyResult<&'static Engine> {
-    Engine::named(name).map_err(PyValueError::new_err)
+    Engine::named(name).map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
 /// Run `query` on the schema `name`; returns the response as a dict.
@@ -57,7 +57,7 @@ fn query(
 fn names() -> PyResult<Vec<String>> {
     Ok(puff_greenlet::PythonRuntime::global()?
         .resources()
-        .names::<crate::engine::EngineHandle>())
+        .names::<EngineHandle>())
 }
 
 pub(crate) fn add_module(py: Python<'_>, native: &Bound<'_, PyModule>) -> PyResult<()> {

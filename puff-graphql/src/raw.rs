@@ -7,8 +7,8 @@
 
 use std::sync::Mutex;
 
+use crate::layer::{Node, S};
 use crate::schema::{SchemaDesc, Ty};
-use crate::types::{Node, S};
 
 /// The raw JSON parts of one response.
 pub struct RawParts {

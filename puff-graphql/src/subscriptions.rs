@@ -24,13 +24,14 @@ use pyo3::exceptions::{PyStopAsyncIteration, PyStopIteration};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use crate::auth::{bearer_token, init_token};
 use crate::context::ResolverContext;
 use crate::convert::{Shape, arg_to_py, py_to_shape};
-use crate::exec::{Ctx, Engine, RootField, Rows, resolve_object_layer};
-use crate::handlers::bearer_token;
+use crate::engine::{Ctx, Engine};
+use crate::exec::{RootField, resolve_object_layer};
+use crate::layer::{Info, Node, Rows, S};
 use crate::plan::PlanField;
 use crate::schema::{FieldDesc, SchemaDesc};
-use crate::types::{Info, Node, S};
 
 /// Items waiting to be resolved and sent, per subscription.
 const ITEM_BUFFER: usize = 16;
@@ -310,7 +311,9 @@ pub fn subscriptions_endpoint(name: &str) -> MethodRouter {
         async move {
             let engine = match Engine::named(&name) {
                 Ok(engine) => engine,
-                Err(message) => return (StatusCode::SERVICE_UNAVAILABLE, message).into_response(),
+                Err(e) => {
+                    return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response();
+                }
             };
             let token = bearer_token(&headers);
             upgrade
@@ -323,22 +326,6 @@ pub fn subscriptions_endpoint(name: &str) -> MethodRouter {
 /// The websocket endpoint of the `default` schema, as the seeds route it.
 pub fn handle_subscriptions() -> MethodRouter {
     subscriptions_endpoint("default")
-}
-
-/// The bearer token of a `connection_init` payload (`Authorization` or `authToken`).
-fn init_token(params: &Variables<S>) -> Option<Arc<str>> {
-    let text = |key: &str| match params.get(key) {
-        Some(juniper::InputValue::Scalar(juniper::DefaultScalarValue::String(s))) => {
-            Some(s.clone())
-        }
-        _ => None,
-    };
-    if let Some(auth) = text("Authorization").or_else(|| text("authorization")) {
-        let mut headers = HeaderMap::new();
-        headers.insert(http::header::AUTHORIZATION, auth.parse().ok()?);
-        return bearer_token(&headers);
-    }
-    text("authToken").map(Arc::from)
 }
 
 fn config_for(

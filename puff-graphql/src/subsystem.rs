@@ -14,8 +14,7 @@ use puff_greenlet::{
 use puff_postgres::PostgresPool;
 
 use crate::config::GraphqlConfig;
-use crate::engine::EngineHandle;
-use crate::exec::Engine;
+use crate::engine::{Engine, EngineHandle};
 
 /// Owns the GraphQL schemas.
 #[derive(Clone, Default)]

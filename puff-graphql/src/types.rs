@@ -1,8 +1,9 @@
-//! The juniper side of a dynamic schema: [`Node`] is the one Rust type behind every
-//! GraphQL type of a Python schema, told apart by its [`Info`] (a reference into the
-//! program-long [`SchemaDesc`]). Root objects resolve their fields asynchronously by
-//! running a whole layered execution ([`crate::exec`]); everything below a root field is
-//! already computed when juniper walks it, so those levels resolve synchronously.
+//! The juniper side of a dynamic schema: juniper's traits for [`Node`], the one Rust type
+//! behind every GraphQL type of a Python schema, told apart by its [`Info`] (a reference
+//! into the program-long [`SchemaDesc`](crate::schema::SchemaDesc)), and Puff's own
+//! scalars. Root objects resolve their fields asynchronously by running a whole layered
+//! execution ([`crate::exec`]); everything below a root field is already computed when
+//! juniper walks it, so those levels resolve synchronously.
 
 use std::sync::Arc;
 
@@ -13,39 +14,9 @@ use juniper::{
     ParseScalarValue, Registry, ScalarToken, Selection, Value,
 };
 
-use crate::exec::{Ctx, ObjNode};
-use crate::schema::{Scalar, SchemaDesc, Ty};
-
-pub type S = DefaultScalarValue;
-
-/// Which GraphQL type a [`Node`] is: a type reference inside a program-long schema.
-#[derive(Clone, Copy, Debug)]
-pub struct Info {
-    pub schema: &'static SchemaDesc,
-    pub ty: &'static Ty,
-}
-
-impl Info {
-    pub fn with(self, ty: &'static Ty) -> Info {
-        Info {
-            schema: self.schema,
-            ty,
-        }
-    }
-}
-
-/// A resolved GraphQL value, or a root object still to resolve.
-#[derive(Clone, Debug)]
-pub enum Node {
-    /// The query, mutation or subscription root.
-    Root,
-    Null,
-    Scalar(Value<S>),
-    List(Vec<Node>),
-    Object(Arc<ObjNode>),
-    /// A field error at this position (the message returned to the client).
-    Error(Arc<str>),
-}
+use crate::engine::Ctx;
+use crate::layer::{Info, Node, ObjNode, S};
+use crate::schema::{Scalar, Ty};
 
 fn type_name(info: &Info) -> Option<ArcStr> {
     match info.ty {

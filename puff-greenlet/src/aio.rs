@@ -15,7 +15,10 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
 use crate::error::{exceptions, panic_message};
-use crate::runtime::{CURRENT_WORKER, PythonRuntime, wait_for};
+use crate::return_func::return_func;
+use crate::runtime::PythonRuntime;
+use crate::waiting::wait_for;
+use crate::worker::CURRENT_WORKER;
 
 /// Turns a future's output into a Python object, on the Python thread.
 pub type Convert<T> = Box<dyn FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send>;
@@ -220,7 +223,7 @@ pub fn run_coroutine(py: Python<'_>, awaitable: Py<PyAny>) -> PyResult<Py<PyAny>
         ));
     }
     let (sender, receiver) = tokio::sync::oneshot::channel::<PyResult<Py<PyAny>>>();
-    let deliver = crate::pyapi::return_func(py, sender)?;
+    let deliver = return_func(py, sender)?;
     let event_loop = event_loop.clone_ref(py);
     runtime.run_on_hub(move |py| {
         let started = (|| -> PyResult<()> {

@@ -11,8 +11,8 @@ use std::cell::RefCell;
 use std::io::Read;
 use std::os::unix::net::UnixStream;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Mutex;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 
 use pyo3::intern;
@@ -20,7 +20,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyCFunction, PyDict};
 
 use crate::error::panic_message;
-use crate::runtime::{CURRENT_WORKER, HubMessage, PyJob, greenlet_key};
+use crate::worker::{CURRENT_WORKER, HubMessage, PyJob, greenlet_key};
 
 /// Most idle worker greenlets kept for reuse.
 const MAX_POOLED_WORKERS: usize = 4096;
@@ -50,6 +50,8 @@ pub(crate) struct Hub {
     pub(crate) receiver: Mutex<mpsc::Receiver<HubMessage>>,
     /// Set in asyncio mode: the running loop, stopped by `Shutdown`.
     pub(crate) event_loop: Option<Py<PyAny>>,
+    /// The runtime's flag that a wake-up byte is on its way; cleared before each drain.
+    pub(crate) wake_pending: Arc<AtomicBool>,
 }
 
 thread_local! {
@@ -225,7 +227,8 @@ fn drain_async_hub(py: Python<'_>) {
         };
         let mut buf = [0u8; 256];
         while matches!((&*wake).read(&mut buf), Ok(n) if n > 0) {}
-        crate::runtime::clear_wake_pending();
+        // The event loop is about to drain the queue: later sends must wake it again.
+        hub.wake_pending.store(false, Ordering::Release);
         if hub.drain_counting(py).unwrap_or(0) > 0
             && let Some(event_loop) = &hub.event_loop
         {

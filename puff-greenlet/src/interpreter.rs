@@ -1,4 +1,5 @@
-//! Embedded CPython start-up.
+//! Embedded CPython start-up, and two helpers on the running interpreter: importing an
+//! object by its dotted path and flushing stdio.
 //!
 //! The interpreter is initialised once per process, on the Python thread, with a PEP 587
 //! `PyConfig`: Python's own signal handlers are off (Tokio owns SIGINT/SIGTERM) and, when a
@@ -10,6 +11,7 @@ use std::mem::MaybeUninit;
 use std::path::{Path, PathBuf};
 
 use pyo3::ffi;
+use pyo3::prelude::*;
 
 use crate::error::{PuffError, PuffResult};
 
@@ -107,4 +109,39 @@ pub fn initialize(config: &InterpreterConfig) -> PuffResult<()> {
         ffi::PyEval_SaveThread();
     }
     Ok(())
+}
+
+/// Flush Python's `sys.stdout` and `sys.stderr` (buffered when not a terminal).
+pub fn flush_stdio(py: Python<'_>) {
+    if let Ok(sys) = py.import("sys") {
+        for name in ["stdout", "stderr"] {
+            if let Ok(stream) = sys.getattr(name) {
+                let _ = stream.call_method0("flush");
+            }
+        }
+    }
+}
+
+/// Import `module.attr.attr` and return the object.
+pub fn import_object<'py>(py: Python<'py>, path: &str) -> PyResult<Bound<'py, PyAny>> {
+    let (module, attrs) = match path.split_once(':') {
+        Some((m, a)) => (m.to_owned(), a.to_owned()),
+        None => match path.rsplit_once('.') {
+            Some((m, a)) => (m.to_owned(), a.to_owned()),
+            None => {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "`{path}` is not a `module.attribute` path"
+                )));
+            }
+        },
+    };
+    let mut obj = py.import(module.as_str())?.into_any();
+    for attr in attrs.split('.') {
+        obj = obj.getattr(attr).map_err(|e| {
+            pyo3::exceptions::PyAttributeError::new_err(format!(
+                "`{path}`: module `{module}` has no attribute `{attr}` ({e})"
+            ))
+        })?;
+    }
+    Ok(obj)
 }

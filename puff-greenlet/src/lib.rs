@@ -12,30 +12,38 @@
 //! subsystems in their own crates, composed by `puff-core`.
 
 pub mod aio;
+mod cancel;
 pub mod error;
 mod hub;
 pub mod ids;
 pub mod instance;
 pub mod interpreter;
 pub mod json;
-mod pyapi;
+mod lifecycle;
+mod park;
+mod python;
 pub mod resources;
+mod return_func;
+mod run_python_async;
 pub mod runtime;
 pub mod subsystem;
 pub mod timer;
+mod waiting;
+mod worker;
 
+pub use cancel::{CancelScopeGuard, CancelToken, cancel_scope};
 pub use error::{PuffError, PuffResult, PythonError, exceptions, format_exception};
 pub use instance::{NamedInstance, PoolStatus, parse_instances, redact_url};
-pub use interpreter::InterpreterConfig;
+pub use interpreter::{InterpreterConfig, flush_stdio, import_object};
+pub use lifecycle::{GlobalStateFn, RuntimeStart, SetupFn};
+pub use park::{ParkHookGuard, on_park, park_count};
 pub use resources::Resources;
-pub use runtime::{
-    CancelScopeGuard, CancelToken, GlobalStateFn, ParkHookGuard, PythonRuntime, RuntimeStart,
-    SetupFn, cancel_scope, flush_stdio, import_object, on_park, park_count, run_python_async,
-    sleep_until, wait_for,
-};
+pub use run_python_async::run_python_async;
+pub use runtime::PythonRuntime;
 pub use subsystem::{
     ConfigError, StartContext, Subsystem, Subsystems, UrlFlag, deserialize_keys,
     deserialize_section,
 };
+pub use waiting::{sleep_until, wait_for};
 
 pub use pyo3;

@@ -19,10 +19,11 @@ mod memory;
 mod python;
 mod queue;
 mod redis_store;
+mod runner;
 mod subsystem;
 pub mod task;
 
 pub use config::{Backend, TaskQueueConfig};
 pub use queue::{ScheduleOptions, TaskQueue};
 pub use subsystem::{TaskQueueSettings, TasksSubsystem};
-pub use task::{DeadLetter, Outcome, TaskFailure};
+pub use task::{DeadLetter, Outcome, TaskFailure, UnreadableOutcome};

@@ -160,7 +160,7 @@ impl TaskQueue {
             Store::Redis(r) => r.result(id).await?,
         };
         stored
-            .map(|text| Outcome::from_json(&text).map_err(RedisError::Data))
+            .map(|text| Outcome::from_json(&text).map_err(|e| RedisError::Data(e.to_string())))
             .transpose()
     }
 
@@ -326,7 +326,7 @@ impl TaskQueue {
             for (task, permit) in claimed.into_iter().zip(permits.drain(..)) {
                 lock(&shared.held).insert(task.id.clone());
                 let id = task.id.clone();
-                let running = crate::python::start_task(&python, task);
+                let running = crate::runner::start_task(&python, task);
                 let queue = self.clone();
                 shared.tokio.spawn(async move {
                     queue.finish(id, running.await).await;

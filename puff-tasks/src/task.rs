@@ -74,8 +74,11 @@ impl Outcome {
         serde_json::to_string(self).unwrap_or_else(|_| "{\"ok\":null}".into())
     }
 
-    pub fn from_json(text: &str) -> Result<Outcome, String> {
-        serde_json::from_str(text).map_err(|e| format!("unreadable task result {text:?}: {e}"))
+    pub fn from_json(text: &str) -> Result<Outcome, UnreadableOutcome> {
+        serde_json::from_str(text).map_err(|error| UnreadableOutcome {
+            text: text.to_owned(),
+            error,
+        })
     }
 
     pub fn failure(error_type: &str, message: impl Into<String>) -> Outcome {
@@ -85,6 +88,14 @@ impl Outcome {
             traceback: String::new(),
         })
     }
+}
+
+/// A stored task result that is not an [`Outcome`].
+#[derive(Debug, thiserror::Error)]
+#[error("unreadable task result {text:?}: {error}")]
+pub struct UnreadableOutcome {
+    pub text: String,
+    pub error: serde_json::Error,
 }
 
 /// Error type recorded for a task that used up its retries.
@@ -125,7 +136,11 @@ mod tests {
         assert_eq!(Outcome::from_json(&ok.to_json()).unwrap(), ok);
         let err = Outcome::failure("builtins.ValueError", "bad");
         assert_eq!(Outcome::from_json(&err.to_json()).unwrap(), err);
-        assert!(Outcome::from_json("nope").is_err());
+        let unreadable = Outcome::from_json("nope").unwrap_err();
+        assert_eq!(
+            unreadable.to_string(),
+            "unreadable task result \"nope\": expected value at line 1 column 1"
+        );
         let (a, b) = (new_task_id(), new_task_id());
         assert_eq!(a.len(), 26);
         assert!(a < b, "ids sort in scheduling order: {a} {b}");

@@ -1,7 +1,7 @@
 //! The `puff._native` module: the runtime's Python API.
 //!
 //! Thin wrappers: each function turns its arguments into a Rust future or job and uses
-//! [`wait_for`] to wait on it from the calling greenlet.
+//! [`wait_for`](crate::wait_for) to wait on it from the calling greenlet.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
@@ -13,7 +13,8 @@ use pyo3::types::{PyBytes, PyDict, PyTuple};
 
 use crate::aio::{in_coroutine, wait_or_await};
 use crate::error::{exceptions, panic_message};
-use crate::runtime::{PythonRuntime, call_with};
+use crate::return_func::{ReturnFunc, return_func};
+use crate::runtime::PythonRuntime;
 
 /// Pause the calling greenlet for `ms` milliseconds; other greenlets keep running.
 /// Awaitable from coroutines on Puff's event loop.
@@ -33,7 +34,7 @@ fn sleep_ms(py: Python<'_>, ms: i64) -> PyResult<Py<PyAny>> {
             Box::new(|py, ()| Ok(py.None())),
         );
     }
-    crate::runtime::sleep_until(py, std::time::Instant::now() + duration)?;
+    crate::waiting::sleep_until(py, std::time::Instant::now() + duration)?;
     Ok(py.None())
 }
 
@@ -169,49 +170,6 @@ impl Drop for MarkDoneOnDrop {
     }
 }
 
-pub(crate) type ReturnSender = tokio::sync::oneshot::Sender<PyResult<Py<PyAny>>>;
-
-/// The return function `puff.wrap_async` passes: call it as `ret(result)` or `ret(None, exc)`.
-#[pyclass(module = "puff._native", name = "ReturnFunc")]
-struct ReturnFunc {
-    sender: Mutex<Option<ReturnSender>>,
-}
-
-#[pymethods]
-impl ReturnFunc {
-    #[pyo3(signature = (result=None, error=None))]
-    fn __call__(
-        &self,
-        py: Python<'_>,
-        result: Option<Py<PyAny>>,
-        error: Option<Bound<'_, PyAny>>,
-    ) -> PyResult<()> {
-        let sender = self.sender.lock().ok().and_then(|mut s| s.take());
-        let Some(sender) = sender else {
-            return Err(exceptions::PuffError::new_err(
-                "this return function was already called",
-            ));
-        };
-        let outcome = match error {
-            Some(err) if !err.is_none() => Err(PyErr::from_value(err)),
-            _ => Ok(result.unwrap_or_else(|| py.None())),
-        };
-        let _ = sender.send(outcome);
-        Ok(())
-    }
-}
-
-/// A fresh return function delivering to `sender`.
-pub(crate) fn return_func(py: Python<'_>, sender: ReturnSender) -> PyResult<Py<PyAny>> {
-    Ok(Py::new(
-        py,
-        ReturnFunc {
-            sender: Mutex::new(Some(sender)),
-        },
-    )?
-    .into_any())
-}
-
 /// Call `fn(return_func)` and wait until `return_func(result, error)` is called.
 /// Awaitable from coroutines on Puff's event loop.
 #[pyfunction]
@@ -269,4 +227,16 @@ pub fn native_module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     m.add_function(wrap_pyfunction!(global_state, &m)?)?;
     m.add_function(wrap_pyfunction!(crate::aio::run_coroutine, &m)?)?;
     Ok(m)
+}
+
+/// Call `f(*args, **kwargs)` for a `PyTuple`/`PyDict` pair, as Python would.
+fn call_with(
+    py: Python<'_>,
+    f: &Py<PyAny>,
+    args: &Py<PyTuple>,
+    kwargs: Option<&Py<PyDict>>,
+) -> PyResult<Py<PyAny>> {
+    f.bind(py)
+        .call(args.bind(py), kwargs.map(|k| k.bind(py)))
+        .map(Bound::unbind)
 }

@@ -1,0 +1,81 @@
+//! How a claimed task runs: in a greenlet on the Python thread, its function imported by
+//! name and called with the decoded payload; whatever goes wrong becomes its error outcome.
+
+use puff_greenlet::pyo3::exceptions::PyValueError;
+use puff_greenlet::pyo3::prelude::*;
+use puff_greenlet::{PythonRuntime, import_object, json};
+
+use crate::task::{ClaimedTask, Outcome, TaskFailure};
+
+/// Start a claimed task in a greenlet now (tasks claimed together start in claim order):
+/// import its function, call it with the decoded payload (awaiting it on Puff's event loop
+/// if it is a coroutine) and encode the result. Whatever goes wrong becomes the task's
+/// error outcome.
+pub(crate) fn start_task(
+    python: &PythonRuntime,
+    task: ClaimedTask,
+) -> impl std::future::Future<Output = Outcome> + Send + 'static {
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let posted = python.spawn_job(move |py| {
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            match call_task(py, &task) {
+                Ok(value) => Outcome::Ok(value),
+                Err(err) => Outcome::Error(failure(py, &err)),
+            }
+        }));
+        let outcome = ran.unwrap_or_else(|panic| {
+            Outcome::failure(
+                "puff.PuffPanicError",
+                puff_greenlet::error::panic_message(&*panic),
+            )
+        });
+        let _ = sender.send(outcome);
+    });
+    async move {
+        if let Err(e) = posted {
+            return Outcome::failure("puff.PuffError", e.to_string());
+        }
+        receiver.await.unwrap_or_else(|_| {
+            Outcome::failure(
+                "puff.PuffError",
+                "the Python runtime stopped before the task finished",
+            )
+        })
+    }
+}
+
+fn call_task(py: Python<'_>, task: &ClaimedTask) -> PyResult<serde_json::Value> {
+    let function = import_object(py, &task.function)?;
+    let payload: serde_json::Value = serde_json::from_str(&task.payload)
+        .map_err(|e| PyValueError::new_err(format!("the task payload is not JSON: {e}")))?;
+    let mut out = function.call1((json::to_py(py, &payload)?,))?;
+    if out.hasattr(pyo3::intern!(py, "__await__"))? {
+        out = puff_greenlet::aio::run_coroutine(py, out.unbind())?.into_bound(py);
+    }
+    json::to_json(&out, "the task's return value")
+}
+
+fn failure(py: Python<'_>, err: &PyErr) -> TaskFailure {
+    let kind = err.get_type(py);
+    let module: String = kind
+        .getattr("__module__")
+        .and_then(|m| m.extract())
+        .unwrap_or_default();
+    let name = kind
+        .qualname()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "Exception".into());
+    TaskFailure {
+        error_type: if module.is_empty() {
+            name
+        } else {
+            format!("{module}.{name}")
+        },
+        message: err
+            .value(py)
+            .str()
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+        traceback: puff_greenlet::error::format_exception(py, err),
+    }
+}
