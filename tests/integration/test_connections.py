@@ -238,15 +238,25 @@ def test_slowloris_with_1024_descriptors(tmp_path: Path) -> None:
         client.close()
         assert took < header_s + SLACK_S, took
         log = srv.wait_for_log("cannot accept connections")
-        assert log.count("cannot accept connections") == 1, log[-3000:]
-        assert "open files limit: 1024" in log
+        assert "open files limit: 1024" in log, log[-3000:]
     finally:
         for sock in attackers:
             with contextlib.suppress(OSError):
                 sock.close()
         srv.stop()
+    # One WARN per shortage, however many accepts failed in it: each warning is followed by
+    # a recovery line, never by another warning. (On a busy machine the 1,100 connections
+    # can arrive in more than one shortage.)
     srv_log = srv.stderr()
-    assert "accepting connections again" in srv_log, srv_log[-3000:]
+    events = [
+        line
+        for line in srv_log.splitlines()
+        if "cannot accept connections" in line or "accepting connections again" in line
+    ]
+    assert events, srv_log[-3000:]
+    for first, second in zip(events, events[1:]):
+        assert ("cannot accept" in first) != ("cannot accept" in second), events
+    assert any("accepting connections again" in e for e in events), events
 
 
 def test_max_connections_stops_accepting_above_the_limit(tmp_path: Path) -> None:
