@@ -162,7 +162,9 @@ async fn drive<T>(
         let activity = activity.clone();
         let stall = shared.limits.body_read;
         hyper::service::service_fn(move |req: Request<Incoming>| {
-            handle(app.clone(), activity.clone(), req, peer, tls, stall)
+            // Boxed: hyper keeps the slot for a request's future for the connection's whole
+            // life, so an unboxed future would cost its full size on every idle connection.
+            Box::pin(handle(app.clone(), activity.clone(), req, peer, tls, stall))
         })
     };
     let conn = shared

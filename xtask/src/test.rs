@@ -20,7 +20,7 @@ struct Record {
     took: Duration,
 }
 
-const STEPS: usize = 14;
+const STEPS: usize = 15;
 
 /// Runs a command; `Ok(Passed)` when it exits 0.
 fn run_cmd(mut cmd: Command) -> Result<Outcome> {
@@ -95,6 +95,30 @@ pub fn run(repo: &Repo) -> Result<()> {
                     "warnings",
                 ]);
                 run_cmd(cmd)
+            },
+        )?;
+
+        step(
+            "each puff-core feature alone: cargo clippy -p puff-core --no-default-features --features F",
+            &mut || {
+                for features in puff_core_feature_sets(repo)? {
+                    let mut cmd = repo.cargo();
+                    cmd.args(["clippy", "-p", "puff-core", "--no-default-features"]);
+                    if !features.is_empty() {
+                        cmd.args(["--features", &features]);
+                    }
+                    cmd.args(["--all-targets", "--", "-D", "warnings"]);
+                    println!(
+                        "    features: {}",
+                        if features.is_empty() {
+                            "(none)"
+                        } else {
+                            &features
+                        }
+                    );
+                    run_cmd(cmd)?;
+                }
+                Ok(Outcome::Passed)
             },
         )?;
 
@@ -243,6 +267,31 @@ pub fn run(repo: &Repo) -> Result<()> {
         println!("[test] all steps passed");
     }
     result
+}
+
+/// No feature, then each of puff-core's features alone (from `cargo metadata`, so a new
+/// subsystem feature is checked without editing this list).
+fn puff_core_feature_sets(repo: &Repo) -> Result<Vec<String>> {
+    let mut cmd = repo.cargo();
+    cmd.args(["metadata", "--no-deps", "--format-version", "1"]);
+    let output = cmd
+        .output()
+        .map_err(|e| anyhow!("cannot run cargo metadata: {e}"))?;
+    if !output.status.success() {
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let features = metadata["packages"]
+        .as_array()
+        .and_then(|packages| packages.iter().find(|p| p["name"] == "puff-core"))
+        .and_then(|core| core["features"].as_object())
+        .ok_or_else(|| anyhow!("cargo metadata lists no features for puff-core"))?;
+    let mut sets = vec![String::new()];
+    sets.extend(features.keys().filter(|f| *f != "default").cloned());
+    Ok(sets)
 }
 
 fn secs(d: Duration) -> f64 {
