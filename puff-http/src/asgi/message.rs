@@ -12,7 +12,9 @@ use puff_greenlet::pyo3::types::PyDict;
 
 /// Response headers the app sent as `[name, value]` byte pairs.
 pub(super) fn parse_headers(headers: &Bound<'_, PyAny>) -> PyResult<HeaderMap> {
-    let mut map = HeaderMap::new();
+    // Sized to the app's headers: hyper keeps a response's (emptied) map per connection
+    // for reuse, so a default-sized one would stay allocated on every idle connection.
+    let mut map = HeaderMap::with_capacity(headers.len().unwrap_or(0));
     for item in headers.try_iter()? {
         let item = item?;
         let (name, value): (Vec<u8>, Vec<u8>) = item.extract().map_err(|_| {

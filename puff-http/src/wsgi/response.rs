@@ -35,7 +35,9 @@ fn parse_status(status: &str) -> PyResult<StatusCode> {
 
 /// Header (name, value) pairs from the app; values are latin-1 "bytes-as-unicode" str.
 fn parse_headers(headers: &Bound<'_, PyAny>) -> PyResult<HeaderMap> {
-    let mut map = HeaderMap::new();
+    // Sized to the app's headers: hyper keeps a response's (emptied) map per connection
+    // for reuse, so a default-sized one would stay allocated on every idle connection.
+    let mut map = HeaderMap::with_capacity(headers.len().unwrap_or(0));
     for item in headers.try_iter()? {
         let item = item?;
         let (name, value): (String, String) = item.extract().map_err(|_| {
