@@ -285,9 +285,9 @@ def _to_tuple_or_none(reply: Any, **_: Any) -> tuple[Any, ...] | None:
 
 
 def _set_reply(reply: Any, get: bool = False, **_: Any) -> Any:
-    if get:
+    if get or not reply:  # the old value, or None when NX/XX prevented the SET
         return reply
-    return bool(reply) and _text(reply) == "OK"
+    return _text(reply) == "OK"
 
 
 def _cast_scores(score_cast_func: Any) -> Callable[[Any], Any]:

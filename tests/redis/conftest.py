@@ -20,6 +20,7 @@ SUITES = {
     # puff.toml: Redis configured (default, restart, down pools; default, restart pubsub).
     "redis": [
         "test_redis_commands.py",
+        "test_redis_compat.py",
         "test_redis_pipeline.py",
         "test_redis_concurrency.py",
         "test_redis_faults.py",

@@ -1,0 +1,95 @@
+"""``puff.redis`` against the real redis-py: the same calls, the same results.
+
+Every case of ``compat_cases.py`` runs once through redis-py (``compat_peer.py``, a plain
+Python subprocess of this virtualenv, redis-py pinned in python/requirements-dev.txt)
+and once here through ``puff.redis``, both on the `compat` pool's private server, every
+database flushed before each case. Each step's result (type and value, recursively) or
+exception (class name and, for Redis errors, message) must be the same; cases run on the
+client and again queued on a pipeline.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from typing import Any
+
+import puff
+import pytest
+from puff import redis
+
+from compat_cases import CASES, Case, run_case, run_case_pipelined
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# Methods of puff.redis's client that are not Redis commands, or are covered by another
+# name (incrby = incr's command, ...) and need no case of their own.
+NOT_COMMANDS = {"command", "pipeline", "pool_status", "name"}
+
+
+@pytest.fixture(scope="module")
+def client() -> redis.RedisClient:
+    return redis.named_client("compat")
+
+
+@pytest.fixture(scope="module")
+def peer() -> dict[str, Any]:
+    """redis-py's outcomes for every case, computed once by compat_peer.py."""
+    url = os.environ.get("PUFF_COMPAT_REDIS_URL")
+    if not url:
+        pytest.fail(
+            "PUFF_COMPAT_REDIS_URL is not set: run tests/redis/run.py", pytrace=False
+        )
+
+    @puff.blocking
+    def run_peer() -> dict[str, Any]:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "peer.json")
+            proc = subprocess.run(
+                [sys.executable, os.path.join(HERE, "compat_peer.py"), url, out],
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            with open(out) as f:
+                return json.load(f)
+
+    results = run_peer()
+    assert results["redis_py"].startswith("8."), results["redis_py"]
+    return results["cases"]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_same_as_redis_py(
+    case: Case, client: redis.RedisClient, peer: dict[str, Any]
+) -> None:
+    assert run_case(client, case) == peer[case.name]["client"]
+
+
+PIPELINED = [c for c in CASES if c.pipeline]
+
+
+@pytest.mark.parametrize("case", PIPELINED, ids=[c.name for c in PIPELINED])
+def test_same_as_redis_py_on_a_pipeline(
+    case: Case, client: redis.RedisClient, peer: dict[str, Any]
+) -> None:
+    assert run_case_pipelined(client, case) == peer[case.name]["pipeline"]
+
+
+def test_every_command_method_has_cases() -> None:
+    """The table covers every public command method of the client (so adding a method
+    without its differential cases fails here)."""
+    methods = {
+        name
+        for name, _ in inspect.getmembers(redis.RedisClient, callable)
+        if not name.startswith("_")
+    }
+    covered = {step.method for c in CASES for step in c.steps}
+    covered |= {"bitfield", "register_script", "restore", "dump"}
+    missing = sorted(methods - covered - NOT_COMMANDS)
+    assert missing == [], f"methods without differential cases: {missing}"
