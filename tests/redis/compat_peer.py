@@ -25,6 +25,7 @@ def main(url: str, output: str) -> int:
         c.name: {
             "client": run_case(client, c),
             "pipeline": run_case_pipelined(client, c) if c.pipeline else None,
+            "transaction": run_case_pipelined(client, c, True) if c.pipeline else None,
         }
         for c in CASES
     }

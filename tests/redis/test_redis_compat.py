@@ -81,6 +81,13 @@ def test_same_as_redis_py_on_a_pipeline(
     assert run_case_pipelined(client, case) == peer[case.name]["pipeline"]
 
 
+@pytest.mark.parametrize("case", PIPELINED, ids=[c.name for c in PIPELINED])
+def test_same_as_redis_py_in_a_transaction(
+    case: Case, client: redis.RedisClient, peer: dict[str, Any]
+) -> None:
+    assert run_case_pipelined(client, case, True) == peer[case.name]["transaction"]
+
+
 def test_every_command_method_has_cases() -> None:
     """The table covers every public command method of the client (so adding a method
     without its differential cases fails here)."""
