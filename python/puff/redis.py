@@ -630,6 +630,14 @@ class _Commands:
         if name in _PINNED:
             _refuse_pinned(name)
 
+    def watch(self, *names: KeyT) -> None:
+        """Refused: WATCH needs one connection kept for one caller until EXEC."""
+        _refuse_pinned("WATCH")
+
+    def unwatch(self) -> None:
+        """Refused, like :meth:`watch`."""
+        _refuse_pinned("UNWATCH")
+
     # ---- server -----------------------------------------------------------------------
 
     def ping(self, **kwargs: Any) -> bool:
@@ -2342,10 +2350,22 @@ class Script:
             target._scripts.append(self)  # loaded, if missing, before the pipeline runs
             return target.evalsha(self.sha, len(keys), *values)
         try:
-            return target.evalsha(self.sha, len(keys), *values)
+            result = target.evalsha(self.sha, len(keys), *values)
         except NoScriptError:
             self.sha = target.script_load(self.script)
             return target.evalsha(self.sha, len(keys), *values)
+        if inspect.isawaitable(result):  # from a coroutine: NOSCRIPT arrives on await
+            return self._load_on_noscript(target, result, len(keys), values)
+        return result
+
+    async def _load_on_noscript(
+        self, target: _Commands, first: Awaitable[Any], numkeys: int, values: list[Any]
+    ) -> Any:
+        try:
+            return await first
+        except NoScriptError:
+            self.sha = await target.script_load(self.script)
+            return await target.evalsha(self.sha, numkeys, *values)
 
 
 class RedisClient(_Commands):
@@ -2424,6 +2444,15 @@ class RedisClient(_Commands):
                 name, cursor or 0, match=match, count=count, score_cast_func=score_cast_func
             )
             yield from pairs
+
+    def pubsub(self, **kwargs: Any) -> None:
+        """Refused: a subscriber pins a connection; use ``puff.pubsub``, whose
+        subscriptions share connections and survive server restarts."""
+        _refuse_pinned("SUBSCRIBE")
+
+    def monitor(self) -> None:
+        """Refused: MONITOR turns a connection into a stream of every command."""
+        _refuse_pinned("MONITOR")
 
     def pool_status(self) -> dict[str, int]:
         """``connections``, ``idle`` and ``max_open`` of this client's pool."""

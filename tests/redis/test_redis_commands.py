@@ -465,6 +465,19 @@ def test_commands_that_pin_a_connection_are_refused(args: list[object]) -> None:
         r.command(args)
 
 
+def test_methods_that_pin_a_connection_are_refused() -> None:
+    for call, instead in (
+        (lambda: r.watch("k"), "pipeline"),
+        (lambda: r.unwatch(), "pipeline"),
+        (lambda: r.pubsub(), "puff.pubsub"),
+        (lambda: r.monitor(), "redis-cli monitor"),
+        (lambda: r.pipeline().watch("k"), "pipeline"),
+    ):
+        with pytest.raises(redis.RedisError, match="would pin") as info:
+            call()
+        assert instead in str(info.value)
+
+
 def test_wrongtype_raises_response_error_with_the_servers_message(key: Key) -> None:
     k = key("list")
     r.lpush(k, "x")
