@@ -45,27 +45,36 @@ impl RedisConnection {
             return Ok(Some(Vec::new()));
         }
         let values = if atomic {
-            // MULTI, the QUEUED replies, then EXEC: keep only EXEC's.
-            let sent = self
-                .conn
-                .req_packed_commands(pipe, commands + 1, 1)
-                .await
-                .map(Value::Array);
-            let mut replies = self.reply(sent)?;
-            match replies {
-                Value::Array(ref mut items) if items.len() == 1 => match items.pop() {
-                    Some(Value::Nil) => return Ok(None),
-                    Some(Value::Array(items)) => items,
-                    Some(Value::ServerError(e)) => return Err(RedisError::from_server(e)),
-                    other => {
-                        return Err(RedisError::Data(format!(
-                            "unexpected reply to EXEC: {other:?}"
-                        )));
+            // MULTI's OK, one QUEUED (or the error of a rejected command) per command, then
+            // EXEC's reply; all kept, so a rejected command can be named.
+            let sent = self.conn.req_packed_commands(pipe, 0, commands + 2).await;
+            self.note(&sent);
+            let mut replies = sent.map_err(|e| RedisError::from_redis(&e, &self.url))?;
+            let exec = replies.pop();
+            match exec {
+                Some(Value::Nil) => return Ok(None),
+                Some(Value::Array(items)) => items,
+                Some(Value::ServerError(e)) => {
+                    let abort = RedisError::from_server(e);
+                    // EXECABORT: each rejected command gets its own error, the others
+                    // (which did not run) the abort.
+                    let queued: Vec<Value> = replies.into_iter().skip(1).collect();
+                    if queued.iter().any(|v| matches!(v, Value::ServerError(_))) {
+                        return Ok(Some(
+                            queued
+                                .into_iter()
+                                .map(|v| match v {
+                                    Value::ServerError(e) => Err(RedisError::from_server(e)),
+                                    _ => Err(abort.clone()),
+                                })
+                                .collect(),
+                        ));
                     }
-                },
+                    return Err(abort);
+                }
                 other => {
                     return Err(RedisError::Data(format!(
-                        "unexpected reply to a transaction: {other:?}"
+                        "unexpected reply to EXEC: {other:?}"
                     )));
                 }
             }

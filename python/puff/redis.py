@@ -39,6 +39,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import inspect
+import textwrap
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Union
 
@@ -2498,15 +2499,26 @@ class Pipeline(_Commands):
             return []
         if scripts:
             self._load_scripts(scripts)
-        result = self._client._native.pipeline(queued, self.transaction, raise_on_error)
+        # Errors come back in place, so the first one can be raised as redis-py words it.
+        result = self._client._native.pipeline(queued, self.transaction, False)
 
-        def convert(replies: list[Any]) -> list[Any]:
+        def finish(replies: list[Any]) -> list[Any]:
+            errors = [(i, r) for i, r in enumerate(replies) if isinstance(r, Exception)]
+            aborted = any(isinstance(r, ExecAbortError) for _, r in errors)
+            if errors and (raise_on_error or aborted):
+                # A command rejected while a transaction was queued aborts all of it: that
+                # command's error is raised even with raise_on_error=False, as redis-py does.
+                rejected = [(i, r) for i, r in errors if not isinstance(r, ExecAbortError)]
+                i, error = (rejected or errors)[0]
+                raise _pipeline_error(error, i, queued[i][0])
+            if not any(posts):
+                return replies
             return [
                 r if post is None or isinstance(r, Exception) else post(r)
                 for r, post in zip(replies, posts)
             ]
 
-        return _apply(result, convert if any(posts) else None)
+        return _apply(result, finish)
 
     def _load_scripts(self, scripts: list[Script]) -> None:
         shas = [s.sha for s in scripts]
@@ -2533,6 +2545,14 @@ class Pipeline(_Commands):
     def __repr__(self) -> str:
         kind = "transaction" if self.transaction else "pipeline"
         return f"<puff.redis.Pipeline {kind} on {self._client.name!r}, {len(self)} queued>"
+
+
+def _pipeline_error(error: Exception, index: int, args: list[Any]) -> Exception:
+    """``error`` of the pipeline's command number ``index`` (from 0), its message prefixed
+    with the command as redis-py does (shortened to 100 characters)."""
+    text = " ".join(str(_text(arg)) for arg in args)
+    shown = textwrap.shorten(text, width=100, placeholder="...", break_long_words=True)
+    return type(error)(f"Command # {index + 1} ({shown}) of pipeline caused error: {error}")
 
 
 def named_client(name: str = "default") -> RedisClient:

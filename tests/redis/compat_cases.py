@@ -129,9 +129,7 @@ def run_case(client: Any, c: Case) -> list[Any]:
 
 def run_case_pipelined(client: Any, c: Case, transaction: bool = False) -> list[Any]:
     """Queue every step of ``c`` on one pipeline (MULTI/EXEC with ``transaction``) and
-    describe ``execute()``. Errors raised while queueing are compared with their
-    message, errors of ``execute()`` by class (redis-py's annotation spells out the
-    whole command)."""
+    describe ``execute()`` (or the error it raised, class and message)."""
     flush(client)
     pipe = client.pipeline(transaction=transaction)
     views = []
@@ -144,7 +142,7 @@ def run_case_pipelined(client: Any, c: Case, transaction: bool = False) -> list[
     try:
         results = pipe.execute()
     except Exception as exc:  # noqa: BLE001
-        return [describe_error(exc, with_message=False)]
+        return [describe_error(exc)]
     return [describe(v(r) if v else r) for v, r in zip(views, results)]
 
 
