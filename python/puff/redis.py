@@ -40,7 +40,15 @@ import datetime
 import hashlib
 import inspect
 import textwrap
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from typing import Any, Union
 
 from puff import PuffError, PuffNotRunningError, _native
@@ -621,7 +629,7 @@ class _Commands:
             return self._execute(list(args))
         if isinstance(conversion, str):
             return self._execute(list(args), conversion)
-        return self._execute(list(args), "raw", _bind(conversion, options) or conversion)
+        return self._execute(list(args), "raw", _bind(conversion, options))
 
     @staticmethod
     def _check_pinned(args: list[Any]) -> None:
@@ -2403,20 +2411,17 @@ class RedisClient(_Commands):
         count: int | None = None,
         _type: str | None = None,
         **kwargs: Any,
-    ) -> Iterator[bytes]:
-        """Every key matching ``match`` (SCAN: keys may repeat, as in redis-py)."""
-        cursor: int | None = None
-        while cursor != 0:
-            cursor, keys = self.scan(cursor or 0, match=match, count=count, _type=_type)
-            yield from keys
+    ) -> Iterator[bytes] | AsyncIterator[bytes]:
+        """Every key matching ``match`` (SCAN: keys may repeat, as in redis-py). From a
+        coroutine an async iterator (``async for``), as in ``redis.asyncio``."""
+        return _cursor_iter(
+            lambda cursor: self.scan(cursor, match=match, count=count, _type=_type), _same
+        )
 
     def sscan_iter(
         self, name: KeyT, match: KeyT | None = None, count: int | None = None
-    ) -> Iterator[bytes]:
-        cursor: int | None = None
-        while cursor != 0:
-            cursor, members = self.sscan(name, cursor or 0, match=match, count=count)
-            yield from members
+    ) -> Iterator[bytes] | AsyncIterator[bytes]:
+        return _cursor_iter(lambda cursor: self.sscan(name, cursor, match, count), _same)
 
     def hscan_iter(
         self,
@@ -2424,13 +2429,11 @@ class RedisClient(_Commands):
         match: KeyT | None = None,
         count: int | None = None,
         no_values: bool | None = None,
-    ) -> Iterator[Any]:
-        cursor: int | None = None
-        while cursor != 0:
-            cursor, data = self.hscan(
-                name, cursor or 0, match=match, count=count, no_values=no_values
-            )
-            yield from (data if no_values else data.items())
+    ) -> Iterator[Any] | AsyncIterator[Any]:
+        return _cursor_iter(
+            lambda cursor: self.hscan(name, cursor, match, count, no_values),
+            _same if no_values else _dict_items,
+        )
 
     def zscan_iter(
         self,
@@ -2438,13 +2441,10 @@ class RedisClient(_Commands):
         match: KeyT | None = None,
         count: int | None = None,
         score_cast_func: type | Callable[[Any], Any] = float,
-    ) -> Iterator[tuple[bytes, Any]]:
-        cursor: int | None = None
-        while cursor != 0:
-            cursor, pairs = self.zscan(
-                name, cursor or 0, match=match, count=count, score_cast_func=score_cast_func
-            )
-            yield from pairs
+    ) -> Iterator[tuple[bytes, Any]] | AsyncIterator[tuple[bytes, Any]]:
+        return _cursor_iter(
+            lambda cursor: self.zscan(name, cursor, match, count, score_cast_func), _same
+        )
 
     def pubsub(self, **kwargs: Any) -> None:
         """Refused: a subscriber pins a connection; use ``puff.pubsub``, whose
@@ -2545,6 +2545,48 @@ class Pipeline(_Commands):
     def __repr__(self) -> str:
         kind = "transaction" if self.transaction else "pipeline"
         return f"<puff.redis.Pipeline {kind} on {self._client.name!r}, {len(self)} queued>"
+
+
+def _same(items: Any) -> Any:
+    return items
+
+
+def _dict_items(items: Any) -> Any:
+    return items.items()
+
+
+def _cursor_iter(
+    scan: Callable[[int], Any], items: Callable[[Any], Iterable[Any]]
+) -> Iterator[Any] | AsyncIterator[Any]:
+    """Everything a SCAN-style command returns, cursor after cursor. The first page is
+    asked for at once: from a coroutine it is an awaitable, and the whole walk an async
+    iterator."""
+    first = scan(0)
+    if inspect.isawaitable(first):
+        return _cursor_aiter(first, scan, items)
+    return _cursor_gen(first, scan, items)
+
+
+def _cursor_gen(
+    first: Any, scan: Callable[[int], Any], items: Callable[[Any], Any]
+) -> Iterator[Any]:
+    cursor, page = first
+    yield from items(page)
+    while cursor != 0:
+        cursor, page = scan(cursor)
+        yield from items(page)
+
+
+async def _cursor_aiter(
+    first: Awaitable[Any], scan: Callable[[int], Any], items: Callable[[Any], Any]
+) -> AsyncIterator[Any]:
+    cursor, page = await first
+    for item in items(page):
+        yield item
+    while cursor != 0:
+        cursor, page = await scan(cursor)
+        for item in items(page):
+            yield item
 
 
 def _pipeline_error(error: Exception, index: int, args: list[Any]) -> Exception:

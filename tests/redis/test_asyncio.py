@@ -70,6 +70,14 @@ def test_converted_replies_and_scripts_from_a_coroutine(key: Key) -> None:
             0,
             7,
         ]
+        await r.hset(key("h"), mapping={"a": 1, "b": 2})
+        assert sorted([k async for k in r.scan_iter(match=key("h*"))]) == [
+            key("h").encode()
+        ]
+        assert sorted([kv async for kv in r.hscan_iter(key("h"))]) == [
+            (b"a", b"1"),
+            (b"b", b"2"),
+        ]
         # A script text no server has seen (the key is random): the first call's EVALSHA
         # gets NOSCRIPT.
         script = r.register_script(f"return ARGV[1] + 1 -- {key('script')}")
