@@ -5,7 +5,7 @@ Python subprocess of this virtualenv, redis-py pinned in python/requirements-dev
 and once here through ``puff.redis``, both on the `compat` pool's private server, every
 database flushed before each case. Each step's result (type and value, recursively) or
 exception (class name and, for Redis errors, message) must be the same; cases run on the
-client and again queued on a pipeline.
+client, again queued on a pipeline and again in a MULTI/EXEC transaction.
 """
 
 from __future__ import annotations
