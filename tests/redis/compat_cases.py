@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -141,6 +142,68 @@ def run_case_pipelined(client: Any, c: Case, transaction: bool = False) -> list[
         return [describe_error(exc)]
     try:
         results = pipe.execute()
+    except Exception as exc:  # noqa: BLE001
+        return [describe_error(exc)]
+    return [describe(v(r) if v else r) for v, r in zip(views, results)]
+
+
+# ---- the same, awaiting each call (puff.redis from a coroutine, asyncio = true) --------
+
+
+async def _ready(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+async def _call_async(client: Any, step: Step) -> Any:
+    if step.method == "bitfield":
+        op = client.bitfield(*step.args)
+        for name, *args in step.kwargs["_ops"]:
+            op = getattr(op, name)(*args)
+        return await _ready(op.execute())
+    if step.method == "register_script":
+        script = client.register_script(*step.args)
+        first = await _ready(script(keys=["k"], args=[5]))
+        second = await _ready(script(keys=["k"], args=[6]))
+        return [first, second, script.sha]
+    if step.method == "restore_dump_of":
+        source, *args = step.args
+        dumped = await _ready(client.dump(source))
+        return await _ready(client.restore(*args, dumped, **step.kwargs))
+    result = getattr(client, step.method)(*step.args, **step.kwargs)
+    if step.method.endswith("scan_iter"):
+        return sorted([item async for item in result], key=repr)
+    return await _ready(result)
+
+
+async def run_case_async(client: Any, c: Case) -> list[Any]:
+    """:func:`run_case`, each call awaited."""
+    await _ready(client.execute_command("FLUSHALL"))
+    out: list[Any] = []
+    for step in c.steps:
+        try:
+            result = await _call_async(client, step)
+        except Exception as exc:  # noqa: BLE001 - compared, not handled
+            out.append(describe_error(exc))
+            break
+        out.append(describe(step.view(result) if step.view else result))
+    return out
+
+
+async def run_case_pipelined_async(
+    client: Any, c: Case, transaction: bool = False
+) -> list[Any]:
+    """:func:`run_case_pipelined`, ``execute()`` awaited."""
+    await _ready(client.execute_command("FLUSHALL"))
+    pipe = client.pipeline(transaction=transaction)
+    views = []
+    try:
+        for step in c.steps:
+            getattr(pipe, step.method)(*step.args, **step.kwargs)
+            views.append(step.view)
+    except Exception as exc:  # noqa: BLE001
+        return [describe_error(exc)]
+    try:
+        results = await _ready(pipe.execute())
     except Exception as exc:  # noqa: BLE001
         return [describe_error(exc)]
     return [describe(v(r) if v else r) for v, r in zip(views, results)]

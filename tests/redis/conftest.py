@@ -31,7 +31,7 @@ SUITES = {
     # puff-memory.toml: no Redis at all, so pub/sub runs in-process.
     "memory": ["test_pubsub.py"],
     # puff-asyncio.toml: asyncio = true.
-    "asyncio": ["test_asyncio.py"],
+    "asyncio": ["test_asyncio.py", "test_redis_compat.py"],
 }
 _ALL = sorted({f for files in SUITES.values() for f in files})
 collect_ignore = [f for f in _ALL if f not in SUITES.get(SUITE, _ALL)]
