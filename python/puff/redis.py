@@ -2497,8 +2497,34 @@ class Pipeline(_Commands):
         self.reset()
         if not queued:
             return []
-        if scripts:
-            self._load_scripts(scripts)
+        if scripts:  # EVALSHA needs the scripts on the server: load the missing ones first
+            known = self._client.script_exists(*[s.sha for s in scripts])
+            if inspect.isawaitable(known):
+                return self._load_then_send(known, scripts, queued, posts, raise_on_error)
+            for script, exists in zip(scripts, known):
+                if not exists:
+                    self._client.script_load(script.script)
+        return self._send(queued, posts, raise_on_error)
+
+    async def _load_then_send(
+        self,
+        known: Awaitable[list[bool]],
+        scripts: list[Script],
+        queued: list[tuple[list[Any], str]],
+        posts: list[Callable[[Any], Any] | None],
+        raise_on_error: bool,
+    ) -> list[Any]:
+        for script, exists in zip(scripts, await known):
+            if not exists:
+                await self._client.script_load(script.script)
+        return await self._send(queued, posts, raise_on_error)
+
+    def _send(
+        self,
+        queued: list[tuple[list[Any], str]],
+        posts: list[Callable[[Any], Any] | None],
+        raise_on_error: bool,
+    ) -> Any:
         # Errors come back in place, so the first one can be raised as redis-py words it.
         result = self._client._native.pipeline(queued, self.transaction, False)
 
@@ -2519,13 +2545,6 @@ class Pipeline(_Commands):
             ]
 
         return _apply(result, finish)
-
-    def _load_scripts(self, scripts: list[Script]) -> None:
-        shas = [s.sha for s in scripts]
-        known = self._client.script_exists(*shas)
-        for script, exists in zip(scripts, known):
-            if not exists:
-                script.sha = self._client.script_load(script.script)
 
     def reset(self) -> None:
         """Forget the queued commands."""

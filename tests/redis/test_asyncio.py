@@ -83,6 +83,10 @@ def test_converted_replies_and_scripts_from_a_coroutine(key: Key) -> None:
         script = r.register_script(f"return ARGV[1] + 1 -- {key('script')}")
         assert await script(args=[41]) == 42  # NOSCRIPT on await: loaded, then run
         assert await script(args=[1]) == 2
+        fresh = r.register_script(f"return ARGV[1] * 2 -- {key('script2')}")
+        pipe = r.pipeline()
+        fresh(args=[21], client=pipe)
+        assert await pipe.incr(key("n")).execute() == [42, 1]  # the script loaded first
 
     puff.run_coroutine(main())
 
