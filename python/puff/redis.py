@@ -1894,10 +1894,24 @@ class _Commands:
         nomkstream: bool = False,
         minid: StreamIdT | None = None,
         limit: int | None = None,
+        ref_policy: str | None = None,
+        idmpauto: str | None = None,
+        idmp: tuple[str, bytes] | None = None,
     ) -> bytes:
+        """``ref_policy``, ``idmpauto`` and ``idmp`` need Redis 8.2+."""
         if maxlen is not None and minid is not None:
             raise DataError("Only one of ```maxlen``` or ```minid``` may be specified")
+        if idmpauto is not None and idmp is not None:
+            raise DataError("Only one of ```idmpauto``` or ```idmp``` may be specified")
+        if (idmpauto is not None or idmp is not None) and id != "*":
+            raise DataError("IDMPAUTO and IDMP can only be used with id='*'")
+        _check_ref_policy("XADD", ref_policy)
         args: list[Any] = ["XADD", name, *(["NOMKSTREAM"] if nomkstream else [])]
+        args += _optional(ref_policy) + _optional("IDMPAUTO", idmpauto)
+        if idmp is not None:
+            if not isinstance(idmp, tuple) or len(idmp) != 2:
+                raise DataError("XADD idmp must be a tuple of (producer_id, idempotent_id)")
+            args += ["IDMP", *idmp]
         if maxlen is not None:
             if not isinstance(maxlen, int) or maxlen < 0:
                 raise DataError("XADD maxlen must be non-negative integer")
@@ -1922,15 +1936,18 @@ class _Commands:
         approximate: bool = True,
         minid: StreamIdT | None = None,
         limit: int | None = None,
+        ref_policy: str | None = None,
     ) -> int:
+        """``ref_policy`` needs Redis 8.2+."""
         if maxlen is not None and minid is not None:
             raise DataError("Only one of ``maxlen`` or ``minid`` may be specified")
         if maxlen is None and minid is None:
             raise DataError("One of ``maxlen`` or ``minid`` must be specified")
+        _check_ref_policy("XTRIM", ref_policy)
         args: list[Any] = ["XTRIM", name, "MAXLEN" if maxlen is not None else "MINID"]
         args += ["~"] if approximate else []
         args.append(maxlen if maxlen is not None else minid)
-        return self._execute([*args, *_optional("LIMIT", limit)])
+        return self._execute([*args, *_optional("LIMIT", limit), *_optional(ref_policy)])
 
     def xrange(
         self,
@@ -2189,6 +2206,11 @@ def _limit(start: int | None, num: int | None) -> list[Any]:
     if (start is None) != (num is None):
         raise DataError("``start`` and ``num`` must both be specified")
     return [] if start is None else ["LIMIT", start, num]
+
+
+def _check_ref_policy(command: str, ref_policy: str | None) -> None:
+    if ref_policy is not None and ref_policy not in ("KEEPREF", "DELREF", "ACKED"):
+        raise DataError(f"{command} ref_policy must be one of: KEEPREF, DELREF, ACKED")
 
 
 def _stream_count(command: str, count: int | None, what: str = "positive integer") -> list[Any]:

@@ -81,6 +81,20 @@ def describe(value: Any) -> Any:
     return ["other", type(value).__name__, repr(value)]
 
 
+def describe_signature(fn: Any) -> list[list[str]]:
+    """Each parameter's name, kind and default (repr), for comparing signatures (the
+    names of ``*args``/``**kwargs`` left out: callers cannot use them)."""
+    variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    return [
+        [
+            "" if p.kind in variadic else p.name,
+            p.kind.name,
+            "-" if p.default is p.empty else repr(p.default),
+        ]
+        for p in inspect.signature(fn).parameters.values()
+    ]
+
+
 def describe_error(exc: BaseException, with_message: bool = True) -> Any:
     """Exceptions compare by class name (redis-py's and puff.redis's classes have the same
     names) and, for Redis errors, message; Python's own (TypeError, ...) by class only,
@@ -1104,6 +1118,20 @@ case(
     S("xadd", "s", {"f": 1}, id="2-0"),
     S("xadd", "s", {"f": 1}, id="1-0"),
 )
+case("xadd-error-idmp-both", S("xadd", "s", {"f": 1}, idmpauto="p", idmp=("p", b"1")))
+case("xadd-error-idmp-id", S("xadd", "s", {"f": 1}, id="1-0", idmpauto="p"))
+case("xadd-error-idmp-tuple", S("xadd", "s", {"f": 1}, idmp=["p", b"1"]))
+case("xadd-error-ref-policy", S("xadd", "s", {"f": 1}, ref_policy="KEEP"))
+# Redis 8.2+ options: on older servers both raise the server's syntax error.
+case("xadd-ref-policy", S("xadd", "s", {"f": 1}, id="1-0", ref_policy="KEEPREF"))
+case("xadd-idmp", S("xadd", "s", {"f": 1}, idmp=("p", b"1")))
+case("xadd-idmpauto", S("xadd", "s", {"f": 1}, idmpauto="p", maxlen=5))
+case(
+    "xtrim-ref-policy",
+    S("xadd", "s", {"f": 1}, id="1-0"),
+    S("xtrim", "s", 5, ref_policy="DELREF"),
+)
+case("xtrim-error-ref-policy", S("xtrim", "s", 5, ref_policy="nope"))
 case("xtrim-error-none", S("xtrim", "s"))
 case("xtrim-error-both", S("xtrim", "s", maxlen=1, minid="1-0"))
 case("xrange-error-count", S("xrange", "s", count=0))

@@ -9,6 +9,7 @@ JSON, with redis-py's version.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import sys
@@ -16,7 +17,22 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import redis  # noqa: E402
-from compat_cases import CASES, run_case, run_case_pipelined  # noqa: E402
+from compat_cases import (  # noqa: E402
+    CASES,
+    describe_signature,
+    run_case,
+    run_case_pipelined,
+)
+
+
+def signatures() -> dict[str, list[list[str]]]:
+    """redis-py's client and pipeline methods (public ones), by name."""
+    out = {}
+    for cls, prefix in ((redis.Redis, ""), (redis.client.Pipeline, "Pipeline.")):
+        for name, fn in inspect.getmembers(cls, callable):
+            if not name.startswith("_"):
+                out[prefix + name] = describe_signature(fn)
+    return out
 
 
 def main(url: str, output: str) -> int:
@@ -30,7 +46,14 @@ def main(url: str, output: str) -> int:
         for c in CASES
     }
     with open(output, "w") as f:
-        json.dump({"redis_py": redis.__version__, "cases": results}, f)
+        json.dump(
+            {
+                "redis_py": redis.__version__,
+                "cases": results,
+                "signatures": signatures(),
+            },
+            f,
+        )
     return 0
 
 

@@ -25,6 +25,7 @@ from puff import redis
 from compat_cases import (
     CASES,
     Case,
+    describe_signature,
     run_case,
     run_case_async,
     run_case_pipelined,
@@ -53,6 +54,8 @@ def ours(client: redis.RedisClient, case: Case, mode: str) -> list[Any]:
 # Methods of puff.redis's client that are not Redis commands, or are covered by another
 # name (incrby = incr's command, ...) and need no case of their own.
 NOT_COMMANDS = {"command", "pipeline", "pool_status", "name"}
+# Puff's own: `command([...])` sends any command raw (redis-py's `command()` is COMMAND).
+NOT_REDIS_PY = {"command", "pool_status"}
 # Refused on purpose (they pin a connection); test_redis_commands.py checks the message.
 REFUSED = {"watch", "unwatch", "pubsub", "monitor"}
 
@@ -87,14 +90,14 @@ def peer() -> dict[str, Any]:
 
     results = run_peer()
     assert results["redis_py"].startswith("8."), results["redis_py"]
-    return results["cases"]
+    return results
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_same_as_redis_py(
     case: Case, client: redis.RedisClient, peer: dict[str, Any]
 ) -> None:
-    assert ours(client, case, "client") == peer[case.name]["client"]
+    assert ours(client, case, "client") == peer["cases"][case.name]["client"]
 
 
 PIPELINED = [c for c in CASES if c.pipeline]
@@ -104,14 +107,28 @@ PIPELINED = [c for c in CASES if c.pipeline]
 def test_same_as_redis_py_on_a_pipeline(
     case: Case, client: redis.RedisClient, peer: dict[str, Any]
 ) -> None:
-    assert ours(client, case, "pipeline") == peer[case.name]["pipeline"]
+    assert ours(client, case, "pipeline") == peer["cases"][case.name]["pipeline"]
 
 
 @pytest.mark.parametrize("case", PIPELINED, ids=[c.name for c in PIPELINED])
 def test_same_as_redis_py_in_a_transaction(
     case: Case, client: redis.RedisClient, peer: dict[str, Any]
 ) -> None:
-    assert ours(client, case, "transaction") == peer[case.name]["transaction"]
+    assert ours(client, case, "transaction") == peer["cases"][case.name]["transaction"]
+
+
+def test_signatures_are_redis_pys(peer: dict[str, Any]) -> None:
+    """Every public method of the client and the pipeline takes the parameters redis-py's
+    takes: same names, kinds and defaults."""
+    differ = []
+    for cls, prefix in ((redis.RedisClient, ""), (redis.Pipeline, "Pipeline.")):
+        for name, fn in inspect.getmembers(cls, callable):
+            if name.startswith("_") or name in NOT_REDIS_PY:
+                continue
+            theirs = peer["signatures"].get(prefix + name)
+            if theirs != describe_signature(fn):
+                differ.append((prefix + name, theirs, describe_signature(fn)))
+    assert differ == []
 
 
 def test_every_command_method_has_cases() -> None:
