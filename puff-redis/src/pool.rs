@@ -457,7 +457,7 @@ impl RedisPool {
 }
 
 /// Whether `cmd` may block on the server until data arrives: the list and sorted-set
-/// blocking pops and moves, and XREAD/XREADGROUP with a BLOCK option. Such commands run on
+/// blocking pops and moves (Redis 8's BZMOVE and BLMOVEM too), and XREAD/XREADGROUP with a BLOCK option. Such commands run on
 /// a dedicated connection ([`RedisPool::query_blocking`]).
 pub fn is_blocking(cmd: &Cmd) -> bool {
     let mut args = cmd.args_iter();
@@ -475,6 +475,8 @@ pub fn is_blocking(cmd: &Cmd) -> bool {
             b"BZPOPMIN",
             b"BZPOPMAX",
             b"BZMPOP",
+            b"BZMOVE",
+            b"BLMOVEM",
         ]
         .iter()
         .any(|blocking| name.eq_ignore_ascii_case(blocking)),

@@ -348,6 +348,17 @@ def _zmscore_reply(reply: Any, **_: Any) -> list[float | None]:
     return [None if score is None else float(score) for score in reply]
 
 
+def _increx_reply(reply: Any, **_: Any) -> Any:
+    # RESP3 (redis-py's default) sends BYFLOAT's numbers as doubles, RESP2 as strings.
+    return [float(x) if isinstance(x, bytes) else x for x in reply]
+
+
+def _zmove_reply(reply: Any, **_: Any) -> Any:
+    if reply is None:
+        return None
+    return [[member, float(score)] for member, score in reply]
+
+
 def _scan_reply(reply: Any, **_: Any) -> tuple[int, Any]:
     return int(reply[0]), reply[1]
 
@@ -543,6 +554,8 @@ _REPLY: dict[str, str | Post] = {
     **dict.fromkeys(["BZPOPMAX", "BZPOPMIN"], _bzpop_reply),
     "ZADD": _zadd_reply,
     "ZMSCORE": _zmscore_reply,
+    "INCREX": _increx_reply,
+    **dict.fromkeys(["ZMOVE", "BZMOVE", "ZMOVEMEMBER"], _zmove_reply),
     "SET": _set_reply,
     "PING": _pong,
     "TIME": _time_reply,
@@ -1666,6 +1679,458 @@ class _Commands:
     def zintercard(self, numkeys: int, keys: list[KeyT], limit: int = 0) -> int:
         return self._execute(["ZINTERCARD", numkeys, *keys, "LIMIT", limit])
 
+    # ---- commands of Redis 7.4 and 8.x (checked here only up to their arguments) --------
+
+    def hexpire(
+        self,
+        name: KeyT,
+        seconds: ExpiryT,
+        *fields: KeyT,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+        lt: bool = False,
+    ) -> list[int]:
+        """Redis 7.4+: a TTL per hash field; one code per field (-2 missing, 0 condition
+        not met, 1 set, 2 deleted)."""
+        return self._field_expiry("HEXPIRE", name, _seconds(seconds), fields, nx, xx, gt, lt)
+
+    def hpexpire(
+        self,
+        name: KeyT,
+        milliseconds: ExpiryT,
+        *fields: KeyT,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+        lt: bool = False,
+    ) -> list[int]:
+        return self._field_expiry("HPEXPIRE", name, _millis(milliseconds), fields, nx, xx, gt, lt)
+
+    def hexpireat(
+        self,
+        name: KeyT,
+        unix_time_seconds: AbsExpiryT,
+        *fields: KeyT,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+        lt: bool = False,
+    ) -> list[int]:
+        when = _unix_seconds(unix_time_seconds)
+        return self._field_expiry("HEXPIREAT", name, when, fields, nx, xx, gt, lt)
+
+    def hpexpireat(
+        self,
+        name: KeyT,
+        unix_time_milliseconds: AbsExpiryT,
+        *fields: KeyT,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+        lt: bool = False,
+    ) -> list[int]:
+        when = _unix_millis(unix_time_milliseconds)
+        return self._field_expiry("HPEXPIREAT", name, when, fields, nx, xx, gt, lt)
+
+    def _field_expiry(
+        self,
+        command: str,
+        name: KeyT,
+        time: Any,
+        fields: tuple[Any, ...],
+        nx: bool,
+        xx: bool,
+        gt: bool,
+        lt: bool,
+        keyword: str = "FIELDS",
+    ) -> Any:
+        if nx + xx + gt + lt > 1:
+            raise ValueError("Only one of 'nx', 'xx', 'gt', 'lt' can be specified.")
+        flags = _condition_flags(nx, xx, gt, lt)
+        return self._execute([command, name, time, *flags, keyword, len(fields), *fields])
+
+    def hpersist(self, name: KeyT, *fields: KeyT) -> list[int]:
+        return self._execute(["HPERSIST", name, "FIELDS", len(fields), *fields])
+
+    def hexpiretime(self, key: KeyT, *fields: KeyT) -> list[int]:
+        return self._execute(["HEXPIRETIME", key, "FIELDS", len(fields), *fields])
+
+    def hpexpiretime(self, key: KeyT, *fields: KeyT) -> list[int]:
+        return self._execute(["HPEXPIRETIME", key, "FIELDS", len(fields), *fields])
+
+    def httl(self, key: KeyT, *fields: KeyT) -> list[int]:
+        return self._execute(["HTTL", key, "FIELDS", len(fields), *fields])
+
+    def hpttl(self, key: KeyT, *fields: KeyT) -> list[int]:
+        return self._execute(["HPTTL", key, "FIELDS", len(fields), *fields])
+
+    def hgetdel(self, name: KeyT, *keys: KeyT) -> list[bytes | None]:
+        """Redis 8.0+."""
+        if not keys:
+            raise DataError("'hgetdel' should have at least one key provided")
+        return self._execute(["HGETDEL", name, "FIELDS", len(keys), *keys])
+
+    def hgetex(
+        self,
+        name: KeyT,
+        *keys: KeyT,
+        ex: ExpiryT | str | None = None,
+        px: ExpiryT | str | None = None,
+        exat: AbsExpiryT | None = None,
+        pxat: AbsExpiryT | None = None,
+        persist: bool = False,
+    ) -> list[bytes | None]:
+        """Redis 8.0+."""
+        if not keys:
+            raise DataError("'hgetex' should have at least one key provided")
+        if not _one_at_most(
+            ex is not None, px is not None, exat is not None, pxat is not None, persist
+        ):
+            raise DataError(
+                "``ex``, ``px``, ``exat``, ``pxat``, and ``persist`` are mutually exclusive."
+            )
+        flags = [*_expiry_flags(ex, px, exat, pxat), *(["PERSIST"] if persist else [])]
+        return self._execute(["HGETEX", name, *flags, "FIELDS", len(keys), *keys])
+
+    def hsetex(
+        self,
+        name: KeyT,
+        key: KeyT | None = None,
+        value: EncodableT | None = None,
+        mapping: Mapping[KeyT, EncodableT] | None = None,
+        items: Sequence[EncodableT] | None = None,
+        ex: ExpiryT | str | None = None,
+        px: ExpiryT | str | None = None,
+        exat: AbsExpiryT | None = None,
+        pxat: AbsExpiryT | None = None,
+        data_persist_option: Any = None,
+        keepttl: bool = False,
+    ) -> int:
+        """Redis 8.0+. ``data_persist_option``: ``"FNX"``/``"FXX"`` (or redis-py's
+        ``HashDataPersistOptions``)."""
+        if key is None and not mapping and not items:
+            raise DataError("'hsetex' with no key value pairs")
+        if items and len(items) % 2 != 0:
+            raise DataError(
+                "'hsetex' with odd number of items. 'items' must contain a list of key/value pairs."
+            )
+        flags = _expiry_and_persist(ex, px, exat, pxat, keepttl, data_persist_option)
+        pairs = [*(items or []), *([key, value] if key is not None else [])]
+        pairs += _pairs(mapping) if mapping else []
+        return self._execute(["HSETEX", name, *flags, "FIELDS", len(pairs) // 2, *pairs])
+
+    def saddex(
+        self,
+        name: KeyT,
+        *members: EncodableT,
+        ex: ExpiryT | str | None = None,
+        px: ExpiryT | str | None = None,
+        exat: AbsExpiryT | None = None,
+        pxat: AbsExpiryT | None = None,
+        data_persist_option: Any = None,
+        keepttl: bool = False,
+    ) -> int:
+        """Redis 8.x: members with a TTL. ``data_persist_option``: ``"MNX"``/``"MXX"``."""
+        flags = _expiry_and_persist(ex, px, exat, pxat, keepttl, data_persist_option)
+        return self._execute(["SADDEX", name, *flags, "MEMBERS", len(members), *members])
+
+    def sexpire(
+        self,
+        name: KeyT,
+        seconds: ExpiryT,
+        *members: EncodableT,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+        lt: bool = False,
+    ) -> list[int]:
+        return self._field_expiry(
+            "SEXPIRE", name, _seconds(seconds), members, nx, xx, gt, lt, "MEMBERS"
+        )
+
+    def spexpire(
+        self,
+        name: KeyT,
+        milliseconds: ExpiryT,
+        *members: EncodableT,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+        lt: bool = False,
+    ) -> list[int]:
+        return self._field_expiry(
+            "SPEXPIRE", name, _millis(milliseconds), members, nx, xx, gt, lt, "MEMBERS"
+        )
+
+    def sexpireat(
+        self,
+        name: KeyT,
+        unix_time_seconds: AbsExpiryT,
+        *members: EncodableT,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+        lt: bool = False,
+    ) -> list[int]:
+        when = _unix_seconds(unix_time_seconds)
+        return self._field_expiry("SEXPIREAT", name, when, members, nx, xx, gt, lt, "MEMBERS")
+
+    def spexpireat(
+        self,
+        name: KeyT,
+        unix_time_milliseconds: AbsExpiryT,
+        *members: EncodableT,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+        lt: bool = False,
+    ) -> list[int]:
+        when = _unix_millis(unix_time_milliseconds)
+        return self._field_expiry("SPEXPIREAT", name, when, members, nx, xx, gt, lt, "MEMBERS")
+
+    def spersist(self, name: KeyT, *members: EncodableT) -> list[int]:
+        return self._execute(["SPERSIST", name, "MEMBERS", len(members), *members])
+
+    def sexpiretime(self, name: KeyT, *members: EncodableT) -> list[int]:
+        return self._execute(["SEXPIRETIME", name, "MEMBERS", len(members), *members])
+
+    def spexpiretime(self, name: KeyT, *members: EncodableT) -> list[int]:
+        return self._execute(["SPEXPIRETIME", name, "MEMBERS", len(members), *members])
+
+    def sttl(self, name: KeyT, *members: EncodableT) -> list[int]:
+        return self._execute(["STTL", name, "MEMBERS", len(members), *members])
+
+    def spttl(self, name: KeyT, *members: EncodableT) -> list[int]:
+        return self._execute(["SPTTL", name, "MEMBERS", len(members), *members])
+
+    def sdiffcard(self, numkeys: int, keys: list[KeyT], limit: int = 0) -> int:
+        return self._execute(["SDIFFCARD", numkeys, *keys, "LIMIT", limit])
+
+    def sunioncard(
+        self, numkeys: int, keys: list[KeyT], limit: int = 0, approx: bool = False
+    ) -> int:
+        args = ["SUNIONCARD", numkeys, *keys, *(["APPROX"] if approx else [])]
+        return self._execute([*args, "LIMIT", limit])
+
+    def delex(
+        self,
+        name: KeyT,
+        ifeq: bytes | str | None = None,
+        ifne: bytes | str | None = None,
+        ifdeq: str | None = None,
+        ifdne: str | None = None,
+    ) -> int:
+        """Redis 8.4+: DEL under a condition on the value (or its digest)."""
+        if sum(x is not None for x in (ifeq, ifne, ifdeq, ifdne)) > 1:
+            raise ValueError("Only one of IFEQ/IFNE/IFDEQ/IFDNE may be specified")
+        args: list[Any] = ["DELEX", name]
+        for flag, operand in (("IFEQ", ifeq), ("IFNE", ifne), ("IFDEQ", ifdeq), ("IFDNE", ifdne)):
+            if operand is not None:
+                args += [flag, operand]
+                break
+        return self._execute(args)
+
+    def digest(self, name: KeyT) -> bytes | None:
+        return self._execute(["DIGEST", name])
+
+    def increx(
+        self,
+        name: KeyT,
+        *,
+        byfloat: EncodableT | None = None,
+        byint: EncodableT | None = None,
+        lbound: EncodableT | None = None,
+        ubound: EncodableT | None = None,
+        saturate: bool = False,
+        ex: ExpiryT | str | None = None,
+        px: ExpiryT | str | None = None,
+        exat: AbsExpiryT | None = None,
+        pxat: AbsExpiryT | None = None,
+        persist: bool = False,
+        enx: bool = False,
+    ) -> list[Any]:
+        """Redis 8.4+: ``[new value, increment applied]`` (floats with ``byfloat``)."""
+        if byfloat is not None and byint is not None:
+            raise DataError("``byfloat`` and ``byint`` are mutually exclusive.")
+        if not _one_at_most(
+            ex is not None, px is not None, exat is not None, pxat is not None, persist
+        ):
+            raise DataError(
+                "``ex``, ``px``, ``exat``, ``pxat``, and ``persist`` are mutually exclusive."
+            )
+        if enx and ex is None and px is None and exat is None and pxat is None:
+            raise DataError("``enx`` requires one of ``ex``, ``px``, ``exat``, or ``pxat``.")
+        args: list[Any] = ["INCREX", name]
+        if byfloat is not None:
+            args += ["BYFLOAT", byfloat]
+        elif byint is not None:
+            args += ["BYINT", byint]
+        args += [*_optional("LBOUND", lbound), *_optional("UBOUND", ubound)]
+        args += ["SATURATE"] if saturate else []
+        args += _expiry_flags(ex, px, exat, pxat)
+        args += [f for f, on in (("PERSIST", persist), ("ENX", enx)) if on]
+        return self._execute(args, post=_increx_reply)
+
+    def msetex(
+        self,
+        mapping: Mapping[KeyT, EncodableT],
+        data_persist_option: Any = None,
+        ex: ExpiryT | str | None = None,
+        px: ExpiryT | str | None = None,
+        exat: AbsExpiryT | None = None,
+        pxat: AbsExpiryT | None = None,
+        keepttl: bool = False,
+    ) -> int:
+        """Redis 8.4+. ``data_persist_option``: ``"NX"``/``"XX"``."""
+        if not _one_at_most(
+            ex is not None, px is not None, exat is not None, pxat is not None, keepttl
+        ):
+            raise DataError(
+                "``ex``, ``px``, ``exat``, ``pxat``, and ``keepttl`` are mutually exclusive."
+            )
+        flags = [*_optional(_option_value(data_persist_option))]
+        flags += [*_expiry_flags(ex, px, exat, pxat), *(["KEEPTTL"] if keepttl else [])]
+        return self._execute(["MSETEX", len(mapping), *_pairs(mapping), *flags])
+
+    def lmovem(
+        self,
+        first_list: KeyT,
+        second_list: KeyT,
+        src: str = "LEFT",
+        dest: str = "RIGHT",
+        count: int | None = None,
+        mode: str | None = None,
+        ordering: str | None = None,
+    ) -> list[bytes] | None:
+        tail = _movem_tail(count, mode, ordering)
+        return self._execute(["LMOVEM", first_list, second_list, src, dest, *tail])
+
+    def blmovem(
+        self,
+        first_list: KeyT,
+        second_list: KeyT,
+        timeout: float,
+        src: str = "LEFT",
+        dest: str = "RIGHT",
+        count: int | None = None,
+        mode: str | None = None,
+        ordering: str | None = None,
+    ) -> list[bytes] | None:
+        tail = _movem_tail(count, mode, ordering)
+        return self._execute(["BLMOVEM", first_list, second_list, src, dest, timeout, *tail])
+
+    def zmove(
+        self,
+        source: KeyT,
+        destination: KeyT,
+        min: bool | None = False,  # noqa: A002 - redis-py's names
+        max: bool | None = False,  # noqa: A002
+        byscore: tuple[ZScoreBoundT, ZScoreBoundT] | None = None,
+        count: int | None = None,
+    ) -> list[list[Any]] | None:
+        if bool(min) + bool(max) + (byscore is not None) != 1:
+            raise DataError("ZMOVE requires exactly one of 'min', 'max' or 'byscore'")
+        args: list[Any] = ["ZMOVE", source, destination]
+        if byscore is not None:
+            args += ["BYSCORE", *byscore]
+        else:
+            args.append("MIN" if min else "MAX")
+        return self._execute([*args, *_optional("COUNT", count)], post=_zmove_reply)
+
+    def bzmove(
+        self,
+        source: KeyT,
+        destination: KeyT,
+        timeout: float,
+        min: bool | None = False,  # noqa: A002 - redis-py's names
+        max: bool | None = False,  # noqa: A002
+        count: int | None = None,
+    ) -> list[list[Any]] | None:
+        if bool(min) == bool(max):
+            raise DataError("BZMOVE requires exactly one of 'min' or 'max'")
+        args = ["BZMOVE", source, destination, "MIN" if min else "MAX", timeout]
+        return self._execute([*args, *_optional("COUNT", count)], post=_zmove_reply)
+
+    def zmovemember(
+        self,
+        source: KeyT,
+        destination: KeyT,
+        members: EncodableT | Iterable[EncodableT],
+        nx: bool = False,
+        xx: bool = False,
+    ) -> list[list[Any]] | None:
+        if nx and xx:
+            raise DataError("ZMOVEMEMBER allows either 'nx' or 'xx', not both")
+        names = _list_or_args(members, None)
+        args: list[Any] = ["ZMOVEMEMBER", source, destination]
+        args += ["NX"] if nx else ["XX"] if xx else []
+        return self._execute([*args, "MEMBERS", len(names), *names], post=_zmove_reply)
+
+    def xackdel(
+        self, name: KeyT, groupname: KeyT, *ids: StreamIdT, ref_policy: str = "KEEPREF"
+    ) -> list[int]:
+        """Redis 8.2+."""
+        if not ids:
+            raise DataError("XACKDEL requires at least one message ID")
+        _check_ref_policy("XACKDEL", ref_policy)
+        return self._execute(["XACKDEL", name, groupname, ref_policy, "IDS", len(ids), *ids])
+
+    def xdelex(self, name: KeyT, *ids: StreamIdT, ref_policy: str = "KEEPREF") -> list[int]:
+        """Redis 8.2+."""
+        if not ids:
+            raise DataError("XDELEX requires at least one message ID")
+        _check_ref_policy("XDELEX", ref_policy)
+        return self._execute(["XDELEX", name, ref_policy, "IDS", len(ids), *ids])
+
+    def xnack(
+        self,
+        name: KeyT,
+        groupname: KeyT,
+        mode: str,
+        *ids: StreamIdT,
+        retrycount: int | None = None,
+        force: bool = False,
+    ) -> int:
+        if not ids:
+            raise DataError("XNACK requires at least one message ID")
+        if mode not in ("SILENT", "FAIL", "FATAL"):
+            raise DataError("XNACK mode must be one of: SILENT, FAIL, FATAL")
+        args: list[Any] = ["XNACK", name, groupname, mode, "IDS", len(ids), *ids]
+        if retrycount is not None:
+            if retrycount < 0:
+                raise DataError("XNACK retrycount must be >= 0")
+            args += ["RETRYCOUNT", retrycount]
+        return self._execute([*args, *(["FORCE"] if force else [])])
+
+    def xcfgset(
+        self, name: KeyT, idmp_duration: int | None = None, idmp_maxsize: int | None = None
+    ) -> bytes:
+        if idmp_duration is None and idmp_maxsize is None:
+            raise DataError("XCFGSET requires at least one of idmp_duration or idmp_maxsize")
+        args: list[Any] = ["XCFGSET", name]
+        if idmp_duration is not None:
+            if not isinstance(idmp_duration, int) or not 1 <= idmp_duration <= 300:
+                raise DataError("XCFGSET idmp_duration must be an integer between 1 and 300")
+            args += ["IDMP-DURATION", idmp_duration]
+        if idmp_maxsize is not None:
+            if not isinstance(idmp_maxsize, int) or not 1 <= idmp_maxsize <= 1_000_000:
+                raise DataError("XCFGSET idmp_maxsize must be an integer between 1 and 1,000,000")
+            args += ["IDMP-MAXSIZE", idmp_maxsize]
+        return self._execute(args)
+
+    def bitrangeintarray(
+        self,
+        key: KeyT,
+        start: int,
+        end: int,
+        mode: str | None = None,
+        limit: int | None = None,
+        zeros: bool = False,
+    ) -> list[int]:
+        args = ["BITRANGEINTARRAY", key, start, end, *_optional(mode), *_optional("LIMIT", limit)]
+        return self._execute([*args, *(["ZEROS"] if zeros else [])])
+
     # ---- HyperLogLog ------------------------------------------------------------------
 
     def pfadd(self, name: KeyT, *values: EncodableT) -> int:
@@ -2197,6 +2662,35 @@ class _Commands:
     def register_script(self, script: str | bytes) -> Script:
         """A callable running ``script`` by its SHA1 (EVALSHA), loading it on NOSCRIPT."""
         return Script(self, script)
+
+
+def _option_value(option: Any) -> Any:
+    """A redis-py options enum (``HashDataPersistOptions.FNX``, ...) or its string."""
+    return getattr(option, "value", option) if option else None
+
+
+def _expiry_and_persist(
+    ex: Any, px: Any, exat: Any, pxat: Any, keepttl: bool, persist_option: Any
+) -> list[Any]:
+    if not _one_at_most(
+        ex is not None, px is not None, exat is not None, pxat is not None, keepttl
+    ):
+        raise DataError(
+            "``ex``, ``px``, ``exat``, ``pxat``, and ``keepttl`` are mutually exclusive."
+        )
+    flags = _expiry_flags(ex, px, exat, pxat)
+    flags += _optional(_option_value(persist_option))
+    return [*flags, *(["KEEPTTL"] if keepttl else [])]
+
+
+def _movem_tail(count: int | None, mode: str | None, ordering: str | None) -> list[Any]:
+    if count is None:
+        if mode is not None or ordering is not None:
+            raise DataError("``count`` is required when ``mode`` or ``ordering`` is set")
+        return []
+    if ordering is None:
+        raise DataError("``ordering`` (OBO or BULK) is required when ``count`` is set")
+    return [mode or "COUNT", count, ordering]
 
 
 _GEO_UNITS = ("m", "km", "mi", "ft")

@@ -19,6 +19,7 @@ This module must not import puff or redis: both sides import it.
 from __future__ import annotations
 
 import datetime
+import enum
 import hashlib
 import inspect
 from collections.abc import Callable
@@ -1290,3 +1291,97 @@ case(
 )
 case("argument-error-dict", S("rpush", "l", {"a": 1}))
 case("argument-error-list-value", S("set", "k", [1, 2]))
+
+# Commands of Redis 7.4 and 8.x: a Redis 7.0 server rejects them, and its message repeats
+# the first arguments, so these check the arguments (and every client-side check).
+
+
+class Persist(enum.Enum):
+    """Like redis-py's DataPersistOptions & co. (both sides only read ``.value``)."""
+
+    FNX = "FNX"
+    MNX = "MNX"
+    NX = "NX"
+
+
+case("hexpire", S("hexpire", "h", 100, "a", "b", nx=True))
+case("hexpire-timedelta", S("hexpire", "h", DAY, "a"))
+case("hexpire-error-flags", S("hexpire", "h", 100, "a", nx=True, xx=True))
+case("hpexpire", S("hpexpire", "h", datetime.timedelta(seconds=2), "a", gt=True))
+case("hexpireat", S("hexpireat", "h", WHEN, "a", lt=True))
+case("hpexpireat", S("hpexpireat", "h", WHEN, "a", "b"))
+case("hpexpireat-error-flags", S("hpexpireat", "h", 1, "a", gt=True, lt=True))
+case("hpersist", S("hpersist", "h", "a", "b"))
+case("hexpiretime", S("hexpiretime", "h", "a"))
+case("hpexpiretime", S("hpexpiretime", "h", "a", "b"))
+case("httl", S("httl", "h", "a"))
+case("hpttl", S("hpttl", "h", "a", "b"))
+case("hgetdel", S("hgetdel", "h", "a", "b"))
+case("hgetdel-error", S("hgetdel", "h"))
+case("hgetex", S("hgetex", "h", "a", ex=100))
+case("hgetex-persist", S("hgetex", "h", "a", "b", persist=True))
+case("hgetex-error", S("hgetex", "h"))
+case("hgetex-error-exclusive", S("hgetex", "h", "a", px=1, persist=True))
+case("hsetex", S("hsetex", "h", "a", 1, mapping={"b": 2}, items=["c", 3], ex=100))
+case(
+    "hsetex-options",
+    S("hsetex", "h", "a", 1, data_persist_option=Persist.FNX, keepttl=True),
+)
+case("hsetex-error", S("hsetex", "h"))
+case("hsetex-error-items", S("hsetex", "h", items=["a"]))
+case("hsetex-error-exclusive", S("hsetex", "h", "a", 1, ex=1, keepttl=True))
+case("saddex", S("saddex", "s", "a", "b", ex=100, data_persist_option=Persist.MNX))
+case("saddex-error", S("saddex", "s", "a", px=1, pxat=2))
+case("sexpire", S("sexpire", "s", 100, "a", "b", xx=True))
+case("sexpire-error-flags", S("sexpire", "s", 100, "a", nx=True, gt=True))
+case("spexpire", S("spexpire", "s", 100, "a"))
+case("sexpireat", S("sexpireat", "s", WHEN, "a"))
+case("spexpireat", S("spexpireat", "s", WHEN, "a", lt=True))
+case("spersist", S("spersist", "s", "a"))
+case("sexpiretime", S("sexpiretime", "s", "a", "b"))
+case("spexpiretime", S("spexpiretime", "s", "a"))
+case("sttl", S("sttl", "s", "a"))
+case("spttl", S("spttl", "s", "a"))
+case("sdiffcard", S("sdiffcard", 2, ["a", "b"], limit=3))
+case("sunioncard", S("sunioncard", 2, ["a", "b"], approx=True))
+case("delex", S("delex", "k", ifeq="v"))
+case("delex-plain", S("delex", "k"))
+case("delex-error", S("delex", "k", ifeq="v", ifne="w"))
+case("digest", S("digest", "k"))
+case(
+    "increx",
+    S("increx", "k", byfloat=1.5, lbound=0, ubound=10, saturate=True, ex=100, enx=True),
+)
+case("increx-byint", S("increx", "k", byint=2, persist=True))
+case("increx-error-by", S("increx", "k", byfloat=1.5, byint=1))
+case("increx-error-exclusive", S("increx", "k", ex=1, persist=True))
+case("increx-error-enx", S("increx", "k", enx=True))
+case("msetex", S("msetex", {"a": 1, "b": 2}, data_persist_option=Persist.NX, px=100000))
+case("msetex-error", S("msetex", {"a": 1}, ex=1, keepttl=True))
+case("lmovem", S("lmovem", "a", "b", "RIGHT", "LEFT", count=2, ordering="OBO"))
+case("lmovem-error-count", S("lmovem", "a", "b", mode="EXACTLY"))
+case("lmovem-error-ordering", S("lmovem", "a", "b", count=2))
+case("blmovem", S("blmovem", "a", "b", 0.01, count=2, mode="EXACTLY", ordering="BULK"))
+case("zmove", S("zmove", "a", "b", min=True, count=2))
+case("zmove-byscore", S("zmove", "a", "b", byscore=(1, "(5")))
+case("zmove-error", S("zmove", "a", "b", min=True, byscore=(1, 2)))
+case("bzmove", S("bzmove", "a", "b", 0.01, max=True))
+case("bzmove-error", S("bzmove", "a", "b", 1))
+case("zmovemember", S("zmovemember", "a", "b", ["m", "n"], xx=True))
+case("zmovemember-one", S("zmovemember", "a", "b", "m"))
+case("zmovemember-error", S("zmovemember", "a", "b", "m", nx=True, xx=True))
+case("xackdel", S("xackdel", "s", "g", "1-0", "2-0", ref_policy="ACKED"))
+case("xackdel-error-ids", S("xackdel", "s", "g"))
+case("xackdel-error-policy", S("xackdel", "s", "g", "1-0", ref_policy="ALL"))
+case("xdelex", S("xdelex", "s", "1-0"))
+case("xdelex-error-ids", S("xdelex", "s"))
+case("xdelex-error-policy", S("xdelex", "s", "1-0", ref_policy="x"))
+case("xnack", S("xnack", "s", "g", "FAIL", "1-0", retrycount=2, force=True))
+case("xnack-error-ids", S("xnack", "s", "g", "FAIL"))
+case("xnack-error-mode", S("xnack", "s", "g", "LOUD", "1-0"))
+case("xnack-error-retrycount", S("xnack", "s", "g", "FAIL", "1-0", retrycount=-1))
+case("xcfgset", S("xcfgset", "s", idmp_duration=10, idmp_maxsize=100))
+case("xcfgset-error", S("xcfgset", "s"))
+case("xcfgset-error-duration", S("xcfgset", "s", idmp_duration=301))
+case("xcfgset-error-maxsize", S("xcfgset", "s", idmp_maxsize=0))
+case("bitrangeintarray", S("bitrangeintarray", "k", 0, 10, "BIT", limit=5, zeros=True))
