@@ -12,8 +12,8 @@ Code written for redis-py ports by changing the import::
 
 The command methods of redis-py 8's core client (strings, bits, keys, hashes, lists, sets,
 sorted sets, streams and consumer groups, HyperLogLog, geo, scripting, scans and a few
-server commands) keep redis-py's names, signatures and return types, as redis-py gives
-them with its default options (``decode_responses=False``): bytes replies, ``True`` for
+server commands; also those of Redis 7.4 and 8.x) keep redis-py's names, signatures and
+return types, as redis-py gives them with its default options (``decode_responses=False``): bytes replies, ``True`` for
 OK, ``None`` for nil, ints, floats, dicts, sets, ``(member, score)`` tuples.
 ``execute_command(...)`` applies the same per-command reply conversions redis-py applies
 (``execute_command("SET", "k", "v")`` is ``True``); ``command([...])`` returns the raw
@@ -2658,6 +2658,13 @@ class _Commands:
 
     def script_kill(self) -> bool:
         return self._execute(["SCRIPT", "KILL"], post=_ok)
+
+    def script_debug(self, *args: Any) -> None:
+        """Refused, as in redis-py: the Lua debugger takes over a connection."""
+        raise NotImplementedError(
+            "SCRIPT DEBUG is not supported: the Lua debugger needs a connection of its own "
+            "(use redis-cli --ldb)"
+        )
 
     def register_script(self, script: str | bytes) -> Script:
         """A callable running ``script`` by its SHA1 (EVALSHA), loading it on NOSCRIPT."""

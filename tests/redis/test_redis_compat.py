@@ -57,7 +57,7 @@ NOT_COMMANDS = {"command", "pipeline", "pool_status", "name"}
 # Puff's own: `command([...])` sends any command raw (redis-py's `command()` is COMMAND).
 NOT_REDIS_PY = {"command", "pool_status"}
 # Refused on purpose (they pin a connection); test_redis_commands.py checks the message.
-REFUSED = {"watch", "unwatch", "pubsub", "monitor"}
+REFUSED = {"watch", "unwatch", "pubsub", "monitor", "script_debug"}
 
 
 @pytest.fixture(scope="module")
