@@ -493,3 +493,57 @@ pub fn is_blocking(cmd: &Cmd) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_blocking;
+
+    fn cmd(args: &[&str]) -> redis::Cmd {
+        let mut cmd = redis::Cmd::new();
+        for arg in args {
+            cmd.arg(*arg);
+        }
+        cmd
+    }
+
+    #[test]
+    fn blocking_commands_are_recognised_by_name_and_block_option() {
+        for args in [
+            &["BLPOP", "q", "0"][..],
+            &["brpop", "q", "1"],
+            &["BRPOPLPUSH", "a", "b", "0"],
+            &["BLMOVE", "a", "b", "LEFT", "RIGHT", "0"],
+            &["BLMPOP", "0", "1", "a", "LEFT"],
+            &["BZPOPMIN", "z", "0"],
+            &["bzpopmax", "z", "0"],
+            &["BZMPOP", "0", "1", "z", "MIN"],
+            &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"],
+            &[
+                "xreadgroup",
+                "GROUP",
+                "g",
+                "c",
+                "COUNT",
+                "1",
+                "block",
+                "5",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+        ] {
+            assert!(is_blocking(&cmd(args)), "{args:?}");
+        }
+        for args in [
+            &["GET", "k"][..],
+            &["SET", "k", "v"],
+            &["BITCOUNT", "k"],
+            &["LPOP", "q"],
+            &["XREAD", "STREAMS", "BLOCK", "0"], // a stream named BLOCK
+            &["XREAD", "COUNT", "1", "STREAMS", "s", "0"],
+            &["WAIT", "1", "100"],
+        ] {
+            assert!(!is_blocking(&cmd(args)), "{args:?}");
+        }
+    }
+}
