@@ -2,7 +2,7 @@
 //! API on it.
 
 use puff_greenlet::PoolStatus;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mobc::async_trait;
@@ -45,27 +45,36 @@ impl RedisConnection {
             return Ok(Some(Vec::new()));
         }
         let values = if atomic {
-            // MULTI, the QUEUED replies, then EXEC: keep only EXEC's.
-            let sent = self
-                .conn
-                .req_packed_commands(pipe, commands + 1, 1)
-                .await
-                .map(Value::Array);
-            let mut replies = self.reply(sent)?;
-            match replies {
-                Value::Array(ref mut items) if items.len() == 1 => match items.pop() {
-                    Some(Value::Nil) => return Ok(None),
-                    Some(Value::Array(items)) => items,
-                    Some(Value::ServerError(e)) => return Err(RedisError::from_server(e)),
-                    other => {
-                        return Err(RedisError::Data(format!(
-                            "unexpected reply to EXEC: {other:?}"
-                        )));
+            // MULTI's OK, one QUEUED (or the error of a rejected command) per command, then
+            // EXEC's reply; all kept, so a rejected command can be named.
+            let sent = self.conn.req_packed_commands(pipe, 0, commands + 2).await;
+            self.note(&sent);
+            let mut replies = sent.map_err(|e| RedisError::from_redis(&e, &self.url))?;
+            let exec = replies.pop();
+            match exec {
+                Some(Value::Nil) => return Ok(None),
+                Some(Value::Array(items)) => items,
+                Some(Value::ServerError(e)) => {
+                    let abort = RedisError::from_server(e);
+                    // EXECABORT: each rejected command gets its own error, the others
+                    // (which did not run) the abort.
+                    let queued: Vec<Value> = replies.into_iter().skip(1).collect();
+                    if queued.iter().any(|v| matches!(v, Value::ServerError(_))) {
+                        return Ok(Some(
+                            queued
+                                .into_iter()
+                                .map(|v| match v {
+                                    Value::ServerError(e) => Err(RedisError::from_server(e)),
+                                    _ => Err(abort.clone()),
+                                })
+                                .collect(),
+                        ));
                     }
-                },
+                    return Err(abort);
+                }
                 other => {
                     return Err(RedisError::Data(format!(
-                        "unexpected reply to a transaction: {other:?}"
+                        "unexpected reply to EXEC: {other:?}"
                     )));
                 }
             }
@@ -177,6 +186,9 @@ pub struct RedisPool {
     client: redis::Client,
     connection: AsyncConnectionConfig,
     pool: mobc::Pool<RedisManager>,
+    /// Idle connections for blocking commands ([`RedisPool::query_blocking`]), kept apart
+    /// from `pool`: a waiter holds one for as long as it waits.
+    dedicated: Mutex<Vec<RedisConnection>>,
 }
 
 /// A connection idle longer than this is PINGed before reuse, so a restarted server costs
@@ -212,6 +224,7 @@ impl RedisPool {
             client,
             connection,
             pool,
+            dedicated: Mutex::new(Vec::new()),
         })
     }
 
@@ -326,6 +339,84 @@ impl RedisPool {
         retry
     }
 
+    /// Run a blocking command (BLPOP, BZPOPMIN, XREAD BLOCK, ... see [`is_blocking`]) on a
+    /// connection of its own rather than a pooled one, so any number of waiters never hold
+    /// the pool's connections hostage. Such connections have no reply timeout (the command
+    /// carries its own) and are kept for reuse, up to `pool_size` idle ones.
+    pub async fn query_blocking(&self, cmd: &Cmd) -> Result<Value, RedisError> {
+        loop {
+            let (mut conn, reused) = self.dedicated_connection().await?;
+            let result = conn.query(cmd).await;
+            let retry = reused && matches!(result, Err(RedisError::Connection(_)));
+            self.give_back(conn);
+            if !retry {
+                return result;
+            }
+        }
+    }
+
+    /// [`RedisPool::pipeline`] on a dedicated connection, for a pipeline holding a blocking
+    /// command.
+    pub async fn pipeline_blocking(
+        &self,
+        pipe: &Pipeline,
+        commands: usize,
+        atomic: bool,
+    ) -> Result<Option<Vec<Result<Value, RedisError>>>, RedisError> {
+        loop {
+            let (mut conn, reused) = self.dedicated_connection().await?;
+            let result = conn.pipeline(pipe, commands, atomic).await;
+            let retry = reused && matches!(result, Err(RedisError::Connection(_)));
+            self.give_back(conn);
+            if !retry {
+                return result;
+            }
+        }
+    }
+
+    /// An idle dedicated connection (`true`: reused, it may have died meanwhile) or a new
+    /// one.
+    async fn dedicated_connection(&self) -> Result<(RedisConnection, bool), RedisError> {
+        let idle = self.dedicated.lock().ok().and_then(|mut idle| idle.pop());
+        if let Some(conn) = idle {
+            return Ok((conn, true));
+        }
+        let config =
+            AsyncConnectionConfig::new().set_connection_timeout(self.config.connect_timeout());
+        let conn = tokio::time::timeout(
+            self.config.connect_timeout(),
+            self.client
+                .get_multiplexed_async_connection_with_config(&config),
+        )
+        .await
+        .map_err(|_| {
+            RedisError::Connection(format!(
+                "Redis at {} did not accept a connection within {} ms",
+                self.url, self.config.connect_timeout_ms
+            ))
+        })?
+        .map_err(|e| RedisError::from_redis(&e, &self.url))?;
+        Ok((
+            RedisConnection {
+                conn,
+                broken: false,
+                url: self.url.clone(),
+            },
+            false,
+        ))
+    }
+
+    fn give_back(&self, conn: RedisConnection) {
+        if conn.broken {
+            return;
+        }
+        if let Ok(mut idle) = self.dedicated.lock()
+            && idle.len() < self.config.pool_size as usize
+        {
+            idle.push(conn);
+        }
+    }
+
     /// The redis-rs client behind the pool, for connections the pool does not manage
     /// (e.g. a pub/sub subscriber).
     pub fn client(&self) -> &redis::Client {
@@ -362,5 +453,97 @@ impl RedisPool {
                 ),
             }
         });
+    }
+}
+
+/// Whether `cmd` may block on the server until data arrives: the list and sorted-set
+/// blocking pops and moves (Redis 8's BZMOVE and BLMOVEM too), and XREAD/XREADGROUP with a BLOCK option. Such commands run on
+/// a dedicated connection ([`RedisPool::query_blocking`]).
+pub fn is_blocking(cmd: &Cmd) -> bool {
+    let mut args = cmd.args_iter();
+    let Some(redis::Arg::Simple(name)) = args.next() else {
+        return false;
+    };
+    // Most commands are ruled out by their first letter (GET, SET, ... stay cheap).
+    match name.first() {
+        Some(b'B' | b'b') => [
+            &b"BLPOP"[..],
+            b"BRPOP",
+            b"BRPOPLPUSH",
+            b"BLMOVE",
+            b"BLMPOP",
+            b"BZPOPMIN",
+            b"BZPOPMAX",
+            b"BZMPOP",
+            b"BZMOVE",
+            b"BLMOVEM",
+        ]
+        .iter()
+        .any(|blocking| name.eq_ignore_ascii_case(blocking)),
+        Some(b'X' | b'x')
+            if name.eq_ignore_ascii_case(b"XREAD") || name.eq_ignore_ascii_case(b"XREADGROUP") =>
+        {
+            // Options come before STREAMS; after it only keys and ids.
+            args.map_while(|arg| match arg {
+                redis::Arg::Simple(a) if !a.eq_ignore_ascii_case(b"STREAMS") => Some(a),
+                _ => None,
+            })
+            .any(|a| a.eq_ignore_ascii_case(b"BLOCK"))
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_blocking;
+
+    fn cmd(args: &[&str]) -> redis::Cmd {
+        let mut cmd = redis::Cmd::new();
+        for arg in args {
+            cmd.arg(*arg);
+        }
+        cmd
+    }
+
+    #[test]
+    fn blocking_commands_are_recognised_by_name_and_block_option() {
+        for args in [
+            &["BLPOP", "q", "0"][..],
+            &["brpop", "q", "1"],
+            &["BRPOPLPUSH", "a", "b", "0"],
+            &["BLMOVE", "a", "b", "LEFT", "RIGHT", "0"],
+            &["BLMPOP", "0", "1", "a", "LEFT"],
+            &["BZPOPMIN", "z", "0"],
+            &["bzpopmax", "z", "0"],
+            &["BZMPOP", "0", "1", "z", "MIN"],
+            &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"],
+            &[
+                "xreadgroup",
+                "GROUP",
+                "g",
+                "c",
+                "COUNT",
+                "1",
+                "block",
+                "5",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+        ] {
+            assert!(is_blocking(&cmd(args)), "{args:?}");
+        }
+        for args in [
+            &["GET", "k"][..],
+            &["SET", "k", "v"],
+            &["BITCOUNT", "k"],
+            &["LPOP", "q"],
+            &["XREAD", "STREAMS", "BLOCK", "0"], // a stream named BLOCK
+            &["XREAD", "COUNT", "1", "STREAMS", "s", "0"],
+            &["WAIT", "1", "100"],
+        ] {
+            assert!(!is_blocking(&cmd(args)), "{args:?}");
+        }
     }
 }

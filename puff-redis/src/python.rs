@@ -16,7 +16,7 @@ use pyo3::types::{
 use redis::Value;
 
 use crate::error::RedisError as Error;
-use crate::pool::RedisPool;
+use crate::pool::{RedisPool, is_blocking};
 
 create_exception!(
     puff.redis,
@@ -29,6 +29,18 @@ create_exception!(
     ResponseError,
     RedisError,
     "The server replied with an error (the message is the server's)."
+);
+create_exception!(
+    puff.redis,
+    NoScriptError,
+    ResponseError,
+    "EVALSHA of a script the server does not know (NOSCRIPT)."
+);
+create_exception!(
+    puff.redis,
+    ExecAbortError,
+    ResponseError,
+    "A transaction was discarded because a queued command was rejected (EXECABORT)."
 );
 create_exception!(
     puff.redis,
@@ -52,11 +64,28 @@ create_exception!(
 /// The Python exception for `err`.
 pub fn to_pyerr(err: Error) -> PyErr {
     match err {
-        Error::Response(m) => ResponseError::new_err(m),
+        Error::Response(m) => response_error(&m),
         Error::Connection(m) => ConnectionError::new_err(m),
         Error::Timeout(m) => TimeoutError::new_err(m),
         Error::Data(m) => DataError::new_err(m),
         Error::Config(m) => RedisError::new_err(m),
+    }
+}
+
+/// A server error reply as redis-py raises it: the error codes redis-py knows (`ERR`,
+/// `NOSCRIPT`, ...) are dropped from the message and pick the class; others (`WRONGTYPE
+/// ...`) stay in the message of a ResponseError.
+fn response_error(message: &str) -> PyErr {
+    let (code, rest) = message.split_once(' ').unwrap_or((message, ""));
+    let rest = rest.to_owned();
+    match code {
+        "NOSCRIPT" => NoScriptError::new_err(rest),
+        "EXECABORT" => ExecAbortError::new_err(rest),
+        "ERR" | "OOM" | "LOADING" | "READONLY" | "NOAUTH" | "NOPERM" | "WRONGPASS" | "ASK"
+        | "TRYAGAIN" | "MOVED" | "CLUSTERDOWN" | "CROSSSLOT" | "MASTERDOWN" => {
+            ResponseError::new_err(rest)
+        }
+        _ => ResponseError::new_err(message.to_owned()),
     }
 }
 
@@ -343,6 +372,13 @@ impl NativeRedis {
         let kind = ReplyKind::parse(reply)?;
         let cmd = command_from_args(args)?;
         let pool = self.pool.clone();
+        if is_blocking(&cmd) {
+            return wait_or_await(
+                py,
+                async move { pool.query_blocking(&cmd).await },
+                Box::new(move |py, result| reply_to_py(py, result.map_err(to_pyerr)?, kind)),
+            );
+        }
         wait_or_await(
             py,
             async move { pool.query(&cmd).await },
@@ -351,13 +387,15 @@ impl NativeRedis {
     }
 
     /// Send `(args, reply)` pairs in one round trip (MULTI/EXEC when `transaction`) and
-    /// return the converted replies; the first error reply raises ResponseError.
-    #[pyo3(signature = (commands, transaction = true))]
+    /// return the converted replies; the first error reply raises ResponseError, or with
+    /// `raise_on_error=False` takes its command's place as an exception object.
+    #[pyo3(signature = (commands, transaction = true, raise_on_error = true))]
     fn pipeline(
         &self,
         py: Python<'_>,
         commands: &Bound<'_, PyAny>,
         transaction: bool,
+        raise_on_error: bool,
     ) -> PyResult<Py<PyAny>> {
         let mut pipe = redis::pipe();
         if transaction {
@@ -371,10 +409,17 @@ impl NativeRedis {
         }
         let pool = self.pool.clone();
         let count = kinds.len();
+        // Inside MULTI nothing blocks; outside, a blocking command would hold a pooled
+        // connection for as long as it waits.
+        let blocking = !transaction && pipe.cmd_iter().any(is_blocking);
         wait_or_await(
             py,
             async move {
-                let result = pool.pipeline(&pipe, count, transaction).await;
+                let result = if blocking {
+                    pool.pipeline_blocking(&pipe, count, transaction).await
+                } else {
+                    pool.pipeline(&pipe, count, transaction).await
+                };
                 (pipe, result)
             },
             Box::new(move |py, (pipe, result)| {
@@ -385,13 +430,25 @@ impl NativeRedis {
                 };
                 let out = PyList::empty(py);
                 for (i, (reply, kind)) in replies.into_iter().zip(kinds).enumerate() {
-                    let value = reply.map_err(|e| {
-                        ResponseError::new_err(format!(
-                            "Command # {} ({}) of pipeline caused error: {e}",
-                            i + 1,
-                            command_name(pipe.cmd_iter().nth(i))
-                        ))
-                    })?;
+                    let value = match reply {
+                        Ok(value) => value,
+                        Err(e) if !raise_on_error => {
+                            out.append(to_pyerr(e).into_value(py))?;
+                            continue;
+                        }
+                        Err(e) => {
+                            let err = to_pyerr(e);
+                            let message = err.value(py).str()?.to_string();
+                            return Err(PyErr::from_type(
+                                err.get_type(py),
+                                format!(
+                                    "Command # {} ({}) of pipeline caused error: {message}",
+                                    i + 1,
+                                    command_name(pipe.cmd_iter().nth(i))
+                                ),
+                            ));
+                        }
+                    };
                     out.append(reply_to_py(py, value, kind)?)?;
                 }
                 Ok(out.into_any().unbind())
@@ -460,6 +517,8 @@ pub(crate) fn add_module(py: Python<'_>, native: &Bound<'_, PyModule>) -> PyResu
     m.add("ConnectionError", py.get_type::<ConnectionError>())?;
     m.add("TimeoutError", py.get_type::<TimeoutError>())?;
     m.add("DataError", py.get_type::<DataError>())?;
+    m.add("NoScriptError", py.get_type::<NoScriptError>())?;
+    m.add("ExecAbortError", py.get_type::<ExecAbortError>())?;
     native.add_submodule(&m)?;
     py.import("sys")?
         .getattr("modules")?

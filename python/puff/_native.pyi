@@ -75,9 +75,16 @@ class _RedisNativeClient:
     name: str
     # `reply` picks the conversion: "raw", "ok", "bool", "int", "float", "dict", "set",
     # "scores", "pair", "bools" (see puff.redis). In a greenlet these return the reply; in
-    # a coroutine on Puff's event loop an awaitable of it.
+    # a coroutine on Puff's event loop an awaitable of it. Blocking commands (BLPOP, XREAD
+    # BLOCK, ...) run on dedicated connections outside the pool.
     def command(self, args: list[Any] | tuple[Any, ...], reply: str = "raw") -> Any: ...
-    def pipeline(self, commands: list[tuple[list[Any], str]], transaction: bool = ...) -> Any: ...
+    # With raise_on_error=False a failing command's exception takes its place in the list.
+    def pipeline(
+        self,
+        commands: list[tuple[list[Any], str]],
+        transaction: bool = True,
+        raise_on_error: bool = True,
+    ) -> Any: ...
 
 class _RedisModule:
     """``puff._native.redis`` (present when built with the `redis` feature)."""
@@ -88,6 +95,8 @@ class _RedisModule:
     ConnectionError: type[PuffError]
     TimeoutError: type[PuffError]
     DataError: type[PuffError]
+    NoScriptError: type[PuffError]  # a ResponseError
+    ExecAbortError: type[PuffError]  # a ResponseError
     def client(self, name: str = "default") -> _RedisNativeClient: ...
     def pool_names(self) -> list[str]: ...
     def pool_status(self, name: str = "default") -> dict[str, int]: ...

@@ -20,6 +20,7 @@ SUITES = {
     # puff.toml: Redis configured (default, restart, down pools; default, restart pubsub).
     "redis": [
         "test_redis_commands.py",
+        "test_redis_compat.py",
         "test_redis_pipeline.py",
         "test_redis_concurrency.py",
         "test_redis_faults.py",
@@ -30,7 +31,7 @@ SUITES = {
     # puff-memory.toml: no Redis at all, so pub/sub runs in-process.
     "memory": ["test_pubsub.py"],
     # puff-asyncio.toml: asyncio = true.
-    "asyncio": ["test_asyncio.py"],
+    "asyncio": ["test_asyncio.py", "test_redis_compat.py"],
 }
 _ALL = sorted({f for files in SUITES.values() for f in files})
 collect_ignore = [f for f in _ALL if f not in SUITES.get(SUITE, _ALL)]

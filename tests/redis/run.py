@@ -59,6 +59,8 @@ def main(argv: list[str]) -> int:
     test_url = os.environ.get("PUFF_TEST_REDIS_URL")
     server = RedisServer.create()
     shared_server = None if test_url else RedisServer.create()
+    # test_redis_compat.py flushes every database of its server: always a private one.
+    compat_server = RedisServer.create()
     try:
         shared = shared_server.url if shared_server else str(test_url)
         base = {
@@ -76,6 +78,7 @@ def main(argv: list[str]) -> int:
             **base,
             "PUFF_DEFAULT_REDIS_URL": shared,
             "PUFF_RESTART_PUBSUB_URL": server.url,
+            "PUFF_COMPAT_REDIS_URL": compat_server.url,
             # Nothing listens there; the password must never show up in the output.
             "PUFF_DOWN_REDIS_URL": f"redis://:{SECRET}@127.0.0.1:{free_port()}/0",
         }
@@ -110,6 +113,7 @@ def main(argv: list[str]) -> int:
         return suite_exit_code(codes, argv)
     finally:
         server.destroy()
+        compat_server.destroy()
         if shared_server is not None:
             shared_server.destroy()
 

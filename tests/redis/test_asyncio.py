@@ -49,6 +49,48 @@ def test_redis_commands_from_a_coroutine(key: Key) -> None:
     assert r.get(n) == b"100"
 
 
+def test_converted_replies_and_scripts_from_a_coroutine(key: Key) -> None:
+    s, z, g = key("s"), key("z"), key("g")
+
+    async def main() -> None:
+        assert await r.xadd(s, {"f": "v"}, id="1-0") == b"1-0"
+        assert await r.xrange(s) == [(b"1-0", {b"f": b"v"})]
+        assert await r.xread({s: 0}) == [[s.encode(), [(b"1-0", {b"f": b"v"})]]]
+        assert await r.xgroup_create(s, "grp", id="0") is True
+        assert (await r.xinfo_stream(s))["length"] == 1
+        assert await r.zadd(z, {"a": 1}) == 1
+        assert await r.zpopmin(z) == [(b"a", 1.0)]
+        assert await r.execute_command("SET", key("k"), "v") is True
+        assert await r.execute_command("HGETALL", key("none")) == {}
+        assert isinstance((await r.info())["redis_version"], str)
+        assert await r.geoadd(g, (13.361389, 38.115556, "Palermo")) == 1
+        [(lon, lat)] = await r.geopos(g, "Palermo")  # type: ignore[misc]
+        assert round(lon, 3) == 13.361 and round(lat, 3) == 38.116
+        assert await r.bitfield(key("bf")).set("u8", 0, 7).get("u8", 0).execute() == [
+            0,
+            7,
+        ]
+        await r.hset(key("h"), mapping={"a": 1, "b": 2})
+        assert sorted([k async for k in r.scan_iter(match=key("h*"))]) == [
+            key("h").encode()
+        ]
+        assert sorted([kv async for kv in r.hscan_iter(key("h"))]) == [
+            (b"a", b"1"),
+            (b"b", b"2"),
+        ]
+        # A script text no server has seen (the key is random): the first call's EVALSHA
+        # gets NOSCRIPT.
+        script = r.register_script(f"return ARGV[1] + 1 -- {key('script')}")
+        assert await script(args=[41]) == 42  # NOSCRIPT on await: loaded, then run
+        assert await script(args=[1]) == 2
+        fresh = r.register_script(f"return ARGV[1] * 2 -- {key('script2')}")
+        pipe = r.pipeline()
+        fresh(args=[21], client=pipe)
+        assert await pipe.incr(key("n")).execute() == [42, 1]  # the script loaded first
+
+    puff.run_coroutine(main())
+
+
 def test_blpop_in_a_coroutine_does_not_block_the_loop(key: Key) -> None:
     q = key("q")
 

@@ -267,8 +267,9 @@ def test_hashes(key: Key) -> None:
     assert r.hincrby(h, "n", 10) == 11
     value = r.hincrbyfloat(h, "x", 0.25)
     assert isinstance(value, float) and value == 0.25
-    assert r.hsetnx(h, "f", "other") is False
-    assert r.hsetnx(h, "new", "yes") is True
+    # redis-py 8 returns HSETNX's and SISMEMBER's integer replies.
+    assert r.hsetnx(h, "f", "other") == 0
+    assert r.hsetnx(h, "new", "yes") == 1
     assert r.hget(h, "new") == b"yes"
     with pytest.raises(redis.DataError):
         r.hset(h, "f", None)  # type: ignore[arg-type]
@@ -339,10 +340,10 @@ def test_sets(key: Key) -> None:
     assert r.smembers(s) == {b"a", b"b", b"c"}
     assert isinstance(r.smembers(s), set)
     assert r.smembers(key("none")) == set()
-    assert r.sismember(s, "a") is True
-    assert r.sismember(s, "z") is False
-    assert r.smismember(s, ["a", "z", "c"]) == [True, False, True]
-    assert r.smismember(s, "a", "z") == [True, False]
+    assert r.sismember(s, "a") == 1
+    assert r.sismember(s, "z") == 0
+    assert r.smismember(s, ["a", "z", "c"]) == [1, 0, 1]
+    assert r.smismember(s, "a", "z") == [1, 0]
     assert r.scard(s) == 3
     r.sadd(t, "b", "c", "d")
     assert r.sinter([s, t]) == {b"b", b"c"}
@@ -360,7 +361,7 @@ def test_sets(key: Key) -> None:
         isinstance(two, list) and len(two) == 2 and set(two) <= {b"c", b"1", b"2", b"3"}
     )
     popped = r.spop(s)
-    assert isinstance(popped, bytes) and r.sismember(s, popped) is False
+    assert isinstance(popped, bytes) and r.sismember(s, popped) == 0
     rest = r.spop(s, 10)
     assert isinstance(rest, list) and len(rest) == 3
     assert r.spop(s) is None
@@ -424,7 +425,11 @@ def test_raw_commands(key: Key) -> None:
     assert r.command(("GET", k)) == b"v"
     assert r.command(["GET", key("none")]) is None
     assert r.execute_command("APPEND", k, 123) == 4
-    assert r.execute_command("INCRBYFLOAT", key("f"), 0.5) == b"0.5"
+    # execute_command converts replies by command name, as redis-py does.
+    assert r.execute_command("INCRBYFLOAT", key("f"), 0.5) == 0.5
+    assert r.execute_command("SET", k, "v") is True
+    assert r.execute_command("HGETALL", key("none")) == {}
+    assert r.execute_command("PING") is True
     r.hset(h, mapping={"a": 1})
     assert r.command(["HGETALL", h]) == [b"a", b"1"]  # raw: a flat array
     assert r.command(["OBJECT", "ENCODING", k]) in (b"raw", b"embstr")
@@ -437,6 +442,40 @@ def test_raw_commands(key: Key) -> None:
         r.command(["NOSUCHCOMMAND", "x"])
     with pytest.raises(redis.ResponseError, match="wrong number of arguments"):
         r.command(["GET"])
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["WATCH", "k"],
+        ["multi"],
+        ["SUBSCRIBE", "c"],
+        ["MONITOR"],
+        ["SELECT", 1],
+        ["CLIENT", "REPLY", "OFF"],
+    ],
+)
+def test_commands_that_pin_a_connection_are_refused(args: list[object]) -> None:
+    with pytest.raises(
+        redis.RedisError, match="would pin one pooled connection"
+    ) as info:
+        r.execute_command(*args)
+    assert "instead" in str(info.value)
+    with pytest.raises(redis.RedisError, match="would pin one pooled connection"):
+        r.command(args)
+
+
+def test_methods_that_pin_a_connection_are_refused() -> None:
+    for call, instead in (
+        (lambda: r.watch("k"), "pipeline"),
+        (lambda: r.unwatch(), "pipeline"),
+        (lambda: r.pubsub(), "puff.pubsub"),
+        (lambda: r.monitor(), "redis-cli monitor"),
+        (lambda: r.pipeline().watch("k"), "pipeline"),
+    ):
+        with pytest.raises(redis.RedisError, match="would pin") as info:
+            call()
+        assert instead in str(info.value)
 
 
 def test_wrongtype_raises_response_error_with_the_servers_message(key: Key) -> None:

@@ -139,3 +139,15 @@ def test_large_pipeline(key: Key) -> None:
     assert pipe.execute() == list(range(1, 2001))
     assert r.lrange(k, 0, 2) == [b"0", b"1", b"2"]
     assert r.llen(k) == 2000
+
+
+def test_registered_scripts_in_a_pipeline_are_loaded_first(key: Key) -> None:
+    script = r.register_script(
+        f"return ARGV[1] * 2 -- {key('script')}"
+    )  # new to the server
+    pipe = r.pipeline(transaction=False)
+    script(args=[21], client=pipe)
+    pipe.incr(key("n"))
+    script(args=[5], client=pipe)
+    assert pipe.execute() == [42, 1, 10]
+    assert r.script_exists(script.sha) == [True]
