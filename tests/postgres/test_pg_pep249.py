@@ -9,6 +9,7 @@ reference, the same calls run through psycopg2 and the outcomes are compared."""
 from __future__ import annotations
 
 import datetime
+import importlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -643,3 +644,29 @@ def test_shim_cursor_methods_puff_lacks_raise_not_supported(call: str) -> None:
             eval(f"cur.{call}", {"cur": cur})
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        (puff.psycopg2.extras, "DictCursor"),
+        (puff.psycopg2.extras, "execute_values"),
+        (puff.psycopg2.extensions, "set_wait_callback"),
+        (puff.psycopg2.extensions, "lobject"),
+    ],
+)
+def test_shim_module_names_puff_lacks_raise_not_supported(module: ModuleType, name: str) -> None:
+    with pytest.raises(puff.psycopg2.NotSupportedError, match=f"psycopg2.*{name}"):
+        getattr(module, name)
+    # Still absent to probes (hasattr / getattr with a default), as an AttributeError.
+    assert not hasattr(module, name)
+    assert getattr(module, name, "absent") == "absent"
+    if real_psycopg2 is not None and real_psycopg2 is not puff.psycopg2:
+        real = importlib.import_module("psycopg2." + module.__name__.rsplit(".", 1)[1])
+        assert hasattr(real, name)  # the list names psycopg2's own API
+
+
+def test_shim_module_unknown_names_are_plain_attribute_errors() -> None:
+    with pytest.raises(AttributeError) as info:
+        puff.psycopg2.extras.no_such_thing  # noqa: B018
+    assert not isinstance(info.value, puff.psycopg2.NotSupportedError)

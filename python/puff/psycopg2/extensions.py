@@ -322,6 +322,39 @@ def _unsupported(call: str, what: str) -> NoReturn:
     raise _pg.NotSupportedError(f"{call}() is not supported by Puff's psycopg2 shim ({what})")
 
 
+class UnsupportedName(_pg.NotSupportedError, AttributeError):
+    """A psycopg2 module attribute the shim does not provide: a NotSupportedError that
+    names it, and an AttributeError so ``hasattr`` and ``getattr(..., default)`` probes
+    still see it as absent."""
+
+
+def missing_names(module: str, names: str) -> Callable[[str], Any]:
+    """A module ``__getattr__`` raising :class:`UnsupportedName` for psycopg2's ``names``
+    (whitespace-separated) and a plain AttributeError for any other name."""
+    known = frozenset(names.split())
+
+    def __getattr__(name: str) -> Any:  # noqa: N807 (module hook)
+        if name in known:
+            raise UnsupportedName(f"{module}.{name} is not supported by Puff's psycopg2 shim")
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
+    return __getattr__
+
+
+__getattr__ = missing_names(
+    "psycopg2.extensions",
+    """BINARYARRAY BOOLEAN BOOLEANARRAY BYTES BYTESARRAY Boolean DATE DATEARRAY
+    DATETIMEARRAY DECIMAL DECIMALARRAY DateFromPy Diagnostics FLOAT FLOATARRAY Float INTEGER
+    INTEGERARRAY INTERVAL INTERVALARRAY Int IntervalFromPy JSON JSONARRAY JSONB JSONBARRAY
+    LONGINTEGER LONGINTEGERARRAY NoneAdapter Notify POLL_ERROR POLL_OK POLL_READ POLL_WRITE
+    PYDATE PYDATEARRAY PYDATETIME PYDATETIMEARRAY PYDATETIMETZ PYDATETIMETZARRAY PYINTERVAL
+    PYINTERVALARRAY PYTIME PYTIMEARRAY QueryCanceledError ROWIDARRAY SQL_IN STATUS_ASYNC
+    STATUS_PREPARED STATUS_SYNC STRINGARRAY TIME TIMEARRAY TimeFromPy TimestampFromPy
+    TransactionRollbackError Xid adapters binary_types encodings encrypt_password
+    get_wait_callback libpq_version lobject set_wait_callback string_types""",
+)
+
+
 def check_encoding(encoding: str) -> None:
     """Puff's connections speak UTF8 only."""
     if encoding.replace("-", "").replace("_", "").upper() not in ("UTF8", "UNICODE"):
