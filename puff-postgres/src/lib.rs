@@ -13,6 +13,7 @@
 //! ([`redact_url`]).
 
 pub mod config;
+mod description;
 pub mod error;
 pub mod pool;
 mod python;

@@ -147,11 +147,46 @@ impl mobc::Manager for PgManager {
 }
 
 /// A column of a result.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Column {
     pub name: String,
     pub type_oid: u32,
     pub type_name: String,
+    /// The type modifier (`atttypmod`: length of `varchar(n)` + 4, precision and scale of
+    /// `numeric(p, s)`, ...); -1 when there is none.
+    pub type_modifier: i32,
+    /// The table the column comes from, when it is a plain table column.
+    pub table_oid: Option<u32>,
+    /// Its attribute number in that table.
+    pub column_id: Option<i16>,
+    /// The server's storage size of the type (`typlen`, libpq's `PQfsize`): -1 for
+    /// variable-length types.
+    pub type_size: i16,
+}
+
+/// `pg_type.typlen` of `ty`: built-in types from a table, enums 4, domains their base type's;
+/// -1 (variable length) otherwise.
+pub fn type_size(ty: &tokio_postgres::types::Type) -> i16 {
+    use tokio_postgres::types::Kind;
+    match ty.kind() {
+        Kind::Enum(_) => return 4,
+        Kind::Domain(base) => return type_size(base),
+        _ => {}
+    }
+    match ty.oid() {
+        16 | 18 => 1,
+        21 => 2,
+        23 | 24 | 26 | 28 | 29 | 700 | 1082 | 2202..=2206 | 2278 | 3734 | 3769 | 4089 | 4096 => 4,
+        27 | 829 => 6,
+        20 | 701 | 790 | 774 | 1083 | 1114 | 1184 | 3220 | 5069 => 8,
+        1266 => 12,
+        600 | 1186 | 2950 => 16,
+        628 | 718 => 24,
+        601 | 603 => 32,
+        19 => 64,
+        705 | 2275 => -2,
+        _ => -1,
+    }
 }
 
 /// What a statement returned.
@@ -212,7 +247,7 @@ impl PgClient {
                 params.len()
             )));
         }
-        let result = self.run_prepared(&stmt, params).await;
+        let result = self.run_prepared(&stmt, sql, params).await;
         if result.is_err() {
             // The cached plan may be stale (e.g. the table was re-created with other
             // columns): prepare afresh next time.
@@ -224,6 +259,7 @@ impl PgClient {
     async fn run_prepared(
         &mut self,
         stmt: &Statement,
+        stmt_sql: &str,
         params: &[Value],
     ) -> Result<QueryResult, PgError> {
         let refs: Vec<&(dyn ToSql + Sync)> =
@@ -234,10 +270,17 @@ impl PgClient {
                 .execute(stmt, &refs)
                 .await
                 .map_err(|e| self.err(e))?;
+            // tokio-postgres reports 0 for command tags without a count (DDL, SET, ...):
+            // those are -1, "not determinable", as libpq's PQcmdTuples (psycopg2) has them.
+            let rows_affected = if n == 0 && !reports_row_count(stmt_sql) {
+                -1
+            } else {
+                i64::try_from(n).unwrap_or(i64::MAX)
+            };
             return Ok(QueryResult {
                 columns: Vec::new(),
                 rows: Vec::new(),
-                rows_affected: i64::try_from(n).unwrap_or(i64::MAX),
+                rows_affected,
             });
         }
         let rows = self
@@ -252,6 +295,10 @@ impl PgClient {
                 name: c.name().to_owned(),
                 type_oid: c.type_().oid(),
                 type_name: c.type_().name().to_owned(),
+                type_modifier: c.type_modifier(),
+                table_oid: c.table_oid(),
+                column_id: c.column_id(),
+                type_size: type_size(c.type_()),
             })
             .collect();
         let mut out = Vec::with_capacity(rows.len());
@@ -325,6 +372,33 @@ impl PgClient {
 
 /// Whether `sql` holds more than one statement: a `;` outside quotes, dollar quotes and
 /// comments followed by more than whitespace, comments and `;`.
+/// True when the command tag of `sql` carries a row count (`INSERT 0 5`, `UPDATE 3`,
+/// `SELECT 2`, ...): its first keyword is one of the commands libpq's `PQcmdTuples` counts.
+/// Others (`CREATE`, `SET`, `BEGIN`, `DO`, ...) have no count: DB-API's rowcount is -1.
+pub fn reports_row_count(sql: &str) -> bool {
+    const COUNTED: [&str; 11] = [
+        "INSERT", "UPDATE", "DELETE", "MERGE", "SELECT", "WITH", "VALUES", "TABLE", "MOVE",
+        "FETCH", "COPY",
+    ];
+    let mut rest = sql;
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '(');
+        if let Some(after) = rest.strip_prefix("--") {
+            rest = after.find('\n').map_or("", |n| &after[n + 1..]);
+        } else if let Some(after) = rest.strip_prefix("/*") {
+            rest = after.find("*/").map_or("", |n| &after[n + 2..]);
+        } else {
+            break;
+        }
+    }
+    let word_end = rest
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(rest.len());
+    let word = &rest[..word_end];
+    // (`CREATE TABLE ... AS` reports `SELECT n` too; when n is 0 it reads as -1 here.)
+    COUNTED.iter().any(|k| word.eq_ignore_ascii_case(k))
+}
+
 pub fn has_several_statements(sql: &str) -> bool {
     let b = sql.as_bytes();
     let mut i = 0;
@@ -622,6 +696,33 @@ impl PostgresPool {
 #[cfg(test)]
 mod tests {
     use super::has_several_statements as several;
+    use super::reports_row_count;
+
+    #[test]
+    fn commands_with_a_row_count() {
+        for sql in [
+            "INSERT INTO t VALUES (1)",
+            "  update t SET a = 1",
+            "-- comment\nDELETE FROM t",
+            "/* c */ (SELECT 1)",
+            "WITH x AS (DELETE FROM t RETURNING 1) SELECT 1",
+            "MERGE INTO t USING s ON true WHEN MATCHED THEN DELETE",
+            "COPY t FROM STDIN",
+        ] {
+            assert!(reports_row_count(sql), "{sql}");
+        }
+        for sql in [
+            "CREATE TABLE t (a int)",
+            "SET search_path TO public",
+            "DO $$ BEGIN END $$",
+            "BEGIN",
+            "-- INSERT\nDROP TABLE t",
+            "INSERTX",
+            "",
+        ] {
+            assert!(!reports_row_count(sql), "{sql}");
+        }
+    }
 
     #[test]
     fn statement_splitting() {

@@ -17,7 +17,9 @@ use pyo3::types::{
 use tokio::sync::Mutex;
 
 use crate::error::{ErrorKind, PgError};
-use crate::pool::{PooledClient, PostgresPool, QueryResult, has_several_statements};
+use crate::pool::{
+    PooledClient, PostgresPool, QueryResult, has_several_statements, reports_row_count,
+};
 use crate::value::{DAY_MICROS, PG_EPOCH_DAYS, Value, civil_from_days, days_from_civil};
 
 create_exception!(puff.postgres, Warning, PyException, "DB-API 2.0 Warning.");
@@ -316,8 +318,8 @@ pub fn to_python<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyA
     })
 }
 
-/// `(description, rows, rowcount)` for a result: description is a list of DB-API 7-tuples
-/// or None, rows a list of tuples.
+/// `(description, rows, rowcount)` for a result: description is a tuple of `Column` (see
+/// [`crate::description`]) or None, rows a list of tuples.
 /// `jsonb_loads`: `jsonb` columns come back as `jsonb_loads(text)` instead of parsed by
 /// Puff, for callers that parse JSON themselves (Django, through `register_default_jsonb`).
 fn result_to_python<'py>(
@@ -325,23 +327,7 @@ fn result_to_python<'py>(
     result: &QueryResult,
     jsonb_loads: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    let description: Bound<'py, PyAny> = if result.columns.is_empty() {
-        py.None().into_bound(py)
-    } else {
-        let cols = PyList::empty(py);
-        for c in &result.columns {
-            cols.append((
-                c.name.as_str(),
-                c.type_oid,
-                py.None(),
-                py.None(),
-                py.None(),
-                py.None(),
-                py.None(),
-            ))?;
-        }
-        cols.into_any()
-    };
+    let description = crate::description::description(py, &result.columns)?;
     let rows = PyList::empty(py);
     for row in &result.rows {
         let mut items = Vec::with_capacity(row.len());
@@ -533,7 +519,10 @@ async fn run_statements(
             // executemany in a transaction: pipeline the executions.
             let prepared = client.prepare_columns(&sql).await?;
             if prepared == 0 {
-                let affected = client.execute_pipelined(&sql, &param_sets).await?;
+                let mut affected = client.execute_pipelined(&sql, &param_sets).await?;
+                if affected == 0 && !reports_row_count(&sql) {
+                    affected = -1;
+                }
                 return Ok(QueryResult {
                     rows_affected: affected,
                     ..QueryResult::default()
@@ -857,6 +846,7 @@ fn pool_status<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyDict>>
 pub(crate) fn add_module(py: Python<'_>, native: &Bound<'_, PyModule>) -> PyResult<()> {
     let m = PyModule::new(py, "postgres")?;
     m.add_class::<NativeConnection>()?;
+    m.add_class::<crate::description::PyColumn>()?;
     m.add_function(wrap_pyfunction!(connect, &m)?)?;
     m.add_function(wrap_pyfunction!(pool_names, &m)?)?;
     m.add_function(wrap_pyfunction!(pool_status, &m)?)?;

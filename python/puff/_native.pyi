@@ -32,6 +32,36 @@ def wrap_async(f: Callable[[ReturnFunc], Any]) -> Any: ...
 def run_coroutine(awaitable: Any) -> Any: ...
 def global_state() -> Any: ...
 
+class _PostgresColumn:
+    """A ``cursor.description`` row (psycopg2's ``Column``): the 7-item DB-API sequence
+    ``(name, type_code, display_size, internal_size, precision, scale, null_ok)`` with those
+    attributes, plus ``table_oid`` and ``table_column``."""
+
+    name: Any
+    type_code: Any
+    display_size: Any
+    internal_size: Any
+    precision: Any
+    scale: Any
+    null_ok: Any
+    table_oid: Any
+    table_column: Any
+    def __init__(
+        self,
+        name: Any = None,
+        type_code: Any = None,
+        display_size: Any = None,
+        internal_size: Any = None,
+        precision: Any = None,
+        scale: Any = None,
+        null_ok: Any = None,
+        table_oid: Any = None,
+        table_column: Any = None,
+    ) -> None: ...
+    def __len__(self) -> int: ...
+    def __getitem__(self, index: int | slice) -> Any: ...
+    def __iter__(self) -> Any: ...
+
 class _PostgresNativeConnection:
     closed: bool
     in_transaction: bool
@@ -41,7 +71,7 @@ class _PostgresNativeConnection:
     def set_isolation_level(self, level: str | None) -> None: ...
     def execute(
         self, sql: str, param_sets: list[list[Any]], begin: bool
-    ) -> tuple[list[tuple[Any, ...]] | None, list[tuple[Any, ...]], int]: ...
+    ) -> tuple[tuple[_PostgresColumn, ...] | None, list[tuple[Any, ...]], int]: ...
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
     def close(self) -> None: ...
@@ -50,6 +80,7 @@ class _PostgresModule:
     """``puff._native.postgres`` (present when built with the `postgres` feature)."""
 
     NativeConnection: type[_PostgresNativeConnection]
+    Column: type[_PostgresColumn]
     Warning: type[Exception]
     Error: type[Exception]
     InterfaceError: type[Exception]

@@ -16,9 +16,9 @@ back and returns its connection to the pool.
 from __future__ import annotations
 
 import contextvars
-
+import datetime
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from puff import PuffNotRunningError, _native
@@ -30,8 +30,21 @@ __all__ = [
     "connect",
     "Connection",
     "Cursor",
+    "Column",
     "Json",
     "Binary",
+    "Date",
+    "Time",
+    "Timestamp",
+    "DateFromTicks",
+    "TimeFromTicks",
+    "TimestampFromTicks",
+    "TypeObject",
+    "STRING",
+    "BINARY",
+    "NUMBER",
+    "DATETIME",
+    "ROWID",
     "pool_status",
     "pool_names",
     "pool_database",
@@ -71,6 +84,7 @@ if _native_pg is not None:
     InternalError = _native_pg.InternalError
     ProgrammingError = _native_pg.ProgrammingError
     NotSupportedError = _native_pg.NotSupportedError
+    Column = _native_pg.Column
 else:  # outside the runtime: importable for tools and type checkers
 
     class Warning(Exception):  # type: ignore[no-redef]  # noqa: A001
@@ -104,6 +118,20 @@ else:  # outside the runtime: importable for tools and type checkers
     class NotSupportedError(DatabaseError):  # type: ignore[no-redef]
         pass
 
+    class Column(tuple):  # type: ignore[no-redef]  # noqa: SLOT001
+        """``cursor.description`` row: the native class inside the runtime (this stand-in
+        only lets the module import elsewhere)."""
+
+        name: str
+        type_code: int
+        display_size: int | None
+        internal_size: int | None
+        precision: int | None
+        scale: int | None
+        null_ok: bool | None
+        table_oid: int | None
+        table_column: int | None
+
 
 def _require_native() -> Any:
     if _native_pg is None:
@@ -128,6 +156,86 @@ class Json:
 def Binary(data: bytes | bytearray | memoryview) -> bytes:  # noqa: N802 (DB-API name)
     """DB-API constructor for binary values."""
     return bytes(data)
+
+
+# ---- DB-API constructors and type objects ---------------------------------------------
+
+
+def Date(year: int, month: int, day: int) -> datetime.date:  # noqa: N802 (DB-API name)
+    """DB-API constructor of a date value (a ``datetime.date``)."""
+    return datetime.date(year, month, day)
+
+
+def _split_seconds(second: float) -> tuple[int, int]:
+    whole = int(second)
+    return whole, round((second - whole) * 1_000_000)
+
+
+def Time(  # noqa: N802 (DB-API name)
+    hour: int, minute: int, second: float, tzinfo: datetime.tzinfo | None = None
+) -> datetime.time:
+    """DB-API constructor of a time value (a ``datetime.time``; seconds may be a float)."""
+    whole, micro = _split_seconds(second)
+    return datetime.time(hour, minute, whole, micro, tzinfo=tzinfo)
+
+
+def Timestamp(  # noqa: N802 (DB-API name)
+    year: int,
+    month: int,
+    day: int,
+    hour: int = 0,
+    minute: int = 0,
+    second: float = 0,
+    tzinfo: datetime.tzinfo | None = None,
+) -> datetime.datetime:
+    """DB-API constructor of a timestamp value (a ``datetime.datetime``)."""
+    whole, micro = _split_seconds(second)
+    return datetime.datetime(year, month, day, hour, minute, whole, micro, tzinfo=tzinfo)
+
+
+def DateFromTicks(ticks: float) -> datetime.date:  # noqa: N802 (DB-API name)
+    """The local date at ``ticks`` seconds since the epoch."""
+    return datetime.date.fromtimestamp(ticks)
+
+
+def TimeFromTicks(ticks: float) -> datetime.time:  # noqa: N802 (DB-API name)
+    """The local time of day at ``ticks`` seconds since the epoch."""
+    return datetime.datetime.fromtimestamp(ticks).time()
+
+
+def TimestampFromTicks(ticks: float) -> datetime.datetime:  # noqa: N802 (DB-API name)
+    """The local (naive) timestamp at ``ticks`` seconds since the epoch."""
+    return datetime.datetime.fromtimestamp(ticks)
+
+
+class TypeObject:
+    """A DB-API type object: equal to each ``type_code`` of ``cursor.description`` (a
+    Postgres type OID) in its group, e.g. ``cur.description[0].type_code == NUMBER``."""
+
+    def __init__(self, name: str, values: Iterable[int]) -> None:
+        self.name = name
+        self.values = tuple(values)
+        self._set = frozenset(self.values)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, TypeObject):
+            return self.values == other.values
+        if isinstance(other, int) and not isinstance(other, bool):
+            return other in self._set
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # equal to several ints: unhashable
+
+    def __repr__(self) -> str:
+        return f"<puff.postgres type {self.name} {self.values}>"
+
+
+STRING = TypeObject("STRING", (19, 18, 25, 1042, 1043))  # name, "char", text, char, varchar
+BINARY = TypeObject("BINARY", (17,))  # bytea
+NUMBER = TypeObject("NUMBER", (20, 23, 21, 701, 700, 1700))  # ints, floats, numeric
+# Every date/time type (psycopg2's DATETIME, in puff.psycopg2, is timestamp only).
+DATETIME = TypeObject("DATETIME", (1114, 1184, 1082, 1083, 1266, 1186))
+ROWID = TypeObject("ROWID", (26,))  # oid
 
 
 # ---- placeholders -------------------------------------------------------------------
@@ -281,7 +389,9 @@ class Cursor:
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
-        self.description: list[tuple[Any, ...]] | None = None
+        #: A tuple of :class:`Column` (a 7-item sequence each), None until a statement
+        #: returned rows.
+        self.description: tuple[Column, ...] | None = None
         self.rowcount: int = -1
         self.rownumber: int | None = None
         self.lastrowid: None = None
@@ -315,9 +425,12 @@ class Cursor:
         self, query: str, seq_of_params: Sequence[Sequence[Any] | Mapping[str, Any]]
     ) -> None:
         """Run the statement once per parameter set (one round of prepared executions)."""
+        self._check()
         seq = list(seq_of_params)
         if not seq:
             self.rowcount = 0
+            self.description = None
+            self._rows = []
             return
         sql, spec, named = _prepare(query, seq[0])
         self._run(sql, [_bind(spec, named, p) for p in seq])
@@ -363,10 +476,33 @@ class Cursor:
         return row
 
     def setinputsizes(self, sizes: Any) -> None:
-        pass
+        """Accepted and ignored (DB-API): parameter types come from the server."""
+        self._check()
 
     def setoutputsize(self, size: Any, column: Any = None) -> None:
-        pass
+        """Accepted and ignored (DB-API): results are fetched in full."""
+        self._check()
+
+    def callproc(
+        self, procname: str, parameters: Sequence[Any] | Mapping[str, Any] = ()
+    ) -> Sequence[Any] | Mapping[str, Any]:
+        """Call the function ``procname`` (as psycopg2: ``SELECT * FROM procname(...)``,
+        the name written as given; a mapping passes named arguments) and return
+        ``parameters`` unchanged; its result rows are fetched as usual."""
+        self._check()
+        if isinstance(parameters, Mapping):
+            args = ", ".join(
+                '"' + str(k).replace('"', '""') + f'" := %({k})s' for k in parameters
+            )
+        else:
+            args = ", ".join(["%s"] * len(parameters))
+        self.execute(f"SELECT * FROM {procname}({args})", parameters if parameters else None)
+        return parameters
+
+    def nextset(self) -> bool | None:
+        """Postgres has one result set per statement: NotSupportedError (as psycopg2)."""
+        self._check()
+        raise NotSupportedError("nextset(): Postgres does not return several result sets")
 
     @property
     def closed(self) -> bool:
@@ -435,9 +571,12 @@ class Connection:
     def in_transaction(self) -> bool:
         return bool(self._native.in_transaction)
 
-    def cursor(self) -> Cursor:
-        if self.closed:
+    def _check_open(self) -> None:
+        if self._native.closed:
             raise InterfaceError("connection already closed")
+
+    def cursor(self) -> Cursor:
+        self._check_open()
         return Cursor(self)
 
     def execute(
@@ -449,9 +588,11 @@ class Connection:
         return cur
 
     def commit(self) -> None:
+        self._check_open()
         self._native.commit()
 
     def rollback(self) -> None:
+        self._check_open()
         self._native.rollback()
 
     def close(self) -> None:
@@ -460,6 +601,7 @@ class Connection:
             self._native.close()
 
     def __enter__(self) -> Connection:
+        self._check_open()
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:

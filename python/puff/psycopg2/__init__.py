@@ -15,13 +15,24 @@ What differs from psycopg2:
 - Named (server-side) cursors are fetched in full; ``COPY`` is not supported.
 - Queries always send parameters separately (``%s`` become ``$n``); only ``mogrify``
   quotes values into the text.
+- ``Date``, ``Time``, ``Timestamp`` and the ``*FromTicks`` constructors return ``datetime``
+  objects (psycopg2 wraps them in adapters); ``cursor.description`` holds
+  ``puff.postgres.Column`` objects with psycopg2's attributes.
+- Connection and cursor methods of psycopg2 that Puff lacks (``cancel``, ``lobject``, the
+  ``tpc_*`` two-phase commit calls, asynchronous ``poll``/``fileno``, ``cast``, COPY, ...)
+  raise ``NotSupportedError`` naming the call.
 """
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from puff.postgres import (
+    BINARY,
+    NUMBER,
+    ROWID,
+    STRING,
     Binary,
     DatabaseError,
     DataError,
@@ -29,9 +40,15 @@ from puff.postgres import (
     IntegrityError,
     InterfaceError,
     InternalError,
+    Date,
+    DateFromTicks,
     NotSupportedError,
     OperationalError,
     ProgrammingError,
+    Time,
+    TimeFromTicks,
+    Timestamp,
+    TypeObject,
     Warning,  # noqa: A004
 )
 from puff.psycopg2 import errors, extensions, extras, sql
@@ -45,6 +62,17 @@ paramstyle = "pyformat"
 __all__ = [
     "connect",
     "Binary",
+    "Date",
+    "Time",
+    "Timestamp",
+    "DateFromTicks",
+    "TimeFromTicks",
+    "TimestampFromTicks",
+    "STRING",
+    "BINARY",
+    "NUMBER",
+    "DATETIME",
+    "ROWID",
     "Warning",
     "Error",
     "InterfaceError",
@@ -60,6 +88,16 @@ __all__ = [
     "extras",
     "sql",
 ]
+
+# psycopg2's DATETIME is `timestamp` only (puff.postgres's covers every date/time type).
+DATETIME = TypeObject("DATETIME", (1114,))
+
+
+def TimestampFromTicks(ticks: float) -> datetime.datetime:  # noqa: N802 (DB-API name)
+    """The timestamp at ``ticks`` seconds since the epoch, aware, in the local time zone
+    (as psycopg2 gives it)."""
+    return datetime.datetime.fromtimestamp(ticks).astimezone()
+
 
 # Connection keywords that only libpq needs: the pool's URL already decides them.
 _IGNORED = {

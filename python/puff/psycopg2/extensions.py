@@ -14,7 +14,7 @@ import datetime
 import decimal
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import puff.postgres as _pg
 from puff.psycopg2 import errors as _errors
@@ -219,10 +219,11 @@ _END = object()
 # ---- typecasters (accepted; conversion happens in Rust) ------------------------------
 
 
-class _Type:
+class _Type(_pg.TypeObject):
+    """A typecaster: equal to the OIDs it is for, as psycopg2's are."""
+
     def __init__(self, oids: tuple[int, ...], name: str, caster: Any = None) -> None:
-        self.values = oids
-        self.name = name
+        super().__init__(name, oids)
         self.caster = caster
 
     def __repr__(self) -> str:
@@ -240,6 +241,9 @@ def new_array_type(oids: tuple[int, ...], name: str, base_caster: Any) -> _Type:
 def register_type(obj: Any, scope: Any = None) -> None:
     """Accepted for compatibility: Puff converts result values natively."""
 
+
+# The class of `cursor.description` rows.
+Column = _pg.Column
 
 UNICODE = new_type((25, 1043, 1042, 19), "UNICODE")
 UNICODEARRAY = new_array_type((1009, 1015, 1014, 1003), "UNICODEARRAY", UNICODE)
@@ -312,6 +316,43 @@ def make_dsn(dsn: str | None = None, **kwargs: Any) -> str:
 
 
 # ---- connection and cursor -----------------------------------------------------------
+
+
+def _unsupported(call: str, what: str) -> NoReturn:
+    raise _pg.NotSupportedError(f"{call}() is not supported by Puff's psycopg2 shim ({what})")
+
+
+class UnsupportedName(_pg.NotSupportedError, AttributeError):
+    """A psycopg2 module attribute the shim does not provide: a NotSupportedError that
+    names it, and an AttributeError so ``hasattr`` and ``getattr(..., default)`` probes
+    still see it as absent."""
+
+
+def missing_names(module: str, names: str) -> Callable[[str], Any]:
+    """A module ``__getattr__`` raising :class:`UnsupportedName` for psycopg2's ``names``
+    (whitespace-separated) and a plain AttributeError for any other name."""
+    known = frozenset(names.split())
+
+    def __getattr__(name: str) -> Any:  # noqa: N807 (module hook)
+        if name in known:
+            raise UnsupportedName(f"{module}.{name} is not supported by Puff's psycopg2 shim")
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
+    return __getattr__
+
+
+__getattr__ = missing_names(
+    "psycopg2.extensions",
+    """BINARYARRAY BOOLEAN BOOLEANARRAY BYTES BYTESARRAY Boolean DATE DATEARRAY
+    DATETIMEARRAY DECIMAL DECIMALARRAY DateFromPy Diagnostics FLOAT FLOATARRAY Float INTEGER
+    INTEGERARRAY INTERVAL INTERVALARRAY Int IntervalFromPy JSON JSONARRAY JSONB JSONBARRAY
+    LONGINTEGER LONGINTEGERARRAY NoneAdapter Notify POLL_ERROR POLL_OK POLL_READ POLL_WRITE
+    PYDATE PYDATEARRAY PYDATETIME PYDATETIMEARRAY PYDATETIMETZ PYDATETIMETZARRAY PYINTERVAL
+    PYINTERVALARRAY PYTIME PYTIMEARRAY QueryCanceledError ROWIDARRAY SQL_IN STATUS_ASYNC
+    STATUS_PREPARED STATUS_SYNC STRINGARRAY TIME TIMEARRAY TimeFromPy TimestampFromPy
+    TransactionRollbackError Xid adapters binary_types encodings encrypt_password
+    get_wait_callback libpq_version lobject set_wait_callback string_types""",
+)
 
 
 def check_encoding(encoding: str) -> None:
@@ -431,22 +472,29 @@ class cursor(_pg.Cursor):  # noqa: N801 (psycopg2 name)
         """``query`` with ``vars`` quoted in, as bytes."""
         return mogrify(query, vars).encode()
 
-    def callproc(self, procname: str, parameters: Sequence[Any] = ()) -> Sequence[Any]:
-        placeholders = ", ".join(["%s"] * len(parameters))
-        self.execute(f"SELECT * FROM {quote_ident(procname)}({placeholders})", list(parameters))
-        return parameters
-
     def scroll(self, value: int, mode: str = "relative") -> None:
-        assert self.rownumber is not None or self.description is not None
+        self._need_result()
         position = (self.rownumber or 0) + value if mode == "relative" else value
         if not 0 <= position <= len(self._rows):
             raise _pg.ProgrammingError("scroll destination out of bounds")
         self.rownumber = position
 
     def copy_expert(self, sql: str, file: Any, size: int = 8192) -> None:
-        raise _pg.NotSupportedError("COPY is not supported by Puff's psycopg2 shim")
+        self._check()
+        _unsupported("cursor.copy_expert", "COPY")
 
-    copy_from = copy_to = copy_expert  # type: ignore[assignment]
+    def copy_from(self, file: Any, table: str, *args: Any, **kwargs: Any) -> None:
+        self._check()
+        _unsupported("cursor.copy_from", "COPY")
+
+    def copy_to(self, file: Any, table: str, *args: Any, **kwargs: Any) -> None:
+        self._check()
+        _unsupported("cursor.copy_to", "COPY")
+
+    def cast(self, oid: int, s: str | bytes | None) -> Any:
+        return _unsupported("cursor.cast", "typecasters (values are converted in Rust)")
+
+    itersize = 2000
 
 
 class connection(_pg.Connection):  # noqa: N801 (psycopg2 name)
@@ -554,6 +602,74 @@ class connection(_pg.Connection):  # noqa: N801 (psycopg2 name)
 
     def set_client_encoding(self, encoding: str) -> None:
         check_encoding(encoding)
+
+    # psycopg2 calls Puff has no equivalent for: a clear error instead of AttributeError.
+
+    def cancel(self) -> None:
+        _unsupported("connection.cancel", "a running statement cannot be cancelled")
+
+    def reset(self) -> None:
+        """Roll back any open transaction (sessions are per transaction in Puff)."""
+        self.rollback()
+
+    def lobject(self, *args: Any, **kwargs: Any) -> Any:
+        return _unsupported("connection.lobject", "large objects")
+
+    def xid(self, format_id: Any, gtrid: Any, bqual: Any) -> Any:
+        return _unsupported("connection.xid", "two-phase commit")
+
+    def tpc_begin(self, xid: Any) -> None:
+        _unsupported("connection.tpc_begin", "two-phase commit")
+
+    def tpc_prepare(self) -> None:
+        _unsupported("connection.tpc_prepare", "two-phase commit")
+
+    def tpc_commit(self, xid: Any = None) -> None:
+        _unsupported("connection.tpc_commit", "two-phase commit")
+
+    def tpc_rollback(self, xid: Any = None) -> None:
+        _unsupported("connection.tpc_rollback", "two-phase commit")
+
+    def tpc_recover(self) -> list[Any]:
+        return _unsupported("connection.tpc_recover", "two-phase commit")
+
+    def poll(self) -> int:
+        return _unsupported("connection.poll", "asynchronous connections")
+
+    def fileno(self) -> int:
+        return _unsupported("connection.fileno", "pooled connections have no socket of their own")
+
+    def isexecuting(self) -> bool:
+        return _unsupported("connection.isexecuting", "asynchronous connections")
+
+    def get_native_connection(self) -> Any:
+        return _unsupported("connection.get_native_connection", "there is no libpq connection")
+
+    def get_dsn_parameters(self) -> dict[str, str]:
+        """The DSN's keywords (no password) and the database, as psycopg2 reports them."""
+        params = {k: v for k, v in parse_dsn(self.dsn).items() if k != "password"}
+        params["dbname"] = self.info.dbname
+        return params
+
+    protocol_version = 3
+
+    @property
+    def readonly(self) -> bool | None:
+        return None
+
+    @readonly.setter
+    def readonly(self, value: bool | None) -> None:
+        if value:
+            _unsupported("connection.readonly", "read-only sessions")
+
+    @property
+    def deferrable(self) -> bool | None:
+        return None
+
+    @deferrable.setter
+    def deferrable(self, value: bool | None) -> None:
+        if value:
+            _unsupported("connection.deferrable", "deferrable sessions")
 
     def get_backend_pid(self) -> int:
         cur = self.cursor()
