@@ -31,6 +31,10 @@
 //!   [`StaticError`], [`ClientError`], [`RouteOverlap`]).
 //!
 //! The Python half of the ASGI adapter is `puff._asgi_helpers` in the `puff` package.
+//!
+//! The manuals below are `docs/server.md` and `docs/http-client.md` in the repository.
+#![doc = include_str!("../../docs/server.md")]
+#![doc = include_str!("../../docs/http-client.md")]
 
 mod accept;
 pub mod asgi;
