@@ -20,6 +20,10 @@
 //!         .run()
 //! }
 //! ```
+//!
+//! The manuals below are `docs/configuration.md` and `docs/rust-api.md` in the repository.
+#![doc = include_str!("../../docs/configuration.md")]
+#![doc = include_str!("../../docs/rust-api.md")]
 
 pub mod config;
 pub mod program;

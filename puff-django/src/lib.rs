@@ -11,6 +11,9 @@
 //! It does not own the WSGI server (`puff-http`), the pools (`puff-postgres`), the Redis
 //! cache backend (`puff.contrib.django.cache`, pure Python on `puff-redis`) or the
 //! `puff-cli django <command>` command (`puff-core`'s `DjangoManagementCommand`).
+//!
+//! The manual below is `docs/django.md` in the repository.
+#![doc = include_str!("../../docs/django.md")]
 
 use std::path::PathBuf;
 use std::sync::Arc;

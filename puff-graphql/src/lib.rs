@@ -9,6 +9,9 @@
 //!
 //! It does not own HTTP serving (see `puff-http`, which mounts its routes), Postgres
 //! pools (`puff-postgres`) or the Python runtime (`puff-greenlet`).
+//!
+//! The manual below is `docs/graphql.md` in the repository.
+#![doc = include_str!("../../docs/graphql.md")]
 
 pub mod auth;
 pub mod config;

@@ -10,6 +10,9 @@
 //!
 //! It does not own any network protocol or service (HTTP, Postgres, Redis, ...): those are
 //! subsystems in their own crates, composed by `puff-core`.
+//!
+//! The manual below is `docs/python-api.md` in the repository.
+#![doc = include_str!("../../docs/python-api.md")]
 
 pub mod aio;
 mod cancel;

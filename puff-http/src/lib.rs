@@ -27,10 +27,14 @@
 //!   and its Rust API; the ASGI `websocket` scope lives in [`asgi`] and uses it;
 //! - settings and resources: [`config`], [`static_files`], [`client`], the `http`
 //!   [`HttpSubsystem`]. Configuration errors are `thiserror` types whose messages name the
-//!   `puff.toml` key ([`ConfigError`], [`TlsError`], [`StaticError`], [`ClientError`],
-//!   [`RouteOverlap`]).
+//!   `puff.toml` key ([`ConfigError`](puff_greenlet::ConfigError), [`TlsError`],
+//!   [`StaticError`], [`ClientError`], [`RouteOverlap`]).
 //!
 //! The Python half of the ASGI adapter is `puff._asgi_helpers` in the `puff` package.
+//!
+//! The manuals below are `docs/server.md` and `docs/http-client.md` in the repository.
+#![doc = include_str!("../../docs/server.md")]
+#![doc = include_str!("../../docs/http-client.md")]
 
 mod accept;
 pub mod asgi;

@@ -11,6 +11,9 @@
 //! made from Python wait on Tokio through `puff_greenlet::wait_for`, so other greenlets keep
 //! running. Passwords in connection URLs never reach logs or error messages
 //! ([`redact_url`]).
+//!
+//! The manual below is `docs/postgres.md` in the repository.
+#![doc = include_str!("../../docs/postgres.md")]
 
 pub mod config;
 mod description;

@@ -10,6 +10,9 @@
 //! It does not own Redis pools (publishing uses a small `puff-redis` pool of its own) or
 //! websockets. Messages carry the publishing connection's id, so subscribers can tell
 //! their own messages apart; messages from non-Puff publishers arrive with an empty id.
+//!
+//! The manual below is `docs/pubsub.md` in the repository.
+#![doc = include_str!("../../docs/pubsub.md")]
 
 mod client;
 pub mod config;

@@ -11,6 +11,9 @@
 //! `puff-greenlet`). A connection that fails with an I/O error is dropped, and connections
 //! idle for over a second are PINGed before reuse, so a restarted server is picked up by
 //! itself. Passwords in URLs never reach logs or error messages.
+//!
+//! The manual below is `docs/redis.md` in the repository.
+#![doc = include_str!("../../docs/redis.md")]
 
 pub mod config;
 pub mod error;

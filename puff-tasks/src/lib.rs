@@ -13,6 +13,9 @@
 //! It owns the Rust API ([`TaskQueue`]), the worker that runs due tasks in every Puff
 //! process, and the native half of `puff.task_queue`. It does not own Redis connections
 //! (a small `puff-redis` pool per queue) or greenlet scheduling (`puff-greenlet`).
+//!
+//! The manual below is `docs/tasks.md` in the repository.
+#![doc = include_str!("../../docs/tasks.md")]
 
 pub mod config;
 mod memory;
