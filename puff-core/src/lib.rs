@@ -43,7 +43,7 @@ pub use subsystems::crates::*;
 pub mod prelude {
     pub use crate::config::RuntimeConfig;
     pub use crate::program::Program;
-    pub use crate::program::commands::{PytestCommand, PythonCommand, WaitForever};
+    pub use crate::program::commands::prelude::*;
     #[allow(unused_imports)] // empty in a build without subsystems
     pub use crate::subsystems::prelude::*;
     pub use puff_greenlet::pyo3::prelude::*;

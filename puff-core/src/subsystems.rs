@@ -45,12 +45,15 @@ pub mod crates {
 }
 
 /// The compiled-in subsystems' part of [`crate::prelude`]: their `RuntimeConfig` builder
-/// methods and, with http, the server commands and `Router`.
+/// methods and, with http, `Router` (the server commands come from `program::commands`,
+/// which depends on this module, not the other way).
 pub mod prelude {
     #[cfg(feature = "django")]
     pub use puff_django::DjangoSettings;
     #[cfg(feature = "graphql")]
     pub use puff_graphql::GraphqlSettings;
+    #[cfg(feature = "http")]
+    pub use puff_http::{HttpSettings, Router};
     #[cfg(feature = "postgres")]
     pub use puff_postgres::PostgresSettings;
     #[cfg(feature = "pubsub")]
@@ -59,11 +62,6 @@ pub mod prelude {
     pub use puff_redis::RedisSettings;
     #[cfg(feature = "tasks")]
     pub use puff_tasks::TaskQueueSettings;
-    #[cfg(feature = "http")]
-    pub use {
-        crate::program::commands::{ASGIServerCommand, ServerCommand, WSGIServerCommand},
-        puff_http::{HttpSettings, Router},
-    };
 }
 
 /// Top-level `puff.toml` keys of every subsystem that can be compiled in, with the Cargo

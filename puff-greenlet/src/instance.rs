@@ -4,7 +4,7 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::subsystem::{ConfigError, deserialize_keys};
+use crate::config::{ConfigError, deserialize_keys};
 
 /// One entry of a named-instance section.
 pub trait NamedInstance: DeserializeOwned + Default {

@@ -16,6 +16,7 @@
 
 pub mod aio;
 mod cancel;
+pub mod config;
 pub mod error;
 mod hub;
 pub mod ids;

@@ -31,6 +31,13 @@ pub use wait_forever::WaitForever;
 #[cfg(feature = "http")]
 pub use {asgi::ASGIServerCommand, server::ServerCommand, wsgi::WSGIServerCommand};
 
+/// The commands of [`crate::prelude`]; the server commands only with the `http` feature.
+pub mod prelude {
+    #[cfg(feature = "http")]
+    pub use super::{ASGIServerCommand, ServerCommand, WSGIServerCommand};
+    pub use super::{PytestCommand, PythonCommand, WaitForever};
+}
+
 /// What a running command gets.
 #[derive(Clone)]
 pub struct CommandContext {
