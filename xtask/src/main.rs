@@ -4,6 +4,9 @@
 mod bench;
 mod build;
 mod command;
+// Only its tests run: they check every crate of the workspace for module cycles.
+#[cfg(test)]
+mod modgraph;
 mod repo;
 mod serve;
 mod setup;
