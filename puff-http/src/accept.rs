@@ -63,16 +63,8 @@ pub(crate) async fn accept_loop<F>(
 fn is_descriptor_shortage(e: &std::io::Error) -> bool {
     matches!(
         e.raw_os_error(),
-        Some(libc_errno::EMFILE | libc_errno::ENFILE | libc_errno::ENOBUFS | libc_errno::ENOMEM)
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
     )
-}
-
-/// Linux errno values (the same on every Linux architecture Puff builds for).
-mod libc_errno {
-    pub const ENOMEM: i32 = 12;
-    pub const ENFILE: i32 = 23;
-    pub const EMFILE: i32 = 24;
-    pub const ENOBUFS: i32 = 105;
 }
 
 /// One burst of failed accepts: logged once when it starts and once when it ends.
@@ -131,14 +123,14 @@ mod tests {
 
     #[test]
     fn shortage_errors_are_recognised() {
-        for code in [24, 23, 105, 12] {
+        for code in [libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM] {
             assert!(is_descriptor_shortage(&std::io::Error::from_raw_os_error(
                 code
             )));
         }
         // ECONNABORTED is the client's doing, not ours.
         assert!(!is_descriptor_shortage(&std::io::Error::from_raw_os_error(
-            103
+            libc::ECONNABORTED
         )));
     }
 

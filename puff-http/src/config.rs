@@ -174,16 +174,8 @@ impl HttpConfig {
                 "0 would never accept a connection; leave it unset for no limit",
             ));
         }
-        for (prefix, dir) in &self.static_dirs {
-            crate::static_files::normalize_prefix(prefix)
-                .map_err(|e| ConfigError::new("static", e.to_string()))?;
-            if !dir.is_dir() {
-                return Err(ConfigError::new(
-                    "static",
-                    format!("`{prefix}` -> `{}` is not a folder", dir.display()),
-                ));
-            }
-        }
+        crate::static_files::validate(&self.static_mappings())
+            .map_err(|e| ConfigError::new("static", e.to_string()))?;
         let mut names = std::collections::HashSet::new();
         for client in &self.http_client {
             if !names.insert(client.name.as_str()) {
@@ -320,6 +312,21 @@ mod tests {
         let e = cors.validate().unwrap_err();
         assert_eq!(e.key.as_deref(), Some("cors"));
         assert!(e.message.contains("allow_credentials"), "{e}");
+    }
+
+    #[test]
+    fn static_folders_are_checked() {
+        let mut cfg = HttpConfig::default();
+        cfg.static_dirs
+            .insert("/assets/".into(), "/nonexistent/puff-assets".into());
+        let e = cfg.validate().unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("static"));
+        assert!(e.message.contains("is not a folder"), "{e}");
+        cfg.static_dirs.clear();
+        cfg.static_dirs
+            .insert("assets/".into(), std::env::temp_dir());
+        let e = cfg.validate().unwrap_err();
+        assert!(e.message.contains("below the root"), "{e}");
     }
 
     #[test]
