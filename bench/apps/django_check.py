@@ -2,11 +2,12 @@
 
     python django_check.py URL [DB_URL]
 
-GETs URL (the view polls.views.bench) and checks the answer: status 200, a JSON content
-type, and exactly django_common.expected() (the five latest seeded questions with their
-choices, and the question count). With DB_URL (the bench database) the `ok` line also says
-how many server connections are open to that database (the servers' Django connections or
-Puff's pool). Prints one `ok` line and exits 0, or prints what is wrong and exits 1.
+GETs URL (the view polls.views.bench, or polls.views.bench_wait when URL ends with
+django_common.WAIT_PATH) and checks the answer: status 200, a JSON content type, and exactly
+django_common.expected() (the five latest seeded questions with their choices, and the
+question count) or django_common.expected_wait(). With DB_URL (the bench database) the
+`ok` line also says how many server connections are open to that database (the servers'
+Django connections or Puff's pool). Prints one `ok` line and exits 0, or prints what is wrong and exits 1.
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ import sys
 import urllib.error
 import urllib.request
 
-from django_common import CHOICES_PER_QUESTION, LATEST, QUESTIONS, expected
+from django_common import (
+    CHOICES_PER_QUESTION,
+    LATEST,
+    QUESTIONS,
+    WAIT_PATH,
+    expected,
+    expected_wait,
+)
 
 
 def get(url: str) -> tuple[int, str, bytes]:
@@ -29,8 +37,10 @@ def get(url: str) -> tuple[int, str, bytes]:
         return resp.status, resp.headers.get("Content-Type", ""), resp.read()
 
 
-def problem(status: int, ctype: str, raw: bytes) -> str | None:
-    """What is wrong with the answer, or None."""
+def problem(
+    status: int, ctype: str, raw: bytes, want: dict | None = None
+) -> str | None:
+    """What is wrong with the answer (``want``, by default case (a)'s), or None."""
     if status != 200:
         return f"status {status}, expected 200: {raw[:300]!r}"
     if "json" not in ctype:
@@ -39,7 +49,11 @@ def problem(status: int, ctype: str, raw: bytes) -> str | None:
         answer = json.loads(raw)
     except ValueError as e:
         return f"not JSON ({e}): {raw[:200]!r}"
-    return None if answer == expected() else f"unexpected answer: {raw[:300]!r}"
+    return (
+        None
+        if answer == (expected() if want is None else want)
+        else f"unexpected answer: {raw[:300]!r}"
+    )
 
 
 def connections(db_url: str) -> str:
@@ -67,7 +81,8 @@ def main() -> int:
     except OSError as e:
         print(f"request failed: {e}")
         return 1
-    wrong = problem(status, ctype, raw)
+    want = expected_wait() if sys.argv[1].endswith(WAIT_PATH) else expected()
+    wrong = problem(status, ctype, raw, want)
     if wrong:
         print(wrong)
         return 1

@@ -5,8 +5,10 @@ its own, ``DATABASE``, migrated by Django and filled by ``seed()``), serves the 
 (examples/django_polls, settings django_bench_settings.py) with Puff, gunicorn+gevent and
 granian, checks one answer of each server with django_check.py, then loads ``PATH`` with wrk.
 
-The view (polls.views.bench) runs three ORM queries: the five latest questions, their
-choices, the question count; its JSON answer must be exactly ``expected()``.
+The view of case (a) (polls.views.bench, ``PATH``) runs three ORM queries: the five latest
+questions, their choices, the question count; its JSON answer must be exactly ``expected()``.
+The view of case (b) (polls.views.bench_wait, ``WAIT_PATH``) waits 20 ms in Postgres
+(``pg_sleep``), then runs two ORM queries: its answer must be exactly ``expected_wait()``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import datetime
 
 PATH = "/polls/bench/"
+WAIT_PATH = "/polls/bench-wait/"
 # The database the helper creates (and drops at the end) on the server.
 DATABASE = "puff_bench_django"
 QUESTIONS = 50
@@ -74,5 +77,14 @@ def expected() -> dict:
             }
             for q in latest
         ],
+        "total": QUESTIONS,
+    }
+
+
+def expected_wait() -> dict:
+    """The JSON answer of the waiting view (case b) on the seeded data."""
+    latest = range(QUESTIONS, QUESTIONS - LATEST, -1)
+    return {
+        "questions": [{"id": q, "question_text": f"Question {q}?"} for q in latest],
         "total": QUESTIONS,
     }

@@ -67,4 +67,6 @@ def prepare(url: str) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(serve(prepare, DROP_SQL))
+    # max_connections = 100 (Postgres' default): `bench django` case (b) runs 256 client
+    # connections against it, each server with a budget of 90 Postgres connections.
+    sys.exit(serve(prepare, DROP_SQL, server_options="-c max_connections=100"))

@@ -41,16 +41,19 @@ def prepare(url: str, rows: int) -> str:
     return f"PostgreSQL {version}"
 
 
-def serve(prepare: Callable[[str], str], drop_sql: str) -> int:
-    """Runs the server (private unless named by the environment), `prepare(url)` (which
-    returns the server version), prints the `BENCH_PG_*` lines, waits until standard input
-    closes, then removes the private server or runs `drop_sql` on the given one."""
+def serve(
+    prepare: Callable[[str], str], drop_sql: str, server_options: str = ""
+) -> int:
+    """Runs the server (private unless named by the environment; `server_options` are extra
+    `postgres` options for the private one), `prepare(url)` (which returns the server
+    version), prints the `BENCH_PG_*` lines, waits until standard input closes, then removes
+    the private server or runs `drop_sql` on the given one."""
     url = os.environ.get("PUFF_BENCH_POSTGRES_URL") or os.environ.get(
         "PUFF_TEST_POSTGRES_URL"
     )
     server = None
     if not url:
-        server = PgServer.create()
+        server = PgServer.create(server_options)
         url = server.url
         print(f"private server in {server.root} (log {server.logfile})", flush=True)
     try:

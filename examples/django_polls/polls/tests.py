@@ -3,6 +3,7 @@
 alike."""
 
 import datetime
+import time
 
 from django.test import TestCase
 from django.urls import reverse
@@ -28,7 +29,8 @@ class QuestionModelTests(TestCase):
 
     def test_was_published_recently_with_recent_question(self) -> None:
         recent = Question(
-            pub_date=timezone.now() - datetime.timedelta(hours=23, minutes=59, seconds=59)
+            pub_date=timezone.now()
+            - datetime.timedelta(hours=23, minutes=59, seconds=59)
         )
         self.assertIs(recent.was_published_recently(), True)
 
@@ -60,7 +62,9 @@ class IndexViewTests(TestCase):
     def test_newest_first_and_at_most_five(self) -> None:
         questions = [create_question(f"Question {n}.", days=-n) for n in range(1, 8)]
         response = self.client.get(reverse("polls:index"))
-        self.assertQuerySetEqual(response.context["latest_question_list"], questions[:5])
+        self.assertQuerySetEqual(
+            response.context["latest_question_list"], questions[:5]
+        )
 
     def test_root_redirects_to_polls(self) -> None:
         response = self.client.get("/")
@@ -96,14 +100,18 @@ class VoteViewTests(TestCase):
     def test_vote_increments_and_redirects(self) -> None:
         url = reverse("polls:vote", args=(self.question.id,))
         response = self.client.post(url, {"choice": self.spaces.id})
-        self.assertRedirects(response, reverse("polls:results", args=(self.question.id,)))
+        self.assertRedirects(
+            response, reverse("polls:results", args=(self.question.id,))
+        )
         self.spaces.refresh_from_db()
         self.tabs.refresh_from_db()
         self.assertEqual(self.spaces.votes, 3)
         self.assertEqual(self.tabs.votes, 0)
 
     def test_results_show_the_votes(self) -> None:
-        self.client.post(reverse("polls:vote", args=(self.question.id,)), {"choice": self.tabs.id})
+        self.client.post(
+            reverse("polls:vote", args=(self.question.id,)), {"choice": self.tabs.id}
+        )
         response = self.client.get(reverse("polls:results", args=(self.question.id,)))
         self.assertContains(response, "Tabs: 1 vote<")
         self.assertContains(response, "Spaces: 2 votes")
@@ -115,7 +123,9 @@ class VoteViewTests(TestCase):
         self.assertEqual(Choice.objects.filter(votes__gt=0).count(), 1)
 
     def test_choice_of_another_question_is_rejected(self) -> None:
-        other = create_question("Other?", days=-1).choice_set.create(choice_text="Other")
+        other = create_question("Other?", days=-1).choice_set.create(
+            choice_text="Other"
+        )
         response = self.client.post(
             reverse("polls:vote", args=(self.question.id,)), {"choice": other.id}
         )
@@ -144,7 +154,9 @@ class BenchViewTests(TestCase):
             [q["question_text"] for q in data["questions"]],
             [f"Question {n}?" for n in range(1, 6)],
         )
-        self.assertEqual([len(q["choices"]) for q in data["questions"]], [1, 2, 0, 1, 2])
+        self.assertEqual(
+            [len(q["choices"]) for q in data["questions"]], [1, 2, 0, 1, 2]
+        )
         for q in data["questions"]:
             self.assertEqual(set(q), {"id", "question_text", "choices"})
             for choice in q["choices"]:
@@ -153,6 +165,26 @@ class BenchViewTests(TestCase):
             data["questions"][1]["choices"],
             [
                 {"id": c.id, "choice_text": c.choice_text, "votes": c.votes}
-                for c in Choice.objects.filter(question__question_text="Question 2?").order_by("id")
+                for c in Choice.objects.filter(
+                    question__question_text="Question 2?"
+                ).order_by("id")
             ],
+        )
+
+
+class BenchWaitViewTests(TestCase):
+    def test_waits_then_answers_with_two_orm_queries(self) -> None:
+        for n in range(1, 8):
+            create_question(f"Question {n}?", days=-n)
+        started = time.monotonic()
+        # pg_sleep plus the two ORM queries.
+        with self.assertNumQueries(3):
+            response = self.client.get(reverse("polls:bench_wait"))
+        self.assertGreaterEqual(time.monotonic() - started, 0.02)
+        self.assertEqual(response.status_code, 200)
+        data = response.json()
+        self.assertEqual(data["total"], 7)
+        self.assertEqual(
+            [q["question_text"] for q in data["questions"]],
+            [f"Question {n}?" for n in range(1, 6)],
         )

@@ -11,6 +11,7 @@ urlpatterns = [
     path("<int:pk>/results/", views.ResultsView.as_view(), name="results"),
     path("<int:pk>/vote/", views.vote, name="vote"),
     path("bench/", views.bench, name="bench"),
+    path("bench-wait/", views.bench_wait, name="bench_wait"),
     path("atomic-probe/", views.atomic_probe, name="atomic_probe"),
     path("cache-probe/", views.cache_probe, name="cache_probe"),
 ]

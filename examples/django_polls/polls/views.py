@@ -92,6 +92,24 @@ def bench(request: HttpRequest) -> JsonResponse:
     )
 
 
+def bench_wait(request: HttpRequest) -> JsonResponse:
+    """The view ``cargo xtask bench django`` case (b) measures: a page that waits on
+    Postgres. One ``pg_sleep(0.02)`` (a slow query: 20 ms in the database) and two ORM
+    queries (the five latest questions, the question count), a JSON response."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_sleep(0.02)")
+    questions = list(Question.objects.order_by("-pub_date")[:5])
+    total = Question.objects.count()
+    return JsonResponse(
+        {
+            "questions": [
+                {"id": q.id, "question_text": q.question_text} for q in questions
+            ],
+            "total": total,
+        }
+    )
+
+
 def _pause(ms: int) -> None:
     """Wait ``ms`` milliseconds, letting the other requests' greenlets run meanwhile under
     Puff; elsewhere (no runtime, or not in a greenlet) just block this thread."""
@@ -119,7 +137,9 @@ def atomic_probe(request: HttpRequest) -> JsonResponse:
     except ValueError:
         return JsonResponse({"error": "`sleep_ms` must be an integer"}, status=400)
     with transaction.atomic():
-        Question.objects.create(question_text=f"atomic-{token}", pub_date=timezone.now())
+        Question.objects.create(
+            question_text=f"atomic-{token}", pub_date=timezone.now()
+        )
         _pause(sleep_ms)
         seen = sorted(
             Question.objects.filter(question_text__startswith="atomic-").values_list(

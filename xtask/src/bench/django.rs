@@ -1,5 +1,7 @@
-//! `cargo xtask bench django`: the polls example's `GET /polls/bench/` (three ORM queries, a
-//! JSON answer; `examples/django_polls/polls/views.py`) served by Puff (`django = true`: the
+//! `cargo xtask bench django`: the polls example's `GET /polls/bench/` (case a: three ORM
+//! queries, a JSON answer) and `GET /polls/bench-wait/` (case b: 20 ms in Postgres, then two
+//! ORM queries, at 256 connections against a server of `max_connections = 100`;
+//! `examples/django_polls/polls/views.py`) served by Puff (`django = true`: the
 //! stock postgresql engine on Puff's pool through its psycopg2 shim), gunicorn+gevent (the real
 //! psycopg2, made cooperative by psycogreen) and granian (WSGI, blocking threads, the real
 //! psycopg2), with the same Django settings (`bench/apps/django_bench_settings.py`) on the
@@ -14,7 +16,7 @@ use anyhow::Result;
 use super::harness::answers::check_script;
 use super::harness::list::{List, ListParser, clamped};
 use super::harness::report::Check;
-use super::harness::server::{Launch, Server};
+use super::harness::server::{GEVENT_WORKER_CONNECTIONS, Launch, Server};
 use super::harness::server_bench::{
     Case, Env, ExtraSettings, LoadArgs, PgData, RunOpts, RunResult, ServerBench, find, ratio_check,
 };
@@ -23,23 +25,43 @@ use crate::repo::Repo;
 /// The servers, in the order they run in a round.
 pub const SERVERS: [Server; 3] = [Server::Puff, Server::Gevent, Server::Granian];
 
-pub const CASES: [Case; 1] = [Case {
-    id: 'a',
-    title: "polls bench view: 3 ORM queries, JSON",
-    connections: 64,
-    path: "/polls/bench/",
-    wait: false,
-    post_body: None,
-    servers: &SERVERS,
-}];
+pub const CASES: [Case; 2] = [
+    Case {
+        id: 'a',
+        title: "polls bench view: 3 ORM queries, JSON",
+        connections: 64,
+        path: "/polls/bench/",
+        wait: false,
+        post_body: None,
+        servers: &SERVERS,
+    },
+    Case {
+        id: 'b',
+        title: "waiting view: pg_sleep(0.02) + 2 ORM queries, 256 connections",
+        connections: 256,
+        path: "/polls/bench-wait/",
+        wait: true,
+        post_body: None,
+        servers: &SERVERS,
+    },
+];
+
+/// Case (b): the Postgres connections each server may hold, the same budget for all three
+/// and below the bench server's `max_connections` of 100 (`django_pg_server.py`), with room
+/// for the bench's own checks. Puff: its pool (`puff_django_wait.toml`); granian: one
+/// persistent connection per blocking thread; gunicorn+gevent: one per open HTTP connection,
+/// so `--worker-connections` caps it (with its default of 1000 it would open one per client
+/// connection, 256, and Postgres would refuse the ones above 100).
+const WAIT_PG_CONNECTIONS: u32 = 90;
 
 /// Granian's `--blocking-threads`: the threads that run the WSGI app, each with its own
 /// persistent psycopg2 connection. On one CPU more threads overlap more Postgres round trips
 /// but contend for the GIL; 8 had the best median in trials here, within the noise (see
 /// bench/README.md).
 const GRANIAN_THREADS: u32 = 8;
-/// The report's label for granian; says [`GRANIAN_THREADS`].
-const GRANIAN_LABEL: &str = "granian (WSGI, 8 blocking threads)";
+/// The report's label for granian; says [`GRANIAN_THREADS`] and, for case (b),
+/// [`WAIT_PG_CONNECTIONS`].
+const GRANIAN_LABEL: &str = "granian (WSGI, 8 blocking threads, 90 in b)";
 
 /// The WSGI apps of the peers (modules found from bench/apps and examples/django_polls).
 const WSGI_APP: &str = "polls_site.wsgi:application";
@@ -51,7 +73,7 @@ pub const DATABASE: PgData = PgData {
     helper: "django_pg_server.py",
     prefix: "BENCH_DJANGO",
     data: "database puff_bench_django migrated by Django (polls example), 50 questions x 4 \
-           choices",
+           choices, max_connections = 100",
 };
 
 /// The versions the report gives (peers venv).
@@ -78,15 +100,22 @@ to each request's greenlet); gunicorn `-k gevent -w 1 --worker-connections 2000`
 psycopg2 made cooperative by psycogreen (`bench/apps/django_gevent_wsgi.py`; one persistent \
 Postgres connection per open HTTP connection, 64); granian `--interface wsgi --workers 1 \
 --blocking-threads 8` on the real psycopg2 (one persistent connection per thread)
+- case (b): the Postgres server runs with `max_connections = 100`, and every server gets the \
+same budget of 90 Postgres connections: puff `bench/apps/puff_django_wait.toml` (pool of 90), \
+granian `--blocking-threads 90`, gunicorn+gevent `--worker-connections 90` (HTTP connections \
+above it wait in the listen backlog)
 ";
 
 /// What `cargo xtask bench help django` says.
 pub const ABOUT: &str = "\
-The polls example (examples/django_polls, GET /polls/bench/: 3 ORM queries, JSON), the
-method of `bench http`, the same Django settings (bench/apps/django_bench_settings.py) and
-one private Postgres database (migrated, 50 questions x 4 choices; pinned to CPU 1 with
-wrk): puff (puff-cli, django = true) vs gevent (gunicorn+gevent, psycopg2 + psycogreen) vs
-granian (WSGI, 8 blocking threads, psycopg2); 64 connections, 5 rounds by default.
+The polls example (examples/django_polls), the method of `bench http`, the same Django
+settings (bench/apps/django_bench_settings.py) and one private Postgres database (migrated,
+50 questions x 4 choices, max_connections = 100; pinned to CPU 1 with wrk): puff (puff-cli,
+django = true) vs gevent (gunicorn+gevent, psycopg2 + psycogreen) vs granian (WSGI, blocking
+threads, psycopg2); 5 rounds by default.
+(a) GET /polls/bench/: 3 ORM queries, JSON; 64 connections; granian 8 threads, Puff's pool 10.
+(b) GET /polls/bench-wait/: pg_sleep(0.02) + 2 ORM queries; 256 connections; every server
+    90 Postgres connections (Puff's pool, granian's threads, gevent's worker connections).
 --instructions: instead, user-space instructions per request under valgrind's callgrind
 (installed with apt-get when missing): Django alone (the WSGI app in a loop, no server),
 then each server on 600 counted requests; steadier than req/s on a shared machine.";
@@ -134,27 +163,27 @@ pub fn check_args(env: &Env, url: &str) -> Vec<String> {
     ]
 }
 
-/// Puff against the faster of the two peers in this run: the target is 1.5x.
-fn best_peer_check(results: &[RunResult]) -> Option<Check> {
-    if !results.iter().any(|r| r.case.id == 'a') {
+/// Puff against the faster of the two peers on `case` in this run, with its target.
+fn best_peer_check(results: &[RunResult], case: char, target: f64) -> Option<Check> {
+    if !results.iter().any(|r| r.case.id == case) {
         return None;
     }
     let best = SERVERS
         .iter()
         .filter(|s| **s != Server::Puff)
-        .filter_map(|s| Some((*s, find(results, 'a', *s)?.rps)))
+        .filter_map(|s| Some((*s, find(results, case, *s)?.rps)))
         .max_by(|a, b| a.1.total_cmp(&b.1));
-    let puff = find(results, 'a', Server::Puff).map(|m| m.rps);
+    let puff = find(results, case, Server::Puff).map(|m| m.rps);
     let value = match (puff, best) {
         (Some(p), Some((_, b))) if b > 0.0 => Some(p / b),
         _ => None,
     };
     let name = best.map_or("best peer", |(s, _)| s.name());
     Some(Check {
-        case: 'a',
+        case,
         what: format!("puff / best peer ({name}) req/s"),
         value,
-        target: Some(1.5),
+        target: Some(target),
         at_least: true,
         unit: "x",
     })
@@ -170,11 +199,11 @@ impl ServerBench for Django {
     const PACKAGES: &'static [&'static str] = &PACKAGES;
     const POSTGRES: Option<PgData> = Some(DATABASE);
     const RECHECK: bool = true;
-    const LOAD_NOTE: &'static str =
-        " (with the Postgres server), every request `GET /polls/bench/`";
+    const LOAD_NOTE: &'static str = " (with the Postgres server), every request `GET /polls/bench/` (a) or \
+        `GET /polls/bench-wait/` (b)";
     const ANSWERS_NOTE: &'static str = "every server's answer checked (status 200, JSON, \
-        exactly the 5 latest questions with their 4 choices each and the count of 50, \
-        `bench/apps/django_check.py`) before and after the warm-up and after the measured run";
+        exactly the 5 latest questions with their 4 choices each (without choices in b) and \
+        the count of 50, `bench/apps/django_check.py`) before and after the warm-up and after the measured run";
 
     fn label(server: Server) -> &'static str {
         match server {
@@ -185,15 +214,28 @@ impl ServerBench for Django {
         }
     }
 
-    fn launch(env: &Env, _case: &Case, server: Server, port: u16) -> Launch {
+    fn launch(env: &Env, case: &Case, server: Server, port: u16) -> Launch {
         let (repo, peers) = (env.repo, env.peers_venv.as_path());
         let bind = format!("127.0.0.1:{port}");
+        let (config, threads, gevent_connections) = if case.wait {
+            (
+                "puff_django_wait.toml",
+                WAIT_PG_CONNECTIONS,
+                WAIT_PG_CONNECTIONS,
+            )
+        } else {
+            (
+                "puff_django.toml",
+                GRANIAN_THREADS,
+                GEVENT_WORKER_CONNECTIONS,
+            )
+        };
         match server {
-            Server::Puff => Launch::puff_cli(repo, "puff_django.toml", env.pg_url.as_deref(), bind),
-            Server::Granian => {
-                Launch::granian(repo, peers, "wsgi", port, Some(GRANIAN_THREADS), WSGI_APP)
+            Server::Puff => Launch::puff_cli(repo, config, env.pg_url.as_deref(), bind),
+            Server::Granian => Launch::granian(repo, peers, "wsgi", port, Some(threads), WSGI_APP),
+            Server::Gevent => {
+                Launch::gunicorn_gevent(repo, peers, bind, gevent_connections, GEVENT_APP)
             }
-            Server::Gevent => Launch::gunicorn_gevent(repo, peers, bind, GEVENT_APP),
             other => unreachable!("{} is not a server of bench django", other.name()),
         }
     }
@@ -216,13 +258,19 @@ impl ServerBench for Django {
         )
     }
 
-    /// Target: Puff >= 1.5x the best peer; Puff / each peer for information.
+    /// Puff / each peer for information; on the waiting view (b), Puff >= 2x the best peer.
+    /// Case (a) has no target: on a CPU-bound view every server spends about what Django
+    /// alone spends (`--instructions` counts it).
     fn checks(results: &[RunResult]) -> Vec<Check> {
-        let mut out: Vec<Check> = [Server::Gevent, Server::Granian]
-            .into_iter()
-            .filter_map(|peer| ratio_check(results, 'a', Server::Puff, peer, None))
-            .collect();
-        out.extend(best_peer_check(results));
+        let mut out = Vec::new();
+        for case in ['a', 'b'] {
+            out.extend(
+                [Server::Gevent, Server::Granian]
+                    .into_iter()
+                    .filter_map(|peer| ratio_check(results, case, Server::Puff, peer, None)),
+            );
+        }
+        out.extend(best_peer_check(results, 'b', 2.0));
         out
     }
 
@@ -252,7 +300,7 @@ mod tests {
         let o = a.opts();
         assert_eq!(
             (o.cases, o.servers, o.rounds, a.instructions),
-            (vec!['a'], SERVERS.to_vec(), 5, false)
+            (vec!['a', 'b'], SERVERS.to_vec(), 5, false)
         );
         let o = parse_flags::<Args>(&["--servers", "gevent,granian", "--duration", "3"])
             .unwrap()
@@ -268,7 +316,7 @@ mod tests {
         );
         for bad in [
             &["--servers", "uvicorn"][..],
-            &["--cases", "b"],
+            &["--cases", "c"],
             &["--clients", "puff"],
         ] {
             assert!(parse_flags::<Args>(bad).is_err(), "{bad:?}");
@@ -278,13 +326,25 @@ mod tests {
     #[test]
     fn the_granian_label_names_its_threads() {
         assert!(GRANIAN_LABEL.contains(&format!(" {GRANIAN_THREADS} blocking threads")));
+        assert!(GRANIAN_LABEL.contains(&format!(" {WAIT_PG_CONNECTIONS} in b")));
         assert!(SETUP_NOTES.contains(&format!("--blocking-threads {GRANIAN_THREADS}")));
+        for setting in [
+            "pool of",
+            "--blocking-threads",
+            "--worker-connections",
+            "budget of",
+        ] {
+            assert!(
+                SETUP_NOTES.contains(&format!("{setting} {WAIT_PG_CONNECTIONS}")),
+                "{setting}"
+            );
+        }
     }
 
     #[test]
     fn checks_compare_puff_with_the_best_peer() {
         let run = |server, rps| RunResult {
-            case: CASES[0],
+            case: CASES[1],
             server,
             outcome: Ok(Measurement {
                 rps,
@@ -293,7 +353,7 @@ mod tests {
             }),
         };
         let results = vec![
-            run(Server::Puff, 900.0),
+            run(Server::Puff, 1100.0),
             run(Server::Gevent, 400.0),
             run(Server::Granian, 500.0),
         ];
@@ -305,20 +365,21 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                ("puff / gevent req/s".into(), "2.25x".into(), "info"),
-                ("puff / granian req/s".into(), "1.80x".into(), "info"),
+                ("puff / gevent req/s".into(), "2.75x".into(), "info"),
+                ("puff / granian req/s".into(), "2.20x".into(), "info"),
                 (
                     "puff / best peer (granian) req/s".into(),
-                    "1.80x".into(),
+                    "2.20x".into(),
                     "PASS"
                 ),
             ]
         );
-        let slow = vec![run(Server::Puff, 500.0), run(Server::Gevent, 400.0)];
-        let c = best_peer_check(&slow).unwrap();
-        assert_eq!((c.value_str().as_str(), c.verdict()), ("1.25x", "MISS"));
+        let slow = vec![run(Server::Puff, 700.0), run(Server::Gevent, 400.0)];
+        let c = best_peer_check(&slow, 'b', 2.0).unwrap();
+        assert_eq!((c.value_str().as_str(), c.verdict()), ("1.75x", "MISS"));
         let down = vec![run(Server::Gevent, 400.0)];
-        assert_eq!(best_peer_check(&down).unwrap().verdict(), "n/a");
+        assert_eq!(best_peer_check(&down, 'b', 2.0).unwrap().verdict(), "n/a");
+        assert!(best_peer_check(&down, 'a', 2.0).is_none());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use super::harness::list::{List, ListParser, clamped};
 use super::harness::report::Check;
-use super::harness::server::{Launch, Server};
+use super::harness::server::{GEVENT_WORKER_CONNECTIONS, Launch, Server};
 use super::harness::server_bench::{
     Case, Env, LoadArgs, RunOpts, RunResult, ServerBench, p99_check, ratio_check,
 };
@@ -143,7 +143,7 @@ impl ServerBench for Http {
                 } else {
                     "hello_wsgi:app"
                 };
-                Launch::gunicorn_gevent(repo, peers, bind, app)
+                Launch::gunicorn_gevent(repo, peers, bind, GEVENT_WORKER_CONNECTIONS, app)
             }
             other => unreachable!("{} is not a server of bench http", other.name()),
         }

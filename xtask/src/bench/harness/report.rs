@@ -268,7 +268,17 @@ pub mod fixtures {
 
     /// `md` must be `<name>.md` exactly; `json` must hold what `<name>.json` holds (the same
     /// keys, in the same order, and values; the layout may differ).
+    /// With `XTASK_BLESS=1` in the environment the fixtures are rewritten from `md` and
+    /// `json` instead (review the diff before committing it).
     pub fn assert_matches(name: &str, md: &str, json: Option<&str>) {
+        if std::env::var_os("XTASK_BLESS").is_some_and(|v| v == "1") {
+            let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/reports");
+            std::fs::write(dir.join(format!("{name}.md")), md).unwrap();
+            if let Some(json) = json {
+                std::fs::write(dir.join(format!("{name}.json")), json).unwrap();
+            }
+            return;
+        }
         assert_eq!(md, read(&format!("{name}.md")), "{name}.md differs");
         if let Some(json) = json {
             let expected: serde_json::Value =

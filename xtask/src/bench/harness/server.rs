@@ -59,6 +59,10 @@ pub struct Launch {
     pub dir: PathBuf,
 }
 
+/// gunicorn's `--worker-connections` where a benchmark sets no limit of its own: far above
+/// any case's connection count.
+pub const GEVENT_WORKER_CONNECTIONS: u32 = 2000;
+
 /// bench/apps: the apps, configs and scripts of the benchmarks.
 pub fn apps_dir(repo: &Repo) -> PathBuf {
     repo.root.join("bench/apps")
@@ -161,8 +165,14 @@ impl Launch {
         }
     }
 
-    /// gunicorn with one gevent worker of 2000 connections.
-    pub fn gunicorn_gevent(repo: &Repo, peers_venv: &Path, bind: String, app: &str) -> Launch {
+    /// gunicorn with one gevent worker of `worker_connections` connections.
+    pub fn gunicorn_gevent(
+        repo: &Repo,
+        peers_venv: &Path,
+        bind: String,
+        worker_connections: u32,
+        app: &str,
+    ) -> Launch {
         Launch {
             program: peers_venv.join("bin/gunicorn"),
             args: vec![
@@ -171,7 +181,7 @@ impl Launch {
                 "-w".into(),
                 "1".into(),
                 "--worker-connections".into(),
-                "2000".into(),
+                worker_connections.to_string(),
                 "--backlog".into(),
                 "4096".into(),
                 "-b".into(),
