@@ -1,5 +1,6 @@
 //! [`GraphqlConfig`]: one `[[graphql]]` entry of `puff.toml`.
 
+use puff_greenlet::ConfigError;
 use puff_greenlet::instance::{self, NamedInstance};
 use serde::Deserialize;
 
@@ -91,33 +92,44 @@ impl GraphqlConfig {
         }
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    /// Check values that serde cannot (errors name the key).
+    pub fn validate(&self) -> Result<(), ConfigError> {
         instance::validate_name(&self.name)?;
         if self.schema.trim().is_empty() {
-            return Err("`schema`: required, the schema class as `module.Class`".into());
+            return Err(ConfigError::new(
+                "schema",
+                "required, the schema class as `module.Class`",
+            ));
         }
         if !self.schema.contains('.') {
-            return Err(format!(
-                "`schema`: `{}` is not a `module.Class` path",
-                self.schema
+            return Err(ConfigError::new(
+                "schema",
+                format!("`{}` is not a `module.Class` path", self.schema),
             ));
         }
         for (key, path) in self.paths() {
             if !path.starts_with('/') {
-                return Err(format!("`{key}`: `{path}` must start with `/`"));
+                return Err(ConfigError::new(
+                    key,
+                    format!("`{path}` must start with `/`"),
+                ));
             }
         }
         let mut seen: Vec<&str> = Vec::new();
         for (key, path) in self.paths() {
             if seen.contains(&path) {
-                return Err(format!(
-                    "`{key}`: `{path}` is also used by another endpoint"
+                return Err(ConfigError::new(
+                    key,
+                    format!("`{path}` is also used by another endpoint"),
                 ));
             }
             seen.push(path);
         }
         if self.max_depth == 0 || self.max_fields == 0 || self.max_tokens == 0 {
-            return Err("`max_depth`, `max_fields` and `max_tokens` must be at least 1".into());
+            // Three keys: the message names them all.
+            return Err(ConfigError::unkeyed(
+                "`max_depth`, `max_fields` and `max_tokens` must be at least 1",
+            ));
         }
         Ok(())
     }
@@ -149,7 +161,7 @@ impl NamedInstance for GraphqlConfig {
         self.enable
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), ConfigError> {
         GraphqlConfig::validate(self)
     }
 }
@@ -165,12 +177,12 @@ mod tests {
         assert_eq!(c.validate(), Ok(()));
         assert_eq!(c.paths(), vec![("url", "/graphql")]);
         let c: GraphqlConfig = toml::from_str("url = \"/g\"").unwrap();
-        assert!(c.validate().unwrap_err().starts_with("`schema`"));
+        assert_eq!(c.validate().unwrap_err().key.as_deref(), Some("schema"));
         let c: GraphqlConfig =
             toml::from_str("schema = \"a.S\"\nplayground_url = \"/graphql\"").unwrap();
-        assert!(c.validate().unwrap_err().contains("also used"));
+        assert!(c.validate().unwrap_err().message.contains("also used"));
         let c: GraphqlConfig = toml::from_str("schema = \"a.S\"\nurl = \"graphql\"").unwrap();
-        assert!(c.validate().unwrap_err().starts_with("`url`"));
+        assert_eq!(c.validate().unwrap_err().key.as_deref(), Some("url"));
         assert!(toml::from_str::<GraphqlConfig>("schema = \"a.S\"\nmax_dept = 3").is_err());
     }
 }

@@ -68,8 +68,3 @@ pub fn deserialize_keys<T: DeserializeOwned>(table: &toml::Table) -> Result<T, C
         }
     }
 }
-
-/// [`deserialize_keys`] with the error as text (``"`key`: message"``).
-pub fn deserialize_section<T: DeserializeOwned>(table: &toml::Table) -> Result<T, String> {
-    deserialize_keys(table).map_err(|e| e.to_string())
-}

@@ -19,8 +19,8 @@ pub trait NamedInstance: DeserializeOwned + Default {
         true
     }
 
-    /// Check values that serde cannot; errors start with the key in backticks.
-    fn validate(&self) -> Result<(), String>;
+    /// Check values that serde cannot; errors name the key inside the entry.
+    fn validate(&self) -> Result<(), ConfigError>;
 
     /// The CLI flag overriding this instance's URL (`--{name}-{kind}-url`).
     fn cli_flag(&self) -> String {
@@ -95,10 +95,8 @@ pub fn parse_instances<T: NamedInstance>(
     for (i, table) in entries.iter().enumerate() {
         let entry = format!("{key}[{i}]");
         let config: T = deserialize_keys(table).map_err(|e| e.inside(entry.as_str()))?;
-        validate_name(config.instance_name()).map_err(|m| ConfigError::new(entry.as_str(), m))?;
-        config
-            .validate()
-            .map_err(|m| ConfigError::new(entry.as_str(), m))?;
+        validate_name(config.instance_name()).map_err(|e| e.inside(entry.as_str()))?;
+        config.validate().map_err(|e| e.inside(entry.as_str()))?;
         let name = config.instance_name().to_owned();
         if names.contains(&name) {
             return Err(ConfigError::new(
@@ -140,14 +138,15 @@ pub fn set_default_instance<T: NamedInstance>(configs: &mut Vec<T>, default: Opt
 }
 
 /// Instance names become CLI flags and environment variables: letters, digits, `_`, `-`.
-pub fn validate_name(name: &str) -> Result<(), String> {
+pub fn validate_name(name: &str) -> Result<(), ConfigError> {
     if name.is_empty()
         || !name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
     {
-        return Err(format!(
-            "`name`: `{name}` must be letters, digits, `_` or `-`"
+        return Err(ConfigError::new(
+            "name",
+            format!("`{name}` must be letters, digits, `_` or `-`"),
         ));
     }
     Ok(())

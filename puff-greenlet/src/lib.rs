@@ -46,7 +46,6 @@ pub use run_python_async::run_python_async;
 pub use runtime::PythonRuntime;
 pub use subsystem::{
     ConfigError, StartContext, Subsystem, Subsystems, UrlFlag, deserialize_keys,
-    deserialize_section,
 };
 pub use waiting::{sleep_until, wait_for};
 

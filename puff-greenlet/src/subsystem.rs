@@ -12,7 +12,7 @@
 use std::any::Any;
 use std::path::Path;
 
-pub use crate::config::{ConfigError, deserialize_keys, deserialize_section};
+pub use crate::config::{ConfigError, deserialize_keys};
 use crate::error::PuffResult;
 use crate::resources::Resources;
 use pyo3::prelude::*;

@@ -1,7 +1,7 @@
 //! [`PostgresConfig`]: one `[[postgres]]` entry of `puff.toml`.
 
 use puff_greenlet::instance::{self, NamedInstance};
-use puff_greenlet::redact_url;
+use puff_greenlet::{ConfigError, redact_url};
 use serde::Deserialize;
 
 /// The URL used when an entry gives none.
@@ -73,24 +73,24 @@ impl PostgresConfig {
         }
     }
 
-    /// Check values that serde cannot (errors start with the key in backticks).
-    pub fn validate(&self) -> Result<(), String> {
+    /// Check values that serde cannot (errors name the key).
+    pub fn validate(&self) -> Result<(), ConfigError> {
         instance::validate_name(&self.name)?;
         if self.pool_size == 0 {
-            return Err("`pool_size`: must be at least 1".into());
+            return Err(ConfigError::new("pool_size", "must be at least 1"));
         }
         if let Some(min) = self.min_idle
             && min > self.pool_size
         {
-            return Err(format!(
-                "`min_idle`: {min} is larger than pool_size {}",
-                self.pool_size
+            return Err(ConfigError::new(
+                "min_idle",
+                format!("{min} is larger than pool_size {}", self.pool_size),
             ));
         }
         self.url.parse::<tokio_postgres::Config>().map_err(|e| {
-            format!(
-                "`url`: {} is not a valid Postgres URL: {e}",
-                redact_url(&self.url)
+            ConfigError::new(
+                "url",
+                format!("{} is not a valid Postgres URL: {e}", redact_url(&self.url)),
             )
         })?;
         Ok(())
@@ -116,7 +116,7 @@ impl NamedInstance for PostgresConfig {
         self.enable
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), ConfigError> {
         PostgresConfig::validate(self)
     }
 }
@@ -134,9 +134,9 @@ mod tests {
         assert!(c.validate().is_ok());
         assert!(toml::from_str::<PostgresConfig>("bogus = 1").is_err());
         let c: PostgresConfig = toml::from_str("name = \"x\"\npool_size = 0").unwrap();
-        assert!(c.validate().unwrap_err().starts_with("`pool_size`"));
+        assert_eq!(c.validate().unwrap_err().key.as_deref(), Some("pool_size"));
         let c: PostgresConfig = toml::from_str("url = \"nope://\"").unwrap();
-        assert!(c.validate().unwrap_err().starts_with("`url`"));
+        assert!(c.validate().unwrap_err().to_string().starts_with("`url`"));
         let c = PostgresConfig::named("read_only");
         assert_eq!(c.cli_flag(), "read-only-postgres-url");
         assert_eq!(c.env_var(), "PUFF_READ_ONLY_POSTGRES_URL");

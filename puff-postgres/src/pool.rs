@@ -474,7 +474,9 @@ type TxFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, PgError>> + Send + 
 impl PostgresPool {
     /// Build the pool; it connects lazily, on first use. Needs a Tokio runtime context.
     pub fn new(config: PostgresConfig) -> Result<PostgresPool, PgError> {
-        config.validate().map_err(PgError::Config)?;
+        config
+            .validate()
+            .map_err(|e| PgError::Config(e.to_string()))?;
         let redacted_url = redact_url(&config.url);
         let pg_config: tokio_postgres::Config = config.url.parse().map_err(|e| {
             PgError::Config(format!("{redacted_url} is not a valid Postgres URL: {e}"))

@@ -1,5 +1,6 @@
 //! [`PubSubConfig`]: one `[[pubsub]]` entry of `puff.toml`, and how its backend is chosen.
 
+use puff_greenlet::ConfigError;
 use puff_greenlet::instance::{self, NamedInstance};
 use puff_redis::RedisConfig;
 use serde::Deserialize;
@@ -53,7 +54,7 @@ impl PubSubConfig {
         }
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         instance::validate_name(&self.name)?;
         puff_redis::config::check_service_keys(self.url.as_deref(), self.redis.as_deref())?;
         Ok(())
@@ -62,7 +63,7 @@ impl PubSubConfig {
     /// The backend, from the first of: `PUFF_{NAME}_PUBSUB_URL` (or `--{name}-pubsub-url`),
     /// `url`, the `redis` pool named here, the `default` Redis pool; else in-process.
     /// `redis_pools` are the effective `[[redis]]` configs (their overrides applied).
-    pub fn backend(&self, redis_pools: &[RedisConfig]) -> Result<Backend, String> {
+    pub fn backend(&self, redis_pools: &[RedisConfig]) -> Result<Backend, ConfigError> {
         let pool = puff_redis::config::ServicePool {
             url: self.url_override().or_else(|| self.url.clone()),
             redis: self.redis.as_deref(),
@@ -87,7 +88,7 @@ impl NamedInstance for PubSubConfig {
         self.enable
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), ConfigError> {
         PubSubConfig::validate(self)
     }
 }
@@ -113,7 +114,12 @@ mod tests {
             Backend::Memory
         );
         let c: PubSubConfig = toml::from_str("name = \"x\"\nredis = \"cache\"").unwrap();
-        assert!(c.backend(&[default_redis]).unwrap_err().contains("cache"));
+        assert!(
+            c.backend(&[default_redis])
+                .unwrap_err()
+                .to_string()
+                .contains("cache")
+        );
         let c: PubSubConfig = toml::from_str("url = \"redis://a\"\nredis = \"b\"").unwrap();
         assert!(c.validate().is_err());
         assert!(toml::from_str::<PubSubConfig>("urll = 1").is_err());

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use puff_greenlet::instance::{self, NamedInstance};
-use puff_greenlet::redact_url;
+use puff_greenlet::{ConfigError, redact_url};
 use serde::Deserialize;
 
 /// The URL used when an entry gives none.
@@ -84,13 +84,13 @@ impl RedisConfig {
         self
     }
 
-    /// Check values that serde cannot (errors start with the key in backticks).
-    pub fn validate(&self) -> Result<(), String> {
+    /// Check values that serde cannot (errors name the key).
+    pub fn validate(&self) -> Result<(), ConfigError> {
         instance::validate_name(&self.name)?;
         if self.pool_size == 0 {
-            return Err("`pool_size`: must be at least 1".into());
+            return Err(ConfigError::new("pool_size", "must be at least 1"));
         }
-        check_url(&self.url).map_err(|m| format!("`url`: {m}"))
+        check_url(&self.url).map_err(|e| e.at_key("url"))
     }
 
     pub fn acquire_timeout(&self) -> Duration {
@@ -106,23 +106,44 @@ impl RedisConfig {
     }
 }
 
-/// Whether `url` is a Redis URL the client accepts; the error hides any password.
-pub fn check_url(url: &str) -> Result<(), String> {
+/// A URL the Redis client does not accept; any password in it is hidden.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{redacted_url} is not a valid Redis URL: {reason}")]
+pub struct InvalidUrl {
+    pub redacted_url: String,
+    pub reason: String,
+}
+
+impl InvalidUrl {
+    /// This error as the value of config key `key`.
+    pub fn at_key(self, key: &str) -> ConfigError {
+        ConfigError::new(key, self.to_string())
+    }
+}
+
+/// Whether `url` is a Redis URL the client accepts.
+pub fn check_url(url: &str) -> Result<(), InvalidUrl> {
     redis::Client::open(url)
         .map(|_| ())
-        .map_err(|e| format!("{} is not a valid Redis URL: {e}", redact_url(url)))
+        .map_err(|e| InvalidUrl {
+            redacted_url: redact_url(url),
+            reason: e.to_string(),
+        })
 }
 
 /// `url` value that puts a Redis-backed service (pub/sub, a task queue) in process.
 pub const MEMORY_URL: &str = "memory://";
 
 /// Check the `url` and `redis` keys of a Redis-backed service's entry.
-pub fn check_service_keys(url: Option<&str>, pool: Option<&str>) -> Result<(), String> {
+pub fn check_service_keys(url: Option<&str>, pool: Option<&str>) -> Result<(), ConfigError> {
     if url.is_some() && pool.is_some() {
-        return Err("`redis`: give either `url` or `redis`, not both".into());
+        return Err(ConfigError::new(
+            "redis",
+            "give either `url` or `redis`, not both",
+        ));
     }
     match url {
-        Some(url) if url != MEMORY_URL => check_url(url).map_err(|m| format!("`url`: {m}")),
+        Some(url) if url != MEMORY_URL => check_url(url).map_err(|e| e.at_key("url")),
         _ => Ok(()),
     }
 }
@@ -143,18 +164,21 @@ impl ServicePool<'_> {
     /// The service's own pool config, on the first of: `url`, the pool named by `redis`,
     /// the `default` pool; `None` (in process) when there is none. `pools` are the
     /// effective `[[redis]]` configs.
-    pub fn resolve(self, pools: &[RedisConfig]) -> Result<Option<RedisConfig>, String> {
+    /// The URL may come from an override (environment, flag) rather than the `url` key, so
+    /// an invalid one is reported without a key.
+    pub fn resolve(self, pools: &[RedisConfig]) -> Result<Option<RedisConfig>, ConfigError> {
         let url = match (self.url, self.redis) {
             (Some(url), _) if url == MEMORY_URL => return Ok(None),
             (Some(url), _) => {
-                check_url(&url)?;
+                check_url(&url).map_err(|e| ConfigError::unkeyed(e.to_string()))?;
                 url
             }
             (None, Some(pool)) => match pools.iter().find(|r| r.name == pool) {
                 Some(redis) => redis.url.clone(),
                 None => {
-                    return Err(format!(
-                        "`redis`: no [[redis]] pool named `{pool}` is configured"
+                    return Err(ConfigError::new(
+                        "redis",
+                        format!("no [[redis]] pool named `{pool}` is configured"),
                     ));
                 }
             },
@@ -183,7 +207,7 @@ impl NamedInstance for RedisConfig {
         self.enable
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), ConfigError> {
         RedisConfig::validate(self)
     }
 }
@@ -200,11 +224,11 @@ mod tests {
         assert!(c.validate().is_ok());
         assert!(toml::from_str::<RedisConfig>("pool_sise = 1").is_err());
         let c: RedisConfig = toml::from_str("pool_size = 0").unwrap();
-        assert!(c.validate().unwrap_err().starts_with("`pool_size`"));
+        assert_eq!(c.validate().unwrap_err().key.as_deref(), Some("pool_size"));
         let c: RedisConfig = toml::from_str("url = \"http://:hunter2@x\"").unwrap();
         let e = c.validate().unwrap_err();
-        assert!(e.starts_with("`url`"), "{e}");
-        assert!(!e.contains("hunter2"), "{e}");
+        assert_eq!(e.key.as_deref(), Some("url"), "{e}");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
         let c = RedisConfig::named("cache-2");
         assert_eq!(c.cli_flag(), "cache-2-redis-url");
         assert_eq!(c.env_var(), "PUFF_CACHE_2_REDIS_URL");

@@ -198,7 +198,9 @@ const HEALTH_CHECK_AFTER: Duration = Duration::from_secs(1);
 impl RedisPool {
     /// Build the pool; it connects lazily, on first use.
     pub fn new(config: RedisConfig) -> Result<RedisPool, RedisError> {
-        config.validate().map_err(RedisError::Config)?;
+        config
+            .validate()
+            .map_err(|e| RedisError::Config(e.to_string()))?;
         let url: Arc<str> = redact_url(&config.url).into();
         let client = redis::Client::open(config.url.as_str())
             .map_err(|e| RedisError::Config(format!("{url} is not a valid Redis URL: {e}")))?;

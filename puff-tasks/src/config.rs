@@ -1,6 +1,7 @@
 //! [`TaskQueueConfig`]: one `[[task_queue]]` entry of `puff.toml`, and how its backend is
 //! chosen.
 
+use puff_greenlet::ConfigError;
 use puff_greenlet::instance::{self, NamedInstance};
 use puff_redis::RedisConfig;
 use serde::Deserialize;
@@ -99,14 +100,14 @@ impl TaskQueueConfig {
         })
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         instance::validate_name(&self.name)?;
         puff_redis::config::check_service_keys(self.url.as_deref(), self.redis.as_deref())?;
         if self.lease_ms < 300 {
-            return Err("`lease_ms`: must be at least 300".into());
+            return Err(ConfigError::new("lease_ms", "must be at least 300"));
         }
         if self.poll_interval_ms == 0 {
-            return Err("`poll_interval_ms`: must be at least 1".into());
+            return Err(ConfigError::new("poll_interval_ms", "must be at least 1"));
         }
         Ok(())
     }
@@ -114,7 +115,7 @@ impl TaskQueueConfig {
     /// The backend, from the first of: `PUFF_{NAME}_TASK_QUEUE_URL` (or
     /// `--{name}-task-queue-url`), `url`, the `redis` pool named here, the `default` Redis
     /// pool; else in process. `redis_pools` are the effective `[[redis]]` configs.
-    pub fn backend(&self, redis_pools: &[RedisConfig]) -> Result<Backend, String> {
+    pub fn backend(&self, redis_pools: &[RedisConfig]) -> Result<Backend, ConfigError> {
         let pool = puff_redis::config::ServicePool {
             url: self.url_override().or_else(|| self.url.clone()),
             redis: self.redis.as_deref(),
@@ -139,7 +140,7 @@ impl NamedInstance for TaskQueueConfig {
         self.enable
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), ConfigError> {
         TaskQueueConfig::validate(self)
     }
 }
@@ -165,11 +166,16 @@ mod tests {
             Backend::Memory
         );
         let c: TaskQueueConfig = toml::from_str("name = \"x\"\nredis = \"cache\"").unwrap();
-        assert!(c.backend(&[default_redis]).unwrap_err().contains("cache"));
+        assert!(
+            c.backend(&[default_redis])
+                .unwrap_err()
+                .to_string()
+                .contains("cache")
+        );
         let c: TaskQueueConfig = toml::from_str("max_concurrent_tasks = 0").unwrap();
         assert_eq!(c.concurrency(), 0);
         let c: TaskQueueConfig = toml::from_str("lease_ms = 10").unwrap();
-        assert!(c.validate().unwrap_err().starts_with("`lease_ms`"));
+        assert_eq!(c.validate().unwrap_err().key.as_deref(), Some("lease_ms"));
         assert!(toml::from_str::<TaskQueueConfig>("max_concurent_tasks = 1").is_err());
         assert_eq!(
             TaskQueueConfig::named("jobs").env_var(),

@@ -67,12 +67,13 @@ impl Subsystem for TasksSubsystem {
     fn start(&self, ctx: &StartContext<'_>) -> PuffResult<()> {
         let redis = RedisSubsystem::started_configs(ctx.resources);
         for config in Self::queues_with_default(&self.queues) {
-            let fail =
-                |m: String| PuffError::Config(format!("[[task_queue]] `{}`: {m}", config.name));
-            let store = match config.backend(&redis).map_err(fail)? {
+            let fail = |m: &dyn std::fmt::Display| {
+                PuffError::Config(format!("[[task_queue]] `{}`: {m}", config.name))
+            };
+            let store = match config.backend(&redis).map_err(|e| fail(&e))? {
                 Backend::Memory => Store::Memory(MemoryStore::default()),
                 Backend::Redis(redis) => {
-                    let pool = Arc::new(RedisPool::new(redis).map_err(|e| fail(e.to_string()))?);
+                    let pool = Arc::new(RedisPool::new(redis).map_err(|e| fail(&e))?);
                     pool.check_in_background(ctx.tokio);
                     Store::Redis(RedisStore::new(pool, &config.name))
                 }

@@ -169,8 +169,8 @@ impl RuntimeConfig {
                             .as_table()
                             .ok_or_else(|| err(Some(&key), "expected a table".into()))
                             .and_then(|t| {
-                                puff_greenlet::deserialize_section(t)
-                                    .map_err(|m| err(Some(&key), m))
+                                puff_greenlet::deserialize_keys(t)
+                                    .map_err(|e| err(Some(&key), e.to_string()))
                             })?;
                         if entry.command_name.is_empty()
                             || !entry
