@@ -1,7 +1,7 @@
 //! The subsystems compiled into this build: one line per Cargo feature, as a plugin
 //! group. This is the only place in `puff-core` that names a Cargo feature; each
-//! subsystem owns its `puff.toml` keys, their parsing, its URL flags and its builder
-//! methods (re-exported in [`prelude`]).
+//! subsystem owns its `puff.toml` keys, their parsing, its URL flags, its builder
+//! methods (re-exported in [`prelude`]) and its commands (re-exported in [`commands`]).
 
 use puff_greenlet::Subsystem;
 
@@ -28,6 +28,13 @@ pub fn default_subsystems() -> Vec<Box<dyn Subsystem>> {
     ]
 }
 
+/// The commands the compiled-in subsystems contribute, re-exported in
+/// [`crate::program::commands`].
+pub mod commands {
+    #[cfg(feature = "http")]
+    pub use puff_http::commands::{ASGIServerCommand, ServerCommand, WSGIServerCommand};
+}
+
 /// The subsystem crates, re-exported at the crate root (`puff_core::postgres`, ...).
 pub mod crates {
     #[cfg(feature = "graphql")]
@@ -45,15 +52,16 @@ pub mod crates {
 }
 
 /// The compiled-in subsystems' part of [`crate::prelude`]: their `RuntimeConfig` builder
-/// methods and, with http, `Router` (the server commands come from `program::commands`,
-/// which depends on this module, not the other way).
+/// methods and, with http, `Router` and the server commands.
 pub mod prelude {
     #[cfg(feature = "django")]
     pub use puff_django::DjangoSettings;
     #[cfg(feature = "graphql")]
     pub use puff_graphql::GraphqlSettings;
     #[cfg(feature = "http")]
-    pub use puff_http::{HttpSettings, Router};
+    pub use puff_http::{
+        ASGIServerCommand, HttpSettings, Router, ServerCommand, WSGIServerCommand,
+    };
     #[cfg(feature = "postgres")]
     pub use puff_postgres::PostgresSettings;
     #[cfg(feature = "pubsub")]

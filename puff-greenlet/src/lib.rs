@@ -5,8 +5,9 @@
 //! between those greenlets and Tokio: Rust can run Python and await it
 //! ([`PythonRuntime::run`]), and Python-callable Rust can wait on a future without blocking
 //! other greenlets ([`wait_for`], [`run_python_async`]). It also defines the error
-//! hierarchy ([`PuffError`], `puff.PuffError`), the [`Subsystem`] plug-in trait and the
-//! typed [`Resources`] registry.
+//! hierarchy ([`PuffError`], `puff.PuffError`), the [`Subsystem`] plug-in trait, the
+//! [`RunnableCommand`] contract of a program's subcommands and the typed [`Resources`]
+//! registry.
 //!
 //! It does not own any network protocol or service (HTTP, Postgres, Redis, ...): those are
 //! subsystems in their own crates, composed by `puff-core`.
@@ -16,6 +17,7 @@
 
 pub mod aio;
 mod cancel;
+pub mod command;
 pub mod config;
 pub mod error;
 mod hub;
@@ -36,6 +38,7 @@ mod waiting;
 mod worker;
 
 pub use cancel::{CancelScopeGuard, CancelToken, cancel_scope};
+pub use command::{CommandContext, CommandFuture, RunnableCommand, shutdown_signal};
 pub use error::{PuffError, PuffResult, PythonError, exceptions, format_exception};
 pub use instance::{NamedInstance, PoolStatus, parse_instances, redact_url};
 pub use interpreter::{InterpreterConfig, flush_stdio, import_object};
@@ -44,9 +47,7 @@ pub use park::{ParkHookGuard, on_park, park_count};
 pub use resources::Resources;
 pub use run_python_async::run_python_async;
 pub use runtime::PythonRuntime;
-pub use subsystem::{
-    ConfigError, StartContext, Subsystem, Subsystems, UrlFlag, deserialize_keys,
-};
+pub use subsystem::{ConfigError, StartContext, Subsystem, Subsystems, UrlFlag, deserialize_keys};
 pub use waiting::{sleep_until, wait_for};
 
 pub use pyo3;

@@ -8,10 +8,11 @@
 //! reqwest, the middleware stack (body limit, CORS, compression, access log), the accept
 //! loop and the connections themselves (HTTP/1.1 and HTTP/2 on hyper, TLS, header-read /
 //! keep-alive / body-read timeouts, lingering close), graceful shutdown, and the `http`
-//! [`Subsystem`](puff_greenlet::Subsystem) holding the server settings from `puff.toml`.
+//! [`Subsystem`](puff_greenlet::Subsystem) holding the server settings from `puff.toml`,
+//! and the `runserver` commands it contributes to a program ([`commands`]).
 //!
-//! It does not own the Python runtime (see `puff-greenlet`) nor command-line handling (see
-//! `puff-core`).
+//! It does not own the Python runtime (see `puff-greenlet`) nor command-line parsing (see
+//! `puff-core`, which composes the commands into a program).
 //!
 //! ## Modules
 //!
@@ -25,6 +26,7 @@
 //!   Python call hands back, streamed response bodies);
 //! - [`ws`]: the websocket protocol (handshake, codec, connection task, shutdown tracking)
 //!   and its Rust API; the ASGI `websocket` scope lives in [`asgi`] and uses it;
+//! - [`commands`]: `runserver` for Rust routes, a WSGI or an ASGI app, on top of the rest;
 //! - settings and resources: [`config`], [`static_files`], [`client`], the `http`
 //!   [`HttpSubsystem`]. Configuration errors are `thiserror` types whose messages name the
 //!   `puff.toml` key ([`ConfigError`](puff_greenlet::ConfigError), [`TlsError`],
@@ -40,6 +42,7 @@ mod accept;
 pub mod asgi;
 mod body;
 pub mod client;
+pub mod commands;
 pub mod config;
 mod conn;
 mod plumbing;
@@ -53,6 +56,7 @@ pub mod wsgi;
 
 pub use asgi::{AsgiHandler, Lifespan};
 pub use client::ClientError;
+pub use commands::{ASGIServerCommand, ServerCommand, WSGIServerCommand};
 pub use config::{CorsConfig, HttpConfig};
 pub use router::{MountedRoutes, RouteOverlap, Router};
 pub use server::{apply_middleware, serve, with_asgi_fallback, with_wsgi_fallback};

@@ -281,10 +281,12 @@ fn run_in_runtime(
             subsystem.python_started(&ctx, &python)?;
         }
     }
+    // Commands find the program's configuration in the registry.
+    resources.insert("default", Arc::new(config.clone()));
     let ctx = CommandContext {
         python: python.clone(),
         resources: resources.clone(),
-        config: Arc::new(config.clone()),
+        gc_threshold: config.gc_threshold(),
     };
     let result = tokio.block_on(command.run(ctx, args));
     for subsystem in subsystems.iter().rev() {

@@ -1,70 +1,30 @@
 //! Subcommands a [`Program`](crate::Program) can run.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::ArgMatches;
+use puff_greenlet::PuffResult;
 use puff_greenlet::pyo3::exceptions::{PyKeyboardInterrupt, PySystemExit};
 use puff_greenlet::pyo3::prelude::*;
-use puff_greenlet::{PuffResult, PythonRuntime, Resources};
-
-use crate::config::RuntimeConfig;
 
 pub mod django;
 pub mod pytest;
 pub mod python;
 pub mod wait_forever;
-// The server commands of the http subsystem.
-#[cfg(feature = "http")]
-pub mod asgi;
-#[cfg(feature = "http")]
-pub mod server;
-#[cfg(feature = "http")]
-pub mod wsgi;
 
 pub use django::DjangoManagementCommand;
+pub use puff_greenlet::command::{CommandContext, CommandFuture, RunnableCommand, shutdown_signal};
 pub use pytest::PytestCommand;
 pub use python::PythonCommand;
 pub use wait_forever::WaitForever;
-#[cfg(feature = "http")]
-pub use {asgi::ASGIServerCommand, server::ServerCommand, wsgi::WSGIServerCommand};
+// The commands the compiled-in subsystems contribute (http: the `runserver` commands).
+#[allow(unused_imports)] // empty in a build without them
+pub use crate::subsystems::commands::*;
 
-/// The commands of [`crate::prelude`]; the server commands only with the `http` feature.
+/// The commands of [`crate::prelude`] (the subsystems' own come with
+/// [`crate::subsystems::prelude`]).
 pub mod prelude {
-    #[cfg(feature = "http")]
-    pub use super::{ASGIServerCommand, ServerCommand, WSGIServerCommand};
     pub use super::{PytestCommand, PythonCommand, WaitForever};
-}
-
-/// What a running command gets.
-#[derive(Clone)]
-pub struct CommandContext {
-    pub python: PythonRuntime,
-    pub resources: Resources,
-    pub config: Arc<RuntimeConfig>,
-}
-
-pub type CommandFuture = Pin<Box<dyn Future<Output = PuffResult<ExitCode>> + Send>>;
-
-/// A subcommand: its command-line definition and what it does.
-pub trait RunnableCommand {
-    /// The clap subcommand (name, help, arguments).
-    fn cli(&self) -> clap::Command;
-
-    /// Whether the command needs Tokio and Python (most do).
-    fn needs_runtime(&self) -> bool {
-        true
-    }
-
-    /// For commands that do not need the runtime.
-    fn run_without_runtime(&self, _args: &ArgMatches) -> ExitCode {
-        ExitCode::FAILURE
-    }
-
-    /// Run inside the runtime.
-    fn run(&self, ctx: CommandContext, args: ArgMatches) -> CommandFuture;
 }
 
 /// Prints a complete commented `puff.toml`.
@@ -155,23 +115,4 @@ pub(crate) fn python_exit_code(py: Python<'_>, err: PyErr) -> PyResult<i64> {
         return Ok(130);
     }
     Err(err)
-}
-
-/// Resolves on SIGINT or SIGTERM (Python's own handlers are off; Tokio owns signals).
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = ctrl_c => tracing::info!("received SIGINT"),
-        _ = term => tracing::info!("received SIGTERM"),
-    }
 }

@@ -3,11 +3,10 @@
 use std::process::ExitCode;
 
 use clap::ArgMatches;
-use puff_greenlet::PuffError;
-use puff_http::Router;
+use puff_greenlet::{CommandContext, CommandFuture, PuffError, RunnableCommand, shutdown_signal};
 
-use super::server::{freeze_gc, http_settings, mounted_routes, runserver_cli};
-use super::{CommandContext, CommandFuture, RunnableCommand};
+use super::{http_settings, mounted_routes, runserver_cli};
+use crate::Router;
 
 /// `runserver` (alias `serve`): the WSGI app at `module.attr`, one greenlet per request,
 /// behind any Rust routes given with [`WSGIServerCommand::new_with_router`].
@@ -51,11 +50,10 @@ impl RunnableCommand for WSGIServerCommand {
                 }
                 Err(e) => return Err(e),
             };
-            let router =
-                puff_http::with_wsgi_fallback(router, app, ctx.python.clone(), &config, addr);
-            let app = puff_http::apply_middleware(router, &config);
-            freeze_gc(&ctx).await?;
-            puff_http::serve(app, addr, &config, super::shutdown_signal()).await?;
+            let router = crate::with_wsgi_fallback(router, app, ctx.python.clone(), &config, addr);
+            let app = crate::apply_middleware(router, &config);
+            ctx.freeze_gc().await?;
+            crate::serve(app, addr, &config, shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
         })
     }

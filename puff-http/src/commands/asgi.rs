@@ -4,11 +4,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::ArgMatches;
-use puff_greenlet::PuffError;
-use puff_http::{Lifespan, Router};
+use puff_greenlet::{CommandContext, CommandFuture, PuffError, RunnableCommand, shutdown_signal};
 
-use super::server::{freeze_gc, http_settings, mounted_routes, runserver_cli};
-use super::{CommandContext, CommandFuture, RunnableCommand};
+use super::{http_settings, mounted_routes, runserver_cli};
+use crate::{Lifespan, Router};
 
 /// `runserver` (alias `serve`): the ASGI app at `module.attr` as tasks on the event loop,
 /// behind any Rust routes given with [`ASGIServerCommand::new_with_router`]. Runs the
@@ -62,17 +61,11 @@ impl RunnableCommand for ASGIServerCommand {
                 Err(e) => return Err(e),
             };
             let (lifespan, state) = Lifespan::startup(&ctx.python, app.clone()).await?;
-            let router = puff_http::with_asgi_fallback(
-                router,
-                app,
-                state,
-                ctx.python.clone(),
-                &config,
-                addr,
-            );
-            let app = puff_http::apply_middleware(router, &config);
-            freeze_gc(&ctx).await?;
-            let served = puff_http::serve(app, addr, &config, super::shutdown_signal()).await;
+            let router =
+                crate::with_asgi_fallback(router, app, state, ctx.python.clone(), &config, addr);
+            let app = crate::apply_middleware(router, &config);
+            ctx.freeze_gc().await?;
+            let served = crate::serve(app, addr, &config, shutdown_signal()).await;
             if let Err(e) = lifespan.shutdown().await {
                 tracing::error!("ASGI lifespan shutdown failed: {e}");
             }
