@@ -2,11 +2,10 @@
 //! (puff-cli) vs granian (ASGI) vs uvicorn (httptools, uvloop) on a raw 1 KB app and on an
 //! awaited 20 ms sleep per request.
 
-use super::harness::list::{List, ListParser, clamped};
 use super::harness::report::Check;
 use super::harness::server::{Launch, Server};
 use super::harness::server_bench::{
-    Case, Env, LoadArgs, RunOpts, RunResult, ServerBench, p99_check, ratio_check,
+    Case, Env, RunResult, ServerArgs, ServerBench, p99_check, ratio_check,
 };
 
 /// The servers, in the order they run in a round.
@@ -40,41 +39,17 @@ ASGI servers, the method of `bench http`.
   (b) wait:  await a 20 ms sleep, 256 connections   puff vs granian (ASGI) vs uvicorn";
 
 /// `cargo xtask bench asgi [OPTIONS]`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct Args {
-    /// Cases to run, comma-separated (default: all)
-    #[arg(long, value_name = "LIST", value_parser = ListParser::new(&CASES, Case::list_name))]
-    pub cases: Option<List<Case>>,
-    /// Servers to run, comma-separated (default: all)
-    #[arg(long, value_name = "LIST",
-          value_parser = ListParser::new(&SERVERS, Server::list_name))]
-    pub servers: Option<List<Server>>,
-    /// Runs of every server on every case, interleaved; the median req/s is reported (1-100)
-    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clamped(1, 100))]
-    pub rounds: u64,
-    #[command(flatten)]
-    pub load: LoadArgs,
-}
-
-impl Args {
-    pub fn opts(&self) -> RunOpts {
-        RunOpts::new::<Asgi>(
-            &self.load,
-            self.rounds,
-            self.cases.as_ref(),
-            self.servers.as_ref(),
-            &SERVERS,
-        )
-    }
-}
+pub type Args = ServerArgs<Asgi>;
 
 /// `bench asgi`.
+#[derive(Debug, Clone)]
 pub struct Asgi;
 
 impl ServerBench for Asgi {
     const NAME: &'static str = "asgi";
     const TITLE: &'static str = "Puff ASGI benchmark";
     const CASES: &'static [Case] = &CASES;
+    const SERVERS: &'static [Server] = &SERVERS;
     const PACKAGES: &'static [&'static str] = &["granian", "uvicorn", "httptools", "uvloop"];
 
     fn label(server: Server) -> &'static str {
@@ -131,6 +106,7 @@ impl ServerBench for Asgi {
 mod tests {
     use super::super::harness::list::parse_flags;
     use super::super::harness::report::fixtures::assert_matches;
+    use super::super::harness::server_bench::RunOpts;
     use super::super::harness::server_report::fixtures::reports;
     use super::super::harness::wrk::Measurement;
     use super::*;

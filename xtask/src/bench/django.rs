@@ -14,11 +14,11 @@ use std::process::Command;
 use anyhow::Result;
 
 use super::harness::answers::check_script;
-use super::harness::list::{List, ListParser, clamped};
 use super::harness::report::Check;
 use super::harness::server::{GEVENT_WORKER_CONNECTIONS, Launch, Server};
 use super::harness::server_bench::{
-    Case, Env, ExtraSettings, LoadArgs, PgData, RunOpts, RunResult, ServerBench, find, ratio_check,
+    Case, Env, ExtraSettings, PgData, RunOpts, RunResult, ServerArgs, ServerBench, find,
+    ratio_check,
 };
 use crate::repo::Repo;
 
@@ -123,33 +123,17 @@ then each server on 600 counted requests; steadier than req/s on a shared machin
 /// `cargo xtask bench django [OPTIONS]`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
-    /// Cases to run, comma-separated (default: all)
-    #[arg(long, value_name = "LIST", value_parser = ListParser::new(&CASES, Case::list_name))]
-    pub cases: Option<List<Case>>,
-    /// Servers to run, comma-separated (default: all)
-    #[arg(long, value_name = "LIST",
-          value_parser = ListParser::new(&SERVERS, Server::list_name))]
-    pub servers: Option<List<Server>>,
-    /// Runs of every server on every case, interleaved; the median req/s is reported (1-100)
-    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clamped(1, 100))]
-    pub rounds: u64,
+    #[command(flatten)]
+    pub run: ServerArgs<Django>,
     /// Count user-space instructions per request under valgrind's callgrind instead (Django
     /// alone, then each server)
     #[arg(long)]
     pub instructions: bool,
-    #[command(flatten)]
-    pub load: LoadArgs,
 }
 
 impl Args {
     pub fn opts(&self) -> RunOpts {
-        RunOpts::new::<Django>(
-            &self.load,
-            self.rounds,
-            self.cases.as_ref(),
-            self.servers.as_ref(),
-            &SERVERS,
-        )
+        self.run.opts()
     }
 }
 
@@ -190,12 +174,15 @@ fn best_peer_check(results: &[RunResult], case: char, target: f64) -> Option<Che
 }
 
 /// `bench django`.
+#[derive(Debug, Clone)]
 pub struct Django;
 
 impl ServerBench for Django {
     const NAME: &'static str = "django";
     const TITLE: &'static str = "Puff Django benchmark";
     const CASES: &'static [Case] = &CASES;
+    const SERVERS: &'static [Server] = &SERVERS;
+    const ROUNDS: &'static str = "5";
     const PACKAGES: &'static [&'static str] = &PACKAGES;
     const POSTGRES: Option<PgData> = Some(DATABASE);
     const RECHECK: bool = true;

@@ -12,7 +12,6 @@ use anyhow::{Context, Result, bail};
 
 use super::django::{CASES, DATABASE, Django, PACKAGES, check_args};
 use super::harness::answers::check_script;
-use super::harness::helper::start_helper;
 use super::harness::machine::{Machine, machine_info};
 use super::harness::peers::{PEERS_REQUIREMENTS, PEERS_VENV, ensure_peers};
 use super::harness::process::{
@@ -20,7 +19,7 @@ use super::harness::process::{
 };
 use super::harness::report::stamps;
 use super::harness::server::Server;
-use super::harness::server_bench::{Env, RunOpts, ServerBench};
+use super::harness::server_bench::{Env, PgData, RunOpts, ServerBench};
 use super::harness::server_runs::server_command;
 use super::harness::tools::ensure_puff_cli;
 use crate::command;
@@ -68,34 +67,18 @@ pub fn run(repo: &Repo, opts: &RunOpts) -> Result<()> {
         setup::run(repo)?;
     }
     ensure_puff_cli(repo, opts.skip_build, with_puff, "4/5")?;
-    let mut env = Env {
+    let mut env = Env::new(
         repo,
         peers_venv,
-        log_dir: repo
-            .root
-            .join(format!("target/bench-logs/django-instructions-{stamp}")),
-        server_cpu,
-        load_cpu,
-        unavailable: Vec::new(),
-        pg_url: None,
-    };
-    std::fs::create_dir_all(&env.log_dir)
-        .with_context(|| format!("cannot create {}", env.log_dir.display()))?;
+        &format!("django-instructions-{stamp}"),
+        (server_cpu, load_cpu),
+    )?;
     println!(
         "[bench 5/5] Postgres on CPU {load_cpu} with {}; then callgrind runs",
         DATABASE.data
     );
-    let pg_log = env.log_dir.join("postgres-server.log");
-    let (mut helper, url, version) = start_helper(
-        repo,
-        &env.peers_venv,
-        load_cpu,
-        &[DATABASE.helper.to_string()],
-        (DATABASE.prefix, "Postgres"),
-        &pg_log,
-    )?;
-    println!("    server ready: {url} ({version})");
-    env.pg_url = Some(url);
+    let (mut helper, version) = DATABASE.start(&mut env, load_cpu)?;
+    let pg_log = env.log_dir.join(PgData::LOG);
     println!(
         "    server logs and callgrind files: {}",
         repo.rel(&env.log_dir)

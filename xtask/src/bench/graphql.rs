@@ -8,11 +8,10 @@ use std::net::SocketAddr;
 use anyhow::Result;
 
 use super::harness::answers::check_script;
-use super::harness::list::{List, ListParser, clamped};
 use super::harness::report::Check;
 use super::harness::server::{Launch, Server};
 use super::harness::server_bench::{
-    Case, Env, ExtraSettings, LoadArgs, PgData, RunOpts, RunResult, ServerBench, ratio_check,
+    Case, Env, ExtraSettings, PgData, RunResult, ServerArgs, ServerBench, ratio_check,
 };
 
 /// The servers, in the order they run in a round.
@@ -52,33 +51,7 @@ on one private Postgres (as `bench postgres`; pinned to CPU 1 with wrk): puff (p
   (b) nested: 100 parents x 100 children from Postgres, 8 connections";
 
 /// `cargo xtask bench graphql [OPTIONS]`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct Args {
-    /// Cases to run, comma-separated (default: all)
-    #[arg(long, value_name = "LIST", value_parser = ListParser::new(&CASES, Case::list_name))]
-    pub cases: Option<List<Case>>,
-    /// Servers to run, comma-separated (default: all)
-    #[arg(long, value_name = "LIST",
-          value_parser = ListParser::new(&SERVERS, Server::list_name))]
-    pub servers: Option<List<Server>>,
-    /// Runs of every server on every case, interleaved; the median req/s is reported (1-100)
-    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clamped(1, 100))]
-    pub rounds: u64,
-    #[command(flatten)]
-    pub load: LoadArgs,
-}
-
-impl Args {
-    pub fn opts(&self) -> RunOpts {
-        RunOpts::new::<Graphql>(
-            &self.load,
-            self.rounds,
-            self.cases.as_ref(),
-            self.servers.as_ref(),
-            &SERVERS,
-        )
-    }
-}
+pub type Args = ServerArgs<Graphql>;
 
 /// `bench/apps/graphql_check.py`'s arguments: one POST of `body` to `url`, checked for status
 /// 200, JSON, no errors and exactly the expected data of `case` (all 100 x 100 rows in (b)).
@@ -92,12 +65,14 @@ fn check_args(case: &Case, url: &str, body: &str) -> Vec<String> {
 }
 
 /// `bench graphql`.
+#[derive(Debug, Clone)]
 pub struct Graphql;
 
 impl ServerBench for Graphql {
     const NAME: &'static str = "graphql";
     const TITLE: &'static str = "Puff GraphQL benchmark";
     const CASES: &'static [Case] = &CASES;
+    const SERVERS: &'static [Server] = &SERVERS;
     /// A slow server takes about a second per answer in (b) (more on a loaded machine): a
     /// wide margin.
     const WRK_TIMEOUT: &'static str = "60s";
@@ -197,6 +172,7 @@ impl ServerBench for Graphql {
 mod tests {
     use super::super::harness::list::parse_flags;
     use super::super::harness::report::fixtures::assert_matches;
+    use super::super::harness::server_bench::RunOpts;
     use super::super::harness::server_report::fixtures::reports;
     use super::super::harness::wrk::Measurement;
     use super::*;

@@ -2,11 +2,10 @@
 //! gunicorn+gevent on a raw 1 KB app and on a 20 ms sleep per request, and Puff's Rust
 //! routes (the Rust example app) vs bare axum; each server pinned to CPU 0, wrk to CPU 1.
 
-use super::harness::list::{List, ListParser, clamped};
 use super::harness::report::Check;
 use super::harness::server::{GEVENT_WORKER_CONNECTIONS, Launch, Server};
 use super::harness::server_bench::{
-    Case, Env, LoadArgs, RunOpts, RunResult, ServerBench, p99_check, ratio_check,
+    Case, Env, RunResult, ServerArgs, ServerBench, p99_check, ratio_check,
 };
 
 /// The servers, in the order they run in a round.
@@ -69,41 +68,17 @@ WSGI servers; the server pinned to CPU 0 (taskset -c 0), wrk pinned to CPU 1.
 Each round runs every server on every case once; the median req/s counts.";
 
 /// `cargo xtask bench [http] [OPTIONS]`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct Args {
-    /// Cases to run, comma-separated (default: all)
-    #[arg(long, value_name = "LIST", value_parser = ListParser::new(&CASES, Case::list_name))]
-    pub cases: Option<List<Case>>,
-    /// Servers to run, comma-separated (default: all)
-    #[arg(long, value_name = "LIST",
-          value_parser = ListParser::new(&SERVERS, Server::list_name))]
-    pub servers: Option<List<Server>>,
-    /// Runs of every server on every case, interleaved; the median req/s is reported (1-100)
-    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clamped(1, 100))]
-    pub rounds: u64,
-    #[command(flatten)]
-    pub load: LoadArgs,
-}
-
-impl Args {
-    pub fn opts(&self) -> RunOpts {
-        RunOpts::new::<Http>(
-            &self.load,
-            self.rounds,
-            self.cases.as_ref(),
-            self.servers.as_ref(),
-            &SERVERS,
-        )
-    }
-}
+pub type Args = ServerArgs<Http>;
 
 /// `bench http`.
+#[derive(Debug, Clone)]
 pub struct Http;
 
 impl ServerBench for Http {
     const NAME: &'static str = "http";
     const TITLE: &'static str = "Puff HTTP benchmark";
     const CASES: &'static [Case] = &CASES;
+    const SERVERS: &'static [Server] = &SERVERS;
     const PACKAGES: &'static [&'static str] = &["granian", "gunicorn", "gevent"];
 
     fn label(server: Server) -> &'static str {
@@ -180,6 +155,7 @@ impl ServerBench for Http {
 mod tests {
     use super::super::harness::list::parse_flags;
     use super::super::harness::report::fixtures::assert_matches;
+    use super::super::harness::server_bench::RunOpts;
     use super::super::harness::server_report::fixtures::reports;
     use super::super::harness::wrk::Measurement;
     use super::*;

@@ -8,11 +8,11 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::harness::helper::POSTGRES_URL_VARS;
-use super::harness::list::{List, ListParser, char_name, clamped};
+use super::harness::list::clamped;
 use super::harness::programs::ClientRound;
 use super::harness::report::{Check, Fixed3, thousands};
 use super::harness::service_bench::{
-    CaseClient, CaseResult, ServiceBench, case_median, client_name, has_result, ratio, ratio_cell,
+    CaseClient, CaseResult, ServiceArgs, ServiceBench, case_median, has_result, ratio, ratio_cell,
     seconds_of,
 };
 
@@ -52,11 +52,9 @@ pub enum PgClient {
     Psycopg2,
 }
 
-impl PgClient {
-    pub const ALL: [PgClient; 3] = [PgClient::Puff, PgClient::Asyncpg, PgClient::Psycopg2];
-}
-
 impl CaseClient for PgClient {
+    const ALL: &'static [Self] = &[PgClient::Puff, PgClient::Asyncpg, PgClient::Psycopg2];
+
     fn name(self) -> &'static str {
         match self {
             PgClient::Puff => "puff",
@@ -83,16 +81,8 @@ type PgResult = CaseResult<PgClient>;
 /// `cargo xtask bench postgres [OPTIONS]`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Postgres {
-    /// Cases to run, comma-separated (default: all)
-    #[arg(long, value_name = "LIST", value_parser = ListParser::new(&CASE_IDS, char_name))]
-    pub cases: Option<List<char>>,
-    /// Clients to run, comma-separated (default: all)
-    #[arg(long, value_name = "LIST",
-          value_parser = ListParser::new(&PgClient::ALL, client_name::<PgClient>))]
-    pub clients: Option<List<PgClient>>,
-    /// Runs of every client on every case, interleaved; the median is reported (1-100)
-    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clamped(1, 100))]
-    pub rounds: u64,
+    #[command(flatten)]
+    pub common: ServiceArgs<Postgres>,
     /// Concurrent callers in (c) (1-10000; Puff's pool has 50 connections)
     #[arg(long, value_name = "N", default_value_t = 50, value_parser = clamped(1, 10_000))]
     pub concurrency: u64,
@@ -105,9 +95,6 @@ pub struct Postgres {
     /// Queries in (c) (1-10000000)
     #[arg(long, value_name = "N", default_value_t = 5_000, value_parser = clamped(1, 10_000_000))]
     pub queries: u64,
-    /// Use the existing release puff-cli instead of running cargo build
-    #[arg(long)]
-    pub skip_build: bool,
 }
 
 /// The JSON report's settings of `bench postgres`.
@@ -133,6 +120,8 @@ impl ServiceBench for Postgres {
     const NAME: &'static str = "postgres";
     const WHAT: &'static str = "Postgres";
     const CASES: &'static [(char, &'static str)] = &CASES;
+    const CASE_IDS: &'static [char] = &CASE_IDS;
+    const ROUNDS: &'static str = "5";
     const EXTERNAL_VARS: [&'static str; 2] = POSTGRES_URL_VARS;
     const HELPER_PREFIX: &'static str = "BENCH_PG";
     const PUFF_URL_FLAG: &'static str = "--default-postgres-url";
@@ -144,20 +133,8 @@ impl ServiceBench for Postgres {
     const NOTES: &'static str = "Errors = queries that raised or returned wrong rows or types, \
         and inserts missing from the table afterwards (all rounds). Per second = rows fetched \
         (a), rows inserted (b) or queries (c) per second at the median time.";
-    fn rounds(&self) -> u64 {
-        self.rounds
-    }
-
-    fn cases(&self) -> &[char] {
-        self.cases.as_ref().map_or(&CASE_IDS, |l| &l.0)
-    }
-
-    fn skip_build(&self) -> bool {
-        self.skip_build
-    }
-
-    fn clients(&self) -> &[PgClient] {
-        self.clients.as_ref().map_or(&PgClient::ALL, |l| &l.0)
+    fn common(&self) -> &ServiceArgs<Self> {
+        &self.common
     }
 
     fn helper_args(&self) -> Vec<String> {
@@ -254,7 +231,7 @@ impl ServiceBench for Postgres {
              a fresh process per run that times itself after an untimed warm-up; the same SQL \
              for every client (`bench/apps/pg_common.py`); {} rounds with the clients \
              interleaved, the median round counts",
-            self.rounds
+            self.rounds()
         )
     }
 
@@ -320,7 +297,7 @@ mod tests {
         let o: Postgres = parse_flags(&[]).unwrap();
         assert_eq!(o.cases(), ['a', 'b', 'c']);
         assert_eq!(o.clients(), PgClient::ALL);
-        assert_eq!((o.rounds, o.concurrency), (5, 50));
+        assert_eq!((o.rounds(), o.concurrency), (5, 50));
         assert_eq!((o.rows, o.inserts, o.queries), (10_000, 10_000, 5_000));
         let o: Postgres = parse_flags(&[
             "--cases",
@@ -337,7 +314,7 @@ mod tests {
         .unwrap();
         assert_eq!(o.cases(), ['c', 'a']);
         assert_eq!(o.clients(), [PgClient::Psycopg2, PgClient::Puff]);
-        assert_eq!((o.rounds, o.queries, o.concurrency), (1, 500, 8));
+        assert_eq!((o.rounds(), o.queries, o.concurrency), (1, 500, 8));
         for bad in [
             &["--cases", "d"][..],
             &["--clients", "httpx"],

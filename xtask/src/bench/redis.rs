@@ -10,11 +10,11 @@ use anyhow::{Result, bail};
 use serde::Serialize;
 
 use super::harness::helper::{REDIS_URL_VARS, redis_server_line};
-use super::harness::list::{List, ListParser, char_name, clamped};
+use super::harness::list::clamped;
 use super::harness::programs::ClientRound;
 use super::harness::report::{Check, Fixed3, thousands};
 use super::harness::service_bench::{
-    CaseClient, CaseResult, ServiceBench, case_median, client_name, has_result, p50_of, p99_of,
+    CaseClient, CaseResult, ServiceArgs, ServiceBench, case_median, has_result, p50_of, p99_of,
     rate_of, ratio, ratio_cell,
 };
 use crate::repo::Repo;
@@ -50,15 +50,13 @@ pub enum RedisClient {
     RedisPy,
 }
 
-impl RedisClient {
-    pub const ALL: [RedisClient; 3] = [
+impl CaseClient for RedisClient {
+    const ALL: &'static [Self] = &[
         RedisClient::PuffGreenlets,
         RedisClient::PuffCoroutines,
         RedisClient::RedisPy,
     ];
-}
 
-impl CaseClient for RedisClient {
     fn name(self) -> &'static str {
         match self {
             RedisClient::PuffGreenlets => "puff-greenlets",
@@ -89,16 +87,8 @@ type RedisResult = CaseResult<RedisClient>;
 /// `cargo xtask bench redis [OPTIONS]`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Redis {
-    /// Cases to run, comma-separated (default: all)
-    #[arg(long, value_name = "LIST", value_parser = ListParser::new(&CASE_IDS, char_name))]
-    pub cases: Option<List<char>>,
-    /// Clients to run, comma-separated (default: all)
-    #[arg(long, value_name = "LIST",
-          value_parser = ListParser::new(&RedisClient::ALL, client_name::<RedisClient>))]
-    pub clients: Option<List<RedisClient>>,
-    /// Runs of every client on every case, interleaved; the median is reported (1-100)
-    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clamped(1, 100))]
-    pub rounds: u64,
+    #[command(flatten)]
+    pub common: ServiceArgs<Redis>,
     /// Commands in (a) (2-10000000)
     #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clamped(2, 10_000_000))]
     pub ops: u64,
@@ -117,9 +107,6 @@ pub struct Redis {
     /// Messages per burst in (c) (1-10000000)
     #[arg(long, value_name = "N", default_value_t = 20, value_parser = clamped(1, 10_000_000))]
     pub burst: u64,
-    /// Use the existing release puff-cli instead of running cargo build
-    #[arg(long)]
-    pub skip_build: bool,
 }
 
 impl Redis {
@@ -155,6 +142,7 @@ impl ServiceBench for Redis {
     const NAME: &'static str = "redis";
     const WHAT: &'static str = "Redis";
     const CASES: &'static [(char, &'static str)] = &CASES;
+    const CASE_IDS: &'static [char] = &CASE_IDS;
     const EXTERNAL_VARS: [&'static str; 2] = REDIS_URL_VARS;
     const HELPER_PREFIX: &'static str = "BENCH_REDIS";
     const PUFF_URL_FLAG: &'static str = "--default-redis-url";
@@ -165,20 +153,8 @@ impl ServiceBench for Redis {
     const NOTES: &'static str = "Errors = commands that raised or returned a wrong reply, and \
         messages missing, out of order or late beyond 30 s (all rounds). Ratios are Puff / \
         redis-py for rates and redis-py / Puff for latencies (higher is better for Puff).";
-    fn rounds(&self) -> u64 {
-        self.rounds
-    }
-
-    fn cases(&self) -> &[char] {
-        self.cases.as_ref().map_or(&CASE_IDS, |l| &l.0)
-    }
-
-    fn skip_build(&self) -> bool {
-        self.skip_build
-    }
-
-    fn clients(&self) -> &[RedisClient] {
-        self.clients.as_ref().map_or(&RedisClient::ALL, |l| &l.0)
+    fn common(&self) -> &ServiceArgs<Self> {
+        &self.common
     }
 
     fn helper_args(&self) -> Vec<String> {
@@ -289,7 +265,7 @@ impl ServiceBench for Redis {
              a fresh process per run that times itself and checks every reply / every delivery; \
              {} rounds with the clients interleaved, the median round counts (latencies: the \
              median of the rounds' percentiles)",
-            self.rounds
+            self.rounds()
         )
     }
 
@@ -388,7 +364,7 @@ mod tests {
         let o: Redis = parse_flags(&[]).unwrap();
         assert_eq!(o.cases(), ['a', 'b', 'c']);
         assert_eq!(o.clients(), RedisClient::ALL);
-        assert_eq!((o.rounds, o.concurrency, o.ops), (3, 100, 100_000));
+        assert_eq!((o.rounds(), o.concurrency, o.ops), (3, 100, 100_000));
         assert_eq!((o.messages, o.subscribers, o.burst), (2_000, 100, 20));
         let o: Redis = parse_flags(&[
             "--cases",

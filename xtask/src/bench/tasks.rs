@@ -10,12 +10,12 @@ use anyhow::{Result, bail};
 use serde::Serialize;
 
 use super::harness::helper::{REDIS_URL_VARS, redis_server_line};
-use super::harness::list::{List, ListParser, char_name, clamped};
+use super::harness::list::clamped;
 use super::harness::peers::{PEERS_VENV, SideVenv};
 use super::harness::programs::ClientRound;
 use super::harness::report::{Check, Fixed3, thousands};
 use super::harness::service_bench::{
-    CaseClient, CaseResult, ServiceBench, case_median, client_name, has_result, rate_of, ratio,
+    CaseClient, CaseResult, ServiceArgs, ServiceBench, case_median, has_result, rate_of, ratio,
     ratio_cell,
 };
 use crate::repo::Repo;
@@ -55,16 +55,17 @@ pub enum TasksClient {
 }
 
 impl TasksClient {
-    pub const ALL: [TasksClient; 4] = [
+    const PUFF: [TasksClient; 2] = [TasksClient::PuffGreenlets, TasksClient::PuffCoroutines];
+}
+
+impl CaseClient for TasksClient {
+    const ALL: &'static [Self] = &[
         TasksClient::PuffGreenlets,
         TasksClient::PuffCoroutines,
         TasksClient::Arq,
         TasksClient::Celery,
     ];
-    const PUFF: [TasksClient; 2] = [TasksClient::PuffGreenlets, TasksClient::PuffCoroutines];
-}
 
-impl CaseClient for TasksClient {
     fn name(self) -> &'static str {
         match self {
             TasksClient::PuffGreenlets => "puff-greenlets",
@@ -115,16 +116,8 @@ type TasksResult = CaseResult<TasksClient>;
 /// `cargo xtask bench tasks [OPTIONS]`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Tasks {
-    /// Cases to run, comma-separated (default: all)
-    #[arg(long, value_name = "LIST", value_parser = ListParser::new(&CASE_IDS, char_name))]
-    pub cases: Option<List<char>>,
-    /// Programs to run, comma-separated (default: all)
-    #[arg(long, value_name = "LIST",
-          value_parser = ListParser::new(&TasksClient::ALL, client_name::<TasksClient>))]
-    pub clients: Option<List<TasksClient>>,
-    /// Runs of every program, interleaved; the median is reported (1-100)
-    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clamped(1, 100))]
-    pub rounds: u64,
+    #[command(flatten)]
+    pub common: ServiceArgs<Tasks>,
     /// Timed tasks per run (1-10000000)
     #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clamped(1, 10_000_000))]
     pub tasks: u64,
@@ -134,9 +127,6 @@ pub struct Tasks {
     /// Untimed tasks before the timed ones, same callers
     #[arg(long, value_name = "N", default_value_t = 1_000)]
     pub warmup_requests: u64,
-    /// Use the existing release puff-cli instead of running cargo build
-    #[arg(long)]
-    pub skip_build: bool,
 }
 
 /// The JSON report's settings of `bench tasks`.
@@ -161,6 +151,7 @@ impl ServiceBench for Tasks {
     const NAME: &'static str = "tasks";
     const WHAT: &'static str = "task queue";
     const CASES: &'static [(char, &'static str)] = &CASES;
+    const CASE_IDS: &'static [char] = &CASE_IDS;
     const EXTERNAL_VARS: [&'static str; 2] = REDIS_URL_VARS;
     const HELPER_PREFIX: &'static str = "BENCH_REDIS";
     const PUFF_URL_FLAG: &'static str = "--default-redis-url";
@@ -183,20 +174,8 @@ impl ServiceBench for Tasks {
         callers are threads sending with `apply_async` and waiting with `AsyncResult.get`. \
         Programs and settings: `bench/apps/puff_tasks.py`, `bench/apps/peer_tasks.py`, \
         `bench/apps/tasks_common.py`.";
-    fn rounds(&self) -> u64 {
-        self.rounds
-    }
-
-    fn cases(&self) -> &[char] {
-        self.cases.as_ref().map_or(&CASE_IDS, |l| &l.0)
-    }
-
-    fn skip_build(&self) -> bool {
-        self.skip_build
-    }
-
-    fn clients(&self) -> &[TasksClient] {
-        self.clients.as_ref().map_or(&TasksClient::ALL, |l| &l.0)
+    fn common(&self) -> &ServiceArgs<Self> {
+        &self.common
     }
 
     fn helper_args(&self) -> Vec<String> {
@@ -266,7 +245,7 @@ impl ServiceBench for Tasks {
              worker child process for arq and Celery), pinned to CPU {client_cpu} (all of their \
              threads), a fresh program per run that times itself; {} rounds with the programs \
              interleaved, the median round counts",
-            self.rounds
+            self.rounds()
         )
     }
 
@@ -342,7 +321,7 @@ mod tests {
         let o: Tasks = parse_flags(&[]).unwrap();
         assert_eq!(o.cases(), ['a']);
         assert_eq!(o.clients(), TasksClient::ALL);
-        assert_eq!((o.rounds, o.concurrency, o.tasks), (3, 64, 10_000));
+        assert_eq!((o.rounds(), o.concurrency, o.tasks), (3, 64, 10_000));
         assert_eq!(o.warmup_requests, 1_000);
         let o: Tasks = parse_flags(&[
             "--clients",
@@ -359,7 +338,7 @@ mod tests {
             o.clients(),
             [TasksClient::Celery, TasksClient::PuffGreenlets]
         );
-        assert_eq!((o.tasks, o.rounds, o.warmup_requests), (500, 1, 0));
+        assert_eq!((o.tasks, o.rounds(), o.warmup_requests), (500, 1, 0));
         for bad in [
             &["--cases", "b"][..],
             &["--clients", "redis-py"],

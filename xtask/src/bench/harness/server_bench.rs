@@ -1,17 +1,20 @@
 //! What a server benchmark is (`bench http`, `asgi`, `graphql`, `django`): its cases, its
 //! servers and how each starts, its answer checks and targets ([`ServerBench`]); the options
-//! they share ([`LoadArgs`], [`RunOpts`]) and the results of their runs. The runs are
+//! they share ([`ServerArgs`], [`LoadArgs`], [`RunOpts`]) and the results of their runs. The runs are
 //! `server_runs`'s, the reports `server_report`'s.
 
+use std::fmt::Debug;
+use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde::Serialize;
 
 use super::answers::{self, BODY_LEN};
-use super::list::{List, clamped};
+use super::helper::{HelperProc, start_helper};
+use super::list::{List, ListParser, clamped};
 use super::report::Check;
 use super::server::{Launch, Server};
 use super::wrk::Measurement;
@@ -48,6 +51,27 @@ pub struct PgData {
     pub data: &'static str,
 }
 
+impl PgData {
+    /// The helper's log, in the run's log folder.
+    pub const LOG: &'static str = "postgres-server.log";
+
+    /// Starts the helper on `cpu` (its output in [`PgData::LOG`]), which makes
+    /// the database, and points `env` at it; returns the helper and the server's version.
+    pub fn start(&self, env: &mut Env, cpu: &str) -> Result<(HelperProc, String)> {
+        let (helper, url, version) = start_helper(
+            env.repo,
+            &env.peers_venv,
+            cpu,
+            &[self.helper.to_string()],
+            (self.prefix, "Postgres"),
+            &env.log_dir.join(Self::LOG),
+        )?;
+        println!("    server ready: {url} ({version})");
+        env.pg_url = Some(url);
+        Ok((helper, version))
+    }
+}
+
 /// The settings a server benchmark's JSON report gives after the CPUs.
 #[derive(Serialize)]
 #[serde(untagged)]
@@ -70,6 +94,11 @@ pub trait ServerBench {
     /// The Markdown report's title.
     const TITLE: &'static str;
     const CASES: &'static [Case];
+    /// Every server of the cases, in the order `--servers` lists them by default.
+    const SERVERS: &'static [Server];
+    /// `--rounds` by default. Text, not a number: clap keeps a `default_value_t` in a
+    /// static, which every benchmark's generic arguments would share.
+    const ROUNDS: &'static str = "3";
     /// wrk's `--timeout`: slower answers count as timeouts, not in the latencies.
     const WRK_TIMEOUT: &'static str = "10s";
     /// The peer packages whose versions the report gives.
@@ -125,6 +154,30 @@ pub struct Env<'a> {
     pub pg_url: Option<String>,
 }
 
+impl<'a> Env<'a> {
+    /// The environment of a run whose logs go to `target/bench-logs/{logs}` (created here),
+    /// with the server and the load on `cpus`.
+    pub fn new(
+        repo: &'a Repo,
+        peers_venv: PathBuf,
+        logs: &str,
+        (server_cpu, load_cpu): (&'static str, &'static str),
+    ) -> Result<Env<'a>> {
+        let log_dir = repo.root.join("target/bench-logs").join(logs);
+        std::fs::create_dir_all(&log_dir)
+            .with_context(|| format!("cannot create {}", log_dir.display()))?;
+        Ok(Env {
+            repo,
+            peers_venv,
+            log_dir,
+            server_cpu,
+            load_cpu,
+            unavailable: Vec::new(),
+            pg_url: None,
+        })
+    }
+}
+
 /// The options every server benchmark has.
 #[derive(clap::Args, Debug, Clone)]
 pub struct LoadArgs {
@@ -143,6 +196,47 @@ pub struct LoadArgs {
     pub skip_build: bool,
 }
 
+/// The command line of server benchmark `B`: which cases and servers, how many rounds, the
+/// load.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServerArgs<B: ServerBench + Debug + Clone + Send + Sync + 'static> {
+    /// Cases to run, comma-separated (default: all)
+    #[arg(long, value_name = "LIST", value_parser = ListParser::new(B::CASES, Case::list_name))]
+    pub cases: Option<List<Case>>,
+    /// Servers to run, comma-separated (default: all)
+    #[arg(long, value_name = "LIST",
+          value_parser = ListParser::new(B::SERVERS, Server::list_name))]
+    pub servers: Option<List<Server>>,
+    /// Runs of every server on every case, interleaved; the median req/s is reported (1-100)
+    #[arg(long, value_name = "N", default_value = B::ROUNDS, value_parser = clamped(1, 100))]
+    pub rounds: u64,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    #[arg(skip)]
+    bench: PhantomData<B>,
+}
+
+impl<B: ServerBench + Debug + Clone + Send + Sync + 'static> ServerArgs<B> {
+    /// What to run; no `cases` or `servers` list means all of them.
+    pub fn opts(&self) -> RunOpts {
+        RunOpts {
+            duration: self.load.duration,
+            warmup: self.load.warmup,
+            wrk_threads: self.load.wrk_threads as u32,
+            rounds: self.rounds,
+            skip_build: self.load.skip_build,
+            cases: match &self.cases {
+                Some(list) => list.0.iter().map(|c| c.id).collect(),
+                None => B::CASES.iter().map(|c| c.id).collect(),
+            },
+            servers: self
+                .servers
+                .as_ref()
+                .map_or_else(|| B::SERVERS.to_vec(), |list| list.0.clone()),
+        }
+    }
+}
+
 /// What a server benchmark runs, from its command line.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunOpts {
@@ -154,30 +248,6 @@ pub struct RunOpts {
     /// Case ids.
     pub cases: Vec<char>,
     pub servers: Vec<Server>,
-}
-
-impl RunOpts {
-    /// The options of `B` from its flags; no `cases` or `servers` list means all of them.
-    pub fn new<B: ServerBench>(
-        load: &LoadArgs,
-        rounds: u64,
-        cases: Option<&List<Case>>,
-        servers: Option<&List<Server>>,
-        all_servers: &[Server],
-    ) -> RunOpts {
-        RunOpts {
-            duration: load.duration,
-            warmup: load.warmup,
-            wrk_threads: load.wrk_threads as u32,
-            rounds,
-            skip_build: load.skip_build,
-            cases: match cases {
-                Some(list) => list.0.iter().map(|c| c.id).collect(),
-                None => B::CASES.iter().map(|c| c.id).collect(),
-            },
-            servers: servers.map_or_else(|| all_servers.to_vec(), |list| list.0.clone()),
-        }
-    }
 }
 
 /// The median round of one server on one case, or why it was not measured.

@@ -10,13 +10,13 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
-use super::helper::{HelperProc, POSTGRES_URL_VARS, external_server, start_helper};
+use super::helper::{HelperProc, POSTGRES_URL_VARS, external_server};
 use super::machine::machine_info;
 use super::peers::{PEERS_REQUIREMENTS, PEERS_VENV, ensure_peers};
 use super::process::{Running, free_port, pick_cpus, pinned, require_taskset, wait_accepting};
 use super::report::{self, rps_str, stamps};
 use super::server::Server;
-use super::server_bench::{Case, Env, RunOpts, RunResult, ServerBench};
+use super::server_bench::{Case, Env, PgData, RunOpts, RunResult, ServerBench};
 use super::server_report;
 use super::tools::ensure_wrk;
 use super::wrk::{self, Measurement, Wrk, WrkLoad, median_round};
@@ -67,19 +67,12 @@ pub fn run<B: ServerBench>(repo: &Repo, opts: &RunOpts) -> Result<()> {
         println!("[bench 3/{steps}] project virtualenv .venv -- skipped (no Puff server selected)");
     }
 
-    let mut env = Env {
+    let mut env = Env::new(
         repo,
         peers_venv,
-        log_dir: repo
-            .root
-            .join(format!("target/bench-logs/{}-{stamp}", B::NAME)),
-        server_cpu,
-        load_cpu,
-        unavailable: Vec::new(),
-        pg_url: None,
-    };
-    std::fs::create_dir_all(&env.log_dir)
-        .with_context(|| format!("cannot create {}", env.log_dir.display()))?;
+        &format!("{}-{stamp}", B::NAME),
+        (server_cpu, load_cpu),
+    )?;
 
     let built = [Server::Puff, Server::PuffRust, Server::Axum];
     let packages: Vec<(&str, Vec<Server>)> = built
@@ -110,7 +103,7 @@ pub fn run<B: ServerBench>(repo: &Repo, opts: &RunOpts) -> Result<()> {
 
     // One Postgres server for the whole run, the one of `bench postgres`, pinned with wrk
     // (the server under test has its CPU to itself).
-    let pg_log = env.log_dir.join("postgres-server.log");
+    let pg_log = env.log_dir.join(PgData::LOG);
     let mut pg: Option<(HelperProc, String)> = None;
     if let Some(data) = &B::POSTGRES {
         match external_server(POSTGRES_URL_VARS) {
@@ -124,17 +117,7 @@ pub fn run<B: ServerBench>(repo: &Repo, opts: &RunOpts) -> Result<()> {
                 data.data
             ),
         }
-        let (helper, url, version) = start_helper(
-            repo,
-            &env.peers_venv,
-            load_cpu,
-            &[data.helper.to_string()],
-            (data.prefix, "Postgres"),
-            &pg_log,
-        )?;
-        println!("    server ready: {url} ({version})");
-        env.pg_url = Some(url);
-        pg = Some((helper, version));
+        pg = Some(data.start(&mut env, load_cpu)?);
     }
 
     let runs: Vec<(Case, Server)> = cases

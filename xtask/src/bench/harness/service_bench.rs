@@ -8,13 +8,17 @@ use std::path::Path;
 use anyhow::Result;
 use serde::Serialize;
 
+use super::list::{List, ListParser, char_name, clamped};
 use super::peers::{PEERS_VENV, SideVenv};
 use super::programs::{ClientRound, median};
 use super::report::Check;
 use crate::repo::Repo;
 
 /// A client program of `bench postgres`, `redis` or `tasks`.
-pub trait CaseClient: Copy + PartialEq {
+pub trait CaseClient: Copy + PartialEq + std::fmt::Debug + Send + Sync + 'static {
+    /// Every client, in the order `--clients` lists them by default.
+    const ALL: &'static [Self];
+
     fn name(self) -> &'static str;
     fn label(self) -> &'static str;
     /// A Puff program's config (in bench/apps) and puff-cli command; `None` for a peer.
@@ -139,11 +143,30 @@ pub fn case_median<C: CaseClient>(
         .and_then(|r| r.median_of(f))
 }
 
+/// The options every client benchmark `B` has: which cases and clients, how many rounds,
+/// whether to build.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServiceArgs<B: ServiceBench> {
+    /// Cases to run, comma-separated (default: all)
+    #[arg(long, value_name = "LIST", value_parser = ListParser::new(B::CASE_IDS, char_name))]
+    pub cases: Option<List<char>>,
+    /// Clients to run, comma-separated (default: all)
+    #[arg(long, value_name = "LIST",
+          value_parser = ListParser::new(B::Client::ALL, client_name::<B::Client>))]
+    pub clients: Option<List<B::Client>>,
+    /// Runs of every client on every case, interleaved; the median is reported (1-100)
+    #[arg(long, value_name = "N", default_value = B::ROUNDS, value_parser = clamped(1, 100))]
+    pub rounds: u64,
+    /// Use the existing release puff-cli instead of running cargo build
+    #[arg(long)]
+    pub skip_build: bool,
+}
+
 /// What `bench postgres`, `redis` and `tasks` do differently; `self` is the benchmark's command
 /// line. The rest is `service_runs::run`'s: a helper script from the peers venv runs the
 /// server, every selected client program runs every selected case `--rounds` times
 /// (interleaved), and the reports share one layout.
-pub trait ServiceBench {
+pub trait ServiceBench: std::fmt::Debug + Clone + Send + Sync + 'static {
     type Client: CaseClient;
     /// The JSON report's settings of this benchmark (those before `rounds`).
     type Settings: Serialize;
@@ -155,6 +178,11 @@ pub trait ServiceBench {
     const WHAT: &'static str;
     /// The case ids and titles.
     const CASES: &'static [(char, &'static str)];
+    /// The case ids, in the order `--cases` lists them by default.
+    const CASE_IDS: &'static [char];
+    /// `--rounds` by default. Text, not a number: clap keeps a `default_value_t` in a
+    /// static, which every benchmark's generic arguments would share.
+    const ROUNDS: &'static str = "3";
     /// The helper prints `{HELPER_PREFIX}_URL=` and `{HELPER_PREFIX}_VERSION=` lines; the
     /// client programs find the URL in `${HELPER_PREFIX}_URL`.
     const HELPER_PREFIX: &'static str;
@@ -175,17 +203,34 @@ pub trait ServiceBench {
     /// The last paragraph of the Markdown report.
     const NOTES: &'static str;
 
+    /// The options every client benchmark has.
+    fn common(&self) -> &ServiceArgs<Self>;
+
     /// Runs of every client on every case (`--rounds`).
-    fn rounds(&self) -> u64;
+    fn rounds(&self) -> u64 {
+        self.common().rounds
+    }
 
     /// The selected cases (`--cases`), in the order given.
-    fn cases(&self) -> &[char];
+    fn cases(&self) -> &[char] {
+        self.common()
+            .cases
+            .as_ref()
+            .map_or(Self::CASE_IDS, |l| &l.0)
+    }
 
     /// The selected clients (`--clients`).
-    fn clients(&self) -> &[Self::Client];
+    fn clients(&self) -> &[Self::Client] {
+        self.common()
+            .clients
+            .as_ref()
+            .map_or(Self::Client::ALL, |l| &l.0)
+    }
 
     /// `--skip-build`.
-    fn skip_build(&self) -> bool;
+    fn skip_build(&self) -> bool {
+        self.common().skip_build
+    }
 
     /// The helper script (in bench/apps) and its arguments.
     fn helper_args(&self) -> Vec<String>;
