@@ -27,15 +27,17 @@ class PuffNotRunningError(ImportError):
 
 
 try:
-    from puff import _native  # type: ignore[attr-defined]
+    from puff import _native
 except ImportError:  # not inside puff-cli
-    _native = None
+    # Type checkers see `_native` as typed by puff/_native.pyi; every use checks for None
+    # (or calls _require_native) first.
+    _native = None  # type: ignore[assignment]
 
 
-def _require_native() -> Any:
+def _require_native() -> None:
+    """Raise PuffNotRunningError outside the runtime, where `_native` is None."""
     if _native is None:
         raise PuffNotRunningError(_NOT_RUNNING_HINT)
-    return _native
 
 
 if _native is not None:
@@ -98,7 +100,8 @@ def blocking(fn: Callable[..., T]) -> Callable[..., T]:
 
     @functools.wraps(fn)
     def run_on_blocking_pool(*args: Any, **kwargs: Any) -> T:
-        return _require_native().run_blocking(fn, args, kwargs)
+        _require_native()
+        return _native.run_blocking(fn, args, kwargs)
 
     return run_on_blocking_pool
 
@@ -106,7 +109,7 @@ def blocking(fn: Callable[..., T]) -> Callable[..., T]:
 class SpawnHandle(Generic[T]):
     """Handle on a greenlet started by :func:`spawn`."""
 
-    def __init__(self, native_handle: Any) -> None:
+    def __init__(self, native_handle: _native.SpawnHandle) -> None:
         self._handle = native_handle
 
     def join(self) -> T:
@@ -120,7 +123,8 @@ class SpawnHandle(Generic[T]):
 
 def spawn(fn: Callable[..., T], *args: Any, **kwargs: Any) -> SpawnHandle[T]:
     """Run ``fn(*args, **kwargs)`` in a new greenlet (with its own contextvars context)."""
-    return SpawnHandle(_require_native().spawn(fn, args, kwargs))
+    _require_native()
+    return SpawnHandle(_native.spawn(fn, args, kwargs))
 
 
 class _GlobalState:
@@ -131,7 +135,8 @@ class _GlobalState:
     """
 
     def __call__(self) -> Any:
-        return _require_native().global_state()
+        _require_native()
+        return _native.global_state()
 
     def __getattr__(self, name: str) -> Any:
         state = self()

@@ -40,7 +40,9 @@ def run_app(
     send: Send,
     on_done: Callable[[asyncio.Task[None]], object],
 ) -> None:
-    task = loop.create_task(app(scope, receive, send))  # type: ignore[arg-type]
+    # An ASGI app is a coroutine function; `App` only promises an awaitable.
+    coro = app(scope, receive, send)
+    task: asyncio.Task[None] = loop.create_task(coro)  # type: ignore[arg-type]
     task.add_done_callback(on_done)
 
 

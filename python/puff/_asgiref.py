@@ -57,6 +57,6 @@ def install() -> bool:
         import asgiref.sync as sync
     except ImportError:
         return False
-    sync.async_to_sync = _async_to_sync  # type: ignore[assignment]
-    sync.sync_to_async = _sync_to_async  # type: ignore[assignment]
+    sync.async_to_sync = _async_to_sync
+    sync.sync_to_async = _sync_to_async
     return True

@@ -76,21 +76,38 @@ class _PostgresNativeConnection:
     def rollback(self) -> None: ...
     def close(self) -> None: ...
 
+# The exception classes of the native submodules, with their real bases, so the wrappers
+# (puff.postgres, puff.redis, puff.http) hand typed classes to their users.
+class _PostgresWarning(Exception): ...
+
+class _PostgresError(PuffError):
+    pgcode: str | None
+    pgerror: str | None
+
+class _PostgresInterfaceError(_PostgresError): ...
+class _PostgresDatabaseError(_PostgresError): ...
+class _PostgresDataError(_PostgresDatabaseError): ...
+class _PostgresOperationalError(_PostgresDatabaseError): ...
+class _PostgresIntegrityError(_PostgresDatabaseError): ...
+class _PostgresInternalError(_PostgresDatabaseError): ...
+class _PostgresProgrammingError(_PostgresDatabaseError): ...
+class _PostgresNotSupportedError(_PostgresDatabaseError): ...
+
 class _PostgresModule:
     """``puff._native.postgres`` (present when built with the `postgres` feature)."""
 
     NativeConnection: type[_PostgresNativeConnection]
     Column: type[_PostgresColumn]
-    Warning: type[Exception]
-    Error: type[Exception]
-    InterfaceError: type[Exception]
-    DatabaseError: type[Exception]
-    DataError: type[Exception]
-    OperationalError: type[Exception]
-    IntegrityError: type[Exception]
-    InternalError: type[Exception]
-    ProgrammingError: type[Exception]
-    NotSupportedError: type[Exception]
+    Warning: type[_PostgresWarning]
+    Error: type[_PostgresError]
+    InterfaceError: type[_PostgresInterfaceError]
+    DatabaseError: type[_PostgresDatabaseError]
+    DataError: type[_PostgresDataError]
+    OperationalError: type[_PostgresOperationalError]
+    IntegrityError: type[_PostgresIntegrityError]
+    InternalError: type[_PostgresInternalError]
+    ProgrammingError: type[_PostgresProgrammingError]
+    NotSupportedError: type[_PostgresNotSupportedError]
     def connect(
         self, name: str = "default", database: str | None = None
     ) -> _PostgresNativeConnection: ...
@@ -117,17 +134,25 @@ class _RedisNativeClient:
         raise_on_error: bool = True,
     ) -> Any: ...
 
+class _RedisError(PuffError): ...
+class _RedisResponseError(_RedisError): ...
+class _RedisNoScriptError(_RedisResponseError): ...
+class _RedisExecAbortError(_RedisResponseError): ...
+class _RedisConnectionError(_RedisError): ...
+class _RedisTimeoutError(_RedisError): ...
+class _RedisDataError(_RedisError): ...
+
 class _RedisModule:
     """``puff._native.redis`` (present when built with the `redis` feature)."""
 
     NativeRedis: type[_RedisNativeClient]
-    RedisError: type[PuffError]
-    ResponseError: type[PuffError]
-    ConnectionError: type[PuffError]
-    TimeoutError: type[PuffError]
-    DataError: type[PuffError]
-    NoScriptError: type[PuffError]  # a ResponseError
-    ExecAbortError: type[PuffError]  # a ResponseError
+    RedisError: type[_RedisError]
+    ResponseError: type[_RedisResponseError]
+    ConnectionError: type[_RedisConnectionError]
+    TimeoutError: type[_RedisTimeoutError]
+    DataError: type[_RedisDataError]
+    NoScriptError: type[_RedisNoScriptError]
+    ExecAbortError: type[_RedisExecAbortError]
     def client(self, name: str = "default") -> _RedisNativeClient: ...
     def pool_names(self) -> list[str]: ...
     def pool_status(self, name: str = "default") -> dict[str, int]: ...
@@ -262,15 +287,20 @@ class _HttpClient:
     def delete(self, url: str, **kwargs: Any) -> Any: ...
     def head(self, url: str, **kwargs: Any) -> Any: ...
 
+class _HttpError(PuffIOError): ...
+class _HttpConnectError(_HttpError): ...
+class _HttpTimeoutError(_HttpError): ...
+class _HttpJSONDecodeError(_HttpError): ...
+
 class _HttpModule:
     """``puff._native.http`` (present when built with the `http` feature)."""
 
     HttpClient: type[_HttpClient]
     HttpResponse: type[_HttpResponse]
-    HttpError: type[PuffError]
-    ConnectError: type[PuffError]
-    TimeoutError: type[PuffError]
-    JSONDecodeError: type[PuffError]
+    HttpError: type[_HttpError]
+    ConnectError: type[_HttpConnectError]
+    TimeoutError: type[_HttpTimeoutError]
+    JSONDecodeError: type[_HttpJSONDecodeError]
     def client(self, name: str = "default") -> _HttpClient: ...
 
 http: _HttpModule

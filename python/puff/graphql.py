@@ -51,9 +51,12 @@ import inspect
 import types
 import typing
 import uuid
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from puff import PuffNotRunningError, _native
+
+if TYPE_CHECKING:
+    from puff._native import _GraphQLModule
 
 __all__ = [
     "GraphQL",
@@ -66,7 +69,9 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_native_gql: Any = getattr(_native, "graphql", None) if _native is not None else None
+_native_gql: _GraphQLModule | None = (
+    getattr(_native, "graphql", None) if _native is not None else None
+)
 
 if _native is not None and _native_gql is None:
     raise ImportError(
@@ -125,7 +130,7 @@ def named_graphql(name: str) -> GraphQL:
 global_graphql = GraphQL("default")
 
 
-def _require_native() -> Any:
+def _require_native() -> _GraphQLModule:
     if _native_gql is None:
         raise PuffNotRunningError(
             "puff.graphql works only inside the Puff runtime (`puff-cli` with a [[graphql]] "

@@ -22,36 +22,42 @@ itself a ``puff.PuffIOError``); 4xx/5xx responses are returned, not raised.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from puff import PuffError, _require_native
+from puff import PuffError, _native, _require_native
 
-try:
-    from puff._native import http as _http  # type: ignore[attr-defined]
-except ImportError:  # outside the runtime
-    _http = None
+if TYPE_CHECKING:
+    from puff._native import _HttpClient, _HttpModule
 
-if _http is not None:
+# None outside the runtime, or in a build without the `http` feature.
+_http: _HttpModule | None = getattr(_native, "http", None) if _native is not None else None
+
+if TYPE_CHECKING:  # the native classes, as puff/_native.pyi describes them
+    from puff._native import _HttpConnectError as ConnectError
+    from puff._native import _HttpError as HttpError
+    from puff._native import _HttpJSONDecodeError as JSONDecodeError
+    from puff._native import _HttpTimeoutError as TimeoutError  # noqa: A004
+elif _http is not None:
     HttpError = _http.HttpError
     ConnectError = _http.ConnectError
     TimeoutError = _http.TimeoutError  # noqa: A001 - mirrors the native module
     JSONDecodeError = _http.JSONDecodeError
 else:
 
-    class HttpError(PuffError):  # type: ignore[no-redef]
+    class HttpError(PuffError):
         """An HTTP request made with puff.http failed."""
 
-    class ConnectError(HttpError):  # type: ignore[no-redef]
+    class ConnectError(HttpError):
         pass
 
-    class TimeoutError(HttpError):  # type: ignore[no-redef]  # noqa: A001
+    class TimeoutError(HttpError):  # noqa: A001
         pass
 
-    class JSONDecodeError(HttpError):  # type: ignore[no-redef]
+    class JSONDecodeError(HttpError):
         pass
 
 
-def named_client(name: str = "default") -> Any:
+def named_client(name: str = "default") -> _HttpClient:
     """The client configured as ``[[http_client]] name = "..."`` (``default`` always exists)."""
     _require_native()
     if _http is None:
@@ -63,7 +69,7 @@ class _GlobalClient:
     """``global_http_client``: usable as ``global_http_client.get(...)`` or
     ``global_http_client().get(...)`` (both spellings appear in the Puff docs)."""
 
-    def __call__(self) -> Any:
+    def __call__(self) -> _HttpClient:
         return named_client("default")
 
     def __getattr__(self, name: str) -> Any:

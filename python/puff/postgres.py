@@ -19,9 +19,12 @@ import contextvars
 import datetime
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from puff import PuffNotRunningError, _native
+
+if TYPE_CHECKING:
+    from puff._native import _PostgresModule
 
 __all__ = [
     "apilevel",
@@ -64,7 +67,9 @@ apilevel = "2.0"
 threadsafety = 1
 paramstyle = "pyformat"
 
-_native_pg: Any = getattr(_native, "postgres", None) if _native is not None else None
+_native_pg: _PostgresModule | None = (
+    getattr(_native, "postgres", None) if _native is not None else None
+)
 
 if _native is not None and _native_pg is None:
     raise ImportError(
@@ -73,7 +78,19 @@ if _native is not None and _native_pg is None:
         "or `cargo build -p puff-cli --features postgres`)"
     )
 
-if _native_pg is not None:
+if TYPE_CHECKING:  # the native classes, as puff/_native.pyi describes them
+    from puff._native import _PostgresColumn as Column
+    from puff._native import _PostgresDatabaseError as DatabaseError
+    from puff._native import _PostgresDataError as DataError
+    from puff._native import _PostgresError as Error
+    from puff._native import _PostgresIntegrityError as IntegrityError
+    from puff._native import _PostgresInterfaceError as InterfaceError
+    from puff._native import _PostgresInternalError as InternalError
+    from puff._native import _PostgresNotSupportedError as NotSupportedError
+    from puff._native import _PostgresOperationalError as OperationalError
+    from puff._native import _PostgresProgrammingError as ProgrammingError
+    from puff._native import _PostgresWarning as Warning  # noqa: A004
+elif _native_pg is not None:
     Warning = _native_pg.Warning  # noqa: A001
     Error = _native_pg.Error
     InterfaceError = _native_pg.InterfaceError
@@ -133,7 +150,7 @@ else:  # outside the runtime: importable for tools and type checkers
         table_column: int | None
 
 
-def _require_native() -> Any:
+def _require_native() -> _PostgresModule:
     if _native_pg is None:
         raise PuffNotRunningError(
             "puff.postgres works only inside the Puff runtime (`puff-cli`, or a Rust binary "

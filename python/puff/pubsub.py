@@ -22,9 +22,12 @@ from a greenlet (returns its result) and from a coroutine on Puff's event loop
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import TYPE_CHECKING, Union
 
 from puff import PuffNotRunningError, _native
+
+if TYPE_CHECKING:
+    from puff._native import _PubSubModule, _PubSubNativeClient, _PubSubNativeConnection
 
 __all__ = [
     "PubSubClient",
@@ -35,7 +38,9 @@ __all__ = [
     "names",
 ]
 
-_native_pubsub: Any = getattr(_native, "pubsub", None) if _native is not None else None
+_native_pubsub: _PubSubModule | None = (
+    getattr(_native, "pubsub", None) if _native is not None else None
+)
 
 if _native is not None and _native_pubsub is None:
     raise ImportError(
@@ -43,11 +48,13 @@ if _native is not None and _native_pubsub is None:
         "rebuild with it enabled (e.g. `cargo build -p puff-cli --features pubsub`)"
     )
 
-if _native_pubsub is not None and hasattr(_native_pubsub, "PubSubMessage"):
+if TYPE_CHECKING:  # the native class, as puff/_native.pyi describes it
+    from puff._native import _PubSubMessage as PubSubMessage
+elif _native_pubsub is not None and hasattr(_native_pubsub, "PubSubMessage"):
     PubSubMessage = _native_pubsub.PubSubMessage
 else:  # outside the runtime: importable for tools and type checkers
 
-    class PubSubMessage:  # type: ignore[no-redef]
+    class PubSubMessage:
         """A received message (created by the runtime only)."""
 
         channel: str
@@ -56,7 +63,7 @@ else:  # outside the runtime: importable for tools and type checkers
         from_connection_id: str
 
 
-def _require_native() -> Any:
+def _require_native() -> _PubSubModule:
     if _native_pubsub is None:
         raise PuffNotRunningError(
             "puff.pubsub works only inside the Puff runtime (`puff-cli`, or a Rust binary "
@@ -73,7 +80,7 @@ class PubSubConnection:
 
     Use it as a context manager (or call ``close()``) to unsubscribe from everything."""
 
-    def __init__(self, native: Any) -> None:
+    def __init__(self, native: _PubSubNativeConnection) -> None:
         self._native = native
 
     @property
@@ -122,10 +129,10 @@ class PubSubClient:
 
     def __init__(self, name: str = "default") -> None:
         self._name = name
-        self._client: Any = None
+        self._client: _PubSubNativeClient | None = None
 
     @property
-    def _native(self) -> Any:
+    def _native(self) -> _PubSubNativeClient:
         if self._client is None:
             self._client = _require_native().client(self._name)
         return self._client

@@ -49,9 +49,12 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union, cast
 
 from puff import PuffError, PuffNotRunningError, _native
+
+if TYPE_CHECKING:
+    from puff._native import _RedisModule, _RedisNativeClient
 
 __all__ = [
     "BitFieldOperation",
@@ -70,7 +73,9 @@ __all__ = [
     "pool_names",
 ]
 
-_native_redis: Any = getattr(_native, "redis", None) if _native is not None else None
+_native_redis: _RedisModule | None = (
+    getattr(_native, "redis", None) if _native is not None else None
+)
 
 if _native is not None and _native_redis is None:
     raise ImportError(
@@ -78,7 +83,15 @@ if _native is not None and _native_redis is None:
         "rebuild with it enabled (e.g. `cargo build -p puff-cli --features redis`)"
     )
 
-if _native_redis is not None:
+if TYPE_CHECKING:  # the native classes, as puff/_native.pyi describes them
+    from puff._native import _RedisConnectionError as ConnectionError  # noqa: A004
+    from puff._native import _RedisDataError as DataError
+    from puff._native import _RedisError as RedisError
+    from puff._native import _RedisExecAbortError as ExecAbortError
+    from puff._native import _RedisNoScriptError as NoScriptError
+    from puff._native import _RedisResponseError as ResponseError
+    from puff._native import _RedisTimeoutError as TimeoutError  # noqa: A004
+elif _native_redis is not None:
     RedisError = _native_redis.RedisError
     ResponseError = _native_redis.ResponseError
     ConnectionError = _native_redis.ConnectionError  # noqa: A001 - redis-py's name
@@ -88,29 +101,29 @@ if _native_redis is not None:
     ExecAbortError = _native_redis.ExecAbortError
 else:  # outside the runtime: importable for tools and type checkers
 
-    class RedisError(PuffError):  # type: ignore[no-redef]
+    class RedisError(PuffError):
         """Base class of the errors raised by puff.redis."""
 
-    class ResponseError(RedisError):  # type: ignore[no-redef]
+    class ResponseError(RedisError):
         """The server answered with an error reply (e.g. ``WRONGTYPE ...``)."""
 
-    class ConnectionError(RedisError):  # type: ignore[no-redef]  # noqa: A001
+    class ConnectionError(RedisError):  # noqa: A001
         """The server is unreachable or the connection broke."""
 
-    class TimeoutError(RedisError):  # type: ignore[no-redef]  # noqa: A001
+    class TimeoutError(RedisError):  # noqa: A001
         """No connection or no reply within the configured timeout."""
 
-    class DataError(RedisError):  # type: ignore[no-redef]
+    class DataError(RedisError):
         """An argument cannot be sent to Redis (e.g. a bool or None)."""
 
-    class NoScriptError(ResponseError):  # type: ignore[no-redef]
+    class NoScriptError(ResponseError):
         """EVALSHA of a script the server does not have (``NOSCRIPT``)."""
 
-    class ExecAbortError(ResponseError):  # type: ignore[no-redef]
+    class ExecAbortError(ResponseError):
         """A transaction was discarded because a queued command was rejected."""
 
 
-def _require_native() -> Any:
+def _require_native() -> _RedisModule:
     if _native_redis is None:
         raise PuffNotRunningError(
             "puff.redis works only inside the Puff runtime (`puff-cli`, or a Rust binary "
@@ -127,6 +140,8 @@ StreamIdT = Union[int, bytes, str, memoryview]
 ZScoreBoundT = Union[float, str]
 # `set` is also a method name of the command classes: spell the reply type outside them.
 Members = set[bytes]
+# `type` too (TYPE is a command): a score conversion is a class or any function.
+ScoreCast = Union[type, Callable[[Any], Any]]
 ScorePairs = list[tuple[bytes, Any]]
 Post = Callable[..., Any]
 
@@ -862,7 +877,11 @@ class _Commands:
         alpha: bool = False,
     ) -> list[Any]:
         """As redis-py does, this sends SORT (SORT_RO's reply is the same)."""
-        return self.sort(key, start=start, num=num, by=by, get=get, desc=desc, alpha=alpha)
+        # Without `store`, SORT replies with the list.
+        return cast(
+            "list[Any]",
+            self.sort(key, start=start, num=num, by=by, get=get, desc=desc, alpha=alpha),
+        )
 
     # ---- scans ------------------------------------------------------------------------
 
@@ -906,7 +925,7 @@ class _Commands:
         cursor: int = 0,
         match: KeyT | None = None,
         count: int | None = None,
-        score_cast_func: type | Callable[[Any], Any] = float,
+        score_cast_func: ScoreCast = float,
     ) -> tuple[int, ScorePairs]:
         args = ["ZSCAN", name, cursor, *_optional("MATCH", match), *_optional("COUNT", count)]
         return self._execute(args, post=_bind(_zscan_reply, {"score_cast_func": score_cast_func}))
@@ -1423,7 +1442,7 @@ class _Commands:
         name: KeyT,
         value: EncodableT,
         withscore: bool = False,
-        score_cast_func: type | Callable[[Any], Any] = float,
+        score_cast_func: ScoreCast = float,
     ) -> int | list[Any] | None:
         return self._rank("ZRANK", name, value, withscore, score_cast_func)
 
@@ -1432,7 +1451,7 @@ class _Commands:
         name: KeyT,
         value: EncodableT,
         withscore: bool = False,
-        score_cast_func: type | Callable[[Any], Any] = float,
+        score_cast_func: ScoreCast = float,
     ) -> int | list[Any] | None:
         return self._rank("ZREVRANK", name, value, withscore, score_cast_func)
 
@@ -1509,7 +1528,7 @@ class _Commands:
         end: EncodableT,
         desc: bool = False,
         withscores: bool = False,
-        score_cast_func: type | Callable[[Any], Any] = float,
+        score_cast_func: ScoreCast = float,
         byscore: bool = False,
         bylex: bool = False,
         offset: int | None = None,
@@ -1580,7 +1599,7 @@ class _Commands:
         start: int,
         end: int,
         withscores: bool = False,
-        score_cast_func: type | Callable[[Any], Any] = float,
+        score_cast_func: ScoreCast = float,
     ) -> list[Any]:
         args = ["ZREVRANGE", name, start, end, *(["WITHSCORES"] if withscores else [])]
         return self._scored(args, withscores, score_cast_func)
@@ -1593,7 +1612,7 @@ class _Commands:
         start: int | None = None,
         num: int | None = None,
         withscores: bool = False,
-        score_cast_func: type | Callable[[Any], Any] = float,
+        score_cast_func: ScoreCast = float,
     ) -> list[Any]:
         args = ["ZRANGEBYSCORE", name, min, max, *_limit(start, num)]
         args += ["WITHSCORES"] if withscores else []
@@ -1607,7 +1626,7 @@ class _Commands:
         start: int | None = None,
         num: int | None = None,
         withscores: bool = False,
-        score_cast_func: type | Callable[[Any], Any] = float,
+        score_cast_func: ScoreCast = float,
     ) -> list[Any]:
         args = ["ZREVRANGEBYSCORE", name, max, min, *_limit(start, num)]
         args += ["WITHSCORES"] if withscores else []
@@ -1655,7 +1674,7 @@ class _Commands:
         keys: Sequence[KeyT] | Mapping[KeyT, float],
         aggregate: str | None = None,
         withscores: bool = False,
-        score_cast_func: type | Callable[[Any], Any] = float,
+        score_cast_func: ScoreCast = float,
     ) -> list[Any]:
         args = _zaggregate_args("ZUNION", None, keys, aggregate, withscores)
         return self._scored(args, withscores, score_cast_func)
@@ -2896,7 +2915,8 @@ class Script:
         try:
             return await first
         except NoScriptError:
-            self.sha = await target.script_load(self.script)
+            # From a coroutine every command returns an awaitable of its reply.
+            self.sha = await cast("Awaitable[str]", target.script_load(self.script))
             return await target.evalsha(self.sha, numkeys, *values)
 
 
@@ -2906,14 +2926,14 @@ class RedisClient(_Commands):
 
     def __init__(self, name: str = "default") -> None:
         self._name = name
-        self._client: Any = None
+        self._client: _RedisNativeClient | None = None
 
     @property
     def name(self) -> str:
         return self._name
 
     @property
-    def _native(self) -> Any:
+    def _native(self) -> _RedisNativeClient:
         if self._client is None:
             self._client = _require_native().client(self._name)
         return self._client
@@ -2963,7 +2983,7 @@ class RedisClient(_Commands):
         name: KeyT,
         match: KeyT | None = None,
         count: int | None = None,
-        score_cast_func: type | Callable[[Any], Any] = float,
+        score_cast_func: ScoreCast = float,
     ) -> Iterator[tuple[bytes, Any]] | AsyncIterator[tuple[bytes, Any]]:
         return _cursor_iter(
             lambda cursor: self.zscan(name, cursor, match, count, score_cast_func), _same
@@ -3023,7 +3043,9 @@ class Pipeline(_Commands):
         if scripts:  # EVALSHA needs the scripts on the server: load the missing ones first
             known = self._client.script_exists(*[s.sha for s in scripts])
             if inspect.isawaitable(known):
-                return self._load_then_send(known, scripts, queued, posts, raise_on_error)
+                # From a coroutine execute() returns an awaitable of the replies.
+                sent = self._load_then_send(known, scripts, queued, posts, raise_on_error)
+                return cast("list[Any]", sent)
             for script, exists in zip(scripts, known):
                 if not exists:
                     self._client.script_load(script.script)
@@ -3039,7 +3061,7 @@ class Pipeline(_Commands):
     ) -> list[Any]:
         for script, exists in zip(scripts, await known):
             if not exists:
-                await self._client.script_load(script.script)
+                await cast("Awaitable[str]", self._client.script_load(script.script))
         return await self._send(queued, posts, raise_on_error)
 
     def _send(

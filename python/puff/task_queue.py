@@ -25,9 +25,12 @@ from __future__ import annotations
 
 import inspect
 import sys
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from puff import PuffError, PuffNotRunningError, _native
+
+if TYPE_CHECKING:
+    from puff._native import _TaskQueueModule, _TaskQueueNative
 
 __all__ = [
     "DEFAULT_KEEP_RESULTS_FOR_MS",
@@ -42,7 +45,9 @@ __all__ = [
 DEFAULT_TIMEOUT_MS = 30 * 1000
 DEFAULT_KEEP_RESULTS_FOR_MS = 5 * 60 * 1000
 
-_native_tq: Any = getattr(_native, "task_queue", None) if _native is not None else None
+_native_tq: _TaskQueueModule | None = (
+    getattr(_native, "task_queue", None) if _native is not None else None
+)
 
 if _native is not None and _native_tq is None:
     raise ImportError(
@@ -50,11 +55,13 @@ if _native is not None and _native_tq is None:
         "include: rebuild with it enabled (e.g. `cargo build -p puff-cli --features tasks`)"
     )
 
-if _native_tq is not None:
+if TYPE_CHECKING:  # the native class, as puff/_native.pyi describes it
+    from puff._native import _TaskError as TaskError
+elif _native_tq is not None:
     TaskError = _native_tq.TaskError
 else:  # outside the runtime: importable for tools and type checkers
 
-    class TaskError(PuffError):  # type: ignore[no-redef]
+    class TaskError(PuffError):
         """The task raised (or could not run)."""
 
         task_id: str
@@ -63,7 +70,7 @@ else:  # outside the runtime: importable for tools and type checkers
         traceback: str
 
 
-def _require_native() -> Any:
+def _require_native() -> _TaskQueueModule:
     if _native_tq is None:
         raise PuffNotRunningError(
             "puff.task_queue works only inside the Puff runtime (`puff-cli`, or a Rust "
@@ -106,10 +113,10 @@ class TaskQueue:
 
     def __init__(self, name: str = "default") -> None:
         self._name = name
-        self._queue: Any = None
+        self._queue: _TaskQueueNative | None = None
 
     @property
-    def _native(self) -> Any:
+    def _native(self) -> _TaskQueueNative:
         if self._queue is None:
             self._queue = _require_native().client(self._name)
         return self._queue

@@ -64,7 +64,8 @@ enum Command {
     Serve(serve::Args),
     /// The whole check suite, as CI runs it
     ///
-    /// Runs setup, cargo fmt --check, clippy, build, cargo test, ruff, pytest
+    /// Runs setup, cargo fmt --check, clippy (the workspace, then puff-core with each
+    /// feature alone), build, cargo test, ruff, mypy on python/puff, pytest
     /// tests/integration and the in-runtime tests (tests/runtime, postgres, redis, tasks,
     /// graphql, django); stops at the first failure.
     Test,

@@ -203,9 +203,9 @@ def mogrify(query: str, params: Sequence[Any] | Mapping[str, Any] | None) -> str
             if close < 0 or query[close + 1 : close + 2] != "s":
                 raise ValueError(f"incomplete placeholder at position {i}")
             key = query[i + 2 : close]
-            if key not in params:  # type: ignore[operator]
+            if key not in params:
                 raise KeyError(key)
-            out.append(adapt(params[key]).getquoted().decode())  # type: ignore[index]
+            out.append(adapt(params[key]).getquoted().decode())  # type: ignore[call-overload]
             i = close + 2
         else:
             raise ValueError(f"unsupported format character {nxt!r} at position {i}")
@@ -263,7 +263,7 @@ def parse_dsn(dsn: str) -> dict[str, str]:
         from urllib.parse import unquote, urlsplit
 
         url = urlsplit(dsn)
-        out = {
+        out: dict[str, str] = {
             k: v
             for k, v in {
                 "user": unquote(url.username or ""),
@@ -275,10 +275,10 @@ def parse_dsn(dsn: str) -> dict[str, str]:
             if v
         }
         for part in filter(None, url.query.split("&")):
-            key, _, value = part.partition("=")
-            out[key] = unquote(value)
+            key, _, raw = part.partition("=")
+            out[key] = unquote(raw)
         return out
-    out: dict[str, str] = {}
+    out = {}
     i, n = 0, len(dsn)
     while i < n:
         while i < n and dsn[i].isspace():
@@ -534,7 +534,7 @@ class connection(_pg.Connection):  # noqa: N801 (psycopg2 name)
     def server_version(self) -> int:
         return self.info.server_version
 
-    def cursor(  # type: ignore[override]
+    def cursor(
         self,
         name: str | None = None,
         cursor_factory: Any = None,

@@ -67,11 +67,11 @@ class Range:
 
     @property
     def lower_inc(self) -> bool:
-        return bool(self.bounds) and self.lower is not None and self.bounds[0] == "["
+        return self.bounds is not None and self.lower is not None and self.bounds[0] == "["
 
     @property
     def upper_inc(self) -> bool:
-        return bool(self.bounds) and self.upper is not None and self.bounds[1] == "]"
+        return self.bounds is not None and self.upper is not None and self.bounds[1] == "]"
 
     @property
     def lower_inf(self) -> bool:

@@ -21,7 +21,7 @@ class Composable:
         return Composed([self, other])
 
     def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self._wrapped == other._wrapped  # type: ignore[attr-defined]
+        return type(self) is type(other) and self._wrapped == other._wrapped
 
     def __hash__(self) -> int:
         return hash((type(self), repr(self._wrapped)))

@@ -213,7 +213,7 @@ def _greenlet_local_connections() -> None:
             delattr(storage, alias)
             bucket.append(conn)
 
-    connections.create_connection = create_connection  # type: ignore[method-assign]
+    connections.create_connection = create_connection
     signals.request_finished.connect(
         recycle, weak=False, dispatch_uid="puff.contrib.django.recycle"
     )
