@@ -65,8 +65,9 @@ enum Command {
     /// The whole check suite, as CI runs it
     ///
     /// Runs setup, cargo fmt --check, clippy, build, cargo test, ruff, pytest
-    /// tests/integration and the in-runtime tests (tests/runtime, postgres, redis, tasks,
-    /// graphql, django); stops at the first failure.
+    /// tests/integration, the in-runtime tests (tests/runtime, postgres, redis, tasks,
+    /// graphql, django) and Django's own test suite on psycopg2 vs Puff
+    /// (tests/django_suite); stops at the first failure.
     Test,
     /// Benchmarks of Puff against its peers on this machine (default: http)
     Bench(bench::Args),
