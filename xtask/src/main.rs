@@ -66,8 +66,9 @@ enum Command {
     ///
     /// Runs setup, cargo fmt --check, clippy (the workspace, then puff-core with each
     /// feature alone), build, cargo test, ruff, mypy on python/puff, pytest
-    /// tests/integration and the in-runtime tests (tests/runtime, postgres, redis, tasks,
-    /// graphql, django); stops at the first failure.
+    /// tests/integration, the in-runtime tests (tests/runtime, postgres, redis, tasks,
+    /// graphql, django) and Django's own test suite on psycopg2 vs Puff
+    /// (tests/django_suite); stops at the first failure.
     Test,
     /// Benchmarks of Puff against its peers on this machine (default: http)
     Bench(bench::Args),
