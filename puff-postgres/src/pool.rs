@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use mobc::async_trait;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{Kind, ToSql, Type};
 use tokio_postgres::{Client, NoTls, Statement};
 
 use crate::config::PostgresConfig;
@@ -21,13 +21,21 @@ const RECHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
 /// Most prepared statements cached per connection.
 const STATEMENT_CACHE_SIZE: usize = 512;
 
+/// Prepared statements of one SQL text, by the parameter type OIDs they were prepared with.
+type StatementVariants = Vec<(Box<[u32]>, Statement)>;
+
 /// A pooled tokio-postgres client with its prepared statement cache.
 pub struct PgClient {
     client: Client,
-    statements: HashMap<String, Statement>,
+    /// Keyed by SQL, then by parameter OIDs (the same text may run with an int one time
+    /// and a NULL the next: each typing is its own prepared statement).
+    statements: HashMap<String, StatementVariants>,
     url: String,
     /// The `TimeZone` this session was set to, if the pool sets one.
     timezone: Option<String>,
+    /// The session's actual `TimeZone` (the server's default, the pool's or a later
+    /// `SET`), which timestamptz results are shown in.
+    session_zone: Option<std::sync::Arc<str>>,
     /// When the pool last handed it out (or opened it).
     checked_out_at: std::time::Instant,
 }
@@ -70,6 +78,7 @@ impl mobc::Manager for PgManager {
             .connect(NoTls)
             .await
             .map_err(|e| PgError::from_pg(e, &self.redacted_url))?;
+        let server_zone = connection.parameter("TimeZone").map(std::sync::Arc::from);
         let url = self.redacted_url.clone();
         tokio::spawn(async move {
             if let Err(e) = connection.await {
@@ -93,6 +102,10 @@ impl mobc::Manager for PgManager {
             client,
             statements: HashMap::new(),
             url: self.redacted_url.clone(),
+            session_zone: timezone
+                .as_deref()
+                .map(std::sync::Arc::from)
+                .or(server_zone),
             timezone,
             checked_out_at: std::time::Instant::now(),
         })
@@ -120,6 +133,9 @@ impl mobc::Manager for PgManager {
                 .await
                 .map_err(|e| PgError::from_pg(e, &self.redacted_url))?;
             conn.timezone = tz;
+            conn.refresh_session_zone()
+                .await
+                .map_err(|e| PgError::from_pg(e, &self.redacted_url))?;
             return Ok(conn);
         }
         if conn.client.is_closed() {
@@ -197,6 +213,8 @@ pub struct QueryResult {
     pub rows: Vec<Vec<Value>>,
     /// Rows returned or affected; -1 when unknown (several statements at once).
     pub rows_affected: i64,
+    /// The session `TimeZone` the statement ran in (timestamptz values are shown in it).
+    pub session_zone: Option<std::sync::Arc<str>>,
 }
 
 impl PgClient {
@@ -214,21 +232,97 @@ impl PgClient {
         PgError::from_pg(e, &self.url)
     }
 
-    async fn prepare_cached(&mut self, sql: &str) -> Result<Statement, tokio_postgres::Error> {
-        if let Some(stmt) = self.statements.get(sql) {
+    /// The session's `TimeZone`, as the server reports it.
+    pub fn session_zone(&self) -> Option<&str> {
+        self.session_zone.as_deref()
+    }
+
+    /// Ask the server for the session's `TimeZone` (after a statement may have changed it).
+    async fn refresh_session_zone(&mut self) -> Result<(), tokio_postgres::Error> {
+        let rows = self.client.simple_query("SHOW TimeZone").await?;
+        for message in rows {
+            if let tokio_postgres::SimpleQueryMessage::Row(row) = message
+                && let Some(zone) = row.get(0)
+            {
+                self.session_zone = Some(std::sync::Arc::from(zone));
+            }
+        }
+        Ok(())
+    }
+
+    /// A statement prepared for `sql` with parameters of types `oids` (0: inferred by the
+    /// server), from the cache if it was prepared before.
+    ///
+    /// A parameter left to inference that the server cannot type ("could not determine
+    /// data type of parameter $n", e.g. `%s IS NULL`) is prepared as `text` instead: what
+    /// an unknown-typed literal becomes in the same place.
+    async fn prepare_cached(
+        &mut self,
+        sql: &str,
+        oids: &[u32],
+    ) -> Result<Statement, tokio_postgres::Error> {
+        if let Some(variants) = self.statements.get(sql)
+            && let Some((_, stmt)) = variants.iter().find(|(o, _)| **o == *oids)
+        {
             return Ok(stmt.clone());
         }
-        let stmt = self.client.prepare(sql).await?;
+        let stmt = if oids.iter().all(|o| *o == 0) {
+            self.client.prepare(sql).await?
+        } else {
+            let mut types: Vec<Type> = oids.iter().map(|o| param_type(*o)).collect();
+            loop {
+                match self.client.prepare_typed(sql, &types).await {
+                    Ok(stmt) => break stmt,
+                    Err(e) => match indeterminate_parameter(&e) {
+                        Some(n) if n < types.len() && types[n].oid() == 0 => {
+                            types[n] = Type::TEXT;
+                        }
+                        _ => return Err(e),
+                    },
+                }
+            }
+        };
         if self.statements.len() >= STATEMENT_CACHE_SIZE {
             self.statements.clear();
         }
-        self.statements.insert(sql.to_owned(), stmt.clone());
+        self.statements
+            .entry(sql.to_owned())
+            .or_default()
+            .push((oids.into(), stmt.clone()));
         Ok(stmt)
     }
 
-    /// Run one statement with `$1, $2, ...` parameters (a prepared statement, cached per
-    /// connection). Without parameters, text holding several statements runs as a batch.
+    /// Run one statement with `$1, $2, ...` parameters whose types the server infers (a
+    /// prepared statement, cached per connection). Without parameters, text holding
+    /// several statements runs as a batch.
     pub async fn query(&mut self, sql: &str, params: &[Value]) -> Result<QueryResult, PgError> {
+        self.query_typed(sql, params, &[]).await
+    }
+
+    /// [`PgClient::query`] with the parameters' type OIDs given (0: inferred; `oids`
+    /// empty: all inferred), see [`Value::param_oid`].
+    pub async fn query_typed(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        oids: &[u32],
+    ) -> Result<QueryResult, PgError> {
+        let result = self.query_inner(sql, params, oids).await;
+        if result.is_ok() && may_set_time_zone(sql) {
+            self.refresh_session_zone().await.map_err(|e| self.err(e))?;
+        }
+        result.map(|mut r| {
+            r.session_zone = self.session_zone.clone();
+            r
+        })
+    }
+
+    async fn query_inner(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        oids: &[u32],
+    ) -> Result<QueryResult, PgError> {
         if params.is_empty() && has_several_statements(sql) {
             self.client
                 .batch_execute(sql)
@@ -239,7 +333,15 @@ impl PgClient {
                 ..QueryResult::default()
             });
         }
-        let stmt = self.prepare_cached(sql).await.map_err(|e| self.err(e))?;
+        let oids = if oids.is_empty() {
+            &vec![0; params.len()][..]
+        } else {
+            oids
+        };
+        let stmt = self
+            .prepare_cached(sql, oids)
+            .await
+            .map_err(|e| self.err(e))?;
         if stmt.params().len() != params.len() {
             return Err(PgError::Interface(format!(
                 "the statement has {} parameters but {} values were given",
@@ -278,9 +380,8 @@ impl PgClient {
                 i64::try_from(n).unwrap_or(i64::MAX)
             };
             return Ok(QueryResult {
-                columns: Vec::new(),
-                rows: Vec::new(),
                 rows_affected,
+                ..QueryResult::default()
             });
         }
         let rows = self
@@ -317,12 +418,16 @@ impl PgClient {
             columns,
             rows_affected: out.len() as i64,
             rows: out,
+            session_zone: None,
         })
     }
 
     /// Number of result columns of `sql` (prepared and cached).
-    pub async fn prepare_columns(&mut self, sql: &str) -> Result<usize, PgError> {
-        let stmt = self.prepare_cached(sql).await.map_err(|e| self.err(e))?;
+    pub async fn prepare_columns(&mut self, sql: &str, oids: &[u32]) -> Result<usize, PgError> {
+        let stmt = self
+            .prepare_cached(sql, oids)
+            .await
+            .map_err(|e| self.err(e))?;
         Ok(stmt.columns().len())
     }
 
@@ -334,8 +439,12 @@ impl PgClient {
         &mut self,
         sql: &str,
         param_sets: &[Vec<Value>],
+        oids: &[u32],
     ) -> Result<i64, PgError> {
-        let stmt = self.prepare_cached(sql).await.map_err(|e| self.err(e))?;
+        let stmt = self
+            .prepare_cached(sql, oids)
+            .await
+            .map_err(|e| self.err(e))?;
         for params in param_sets {
             if stmt.params().len() != params.len() {
                 return Err(PgError::Interface(format!(
@@ -368,6 +477,45 @@ impl PgClient {
             .await
             .map_err(|e| self.err(e))
     }
+}
+
+/// The type to prepare a parameter of type `oid` with: only its OID reaches the server
+/// (tokio-postgres learns the rest from the server's answer), so extension types such as
+/// hstore need no lookup here.
+fn param_type(oid: u32) -> Type {
+    Type::from_oid(oid)
+        .unwrap_or_else(|| Type::new(String::new(), oid, Kind::Simple, String::new()))
+}
+
+/// `n` (0-based) when `e` is the server's "could not determine data type of parameter
+/// $n+1".
+fn indeterminate_parameter(e: &tokio_postgres::Error) -> Option<usize> {
+    let db = e.as_db_error()?;
+    if *db.code() != tokio_postgres::error::SqlState::INDETERMINATE_DATATYPE {
+        return None;
+    }
+    let at = db.message().rfind('$')?;
+    let n: usize = db.message()[at + 1..].trim().parse().ok()?;
+    n.checked_sub(1)
+}
+
+/// Whether `sql` may change the session's `TimeZone` (`SET TIME ZONE`, `SET timezone`,
+/// `RESET ALL`, `set_config('TimeZone', ...)`): the zone is asked for again afterwards.
+fn may_set_time_zone(sql: &str) -> bool {
+    let contains = |word: &[u8]| {
+        sql.as_bytes()
+            .windows(word.len())
+            .any(|w| w.eq_ignore_ascii_case(word))
+    };
+    let head = sql.trim_start().as_bytes();
+    let starts = |word: &[u8]| {
+        head.get(..word.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(word))
+    };
+    ((starts(b"SET") || starts(b"RESET")) && (contains(b"zone") || contains(b" all")))
+        // (Exact-case searches: the usual spellings, without a scan per byte.)
+        || sql.contains("set_config")
+        || sql.contains("SET_CONFIG")
 }
 
 /// Whether `sql` holds more than one statement: a `;` outside quotes, dollar quotes and
