@@ -36,6 +36,10 @@ pub struct PgClient {
     /// The session's actual `TimeZone` (the server's default, the pool's or a later
     /// `SET`), which timestamptz results are shown in.
     session_zone: Option<std::sync::Arc<str>>,
+    /// A statement that may have set the zone ran since the last transaction end.
+    zone_set_in_transaction: bool,
+    /// Inside `BEGIN` ... `COMMIT` / `ROLLBACK` run through [`PgClient::batch_execute`].
+    in_transaction: bool,
     /// When the pool last handed it out (or opened it).
     checked_out_at: std::time::Instant,
 }
@@ -106,6 +110,8 @@ impl mobc::Manager for PgManager {
                 .as_deref()
                 .map(std::sync::Arc::from)
                 .or(server_zone),
+            zone_set_in_transaction: false,
+            in_transaction: false,
             timezone,
             checked_out_at: std::time::Instant::now(),
         })
@@ -266,20 +272,16 @@ impl PgClient {
         {
             return Ok(stmt.clone());
         }
-        let stmt = if oids.iter().all(|o| *o == 0) {
-            self.client.prepare(sql).await?
-        } else {
-            let mut types: Vec<Type> = oids.iter().map(|o| param_type(*o)).collect();
-            loop {
-                match self.client.prepare_typed(sql, &types).await {
-                    Ok(stmt) => break stmt,
-                    Err(e) => match indeterminate_parameter(&e) {
-                        Some(n) if n < types.len() && types[n].oid() == 0 => {
-                            types[n] = Type::TEXT;
-                        }
-                        _ => return Err(e),
-                    },
-                }
+        let mut types: Vec<Type> = oids.iter().map(|o| param_type(*o)).collect();
+        let stmt = loop {
+            match self.prepare_guarded(sql, &types).await {
+                Ok(stmt) => break stmt,
+                Err(e) => match indeterminate_parameter(&e) {
+                    Some(n) if n < types.len() && types[n].oid() == 0 => {
+                        types[n] = Type::TEXT;
+                    }
+                    _ => return Err(e),
+                },
             }
         };
         if self.statements.len() >= STATEMENT_CACHE_SIZE {
@@ -290,6 +292,43 @@ impl PgClient {
             .or_default()
             .push((oids.into(), stmt.clone()));
         Ok(stmt)
+    }
+
+    /// Prepare `sql`; inside a transaction, when a parameter is left to inference (which
+    /// may fail and would abort the transaction), within a savepoint sent in the same
+    /// round trip, so that the retry as text can follow.
+    async fn prepare_guarded(
+        &self,
+        sql: &str,
+        types: &[Type],
+    ) -> Result<Statement, tokio_postgres::Error> {
+        if !self.in_transaction || types.iter().all(|t| t.oid() != 0) {
+            return self.client.prepare_typed(sql, types).await;
+        }
+        let (saved, prepared, released) = futures_util::join!(
+            self.client.batch_execute("SAVEPOINT puff_prepare"),
+            self.client.prepare_typed(sql, types),
+            self.client.batch_execute("RELEASE SAVEPOINT puff_prepare"),
+        );
+        if saved.is_err() {
+            // Not in a transaction after all (or it is already aborted): the prepare ran
+            // on its own and tells what happened.
+            return prepared;
+        }
+        match prepared {
+            Ok(stmt) => {
+                released?;
+                Ok(stmt)
+            }
+            Err(e) => {
+                self.client
+                    .batch_execute(
+                        "ROLLBACK TO SAVEPOINT puff_prepare; RELEASE SAVEPOINT puff_prepare",
+                    )
+                    .await?;
+                Err(e)
+            }
+        }
     }
 
     /// Run one statement with `$1, $2, ...` parameters whose types the server infers (a
@@ -310,6 +349,7 @@ impl PgClient {
         let result = self.query_inner(sql, params, oids).await;
         if result.is_ok() && may_set_time_zone(sql) {
             self.refresh_session_zone().await.map_err(|e| self.err(e))?;
+            self.zone_set_in_transaction = true;
         }
         result.map(|mut r| {
             r.session_zone = self.session_zone.clone();
@@ -475,7 +515,26 @@ impl PgClient {
         self.client
             .batch_execute(sql)
             .await
-            .map_err(|e| self.err(e))
+            .map_err(|e| self.err(e))?;
+        let head = sql.trim_start().as_bytes();
+        let starts = |w: &[u8]| {
+            head.get(..w.len())
+                .is_some_and(|h| h.eq_ignore_ascii_case(w))
+        };
+        if starts(b"BEGIN") || starts(b"START") {
+            self.in_transaction = true;
+        } else if starts(b"ROLLBACK") || starts(b"COMMIT") || starts(b"END") || starts(b"ABORT") {
+            self.in_transaction = false;
+        }
+        if self.zone_set_in_transaction {
+            // A `SET TIME ZONE` in the transaction is undone by its rollback (and kept by
+            // its commit): ask again once it ends.
+            if !self.in_transaction {
+                self.zone_set_in_transaction = false;
+                self.refresh_session_zone().await.map_err(|e| self.err(e))?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -355,6 +355,8 @@ pub struct Shown<'py> {
     zone: Option<Bound<'py, PyAny>>,
     factory: Factory<'py>,
     hstore_dicts: bool,
+    /// bytea as `memoryview` (psycopg2) instead of `bytes`.
+    bytea_memoryview: bool,
 }
 
 enum Factory<'py> {
@@ -372,6 +374,7 @@ impl<'py> Shown<'py> {
             zone: None,
             factory: Factory::Timezone,
             hstore_dicts: true,
+            bytea_memoryview: false,
         }
     }
 
@@ -400,6 +403,7 @@ impl<'py> Shown<'py> {
             zone,
             factory,
             hstore_dicts,
+            bytea_memoryview: false,
         })
     }
 
@@ -473,6 +477,9 @@ pub fn to_python_shown<'py>(
         Value::Float(f) => f.into_pyobject(py)?.into_any(),
         Value::Numeric(s) => DECIMAL.import(py, "decimal", "Decimal")?.call1((s,))?,
         Value::Text(s) => PyString::new(py, s).into_any(),
+        Value::Bytes(b) if shown.bytea_memoryview => {
+            pyo3::types::PyMemoryView::from(PyBytes::new(py, b).as_any())?.into_any()
+        }
         Value::Bytes(b) => PyBytes::new(py, b).into_any(),
         Value::Date(d) if *d == i32::MAX || *d == i32::MIN => py
             .import("datetime")?
@@ -878,7 +885,8 @@ impl NativeConnection {
     /// makes the tzinfo of timestamptz / timetz values from their UTC offset in the
     /// session's zone (`datetime.timezone`, or None for naive values), as psycopg2's
     /// cursor attribute of that name.
-    #[pyo3(signature = (sql, param_sets, begin, tzinfo_factory))]
+    /// `bytea_memoryview`: bytea values as `memoryview` (psycopg2) rather than `bytes`.
+    #[pyo3(signature = (sql, param_sets, begin, tzinfo_factory, bytea_memoryview = false))]
     fn execute<'py>(
         &self,
         py: Python<'py>,
@@ -886,6 +894,7 @@ impl NativeConnection {
         param_sets: Vec<Bound<'py, PyAny>>,
         begin: bool,
         tzinfo_factory: Bound<'py, PyAny>,
+        bytea_memoryview: bool,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let mut sets = Vec::with_capacity(param_sets.len());
         for params in &param_sets {
@@ -906,12 +915,13 @@ impl NativeConnection {
         let loads = self.get_jsonb_loads(py).map(|l| l.into_bound(py));
         let hstore_dicts = HSTORE_DICTS.load(std::sync::atomic::Ordering::Relaxed)
             || self.hstore_dicts.load(std::sync::atomic::Ordering::Relaxed);
-        let shown = Shown::new(
+        let mut shown = Shown::new(
             py,
             result.session_zone.as_deref(),
             &tzinfo_factory,
             hstore_dicts,
         )?;
+        shown.bytea_memoryview = bytea_memoryview;
         result_to_python(py, &result, loads.as_ref(), &shown)
     }
 

@@ -367,6 +367,23 @@ fn array_text(items: &[Value], out: &mut String) -> Result<(), String> {
     Ok(())
 }
 
+/// Postgres' text for a float8 (`float8out`): shortest round-trip digits, fixed notation
+/// without a trailing `.0` when the decimal exponent is in [-4, 15), else `d.ddde+XX`.
+pub fn pg_float_text(f: f64) -> String {
+    if !f.is_finite() {
+        return float_text(f);
+    }
+    let sci = format!("{f:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if (-4..15).contains(&exp) {
+        let text = python_float_repr(f);
+        return text.strip_suffix(".0").map(str::to_owned).unwrap_or(text);
+    }
+    let esign = if exp < 0 { '-' } else { '+' };
+    format!("{mantissa}e{esign}{:02}", exp.abs())
+}
+
 /// Python's `repr()` of a float: the shortest digits that round-trip, in fixed notation
 /// with at least one decimal when the decimal exponent is in [-4, 16), else
 /// `d.ddde+XX`. psycopg2 writes floats this way, and the digits after the point decide
@@ -552,6 +569,11 @@ fn decode(ty: &Type, mut raw: &[u8]) -> Result<Value, BoxError> {
             }
         }
         Type::UUID => Value::Uuid(take(r, 16)?.try_into()?),
+        Type::POINT => {
+            let x = f64::from_be_bytes(take(r, 8)?.try_into()?);
+            let y = f64::from_be_bytes(take(r, 8)?.try_into()?);
+            Value::Text(format!("({},{})", pg_float_text(x), pg_float_text(y)))
+        }
         Type::INET | Type::CIDR => Value::Text(decode_inet(r, *ty == Type::CIDR)?),
         Type::JSON => Value::Json(String::from_utf8(raw.to_vec())?),
         Type::JSONB => {

@@ -71,7 +71,12 @@ class _PostgresNativeConnection:
     hstore_dicts: bool
     def set_isolation_level(self, level: str | None) -> None: ...
     def execute(
-        self, sql: str, param_sets: list[list[Any]], begin: bool, tzinfo_factory: Any
+        self,
+        sql: str,
+        param_sets: list[list[Any]],
+        begin: bool,
+        tzinfo_factory: Any,
+        bytea_memoryview: bool = False,
     ) -> tuple[tuple[_PostgresColumn, ...] | None, list[tuple[Any, ...]], int]: ...
     def commit(self) -> None: ...
     def rollback(self) -> None: ...

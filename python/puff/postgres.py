@@ -718,6 +718,7 @@ class Cursor:
     #: Makes the tzinfo of timestamptz and timetz values from their UTC offset in the
     #: session's ``TimeZone`` (psycopg2's attribute); None: naive values.
     tzinfo_factory: Any = datetime.timezone
+    _bytea_memoryview = False  # psycopg2 returns bytea as memoryview
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
@@ -741,7 +742,11 @@ class Cursor:
         self._check()
         self.query = sql
         description, rows, rowcount = self.connection._native.execute(
-            sql, param_sets, not self.connection.autocommit, self.tzinfo_factory
+            sql,
+            param_sets,
+            not self.connection.autocommit,
+            self.tzinfo_factory,
+            self._bytea_memoryview,
         )
         self.description = description
         self._rows = rows

@@ -442,6 +442,8 @@ class ConnectionInfo:
 class cursor(_pg.Cursor):  # noqa: N801 (psycopg2 name)
     """A psycopg2-style cursor on a Puff pool (results are fetched in full)."""
 
+    _bytea_memoryview = True
+
     def __init__(
         self,
         conn: connection,
