@@ -104,6 +104,7 @@ pub(crate) fn to_pyerr(py: Python<'_>, err: PgError) -> PyErr {
 
 static DECIMAL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static UUID: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static TIMEZONE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static JSON_LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 // ---- Python -> Value ----------------------------------------------------------------
@@ -351,8 +352,10 @@ fn make_datetime<'py>(
 /// `TimeZone` with a tzinfo from the cursor's `tzinfo_factory` (`datetime.timezone`
 /// unless changed; None: naive datetimes), and hstore as a dict once registered.
 pub struct Shown<'py> {
+    /// The session zone's name; its tzinfo is looked up on the first time-zoned value.
+    zone_name: Option<std::sync::Arc<str>>,
     /// The session zone as a tzinfo; None when it is UTC.
-    zone: Option<Bound<'py, PyAny>>,
+    zone: std::cell::OnceCell<Option<Bound<'py, PyAny>>>,
     factory: Factory<'py>,
     hstore_dicts: bool,
     /// bytea as `memoryview` (psycopg2) instead of `bytes`.
@@ -371,7 +374,8 @@ impl<'py> Shown<'py> {
     /// UTC, `datetime.timezone` tzinfos, hstore as dicts.
     pub fn utc() -> Shown<'py> {
         Shown {
-            zone: None,
+            zone_name: None,
+            zone: std::cell::OnceCell::new(),
             factory: Factory::Timezone,
             hstore_dicts: true,
             bytea_memoryview: false,
@@ -381,26 +385,20 @@ impl<'py> Shown<'py> {
     /// For a result of a session in `zone`, with the cursor's `tzinfo_factory`.
     fn new(
         py: Python<'py>,
-        zone: Option<&str>,
+        zone_name: Option<std::sync::Arc<str>>,
         factory: &Bound<'py, PyAny>,
         hstore_dicts: bool,
     ) -> PyResult<Shown<'py>> {
-        let zone = match zone {
-            Some(name) => {
-                Some(helper(py, "_session_zone")?.call1((name,))?).filter(|z| !z.is_none())
-            }
-            None => None,
-        };
-        let timezone = py.import("datetime")?.getattr("timezone")?;
         let factory = if factory.is_none() {
             Factory::Naive
-        } else if factory.is(&timezone) {
+        } else if factory.is(TIMEZONE.import(py, "datetime", "timezone")?) {
             Factory::Timezone
         } else {
             Factory::Custom(factory.clone())
         };
         Ok(Shown {
-            zone,
+            zone_name,
+            zone: std::cell::OnceCell::new(),
             factory,
             hstore_dicts,
             bytea_memoryview: false,
@@ -416,12 +414,26 @@ impl<'py> Shown<'py> {
         Ok(match &self.factory {
             Factory::Naive => None,
             Factory::Timezone => Some(
-                py.import("datetime")?
-                    .getattr("timezone")?
+                TIMEZONE
+                    .import(py, "datetime", "timezone")?
                     .call1((offset,))?,
             ),
             Factory::Custom(f) => Some(f.call1((offset,))?),
         })
+    }
+
+    /// The session zone's tzinfo (None: UTC), through `puff.postgres._session_zone`.
+    fn zone(&self, py: Python<'py>) -> PyResult<Option<&Bound<'py, PyAny>>> {
+        if self.zone.get().is_none() {
+            let zone = match &self.zone_name {
+                Some(name) => {
+                    Some(helper(py, "_session_zone")?.call1((&**name,))?).filter(|z| !z.is_none())
+                }
+                None => None,
+            };
+            let _ = self.zone.set(zone);
+        }
+        Ok(self.zone.get().and_then(Option::as_ref))
     }
 
     fn timestamptz(&self, py: Python<'py>, micros: i64) -> PyResult<Bound<'py, PyAny>> {
@@ -441,7 +453,7 @@ impl<'py> Shown<'py> {
                 }
             };
         }
-        let Some(zone) = &self.zone else {
+        let Some(zone) = self.zone(py)? else {
             return match &self.factory {
                 Factory::Timezone => make_datetime(py, micros, Some(&utc)),
                 Factory::Naive => make_datetime(py, micros, None),
@@ -917,7 +929,7 @@ impl NativeConnection {
             || self.hstore_dicts.load(std::sync::atomic::Ordering::Relaxed);
         let mut shown = Shown::new(
             py,
-            result.session_zone.as_deref(),
+            result.session_zone.clone(),
             &tzinfo_factory,
             hstore_dicts,
         )?;
