@@ -345,16 +345,7 @@ fn array_text(items: &[Value], out: &mut String) -> Result<(), String> {
         match item {
             Value::Null => out.push_str("NULL"),
             Value::Array(inner) => array_text(inner, out)?,
-            Value::Text(s) => {
-                out.push('"');
-                for c in s.chars() {
-                    if c == '"' || c == '\\' {
-                        out.push('\\');
-                    }
-                    out.push(c);
-                }
-                out.push('"');
-            }
+            Value::Text(s) => push_double_quoted(s, out),
             other => {
                 return Err(format!(
                     "cannot send a list mixing {} with values given as text",
@@ -683,27 +674,30 @@ fn decode_hstore(mut raw: &[u8]) -> Result<Value, BoxError> {
     Ok(Value::Hstore(pairs))
 }
 
+/// `s` in double quotes with `"` and `\\` escaped by a backslash: an element of an array's,
+/// range's or hstore's text form.
+fn push_double_quoted(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+}
+
 /// hstore's text form (`"k"=>"v", "n"=>NULL`), as psycopg2 returns it unregistered.
 pub fn hstore_text(pairs: &[(String, Option<String>)]) -> String {
-    fn quoted(s: &str, out: &mut String) {
-        out.push('"');
-        for c in s.chars() {
-            if c == '"' || c == '\\' {
-                out.push('\\');
-            }
-            out.push(c);
-        }
-        out.push('"');
-    }
     let mut out = String::new();
     for (i, (k, v)) in pairs.iter().enumerate() {
         if i > 0 {
             out.push_str(", ");
         }
-        quoted(k, &mut out);
+        push_double_quoted(k, &mut out);
         out.push_str("=>");
         match v {
-            Some(v) => quoted(v, &mut out),
+            Some(v) => push_double_quoted(v, &mut out),
             None => out.push_str("NULL"),
         }
     }

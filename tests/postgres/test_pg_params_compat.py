@@ -246,12 +246,17 @@ def unknown_typed(value: Any) -> bool:
     return value is None or isinstance(value, str)
 
 
+def select_and_type(drivers: Drivers, value: Any) -> None:
+    """``SELECT %s`` and, where psycopg2's literal has a type, ``pg_typeof(%s)``."""
+    drivers.compare("SELECT %s", [value], repr(value))
+    if not unknown_typed(value):
+        drivers.compare("SELECT pg_typeof(%s)::text", [value], repr(value))
+
+
 def test_scalars_select_and_type(drivers: Drivers) -> None:
     for value in SCALARS:
         label = repr(value)
-        drivers.compare("SELECT %s", [value], label)
-        if not unknown_typed(value):
-            drivers.compare("SELECT pg_typeof(%s)::text", [value], label)
+        select_and_type(drivers, value)
         # (CAST, not `%s::text`: psycopg2 writes ` -5::text`, which is -('5'::text).)
         drivers.compare("SELECT %s IS NULL, CAST(%s AS text)", [value, value], label)
     drivers.assert_same()
@@ -344,10 +349,7 @@ LISTS: list[Any] = [
 
 def test_lists(drivers: Drivers) -> None:
     for value in LISTS:
-        label = repr(value)
-        drivers.compare("SELECT %s", [value], label)
-        if not unknown_typed(value):
-            drivers.compare("SELECT pg_typeof(%s)::text", [value], label)
+        select_and_type(drivers, value)
     drivers.compare("SELECT %s = ANY(%s)", [2, [1, 2, 3]])
     drivers.compare("SELECT 'b' = ANY(%s)", [["a", "b"]])
     drivers.compare("SELECT 1 = ANY(%s)", [[]])
