@@ -571,7 +571,8 @@ fn may_set_time_zone(sql: &str) -> bool {
         head.get(..word.len())
             .is_some_and(|h| h.eq_ignore_ascii_case(word))
     };
-    ((starts(b"SET") || starts(b"RESET")) && (contains(b"zone") || contains(b" all")))
+    ((starts(b"SET") || starts(b"RESET")) && contains(b"zone"))
+        || (starts(b"RESET") && contains(b" all"))
         // (Exact-case searches: the usual spellings, without a scan per byte.)
         || sql.contains("set_config")
         || sql.contains("SET_CONFIG")
@@ -903,7 +904,29 @@ impl PostgresPool {
 #[cfg(test)]
 mod tests {
     use super::has_several_statements as several;
-    use super::reports_row_count;
+    use super::{may_set_time_zone, reports_row_count};
+
+    #[test]
+    fn statements_that_may_set_the_zone() {
+        for sql in [
+            "SET TIME ZONE 'UTC'",
+            "  set timezone = 'Europe/Paris'",
+            "SET LOCAL TimeZone TO DEFAULT",
+            "RESET ALL",
+            "reset timezone",
+            "SELECT set_config('TimeZone', $1, false)",
+        ] {
+            assert!(may_set_time_zone(sql), "{sql}");
+        }
+        for sql in [
+            "SET CONSTRAINTS ALL IMMEDIATE",
+            "SET search_path TO public",
+            "SELECT * FROM zones",
+            "INSERT INTO t VALUES ('time zone')",
+        ] {
+            assert!(!may_set_time_zone(sql), "{sql}");
+        }
+    }
 
     #[test]
     fn commands_with_a_row_count() {

@@ -816,11 +816,11 @@ async fn run_statements(
         let same_types = param_sets.windows(2).all(|w| w[0].1 == w[1].1);
         if in_transaction && param_sets.len() > 1 && same_types && !has_several_statements(&sql) {
             // executemany in a transaction: pipeline the executions.
-            let oids = &param_sets[0].1;
-            let prepared = client.prepare_columns(&sql, oids).await?;
+            let prepared = client.prepare_columns(&sql, &param_sets[0].1).await?;
             if prepared == 0 {
-                let values: Vec<Vec<Value>> = param_sets.iter().map(|(v, _)| v.clone()).collect();
-                let mut affected = client.execute_pipelined(&sql, &values, oids).await?;
+                let oids = param_sets[0].1.clone();
+                let values: Vec<Vec<Value>> = param_sets.into_iter().map(|(v, _)| v).collect();
+                let mut affected = client.execute_pipelined(&sql, &values, &oids).await?;
                 if affected == 0 && !reports_row_count(&sql) {
                     affected = -1;
                 }

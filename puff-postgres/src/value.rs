@@ -1179,7 +1179,9 @@ mod tests {
             assert_eq!(numeric_round_trip(t), t, "{t}");
         }
         assert_eq!(numeric_round_trip("007.5"), "7.5");
-        assert!(encode_numeric("1e5", &mut BytesMut::new()).is_err());
+        assert_eq!(numeric_round_trip("1e5"), "100000");
+        assert!(encode_numeric("1x5", &mut BytesMut::new()).is_err());
+        assert!(encode_numeric("1e", &mut BytesMut::new()).is_err());
     }
 
     #[test]
@@ -1204,6 +1206,59 @@ mod tests {
         assert_eq!(decode(&Type::INT4_ARRAY, &buf).unwrap(), v);
         let ragged = Value::Array(vec![Value::Array(vec![Value::Int(1)]), Value::Int(2)]);
         assert!(encode(&ragged, &Type::INT4_ARRAY, &mut BytesMut::new()).is_err());
+    }
+
+    #[test]
+    fn floats_as_python_and_postgres_write_them() {
+        for (f, python, pg) in [
+            (1.5, "1.5", "1.5"),
+            (3.0, "3.0", "3"),
+            (0.1, "0.1", "0.1"),
+            (1e-4, "0.0001", "0.0001"),
+            (1e-5, "1e-05", "1e-05"),
+            (1e15, "1000000000000000.0", "1e+15"),
+            (1e16, "1e+16", "1e+16"),
+            (-2.5e-300, "-2.5e-300", "-2.5e-300"),
+            (123456789.123, "123456789.123", "123456789.123"),
+        ] {
+            assert_eq!(python_float_repr(f), python, "{f}");
+            assert_eq!(pg_float_text(f), pg, "{f}");
+        }
+        // The scale of the numeric a float becomes is that of Python's repr.
+        assert_eq!(numeric_round_trip("1e-05"), "0.00001");
+        assert_eq!(numeric_round_trip("1e+16"), "10000000000000000");
+        assert_eq!(numeric_round_trip("1.50E+1"), "15.0");
+    }
+
+    #[test]
+    fn list_parameters_as_psycopg2_types_them() {
+        let item = |v: Value| {
+            let t = v.param_oid();
+            (v, t, false)
+        };
+        let (v, elem) =
+            Value::array_param(vec![item(Value::Int(1)), item(Value::Int(1 << 40))], true).unwrap();
+        assert_eq!((elem, array_oid(elem)), (oid::INT8, Some(1016)));
+        assert!(matches!(v, Value::Array(_)));
+        let (_, elem) =
+            Value::array_param(vec![item(Value::Int(1)), item(Value::Float(1.5))], true).unwrap();
+        assert_eq!(elem, oid::NUMERIC);
+        let (_, elem) =
+            Value::array_param(vec![item(Value::Text("a".into())), item(Value::Null)], true)
+                .unwrap();
+        assert_eq!(elem, oid::TEXT);
+        // '{}' and '{NULL,NULL}' stay unknown-typed text.
+        assert_eq!(
+            Value::array_param(vec![], true).unwrap(),
+            (Value::Text("{}".into()), oid::UNKNOWN)
+        );
+        assert_eq!(
+            Value::array_param(vec![item(Value::Null), item(Value::Null)], true).unwrap(),
+            (Value::Text("{NULL,NULL}".into()), oid::UNKNOWN)
+        );
+        assert!(
+            Value::array_param(vec![item(Value::Bool(true)), item(Value::Int(1))], true).is_err()
+        );
     }
 
     #[test]
