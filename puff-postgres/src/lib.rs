@@ -5,7 +5,9 @@
 //! statement cache), a Rust query API usable without Python ([`PostgresPool::query`],
 //! [`PostgresPool::execute`], [`PostgresPool::transaction`]), the conversion between
 //! Postgres values and [`Value`] / Python objects, and the native half of the DB-API 2.0
-//! module `puff.postgres` (`puff._native.postgres`).
+//! module `puff.postgres` (`puff._native.postgres`). Python parameters are bound typed as
+//! psycopg2's SQL literals for them would be ([`to_param`]), so results match psycopg2's
+//! without values ever entering the SQL text; the manual's *Parameters* says why.
 //!
 //! It does not own the Python runtime or greenlet scheduling (see `puff-greenlet`); queries
 //! made from Python wait on Tokio through `puff_greenlet::wait_for`, so other greenlets keep
@@ -27,7 +29,7 @@ pub use config::PostgresConfig;
 pub use error::PgError;
 pub use pool::{Column, PooledClient, PostgresPool, QueryResult};
 pub use puff_greenlet::redact_url;
-pub use python::{SharedConnection, to_python, to_value};
+pub use python::{SharedConnection, to_param, to_python, to_value};
 pub use subsystem::{PostgresSettings, PostgresSubsystem};
 pub use value::Value;
 

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use mobc::async_trait;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{Kind, ToSql, Type};
 use tokio_postgres::{Client, NoTls, Statement};
 
 use crate::config::PostgresConfig;
@@ -21,13 +21,25 @@ const RECHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
 /// Most prepared statements cached per connection.
 const STATEMENT_CACHE_SIZE: usize = 512;
 
+/// Prepared statements of one SQL text, by the parameter type OIDs they were prepared with.
+type StatementVariants = Vec<(Box<[u32]>, Statement)>;
+
 /// A pooled tokio-postgres client with its prepared statement cache.
 pub struct PgClient {
     client: Client,
-    statements: HashMap<String, Statement>,
+    /// Keyed by SQL, then by parameter OIDs (the same text may run with an int one time
+    /// and a NULL the next: each typing is its own prepared statement).
+    statements: HashMap<String, StatementVariants>,
     url: String,
     /// The `TimeZone` this session was set to, if the pool sets one.
     timezone: Option<String>,
+    /// The session's actual `TimeZone` (the server's default, the pool's or a later
+    /// `SET`), which timestamptz results are shown in.
+    session_zone: Option<std::sync::Arc<str>>,
+    /// A statement that may have set the zone ran since the last transaction end.
+    zone_set_in_transaction: bool,
+    /// Inside `BEGIN` ... `COMMIT` / `ROLLBACK` run through [`PgClient::batch_execute`].
+    in_transaction: bool,
     /// When the pool last handed it out (or opened it).
     checked_out_at: std::time::Instant,
 }
@@ -70,6 +82,7 @@ impl mobc::Manager for PgManager {
             .connect(NoTls)
             .await
             .map_err(|e| PgError::from_pg(e, &self.redacted_url))?;
+        let server_zone = connection.parameter("TimeZone").map(std::sync::Arc::from);
         let url = self.redacted_url.clone();
         tokio::spawn(async move {
             if let Err(e) = connection.await {
@@ -93,6 +106,12 @@ impl mobc::Manager for PgManager {
             client,
             statements: HashMap::new(),
             url: self.redacted_url.clone(),
+            session_zone: timezone
+                .as_deref()
+                .map(std::sync::Arc::from)
+                .or(server_zone),
+            zone_set_in_transaction: false,
+            in_transaction: false,
             timezone,
             checked_out_at: std::time::Instant::now(),
         })
@@ -120,6 +139,9 @@ impl mobc::Manager for PgManager {
                 .await
                 .map_err(|e| PgError::from_pg(e, &self.redacted_url))?;
             conn.timezone = tz;
+            conn.refresh_session_zone()
+                .await
+                .map_err(|e| PgError::from_pg(e, &self.redacted_url))?;
             return Ok(conn);
         }
         if conn.client.is_closed() {
@@ -197,6 +219,8 @@ pub struct QueryResult {
     pub rows: Vec<Vec<Value>>,
     /// Rows returned or affected; -1 when unknown (several statements at once).
     pub rows_affected: i64,
+    /// The session `TimeZone` the statement ran in (timestamptz values are shown in it).
+    pub session_zone: Option<std::sync::Arc<str>>,
 }
 
 impl PgClient {
@@ -214,21 +238,131 @@ impl PgClient {
         PgError::from_pg(e, &self.url)
     }
 
-    async fn prepare_cached(&mut self, sql: &str) -> Result<Statement, tokio_postgres::Error> {
-        if let Some(stmt) = self.statements.get(sql) {
+    /// The session's `TimeZone`, as the server reports it.
+    pub fn session_zone(&self) -> Option<&str> {
+        self.session_zone.as_deref()
+    }
+
+    /// Ask the server for the session's `TimeZone` (after a statement may have changed it).
+    async fn refresh_session_zone(&mut self) -> Result<(), tokio_postgres::Error> {
+        let rows = self.client.simple_query("SHOW TimeZone").await?;
+        for message in rows {
+            if let tokio_postgres::SimpleQueryMessage::Row(row) = message
+                && let Some(zone) = row.get(0)
+            {
+                self.session_zone = Some(std::sync::Arc::from(zone));
+            }
+        }
+        Ok(())
+    }
+
+    /// A statement prepared for `sql` with parameters of types `oids` (0: inferred by the
+    /// server), from the cache if it was prepared before.
+    ///
+    /// A parameter left to inference that the server cannot type ("could not determine
+    /// data type of parameter $n", e.g. `%s IS NULL`) is prepared as `text` instead: what
+    /// an unknown-typed literal becomes in the same place.
+    async fn prepare_cached(
+        &mut self,
+        sql: &str,
+        oids: &[u32],
+    ) -> Result<Statement, tokio_postgres::Error> {
+        if let Some(variants) = self.statements.get(sql)
+            && let Some((_, stmt)) = variants.iter().find(|(o, _)| **o == *oids)
+        {
             return Ok(stmt.clone());
         }
-        let stmt = self.client.prepare(sql).await?;
+        let mut types: Vec<Type> = oids.iter().map(|o| param_type(*o)).collect();
+        let stmt = loop {
+            match self.prepare_guarded(sql, &types).await {
+                Ok(stmt) => break stmt,
+                Err(e) => match indeterminate_parameter(&e) {
+                    Some(n) if n < types.len() && types[n].oid() == 0 => {
+                        types[n] = Type::TEXT;
+                    }
+                    _ => return Err(e),
+                },
+            }
+        };
         if self.statements.len() >= STATEMENT_CACHE_SIZE {
             self.statements.clear();
         }
-        self.statements.insert(sql.to_owned(), stmt.clone());
+        self.statements
+            .entry(sql.to_owned())
+            .or_default()
+            .push((oids.into(), stmt.clone()));
         Ok(stmt)
     }
 
-    /// Run one statement with `$1, $2, ...` parameters (a prepared statement, cached per
-    /// connection). Without parameters, text holding several statements runs as a batch.
+    /// Prepare `sql`; inside a transaction, when a parameter is left to inference (which
+    /// may fail and would abort the transaction), within a savepoint sent in the same
+    /// round trip, so that the retry as text can follow.
+    async fn prepare_guarded(
+        &self,
+        sql: &str,
+        types: &[Type],
+    ) -> Result<Statement, tokio_postgres::Error> {
+        if !self.in_transaction || types.iter().all(|t| t.oid() != 0) {
+            return self.client.prepare_typed(sql, types).await;
+        }
+        let (saved, prepared, released) = futures_util::join!(
+            self.client.batch_execute("SAVEPOINT puff_prepare"),
+            self.client.prepare_typed(sql, types),
+            self.client.batch_execute("RELEASE SAVEPOINT puff_prepare"),
+        );
+        if saved.is_err() {
+            // Not in a transaction after all (or it is already aborted): the prepare ran
+            // on its own and tells what happened.
+            return prepared;
+        }
+        match prepared {
+            Ok(stmt) => {
+                released?;
+                Ok(stmt)
+            }
+            Err(e) => {
+                self.client
+                    .batch_execute(
+                        "ROLLBACK TO SAVEPOINT puff_prepare; RELEASE SAVEPOINT puff_prepare",
+                    )
+                    .await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Run one statement with `$1, $2, ...` parameters whose types the server infers (a
+    /// prepared statement, cached per connection). Without parameters, text holding
+    /// several statements runs as a batch.
     pub async fn query(&mut self, sql: &str, params: &[Value]) -> Result<QueryResult, PgError> {
+        self.query_typed(sql, params, &[]).await
+    }
+
+    /// [`PgClient::query`] with the parameters' type OIDs given (0: inferred; `oids`
+    /// empty: all inferred), see [`Value::param_oid`].
+    pub async fn query_typed(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        oids: &[u32],
+    ) -> Result<QueryResult, PgError> {
+        let result = self.query_inner(sql, params, oids).await;
+        if result.is_ok() && may_set_time_zone(sql) {
+            self.refresh_session_zone().await.map_err(|e| self.err(e))?;
+            self.zone_set_in_transaction = true;
+        }
+        result.map(|mut r| {
+            r.session_zone = self.session_zone.clone();
+            r
+        })
+    }
+
+    async fn query_inner(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        oids: &[u32],
+    ) -> Result<QueryResult, PgError> {
         if params.is_empty() && has_several_statements(sql) {
             self.client
                 .batch_execute(sql)
@@ -239,7 +373,15 @@ impl PgClient {
                 ..QueryResult::default()
             });
         }
-        let stmt = self.prepare_cached(sql).await.map_err(|e| self.err(e))?;
+        let oids = if oids.is_empty() {
+            &vec![0; params.len()][..]
+        } else {
+            oids
+        };
+        let stmt = self
+            .prepare_cached(sql, oids)
+            .await
+            .map_err(|e| self.err(e))?;
         if stmt.params().len() != params.len() {
             return Err(PgError::Interface(format!(
                 "the statement has {} parameters but {} values were given",
@@ -278,9 +420,8 @@ impl PgClient {
                 i64::try_from(n).unwrap_or(i64::MAX)
             };
             return Ok(QueryResult {
-                columns: Vec::new(),
-                rows: Vec::new(),
                 rows_affected,
+                ..QueryResult::default()
             });
         }
         let rows = self
@@ -317,12 +458,16 @@ impl PgClient {
             columns,
             rows_affected: out.len() as i64,
             rows: out,
+            session_zone: None,
         })
     }
 
     /// Number of result columns of `sql` (prepared and cached).
-    pub async fn prepare_columns(&mut self, sql: &str) -> Result<usize, PgError> {
-        let stmt = self.prepare_cached(sql).await.map_err(|e| self.err(e))?;
+    pub async fn prepare_columns(&mut self, sql: &str, oids: &[u32]) -> Result<usize, PgError> {
+        let stmt = self
+            .prepare_cached(sql, oids)
+            .await
+            .map_err(|e| self.err(e))?;
         Ok(stmt.columns().len())
     }
 
@@ -334,8 +479,12 @@ impl PgClient {
         &mut self,
         sql: &str,
         param_sets: &[Vec<Value>],
+        oids: &[u32],
     ) -> Result<i64, PgError> {
-        let stmt = self.prepare_cached(sql).await.map_err(|e| self.err(e))?;
+        let stmt = self
+            .prepare_cached(sql, oids)
+            .await
+            .map_err(|e| self.err(e))?;
         for params in param_sets {
             if stmt.params().len() != params.len() {
                 return Err(PgError::Interface(format!(
@@ -366,8 +515,67 @@ impl PgClient {
         self.client
             .batch_execute(sql)
             .await
-            .map_err(|e| self.err(e))
+            .map_err(|e| self.err(e))?;
+        let head = sql.trim_start().as_bytes();
+        let starts = |w: &[u8]| {
+            head.get(..w.len())
+                .is_some_and(|h| h.eq_ignore_ascii_case(w))
+        };
+        if starts(b"BEGIN") || starts(b"START") {
+            self.in_transaction = true;
+        } else if starts(b"ROLLBACK") || starts(b"COMMIT") || starts(b"END") || starts(b"ABORT") {
+            self.in_transaction = false;
+        }
+        if self.zone_set_in_transaction {
+            // A `SET TIME ZONE` in the transaction is undone by its rollback (and kept by
+            // its commit): ask again once it ends.
+            if !self.in_transaction {
+                self.zone_set_in_transaction = false;
+                self.refresh_session_zone().await.map_err(|e| self.err(e))?;
+            }
+        }
+        Ok(())
     }
+}
+
+/// The type to prepare a parameter of type `oid` with: only its OID reaches the server
+/// (tokio-postgres learns the rest from the server's answer), so extension types such as
+/// hstore need no lookup here.
+fn param_type(oid: u32) -> Type {
+    Type::from_oid(oid)
+        .unwrap_or_else(|| Type::new(String::new(), oid, Kind::Simple, String::new()))
+}
+
+/// `n` (0-based) when `e` is the server's "could not determine data type of parameter
+/// $n+1".
+fn indeterminate_parameter(e: &tokio_postgres::Error) -> Option<usize> {
+    let db = e.as_db_error()?;
+    if *db.code() != tokio_postgres::error::SqlState::INDETERMINATE_DATATYPE {
+        return None;
+    }
+    let at = db.message().rfind('$')?;
+    let n: usize = db.message()[at + 1..].trim().parse().ok()?;
+    n.checked_sub(1)
+}
+
+/// Whether `sql` may change the session's `TimeZone` (`SET TIME ZONE`, `SET timezone`,
+/// `RESET ALL`, `set_config('TimeZone', ...)`): the zone is asked for again afterwards.
+fn may_set_time_zone(sql: &str) -> bool {
+    let contains = |word: &[u8]| {
+        sql.as_bytes()
+            .windows(word.len())
+            .any(|w| w.eq_ignore_ascii_case(word))
+    };
+    let head = sql.trim_start().as_bytes();
+    let starts = |word: &[u8]| {
+        head.get(..word.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(word))
+    };
+    ((starts(b"SET") || starts(b"RESET")) && contains(b"zone"))
+        || (starts(b"RESET") && contains(b" all"))
+        // (Exact-case searches: the usual spellings, without a scan per byte.)
+        || sql.contains("set_config")
+        || sql.contains("SET_CONFIG")
 }
 
 /// Whether `sql` holds more than one statement: a `;` outside quotes, dollar quotes and
@@ -698,7 +906,29 @@ impl PostgresPool {
 #[cfg(test)]
 mod tests {
     use super::has_several_statements as several;
-    use super::reports_row_count;
+    use super::{may_set_time_zone, reports_row_count};
+
+    #[test]
+    fn statements_that_may_set_the_zone() {
+        for sql in [
+            "SET TIME ZONE 'UTC'",
+            "  set timezone = 'Europe/Paris'",
+            "SET LOCAL TimeZone TO DEFAULT",
+            "RESET ALL",
+            "reset timezone",
+            "SELECT set_config('TimeZone', $1, false)",
+        ] {
+            assert!(may_set_time_zone(sql), "{sql}");
+        }
+        for sql in [
+            "SET CONSTRAINTS ALL IMMEDIATE",
+            "SET search_path TO public",
+            "SELECT * FROM zones",
+            "INSERT INTO t VALUES ('time zone')",
+        ] {
+            assert!(!may_set_time_zone(sql), "{sql}");
+        }
+    }
 
     #[test]
     fn commands_with_a_row_count() {

@@ -104,7 +104,7 @@ pub(crate) fn to_pyerr(py: Python<'_>, err: PgError) -> PyErr {
 
 static DECIMAL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static UUID: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static JSON_DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static TIMEZONE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static JSON_LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 // ---- Python -> Value ----------------------------------------------------------------
@@ -124,42 +124,142 @@ fn time_micros(t: &impl PyTimeAccess) -> i64 {
     secs * 1_000_000 + i64::from(t.get_microsecond())
 }
 
-/// Convert a Python parameter to a [`Value`].
+/// Convert a Python parameter to a [`Value`] (see [`to_param`]).
 pub fn to_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+    Ok(to_param(obj)?.0)
+}
+
+/// `puff.postgres`'s Python helper `name` (adapters, range classes, session zones).
+fn helper<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+    static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+    MODULE
+        .get_or_try_init(py, || py.import("puff.postgres").map(Bound::unbind))?
+        .bind(py)
+        .getattr(name)
+}
+
+/// A Python parameter as a [`Value`] and the OID to type it with: the type psycopg2's SQL
+/// literal for it has ([`Value::param_oid`]; `str` and None unknown, 0). Objects of
+/// other types go through `puff.postgres._adapt_value` (registered adapters, `Json`,
+/// `Inet`, ranges, hstore dicts, ...), which returns a value handled here or
+/// `(oid, text)`: text the server parses as type `oid`.
+pub fn to_param(obj: &Bound<'_, PyAny>) -> PyResult<(Value, u32)> {
+    to_param_at(obj, 0, false)
+}
+
+/// `in_list`: an element of a list, whose OID is its *element* type when it is a list.
+fn to_param_at(obj: &Bound<'_, PyAny>, depth: u32, in_list: bool) -> PyResult<(Value, u32)> {
+    let value = if let Some(v) = native_scalar(obj)? {
+        v
+    } else if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+        let mut items = Vec::new();
+        for item in obj.try_iter()? {
+            let item = item?;
+            let nested = item.is_instance_of::<PyList>();
+            let (v, t) = to_param_at(&item, depth + 1, true)?;
+            items.push((v, t, nested));
+        }
+        let (value, elem) =
+            Value::array_param(items, !in_list).map_err(ProgrammingError::new_err)?;
+        if in_list {
+            return Ok((value, elem));
+        }
+        let oid = match value {
+            Value::Text(_) if elem == 0 => 0,
+            _ => crate::value::array_oid(elem).unwrap_or(0),
+        };
+        return Ok((value, oid));
+    } else {
+        return adapted(obj, depth, in_list);
+    };
+    let oid = value.param_oid();
+    Ok((value, oid))
+}
+
+/// A value of a type Puff does not bind itself, through `puff.postgres._adapt_value`.
+fn adapted(obj: &Bound<'_, PyAny>, depth: u32, in_list: bool) -> PyResult<(Value, u32)> {
+    let py = obj.py();
+    if depth > 16 {
+        return Err(ProgrammingError::new_err(format!(
+            "can't adapt type '{}' (its adapter does not end)",
+            obj.get_type().name()?
+        )));
+    }
+    let replacement = helper(py, "_adapt_value")?.call1((obj,))?;
+    if let Ok(pair) = replacement.cast::<PyTuple>()
+        && pair.len() == 2
+        && let Ok(oid) = pair.get_item(0)?.extract::<u32>()
+    {
+        let text = pair.get_item(1)?;
+        if text.is_none() {
+            return Ok((Value::Null, oid));
+        }
+        let text: String = text.extract()?;
+        check_nul(&text)?;
+        if oid == JSON_UNTYPED {
+            return Ok((Value::Json(text), 0));
+        }
+        return Ok((Value::Text(text), oid));
+    }
+    to_param_at(&replacement, depth + 1, in_list)
+}
+
+/// The OID `_adapt_value` gives a dict's JSON: sent as JSON text whose type the server
+/// infers (json or jsonb, also as elements of json[] / jsonb[]).
+const JSON_UNTYPED: u32 = 114;
+
+fn check_nul(text: &str) -> PyResult<()> {
+    if text.contains('\0') {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "A string literal cannot contain NUL (0x00) characters.",
+        ));
+    }
+    Ok(())
+}
+
+/// The built-in scalar types, converted without Python calls (None for other objects).
+fn native_scalar(obj: &Bound<'_, PyAny>) -> PyResult<Option<Value>> {
     let py = obj.py();
     if obj.is_none() {
-        return Ok(Value::Null);
+        return Ok(Some(Value::Null));
     }
     if obj.is_instance_of::<PyBool>() {
-        return Ok(Value::Bool(obj.extract()?));
+        return Ok(Some(Value::Bool(obj.extract()?)));
     }
     if obj.is_instance_of::<PyInt>() {
-        return Ok(match obj.extract::<i64>() {
+        return Ok(Some(match obj.extract::<i64>() {
             Ok(i) => Value::Int(i),
             Err(_) => Value::Numeric(obj.str()?.extract()?),
-        });
+        }));
     }
     if obj.is_instance_of::<PyFloat>() {
-        return Ok(Value::Float(obj.extract()?));
+        return Ok(Some(Value::Float(obj.extract()?)));
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(Value::Text(s.to_str()?.to_owned()));
+        let text = s.to_str()?;
+        check_nul(text)?;
+        return Ok(Some(Value::Text(text.to_owned())));
     }
     if let Ok(b) = obj.cast::<PyBytes>() {
-        return Ok(Value::Bytes(b.as_bytes().to_vec()));
+        return Ok(Some(Value::Bytes(b.as_bytes().to_vec())));
     }
     if let Ok(b) = obj.cast::<PyByteArray>() {
-        return Ok(Value::Bytes(b.to_vec()));
+        return Ok(Some(Value::Bytes(b.to_vec())));
     }
     if let Ok(dt) = obj.cast::<PyDateTime>() {
         if dt.get_tzinfo().is_some() {
+            if dt.call_method0("utcoffset")?.is_none() {
+                // psycopg2 writes such a value without offset, as a timestamptz the server
+                // reads in the session's zone.
+                return Ok(None); // `_adapt_value` sends its text as timestamptz
+            }
             let utc = PyTzInfo::utc(py)?;
             let in_utc = dt.call_method1("astimezone", (utc,))?;
-            return Ok(Value::TimestampTz(datetime_micros(
+            return Ok(Some(Value::TimestampTz(datetime_micros(
                 in_utc.cast::<PyDateTime>()?,
-            )));
+            ))));
         }
-        return Ok(Value::Timestamp(datetime_micros(dt)));
+        return Ok(Some(Value::Timestamp(datetime_micros(dt))));
     }
     if let Ok(d) = obj.cast::<PyDate>() {
         let days = days_from_civil(
@@ -167,53 +267,49 @@ pub fn to_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
             u32::from(d.get_month()),
             u32::from(d.get_day()),
         ) - PG_EPOCH_DAYS;
-        return Ok(Value::Date(days as i32));
+        return Ok(Some(Value::Date(days as i32)));
     }
     if let Ok(t) = obj.cast::<PyTime>() {
-        return Ok(Value::Time(time_micros(t)));
+        if t.get_tzinfo().is_some() {
+            let offset = t.call_method0("utcoffset")?;
+            let Ok(delta) = offset.cast::<PyDelta>() else {
+                return Ok(None); // no offset: `_adapt_value` sends its text as timetz
+            };
+            return Ok(Some(Value::TimeTz {
+                micros: time_micros(t),
+                offset: delta.get_days() * 86_400 + delta.get_seconds(),
+            }));
+        }
+        return Ok(Some(Value::Time(time_micros(t))));
     }
     if let Ok(td) = obj.cast::<PyDelta>() {
-        return Ok(Value::Interval {
+        return Ok(Some(Value::Interval {
             months: 0,
             days: td.get_days(),
             micros: i64::from(td.get_seconds()) * 1_000_000 + i64::from(td.get_microseconds()),
-        });
+        }));
     }
     if obj.is_instance(DECIMAL.import(py, "decimal", "Decimal")?)? {
+        if !obj.call_method0("is_finite")?.extract::<bool>()? {
+            // psycopg2 writes every non-finite Decimal as 'NaN'::numeric.
+            return Ok(Some(Value::Numeric("NaN".into())));
+        }
         let builtins = py.import("builtins")?;
         let text: String = builtins.call_method1("format", (obj, "f"))?.extract()?;
-        return Ok(Value::Numeric(text));
+        return Ok(Some(Value::Numeric(text)));
     }
     if obj.is_instance(UUID.import(py, "uuid", "UUID")?)? {
         let bytes: Vec<u8> = obj.getattr("bytes")?.extract()?;
         let arr: [u8; 16] = bytes
             .try_into()
             .map_err(|_| DataError::new_err("UUID.bytes is not 16 bytes"))?;
-        return Ok(Value::Uuid(arr));
+        return Ok(Some(Value::Uuid(arr)));
     }
-    if obj.hasattr("__puff_json__")? {
-        return Ok(Value::Json(obj.call_method0("__puff_json__")?.extract()?));
-    }
-    if obj.is_instance_of::<PyDict>() {
-        let dumps = JSON_DUMPS.import(py, "json", "dumps")?;
-        return Ok(Value::Json(dumps.call1((obj,))?.extract()?));
-    }
-    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
-        let mut items = Vec::new();
-        for item in obj.try_iter()? {
-            items.push(to_value(&item?)?);
-        }
-        return Ok(Value::Array(items));
-    }
-    if obj.hasattr("tobytes")? {
-        // memoryview and similar buffers.
+    if obj.is_instance_of::<pyo3::types::PyMemoryView>() {
         let bytes: Vec<u8> = obj.call_method0("tobytes")?.extract()?;
-        return Ok(Value::Bytes(bytes));
+        return Ok(Some(Value::Bytes(bytes)));
     }
-    Err(ProgrammingError::new_err(format!(
-        "can't adapt type '{}'",
-        obj.get_type().name()?
-    )))
+    Ok(None)
 }
 
 // ---- Value -> Python ----------------------------------------------------------------
@@ -252,8 +348,140 @@ fn make_datetime<'py>(
     .into_any())
 }
 
-/// Build the Python object for a [`Value`].
+/// How a result shows time-zoned values: psycopg2 shows a timestamptz in the session's
+/// `TimeZone` with a tzinfo from the cursor's `tzinfo_factory` (`datetime.timezone`
+/// unless changed; None: naive datetimes), and hstore as a dict once registered.
+pub struct Shown<'py> {
+    /// The session zone's name; its tzinfo is looked up on the first time-zoned value.
+    zone_name: Option<std::sync::Arc<str>>,
+    /// The session zone as a tzinfo; None when it is UTC.
+    zone: std::cell::OnceCell<Option<Bound<'py, PyAny>>>,
+    factory: Factory<'py>,
+    hstore_dicts: bool,
+    /// bytea as `memoryview` (psycopg2) instead of `bytes`.
+    bytea_memoryview: bool,
+}
+
+enum Factory<'py> {
+    /// `datetime.timezone`.
+    Timezone,
+    /// None: naive datetimes.
+    Naive,
+    Custom(Bound<'py, PyAny>),
+}
+
+impl<'py> Shown<'py> {
+    /// UTC, `datetime.timezone` tzinfos, hstore as dicts.
+    pub fn utc() -> Shown<'py> {
+        Shown {
+            zone_name: None,
+            zone: std::cell::OnceCell::new(),
+            factory: Factory::Timezone,
+            hstore_dicts: true,
+            bytea_memoryview: false,
+        }
+    }
+
+    /// For a result of a session in `zone`, with the cursor's `tzinfo_factory`.
+    fn new(
+        py: Python<'py>,
+        zone_name: Option<std::sync::Arc<str>>,
+        factory: &Bound<'py, PyAny>,
+        hstore_dicts: bool,
+    ) -> PyResult<Shown<'py>> {
+        let factory = if factory.is_none() {
+            Factory::Naive
+        } else if factory.is(TIMEZONE.import(py, "datetime", "timezone")?) {
+            Factory::Timezone
+        } else {
+            Factory::Custom(factory.clone())
+        };
+        Ok(Shown {
+            zone_name,
+            zone: std::cell::OnceCell::new(),
+            factory,
+            hstore_dicts,
+            bytea_memoryview: false,
+        })
+    }
+
+    /// The tzinfo for a UTC offset, or None for naive values.
+    fn tzinfo(
+        &self,
+        py: Python<'py>,
+        offset: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        Ok(match &self.factory {
+            Factory::Naive => None,
+            Factory::Timezone => Some(
+                TIMEZONE
+                    .import(py, "datetime", "timezone")?
+                    .call1((offset,))?,
+            ),
+            Factory::Custom(f) => Some(f.call1((offset,))?),
+        })
+    }
+
+    /// The session zone's tzinfo (None: UTC), through `puff.postgres._session_zone`.
+    fn zone(&self, py: Python<'py>) -> PyResult<Option<&Bound<'py, PyAny>>> {
+        if self.zone.get().is_none() {
+            let zone = match &self.zone_name {
+                Some(name) => {
+                    Some(helper(py, "_session_zone")?.call1((&**name,))?).filter(|z| !z.is_none())
+                }
+                None => None,
+            };
+            let _ = self.zone.set(zone);
+        }
+        Ok(self.zone.get().and_then(Option::as_ref))
+    }
+
+    fn timestamptz(&self, py: Python<'py>, micros: i64) -> PyResult<Bound<'py, PyAny>> {
+        let utc = PyTzInfo::utc(py)?.to_owned();
+        if micros == i64::MAX || micros == i64::MIN {
+            // 'infinity': datetime.max / min, in UTC unless naive (as psycopg2).
+            let dt = py
+                .import("datetime")?
+                .getattr("datetime")?
+                .getattr(if micros > 0 { "max" } else { "min" })?;
+            return match self.factory {
+                Factory::Naive => Ok(dt),
+                _ => {
+                    let kwargs = PyDict::new(py);
+                    kwargs.set_item("tzinfo", utc)?;
+                    dt.call_method("replace", (), Some(&kwargs))
+                }
+            };
+        }
+        let Some(zone) = self.zone(py)? else {
+            return match &self.factory {
+                Factory::Timezone => make_datetime(py, micros, Some(&utc)),
+                Factory::Naive => make_datetime(py, micros, None),
+                Factory::Custom(f) => {
+                    let tz = f.call1((PyDelta::new(py, 0, 0, 0, false)?,))?;
+                    make_datetime(py, micros, Some(tz.cast::<PyTzInfo>()?))
+                }
+            };
+        };
+        let local = make_datetime(py, micros, Some(&utc))?.call_method1("astimezone", (zone,))?;
+        let offset = local.call_method0("utcoffset")?;
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("tzinfo", self.tzinfo(py, &offset)?)?;
+        local.call_method("replace", (), Some(&kwargs))
+    }
+}
+
+/// Build the Python object for a [`Value`] (timestamptz in UTC; see [`to_python_shown`]).
 pub fn to_python<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+    to_python_shown(py, value, &Shown::utc())
+}
+
+/// Build the Python object for a [`Value`] the way psycopg2 shows it with `shown`.
+pub fn to_python_shown<'py>(
+    py: Python<'py>,
+    value: &Value,
+    shown: &Shown<'py>,
+) -> PyResult<Bound<'py, PyAny>> {
     Ok(match value {
         Value::Null => py.None().into_bound(py),
         Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
@@ -261,36 +489,40 @@ pub fn to_python<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyA
         Value::Float(f) => f.into_pyobject(py)?.into_any(),
         Value::Numeric(s) => DECIMAL.import(py, "decimal", "Decimal")?.call1((s,))?,
         Value::Text(s) => PyString::new(py, s).into_any(),
+        Value::Bytes(b) if shown.bytea_memoryview => {
+            pyo3::types::PyMemoryView::from(PyBytes::new(py, b).as_any())?.into_any()
+        }
         Value::Bytes(b) => PyBytes::new(py, b).into_any(),
+        Value::Date(d) if *d == i32::MAX || *d == i32::MIN => py
+            .import("datetime")?
+            .getattr("date")?
+            .getattr(if *d > 0 { "max" } else { "min" })?,
         Value::Date(d) => {
             let (y, m, day) = date_parts(i64::from(*d))?;
             PyDate::new(py, y, m, day)?.into_any()
         }
-        Value::Time(us) => {
-            let secs = us / 1_000_000;
-            PyTime::new(
-                py,
-                (secs / 3600).min(23) as u8,
-                (secs / 60 % 60) as u8,
-                (secs % 60) as u8,
-                (us % 1_000_000) as u32,
-                None,
-            )?
-            .into_any()
+        Value::Time(us) => make_time(py, *us, None)?,
+        Value::TimeTz { micros, offset } => {
+            let delta = PyDelta::new(py, 0, *offset, 0, true)?;
+            let tz = shown.tzinfo(py, delta.as_any())?;
+            make_time(py, *micros, tz.as_ref())?
         }
+        Value::Timestamp(us) if *us == i64::MAX || *us == i64::MIN => py
+            .import("datetime")?
+            .getattr("datetime")?
+            .getattr(if *us > 0 { "max" } else { "min" })?,
         Value::Timestamp(us) => make_datetime(py, *us, None)?,
-        Value::TimestampTz(us) => {
-            let utc = PyTzInfo::utc(py)?;
-            make_datetime(py, *us, Some(&utc.to_owned()))?
-        }
+        Value::TimestampTz(us) => shown.timestamptz(py, *us)?,
         Value::Interval {
             months,
             days,
             micros,
         } => {
-            // A month counts as 30 days, as Postgres does when it needs a fixed length.
-            let total_days =
-                i64::from(*months) * 30 + i64::from(*days) + micros.div_euclid(DAY_MICROS);
+            // As psycopg2 reads the interval's text: a year is 365 days, a month 30.
+            let total_days = i64::from(months / 12) * 365
+                + i64::from(months % 12) * 30
+                + i64::from(*days)
+                + micros.div_euclid(DAY_MICROS);
             let rest = micros.rem_euclid(DAY_MICROS);
             let days = i32::try_from(total_days).map_err(|_| out_of_range("interval"))?;
             PyDelta::new(
@@ -311,11 +543,67 @@ pub fn to_python<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyA
         Value::Array(items) => {
             let list = PyList::empty(py);
             for item in items {
-                list.append(to_python(py, item)?)?;
+                list.append(to_python_shown(py, item, shown)?)?;
             }
             list.into_any()
         }
+        Value::Range {
+            type_oid,
+            empty,
+            lower,
+            upper,
+            lower_inc,
+            upper_inc,
+        } => {
+            let bound = |b: &Option<Box<Value>>| -> PyResult<Bound<'py, PyAny>> {
+                match b {
+                    Some(v) => to_python_shown(py, v, shown),
+                    None => Ok(py.None().into_bound(py)),
+                }
+            };
+            let bounds = format!(
+                "{}{}",
+                if *lower_inc { '[' } else { '(' },
+                if *upper_inc { ']' } else { ')' }
+            );
+            helper(py, "_make_range")?.call1((
+                *type_oid,
+                bound(lower)?,
+                bound(upper)?,
+                bounds,
+                *empty,
+            ))?
+        }
+        Value::Hstore(pairs) => {
+            if shown.hstore_dicts {
+                let dict = PyDict::new(py);
+                for (k, v) in pairs {
+                    dict.set_item(k, v)?;
+                }
+                dict.into_any()
+            } else {
+                PyString::new(py, &crate::value::hstore_text(pairs)).into_any()
+            }
+        }
     })
+}
+
+fn make_time<'py>(
+    py: Python<'py>,
+    us: i64,
+    tz: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let secs = us / 1_000_000;
+    let tz = tz.map(|t| t.cast::<PyTzInfo>()).transpose()?;
+    Ok(PyTime::new(
+        py,
+        (secs / 3600).min(23) as u8,
+        (secs / 60 % 60) as u8,
+        (secs % 60) as u8,
+        (us % 1_000_000) as u32,
+        tz,
+    )?
+    .into_any())
 }
 
 /// `(description, rows, rowcount)` for a result: description is a tuple of `Column` (see
@@ -326,6 +614,7 @@ fn result_to_python<'py>(
     py: Python<'py>,
     result: &QueryResult,
     jsonb_loads: Option<&Bound<'py, PyAny>>,
+    shown: &Shown<'py>,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let description = crate::description::description(py, &result.columns)?;
     let rows = PyList::empty(py);
@@ -338,7 +627,7 @@ fn result_to_python<'py>(
                 {
                     loads.call1((PyString::new(py, text),))?
                 }
-                _ => to_python(py, v)?,
+                _ => to_python_shown(py, v, shown)?,
             });
         }
         rows.append(PyTuple::new(py, items)?)?;
@@ -382,12 +671,13 @@ impl SharedConnection {
     }
 
     /// Run one statement (inside the transaction a borrower opened, if any).
+    /// Parameter types are inferred by the server.
     pub async fn query(&self, sql: &str, params: Vec<Value>) -> Result<QueryResult, PgError> {
         run_statements(
             self.pool.clone(),
             self.state.clone(),
             sql.to_owned(),
-            vec![params],
+            vec![(params, Vec::new())],
             false,
         )
         .await
@@ -402,6 +692,7 @@ impl SharedConnection {
                 state: self.state.clone(),
                 borrowed: Some(std::sync::atomic::AtomicBool::new(false)),
                 jsonb_loads: std::sync::Mutex::new(None),
+                hstore_dicts: std::sync::atomic::AtomicBool::new(false),
             },
         )?
         .into_any())
@@ -458,7 +749,14 @@ pub(crate) struct NativeConnection {
     borrowed: Option<std::sync::atomic::AtomicBool>,
     /// Parses `jsonb` columns instead of Puff (see [`result_to_python`]).
     jsonb_loads: std::sync::Mutex<Option<Py<PyAny>>>,
+    /// hstore results as dicts (psycopg2's `register_hstore` on this connection); see
+    /// also [`HSTORE_DICTS`].
+    hstore_dicts: std::sync::atomic::AtomicBool,
 }
+
+/// hstore results as dicts on every connection (`register_hstore(globally=True)`); else
+/// as their text, as psycopg2 returns them unregistered.
+static HSTORE_DICTS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 fn pool_named(name: &str) -> PyResult<Arc<PostgresPool>> {
     let runtime = PythonRuntime::global()?;
@@ -484,7 +782,7 @@ async fn run_statements(
     pool: Arc<PostgresPool>,
     state: Arc<Mutex<ConnState>>,
     sql: String,
-    param_sets: Vec<Vec<Value>>,
+    param_sets: Vec<(Vec<Value>, Vec<u32>)>,
     begin: bool,
 ) -> Result<QueryResult, PgError> {
     let mut guard = state.lock().await;
@@ -515,11 +813,14 @@ async fn run_statements(
         let Some(client) = state.client.as_mut() else {
             return Err(PgError::Interface("no connection".into()));
         };
-        if in_transaction && param_sets.len() > 1 && !has_several_statements(&sql) {
+        let same_types = param_sets.windows(2).all(|w| w[0].1 == w[1].1);
+        if in_transaction && param_sets.len() > 1 && same_types && !has_several_statements(&sql) {
             // executemany in a transaction: pipeline the executions.
-            let prepared = client.prepare_columns(&sql).await?;
+            let prepared = client.prepare_columns(&sql, &param_sets[0].1).await?;
             if prepared == 0 {
-                let mut affected = client.execute_pipelined(&sql, &param_sets).await?;
+                let oids = param_sets[0].1.clone();
+                let values: Vec<Vec<Value>> = param_sets.into_iter().map(|(v, _)| v).collect();
+                let mut affected = client.execute_pipelined(&sql, &values, &oids).await?;
                 if affected == 0 && !reports_row_count(&sql) {
                     affected = -1;
                 }
@@ -532,8 +833,8 @@ async fn run_statements(
         let mut total = QueryResult::default();
         let mut affected = 0i64;
         let count = param_sets.len();
-        for params in &param_sets {
-            let result = client.query(&sql, params).await?;
+        for (params, oids) in &param_sets {
+            let result = client.query_typed(&sql, params, oids).await?;
             if result.rows_affected >= 0 && affected >= 0 {
                 affected += result.rows_affected;
             } else {
@@ -592,28 +893,60 @@ impl NativeConnection {
     /// Run `sql` (with `$n` placeholders) once per parameter list in `param_sets`.
     /// `begin`: open a transaction first unless one is open (DB-API non-autocommit mode).
     /// Returns `(description, rows, rowcount)` of the last run.
+    /// Parameters are typed from their Python values ([`to_param`]). `tzinfo_factory`
+    /// makes the tzinfo of timestamptz / timetz values from their UTC offset in the
+    /// session's zone (`datetime.timezone`, or None for naive values), as psycopg2's
+    /// cursor attribute of that name.
+    /// `bytea_memoryview`: bytea values as `memoryview` (psycopg2) rather than `bytes`.
+    #[pyo3(signature = (sql, param_sets, begin, tzinfo_factory, bytea_memoryview = false))]
     fn execute<'py>(
         &self,
         py: Python<'py>,
         sql: String,
         param_sets: Vec<Bound<'py, PyAny>>,
         begin: bool,
+        tzinfo_factory: Bound<'py, PyAny>,
+        bytea_memoryview: bool,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let mut sets = Vec::with_capacity(param_sets.len());
         for params in &param_sets {
             let mut values = Vec::new();
+            let mut oids = Vec::new();
             for p in params.try_iter()? {
-                values.push(to_value(&p?)?);
+                let (value, oid) = to_param(&p?)?;
+                values.push(value);
+                oids.push(oid);
             }
-            sets.push(values);
+            sets.push((values, oids));
         }
         if sets.is_empty() {
-            sets.push(Vec::new());
+            sets.push((Vec::new(), Vec::new()));
         }
         let fut = run_statements(self.pool.clone(), self.state.clone(), sql, sets, begin);
         let result = wait_for(py, fut)?.map_err(|e| to_pyerr(py, e))?;
         let loads = self.get_jsonb_loads(py).map(|l| l.into_bound(py));
-        result_to_python(py, &result, loads.as_ref())
+        let hstore_dicts = HSTORE_DICTS.load(std::sync::atomic::Ordering::Relaxed)
+            || self.hstore_dicts.load(std::sync::atomic::Ordering::Relaxed);
+        let mut shown = Shown::new(
+            py,
+            result.session_zone.clone(),
+            &tzinfo_factory,
+            hstore_dicts,
+        )?;
+        shown.bytea_memoryview = bytea_memoryview;
+        result_to_python(py, &result, loads.as_ref(), &shown)
+    }
+
+    /// hstore results of this connection as dicts (psycopg2's `register_hstore`).
+    #[getter]
+    fn get_hstore_dicts(&self) -> bool {
+        self.hstore_dicts.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    #[setter]
+    fn set_hstore_dicts(&self, on: bool) {
+        self.hstore_dicts
+            .store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn commit(&self, py: Python<'_>) -> PyResult<()> {
@@ -801,6 +1134,7 @@ fn connect(name: &str, database: Option<&str>) -> PyResult<NativeConnection> {
         state: Arc::new(Mutex::new(ConnState::default())),
         borrowed: None,
         jsonb_loads: std::sync::Mutex::new(None),
+        hstore_dicts: std::sync::atomic::AtomicBool::new(false),
     })
 }
 
@@ -825,6 +1159,12 @@ fn set_session_timezone(name: &str, tz: Option<String>) -> PyResult<()> {
 #[pyo3(signature = (name = "default"))]
 fn session_timezone(name: &str) -> PyResult<Option<String>> {
     Ok(pool_named(name)?.session_timezone())
+}
+
+/// hstore results as dicts on every connection (psycopg2's `register_hstore(globally=True)`).
+#[pyfunction]
+fn set_hstore_dicts(on: bool) {
+    HSTORE_DICTS.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Names of the configured pools.
@@ -853,6 +1193,7 @@ pub(crate) fn add_module(py: Python<'_>, native: &Bound<'_, PyModule>) -> PyResu
     m.add_function(wrap_pyfunction!(pool_database, &m)?)?;
     m.add_function(wrap_pyfunction!(set_session_timezone, &m)?)?;
     m.add_function(wrap_pyfunction!(session_timezone, &m)?)?;
+    m.add_function(wrap_pyfunction!(set_hstore_dicts, &m)?)?;
     m.add("Warning", py.get_type::<Warning>())?;
     m.add("Error", py.get_type::<Error>())?;
     m.add("InterfaceError", py.get_type::<InterfaceError>())?;

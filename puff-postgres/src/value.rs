@@ -1,14 +1,17 @@
 //! [`Value`]: a Postgres value as plain Rust data, decoded from and encoded to the binary
 //! wire format for every type `puff.postgres` supports.
 //!
-//! Decoding follows the column type; encoding follows the parameter type the server
-//! inferred for the statement, so an integer can be sent to an `int2`, `int8`, `numeric` or
-//! `text` parameter alike.
+//! Decoding follows the column type. Parameters are typed from the value the way psycopg2
+//! types its SQL literals ([`Value::param_oid`]): an int is an `int4`/`int8`/`numeric`
+//! constant, a float a `numeric` one, a str an unknown-typed literal the server types from
+//! its context. Encoding follows the parameter type of the prepared statement; text values
+//! travel in the text format, so the server parses them exactly as it parses a quoted
+//! literal.
 
 use std::error::Error as StdError;
 
 use bytes::{BufMut, BytesMut};
-use tokio_postgres::types::{FromSql, IsNull, Kind, ToSql, Type, to_sql_checked};
+use tokio_postgres::types::{Format, FromSql, IsNull, Kind, ToSql, Type, to_sql_checked};
 
 type BoxError = Box<dyn StdError + Sync + Send>;
 
@@ -26,7 +29,8 @@ pub enum Value {
     Float(f64),
     /// numeric, as decimal text (`-12.340`, `NaN`, `Infinity`).
     Numeric(String),
-    /// text, varchar, char, name, enums and unknown types sent as text.
+    /// text, varchar, char, name, enums and other types without a binary decoder; as a
+    /// parameter, text the server parses for the parameter's type (the text format).
     Text(String),
     /// bytea.
     Bytes(Vec<u8>),
@@ -34,6 +38,11 @@ pub enum Value {
     Date(i32),
     /// time: microseconds since midnight.
     Time(i64),
+    /// timetz: microseconds since midnight and the UTC offset in seconds (east positive).
+    TimeTz {
+        micros: i64,
+        offset: i32,
+    },
     /// timestamp without time zone: microseconds since 2000-01-01 00:00.
     Timestamp(i64),
     /// timestamptz: microseconds since 2000-01-01 00:00 UTC.
@@ -48,6 +57,102 @@ pub enum Value {
     Json(String),
     /// An array (nested for multi-dimensional arrays).
     Array(Vec<Value>),
+    /// A range (decoded only: range parameters travel as text). `type_oid` is the range
+    /// type's; bounds are None when infinite.
+    Range {
+        type_oid: u32,
+        empty: bool,
+        lower: Option<Box<Value>>,
+        upper: Option<Box<Value>>,
+        lower_inc: bool,
+        upper_inc: bool,
+    },
+    /// hstore (decoded only, by type name: hstore is an extension with no fixed OID).
+    Hstore(Vec<(String, Option<String>)>),
+}
+
+/// Type OIDs parameters are typed with.
+pub mod oid {
+    /// Unspecified: the server infers the type, as for an unknown-typed literal.
+    pub const UNKNOWN: u32 = 0;
+    pub const BOOL: u32 = 16;
+    pub const BYTEA: u32 = 17;
+    pub const INT8: u32 = 20;
+    pub const INT4: u32 = 23;
+    pub const TEXT: u32 = 25;
+    pub const FLOAT8: u32 = 701;
+    pub const INET: u32 = 869;
+    pub const DATE: u32 = 1082;
+    pub const TIME: u32 = 1083;
+    pub const TIMESTAMP: u32 = 1114;
+    pub const TIMESTAMPTZ: u32 = 1184;
+    pub const INTERVAL: u32 = 1186;
+    pub const TIMETZ: u32 = 1266;
+    pub const NUMERIC: u32 = 1700;
+    pub const UUID: u32 = 2950;
+}
+
+/// The array type of element type `elem`, for the built-in types parameters use.
+pub fn array_oid(elem: u32) -> Option<u32> {
+    Some(match elem {
+        16 => 1000,
+        17 => 1001,
+        20 => 1016,
+        21 => 1005,
+        23 => 1007,
+        25 => 1009,
+        114 => 199,
+        650 => 651,
+        700 => 1021,
+        701 => 1022,
+        869 => 1041,
+        1082 => 1182,
+        1083 => 1183,
+        1114 => 1115,
+        1184 => 1185,
+        1186 => 1187,
+        1266 => 1270,
+        1700 => 1231,
+        2950 => 2951,
+        3802 => 3807,
+        3904 => 3905,
+        3906 => 3907,
+        3908 => 3909,
+        3910 => 3911,
+        3912 => 3913,
+        3926 => 3927,
+        _ => return None,
+    })
+}
+
+/// The type Postgres' `ARRAY[...]` gives elements of types `a` and `b` (its
+/// `select_common_type` over the types literals have): unknown takes the other's type;
+/// within the numeric and date/time categories the wider type wins. None: no common type.
+pub fn common_oid(a: u32, b: u32) -> Option<u32> {
+    fn rank(t: u32) -> Option<(u8, u8)> {
+        Some(match t {
+            23 => (0, 1),
+            20 => (0, 2),
+            1700 => (0, 3),
+            701 => (0, 4),
+            1082 => (1, 1),
+            1114 => (1, 2),
+            1184 => (1, 3),
+            1083 => (2, 1),
+            1266 => (2, 2),
+            _ => return None,
+        })
+    }
+    if a == b || b == oid::UNKNOWN {
+        return Some(a);
+    }
+    if a == oid::UNKNOWN {
+        return Some(b);
+    }
+    match (rank(a), rank(b)) {
+        (Some((ca, ra)), Some((cb, rb))) if ca == cb => Some(if ra >= rb { a } else { b }),
+        _ => None,
+    }
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
@@ -117,15 +222,204 @@ impl Value {
             Value::Bytes(_) => "bytes",
             Value::Date(_) => "date",
             Value::Time(_) => "time",
+            Value::TimeTz { .. } => "aware time",
             Value::Timestamp(_) => "naive datetime",
             Value::TimestampTz(_) => "aware datetime",
             Value::Interval { .. } => "timedelta",
             Value::Uuid(_) => "UUID",
             Value::Json(_) => "JSON",
             Value::Array(_) => "list",
+            Value::Range { .. } => "range",
+            Value::Hstore(_) => "hstore",
         }
     }
 
+    /// The type psycopg2's SQL literal for this value has, as a parameter OID: int4 / int8
+    /// / numeric by size for ints, numeric for finite floats (`1.5` is a numeric constant;
+    /// psycopg2 writes NaN and infinities as `'NaN'::float`), unknown for text and NULL
+    /// (the server types them from their context, as it types a quoted literal). Arrays
+    /// take their elements' common type ([`Value::array_param`] makes them).
+    pub fn param_oid(&self) -> u32 {
+        match self {
+            Value::Null | Value::Text(_) | Value::Json(_) => oid::UNKNOWN,
+            Value::Bool(_) => oid::BOOL,
+            Value::Int(i) => {
+                if i32::try_from(*i).is_ok() {
+                    oid::INT4
+                } else {
+                    oid::INT8
+                }
+            }
+            Value::Float(f) if f.is_finite() => oid::NUMERIC,
+            Value::Float(_) => oid::FLOAT8,
+            Value::Numeric(_) => oid::NUMERIC,
+            Value::Bytes(_) => oid::BYTEA,
+            Value::Date(_) => oid::DATE,
+            Value::Time(_) => oid::TIME,
+            Value::TimeTz { .. } => oid::TIMETZ,
+            Value::Timestamp(_) => oid::TIMESTAMP,
+            Value::TimestampTz(_) => oid::TIMESTAMPTZ,
+            Value::Interval { .. } => oid::INTERVAL,
+            Value::Uuid(_) => oid::UUID,
+            Value::Array(_) | Value::Range { .. } | Value::Hstore(_) => oid::UNKNOWN,
+        }
+    }
+
+    /// A list parameter as psycopg2 writes it: `ARRAY[...]` typed by its elements' common
+    /// type (`items` pairs each element with its OID; nested lists are arrays already
+    /// made by this function, with the OID of their element type); `'{}'` for an empty
+    /// list and `'{NULL,...}'` (unknown-typed) when every element is NULL. Elements given
+    /// as text with a type (ranges, hstore, ...) make the whole array text.
+    /// Returns the value and the OID of its *element* type (0 for unknown-typed text).
+    pub fn array_param(items: Vec<(Value, u32, bool)>, top: bool) -> Result<(Value, u32), String> {
+        let mut elem = oid::UNKNOWN;
+        // psycopg2 counts a nested list written as '{NULL,...}' as NULL here.
+        let all_null = items.iter().all(|(v, t, nested)| {
+            matches!(v, Value::Null)
+                || (*nested && *t == oid::UNKNOWN && matches!(v, Value::Array(_)))
+        });
+        let mut typed_text = false;
+        for (v, t, _) in &items {
+            if matches!(v, Value::Text(_)) && *t != oid::UNKNOWN && !binary_from_text(*t) {
+                typed_text = true;
+            }
+            elem = common_oid(elem, *t).ok_or_else(|| {
+                format!(
+                    "ARRAY types {} and {} cannot be matched (the list mixes them)",
+                    type_label(elem),
+                    type_label(*t)
+                )
+            })?;
+        }
+        let values: Vec<Value> = items.into_iter().map(|(v, _, _)| v).collect();
+        if values.is_empty() || all_null {
+            if !top {
+                return Ok((Value::Array(values), oid::UNKNOWN));
+            }
+            // Unknown-typed text, as psycopg2's '{}' and '{NULL,...}'.
+            let mut text = String::new();
+            array_text(&values, &mut text)?;
+            return Ok((Value::Text(text), oid::UNKNOWN));
+        }
+        if elem == oid::UNKNOWN && values.iter().any(|v| matches!(v, Value::Text(_))) {
+            // Text (and NULLs): ARRAY['a', ...] is text[].
+            elem = oid::TEXT;
+        }
+        if typed_text {
+            let mut text = String::new();
+            array_text(&values, &mut text)?;
+            return Ok((Value::Text(text), elem));
+        }
+        Ok((Value::Array(values), elem))
+    }
+}
+
+/// Whether a text value of type `oid` can go into a binary array element (Puff encodes
+/// these types from their text itself).
+fn binary_from_text(oid: u32) -> bool {
+    matches!(
+        oid,
+        oid::INT4
+            | oid::INT8
+            | oid::NUMERIC
+            | oid::FLOAT8
+            | oid::TEXT
+            | oid::UUID
+            | oid::INET
+            | 650
+    )
+}
+
+fn type_label(oid: u32) -> String {
+    Type::from_oid(oid).map_or_else(|| format!("oid {oid}"), |t| t.name().to_owned())
+}
+
+/// Postgres' text form of an array of text elements (`{"a","b",NULL}`), for arrays whose
+/// element type Puff cannot encode in binary.
+fn array_text(items: &[Value], out: &mut String) -> Result<(), String> {
+    out.push('{');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match item {
+            Value::Null => out.push_str("NULL"),
+            Value::Array(inner) => array_text(inner, out)?,
+            Value::Text(s) => push_double_quoted(s, out),
+            other => {
+                return Err(format!(
+                    "cannot send a list mixing {} with values given as text",
+                    other.describe()
+                ));
+            }
+        }
+    }
+    out.push('}');
+    Ok(())
+}
+
+/// Postgres' text for a float8 (`float8out`): shortest round-trip digits, fixed notation
+/// without a trailing `.0` when the decimal exponent is in [-4, 15), else `d.ddde+XX`.
+pub fn pg_float_text(f: f64) -> String {
+    if !f.is_finite() {
+        return float_text(f);
+    }
+    let sci = format!("{f:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if (-4..15).contains(&exp) {
+        let text = python_float_repr(f);
+        return text.strip_suffix(".0").map(str::to_owned).unwrap_or(text);
+    }
+    let esign = if exp < 0 { '-' } else { '+' };
+    format!("{mantissa}e{esign}{:02}", exp.abs())
+}
+
+/// Python's `repr()` of a float: the shortest digits that round-trip, in fixed notation
+/// with at least one decimal when the decimal exponent is in [-4, 16), else
+/// `d.ddde+XX`. psycopg2 writes floats this way, and the digits after the point decide
+/// the scale of the numeric constant the server reads.
+pub fn python_float_repr(f: f64) -> String {
+    if !f.is_finite() {
+        return float_text(f);
+    }
+    // `{:e}` gives the shortest round-trip digits: `d.ddde<exp>`.
+    let sci = format!("{f:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (negative, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, mantissa),
+    };
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let sign = if negative { "-" } else { "" };
+    let decpt = exp + 1;
+    if (-3..=16).contains(&decpt) {
+        let n = digits.len() as i32;
+        let text = if decpt <= 0 {
+            format!("0.{}{digits}", "0".repeat((-decpt) as usize))
+        } else if decpt >= n {
+            format!("{digits}{}.0", "0".repeat((decpt - n) as usize))
+        } else {
+            format!(
+                "{}.{}",
+                &digits[..decpt as usize],
+                &digits[decpt as usize..]
+            )
+        };
+        format!("{sign}{text}")
+    } else {
+        let rest = if digits.len() > 1 {
+            format!("{}.{}", &digits[..1], &digits[1..])
+        } else {
+            digits.clone()
+        };
+        let esign = if exp < 0 { '-' } else { '+' };
+        format!("{sign}{rest}e{esign}{:02}", exp.abs())
+    }
+}
+
+impl Value {
     /// Text form used when a value is sent to a text-like parameter.
     fn to_text(&self) -> Option<String> {
         Some(match self {
@@ -246,6 +540,13 @@ fn decode(ty: &Type, mut raw: &[u8]) -> Result<Value, BoxError> {
         Type::BYTEA => Value::Bytes(raw.to_vec()),
         Type::DATE => Value::Date(read_i32(r)?),
         Type::TIME => Value::Time(read_i64(r)?),
+        Type::TIMETZ => {
+            let micros = read_i64(r)?;
+            Value::TimeTz {
+                micros,
+                offset: -read_i32(r)?,
+            }
+        }
         Type::TIMESTAMP => Value::Timestamp(read_i64(r)?),
         Type::TIMESTAMPTZ => Value::TimestampTz(read_i64(r)?),
         Type::INTERVAL => {
@@ -259,6 +560,11 @@ fn decode(ty: &Type, mut raw: &[u8]) -> Result<Value, BoxError> {
             }
         }
         Type::UUID => Value::Uuid(take(r, 16)?.try_into()?),
+        Type::POINT => {
+            let x = f64::from_be_bytes(take(r, 8)?.try_into()?);
+            let y = f64::from_be_bytes(take(r, 8)?.try_into()?);
+            Value::Text(format!("({},{})", pg_float_text(x), pg_float_text(y)))
+        }
         Type::INET | Type::CIDR => Value::Text(decode_inet(r, *ty == Type::CIDR)?),
         Type::JSON => Value::Json(String::from_utf8(raw.to_vec())?),
         Type::JSONB => {
@@ -271,6 +577,8 @@ fn decode(ty: &Type, mut raw: &[u8]) -> Result<Value, BoxError> {
         _ => match ty.kind() {
             Kind::Array(elem) => decode_array(elem, raw)?,
             Kind::Domain(inner) => decode(inner, raw)?,
+            Kind::Range(sub) => decode_range(ty.oid(), sub, raw)?,
+            _ if ty.name() == "hstore" => decode_hstore(raw)?,
             _ => match String::from_utf8(raw.to_vec()) {
                 Ok(text) => Value::Text(text),
                 Err(e) => Value::Bytes(e.into_bytes()),
@@ -318,6 +626,82 @@ fn decode_array(elem: &Type, mut raw: &[u8]) -> Result<Value, BoxError> {
         flat = grouped;
     }
     Ok(Value::Array(flat))
+}
+
+/// A range: flags, then the bounds that are neither infinite nor absent, each with its
+/// length.
+fn decode_range(type_oid: u32, sub: &Type, mut raw: &[u8]) -> Result<Value, BoxError> {
+    let r = &mut raw;
+    let flags = take(r, 1)?[0];
+    let empty = flags & 0x01 != 0;
+    let mut bound = |present: bool| -> Result<Option<Box<Value>>, BoxError> {
+        if !present {
+            return Ok(None);
+        }
+        let len = usize::try_from(read_i32(r)?)?;
+        Ok(Some(Box::new(decode(sub, take(r, len)?)?)))
+    };
+    let lower = bound(!empty && flags & 0x08 == 0)?;
+    let upper = bound(!empty && flags & 0x10 == 0)?;
+    Ok(Value::Range {
+        type_oid,
+        empty,
+        lower,
+        upper,
+        lower_inc: flags & 0x02 != 0,
+        upper_inc: flags & 0x04 != 0,
+    })
+}
+
+/// hstore's binary form: a count, then key and value (-1 length: NULL) pairs.
+fn decode_hstore(mut raw: &[u8]) -> Result<Value, BoxError> {
+    let r = &mut raw;
+    let count = usize::try_from(read_i32(r)?)?;
+    let mut pairs = Vec::with_capacity(count);
+    for _ in 0..count {
+        let klen = usize::try_from(read_i32(r)?)?;
+        let key = String::from_utf8(take(r, klen)?.to_vec())?;
+        let vlen = read_i32(r)?;
+        let value = if vlen < 0 {
+            None
+        } else {
+            Some(String::from_utf8(
+                take(r, usize::try_from(vlen)?)?.to_vec(),
+            )?)
+        };
+        pairs.push((key, value));
+    }
+    Ok(Value::Hstore(pairs))
+}
+
+/// `s` in double quotes with `"` and `\\` escaped by a backslash: an element of an array's,
+/// range's or hstore's text form.
+fn push_double_quoted(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+}
+
+/// hstore's text form (`"k"=>"v", "n"=>NULL`), as psycopg2 returns it unregistered.
+pub fn hstore_text(pairs: &[(String, Option<String>)]) -> String {
+    let mut out = String::new();
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        push_double_quoted(k, &mut out);
+        out.push_str("=>");
+        match v {
+            Some(v) => push_double_quoted(v, &mut out),
+            None => out.push_str("NULL"),
+        }
+    }
+    out
 }
 
 fn decode_numeric(r: &mut &[u8]) -> Result<String, BoxError> {
@@ -407,6 +791,19 @@ fn encode_numeric(text: &str, out: &mut BytesMut) -> Result<(), BoxError> {
         Some(rest) => (true, rest),
         None => (false, text.strip_prefix('+').unwrap_or(text)),
     };
+    // `1.5e3`, `1E-05`: shift the point as Postgres' numeric_in does (the scale becomes
+    // max(0, decimals - exponent)).
+    let shifted;
+    let body = match body.find(['e', 'E']) {
+        Some(at) => {
+            let exp: i32 = body[at + 1..]
+                .parse()
+                .map_err(|_| format!("`{text}` is not a decimal number"))?;
+            shifted = shift_point(&body[..at], exp);
+            shifted.as_str()
+        }
+        None => body,
+    };
     let (int_part, frac_part) = body.split_once('.').unwrap_or((body, ""));
     if (int_part.is_empty() && frac_part.is_empty())
         || !int_part.bytes().all(|b| b.is_ascii_digit())
@@ -454,6 +851,20 @@ fn encode_numeric(text: &str, out: &mut BytesMut) -> Result<(), BoxError> {
         out.put_i16(*g);
     }
     Ok(())
+}
+
+/// `digits` (with an optional point) times 10^exp, written without exponent.
+fn shift_point(digits: &str, exp: i32) -> String {
+    let (int_part, frac_part) = digits.split_once('.').unwrap_or((digits, ""));
+    let all = format!("{int_part}{frac_part}");
+    let point = int_part.len() as i64 + i64::from(exp);
+    if point <= 0 {
+        format!("0.{}{all}", "0".repeat((-point) as usize))
+    } else if point as usize >= all.len() {
+        format!("{all}{}", "0".repeat(point as usize - all.len()))
+    } else {
+        format!("{}.{}", &all[..point as usize], &all[point as usize..])
+    }
 }
 
 fn mismatch(value: &Value, ty: &Type) -> BoxError {
@@ -512,7 +923,7 @@ fn encode(value: &Value, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxErr
         Type::NUMERIC => match value {
             Value::Numeric(s) | Value::Text(s) => encode_numeric(s, out)?,
             Value::Int(i) => encode_numeric(&i.to_string(), out)?,
-            Value::Float(f) => encode_numeric(&float_text(*f), out)?,
+            Value::Float(f) => encode_numeric(&python_float_repr(*f), out)?,
             _ => return Err(mismatch(value, ty)),
         },
         Type::BYTEA => match value {
@@ -528,7 +939,15 @@ fn encode(value: &Value, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxErr
             _ => return Err(mismatch(value, ty)),
         },
         Type::TIME => match value {
-            Value::Time(us) => out.put_i64(*us),
+            Value::Time(us) | Value::TimeTz { micros: us, .. } => out.put_i64(*us),
+            _ => return Err(mismatch(value, ty)),
+        },
+        Type::TIMETZ => match value {
+            Value::TimeTz { micros, offset } => {
+                out.put_i64(*micros);
+                // On the wire the zone is seconds west of UTC.
+                out.put_i32(-offset);
+            }
             _ => return Err(mismatch(value, ty)),
         },
         Type::TIMESTAMP | Type::TIMESTAMPTZ => match value {
@@ -700,7 +1119,26 @@ fn flatten<'a>(
 
 impl ToSql for Value {
     fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
-        encode(self, ty, out)
+        match self {
+            // The text format (see `encode_format`): the server parses it for `ty`.
+            Value::Text(s) | Value::Json(s) => {
+                if s.contains('\0') {
+                    return Err("A string literal cannot contain NUL (0x00) characters.".into());
+                }
+                out.put_slice(s.as_bytes());
+                Ok(IsNull::No)
+            }
+            _ => encode(self, ty, out),
+        }
+    }
+
+    /// Text goes in the text format, as a quoted literal would: the server's input
+    /// function for the parameter's type reads it (dates, ranges, arrays, hstore, ...).
+    fn encode_format(&self, _ty: &Type) -> Format {
+        match self {
+            Value::Text(_) | Value::Json(_) => Format::Text,
+            _ => Format::Binary,
+        }
     }
 
     fn accepts(_: &Type) -> bool {
@@ -741,7 +1179,9 @@ mod tests {
             assert_eq!(numeric_round_trip(t), t, "{t}");
         }
         assert_eq!(numeric_round_trip("007.5"), "7.5");
-        assert!(encode_numeric("1e5", &mut BytesMut::new()).is_err());
+        assert_eq!(numeric_round_trip("1e5"), "100000");
+        assert!(encode_numeric("1x5", &mut BytesMut::new()).is_err());
+        assert!(encode_numeric("1e", &mut BytesMut::new()).is_err());
     }
 
     #[test]
@@ -766,6 +1206,59 @@ mod tests {
         assert_eq!(decode(&Type::INT4_ARRAY, &buf).unwrap(), v);
         let ragged = Value::Array(vec![Value::Array(vec![Value::Int(1)]), Value::Int(2)]);
         assert!(encode(&ragged, &Type::INT4_ARRAY, &mut BytesMut::new()).is_err());
+    }
+
+    #[test]
+    fn floats_as_python_and_postgres_write_them() {
+        for (f, python, pg) in [
+            (1.5, "1.5", "1.5"),
+            (3.0, "3.0", "3"),
+            (0.1, "0.1", "0.1"),
+            (1e-4, "0.0001", "0.0001"),
+            (1e-5, "1e-05", "1e-05"),
+            (1e15, "1000000000000000.0", "1e+15"),
+            (1e16, "1e+16", "1e+16"),
+            (-2.5e-300, "-2.5e-300", "-2.5e-300"),
+            (123456789.123, "123456789.123", "123456789.123"),
+        ] {
+            assert_eq!(python_float_repr(f), python, "{f}");
+            assert_eq!(pg_float_text(f), pg, "{f}");
+        }
+        // The scale of the numeric a float becomes is that of Python's repr.
+        assert_eq!(numeric_round_trip("1e-05"), "0.00001");
+        assert_eq!(numeric_round_trip("1e+16"), "10000000000000000");
+        assert_eq!(numeric_round_trip("1.50E+1"), "15.0");
+    }
+
+    #[test]
+    fn list_parameters_as_psycopg2_types_them() {
+        let item = |v: Value| {
+            let t = v.param_oid();
+            (v, t, false)
+        };
+        let (v, elem) =
+            Value::array_param(vec![item(Value::Int(1)), item(Value::Int(1 << 40))], true).unwrap();
+        assert_eq!((elem, array_oid(elem)), (oid::INT8, Some(1016)));
+        assert!(matches!(v, Value::Array(_)));
+        let (_, elem) =
+            Value::array_param(vec![item(Value::Int(1)), item(Value::Float(1.5))], true).unwrap();
+        assert_eq!(elem, oid::NUMERIC);
+        let (_, elem) =
+            Value::array_param(vec![item(Value::Text("a".into())), item(Value::Null)], true)
+                .unwrap();
+        assert_eq!(elem, oid::TEXT);
+        // '{}' and '{NULL,NULL}' stay unknown-typed text.
+        assert_eq!(
+            Value::array_param(vec![], true).unwrap(),
+            (Value::Text("{}".into()), oid::UNKNOWN)
+        );
+        assert_eq!(
+            Value::array_param(vec![item(Value::Null), item(Value::Null)], true).unwrap(),
+            (Value::Text("{NULL,NULL}".into()), oid::UNKNOWN)
+        );
+        assert!(
+            Value::array_param(vec![item(Value::Bool(true)), item(Value::Int(1))], true).is_err()
+        );
     }
 
     #[test]

@@ -3,8 +3,12 @@
 ``connect(name)`` returns a connection on the pool configured by the ``[[postgres]]``
 entry of that name in ``puff.toml``. Queries run on Tokio: a greenlet waiting for
 Postgres lets every other greenlet run. Parameters use ``%s`` / ``%(name)s`` placeholders
-(``paramstyle = "pyformat"``) and are always sent as bind parameters, never spliced into
-the SQL text.
+(``paramstyle = "pyformat"``) and give psycopg2's results: each value is sent as a bind
+parameter typed the way psycopg2's SQL literal for it would be (an int is an ``int4``,
+``int8`` or ``numeric`` constant, a float a ``numeric`` one, a str an unknown-typed literal
+the server types from its context, ...), a tuple becomes ``($1, $2, ...)`` for ``IN %s``,
+and only objects adapted by ``AsIs`` or a user's ``getquoted()`` adapter are written into
+the SQL text, as psycopg2 writes them.
 
 As in psycopg2, a connection opens a transaction with its first statement and keeps it
 until ``commit()`` or ``rollback()`` (unless ``autocommit`` is true); ``with conn:``
@@ -17,8 +21,11 @@ from __future__ import annotations
 
 import contextvars
 import datetime
+import decimal
+import functools
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from puff import PuffNotRunningError, _native
@@ -35,6 +42,11 @@ __all__ = [
     "Cursor",
     "Column",
     "Json",
+    "Range",
+    "NumericRange",
+    "DateRange",
+    "DateTimeRange",
+    "DateTimeTZRange",
     "Binary",
     "Date",
     "Time",
@@ -160,14 +172,279 @@ def _require_native() -> _PostgresModule:
 
 
 class Json:
-    """Send ``adapted`` as a JSON value (dicts are sent as JSON without this wrapper)."""
+    """Send ``adapted`` as JSON (dicts are sent as JSON without this wrapper). As psycopg2's
+    ``Json``, the text is an unknown-typed literal: a ``json``/``jsonb`` column or cast
+    types it."""
 
     def __init__(self, adapted: Any, dumps: Any = None) -> None:
         self.adapted = adapted
         self._dumps = dumps or json.dumps
 
-    def __puff_json__(self) -> str:
-        return str(self._dumps(self.adapted))
+    def dumps(self, obj: Any) -> str:
+        return str(self._dumps(obj))
+
+    def __puff_param__(self) -> tuple[int, str]:
+        return 0, self.dumps(self.adapted)
+
+
+# ---- ranges ---------------------------------------------------------------------------
+
+
+class Range:
+    """A Postgres range value (``lower``, ``upper``, ``bounds`` like ``"[)"``), as
+    psycopg2's ``extras.Range``."""
+
+    _type_oid = 0  # the range type a parameter is sent as (0: inferred by the server)
+
+    def __init__(
+        self, lower: Any = None, upper: Any = None, bounds: str = "[)", empty: bool = False
+    ) -> None:
+        if not empty and bounds not in ("[)", "(]", "()", "[]"):
+            raise ValueError(f"bound flags not valid: {bounds!r}")
+        self._lower = None if empty else lower
+        self._upper = None if empty else upper
+        self._bounds = None if empty else bounds
+
+    lower = property(lambda self: self._lower)
+    upper = property(lambda self: self._upper)
+    isempty = property(lambda self: self._bounds is None)
+
+    @property
+    def lower_inf(self) -> bool:
+        return self._bounds is not None and self._lower is None
+
+    @property
+    def upper_inf(self) -> bool:
+        return self._bounds is not None and self._upper is None
+
+    @property
+    def lower_inc(self) -> bool:
+        return self._bounds is not None and self._lower is not None and self._bounds[0] == "["
+
+    @property
+    def upper_inc(self) -> bool:
+        return self._bounds is not None and self._upper is not None and self._bounds[1] == "]"
+
+    def __contains__(self, x: Any) -> bool:
+        if self._bounds is None:
+            return False
+        if self._lower is not None and (x < self._lower or (x == self._lower and not self.lower_inc)):
+            return False
+        return not (
+            self._upper is not None and (x > self._upper or (x == self._upper and not self.upper_inc))
+        )
+
+    def __bool__(self) -> bool:
+        return self._bounds is not None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Range):
+            return False
+        return (self._lower, self._upper, self._bounds) == (
+            other._lower,
+            other._upper,
+            other._bounds,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self._lower, self._upper, self._bounds))
+
+    def __repr__(self) -> str:
+        if self._bounds is None:
+            return f"{type(self).__name__}(empty=True)"
+        return f"{type(self).__name__}({self._lower!r}, {self._upper!r}, {self._bounds!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_lower": self._lower, "_upper": self._upper, "_bounds": self._bounds}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for k, v in state.items():
+            setattr(self, k, v)
+
+    def _bound_text(self, value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, (datetime.date, datetime.time)):
+            text = value.isoformat()
+        else:
+            text = str(value)
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    def __puff_param__(self) -> tuple[int, str]:
+        """The range's text, typed as the range type (psycopg2 writes ``daterange(a, b,
+        '[)')``; numeric ranges stay unknown-typed, ``'[1,2)'``)."""
+        if self._bounds is None:
+            return self._type_oid, "empty"
+        lower, upper = self._bound_text(self._lower), self._bound_text(self._upper)
+        return self._type_oid, f"{self._bounds[0]}{lower},{upper}{self._bounds[1]}"
+
+
+class NumericRange(Range):
+    """int4range, int8range or numrange (sent unknown-typed, as psycopg2 does)."""
+
+
+class DateRange(Range):
+    _type_oid = 3912  # daterange
+
+
+class DateTimeRange(Range):
+    _type_oid = 3908  # tsrange
+
+
+class DateTimeTZRange(Range):
+    _type_oid = 3910  # tstzrange
+
+
+# Result classes by range type OID (register_range adds more).
+_range_classes: dict[int, type[Range]] = {
+    3904: NumericRange,
+    3926: NumericRange,
+    3906: NumericRange,
+    3912: DateRange,
+    3908: DateTimeRange,
+    3910: DateTimeTZRange,
+}
+
+
+def _make_range(type_oid: int, lower: Any, upper: Any, bounds: str, empty: bool) -> Range:
+    """A range result (called by the native module)."""
+    cls = _range_classes.get(type_oid, Range)
+    if empty:
+        return cls(empty=True)
+    return cls(lower, upper, bounds)
+
+
+# ---- adaptation of parameters -----------------------------------------------------------
+
+# Types the native module binds itself: a parameter list of only these needs no Python
+# work (`register_adapter` on one of them takes it out).
+_NATIVE_TYPES: set[type] = {
+    type(None),
+    bool,
+    int,
+    float,
+    str,
+    bytes,
+    bytearray,
+    memoryview,
+    datetime.date,
+    datetime.datetime,
+    datetime.time,
+    datetime.timedelta,
+    decimal.Decimal,
+    uuid.UUID,
+    list,
+}
+
+# `register_adapter` registrations (shared with puff.psycopg2.extensions), by class.
+_adapters: dict[type, Callable[[Any], Any]] = {}
+
+
+def register_adapter(typ: type, adapter: Callable[[Any], Any]) -> None:
+    """Adapt instances of ``typ`` (and its subclasses) with ``adapter``, as psycopg2's
+    ``register_adapter``: it returns an object with ``getquoted()`` (written into the SQL,
+    as psycopg2 does) or a Puff value wrapper (``Json``, ranges, ...)."""
+    _adapters[typ] = adapter
+    _NATIVE_TYPES.discard(typ)
+
+
+def _registered(value: Any) -> Callable[[Any], Any] | None:
+    if not _adapters:
+        return None
+    for klass in type(value).__mro__:
+        adapter = _adapters.get(klass)
+        if adapter is not None:
+            return adapter
+    return None
+
+
+def _conformed(value: Any) -> Any:
+    """``value`` after its registered adapter or ``__conform__`` (itself without them)."""
+    adapter = _registered(value)
+    if adapter is not None:
+        return adapter(value)
+    conform = getattr(value, "__conform__", None)
+    if conform is not None and not hasattr(value, "__puff_param__"):
+        from puff.psycopg2.extensions import ISQLQuote
+
+        adapted = conform(ISQLQuote)
+        if adapted is not None:
+            return adapted
+    return value
+
+
+_JSON_UNTYPED = 114
+
+
+def _adapt_value(value: Any) -> Any:
+    """A parameter the native module does not bind itself, as one it does or as
+    ``(oid, text)`` (text the server reads as type ``oid``; 0: inferred). Called by it for
+    list elements and other objects."""
+    value = _conformed(value)
+    puff_param = getattr(value, "__puff_param__", None)
+    if puff_param is not None:
+        return puff_param()
+    if isinstance(value, dict):
+        # Puff's own: dicts are JSON (psycopg2 cannot adapt them unregistered). OID 114
+        # asks the native module for an untyped JSON value, so that a list of dicts can
+        # fill a json[] or jsonb[] column.
+        return _JSON_UNTYPED, json.dumps(value)
+    if isinstance(value, datetime.datetime) and value.tzinfo is not None:
+        return 1184, value.isoformat()  # no UTC offset: the session's zone applies
+    if isinstance(value, datetime.time) and value.tzinfo is not None:
+        return 1266, value.isoformat()
+    if hasattr(value, "getquoted"):
+        raise NotSupportedError(
+            f"{type(value).__name__} adapts by writing SQL text (getquoted()), which Puff "
+            "does only for a top-level parameter, not inside a list"
+        )
+    if type(value) in _NATIVE_TYPES or isinstance(value, (list, tuple)):
+        return value
+    raise ProgrammingError(f"can't adapt type '{type(value).__name__}'")
+
+
+def _spliced(value: Any) -> str | None:
+    """The SQL text psycopg2 writes for ``value`` when that text is all there is to it (an
+    ``AsIs`` or a user's ``getquoted()`` adapter); None when it can be bound."""
+    value = _conformed(value)
+    if hasattr(value, "__puff_param__") or not hasattr(value, "getquoted"):
+        return None
+    quoted = value.getquoted()
+    return quoted.decode() if isinstance(quoted, bytes) else str(quoted)
+
+
+# UTC under the names Postgres reports for it.
+_UTC_NAMES = frozenset(
+    n.lower()
+    for n in (
+        "UTC", "Etc/UTC", "GMT", "Etc/GMT", "UCT", "Etc/UCT", "Universal", "Etc/Universal",
+        "Zulu", "Etc/Zulu", "GMT0", "Etc/GMT0", "GMT+0", "GMT-0", "Etc/GMT+0", "Etc/GMT-0",
+        "Greenwich", "Etc/Greenwich", "+00", "-00", "+00:00", "Z",
+    )
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _session_zone(name: str) -> datetime.tzinfo | None:
+    """The tzinfo of a session ``TimeZone`` setting; None for UTC (called by the native
+    module to show timestamptz values in the session's zone, as psycopg2 receives them)."""
+    if name.lower() in _UTC_NAMES:
+        return None
+    try:
+        import zoneinfo
+
+        return zoneinfo.ZoneInfo(name)
+    except Exception:  # noqa: BLE001 - not an IANA name: maybe a fixed offset
+        pass
+    import re
+
+    m = re.fullmatch(r"<?([+-])(\d{1,2})(?::?(\d{2}))?>?.*", name)
+    if m is None:
+        return None
+    sign = 1 if m.group(1) == "+" else -1
+    minutes = int(m.group(2)) * 60 + int(m.group(3) or 0)
+    # A POSIX-style name `<+02>-02` spells the offset east of UTC in its <...> part.
+    return datetime.timezone(datetime.timedelta(minutes=sign * minutes))
 
 
 def Binary(data: bytes | bytearray | memoryview) -> bytes:  # noqa: N802 (DB-API name)
@@ -261,13 +538,29 @@ ROWID = TypeObject("ROWID", (26,))  # oid
 def convert_placeholders(sql: str, named: bool) -> tuple[str, list[str] | int]:
     """Turn ``%s`` / ``%(name)s`` placeholders outside quotes and comments into ``$n``.
 
-    Returns the new SQL and either the parameter names in ``$n`` order (``named``) or the
-    number of positional parameters. ``%%`` becomes ``%`` everywhere, as in psycopg2; any
-    other ``%`` inside string literals, quoted identifiers and comments is left alone.
+    Returns the new SQL and either the parameter names in ``$n`` order (``named``; a name
+    used twice is two parameters, as psycopg2 writes its value twice) or the number of
+    positional parameters. ``%%`` becomes ``%`` everywhere, as in psycopg2; any other
+    ``%`` inside string literals, quoted identifiers and comments is left alone.
     """
+    segments, spec = _split_placeholders(sql, named)
+    return _join(segments, [f"${i}" for i in range(1, len(segments))]), spec
+
+
+def _join(segments: list[str], placeholders: list[str]) -> str:
+    out = [segments[0]]
+    for placeholder, segment in zip(placeholders, segments[1:]):
+        out.append(placeholder)
+        out.append(segment)
+    return "".join(out)
+
+
+def _split_placeholders(sql: str, named: bool) -> tuple[list[str], list[str] | int]:
+    """The SQL text around each placeholder (one more segment than placeholders) and the
+    placeholders' names (``named``) or count."""
+    segments: list[str] = []
     out: list[str] = []
     names: list[str] = []
-    count = 0
     i = 0
     n = len(sql)
     while i < n:
@@ -321,8 +614,8 @@ def convert_placeholders(sql: str, named: bool) -> tuple[str, list[str] | int]:
                 out.append("%")
                 i += 2
             elif nxt == "s" and not named:
-                count += 1
-                out.append(f"${count}")
+                segments.append("".join(out))
+                out = []
                 i += 2
             elif nxt == "(" and named:
                 close = sql.find(")", i + 2)
@@ -330,10 +623,9 @@ def convert_placeholders(sql: str, named: bool) -> tuple[str, list[str] | int]:
                     raise ProgrammingError(
                         f"incomplete placeholder at position {i}: {sql[i : i + 20]!r}"
                     )
-                name = sql[i + 2 : close]
-                if name not in names:
-                    names.append(name)
-                out.append(f"${names.index(name) + 1}")
+                names.append(sql[i + 2 : close])
+                segments.append("".join(out))
+                out = []
                 i = close + 2
             elif nxt in ("s", "("):
                 raise ProgrammingError(
@@ -348,12 +640,51 @@ def convert_placeholders(sql: str, named: bool) -> tuple[str, list[str] | int]:
         else:
             out.append(c)
             i += 1
-    return "".join(out), (names if named else count)
+    segments.append("".join(out))
+    return segments, (names if named else len(segments) - 1)
 
 
-def _prepare(sql: str, params: Any) -> tuple[str, list[str] | int, bool]:
+class _Prepared:
+    """A statement's placeholders, converted once per text (ORMs send the same few hundred
+    texts over and over, and the conversion is a Python loop over every character)."""
+
+    __slots__ = ("sql", "spec", "named", "segments")
+
+    def __init__(self, sql: str, named: bool) -> None:
+        self.segments, self.spec = _split_placeholders(sql, named)
+        self.sql = _join(self.segments, [f"${i}" for i in range(1, len(self.segments))])
+        self.named = named
+
+    def bind(self, params: Any) -> tuple[str, list[Any]]:
+        """The SQL to run and its parameter values for ``params``: ``$n`` placeholders,
+        except for tuples (``($n, $n+1, ...)``, psycopg2's ``IN %s``) and values whose
+        adapter writes SQL text (``AsIs``, a user's ``getquoted()``)."""
+        values = _bind(self.spec, self.named, params)
+        if _NATIVE_TYPES.issuperset(map(type, values)):
+            return self.sql, values
+        bound: list[Any] = []
+        placeholders = [_placeholder(v, bound) for v in values]
+        return _join(self.segments, placeholders), bound
+
+
+def _placeholder(value: Any, bound: list[Any]) -> str:
+    """The SQL for one ``%s``: ``$n`` (appending the value to ``bound``), a parenthesised
+    list for a tuple, or an adapter's SQL text."""
+    if type(value) in _NATIVE_TYPES:
+        bound.append(value)
+        return f"${len(bound)}"
+    if isinstance(value, tuple) and _registered(value) is None:
+        return "(" + ", ".join(_placeholder(v, bound) for v in value) + ")"
+    text = _spliced(value)
+    if text is not None:
+        return text
+    bound.append(value)
+    return f"${len(bound)}"
+
+
+def _prepare(sql: str, params: Any) -> _Prepared | None:
     if params is None:
-        return sql, 0, False
+        return None
     named = isinstance(params, Mapping)
     if not named and (isinstance(params, (str, bytes)) or not isinstance(params, Sequence)):
         raise ProgrammingError(
@@ -363,18 +694,16 @@ def _prepare(sql: str, params: Any) -> tuple[str, list[str] | int, bool]:
     key = (sql, named)
     cached = _converted.get(key)
     if cached is None:
-        cached = convert_placeholders(sql, named)
+        cached = _Prepared(sql, named)
         if len(_converted) >= _CONVERTED_MAX:
             _converted.clear()
         _converted[key] = cached
-    converted, spec = cached
-    return converted, spec, named
+    return cached
 
 
-# Converted statements: ORMs send the same few hundred texts over and over, and the
-# conversion is a Python loop over every character. Values are never part of the key.
+# Converted statements by (text, named). Values are never part of the key.
 _CONVERTED_MAX = 2048
-_converted: dict[tuple[str, bool], tuple[str, list[str] | int]] = {}
+_converted: dict[tuple[str, bool], _Prepared] = {}
 
 
 def _bind(spec: list[str] | int, named: bool, params: Any) -> list[Any]:
@@ -403,6 +732,10 @@ class Cursor:
     """DB-API 2.0 cursor. Results are fetched in full when the statement runs."""
 
     arraysize: int = 1
+    #: Makes the tzinfo of timestamptz and timetz values from their UTC offset in the
+    #: session's ``TimeZone`` (psycopg2's attribute); None: naive values.
+    tzinfo_factory: Any = datetime.timezone
+    _bytea_memoryview = False  # psycopg2 returns bytea as memoryview
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
@@ -426,7 +759,11 @@ class Cursor:
         self._check()
         self.query = sql
         description, rows, rowcount = self.connection._native.execute(
-            sql, param_sets, not self.connection.autocommit
+            sql,
+            param_sets,
+            not self.connection.autocommit,
+            self.tzinfo_factory,
+            self._bytea_memoryview,
         )
         self.description = description
         self._rows = rows
@@ -435,8 +772,12 @@ class Cursor:
 
     def execute(self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> None:
         """Run one statement; ``params`` fill its ``%s`` / ``%(name)s`` placeholders."""
-        sql, spec, named = _prepare(query, params)
-        self._run(sql, [_bind(spec, named, params)])
+        prepared = _prepare(query, params)
+        if prepared is None:
+            self._run(query, [[]])
+            return
+        sql, values = prepared.bind(params)
+        self._run(sql, [values])
 
     def executemany(
         self, query: str, seq_of_params: Sequence[Sequence[Any] | Mapping[str, Any]]
@@ -449,8 +790,18 @@ class Cursor:
             self.description = None
             self._rows = []
             return
-        sql, spec, named = _prepare(query, seq[0])
-        self._run(sql, [_bind(spec, named, p) for p in seq])
+        prepared = _prepare(query, seq[0])
+        assert prepared is not None
+        runs = [prepared.bind(p) for p in seq]
+        if all(sql == runs[0][0] for sql, _ in runs):
+            self._run(runs[0][0], [values for _, values in runs])
+        else:
+            # Tuples of different lengths (or spliced values): each set is its own text.
+            total = 0
+            for sql, values in runs:
+                self._run(sql, [values])
+                total = -1 if total < 0 or self.rowcount < 0 else total + self.rowcount
+            self.rowcount = total
         self.description = None
         self._rows = []
 

@@ -98,7 +98,7 @@ def test_query_and_params_gives_dollar_placeholders_and_empty_querysets(
         "for qs in (Choice.objects.filter(id__in=two, votes__gte=0), Choice.objects.none()):\n"
         "    sql, params = query_and_params(qs)\n"
         "    print('PLACEHOLDERS', '%s' in sql, '$3' in sql, len(params))\n"
-        "    c = postgres.connect(); c.autocommit = True; cur = c._native.execute(sql, [params], False)\n"
+        "    c = postgres.connect(); c.autocommit = True; cur = c._native.execute(sql, [params], False, None)\n"
         "    print('COLUMNS', [d[0] for d in cur[0]], 'ROWS', len(cur[1]))\n"
     )
     lines = cli.check("django", "shell", "-c", code).stdout.splitlines()

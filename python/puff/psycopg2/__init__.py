@@ -13,8 +13,9 @@ What differs from psycopg2:
   thousands of connection objects share the pool; ``get_backend_pid()`` and session-level
   ``SET`` therefore apply to one statement's server connection only.
 - Named (server-side) cursors are fetched in full; ``COPY`` is not supported.
-- Queries always send parameters separately (``%s`` become ``$n``); only ``mogrify``
-  quotes values into the text.
+- Queries send parameters separately (``%s`` become ``$n``), each typed as psycopg2's
+  literal for it would be, so results match psycopg2's; only ``AsIs`` and users'
+  ``getquoted()`` adapters (and ``mogrify``) write values into the text.
 - ``Date``, ``Time``, ``Timestamp`` and the ``*FromTicks`` constructors return ``datetime``
   objects (psycopg2 wraps them in adapters); ``cursor.description`` holds
   ``puff.postgres.Column`` objects with psycopg2's attributes.

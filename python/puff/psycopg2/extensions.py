@@ -1,11 +1,12 @@
 """``psycopg2.extensions``: the connection and cursor classes, adaptation, constants.
 
-Values are converted in Rust (``puff.postgres``), so ``register_type`` and typecasters are
-accepted and ignored: results already arrive as the Python types psycopg2 gives with
-Django's registrations (``uuid.UUID``, ``Decimal``, aware ``datetime`` in UTC, ...).
-``adapt`` / ``mogrify`` quote values client-side only for text that cannot take bind
-parameters (DDL written by Django's schema editor); queries always send parameters
-separately.
+Result values are converted in Rust (``puff.postgres``), so ``register_type`` and
+typecasters are accepted and ignored: results already arrive as the Python types psycopg2
+gives with Django's registrations (``uuid.UUID``, ``Decimal``, timestamptz aware in the
+session's zone, ...). ``register_adapter`` applies to parameters (``puff.postgres`` binds
+what the adapter returns, or writes its ``getquoted()`` text into the SQL as psycopg2
+does); ``adapt`` / ``mogrify`` quote values client-side for text that cannot take bind
+parameters (DDL written by Django's schema editor).
 """
 
 from __future__ import annotations
@@ -66,9 +67,18 @@ def quote_ident(name: str, scope: Any = None) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+# Casts written after the text of values Puff binds as typed text (``__puff_param__``).
+_CASTS = {869: "::inet", 1184: "::timestamptz", 1266: "::timetz", 3908: "::tsrange",
+          3910: "::tstzrange", 3912: "::daterange"}
+
+
 def _literal(value: Any) -> str:
     if value is None:
         return "NULL"
+    puff_param = getattr(value, "__puff_param__", None)
+    if puff_param is not None:
+        oid, text = puff_param()
+        return quote_string(text) + _CASTS.get(oid, "")
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -131,13 +141,19 @@ class AsIs(ISQLQuote):
 
 
 class QuotedString(ISQLQuote):
-    """A string written as a quoted SQL literal."""
+    """A string written as a quoted SQL literal (bound as an unknown-typed parameter)."""
 
     def __init__(self, adapted: Any) -> None:
         self.adapted = adapted
 
     def getquoted(self) -> bytes:
         return quote_string(str(self.adapted)).encode()
+
+    def __puff_param__(self) -> tuple[int, str]:
+        text = str(self.adapted)
+        if "\x00" in text:
+            raise ValueError("A string literal cannot contain NUL (0x00) characters.")
+        return 0, text
 
 
 class _Literal(ISQLQuote):
@@ -148,22 +164,25 @@ class _Literal(ISQLQuote):
         return _literal(self.adapted).encode()
 
 
-_adapters: dict[type, Callable[[Any], Any]] = {}
-
-
 def register_adapter(typ: type, callable: Callable[[Any], Any]) -> None:  # noqa: A002
-    """Adapt instances of ``typ`` with ``callable`` in :func:`adapt` (client-side quoting)."""
-    _adapters[typ] = callable
+    """Adapt parameters of class ``typ`` (and subclasses) with ``callable``: its result's
+    ``getquoted()`` text goes into the SQL as psycopg2 writes it, unless Puff can bind it
+    (``QuotedString``, ``Json``, ``Inet``, ranges, hstore)."""
+    _pg.register_adapter(typ, callable)
 
 
 def adapt(value: Any) -> Any:
     """The adapter of ``value``: an object whose ``getquoted()`` is its SQL literal."""
+    adapter = _pg._registered(value)
+    if adapter is not None:
+        return adapter(value)
     if hasattr(value, "getquoted"):
         return value
-    for klass in type(value).__mro__:
-        adapter = _adapters.get(klass)
-        if adapter is not None:
-            return adapter(value)
+    conform = getattr(value, "__conform__", None)
+    if conform is not None:
+        adapted = conform(ISQLQuote)
+        if adapted is not None:
+            return adapted
     return _Literal(value)
 
 
@@ -423,6 +442,8 @@ class ConnectionInfo:
 class cursor(_pg.Cursor):  # noqa: N801 (psycopg2 name)
     """A psycopg2-style cursor on a Puff pool (results are fetched in full)."""
 
+    _bytea_memoryview = True
+
     def __init__(
         self,
         conn: connection,
@@ -435,7 +456,6 @@ class cursor(_pg.Cursor):  # noqa: N801 (psycopg2 name)
         self.name = name
         self.scrollable = scrollable
         self.withhold = withhold
-        self.tzinfo_factory: Any = None
         self.statusmessage: str | None = None
         self._last: tuple[str, Any] | None = None
 
