@@ -16,10 +16,14 @@
 #![doc = include_str!("../../docs/postgres.md")]
 
 pub mod config;
+mod copy;
+mod cursor;
 mod description;
 pub mod error;
+mod notify;
 pub mod pool;
 mod python;
+mod session;
 mod subsystem;
 pub mod value;
 

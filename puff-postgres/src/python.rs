@@ -20,6 +20,7 @@ use crate::error::{ErrorKind, PgError};
 use crate::pool::{
     PooledClient, PostgresPool, QueryResult, has_several_statements, reports_row_count,
 };
+use crate::session;
 use crate::value::{DAY_MICROS, PG_EPOCH_DAYS, Value, civil_from_days, days_from_civil};
 
 create_exception!(puff.postgres, Warning, PyException, "DB-API 2.0 Warning.");
@@ -435,15 +436,17 @@ impl Drop for SharedConnection {
 }
 
 #[derive(Default)]
-struct ConnState {
-    client: Option<PooledClient>,
-    in_transaction: bool,
-    closed: bool,
+pub(crate) struct ConnState {
+    pub(crate) client: Option<PooledClient>,
+    pub(crate) in_transaction: bool,
+    pub(crate) closed: bool,
     /// Keep the pooled connection between autocommit statements ([`SharedConnection`]).
-    pinned: bool,
+    pub(crate) pinned: bool,
     /// What opens a transaction when `begin` is asked for (`BEGIN ISOLATION LEVEL ...`);
     /// None: `BEGIN`.
-    begin_sql: Option<String>,
+    pub(crate) begin_sql: Option<String>,
+    /// Session state that outlives transactions: see [`session`].
+    pub(crate) session: session::SessionState,
 }
 
 /// One DB-API connection: holds a pooled connection while a transaction is open (or, in
@@ -451,8 +454,8 @@ struct ConnState {
 /// connection to the pool.
 #[pyclass(module = "puff._native.postgres", name = "NativeConnection")]
 pub(crate) struct NativeConnection {
-    pool: Arc<PostgresPool>,
-    state: Arc<Mutex<ConnState>>,
+    pub(crate) pool: Arc<PostgresPool>,
+    pub(crate) state: Arc<Mutex<ConnState>>,
     /// Lent by a [`SharedConnection`]: closing or dropping it leaves the shared
     /// connection to its owner.
     borrowed: Option<std::sync::atomic::AtomicBool>,
@@ -487,29 +490,8 @@ async fn run_statements(
     param_sets: Vec<Vec<Value>>,
     begin: bool,
 ) -> Result<QueryResult, PgError> {
-    let mut guard = state.lock().await;
+    let mut guard = session::acquire(&pool, state, begin).await?;
     let state = &mut *guard;
-    if state.closed {
-        return Err(PgError::Interface("the connection is closed".into()));
-    }
-    if state.client.is_none() {
-        state.client = Some(pool.get().await?);
-        state.in_transaction = false;
-    }
-    if begin && !state.in_transaction {
-        let began = match state.client.as_mut() {
-            Some(client) => {
-                let sql = state.begin_sql.as_deref().unwrap_or("BEGIN");
-                client.batch_execute(sql).await
-            }
-            None => Err(PgError::Interface("no connection".into())),
-        };
-        if let Err(e) = began {
-            state.client = None;
-            return Err(e);
-        }
-        state.in_transaction = true;
-    }
     let in_transaction = state.in_transaction;
     let outcome = async {
         let Some(client) = state.client.as_mut() else {
@@ -547,30 +529,10 @@ async fn run_statements(
         Ok(total)
     }
     .await;
-    match outcome {
-        Ok(result) => {
-            if !state.in_transaction && !state.pinned {
-                state.client = None;
-            }
-            Ok(result)
-        }
-        Err(e) => {
-            let broken = state.client.as_ref().is_none_or(|c| c.is_closed());
-            if broken || (!state.in_transaction && !state.pinned) {
-                // A failed autocommit statement, or a dead connection: give it back (a
-                // dead one is discarded by the pool) and start afresh next time.
-                if let Some(client) = state.client.as_mut()
-                    && state.in_transaction
-                    && !client.is_closed()
-                {
-                    let _ = client.batch_execute("ROLLBACK").await;
-                }
-                state.client = None;
-                state.in_transaction = false;
-            }
-            Err(e)
-        }
+    if outcome.is_ok() {
+        session::note_statement(state, &sql);
     }
+    session::settle(state, outcome).await
 }
 
 async fn end_transaction(state: Arc<Mutex<ConnState>>, sql: &'static str) -> Result<(), PgError> {
@@ -580,10 +542,10 @@ async fn end_transaction(state: Arc<Mutex<ConnState>>, sql: &'static str) -> Res
         Some(client) if state.in_transaction => client.batch_execute(sql).await,
         _ => Ok(()),
     };
-    if !state.pinned || result.is_err() {
-        state.client = None;
-    }
     state.in_transaction = false;
+    if result.is_err() || !state.keeps_client() {
+        session::release(state).await;
+    }
     result
 }
 
@@ -645,7 +607,10 @@ impl NativeConnection {
         wait_for(py, async move {
             let result = end_transaction(state.clone(), "ROLLBACK").await;
             if !borrowed {
-                state.lock().await.closed = true;
+                // Also when WITH HOLD cursors or LISTENs kept it: they end with the connection.
+                let mut state = state.lock().await;
+                session::release(&mut state).await;
+                state.closed = true;
             }
             result
         })?
@@ -756,14 +721,7 @@ impl Drop for NativeConnection {
             return;
         };
         runtime.tokio().spawn(async move {
-            let mut state = state.lock().await;
-            if let Some(mut client) = state.client.take()
-                && state.in_transaction
-                && !client.is_closed()
-            {
-                let _ = client.batch_execute("ROLLBACK").await;
-            }
-            state.in_transaction = false;
+            session::release(&mut *state.lock().await).await;
         });
     }
 }
@@ -853,6 +811,10 @@ pub(crate) fn add_module(py: Python<'_>, native: &Bound<'_, PyModule>) -> PyResu
     m.add_function(wrap_pyfunction!(pool_database, &m)?)?;
     m.add_function(wrap_pyfunction!(set_session_timezone, &m)?)?;
     m.add_function(wrap_pyfunction!(session_timezone, &m)?)?;
+    m.add_function(wrap_pyfunction!(session::hold_session, &m)?)?;
+    m.add_function(wrap_pyfunction!(crate::notify::take_notifies, &m)?)?;
+    m.add_function(wrap_pyfunction!(crate::copy::copy_in, &m)?)?;
+    m.add_function(wrap_pyfunction!(crate::copy::copy_out, &m)?)?;
     m.add("Warning", py.get_type::<Warning>())?;
     m.add("Error", py.get_type::<Error>())?;
     m.add("InterfaceError", py.get_type::<InterfaceError>())?;

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
 import puff.postgres as _pg
+from puff.psycopg2 import _copy, _server_cursor
 from puff.psycopg2 import errors as _errors
 
 ISOLATION_LEVEL_AUTOCOMMIT = 0
@@ -44,8 +45,52 @@ TRANSACTION_STATUS_INTRANS = 2
 TRANSACTION_STATUS_INERROR = 3
 TRANSACTION_STATUS_UNKNOWN = 4
 
+POLL_OK = 0
+POLL_READ = 1
+POLL_WRITE = 2
+POLL_ERROR = 3
+
 JSON_OID = 114
 JSONB_OID = 3802
+
+class Notify(tuple):  # type: ignore[type-arg]
+    """A notification received on a LISTENed channel: ``pid`` of the notifying backend,
+    ``channel`` and ``payload``. As psycopg2's, it also behaves as the 2-tuple
+    ``(pid, channel)`` (indexing, unpacking, equality with tuples)."""
+
+    def __new__(cls, pid: int, channel: str, payload: str = "") -> Notify:
+        self = super().__new__(cls, (pid, channel))
+        self._payload = payload
+        return self
+
+    @property
+    def pid(self) -> int:
+        return int(self[0])
+
+    @property
+    def channel(self) -> str:
+        return str(self[1])
+
+    @property
+    def payload(self) -> str:
+        return self._payload
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Notify):
+            return (self.pid, self.channel, self.payload) == (other.pid, other.channel, other.payload)
+        return tuple.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        if self.payload:
+            return hash((self.pid, self.channel, self.payload))
+        return tuple.__hash__(self)
+
+    def __repr__(self) -> str:
+        return f"Notify({self.pid!r}, {self.channel!r}, {self.payload!r})"
+
 
 # ---- adaptation (client-side quoting) -----------------------------------------------
 
@@ -346,7 +391,7 @@ __getattr__ = missing_names(
     """BINARYARRAY BOOLEAN BOOLEANARRAY BYTES BYTESARRAY Boolean DATE DATEARRAY
     DATETIMEARRAY DECIMAL DECIMALARRAY DateFromPy Diagnostics FLOAT FLOATARRAY Float INTEGER
     INTEGERARRAY INTERVAL INTERVALARRAY Int IntervalFromPy JSON JSONARRAY JSONB JSONBARRAY
-    LONGINTEGER LONGINTEGERARRAY NoneAdapter Notify POLL_ERROR POLL_OK POLL_READ POLL_WRITE
+    LONGINTEGER LONGINTEGERARRAY NoneAdapter
     PYDATE PYDATEARRAY PYDATETIME PYDATETIMEARRAY PYDATETIMETZ PYDATETIMETZARRAY PYINTERVAL
     PYINTERVALARRAY PYTIME PYTIMEARRAY QueryCanceledError ROWIDARRAY SQL_IN STATUS_ASYNC
     STATUS_PREPARED STATUS_SYNC STRINGARRAY TIME TIMEARRAY TimeFromPy TimestampFromPy
@@ -421,7 +466,10 @@ class ConnectionInfo:
 
 
 class cursor(_pg.Cursor):  # noqa: N801 (psycopg2 name)
-    """A psycopg2-style cursor on a Puff pool (results are fetched in full)."""
+    """A psycopg2-style cursor on a Puff pool. Unnamed cursors fetch results in full; named
+    ones stream them from a server cursor (see ``puff.psycopg2._server_cursor``)."""
+
+    itersize = 2000
 
     def __init__(
         self,
@@ -431,13 +479,17 @@ class cursor(_pg.Cursor):  # noqa: N801 (psycopg2 name)
         withhold: bool = False,
     ) -> None:
         super().__init__(conn)
-        # Named (server-side) cursors are served client-side: the rows are fetched at once.
         self.name = name
         self.scrollable = scrollable
         self.withhold = withhold
         self.tzinfo_factory: Any = None
         self.statusmessage: str | None = None
         self._last: tuple[str, Any] | None = None
+        self._server = (
+            _server_cursor.ServerCursor(name, scrollable, withhold) if name is not None else None
+        )
+        if self._server is not None:
+            self.rownumber = 0
 
     @property  # type: ignore[override]
     def query(self) -> bytes | None:
@@ -454,6 +506,17 @@ class cursor(_pg.Cursor):  # noqa: N801 (psycopg2 name)
     def query(self, value: Any) -> None:
         pass  # the DB-API base records the converted text; `_last` keeps the original
 
+    def _run(self, sql: str, param_sets: list[Any]) -> None:
+        if self._server is None:
+            super()._run(sql, param_sets)
+            self._notified()
+            return
+        self._check()
+        self._server.declare(self, sql, param_sets)
+
+    def _notified(self) -> None:
+        self.connection._collect_notifies()
+
     def execute(self, query: str, vars: Any = None) -> None:  # noqa: A002 (psycopg2 name)
         self._last = (query, vars)
         try:
@@ -462,6 +525,8 @@ class cursor(_pg.Cursor):  # noqa: N801 (psycopg2 name)
             raise _errors.specific(e) from None
 
     def executemany(self, query: str, vars_list: Any) -> None:
+        if self._server is not None:
+            raise _pg.ProgrammingError("can't call .executemany() on named cursors")
         self._last = (query, None)
         try:
             super().executemany(query, vars_list)
@@ -472,29 +537,101 @@ class cursor(_pg.Cursor):  # noqa: N801 (psycopg2 name)
         """``query`` with ``vars`` quoted in, as bytes."""
         return mogrify(query, vars).encode()
 
+    # ---- fetching: named cursors read from the server as they go ----------------------
+
+    def _server_call(self, method: str, *args: Any) -> Any:
+        self._check()
+        assert self._server is not None
+        try:
+            result = getattr(self._server, method)(self, *args)
+        except _pg.Error as e:
+            raise _errors.specific(e) from None
+        self.rownumber = self._server.position()
+        return result
+
+    def fetchone(self) -> Any:
+        if self._server is None:
+            return super().fetchone()
+        return self._server_call("fetchone")
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        if self._server is None:
+            return super().fetchmany(size)
+        return self._server_call("fetchmany", self.arraysize if size is None else size)  # type: ignore[no-any-return]
+
+    def fetchall(self) -> list[Any]:
+        if self._server is None:
+            return super().fetchall()
+        return self._server_call("fetchall")  # type: ignore[no-any-return]
+
     def scroll(self, value: int, mode: str = "relative") -> None:
+        if self._server is not None:
+            self._server_call("scroll", value, mode)
+            return
         self._need_result()
         position = (self.rownumber or 0) + value if mode == "relative" else value
         if not 0 <= position <= len(self._rows):
             raise _pg.ProgrammingError("scroll destination out of bounds")
         self.rownumber = position
 
+    def close(self) -> None:
+        server = self._server
+        if server is not None and not self.closed:
+            try:
+                server.close(self)
+            except _pg.Error as e:
+                raise _errors.specific(e) from None
+            finally:
+                super().close()
+            return
+        super().close()
+
+    def __del__(self) -> None:
+        server = getattr(self, "_server", None)
+        if server is not None:
+            server.forget()
+
+    # ---- COPY ---------------------------------------------------------------------------
+
     def copy_expert(self, sql: str, file: Any, size: int = 8192) -> None:
+        """Run a ``COPY ... FROM STDIN`` (reading ``file``) or ``COPY ... TO STDOUT``
+        (writing to ``file``), streaming ``size`` bytes at a time in."""
         self._check()
-        _unsupported("cursor.copy_expert", "COPY")
+        if self._server is not None:
+            raise _pg.ProgrammingError("copy_expert cannot be used with a named cursor")
+        try:
+            self.rowcount = _copy.copy(self.connection, sql, file, size)
+        except _pg.Error as e:
+            raise _errors.specific(e) from None
+        self.description = None
+        self._rows = []
+        self._last = (sql, None)
 
-    def copy_from(self, file: Any, table: str, *args: Any, **kwargs: Any) -> None:
-        self._check()
-        _unsupported("cursor.copy_from", "COPY")
+    def copy_from(
+        self,
+        file: Any,
+        table: str,
+        sep: str = "\t",
+        null: str = "\\N",
+        size: int = 8192,
+        columns: Sequence[str] | None = None,
+    ) -> None:
+        """``COPY table [(columns)] FROM stdin`` with ``sep`` and ``null``, reading ``file``."""
+        self.copy_expert(_copy.copy_sql(table, "FROM stdin", sep, null, columns), file, size)
 
-    def copy_to(self, file: Any, table: str, *args: Any, **kwargs: Any) -> None:
-        self._check()
-        _unsupported("cursor.copy_to", "COPY")
+    def copy_to(
+        self,
+        file: Any,
+        table: str,
+        sep: str = "\t",
+        null: str = "\\N",
+        columns: Sequence[str] | None = None,
+    ) -> None:
+        """``COPY table [(columns)] TO stdout`` with ``sep`` and ``null``, into ``file``."""
+        self.copy_expert(_copy.copy_sql(table, "TO stdout", sep, null, columns), file)
 
     def cast(self, oid: int, s: str | bytes | None) -> Any:
         return _unsupported("cursor.cast", "typecasters (values are converted in Rust)")
-
-    itersize = 2000
 
 
 class connection(_pg.Connection):  # noqa: N801 (psycopg2 name)
@@ -519,7 +656,8 @@ class connection(_pg.Connection):  # noqa: N801 (psycopg2 name)
         self.info = ConnectionInfo(self)
         self.encoding = "UTF8"
         self.notices: list[str] = []
-        self.notifies: list[Any] = []
+        # LISTEN's notifications, appended after each statement, commit() and poll().
+        self.notifies: list[Notify] = []
         self.async_ = 0
 
     @property
@@ -551,6 +689,7 @@ class connection(_pg.Connection):  # noqa: N801 (psycopg2 name)
             super().commit()
         except _pg.Error as e:
             raise _errors.specific(e) from None
+        self._collect_notifies()
 
     @property
     def isolation_level(self) -> int | None:
@@ -634,7 +773,15 @@ class connection(_pg.Connection):  # noqa: N801 (psycopg2 name)
         return _unsupported("connection.tpc_recover", "two-phase commit")
 
     def poll(self) -> int:
-        return _unsupported("connection.poll", "asynchronous connections")
+        """Move the notifications received so far to ``notifies``; always ``POLL_OK`` (the
+        connection is synchronous, as psycopg2's without ``async_``)."""
+        self._check_open()
+        self._collect_notifies()
+        return POLL_OK
+
+    def _collect_notifies(self) -> None:
+        for pid, channel, payload in _pg._require_native().take_notifies(self._native):
+            self.notifies.append(Notify(pid, channel, payload))
 
     def fileno(self) -> int:
         return _unsupported("connection.fileno", "pooled connections have no socket of their own")
