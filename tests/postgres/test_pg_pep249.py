@@ -658,8 +658,8 @@ def test_shim_cursor_methods_puff_lacks_raise_not_supported(call: str) -> None:
 @pytest.mark.parametrize(
     ("module", "name"),
     [
-        (puff.psycopg2.extras, "DictCursor"),
-        (puff.psycopg2.extras, "execute_values"),
+        (puff.psycopg2.extras, "LoggingConnection"),
+        (puff.psycopg2.extras, "register_composite"),
         (puff.psycopg2.extensions, "set_wait_callback"),
         (puff.psycopg2.extensions, "lobject"),
     ],

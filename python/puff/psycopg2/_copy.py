@@ -30,9 +30,7 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def copy_sql(
-    table: str, direction: str, sep: str, null: str, columns: Sequence[str] | None
-) -> str:
+def copy_sql(table: str, direction: str, sep: str, null: str, columns: Sequence[str] | None) -> str:
     """psycopg2's statement for ``copy_from`` / ``copy_to`` (the table name quoted whole,
     as psycopg2 2.9 does: a schema-qualified name needs ``copy_expert``)."""
     cols = "(" + ",".join(_quote_ident(c) for c in columns) + ")" if columns else ""

@@ -125,7 +125,9 @@ class ServerCursor:
 
     def scroll(self, cursor: Any, value: int, mode: str) -> None:
         if mode not in ("relative", "absolute"):
-            raise _pg.ProgrammingError(f"scroll mode must be 'relative' or 'absolute', not {mode!r}")
+            raise _pg.ProgrammingError(
+                f"scroll mode must be 'relative' or 'absolute', not {mode!r}"
+            )
         target = self.position() + value if mode == "relative" else value
         start = self.server_pos - len(self.buffer)
         if start <= target <= self.server_pos:

@@ -53,6 +53,7 @@ POLL_ERROR = 3
 JSON_OID = 114
 JSONB_OID = 3802
 
+
 class Notify(tuple):  # type: ignore[type-arg]
     """A notification received on a LISTENed channel: ``pid`` of the notifying backend,
     ``channel`` and ``payload``. As psycopg2's, it also behaves as the 2-tuple
@@ -77,7 +78,11 @@ class Notify(tuple):  # type: ignore[type-arg]
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Notify):
-            return (self.pid, self.channel, self.payload) == (other.pid, other.channel, other.payload)
+            return (self.pid, self.channel, self.payload) == (
+                other.pid,
+                other.channel,
+                other.payload,
+            )
         return tuple.__eq__(self, other)
 
     def __ne__(self, other: object) -> bool:
