@@ -56,4 +56,17 @@ def copy(conn: Any, sql: str, file: Any, size: int) -> int:
     if not hasattr(file, "write"):
         raise TypeError("copy_to() and COPY TO STDOUT need a file with a write() method")
     text = isinstance(file, io.TextIOBase)
-    return int(native.copy_out(conn._native, sql, file.write, text, begin))
+    messages = int(native.copy_out(conn._native, sql, file.write, text, begin))
+    return messages - _extra_messages(sql[sql.upper().rfind("STDOUT") :])
+
+
+_BINARY = re.compile(r"\bFORMAT\s*'?binary\b|\bBINARY\b", re.IGNORECASE)
+_HEADER = re.compile(r"\bHEADER\b(?!\s*'?(false|off|0)\b)", re.IGNORECASE)
+
+
+def _extra_messages(options: str) -> int:
+    """Messages of a COPY TO output that are not rows (the server sends one per row, plus
+    the header and trailer of the binary format or a CSV header line)."""
+    if _BINARY.search(options):
+        return 2
+    return 1 if _HEADER.search(options) else 0

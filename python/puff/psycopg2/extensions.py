@@ -54,27 +54,23 @@ JSON_OID = 114
 JSONB_OID = 3802
 
 
-class Notify(tuple):  # type: ignore[type-arg]
+class Notify:
     """A notification received on a LISTENed channel: ``pid`` of the notifying backend,
-    ``channel`` and ``payload``. As psycopg2's, it also behaves as the 2-tuple
+    ``channel`` and ``payload``. As psycopg2's, it also behaves as the 2-sequence
     ``(pid, channel)`` (indexing, unpacking, equality with tuples)."""
 
-    def __new__(cls, pid: int, channel: str, payload: str = "") -> Notify:
-        self = super().__new__(cls, (pid, channel))
-        self._payload = payload
-        return self
+    __slots__ = ("pid", "channel", "payload")
 
-    @property
-    def pid(self) -> int:
-        return int(self[0])
+    def __init__(self, pid: int, channel: str, payload: str = "") -> None:
+        self.pid = pid
+        self.channel = channel
+        self.payload = payload
 
-    @property
-    def channel(self) -> str:
-        return str(self[1])
+    def __getitem__(self, i: int) -> Any:
+        return (self.pid, self.channel)[i]
 
-    @property
-    def payload(self) -> str:
-        return self._payload
+    def __len__(self) -> int:
+        return 2
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Notify):
@@ -83,15 +79,18 @@ class Notify(tuple):  # type: ignore[type-arg]
                 other.channel,
                 other.payload,
             )
-        return tuple.__eq__(self, other)
+        if isinstance(other, tuple):
+            return (self.pid, self.channel) == other
+        return NotImplemented
 
     def __ne__(self, other: object) -> bool:
-        return not self == other
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
 
     def __hash__(self) -> int:
         if self.payload:
             return hash((self.pid, self.channel, self.payload))
-        return tuple.__hash__(self)
+        return hash((self.pid, self.channel))
 
     def __repr__(self) -> str:
         return f"Notify({self.pid!r}, {self.channel!r}, {self.payload!r})"

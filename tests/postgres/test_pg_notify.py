@@ -1,0 +1,122 @@
+"""LISTEN / NOTIFY through ``puff.psycopg2``: ``connection.notifies`` gets ``Notify`` objects
+(pid, channel, payload) after statements, ``commit()`` and ``poll()``, as the real psycopg2
+does on the same sequence; a listening connection keeps its pooled connection, and gives it
+back with ``UNLISTEN *`` so nobody else receives its notifications."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import puff
+import puff.psycopg2 as shim
+from puff import postgres
+from puff.psycopg2 import extensions
+
+try:  # the real one, from psycopg2-binary (requirements-dev.txt)
+    import psycopg2 as real_psycopg2
+    import psycopg2.extensions as real_extensions
+except ImportError:  # pragma: no cover
+    real_psycopg2 = real_extensions = None
+
+
+def drivers() -> list[tuple[Any, Callable[[], Any]]]:
+    if real_psycopg2 is None or real_psycopg2 is shim:
+        pytest.fail("psycopg2-binary is not installed: run `cargo xtask setup`", pytrace=False)
+    url = os.environ["PUFF_DEFAULT_POSTGRES_URL"]
+    return [
+        (extensions, lambda: shim.connect()),
+        (real_extensions, lambda: real_psycopg2.connect(url)),
+    ]
+
+
+def wait_for_notifies(conn: Any, count: int, ext: Any) -> None:
+    """poll() until ``count`` notifications arrived (5 s at most)."""
+    deadline = time.monotonic() + 5
+    while len(conn.notifies) < count and time.monotonic() < deadline:
+        assert conn.poll() == ext.POLL_OK
+        puff.sleep_ms(10)
+
+
+def test_same_sequence_as_psycopg2() -> None:
+    seen = []
+    for ext, connect in drivers():
+        conn, other = connect(), connect()
+        conn.autocommit = other.autocommit = True
+        try:
+            cur = conn.cursor()
+            cur.execute("LISTEN ch_a; LISTEN ch_b")
+            cur.execute("NOTIFY ch_a, 'self'")
+            after_own = [(n.channel, n.payload) for n in conn.notifies]
+            pid = conn.get_backend_pid()
+            assert all(n.pid == pid for n in conn.notifies)
+            sent = other.cursor()
+            sent.execute("SELECT pg_backend_pid(), pg_notify('ch_b', 'from other'), pg_notify('ch_c', 'x')")
+            other_pid = sent.fetchone()[0]
+            wait_for_notifies(conn, 2, ext)
+            delivered = conn.notifies[1]
+            assert (delivered.pid, delivered.channel, delivered.payload) == (other_pid, "ch_b", "from other")
+            # In a transaction: nothing before the commit, everything at it.
+            conn.autocommit = False
+            cur.execute("NOTIFY ch_a, 'in tx'")
+            before_commit = len(conn.notifies)
+            conn.commit()
+            seen.append(
+                (
+                    after_own,
+                    before_commit,
+                    [(n.channel, n.payload) for n in conn.notifies],
+                    isinstance(delivered, tuple),
+                    delivered == (other_pid, "ch_b"),
+                    len(delivered),
+                )
+            )
+        finally:
+            conn.close()
+            other.close()
+    assert seen[0] == seen[1]
+    assert seen[0][2] == [("ch_a", "self"), ("ch_b", "from other"), ("ch_a", "in tx")]
+
+
+def test_notify_objects_as_psycopg2() -> None:
+    for ext, _ in drivers():
+        n = ext.Notify(5, "ch", "p")
+        assert (n.pid, n.channel, n.payload, n[0], n[1], len(n)) == (5, "ch", "p", 5, "ch", 2)
+        pid, channel = n
+        assert (pid, channel) == (5, "ch")
+        assert n == (5, "ch") and n != ext.Notify(5, "ch", "q")
+        assert hash(ext.Notify(5, "ch")) == hash((5, "ch"))
+        assert repr(n) == "Notify(5, 'ch', 'p')"
+    assert extensions.POLL_OK == real_extensions.POLL_OK
+
+
+def test_listening_keeps_the_pooled_connection_and_gives_it_back_clean() -> None:
+    before = postgres.pool_status()["in_use"]
+    conn = shim.connect()
+    conn.autocommit = True
+    conn.cursor().execute("LISTEN kept")
+    assert postgres.pool_status()["in_use"] == before + 1
+    sender = shim.connect()
+    sender.autocommit = True
+    sender.cursor().execute("NOTIFY kept, 'one'")
+    wait_for_notifies(conn, 1, extensions)
+    assert [n.payload for n in conn.notifies] == ["one"]
+    conn.cursor().execute("UNLISTEN *")
+    assert postgres.pool_status()["in_use"] == before
+    conn.cursor().execute("LISTEN kept")
+    conn.close()
+    assert postgres.pool_status()["in_use"] == before
+    # Every pooled connection listens to nothing now.
+    for _ in range(postgres.pool_status()["max_open"]):
+        other = shim.connect()
+        other.autocommit = True
+        cur = other.cursor()
+        cur.execute("SELECT pg_backend_pid(), array(SELECT pg_listening_channels())")
+        pid, channels = cur.fetchone()
+        assert channels == [], pid
+        other.close()
+    sender.close()
