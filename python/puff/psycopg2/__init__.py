@@ -12,14 +12,15 @@ What differs from psycopg2:
 - A connection holds a pooled server connection only while a transaction is open, so
   thousands of connection objects share the pool; ``get_backend_pid()`` and session-level
   ``SET`` therefore apply to one statement's server connection only.
-- Named (server-side) cursors are fetched in full; ``COPY`` is not supported.
+- Named (server-side) cursors stream with ``DECLARE`` / ``FETCH``; ``COPY`` streams through
+  the pooled connection; ``LISTEN`` keeps it checked out (see docs/postgres.md).
 - Queries always send parameters separately (``%s`` become ``$n``); only ``mogrify``
   quotes values into the text.
 - ``Date``, ``Time``, ``Timestamp`` and the ``*FromTicks`` constructors return ``datetime``
   objects (psycopg2 wraps them in adapters); ``cursor.description`` holds
   ``puff.postgres.Column`` objects with psycopg2's attributes.
 - Connection and cursor methods of psycopg2 that Puff lacks (``cancel``, ``lobject``, the
-  ``tpc_*`` two-phase commit calls, asynchronous ``poll``/``fileno``, ``cast``, COPY, ...)
+  ``tpc_*`` two-phase commit calls, ``fileno``, ``cast``, ...)
   raise ``NotSupportedError`` naming the call.
 """
 
