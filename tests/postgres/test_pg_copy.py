@@ -17,30 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import real_connect, rss_mb
 
 import puff.psycopg2 as shim
 
-try:  # the real one, from psycopg2-binary (requirements-dev.txt)
-    import psycopg2 as real_psycopg2
-except ImportError:  # pragma: no cover
-    real_psycopg2 = None
-
 ROWS = 1_000_000
 RSS_LIMIT_MB = 50
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS in /proc/self/status")
-
-
-def real() -> Any:
-    if real_psycopg2 is None or real_psycopg2 is shim:
-        pytest.fail("psycopg2-binary is not installed: run `cargo xtask setup`", pytrace=False)
-    return real_psycopg2.connect(os.environ["PUFF_DEFAULT_POSTGRES_URL"])
 
 
 @pytest.fixture
@@ -135,7 +117,7 @@ def test_a_million_rows_out_and_back_in_bounded_memory(tables: str, tmp_path: Pa
         written = hashlib.file_digest(f, "sha256").hexdigest()
     assert (again.size, again.h.hexdigest()) == (size, written)
     theirs = Hashing()
-    other = real()
+    other = real_connect()
     try:
         other.cursor().copy_to(theirs, src)
     finally:
@@ -146,7 +128,7 @@ def test_a_million_rows_out_and_back_in_bounded_memory(tables: str, tmp_path: Pa
 
 def _both(tables: str, run: Any) -> tuple[Any, Any]:
     out = []
-    for connect, suffix in ((shim.connect, "puff"), (real, "real")):
+    for connect, suffix in ((shim.connect, "puff"), (real_connect, "real")):
         conn = connect()
         try:
             out.append(run(conn, f"{tables}_{suffix}"))

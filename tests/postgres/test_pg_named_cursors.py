@@ -7,43 +7,23 @@ connection until closed, and a pooled connection goes back without leftover curs
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from conftest import on_every_pooled_connection, real_connect, rss_mb
 
 import puff.psycopg2 as shim
 from puff import postgres
-
-try:  # the real one, from psycopg2-binary (requirements-dev.txt)
-    import psycopg2 as real_psycopg2
-except ImportError:  # pragma: no cover
-    real_psycopg2 = None
 
 ROWS = 200_000
 RSS_LIMIT_MB = 50
 
 
-def rss_mb() -> float:
-    """This process's resident set size, from /proc/self/status."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS in /proc/self/status")
-
-
-def real() -> Any:
-    if real_psycopg2 is None or real_psycopg2 is shim:
-        pytest.fail("psycopg2-binary is not installed: run `cargo xtask setup`", pytrace=False)
-    return real_psycopg2.connect(os.environ["PUFF_DEFAULT_POSTGRES_URL"])
-
-
 @pytest.fixture(params=["puff", "psycopg2"])
 def either(request: pytest.FixtureRequest) -> Iterator[Any]:
     """A connection of the shim, then of the real psycopg2: the same test runs on both."""
-    c = shim.connect() if request.param == "puff" else real()
+    c = shim.connect() if request.param == "puff" else real_connect()
     yield c
     c.close()
 
@@ -149,14 +129,9 @@ def test_a_forgotten_cursor_does_not_reach_the_next_user() -> None:
     cur.execute("SELECT 1")
     pid = conn.get_backend_pid()
     conn.close()
-    for _ in range(postgres.pool_status()["max_open"]):
-        other = shim.connect()
-        other.autocommit = True
-        c = other.cursor()
-        c.execute("SELECT pg_backend_pid(), (SELECT count(*) FROM pg_cursors WHERE name <> '')")
-        got_pid, cursors = c.fetchone()
-        other.close()
-        assert cursors == 0, f"backend {got_pid} (was {pid}) still has a cursor"
+    sql = "SELECT pg_backend_pid(), array(SELECT name FROM pg_cursors WHERE name <> '')"
+    for got_pid, cursors in on_every_pooled_connection(sql):
+        assert cursors == [], f"backend {got_pid} (was {pid}) still has a cursor"
 
 
 def _digest(rows: Iterator[tuple[Any, ...]]) -> tuple[int, str]:

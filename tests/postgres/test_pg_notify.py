@@ -5,33 +5,23 @@ back with ``UNLISTEN *`` so nobody else receives its notifications."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from typing import Any
 
-import pytest
+from conftest import on_every_pooled_connection, real_connect, real_psycopg2
 
 import puff
 import puff.psycopg2 as shim
 from puff import postgres
 from puff.psycopg2 import extensions
 
-try:  # the real one, from psycopg2-binary (requirements-dev.txt)
-    import psycopg2 as real_psycopg2
-    import psycopg2.extensions as real_extensions
-except ImportError:  # pragma: no cover
-    real_psycopg2 = real_extensions = None
 
 
 def drivers() -> list[tuple[Any, Callable[[], Any]]]:
-    if real_psycopg2 is None or real_psycopg2 is shim:
-        pytest.fail("psycopg2-binary is not installed: run `cargo xtask setup`", pytrace=False)
-    url = os.environ["PUFF_DEFAULT_POSTGRES_URL"]
-    return [
-        (extensions, lambda: shim.connect()),
-        (real_extensions, lambda: real_psycopg2.connect(url)),
-    ]
+    """(extensions module, connect) of the shim and of the real psycopg2."""
+    real: Any = real_psycopg2()
+    return [(extensions, shim.connect), (real.extensions, real_connect)]
 
 
 def wait_for_notifies(conn: Any, count: int, ext: Any) -> None:
@@ -91,7 +81,7 @@ def test_notify_objects_as_psycopg2() -> None:
         assert n == (5, "ch") and n != ext.Notify(5, "ch", "q")
         assert hash(ext.Notify(5, "ch")) == hash((5, "ch"))
         assert repr(n) == "Notify(5, 'ch', 'p')"
-    assert extensions.POLL_OK == real_extensions.POLL_OK
+    assert extensions.POLL_OK == real_psycopg2().extensions.POLL_OK  # type: ignore[attr-defined]
 
 
 def test_listening_keeps_the_pooled_connection_and_gives_it_back_clean() -> None:
@@ -111,12 +101,7 @@ def test_listening_keeps_the_pooled_connection_and_gives_it_back_clean() -> None
     conn.close()
     assert postgres.pool_status()["in_use"] == before
     # Every pooled connection listens to nothing now.
-    for _ in range(postgres.pool_status()["max_open"]):
-        other = shim.connect()
-        other.autocommit = True
-        cur = other.cursor()
-        cur.execute("SELECT pg_backend_pid(), array(SELECT pg_listening_channels())")
-        pid, channels = cur.fetchone()
+    sql = "SELECT pg_backend_pid(), array(SELECT pg_listening_channels())"
+    for pid, channels in on_every_pooled_connection(sql):
         assert channels == [], pid
-        other.close()
     sender.close()
