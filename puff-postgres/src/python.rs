@@ -107,6 +107,7 @@ static DECIMAL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static UUID: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static JSON_DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static JSON_LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static FORMAT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 // ---- Python -> Value ----------------------------------------------------------------
 
@@ -153,8 +154,12 @@ pub fn to_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
         return Ok(Value::Bytes(b.to_vec()));
     }
     if let Ok(dt) = obj.cast::<PyDateTime>() {
-        if dt.get_tzinfo().is_some() {
+        if let Some(tz) = dt.get_tzinfo() {
             let utc = PyTzInfo::utc(py)?;
+            if tz.is(&utc) {
+                // Already in UTC (the usual case): no conversion call.
+                return Ok(Value::TimestampTz(datetime_micros(dt)));
+            }
             let in_utc = dt.call_method1("astimezone", (utc,))?;
             return Ok(Value::TimestampTz(datetime_micros(
                 in_utc.cast::<PyDateTime>()?,
@@ -181,9 +186,14 @@ pub fn to_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
         });
     }
     if obj.is_instance(DECIMAL.import(py, "decimal", "Decimal")?)? {
-        let builtins = py.import("builtins")?;
-        let text: String = builtins.call_method1("format", (obj, "f"))?.extract()?;
-        return Ok(Value::Numeric(text));
+        // str() is the C fast path; only exponent notation (`1E+2`) needs format(..., "f").
+        let text = obj.str()?;
+        let text = text.to_str()?;
+        if !text.contains(['E', 'e']) {
+            return Ok(Value::Numeric(text.to_owned()));
+        }
+        let format = FORMAT.import(py, "builtins", "format")?;
+        return Ok(Value::Numeric(format.call1((obj, "f"))?.extract()?));
     }
     if obj.is_instance(UUID.import(py, "uuid", "UUID")?)? {
         let bytes: Vec<u8> = obj.getattr("bytes")?.extract()?;

@@ -93,3 +93,18 @@ def on_every_pooled_connection(sql: str) -> list[tuple[object, ...]]:
         finally:
             conn.close()
     return rows
+
+
+def in_use_settles_at(count: int, timeout_s: float = 5.0) -> bool:
+    """Whether the `default` pool's ``in_use`` reaches ``count`` within ``timeout_s`` (a
+    connection given back reaches the pool a moment later, on Tokio)."""
+    import time
+
+    from puff import postgres
+
+    deadline = time.monotonic() + timeout_s
+    while postgres.pool_status()["in_use"] != count:
+        if time.monotonic() > deadline:
+            return False
+        puff.sleep_ms(10)
+    return True

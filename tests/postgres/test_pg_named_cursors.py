@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import on_every_pooled_connection, real_connect, rss_mb
+from conftest import in_use_settles_at, on_every_pooled_connection, real_connect, rss_mb
 
 import puff.psycopg2 as shim
 from puff import postgres
@@ -100,7 +100,8 @@ def test_declare_binds_parameters_and_quotes_the_name(either: Any) -> None:
 
 
 def test_withhold_in_autocommit_keeps_the_pooled_connection() -> None:
-    before = postgres.pool_status()["in_use"]
+    assert in_use_settles_at(0)
+    before = 0
     conn = shim.connect()
     conn.autocommit = True
     cur = conn.cursor("held", withhold=True)
@@ -113,7 +114,7 @@ def test_withhold_in_autocommit_keeps_the_pooled_connection() -> None:
     pid = conn.get_backend_pid()
     assert [r[0] for r in cur] == [5, 6, 7, 8, 9, 10]
     cur.close()
-    assert postgres.pool_status()["in_use"] == before
+    assert in_use_settles_at(before)
     probe.execute("SELECT pg_backend_pid(), array(SELECT name FROM pg_cursors WHERE name <> '')")
     assert probe.fetchone()[1] == [], (pid, probe.query)
     conn.close()

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from conftest import on_every_pooled_connection, real_connect, real_psycopg2
+from conftest import in_use_settles_at, on_every_pooled_connection, real_connect, real_psycopg2
 
 import puff
 import puff.psycopg2 as shim
@@ -85,7 +85,8 @@ def test_notify_objects_as_psycopg2() -> None:
 
 
 def test_listening_keeps_the_pooled_connection_and_gives_it_back_clean() -> None:
-    before = postgres.pool_status()["in_use"]
+    assert in_use_settles_at(0)
+    before = 0
     conn = shim.connect()
     conn.autocommit = True
     conn.cursor().execute("LISTEN kept")
@@ -96,10 +97,10 @@ def test_listening_keeps_the_pooled_connection_and_gives_it_back_clean() -> None
     wait_for_notifies(conn, 1, extensions)
     assert [n.payload for n in conn.notifies] == ["one"]
     conn.cursor().execute("UNLISTEN *")
-    assert postgres.pool_status()["in_use"] == before
+    assert in_use_settles_at(before)
     conn.cursor().execute("LISTEN kept")
     conn.close()
-    assert postgres.pool_status()["in_use"] == before
+    assert in_use_settles_at(before)
     # Every pooled connection listens to nothing now.
     sql = "SELECT pg_backend_pid(), array(SELECT pg_listening_channels())"
     for pid, channels in on_every_pooled_connection(sql):
