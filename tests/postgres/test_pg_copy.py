@@ -166,6 +166,26 @@ def test_copy_options_as_psycopg2(tables: str) -> None:
     assert ours[3].startswith("1,x\n2,-\n3,y\n4,-\n")
 
 
+def test_execute_refuses_copy_as_psycopg2(tables: str) -> None:
+    def run(conn: Any, t: str) -> Any:
+        # Autocommit: psycopg2 sends the COPY before refusing, which aborts a transaction.
+        conn.autocommit = True
+        cur = conn.cursor()
+        cur.execute(f"CREATE TABLE {t} (a int)")
+        seen = []
+        for sql in (f"COPY {t} FROM STDIN", "  copy (SELECT 1) TO stdout"):
+            with pytest.raises(Exception) as e:
+                cur.execute(sql)
+            seen.append((type(e.value).__name__, str(e.value)))
+        cur.execute(f"SELECT count(*) FROM {t}")  # the connection still works
+        seen.append(cur.fetchone())
+        return seen
+
+    ours, theirs = _both(tables, run)
+    assert ours == theirs
+    assert ours[0][1] == "can't execute COPY FROM: use the copy_from() method instead"
+
+
 def test_copy_in_a_transaction_rolls_back(tables: str) -> None:
     def run(conn: Any, t: str) -> Any:
         cur = conn.cursor()

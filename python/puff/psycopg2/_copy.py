@@ -40,6 +40,18 @@ def copy_sql(table: str, direction: str, sep: str, null: str, columns: Sequence[
     )
 
 
+def refuse_in_execute(sql: str) -> None:
+    """``execute()`` of a COPY to or from the client raises psycopg2's ProgrammingError (the
+    server would wait for data no one sends)."""
+    found = _DIRECTION.findall(sql)
+    if found:
+        method = "copy_from" if found[-1].upper().startswith("FROM") else "copy_to"
+        direction = "FROM" if method == "copy_from" else "TO"
+        raise _pg.ProgrammingError(
+            f"can't execute COPY {direction}: use the {method}() method instead"
+        )
+
+
 def copy(conn: Any, sql: str, file: Any, size: int) -> int:
     """Run the COPY statement ``sql`` on ``conn`` with ``file``; returns the rows copied."""
     native = _pg._require_native()

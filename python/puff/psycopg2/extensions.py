@@ -523,6 +523,8 @@ class cursor(_pg.Cursor):  # noqa: N801 (psycopg2 name)
 
     def execute(self, query: str, vars: Any = None) -> None:  # noqa: A002 (psycopg2 name)
         self._last = (query, vars)
+        if query[:8].lstrip()[:4].upper() == "COPY":
+            _copy.refuse_in_execute(query)
         try:
             super().execute(query, vars)
         except _pg.Error as e:
