@@ -156,7 +156,7 @@ pub fn to_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
     if let Ok(dt) = obj.cast::<PyDateTime>() {
         if let Some(tz) = dt.get_tzinfo() {
             let utc = PyTzInfo::utc(py)?;
-            if tz.is(&utc) {
+            if tz.is(utc) {
                 // Already in UTC (the usual case): no conversion call.
                 return Ok(Value::TimestampTz(datetime_micros(dt)));
             }
