@@ -9,9 +9,14 @@ use futures_util::{SinkExt, StreamExt};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
+use std::future::Future;
+
+use puff_greenlet::wait_for;
+use tokio::sync::OwnedMutexGuard;
+
 use crate::error::PgError;
-use crate::python::{DataError, NativeConnection, to_pyerr};
-use crate::session::with_session;
+use crate::python::{DataError, InterfaceError, NativeConnection, to_pyerr};
+use crate::session::{ConnState, acquire, settle};
 
 /// Bytes of COPY output gathered before each call of the file's `write`: the server sends
 /// one message per row, and one Python call per row would cost more than the copy.
@@ -157,4 +162,48 @@ impl crate::pool::PgClient {
     ) -> Result<tokio_postgres::CopyOutStream, PgError> {
         self.client().copy_out(sql).await.map_err(|e| self.err(e))
     }
+}
+
+/// A DB-API connection's state, locked and holding a pooled connection, for work that
+/// alternates between Python (reading or writing a file) and Tokio (see [`with_session`]).
+pub(crate) struct Session {
+    guard: Option<OwnedMutexGuard<ConnState>>,
+}
+
+impl Session {
+    /// Run `step` on Tokio with the locked state, which it hands back with its result.
+    pub(crate) fn run<T, F, Fut>(&mut self, py: Python<'_>, step: F) -> PyResult<T>
+    where
+        F: FnOnce(OwnedMutexGuard<ConnState>) -> Fut,
+        Fut: Future<Output = (OwnedMutexGuard<ConnState>, T)> + Send + 'static,
+        T: Send + 'static,
+    {
+        let guard = self
+            .guard
+            .take()
+            .ok_or_else(|| InterfaceError::new_err("the connection's session was lost"))?;
+        let (guard, out) = wait_for(py, step(guard))?;
+        self.guard = Some(guard);
+        Ok(out)
+    }
+}
+
+/// Run `work` on `conn`'s session, checked out as [`acquire`] does (in a transaction when
+/// `begin`), then give it back as [`settle`] does, whatever `work` returned.
+pub(crate) fn with_session<T>(
+    py: Python<'_>,
+    conn: &NativeConnection,
+    begin: bool,
+    work: impl FnOnce(Python<'_>, &mut Session) -> PyResult<T>,
+) -> PyResult<T> {
+    let (pool, state) = (conn.pool.clone(), conn.state.clone());
+    let guard = wait_for(py, async move { acquire(&pool, state, begin).await })?
+        .map_err(|e| to_pyerr(py, e))?;
+    let mut session = Session { guard: Some(guard) };
+    let result = work(py, &mut session);
+    if let Some(mut guard) = session.guard.take() {
+        wait_for(py, async move { settle(&mut guard, Ok(())).await })?
+            .map_err(|e| to_pyerr(py, e))?;
+    }
+    result
 }

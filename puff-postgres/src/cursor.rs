@@ -37,7 +37,6 @@ pub(crate) fn is_cursor_statement(sql: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notify::{is_listen, is_unlisten_all};
 
     #[test]
     fn keywords() {
@@ -45,10 +44,5 @@ mod tests {
         assert!(is_cursor_statement("DECLARE c CURSOR FOR SELECT 1"));
         assert!(is_cursor_statement("move 5 in c"));
         assert!(!is_cursor_statement("SELECT * FROM fetches"));
-        assert!(is_listen("LISTEN ch"));
-        assert!(!is_listen("LISTENER"));
-        assert!(is_unlisten_all("unlisten * ;"));
-        assert!(!is_unlisten_all("UNLISTEN ch"));
-        assert!(!is_unlisten_all("SELECT 1"));
     }
 }

@@ -24,6 +24,7 @@ mod notify;
 pub mod pool;
 mod python;
 mod session;
+mod streams;
 mod subsystem;
 pub mod value;
 

@@ -1,18 +1,14 @@
 //! `LISTEN` / `NOTIFY`: each pooled connection's driver task keeps the notifications its
 //! session receives in a queue, which `puff.psycopg2`'s `connection.notifies` and `poll()`
-//! drain (through [`take_notifies`]). A DB-API connection whose session LISTENs keeps its
+//! drain (through `streams::take_notifies`). A DB-API connection whose session LISTENs keeps its
 //! pooled connection until it UNLISTENs or closes (see `session.rs`).
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::sync::{Arc, Mutex};
 
-use pyo3::prelude::*;
-use pyo3::types::PyList;
 use tokio_postgres::tls::NoTlsStream;
 use tokio_postgres::{AsyncMessage, Connection, Notification, Socket};
-
-use crate::python::NativeConnection;
 
 /// Notifications received by one session, oldest first.
 pub type NotificationQueue = Arc<Mutex<VecDeque<Notification>>>;
@@ -77,25 +73,16 @@ pub(crate) fn is_unlisten_all(sql: &str) -> bool {
     rest[after.len()..].trim().trim_end_matches(';').trim() == "*"
 }
 
-/// `take_notifies(conn)`: the `(pid, channel, payload)` of every notification `conn`'s
-/// session received since the last call (empty when it holds no pooled connection).
-#[pyfunction]
-pub(crate) fn take_notifies<'py>(
-    py: Python<'py>,
-    conn: &NativeConnection,
-) -> PyResult<Bound<'py, PyList>> {
-    let received = match conn.state.try_lock() {
-        Ok(state) => state
-            .client
-            .as_ref()
-            .map(|c| c.take_notifications())
-            .unwrap_or_default(),
-        // A statement is running on it (another greenlet): its notifications come next time.
-        Err(_) => Vec::new(),
-    };
-    let out = PyList::empty(py);
-    for n in received {
-        out.append((n.process_id(), n.channel(), n.payload()))?;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_statements() {
+        assert!(is_listen("LISTEN ch"));
+        assert!(!is_listen("LISTENER"));
+        assert!(is_unlisten_all("unlisten * ;"));
+        assert!(!is_unlisten_all("UNLISTEN ch"));
+        assert!(!is_unlisten_all("SELECT 1"));
     }
-    Ok(out)
 }

@@ -17,10 +17,8 @@ use pyo3::types::{
 use tokio::sync::Mutex;
 
 use crate::error::{ErrorKind, PgError};
-use crate::pool::{
-    PooledClient, PostgresPool, QueryResult, has_several_statements, reports_row_count,
-};
-use crate::session;
+use crate::pool::{PostgresPool, QueryResult, has_several_statements, reports_row_count};
+use crate::session::{self, ConnState};
 use crate::value::{DAY_MICROS, PG_EPOCH_DAYS, Value, civil_from_days, days_from_civil};
 
 create_exception!(puff.postgres, Warning, PyException, "DB-API 2.0 Warning.");
@@ -445,20 +443,6 @@ impl Drop for SharedConnection {
     }
 }
 
-#[derive(Default)]
-pub(crate) struct ConnState {
-    pub(crate) client: Option<PooledClient>,
-    pub(crate) in_transaction: bool,
-    pub(crate) closed: bool,
-    /// Keep the pooled connection between autocommit statements ([`SharedConnection`]).
-    pub(crate) pinned: bool,
-    /// What opens a transaction when `begin` is asked for (`BEGIN ISOLATION LEVEL ...`);
-    /// None: `BEGIN`.
-    pub(crate) begin_sql: Option<String>,
-    /// Session state that outlives transactions: see [`session`].
-    pub(crate) session: session::SessionState,
-}
-
 /// One DB-API connection: holds a pooled connection while a transaction is open (or, in
 /// autocommit mode, only during a statement). Dropping it rolls back and returns the
 /// connection to the pool.
@@ -821,10 +805,6 @@ pub(crate) fn add_module(py: Python<'_>, native: &Bound<'_, PyModule>) -> PyResu
     m.add_function(wrap_pyfunction!(pool_database, &m)?)?;
     m.add_function(wrap_pyfunction!(set_session_timezone, &m)?)?;
     m.add_function(wrap_pyfunction!(session_timezone, &m)?)?;
-    m.add_function(wrap_pyfunction!(session::hold_session, &m)?)?;
-    m.add_function(wrap_pyfunction!(crate::notify::take_notifies, &m)?)?;
-    m.add_function(wrap_pyfunction!(crate::copy::copy_in, &m)?)?;
-    m.add_function(wrap_pyfunction!(crate::copy::copy_out, &m)?)?;
     m.add("Warning", py.get_type::<Warning>())?;
     m.add("Error", py.get_type::<Error>())?;
     m.add("InterfaceError", py.get_type::<InterfaceError>())?;

@@ -5,26 +5,37 @@
 //! those runs `CLOSE ALL; UNLISTEN *` before it goes back to the pool, so the next user
 //! never meets another connection's cursors or notifications.
 
-use std::future::Future;
 use std::sync::Arc;
 
-use puff_greenlet::{PythonRuntime, wait_for};
-use pyo3::prelude::*;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::PgError;
-use crate::pool::PostgresPool;
-use crate::python::{ConnState, NativeConnection, to_pyerr};
+use crate::pool::{PooledClient, PostgresPool};
+
+/// A DB-API connection's state: the pooled connection it holds, if any, and why.
+#[derive(Default)]
+pub(crate) struct ConnState {
+    pub(crate) client: Option<PooledClient>,
+    pub(crate) in_transaction: bool,
+    pub(crate) closed: bool,
+    /// Keep the pooled connection between autocommit statements (`SharedConnection`).
+    pub(crate) pinned: bool,
+    /// What opens a transaction when `begin` is asked for (`BEGIN ISOLATION LEVEL ...`);
+    /// None: `BEGIN`.
+    pub(crate) begin_sql: Option<String>,
+    /// Session state that outlives transactions (cursors WITH HOLD, LISTEN).
+    pub(crate) session: SessionState,
+}
 
 /// What keeps a session checked out outside transactions.
 #[derive(Default)]
 pub(crate) struct SessionState {
     /// Open `WITH HOLD` cursors.
-    holds: u32,
+    pub(crate) holds: u32,
     /// The session ran `LISTEN` (and no `UNLISTEN *` since).
     listening: bool,
     /// Cursors or LISTENs may be left on the session: reset it before giving it back.
-    dirty: bool,
+    pub(crate) dirty: bool,
 }
 
 impl ConnState {
@@ -113,95 +124,4 @@ pub(crate) fn note_statement(state: &mut ConnState, sql: &str) {
     } else if crate::notify::is_unlisten_all(sql) {
         state.session.listening = false;
     }
-}
-
-/// `hold_session(conn, hold, wait=True)`: count one more (`hold`) or one fewer open
-/// `WITH HOLD` cursor on `conn`; the pooled connection stays checked out while any is
-/// open. Without `wait` (from a finalizer) the release happens in the background.
-#[pyfunction]
-#[pyo3(signature = (conn, hold, wait = true))]
-pub(crate) fn hold_session(
-    py: Python<'_>,
-    conn: &NativeConnection,
-    hold: bool,
-    wait: bool,
-) -> PyResult<()> {
-    let state = conn.state.clone();
-    // Counted here when the state is free (the usual case); else by `work` below.
-    let mut counted = false;
-    if let Ok(mut s) = state.try_lock() {
-        if hold {
-            s.session.holds += 1;
-            s.session.dirty = true;
-            return Ok(());
-        }
-        s.session.holds = s.session.holds.saturating_sub(1);
-        if s.client.is_none() || s.keeps_client() {
-            return Ok(());
-        }
-        counted = true;
-    }
-    let work = async move {
-        let mut s = state.lock().await;
-        if hold {
-            s.session.holds += 1;
-            s.session.dirty = true;
-            return;
-        }
-        if !counted {
-            s.session.holds = s.session.holds.saturating_sub(1);
-        }
-        if s.client.is_some() && !s.keeps_client() {
-            release(&mut s).await;
-        }
-    };
-    if wait {
-        wait_for(py, work)?;
-    } else {
-        PythonRuntime::global()?.tokio().spawn(work);
-    }
-    Ok(())
-}
-
-/// A DB-API connection's state, locked and holding a pooled connection, for work that
-/// alternates between Python (reading or writing a file) and Tokio (see [`with_session`]).
-pub(crate) struct Session {
-    guard: Option<OwnedMutexGuard<ConnState>>,
-}
-
-impl Session {
-    /// Run `step` on Tokio with the locked state, which it hands back with its result.
-    pub(crate) fn run<T, F, Fut>(&mut self, py: Python<'_>, step: F) -> PyResult<T>
-    where
-        F: FnOnce(OwnedMutexGuard<ConnState>) -> Fut,
-        Fut: Future<Output = (OwnedMutexGuard<ConnState>, T)> + Send + 'static,
-        T: Send + 'static,
-    {
-        let guard = self.guard.take().ok_or_else(|| {
-            crate::python::InterfaceError::new_err("the connection's session was lost")
-        })?;
-        let (guard, out) = wait_for(py, step(guard))?;
-        self.guard = Some(guard);
-        Ok(out)
-    }
-}
-
-/// Run `work` on `conn`'s session, checked out as [`acquire`] does (in a transaction when
-/// `begin`), then give it back as [`settle`] does, whatever `work` returned.
-pub(crate) fn with_session<T>(
-    py: Python<'_>,
-    conn: &NativeConnection,
-    begin: bool,
-    work: impl FnOnce(Python<'_>, &mut Session) -> PyResult<T>,
-) -> PyResult<T> {
-    let (pool, state) = (conn.pool.clone(), conn.state.clone());
-    let guard = wait_for(py, async move { acquire(&pool, state, begin).await })?
-        .map_err(|e| to_pyerr(py, e))?;
-    let mut session = Session { guard: Some(guard) };
-    let result = work(py, &mut session);
-    if let Some(mut guard) = session.guard.take() {
-        wait_for(py, async move { settle(&mut guard, Ok(())).await })?
-            .map_err(|e| to_pyerr(py, e))?;
-    }
-    result
 }
