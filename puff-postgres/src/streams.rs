@@ -75,7 +75,13 @@ fn take_notifies<'py>(py: Python<'py>, conn: &NativeConnection) -> PyResult<Boun
 
 /// Add these functions to `puff._native.postgres` (built by `python::add_module`).
 pub(crate) fn add_functions(py: Python<'_>) -> PyResult<()> {
-    let m = py.import("puff._native.postgres")?;
+    // From sys.modules, where add_module put it: importing `puff._native.postgres` would
+    // import the `puff` package while its native module is still being built.
+    let m = py
+        .import("sys")?
+        .getattr("modules")?
+        .get_item("puff._native.postgres")?
+        .cast_into::<pyo3::types::PyModule>()?;
     m.add_function(wrap_pyfunction!(hold_session, &m)?)?;
     m.add_function(wrap_pyfunction!(take_notifies, &m)?)?;
     m.add_function(wrap_pyfunction!(crate::copy::copy_in, &m)?)?;
