@@ -18,10 +18,15 @@
 #![doc = include_str!("../../docs/postgres.md")]
 
 pub mod config;
+mod copy;
+mod cursor;
 mod description;
 pub mod error;
+mod notify;
 pub mod pool;
 mod python;
+mod session;
+mod streams;
 mod subsystem;
 pub mod value;
 

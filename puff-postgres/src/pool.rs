@@ -42,6 +42,8 @@ pub struct PgClient {
     in_transaction: bool,
     /// When the pool last handed it out (or opened it).
     checked_out_at: std::time::Instant,
+    /// `NOTIFY` messages received for this session's `LISTEN`s, oldest first.
+    notifications: crate::notify::NotificationQueue,
 }
 
 /// A connection checked out of a pool; returned to the pool when dropped.
@@ -83,12 +85,7 @@ impl mobc::Manager for PgManager {
             .await
             .map_err(|e| PgError::from_pg(e, &self.redacted_url))?;
         let server_zone = connection.parameter("TimeZone").map(std::sync::Arc::from);
-        let url = self.redacted_url.clone();
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!("Postgres connection to {url} ended: {e}");
-            }
-        });
+        let notifications = crate::notify::drive(connection, self.redacted_url.clone());
         if let Some(ms) = self.statement_timeout_ms {
             client
                 .batch_execute(&format!("SET statement_timeout = {ms}"))
@@ -114,6 +111,7 @@ impl mobc::Manager for PgManager {
             in_transaction: false,
             timezone,
             checked_out_at: std::time::Instant::now(),
+            notifications,
         })
     }
 
@@ -234,8 +232,13 @@ impl PgClient {
         self.client.is_closed()
     }
 
-    fn err(&self, e: tokio_postgres::Error) -> PgError {
+    pub(crate) fn err(&self, e: tokio_postgres::Error) -> PgError {
         PgError::from_pg(e, &self.url)
+    }
+
+    /// `NOTIFY` messages received since the last call, oldest first.
+    pub fn take_notifications(&self) -> Vec<tokio_postgres::Notification> {
+        crate::notify::take(&self.notifications)
     }
 
     /// The session's `TimeZone`, as the server reports it.
@@ -284,6 +287,12 @@ impl PgClient {
                 },
             }
         };
+        if crate::cursor::is_cursor_statement(sql) {
+            // Cursor statements name a server cursor: a FETCH's columns are those of the
+            // cursor declared under that name *now*, so a cached one could decode another
+            // cursor's rows; DECLAREs carry unique names and would only crowd the cache.
+            return Ok(stmt);
+        }
         if self.statements.len() >= STATEMENT_CACHE_SIZE {
             self.statements.clear();
         }
@@ -588,21 +597,7 @@ pub fn reports_row_count(sql: &str) -> bool {
         "INSERT", "UPDATE", "DELETE", "MERGE", "SELECT", "WITH", "VALUES", "TABLE", "MOVE",
         "FETCH", "COPY",
     ];
-    let mut rest = sql;
-    loop {
-        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '(');
-        if let Some(after) = rest.strip_prefix("--") {
-            rest = after.find('\n').map_or("", |n| &after[n + 1..]);
-        } else if let Some(after) = rest.strip_prefix("/*") {
-            rest = after.find("*/").map_or("", |n| &after[n + 2..]);
-        } else {
-            break;
-        }
-    }
-    let word_end = rest
-        .find(|c: char| !c.is_ascii_alphabetic())
-        .unwrap_or(rest.len());
-    let word = &rest[..word_end];
+    let word = crate::cursor::first_keyword(sql);
     // (`CREATE TABLE ... AS` reports `SELECT n` too; when n is 0 it reads as -1 here.)
     COUNTED.iter().any(|k| word.eq_ignore_ascii_case(k))
 }

@@ -17,9 +17,8 @@ use pyo3::types::{
 use tokio::sync::Mutex;
 
 use crate::error::{ErrorKind, PgError};
-use crate::pool::{
-    PooledClient, PostgresPool, QueryResult, has_several_statements, reports_row_count,
-};
+use crate::pool::{PostgresPool, QueryResult, has_several_statements, reports_row_count};
+use crate::session::{self, ConnState};
 use crate::value::{DAY_MICROS, PG_EPOCH_DAYS, Value, civil_from_days, days_from_civil};
 
 create_exception!(puff.postgres, Warning, PyException, "DB-API 2.0 Warning.");
@@ -106,6 +105,7 @@ static DECIMAL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static UUID: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static TIMEZONE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static JSON_LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static FORMAT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 // ---- Python -> Value ----------------------------------------------------------------
 
@@ -247,13 +247,17 @@ fn native_scalar(obj: &Bound<'_, PyAny>) -> PyResult<Option<Value>> {
         return Ok(Some(Value::Bytes(b.to_vec())));
     }
     if let Ok(dt) = obj.cast::<PyDateTime>() {
-        if dt.get_tzinfo().is_some() {
+        if let Some(tz) = dt.get_tzinfo() {
             if dt.call_method0("utcoffset")?.is_none() {
                 // psycopg2 writes such a value without offset, as a timestamptz the server
                 // reads in the session's zone.
                 return Ok(None); // `_adapt_value` sends its text as timestamptz
             }
             let utc = PyTzInfo::utc(py)?;
+            if tz.is(utc) {
+                // Already in UTC (the usual case): no conversion call.
+                return Ok(Some(Value::TimestampTz(datetime_micros(dt))));
+            }
             let in_utc = dt.call_method1("astimezone", (utc,))?;
             return Ok(Some(Value::TimestampTz(datetime_micros(
                 in_utc.cast::<PyDateTime>()?,
@@ -294,9 +298,14 @@ fn native_scalar(obj: &Bound<'_, PyAny>) -> PyResult<Option<Value>> {
             // psycopg2 writes every non-finite Decimal as 'NaN'::numeric.
             return Ok(Some(Value::Numeric("NaN".into())));
         }
-        let builtins = py.import("builtins")?;
-        let text: String = builtins.call_method1("format", (obj, "f"))?.extract()?;
-        return Ok(Some(Value::Numeric(text)));
+        // str() is the C fast path; only exponent notation (`1E+2`) needs format(..., "f").
+        let text = obj.str()?;
+        let text = text.to_str()?;
+        if !text.contains(['E', 'e']) {
+            return Ok(Some(Value::Numeric(text.to_owned())));
+        }
+        let format = FORMAT.import(py, "builtins", "format")?;
+        return Ok(Some(Value::Numeric(format.call1((obj, "f"))?.extract()?)));
     }
     if obj.is_instance(UUID.import(py, "uuid", "UUID")?)? {
         let bytes: Vec<u8> = obj.getattr("bytes")?.extract()?;
@@ -725,25 +734,13 @@ impl Drop for SharedConnection {
     }
 }
 
-#[derive(Default)]
-struct ConnState {
-    client: Option<PooledClient>,
-    in_transaction: bool,
-    closed: bool,
-    /// Keep the pooled connection between autocommit statements ([`SharedConnection`]).
-    pinned: bool,
-    /// What opens a transaction when `begin` is asked for (`BEGIN ISOLATION LEVEL ...`);
-    /// None: `BEGIN`.
-    begin_sql: Option<String>,
-}
-
 /// One DB-API connection: holds a pooled connection while a transaction is open (or, in
 /// autocommit mode, only during a statement). Dropping it rolls back and returns the
 /// connection to the pool.
 #[pyclass(module = "puff._native.postgres", name = "NativeConnection")]
 pub(crate) struct NativeConnection {
-    pool: Arc<PostgresPool>,
-    state: Arc<Mutex<ConnState>>,
+    pub(crate) pool: Arc<PostgresPool>,
+    pub(crate) state: Arc<Mutex<ConnState>>,
     /// Lent by a [`SharedConnection`]: closing or dropping it leaves the shared
     /// connection to its owner.
     borrowed: Option<std::sync::atomic::AtomicBool>,
@@ -785,29 +782,8 @@ async fn run_statements(
     param_sets: Vec<(Vec<Value>, Vec<u32>)>,
     begin: bool,
 ) -> Result<QueryResult, PgError> {
-    let mut guard = state.lock().await;
+    let mut guard = session::acquire(&pool, state, begin).await?;
     let state = &mut *guard;
-    if state.closed {
-        return Err(PgError::Interface("the connection is closed".into()));
-    }
-    if state.client.is_none() {
-        state.client = Some(pool.get().await?);
-        state.in_transaction = false;
-    }
-    if begin && !state.in_transaction {
-        let began = match state.client.as_mut() {
-            Some(client) => {
-                let sql = state.begin_sql.as_deref().unwrap_or("BEGIN");
-                client.batch_execute(sql).await
-            }
-            None => Err(PgError::Interface("no connection".into())),
-        };
-        if let Err(e) = began {
-            state.client = None;
-            return Err(e);
-        }
-        state.in_transaction = true;
-    }
     let in_transaction = state.in_transaction;
     let outcome = async {
         let Some(client) = state.client.as_mut() else {
@@ -848,30 +824,10 @@ async fn run_statements(
         Ok(total)
     }
     .await;
-    match outcome {
-        Ok(result) => {
-            if !state.in_transaction && !state.pinned {
-                state.client = None;
-            }
-            Ok(result)
-        }
-        Err(e) => {
-            let broken = state.client.as_ref().is_none_or(|c| c.is_closed());
-            if broken || (!state.in_transaction && !state.pinned) {
-                // A failed autocommit statement, or a dead connection: give it back (a
-                // dead one is discarded by the pool) and start afresh next time.
-                if let Some(client) = state.client.as_mut()
-                    && state.in_transaction
-                    && !client.is_closed()
-                {
-                    let _ = client.batch_execute("ROLLBACK").await;
-                }
-                state.client = None;
-                state.in_transaction = false;
-            }
-            Err(e)
-        }
+    if outcome.is_ok() {
+        session::note_statement(state, &sql);
     }
+    session::settle(state, outcome).await
 }
 
 async fn end_transaction(state: Arc<Mutex<ConnState>>, sql: &'static str) -> Result<(), PgError> {
@@ -881,10 +837,10 @@ async fn end_transaction(state: Arc<Mutex<ConnState>>, sql: &'static str) -> Res
         Some(client) if state.in_transaction => client.batch_execute(sql).await,
         _ => Ok(()),
     };
-    if !state.pinned || result.is_err() {
-        state.client = None;
-    }
     state.in_transaction = false;
+    if result.is_err() || !state.keeps_client() {
+        session::release(state).await;
+    }
     result
 }
 
@@ -978,7 +934,10 @@ impl NativeConnection {
         wait_for(py, async move {
             let result = end_transaction(state.clone(), "ROLLBACK").await;
             if !borrowed {
-                state.lock().await.closed = true;
+                // Also when WITH HOLD cursors or LISTENs kept it: they end with the connection.
+                let mut state = state.lock().await;
+                session::release(&mut state).await;
+                state.closed = true;
             }
             result
         })?
@@ -1089,14 +1048,7 @@ impl Drop for NativeConnection {
             return;
         };
         runtime.tokio().spawn(async move {
-            let mut state = state.lock().await;
-            if let Some(mut client) = state.client.take()
-                && state.in_transaction
-                && !client.is_closed()
-            {
-                let _ = client.batch_execute("ROLLBACK").await;
-            }
-            state.in_transaction = false;
+            session::release(&mut *state.lock().await).await;
         });
     }
 }

@@ -77,7 +77,8 @@ impl Subsystem for PostgresSubsystem {
     }
 
     fn python_module(&self, py: Python<'_>, native: &Bound<'_, PyModule>) -> PyResult<()> {
-        crate::python::add_module(py, native)
+        crate::python::add_module(py, native)?;
+        crate::streams::add_functions(py)
     }
 
     fn shutdown(&self, _resources: &Resources) {}

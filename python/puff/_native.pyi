@@ -123,6 +123,32 @@ class _PostgresModule:
     def set_session_timezone(self, name: str, tz: str | None) -> None: ...
     def session_timezone(self, name: str = "default") -> str | None: ...
     def set_hstore_dicts(self, on: bool) -> None: ...
+    # Count one more (hold=True) or one fewer open WITH HOLD cursor on the connection; its
+    # pooled connection stays checked out while any is open (wait=False: release later).
+    def hold_session(
+        self, conn: _PostgresNativeConnection, hold: bool, wait: bool = True
+    ) -> None: ...
+    # (pid, channel, payload) of the notifications its session received since last time.
+    def take_notifies(self, conn: _PostgresNativeConnection) -> list[tuple[int, str, str]]: ...
+    # COPY ... FROM STDIN fed with read(size) until it returns nothing; returns the rows.
+    def copy_in(
+        self,
+        conn: _PostgresNativeConnection,
+        sql: str,
+        read: Callable[[int], str | bytes],
+        size: int,
+        begin: bool,
+    ) -> int: ...
+    # COPY ... TO STDOUT passed to write() in chunks of whole rows (str when text); returns
+    # the number of data messages (one per row, plus binary/CSV header ones).
+    def copy_out(
+        self,
+        conn: _PostgresNativeConnection,
+        sql: str,
+        write: Callable[[Any], Any],
+        text: bool,
+        begin: bool,
+    ) -> int: ...
 
 postgres: _PostgresModule
 

@@ -12,7 +12,8 @@ What differs from psycopg2:
 - A connection holds a pooled server connection only while a transaction is open, so
   thousands of connection objects share the pool; ``get_backend_pid()`` and session-level
   ``SET`` therefore apply to one statement's server connection only.
-- Named (server-side) cursors are fetched in full; ``COPY`` is not supported.
+- Named (server-side) cursors stream with ``DECLARE`` / ``FETCH``; ``COPY`` streams through
+  the pooled connection; ``LISTEN`` keeps it checked out (see docs/postgres.md).
 - Queries send parameters separately (``%s`` become ``$n``), each typed as psycopg2's
   literal for it would be, so results match psycopg2's; only ``AsIs`` and users'
   ``getquoted()`` adapters (and ``mogrify``) write values into the text.
@@ -20,7 +21,7 @@ What differs from psycopg2:
   objects (psycopg2 wraps them in adapters); ``cursor.description`` holds
   ``puff.postgres.Column`` objects with psycopg2's attributes.
 - Connection and cursor methods of psycopg2 that Puff lacks (``cancel``, ``lobject``, the
-  ``tpc_*`` two-phase commit calls, asynchronous ``poll``/``fileno``, ``cast``, COPY, ...)
+  ``tpc_*`` two-phase commit calls, ``fileno``, ``cast``, ...)
   raise ``NotSupportedError`` naming the call.
 """
 

@@ -15,9 +15,10 @@ import datetime
 import decimal
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import puff.postgres as _pg
+from puff.psycopg2 import _copy, _server_cursor
 from puff.psycopg2 import errors as _errors
 
 ISOLATION_LEVEL_AUTOCOMMIT = 0
@@ -45,8 +46,56 @@ TRANSACTION_STATUS_INTRANS = 2
 TRANSACTION_STATUS_INERROR = 3
 TRANSACTION_STATUS_UNKNOWN = 4
 
+POLL_OK = 0
+POLL_READ = 1
+POLL_WRITE = 2
+POLL_ERROR = 3
+
 JSON_OID = 114
 JSONB_OID = 3802
+
+
+class Notify:
+    """A notification received on a LISTENed channel: ``pid`` of the notifying backend,
+    ``channel`` and ``payload``. As psycopg2's, it also behaves as the 2-sequence
+    ``(pid, channel)`` (indexing, unpacking, equality with tuples)."""
+
+    __slots__ = ("pid", "channel", "payload")
+
+    def __init__(self, pid: int, channel: str, payload: str = "") -> None:
+        self.pid = pid
+        self.channel = channel
+        self.payload = payload
+
+    def __getitem__(self, i: int) -> Any:
+        return (self.pid, self.channel)[i]
+
+    def __len__(self) -> int:
+        return 2
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Notify):
+            return (self.pid, self.channel, self.payload) == (
+                other.pid,
+                other.channel,
+                other.payload,
+            )
+        if isinstance(other, tuple):
+            return (self.pid, self.channel) == other
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def __hash__(self) -> int:
+        if self.payload:
+            return hash((self.pid, self.channel, self.payload))
+        return hash((self.pid, self.channel))
+
+    def __repr__(self) -> str:
+        return f"Notify({self.pid!r}, {self.channel!r}, {self.payload!r})"
+
 
 # ---- adaptation (client-side quoting) -----------------------------------------------
 
@@ -365,7 +414,7 @@ __getattr__ = missing_names(
     """BINARYARRAY BOOLEAN BOOLEANARRAY BYTES BYTESARRAY Boolean DATE DATEARRAY
     DATETIMEARRAY DECIMAL DECIMALARRAY DateFromPy Diagnostics FLOAT FLOATARRAY Float INTEGER
     INTEGERARRAY INTERVAL INTERVALARRAY Int IntervalFromPy JSON JSONARRAY JSONB JSONBARRAY
-    LONGINTEGER LONGINTEGERARRAY NoneAdapter Notify POLL_ERROR POLL_OK POLL_READ POLL_WRITE
+    LONGINTEGER LONGINTEGERARRAY NoneAdapter
     PYDATE PYDATEARRAY PYDATETIME PYDATETIMEARRAY PYDATETIMETZ PYDATETIMETZARRAY PYINTERVAL
     PYINTERVALARRAY PYTIME PYTIMEARRAY QueryCanceledError ROWIDARRAY SQL_IN STATUS_ASYNC
     STATUS_PREPARED STATUS_SYNC STRINGARRAY TIME TIMEARRAY TimeFromPy TimestampFromPy
@@ -440,7 +489,10 @@ class ConnectionInfo:
 
 
 class cursor(_pg.Cursor):  # noqa: N801 (psycopg2 name)
-    """A psycopg2-style cursor on a Puff pool (results are fetched in full)."""
+    """A psycopg2-style cursor on a Puff pool. Unnamed cursors fetch results in full; named
+    ones stream them from a server cursor (see ``puff.psycopg2._server_cursor``)."""
+
+    itersize = 2000
 
     _bytea_memoryview = True
 
@@ -452,12 +504,16 @@ class cursor(_pg.Cursor):  # noqa: N801 (psycopg2 name)
         withhold: bool = False,
     ) -> None:
         super().__init__(conn)
-        # Named (server-side) cursors are served client-side: the rows are fetched at once.
         self.name = name
         self.scrollable = scrollable
         self.withhold = withhold
         self.statusmessage: str | None = None
         self._last: tuple[str, Any] | None = None
+        self._server = (
+            _server_cursor.ServerCursor(name, scrollable, withhold) if name is not None else None
+        )
+        if self._server is not None:
+            self.rownumber = 0
 
     @property  # type: ignore[override]
     def query(self) -> bytes | None:
@@ -474,14 +530,30 @@ class cursor(_pg.Cursor):  # noqa: N801 (psycopg2 name)
     def query(self, value: Any) -> None:
         pass  # the DB-API base records the converted text; `_last` keeps the original
 
+    def _run(self, sql: str, param_sets: list[Any]) -> None:
+        if self._server is None:
+            super()._run(sql, param_sets)
+            self._notified()
+            return
+        self._check()
+        self._server.declare(self, sql, param_sets)
+
+    def _notified(self) -> None:
+        # A psycopg2 cursor's connection is always the shim's `connection` class.
+        cast("connection", self.connection)._collect_notifies()
+
     def execute(self, query: str, vars: Any = None) -> None:  # noqa: A002 (psycopg2 name)
         self._last = (query, vars)
+        if query[:8].lstrip()[:4].upper() == "COPY":
+            _copy.refuse_in_execute(query)
         try:
             super().execute(query, vars)
         except _pg.Error as e:
             raise _errors.specific(e) from None
 
     def executemany(self, query: str, vars_list: Any) -> None:
+        if self._server is not None:
+            raise _pg.ProgrammingError("can't call .executemany() on named cursors")
         self._last = (query, None)
         try:
             super().executemany(query, vars_list)
@@ -492,29 +564,101 @@ class cursor(_pg.Cursor):  # noqa: N801 (psycopg2 name)
         """``query`` with ``vars`` quoted in, as bytes."""
         return mogrify(query, vars).encode()
 
+    # ---- fetching: named cursors read from the server as they go ----------------------
+
+    def _server_call(self, method: str, *args: Any) -> Any:
+        self._check()
+        assert self._server is not None
+        try:
+            result = getattr(self._server, method)(self, *args)
+        except _pg.Error as e:
+            raise _errors.specific(e) from None
+        self.rownumber = self._server.position()
+        return result
+
+    def fetchone(self) -> Any:
+        if self._server is None:
+            return super().fetchone()
+        return self._server_call("fetchone")
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        if self._server is None:
+            return super().fetchmany(size)
+        return self._server_call("fetchmany", self.arraysize if size is None else size)
+
+    def fetchall(self) -> list[Any]:
+        if self._server is None:
+            return super().fetchall()
+        return self._server_call("fetchall")
+
     def scroll(self, value: int, mode: str = "relative") -> None:
+        if self._server is not None:
+            self._server_call("scroll", value, mode)
+            return
         self._need_result()
         position = (self.rownumber or 0) + value if mode == "relative" else value
         if not 0 <= position <= len(self._rows):
             raise _pg.ProgrammingError("scroll destination out of bounds")
         self.rownumber = position
 
+    def close(self) -> None:
+        server = self._server
+        if server is not None and not self.closed:
+            try:
+                server.close(self)
+            except _pg.Error as e:
+                raise _errors.specific(e) from None
+            finally:
+                super().close()
+            return
+        super().close()
+
+    def __del__(self) -> None:
+        server = getattr(self, "_server", None)
+        if server is not None:
+            server.forget()
+
+    # ---- COPY ---------------------------------------------------------------------------
+
     def copy_expert(self, sql: str, file: Any, size: int = 8192) -> None:
+        """Run a ``COPY ... FROM STDIN`` (reading ``file``) or ``COPY ... TO STDOUT``
+        (writing to ``file``), streaming ``size`` bytes at a time in."""
         self._check()
-        _unsupported("cursor.copy_expert", "COPY")
+        if self._server is not None:
+            raise _pg.ProgrammingError("copy_expert cannot be used with a named cursor")
+        try:
+            self.rowcount = _copy.copy(self.connection, sql, file, size)
+        except _pg.Error as e:
+            raise _errors.specific(e) from None
+        self.description = None
+        self._rows = []
+        self._last = (sql, None)
 
-    def copy_from(self, file: Any, table: str, *args: Any, **kwargs: Any) -> None:
-        self._check()
-        _unsupported("cursor.copy_from", "COPY")
+    def copy_from(
+        self,
+        file: Any,
+        table: str,
+        sep: str = "\t",
+        null: str = "\\N",
+        size: int = 8192,
+        columns: Sequence[str] | None = None,
+    ) -> None:
+        """``COPY table [(columns)] FROM stdin`` with ``sep`` and ``null``, reading ``file``."""
+        self.copy_expert(_copy.copy_sql(table, "FROM stdin", sep, null, columns), file, size)
 
-    def copy_to(self, file: Any, table: str, *args: Any, **kwargs: Any) -> None:
-        self._check()
-        _unsupported("cursor.copy_to", "COPY")
+    def copy_to(
+        self,
+        file: Any,
+        table: str,
+        sep: str = "\t",
+        null: str = "\\N",
+        columns: Sequence[str] | None = None,
+    ) -> None:
+        """``COPY table [(columns)] TO stdout`` with ``sep`` and ``null``, into ``file``."""
+        self.copy_expert(_copy.copy_sql(table, "TO stdout", sep, null, columns), file)
 
     def cast(self, oid: int, s: str | bytes | None) -> Any:
         return _unsupported("cursor.cast", "typecasters (values are converted in Rust)")
-
-    itersize = 2000
 
 
 class connection(_pg.Connection):  # noqa: N801 (psycopg2 name)
@@ -539,7 +683,8 @@ class connection(_pg.Connection):  # noqa: N801 (psycopg2 name)
         self.info = ConnectionInfo(self)
         self.encoding = "UTF8"
         self.notices: list[str] = []
-        self.notifies: list[Any] = []
+        # LISTEN's notifications, appended after each statement, commit() and poll().
+        self.notifies: list[Notify] = []
         self.async_ = 0
 
     @property
@@ -571,6 +716,7 @@ class connection(_pg.Connection):  # noqa: N801 (psycopg2 name)
             super().commit()
         except _pg.Error as e:
             raise _errors.specific(e) from None
+        self._collect_notifies()
 
     @property
     def isolation_level(self) -> int | None:
@@ -654,7 +800,15 @@ class connection(_pg.Connection):  # noqa: N801 (psycopg2 name)
         return _unsupported("connection.tpc_recover", "two-phase commit")
 
     def poll(self) -> int:
-        return _unsupported("connection.poll", "asynchronous connections")
+        """Move the notifications received so far to ``notifies``; always ``POLL_OK`` (the
+        connection is synchronous, as psycopg2's without ``async_``)."""
+        self._check_open()
+        self._collect_notifies()
+        return POLL_OK
+
+    def _collect_notifies(self) -> None:
+        for pid, channel, payload in _pg._require_native().take_notifies(self._native):
+            self.notifies.append(Notify(pid, channel, payload))
 
     def fileno(self) -> int:
         return _unsupported("connection.fileno", "pooled connections have no socket of their own")

@@ -11,18 +11,29 @@ from __future__ import annotations
 from typing import Any
 
 import puff.postgres as _pg
+from puff.psycopg2._extras_cursors import (
+    DictConnection as DictConnection,
+    DictCursor as DictCursor,
+    DictRow as DictRow,
+    NamedTupleConnection as NamedTupleConnection,
+    NamedTupleCursor as NamedTupleCursor,
+    RealDictConnection as RealDictConnection,
+    RealDictCursor as RealDictCursor,
+    RealDictRow as RealDictRow,
+    execute_batch as execute_batch,
+    execute_values as execute_values,
+)
 from puff.psycopg2.extensions import missing_names, quote_string
 
 # psycopg2.extras names the shim lacks: a NotSupportedError naming them when used.
 __getattr__ = missing_names(
     "psycopg2.extras",
-    """CompositeCaster DictConnection DictCursor DictCursorBase DictRow HstoreAdapter
-    LoggingConnection LoggingCursor LogicalReplicationConnection MinTimeLoggingConnection
-    MinTimeLoggingCursor NamedTupleConnection NamedTupleCursor PhysicalReplicationConnection
-    REPLICATION_LOGICAL REPLICATION_PHYSICAL RangeAdapter RangeCaster RealDictConnection
-    RealDictCursor RealDictRow ReplicationCursor ReplicationMessage StopReplication
-    UUID_adapter execute_batch execute_values quote_ident register_composite register_hstore
-    register_ipaddress register_json register_range wait_select""",
+    """CompositeCaster DictCursorBase HstoreAdapter LoggingConnection LoggingCursor
+    LogicalReplicationConnection MinTimeLoggingConnection MinTimeLoggingCursor
+    PhysicalReplicationConnection REPLICATION_LOGICAL REPLICATION_PHYSICAL RangeAdapter
+    RangeCaster ReplicationCursor ReplicationMessage StopReplication UUID_adapter quote_ident
+    register_composite register_hstore register_ipaddress register_json register_range
+    wait_select""",
 )
 
 
