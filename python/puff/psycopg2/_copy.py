@@ -59,7 +59,7 @@ def copy(conn: Any, sql: str, file: Any, size: int) -> int:
     found = _DIRECTION.findall(sql)
     if not found:
         # Not a COPY to or from the client: psycopg2 runs it like any statement.
-        conn._native.execute(sql, [[]], begin)
+        conn._native.execute(sql, [[]], begin, None)
         return -1
     if found[-1].upper().startswith("FROM"):
         if not hasattr(file, "read"):

@@ -51,7 +51,8 @@ class ServerCursor:
             _pg._require_native().hold_session(native, True)
             self.native = native
         try:
-            native.execute(text, param_sets or [[]], not conn.autocommit)
+            # No rows come back from DECLARE: no tzinfo factory needed.
+            native.execute(text, param_sets or [[]], not conn.autocommit, None)
         except BaseException:
             self._unhold(wait=True)
             raise
@@ -61,7 +62,13 @@ class ServerCursor:
         if not self.declared:
             raise _pg.ProgrammingError("no results to fetch: execute() the named cursor first")
         conn = cursor.connection
-        result: tuple[Any, list[Any], int] = conn._native.execute(sql, [[]], not conn.autocommit)
+        result: tuple[Any, list[Any], int] = conn._native.execute(
+            sql,
+            [[]],
+            not conn.autocommit,
+            cursor.tzinfo_factory,
+            cursor._bytea_memoryview,
+        )
         return result
 
     def _fetch(self, cursor: Any, count: int | None) -> list[Any]:
@@ -83,7 +90,7 @@ class ServerCursor:
         conn = cursor.connection
         try:
             if self.declared and not conn.closed and (self.withhold or conn.in_transaction):
-                conn._native.execute(f"CLOSE {self.quoted}", [[]], False)
+                conn._native.execute(f"CLOSE {self.quoted}", [[]], False, None)
         finally:
             self.declared = False
             self.buffer = []
