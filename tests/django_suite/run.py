@@ -13,7 +13,8 @@
    psycopg2-binary (the baseline), and ``puff-cli --config tests/django_suite/puff.toml
    runtests`` (``django = true``: Puff's ``puff.psycopg2`` is ``psycopg2``). Each run is
    split into groups of labels, one runtests.py process each with its own databases,
-   ``--jobs`` processes at a time (default 2). Django's own ``--parallel`` is not used:
+   ``--jobs`` processes at a time (default 4: the groups mostly wait on Postgres round
+   trips, a few percent of a core each, so 2 cores take 4). Django's own ``--parallel`` is not used:
    its workers are forked, and a process forked from puff-cli has no Tokio threads, so
    its first query never returns (spawned workers would be plain Python, not Puff).
    ``postgres_tests`` is a group of its own, so it cannot take other labels down with it.
@@ -463,8 +464,8 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--update", action="store_true",
                         help="rewrite known_failures.txt from this run's Puff-only failures")
-    parser.add_argument("--jobs", type=int, default=int(os.environ.get("DJANGO_SUITE_JOBS", "2")),
-                        help="runtests.py processes at a time (default 2)")
+    parser.add_argument("--jobs", type=int, default=int(os.environ.get("DJANGO_SUITE_JOBS", "4")),
+                        help="runtests.py processes at a time (default 4)")
     parser.add_argument("--labels", default="",
                         help="comma-separated subset of the labels (no --update with it)")
     args = parser.parse_args(argv)  # fmt: skip
