@@ -31,7 +31,8 @@ pub struct PgClient {
     /// and a NULL the next: each typing is its own prepared statement).
     statements: HashMap<String, StatementVariants>,
     url: String,
-    /// The `TimeZone` this session was set to, if the pool sets one.
+    /// The `TimeZone` this session was last set to (by the pool, or by a statement that
+    /// set the zone); None: the server's default.
     timezone: Option<String>,
     /// The session's actual `TimeZone` (the server's default, the pool's or a later
     /// `SET`), which timestamptz results are shown in.
@@ -67,7 +68,7 @@ fn read_timezone(tz: &SessionTimezone) -> Option<String> {
 }
 
 /// `SET TIME ZONE` for `tz`, quoted as a literal (the value comes from configuration).
-fn set_time_zone_sql(tz: &str) -> String {
+pub(crate) fn set_time_zone_sql(tz: &str) -> String {
     format!("SET TIME ZONE '{}'", tz.replace('\'', "''"))
 }
 
@@ -350,6 +351,9 @@ impl PgClient {
         if result.is_ok() && may_set_time_zone(sql) {
             self.refresh_session_zone().await.map_err(|e| self.err(e))?;
             self.zone_set_in_transaction = true;
+            // Whoever checks the session out next must not inherit this zone: the pool's
+            // check compares `timezone` with the pool's and sets the pool's zone again.
+            self.timezone = self.session_zone.as_deref().map(str::to_owned);
         }
         result.map(|mut r| {
             r.session_zone = self.session_zone.clone();
@@ -560,7 +564,7 @@ fn indeterminate_parameter(e: &tokio_postgres::Error) -> Option<usize> {
 
 /// Whether `sql` may change the session's `TimeZone` (`SET TIME ZONE`, `SET timezone`,
 /// `RESET ALL`, `set_config('TimeZone', ...)`): the zone is asked for again afterwards.
-fn may_set_time_zone(sql: &str) -> bool {
+pub(crate) fn may_set_time_zone(sql: &str) -> bool {
     let contains = |word: &[u8]| {
         sql.as_bytes()
             .windows(word.len())

@@ -18,7 +18,8 @@ use tokio::sync::Mutex;
 
 use crate::error::{ErrorKind, PgError};
 use crate::pool::{
-    PooledClient, PostgresPool, QueryResult, has_several_statements, reports_row_count,
+    PooledClient, PostgresPool, QueryResult, has_several_statements, may_set_time_zone,
+    reports_row_count, set_time_zone_sql,
 };
 use crate::value::{DAY_MICROS, PG_EPOCH_DAYS, Value, civil_from_days, days_from_civil};
 
@@ -735,6 +736,10 @@ struct ConnState {
     /// What opens a transaction when `begin` is asked for (`BEGIN ISOLATION LEVEL ...`);
     /// None: `BEGIN`.
     begin_sql: Option<String>,
+    /// The `TimeZone` a statement on this connection set (None: the pool's). Pooled
+    /// sessions are shared, so it is set again on each one checked out whose zone differs,
+    /// as psycopg2's one session keeps it (Django's `ensure_timezone` sets it once).
+    zone: Option<String>,
 }
 
 /// One DB-API connection: holds a pooled connection while a transaction is open (or, in
@@ -791,7 +796,13 @@ async fn run_statements(
         return Err(PgError::Interface("the connection is closed".into()));
     }
     if state.client.is_none() {
-        state.client = Some(pool.get().await?);
+        let mut client = pool.get().await?;
+        if let Some(zone) = &state.zone
+            && client.session_zone() != Some(zone.as_str())
+        {
+            client.query(&set_time_zone_sql(zone), &[]).await?;
+        }
+        state.client = Some(client);
         state.in_transaction = false;
     }
     if begin && !state.in_transaction {
@@ -850,6 +861,11 @@ async fn run_statements(
     .await;
     match outcome {
         Ok(result) => {
+            if may_set_time_zone(&sql)
+                && let Some(client) = &state.client
+            {
+                state.zone = client.session_zone().map(str::to_owned);
+            }
             if !state.in_transaction && !state.pinned {
                 state.client = None;
             }
@@ -878,7 +894,14 @@ async fn end_transaction(state: Arc<Mutex<ConnState>>, sql: &'static str) -> Res
     let mut guard = state.lock().await;
     let state = &mut *guard;
     let result = match state.client.as_mut() {
-        Some(client) if state.in_transaction => client.batch_execute(sql).await,
+        Some(client) if state.in_transaction => {
+            let result = client.batch_execute(sql).await;
+            if state.zone.is_some() {
+                // A rollback may have undone the zone a statement set.
+                state.zone = client.session_zone().map(str::to_owned);
+            }
+            result
+        }
         _ => Ok(()),
     };
     if !state.pinned || result.is_err() {
@@ -1063,6 +1086,17 @@ impl NativeConnection {
     #[getter]
     fn borrowed(&self) -> bool {
         self.borrowed.is_some()
+    }
+
+    /// The session `TimeZone` this connection's statements run in (psycopg2's
+    /// `connection.info.parameter_status('TimeZone')`): the one a statement set, else the
+    /// pool's, else the server's default (None when unknown without a round trip).
+    fn session_zone(&self) -> Option<String> {
+        let state = self.state.try_lock().ok()?;
+        if let Some(client) = &state.client {
+            return client.session_zone().map(str::to_owned);
+        }
+        state.zone.clone().or_else(|| self.pool.session_timezone())
     }
 
     #[getter]
