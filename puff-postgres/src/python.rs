@@ -861,8 +861,11 @@ async fn run_statements(
     .await;
     match outcome {
         Ok(result) => {
-            if may_set_time_zone(&sql)
+            // The session's zone is the connection's once it set one (also after a
+            // `ROLLBACK` run as a statement undid a `SET` of the transaction).
+            if (state.zone.is_some() || may_set_time_zone(&sql))
                 && let Some(client) = &state.client
+                && state.zone.as_deref() != client.session_zone()
             {
                 state.zone = client.session_zone().map(str::to_owned);
             }

@@ -564,6 +564,34 @@ def test_zone_set_in_autocommit_stays_with_its_connection(zone_drivers: Drivers)
     finally:
         other.close()
     assert drivers.shim.info.parameter_status("TimeZone") == "America/Chicago"
+    # A SET in a transaction is the connection's until the rollback undoes it, whether
+    # the rollback is the method or a statement.
+    for undo in ("method", "statement"):
+        for conn in (drivers.real, drivers.shim):
+            conn.autocommit = False
+            conn.cursor().execute("SET TIME ZONE 'Asia/Tokyo'")
+        assert drivers.shim.info.parameter_status("TimeZone") == "Asia/Tokyo"
+        for conn in (drivers.real, drivers.shim):
+            if undo == "method":
+                conn.rollback()
+            else:
+                conn.cursor().execute("ROLLBACK")
+        assert drivers.shim.info.parameter_status("TimeZone") == "America/Chicago", undo
+        drivers.compare("SELECT '2024-06-01 12:00+00'::timestamptz", [], undo, native=False)
+    # A rollback to a savepoint set before the SET undoes it too (Django's atomic blocks).
+    for conn in (drivers.real, drivers.shim):
+        conn.rollback()  # psycopg2 did not notice the ROLLBACK statement: start afresh
+        cur = conn.cursor()
+        cur.execute("SELECT 1")
+        cur.execute("SAVEPOINT s1")
+        cur.execute("SELECT set_config('TimeZone', %s, false)", ["Asia/Kolkata"])
+    assert drivers.shim.info.parameter_status("TimeZone") == "Asia/Kolkata"
+    for conn in (drivers.real, drivers.shim):
+        conn.cursor().execute("ROLLBACK TO SAVEPOINT s1")
+    assert drivers.shim.info.parameter_status("TimeZone") == "America/Chicago"
+    drivers.compare("SELECT '2024-06-01 12:00+00'::timestamptz", [], "savepoint", native=False)
+    for conn in (drivers.real, drivers.shim):
+        conn.rollback()
     drivers.assert_same()
 
 
