@@ -31,7 +31,8 @@ pub struct PgClient {
     /// and a NULL the next: each typing is its own prepared statement).
     statements: HashMap<String, StatementVariants>,
     url: String,
-    /// The `TimeZone` this session was set to, if the pool sets one.
+    /// The `TimeZone` this session was last set to (by the pool, or by a statement that
+    /// set the zone); None: the server's default.
     timezone: Option<String>,
     /// The session's actual `TimeZone` (the server's default, the pool's or a later
     /// `SET`), which timestamptz results are shown in.
@@ -69,7 +70,7 @@ fn read_timezone(tz: &SessionTimezone) -> Option<String> {
 }
 
 /// `SET TIME ZONE` for `tz`, quoted as a literal (the value comes from configuration).
-fn set_time_zone_sql(tz: &str) -> String {
+pub(crate) fn set_time_zone_sql(tz: &str) -> String {
     format!("SET TIME ZONE '{}'", tz.replace('\'', "''"))
 }
 
@@ -356,9 +357,16 @@ impl PgClient {
         oids: &[u32],
     ) -> Result<QueryResult, PgError> {
         let result = self.query_inner(sql, params, oids).await;
+        if result.is_ok() {
+            // `COMMIT` / `ROLLBACK [TO ...]` run as statements (Django's savepoints).
+            self.follow_transaction_end(sql).await?;
+        }
         if result.is_ok() && may_set_time_zone(sql) {
             self.refresh_session_zone().await.map_err(|e| self.err(e))?;
             self.zone_set_in_transaction = true;
+            // Whoever checks the session out next must not inherit this zone: the pool's
+            // check compares `timezone` with the pool's and sets the pool's zone again.
+            self.timezone = self.session_zone.as_deref().map(str::to_owned);
         }
         result.map(|mut r| {
             r.session_zone = self.session_zone.clone();
@@ -532,19 +540,45 @@ impl PgClient {
         };
         if starts(b"BEGIN") || starts(b"START") {
             self.in_transaction = true;
-        } else if starts(b"ROLLBACK") || starts(b"COMMIT") || starts(b"END") || starts(b"ABORT") {
+        } else if transaction_end(sql) == Some(true) {
             self.in_transaction = false;
         }
-        if self.zone_set_in_transaction {
-            // A `SET TIME ZONE` in the transaction is undone by its rollback (and kept by
-            // its commit): ask again once it ends.
-            if !self.in_transaction {
+        self.follow_transaction_end(sql).await
+    }
+
+    /// A `SET TIME ZONE` in the transaction is undone by its rollback, or by a rollback to
+    /// a savepoint set before it (and kept by its commit): ask again after those.
+    async fn follow_transaction_end(&mut self, sql: &str) -> Result<(), PgError> {
+        if self.zone_set_in_transaction
+            && let Some(ends) = transaction_end(sql)
+        {
+            if ends {
                 self.zone_set_in_transaction = false;
-                self.refresh_session_zone().await.map_err(|e| self.err(e))?;
             }
+            self.refresh_session_zone().await.map_err(|e| self.err(e))?;
         }
         Ok(())
     }
+}
+
+/// Some(true) when `sql` ends the transaction (`COMMIT`, `END`, `ROLLBACK`, `ABORT`),
+/// Some(false) for `ROLLBACK [WORK|TRANSACTION] TO [SAVEPOINT] name` (the transaction goes
+/// on, but what it did since the savepoint is undone), None otherwise.
+pub(crate) fn transaction_end(sql: &str) -> Option<bool> {
+    let mut words = sql.split_ascii_whitespace();
+    let first = words.next()?;
+    let is = |w: &str, k: &str| w.trim_end_matches(';').eq_ignore_ascii_case(k);
+    if is(first, "COMMIT") || is(first, "END") || is(first, "ABORT") {
+        return Some(true);
+    }
+    if !is(first, "ROLLBACK") {
+        return None;
+    }
+    let mut next = words.next();
+    if next.is_some_and(|w| is(w, "WORK") || is(w, "TRANSACTION")) {
+        next = words.next();
+    }
+    Some(!next.is_some_and(|w| is(w, "TO")))
 }
 
 /// The type to prepare a parameter of type `oid` with: only its OID reaches the server
@@ -569,7 +603,7 @@ fn indeterminate_parameter(e: &tokio_postgres::Error) -> Option<usize> {
 
 /// Whether `sql` may change the session's `TimeZone` (`SET TIME ZONE`, `SET timezone`,
 /// `RESET ALL`, `set_config('TimeZone', ...)`): the zone is asked for again afterwards.
-fn may_set_time_zone(sql: &str) -> bool {
+pub(crate) fn may_set_time_zone(sql: &str) -> bool {
     let contains = |word: &[u8]| {
         sql.as_bytes()
             .windows(word.len())
@@ -901,7 +935,37 @@ impl PostgresPool {
 #[cfg(test)]
 mod tests {
     use super::has_several_statements as several;
-    use super::{may_set_time_zone, reports_row_count};
+    use super::{may_set_time_zone, reports_row_count, transaction_end};
+
+    #[test]
+    fn statements_that_end_the_transaction() {
+        for sql in [
+            "COMMIT",
+            "rollback;",
+            "END",
+            "ABORT",
+            "ROLLBACK AND CHAIN",
+            "  commit",
+        ] {
+            assert_eq!(transaction_end(sql), Some(true), "{sql}");
+        }
+        for sql in [
+            "ROLLBACK TO SAVEPOINT s1",
+            "rollback work to s1",
+            "ROLLBACK TRANSACTION TO x",
+        ] {
+            assert_eq!(transaction_end(sql), Some(false), "{sql}");
+        }
+        for sql in [
+            "SELECT 1",
+            "RELEASE SAVEPOINT s1",
+            "SAVEPOINT s1",
+            "BEGIN",
+            "endless",
+        ] {
+            assert_eq!(transaction_end(sql), None, "{sql}");
+        }
+    }
 
     #[test]
     fn statements_that_may_set_the_zone() {

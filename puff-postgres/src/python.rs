@@ -834,7 +834,14 @@ async fn end_transaction(state: Arc<Mutex<ConnState>>, sql: &'static str) -> Res
     let mut guard = state.lock().await;
     let state = &mut *guard;
     let result = match state.client.as_mut() {
-        Some(client) if state.in_transaction => client.batch_execute(sql).await,
+        Some(client) if state.in_transaction => {
+            let result = client.batch_execute(sql).await;
+            if state.zone.is_some() {
+                // A rollback may have undone the zone a statement set.
+                state.zone = client.session_zone().map(str::to_owned);
+            }
+            result
+        }
         _ => Ok(()),
     };
     state.in_transaction = false;
@@ -1022,6 +1029,17 @@ impl NativeConnection {
     #[getter]
     fn borrowed(&self) -> bool {
         self.borrowed.is_some()
+    }
+
+    /// The session `TimeZone` this connection's statements run in (psycopg2's
+    /// `connection.info.parameter_status('TimeZone')`): the one a statement set, else the
+    /// pool's, else the server's default (None when unknown without a round trip).
+    fn session_zone(&self) -> Option<String> {
+        let state = self.state.try_lock().ok()?;
+        if let Some(client) = &state.client {
+            return client.session_zone().map(str::to_owned);
+        }
+        state.zone.clone().or_else(|| self.pool.session_timezone())
     }
 
     #[getter]

@@ -1,7 +1,8 @@
 //! The life of a DB-API connection's pooled session: checking it out for a statement
 //! ([`acquire`]), giving it back afterwards ([`settle`], [`release`]), and what keeps it
 //! checked out between autocommit statements besides a transaction: `WITH HOLD` server
-//! cursors ([`hold_session`]) and `LISTEN` ([`note_statement`]). A session that had any of
+//! cursors ([`hold_session`]) and `LISTEN` ([`note_statement`]), and the `TimeZone` a
+//! statement set, which follows the connection from session to session. A session that had any of
 //! those runs `CLOSE ALL; UNLISTEN *` before it goes back to the pool, so the next user
 //! never meets another connection's cursors or notifications.
 
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::PgError;
-use crate::pool::{PooledClient, PostgresPool};
+use crate::pool::{PooledClient, PostgresPool, may_set_time_zone, set_time_zone_sql};
 
 /// A DB-API connection's state: the pooled connection it holds, if any, and why.
 #[derive(Default)]
@@ -25,6 +26,10 @@ pub(crate) struct ConnState {
     pub(crate) begin_sql: Option<String>,
     /// Session state that outlives transactions (cursors WITH HOLD, LISTEN).
     pub(crate) session: SessionState,
+    /// The `TimeZone` a statement on this connection set (None: the pool's). Pooled
+    /// sessions are shared, so it is set again on each one checked out whose zone differs,
+    /// as psycopg2's one session keeps it (Django's `ensure_timezone` sets it once).
+    pub(crate) zone: Option<String>,
 }
 
 /// What keeps a session checked out outside transactions.
@@ -58,7 +63,13 @@ pub(crate) async fn acquire(
         return Err(PgError::Interface("the connection is closed".into()));
     }
     if state.client.is_none() {
-        state.client = Some(pool.get().await?);
+        let mut client = pool.get().await?;
+        if let Some(zone) = &state.zone
+            && client.session_zone() != Some(zone.as_str())
+        {
+            client.query(&set_time_zone_sql(zone), &[]).await?;
+        }
+        state.client = Some(client);
         state.in_transaction = false;
     }
     if begin && !state.in_transaction {
@@ -116,8 +127,17 @@ pub(crate) async fn release(state: &mut ConnState) {
     state.session = SessionState::default();
 }
 
-/// Record what a successful statement did to the session (`LISTEN`, `UNLISTEN *`).
+/// Record what a successful statement did to the session (`LISTEN`, `UNLISTEN *`, the
+/// `TimeZone`).
 pub(crate) fn note_statement(state: &mut ConnState, sql: &str) {
+    // The session's zone is the connection's once it set one (also after a `ROLLBACK` run
+    // as a statement undid a `SET` of the transaction).
+    if (state.zone.is_some() || may_set_time_zone(sql))
+        && let Some(client) = &state.client
+        && state.zone.as_deref() != client.session_zone()
+    {
+        state.zone = client.session_zone().map(str::to_owned);
+    }
     if crate::notify::is_listen(sql) {
         state.session.listening = true;
         state.session.dirty = true;

@@ -70,6 +70,7 @@ class _PostgresNativeConnection:
     jsonb_loads: Callable[[str], Any] | None
     hstore_dicts: bool
     def set_isolation_level(self, level: str | None) -> None: ...
+    def session_zone(self) -> str | None: ...
     def execute(
         self,
         sql: str,

@@ -536,6 +536,65 @@ def test_naive_datetime_is_read_in_the_session_zone(zone_drivers: Drivers) -> No
     drivers.assert_same()
 
 
+def test_zone_set_in_autocommit_stays_with_its_connection(zone_drivers: Drivers) -> None:
+    """Django's ``ensure_timezone`` (``set_config('TimeZone', ...)`` in autocommit, only
+    when ``connection.info.parameter_status('TimeZone')`` differs): psycopg2 keeps the zone
+    in its one session. Puff's pooled sessions are shared, so the zone must follow the
+    connection to each session it checks out and not leak to other connections (the
+    regression: Django's tests saw values shifted by Chicago's offset)."""
+    drivers = zone_drivers
+    puff.postgres._require_native().set_session_timezone("default", "UTC")
+    for conn in (drivers.real, drivers.shim):
+        conn.autocommit = True
+        conn.cursor().execute("SELECT set_config('TimeZone', %s, false)", ["America/Chicago"])
+    assert drivers.shim.info.parameter_status("TimeZone") == "America/Chicago"
+    # Another connection holds the session the zone was set on (a transaction keeps it).
+    other = puff.psycopg2.connect()
+    try:
+        other_cur = other.cursor()
+        other_cur.execute("SHOW TimeZone")
+        assert other_cur.fetchone() == ("UTC",), "the pool's zone, not the other connection's"
+        assert other.info.parameter_status("TimeZone") == "UTC"
+        for sql, params in TZ_CASES[:6]:
+            drivers.compare(sql, params, "after set_config in autocommit", native=False)
+        drivers.compare("SHOW TimeZone", [], native=False)
+        drivers.compare(
+            "SELECT %s::timestamptz", [dt.datetime(2024, 1, 5, 20, 30)], "naive", native=False
+        )
+    finally:
+        other.close()
+    assert drivers.shim.info.parameter_status("TimeZone") == "America/Chicago"
+    # A SET in a transaction is the connection's until the rollback undoes it, whether
+    # the rollback is the method or a statement.
+    for undo in ("method", "statement"):
+        for conn in (drivers.real, drivers.shim):
+            conn.autocommit = False
+            conn.cursor().execute("SET TIME ZONE 'Asia/Tokyo'")
+        assert drivers.shim.info.parameter_status("TimeZone") == "Asia/Tokyo"
+        for conn in (drivers.real, drivers.shim):
+            if undo == "method":
+                conn.rollback()
+            else:
+                conn.cursor().execute("ROLLBACK")
+        assert drivers.shim.info.parameter_status("TimeZone") == "America/Chicago", undo
+        drivers.compare("SELECT '2024-06-01 12:00+00'::timestamptz", [], undo, native=False)
+    # A rollback to a savepoint set before the SET undoes it too (Django's atomic blocks).
+    for conn in (drivers.real, drivers.shim):
+        conn.rollback()  # psycopg2 did not notice the ROLLBACK statement: start afresh
+        cur = conn.cursor()
+        cur.execute("SELECT 1")
+        cur.execute("SAVEPOINT s1")
+        cur.execute("SELECT set_config('TimeZone', %s, false)", ["Asia/Kolkata"])
+    assert drivers.shim.info.parameter_status("TimeZone") == "Asia/Kolkata"
+    for conn in (drivers.real, drivers.shim):
+        conn.cursor().execute("ROLLBACK TO SAVEPOINT s1")
+    assert drivers.shim.info.parameter_status("TimeZone") == "America/Chicago"
+    drivers.compare("SELECT '2024-06-01 12:00+00'::timestamptz", [], "savepoint", native=False)
+    for conn in (drivers.real, drivers.shim):
+        conn.rollback()
+    drivers.assert_same()
+
+
 # ---- hstore -----------------------------------------------------------------------------
 
 

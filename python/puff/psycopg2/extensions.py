@@ -460,7 +460,9 @@ class ConnectionInfo:
     def parameter_status(self, name: str) -> str | None:
         conn = self._conn
         if name.lower() == "timezone":
-            tz = _pg._require_native().session_timezone(conn.name)
+            # This connection's session zone (pooled sessions are shared: the pool's
+            # zone says nothing about a zone this connection set, nor the reverse).
+            tz = conn._native.session_zone()
             if tz is not None:
                 return str(tz)
         return _server_parameter(conn.name, conn._database, name)
