@@ -55,9 +55,15 @@ def test_a_killed_worker_loses_no_task(start_worker: Worker) -> None:
     run = f"fault:{uuid.uuid4().hex[:8]}"
     victim, survivor = start_worker(), start_worker()
     # A long timeout: only the lapsed lease of the killed worker can bring its tasks back.
+    # 200 ms tasks: 1,000 of them keep two workers of 8 slots busy for about 12 s, far
+    # longer than scheduling them takes, so the victim is killed with its slots full (with
+    # 20 ms tasks the workers could finish everything before the kill and nothing was
+    # left to hand over).
     tasks = [
         remote.schedule_function(
-            tasks_lib.remote_work, {"run": run, "i": i}, timeout_ms=600_000
+            tasks_lib.remote_work,
+            {"run": run, "i": i, "sleep_ms": 200},
+            timeout_ms=600_000,
         )
         for i in range(1000)
     ]
@@ -68,6 +74,8 @@ def test_a_killed_worker_loses_no_task(start_worker: Worker) -> None:
         60_000,
         "both workers to run tasks",
     )
+    # Tasks still queued: every slot of the victim holds one.
+    assert remote.counts()["queued"] > 0, "the workers ran out of tasks before the kill"
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     results = wait_all(remote, tasks)
