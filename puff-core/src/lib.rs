@@ -28,9 +28,10 @@
 pub mod config;
 pub mod program;
 pub mod subsystems;
+pub mod supervisor;
 
 pub use clap;
-pub use config::{CommandEntry, ConfigError, RuntimeConfig};
+pub use config::{CommandEntry, ConfigError, RuntimeConfig, WorkersConfig};
 pub use program::Program;
 pub use puff_greenlet::{
     PuffError, PuffResult, PythonRuntime, Subsystem, Subsystems, run_python_async, wait_for,

@@ -36,6 +36,7 @@ use tokio::time::Instant;
 use tower::ServiceExt;
 
 use crate::body::{CloseConnection, StallGuard};
+use crate::load::{RequestSlot, ServerLoad};
 
 /// After a lingering close, input is discarded for at most this long in all...
 const LINGER_TOTAL: Duration = Duration::from_secs(30);
@@ -67,6 +68,7 @@ impl ConnLimits {
 /// What every connection shares: the app, the protocol settings, the limits.
 pub(crate) struct ConnShared {
     pub app: axum::Router,
+    pub load: Arc<ServerLoad>,
     pub builder: auto::Builder<TokioExecutor>,
     pub limits: ConnLimits,
     pub tls: Option<tokio_rustls::TlsAcceptor>,
@@ -75,6 +77,7 @@ pub(crate) struct ConnShared {
 impl ConnShared {
     pub(crate) fn new(
         app: axum::Router,
+        load: Arc<ServerLoad>,
         limits: ConnLimits,
         tls: Option<tokio_rustls::TlsAcceptor>,
     ) -> Self {
@@ -83,6 +86,7 @@ impl ConnShared {
         builder.http2().enable_connect_protocol();
         ConnShared {
             app,
+            load,
             builder,
             limits,
             tls,
@@ -160,11 +164,13 @@ async fn drive<T>(
     let service = {
         let app = shared.app.clone();
         let activity = activity.clone();
+        let load = shared.load.clone();
         let stall = shared.limits.body_read;
         hyper::service::service_fn(move |req: Request<Incoming>| {
+            let guard = activity.request_started(&load);
             // Boxed: hyper keeps the slot for a request's future for the connection's whole
             // life, so an unboxed future would cost its full size on every idle connection.
-            Box::pin(handle(app.clone(), activity.clone(), req, peer, tls, stall))
+            Box::pin(handle(app.clone(), guard, req, peer, tls, stall))
         })
     };
     let conn = shared
@@ -238,15 +244,14 @@ async fn sleep_until(at: Option<Instant>) {
 
 async fn handle(
     app: axum::Router,
-    activity: Arc<Activity>,
+    guard: InFlight,
     req: Request<Incoming>,
     peer: SocketAddr,
     tls: bool,
     stall: Option<Duration>,
 ) -> Result<Response<TrackedBody>, Infallible> {
-    let guard = activity.request_started();
     if req.version() == Version::HTTP_2 {
-        activity.h2.store(true, Ordering::Relaxed);
+        guard.activity.h2.store(true, Ordering::Relaxed);
     }
     let version = req.version();
     let mut req = req.map(|body| match stall {
@@ -321,11 +326,14 @@ impl Activity {
         }
     }
 
-    fn request_started(self: &Arc<Self>) -> InFlight {
+    fn request_started(self: &Arc<Self>, load: &Arc<ServerLoad>) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.head_started_ms.store(0, Ordering::Release);
-        InFlight(self.clone())
+        InFlight {
+            activity: self.clone(),
+            _slot: load.request_started(),
+        }
     }
 
     /// What the connection waits for and when that wait runs out; `None` while a request
@@ -351,12 +359,16 @@ impl Activity {
     }
 }
 
-/// One request in flight; dropped with its response body (sent, or abandoned).
-struct InFlight(Arc<Activity>);
+/// One request in flight, on its connection and in the server's load; dropped with its
+/// response body (sent, or abandoned).
+struct InFlight {
+    activity: Arc<Activity>,
+    _slot: RequestSlot,
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        let activity = &self.0;
+        let activity = &self.activity;
         activity
             .idle_since_ms
             .store(activity.now_ms(), Ordering::Release);
@@ -536,7 +548,7 @@ mod tests {
     #[test]
     fn serving_has_no_deadline_and_idle_uses_keep_alive() {
         let activity = Arc::new(Activity::new());
-        let guard = activity.request_started();
+        let guard = activity.request_started(&ServerLoad::new(None, None));
         assert!(activity.deadline(&limits()).is_none());
         drop(guard);
         let idle = activity.idle_since_ms.load(Ordering::Relaxed);
@@ -548,7 +560,7 @@ mod tests {
     #[test]
     fn a_byte_after_idle_starts_the_head_timer() {
         let activity = Arc::new(Activity::new());
-        drop(activity.request_started());
+        drop(activity.request_started(&ServerLoad::new(None, None)));
         activity.bytes_read(b"GE");
         let head = activity.head_started_ms.load(Ordering::Relaxed);
         assert!(head > 0);
@@ -556,7 +568,7 @@ mod tests {
         assert_eq!(kind, Expiry::Head);
         assert_eq!(at, activity.at(head - 1) + Duration::from_secs(2));
         // The head arriving ends that wait.
-        let _serving = activity.request_started();
+        let _serving = activity.request_started(&ServerLoad::new(None, None));
         assert!(activity.deadline(&limits()).is_none());
     }
 
@@ -594,7 +606,12 @@ mod tests {
             keep_alive: None,
             body_read: None,
         };
-        let shared = Arc::new(ConnShared::new(axum::Router::new(), off, None));
+        let shared = Arc::new(ConnShared::new(
+            axum::Router::new(),
+            ServerLoad::new(None, None),
+            off,
+            None,
+        ));
         let (_stop_tx, stop) = watch::channel(false);
         let task = serve_connection(shared, tcp, peer, stop);
         let size = std::mem::size_of_val(&task);
