@@ -14,6 +14,8 @@ use std::sync::Mutex;
 /// The worker's number (1, 2, ...; a replacement takes the number of the worker it
 /// replaces) in the supervisor's logs.
 pub const ENV_WORKER_ID: &str = "PUFF_WORKER_ID";
+/// How many workers the supervisor runs (when this worker started).
+pub const ENV_WORKER_COUNT: &str = "PUFF_WORKER_COUNT";
 /// The inherited listening socket's descriptor.
 pub const ENV_LISTEN_FD: &str = "PUFF_LISTEN_FD";
 /// The descriptor of the pipe the worker writes [`WorkerMessage`]s to.
@@ -58,6 +60,16 @@ impl WorkerMessage {
 /// This process's worker id when a supervisor started it.
 pub fn worker_id() -> Option<u32> {
     std::env::var(ENV_WORKER_ID).ok()?.parse().ok()
+}
+
+/// How many worker processes share this one's work (1 when not supervised): state kept
+/// in one process (in-process pub/sub, task queues) is then split that many ways.
+pub fn worker_count() -> usize {
+    std::env::var(ENV_WORKER_COUNT)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n >= 1)
+        .unwrap_or(1)
 }
 
 /// Whether a supervisor started this process.

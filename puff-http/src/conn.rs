@@ -46,6 +46,9 @@ const LINGER_IDLE: Duration = Duration::from_secs(5);
 const LINGER_MAX_BYTES: usize = 64 * 1024 * 1024;
 /// An HTTP/2 connection told to go away (GOAWAY) is dropped if still open after this.
 const GOAWAY_GRACE: Duration = Duration::from_secs(10);
+/// On shutdown, how long an idle HTTP/1 connection stays open for its client's next
+/// request (answered with `Connection: close`) before it is closed.
+const STOP_IDLE_GRACE: Duration = Duration::from_secs(1);
 
 /// The per-connection limits, from `HttpConfig` (`None`: off).
 #[derive(Clone, Copy, Debug)]
@@ -180,9 +183,13 @@ async fn drive<T>(
     let limits = shared.limits;
     let mut stopping = false;
     let mut goaway_deadline: Option<Instant> = None;
+    let mut drain_deadline: Option<Instant> = None;
     loop {
         let now = Instant::now();
-        let wake = match (activity.deadline(&limits), goaway_deadline) {
+        let wake = match (
+            activity.deadline(&limits),
+            goaway_deadline.or(drain_deadline),
+        ) {
             (_, Some(at)) => Some(at),
             (Some((_, at)), None) => Some(at),
             (None, None) => limits.recheck().map(|d| now + d),
@@ -198,6 +205,13 @@ async fn drive<T>(
                 if goaway_deadline.is_some_and(|at| at <= Instant::now()) {
                     tracing::debug!(target: "puff::http", "{peer}: closed {GOAWAY_GRACE:?} after GOAWAY");
                     return;
+                }
+                if drain_deadline.is_some_and(|at| at <= Instant::now()) {
+                    if activity.in_flight() == 0 {
+                        return;
+                    }
+                    drain_deadline = None;
+                    conn.as_mut().graceful_shutdown();
                 }
                 match activity.deadline(&limits) {
                     Some((Expiry::Head, at)) if at <= Instant::now() => {
@@ -223,13 +237,18 @@ async fn drive<T>(
             }
             _ = stop.changed(), if !stopping => {
                 stopping = true;
-                // An HTTP/1 connection with no request in flight (idle, or a head still
-                // arriving) has nothing to finish: close it now, so a half-sent request
-                // cannot hold the shutdown for `shutdown_timeout_ms`.
+                // Every HTTP/1 response from now on says `Connection: close`, so a client
+                // reconnects (to another worker, or to a successor) instead of sending
+                // into a connection that is about to close.
+                activity.closing.store(true, Ordering::Release);
                 if activity.in_flight() == 0 && !activity.h2.load(Ordering::Relaxed) {
-                    return;
+                    // Idle, or a head still arriving: a busy client's next request comes
+                    // within the grace and gets its answer with `Connection: close`; a
+                    // quiet or half-sent one cannot hold the shutdown longer than that.
+                    drain_deadline = Some(Instant::now() + STOP_IDLE_GRACE);
+                } else {
+                    conn.as_mut().graceful_shutdown();
                 }
-                conn.as_mut().graceful_shutdown();
             }
         }
     }
@@ -268,7 +287,8 @@ async fn handle(
     let status = response.status().as_u16();
     if version < Version::HTTP_2
         && (matches!(status, 408 | 413 | 431)
-            || response.extensions().get::<CloseConnection>().is_some())
+            || response.extensions().get::<CloseConnection>().is_some()
+            || guard.activity.closing.load(Ordering::Acquire))
     {
         response
             .headers_mut()
@@ -290,6 +310,8 @@ struct Activity {
     /// 1 + milliseconds after `born` of the first byte since then (0: none yet).
     head_started_ms: AtomicU64,
     h2: AtomicBool,
+    /// The server is stopping: responses close the connection.
+    closing: AtomicBool,
 }
 
 impl Activity {
@@ -301,6 +323,7 @@ impl Activity {
             idle_since_ms: AtomicU64::new(0),
             head_started_ms: AtomicU64::new(0),
             h2: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
         }
     }
 

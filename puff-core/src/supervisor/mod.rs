@@ -282,7 +282,7 @@ impl Supervisor {
             .config
             .max_requests
             .map(|n| n + jitter(self.config.max_requests_jitter));
-        match self.launcher.spawn(id, max_requests) {
+        match self.launcher.spawn(id, self.target, max_requests) {
             Ok(pid) => {
                 tracing::info!(target: TARGET, "started worker {id} (pid {pid})");
                 self.workers.push(Worker {

@@ -28,12 +28,18 @@ pub(crate) struct Launcher {
 
 impl Launcher {
     /// Starts worker `id`; its messages and its exit arrive as [`WorkerEvent`]s.
-    pub(crate) fn spawn(&self, id: u32, max_requests: Option<u64>) -> std::io::Result<u32> {
+    pub(crate) fn spawn(
+        &self,
+        id: u32,
+        worker_count: usize,
+        max_requests: Option<u64>,
+    ) -> std::io::Result<u32> {
         let (read_end, write_end) = pipe()?;
         let mut command = tokio::process::Command::new(&self.program);
         command
             .args(&self.args)
             .env(supervision::ENV_WORKER_ID, id.to_string())
+            .env(supervision::ENV_WORKER_COUNT, worker_count.to_string())
             .env(
                 supervision::ENV_SUPERVISOR_FD,
                 supervision::SUPERVISOR_FD.to_string(),
