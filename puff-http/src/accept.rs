@@ -48,6 +48,8 @@ pub(crate) async fn accept_loop<F>(
         }
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
+            // Full while waiting: leave the connection to a worker with room.
+            _ = load.full() => continue,
             _ = stop.changed() => return,
         };
         match accepted {

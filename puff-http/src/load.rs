@@ -16,6 +16,8 @@ pub(crate) struct ServerLoad {
     max_in_flight: Option<usize>,
     /// Woken when a request ends while the accept loop waits for room.
     room: Notify,
+    /// Woken when the last free slot is taken while the accept loop waits in `accept`.
+    full: Notify,
     recycle_after: Option<u64>,
     recycle_asked: AtomicBool,
 }
@@ -27,6 +29,7 @@ impl ServerLoad {
             served: AtomicU64::new(0),
             max_in_flight,
             room: Notify::new(),
+            full: Notify::new(),
             recycle_after,
             recycle_asked: AtomicBool::new(false),
         })
@@ -34,7 +37,10 @@ impl ServerLoad {
 
     /// Counts a request in; it is counted out when the returned guard drops.
     pub(crate) fn request_started(self: &Arc<Self>) -> RequestSlot {
-        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        let before = self.in_flight.fetch_add(1, Ordering::AcqRel);
+        if self.max_in_flight.is_some_and(|max| before + 1 >= max) {
+            self.full.notify_waiters();
+        }
         let served = self.served.fetch_add(1, Ordering::Relaxed) + 1;
         if let Some(limit) = self.recycle_after
             && served >= limit
@@ -58,6 +64,24 @@ impl ServerLoad {
             // Registered before the check, so a request ending in between is not missed.
             notified.as_mut().enable();
             if self.in_flight.load(Ordering::Acquire) < max {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Returns when `max_concurrent_requests` are in flight: the accept loop, waiting in
+    /// `accept` since there was room, must stop taking connections (pending forever when
+    /// there is no limit).
+    pub(crate) async fn full(&self) {
+        let Some(max) = self.max_in_flight else {
+            return std::future::pending().await;
+        };
+        loop {
+            let notified = self.full.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.in_flight.load(Ordering::Acquire) >= max {
                 return;
             }
             notified.await;
@@ -111,6 +135,21 @@ mod tests {
             .unwrap();
         drop(b);
         assert_eq!(load.in_flight(), 0);
+    }
+
+    #[tokio::test]
+    async fn taking_the_last_slot_interrupts_an_accept_in_progress() {
+        let load = ServerLoad::new(Some(1), None);
+        let accepting = {
+            let load = load.clone();
+            tokio::spawn(async move { load.full().await })
+        };
+        tokio::task::yield_now().await;
+        let _slot = load.request_started();
+        tokio::time::timeout(Duration::from_secs(5), accepting)
+            .await
+            .expect("told the slots are full")
+            .unwrap();
     }
 
     #[tokio::test]

@@ -104,8 +104,10 @@ class PuffServer:
         cwd: Path | None = None,
         env: dict[str, str] | None = None,
         open_files: int | None = None,
+        extra_args: Sequence[str] = (),
     ) -> None:
         self.name = name
+        self.extra_args = list(extra_args)  # after `runserver --bind ...`, e.g. --workers 2
         self.open_files = open_files  # RLIMIT_NOFILE for the server, as `ulimit -n` sets
         self.config = config
         self.env = env  # added to puff_env(), e.g. {"PUFF_DEFAULT_REDIS_URL": ...}
@@ -128,6 +130,7 @@ class PuffServer:
             "runserver",
             "--bind",
             f"{HOST}:{self.port}",
+            *self.extra_args,
         ]
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(
