@@ -131,6 +131,14 @@ def fetch(port: int, path: str = "/") -> tuple[str, int]:
     return version, int(pid)
 
 
+def answers(port: int) -> str | None:
+    """The app version on a fresh connection, or None while nobody serves."""
+    try:
+        return fetch(port)[0]
+    except (OSError, http.client.HTTPException, AssertionError):
+        return None
+
+
 @dataclass
 class Failure:
     thread: int
@@ -211,14 +219,10 @@ def test_kill_9_of_a_worker_under_load_loses_only_its_in_flight_requests(
             killed_at = time.monotonic()
             os.kill(victim, signal.SIGKILL)
             # The replacement reports that it accepts.
-            wait_until(
-                lambda: serving_lines(server) >= 3, lambda: tail(server.stderr())
-            )
+            wait_until(lambda: serving_lines(server) >= 3, lambda: tail(server.stderr()))
             respawned_in = time.monotonic() - killed_at
             served_at_respawn = load.served()
-            wait_until(
-                lambda: load.served() > served_at_respawn + 500, "no requests after"
-            )
+            wait_until(lambda: load.served() > served_at_respawn + 500, "no requests after")
         after = workers_of(server)
         assert len(after) == 2 and victim not in after, (before, after)
         new_pid = (after - before).pop()
@@ -257,9 +261,7 @@ def test_sighup_under_load_serves_the_new_code_without_a_failed_request(
             server.wait_for_log("reload complete", timeout=60)
             reloaded_at = time.monotonic()
             served = load.served()
-            wait_until(
-                lambda: load.served() > served + 300, "no requests after the reload"
-            )
+            wait_until(lambda: load.served() > served + 300, "no requests after the reload")
         assert load.failures == [], load.failures[:5]
         new = workers_of(server)
         assert new.isdisjoint(old), (old, new)
@@ -291,22 +293,16 @@ def test_sighup_with_a_syntax_error_keeps_the_old_code_serving(tmp_path: Path) -
 
 
 def test_max_requests_recycles_workers_without_a_failed_request(tmp_path: Path) -> None:
-    server = start(
-        tmp_path, "max-requests", workers=2, extra_config="max_requests = 200\n"
-    )
+    server = start(tmp_path, "max-requests", workers=2, extra_config="max_requests = 200\n")
     try:
         load = Load(server.port, connections=16)
         with load:
-            wait_until(
-                lambda: load.served() >= 5000, "5,000 requests never finished", 300
-            )
+            wait_until(lambda: load.served() >= 5000, "5,000 requests never finished", 300)
         assert load.failures == [], load.failures[:5]
         log = server.stderr()
         recycled = log.count("recycling worker")
         replaced = log.count("its successor is serving")
-        print(
-            f"max_requests: {recycled} recycles, {replaced} replaced, {len(load.pids)} pids"
-        )
+        print(f"max_requests: {recycled} recycles, {replaced} replaced, {len(load.pids)} pids")
         # A recycled worker serves on until its successor accepts, so there are fewer
         # recycles than 5,000 / 200; every one that finished was replaced.
         assert recycled >= 3 and replaced >= 3, tail(log)
@@ -340,9 +336,7 @@ def test_reload_flag_serves_an_edit_within_2_s(tmp_path: Path) -> None:
         assert fetch(server.port)[0] == "v1"
         edited_at = time.monotonic()
         write_app(tmp_path, "v2")
-        wait_until(
-            lambda: fetch(server.port)[0] == "v2", "the edit was never served", 30
-        )
+        wait_until(lambda: fetch(server.port)[0] == "v2", "the edit was never served", 30)
         took = time.monotonic() - edited_at
         print(f"--reload: the edit was served after {took:.2f} s")
         assert took < 2.0, f"{took:.2f} s"
@@ -351,6 +345,16 @@ def test_reload_flag_serves_an_edit_within_2_s(tmp_path: Path) -> None:
         os.kill(victim, signal.SIGKILL)
         wait_until(lambda: serving_lines(server) >= 3, lambda: tail(server.stderr()))
         assert fetch(server.port)[0] == "v2"
+        # Broken code: the reload is abandoned and v2 serves on; once that worker dies,
+        # starts fail in a loop that backs off, until the next save fixes the code.
+        write_broken_app(tmp_path)
+        server.wait_for_log("reload failed", timeout=30)
+        assert fetch(server.port)[0] == "v2"
+        (victim,) = workers_of(server)
+        os.kill(victim, signal.SIGKILL)
+        server.wait_for_log("worker starts failed in a row", timeout=30)
+        write_app(tmp_path, "v3")
+        wait_until(lambda: answers(server.port) == "v3", lambda: tail(server.stderr()), 30)
     finally:
         server.stop()
 
@@ -363,9 +367,7 @@ def test_sigttin_and_sigttou_change_the_worker_count(tmp_path: Path) -> None:
         wait_until(lambda: len(workers_of(server)) == 3, lambda: tail(server.stderr()))
         wait_for_serving(server, 3)
         server.proc.send_signal(signal.SIGTTOU)
-        wait_until(
-            lambda: "3 -> 2 workers" in server.stderr(), lambda: tail(server.stderr())
-        )
+        wait_until(lambda: "3 -> 2 workers" in server.stderr(), lambda: tail(server.stderr()))
         server.proc.send_signal(signal.SIGTTOU)
         wait_until(lambda: len(workers_of(server)) == 1, lambda: tail(server.stderr()))
         # The last worker is never removed.
@@ -412,9 +414,7 @@ def test_max_concurrent_requests_sends_new_connections_to_another_worker(
     )
     try:
         busy: list[tuple[str, int]] = []
-        client = threading.Thread(
-            target=lambda: busy.append(fetch(server.port, "/slow?3000"))
-        )
+        client = threading.Thread(target=lambda: busy.append(fetch(server.port, "/slow?3000")))
         client.start()
         time.sleep(0.5)  # the slow request holds one worker's only slot
         answered = {fetch(server.port)[1] for _ in range(20)}

@@ -291,6 +291,23 @@ mod tests {
     }
 
     #[test]
+    fn worker_keys_are_read_and_bad_values_name_the_key() {
+        let config = parse("workers = 4\nmax_requests = 500\nmax_requests_jitter = 50").unwrap();
+        assert_eq!(config.workers.workers, 4);
+        assert_eq!(config.workers.max_requests, Some(500));
+        assert_eq!(config.workers.max_requests_jitter, 50);
+        for (text, key) in [
+            ("workers = \"four\"", "workers"),
+            ("workers = -1", "workers"),
+            ("max_requests = 0", "max_requests"),
+            ("worker_max_rss_mb = 0", "worker_max_rss_mb"),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some(key), "{text}: {e}");
+        }
+    }
+
+    #[test]
     fn asgi_implies_asyncio_and_excludes_wsgi() {
         let config = parse("asgi = \"main:app\"").unwrap();
         assert_eq!(config.asgi(), Some("main:app"));

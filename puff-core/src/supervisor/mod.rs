@@ -304,9 +304,7 @@ impl Supervisor {
 
     fn failed_start(&mut self) {
         self.failures_in_a_row += 1;
-        let backoff = FIRST_BACKOFF
-            .saturating_mul(1 << self.failures_in_a_row.min(10))
-            .min(MAX_BACKOFF);
+        let backoff = backoff(self.failures_in_a_row);
         self.next_start = Instant::now() + backoff;
         if self.failures_in_a_row >= 2 {
             tracing::warn!(
@@ -539,6 +537,13 @@ impl Supervisor {
     }
 }
 
+/// The pause before the next start after `failures` starts in a row failed.
+fn backoff(failures: u32) -> Duration {
+    FIRST_BACKOFF
+        .saturating_mul(1 << failures.saturating_sub(1).min(16))
+        .min(MAX_BACKOFF)
+}
+
 /// 0..=max, different in each call.
 fn jitter(max: u64) -> u64 {
     if max == 0 {
@@ -562,6 +567,15 @@ fn describe_exit(status: ExitStatus) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failed_starts_back_off_doubling_to_the_cap() {
+        assert_eq!(backoff(1), FIRST_BACKOFF);
+        assert_eq!(backoff(2), FIRST_BACKOFF * 2);
+        assert_eq!(backoff(4), FIRST_BACKOFF * 8);
+        assert_eq!(backoff(8), MAX_BACKOFF);
+        assert_eq!(backoff(u32::MAX), MAX_BACKOFF);
+    }
 
     #[test]
     fn jitter_stays_in_range() {

@@ -1,5 +1,5 @@
-//! `--reload`: watch the `python_path` folders and puff.toml, and report changes (a burst
-//! of saves is one change).
+//! `--reload`: watch the `.py` files under the `python_path` folders and puff.toml, and
+//! report changes (a burst of saves is one change).
 //!
 //! Folders are walked and watched one by one (not recursively by the kernel) so that
 //! virtualenvs, caches, build output and hidden folders under a project's root, often
@@ -22,25 +22,35 @@ pub(crate) struct Changes {
     /// Kept alive: dropping it stops the watch.
     watcher: Option<notify::RecommendedWatcher>,
     events: mpsc::UnboundedReceiver<PathBuf>,
+    /// Paths seen in the current burst, and when it is over. Kept here, not in `recv`'s
+    /// future, which the supervisor's loop drops whenever another event comes first.
+    pending: Vec<PathBuf>,
+    settled_at: Option<tokio::time::Instant>,
 }
 
 impl Changes {
-    /// The next change: the paths that changed, once saves have settled.
+    /// The next change: the paths that changed, once saves have settled. Cancel-safe.
     pub(crate) async fn recv(&mut self) -> Option<Vec<PathBuf>> {
         self.watcher.as_ref()?;
-        let first = self.events.recv().await?;
-        let mut paths = vec![first];
-        let settle = tokio::time::sleep(SETTLE);
-        tokio::pin!(settle);
         loop {
-            tokio::select! {
-                Some(path) = self.events.recv() => paths.push(path),
-                _ = &mut settle => break,
+            match self.settled_at {
+                None => {
+                    let path = self.events.recv().await?;
+                    self.pending.push(path);
+                    self.settled_at = Some(tokio::time::Instant::now() + SETTLE);
+                }
+                Some(at) => tokio::select! {
+                    Some(path) = self.events.recv() => self.pending.push(path),
+                    _ = tokio::time::sleep_until(at) => {
+                        self.settled_at = None;
+                        let mut paths = std::mem::take(&mut self.pending);
+                        paths.sort();
+                        paths.dedup();
+                        return Some(paths);
+                    }
+                },
             }
         }
-        paths.sort();
-        paths.dedup();
-        Some(paths)
     }
 }
 
@@ -51,6 +61,8 @@ pub(crate) fn watch(paths: &[PathBuf]) -> Result<Changes, String> {
         return Ok(Changes {
             watcher: None,
             events,
+            pending: Vec::new(),
+            settled_at: None,
         });
     }
     let mut folders = Vec::new();
@@ -117,6 +129,8 @@ pub(crate) fn watch(paths: &[PathBuf]) -> Result<Changes, String> {
     Ok(Changes {
         watcher: Some(watcher),
         events,
+        pending: Vec::new(),
+        settled_at: None,
     })
 }
 
@@ -145,16 +159,12 @@ fn skipped_folder(path: &Path) -> bool {
         || path.join("pyvenv.cfg").exists()
 }
 
-/// Whether a change to this file can change what the app does (not bytecode caches or
-/// editor droppings).
+/// Whether a change to this file changes the app: Python source only (plus the config
+/// file, watched by name). Anything else, above all a log file written into the project
+/// folder, would restart the workers in a loop.
 fn relevant(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    !(name.starts_with('.')
-        || name.ends_with('~')
-        || name.ends_with(".pyc")
-        || name.ends_with(".swp")
-        || name.ends_with(".swx")
-        || name.ends_with(".tmp"))
+    !name.starts_with('.') && name.ends_with(".py")
 }
 
 /// Up to three paths for a log line.
@@ -177,8 +187,13 @@ mod tests {
     #[test]
     fn caches_and_editor_files_are_not_changes() {
         assert!(relevant(Path::new("/app/views.py")));
-        assert!(relevant(Path::new("/app/templates/index.html")));
-        for name in ["views.cpython-311.pyc", ".views.py.swp", "views.py~", ".#x"] {
+        for name in [
+            "views.cpython-311.pyc",
+            ".views.py.swp",
+            "views.py~",
+            ".#x.py",
+            "server.log",
+        ] {
             assert!(!relevant(&Path::new("/app").join(name)), "{name}");
         }
     }
@@ -196,12 +211,32 @@ mod tests {
         assert!(!folders.contains(&venv), "{folders:?}");
 
         let mut changes = watch(std::slice::from_ref(&root)).unwrap();
-        std::fs::write(root.join("pkg").join("app.py"), "x = 1\n").unwrap();
+        let app = root.join("pkg").join("app.py");
+        std::fs::write(&app, "x = 1\n").unwrap();
         let paths = tokio::time::timeout(Duration::from_secs(5), changes.recv())
             .await
             .expect("a change within 5 s")
             .unwrap();
-        assert_eq!(paths, vec![root.join("pkg").join("app.py")]);
+        assert_eq!(paths, vec![app.clone()]);
+        // Saved as editors do: a new file renamed over the old one.
+        let staged = root.join("pkg").join("app.py.new");
+        std::fs::write(&staged, "x = 2\n").unwrap();
+        std::fs::rename(&staged, &app).unwrap();
+        let paths = tokio::time::timeout(Duration::from_secs(5), changes.recv())
+            .await
+            .expect("a rename within 5 s")
+            .unwrap();
+        assert_eq!(paths, vec![app.clone()]);
+        // A change survives the caller giving up on `recv` mid-burst, as the supervisor's
+        // loop does whenever another event comes first.
+        std::fs::write(&app, "x = 3\n").unwrap();
+        let interrupted = tokio::time::timeout(Duration::from_millis(20), changes.recv()).await;
+        assert!(interrupted.is_err(), "settled too early: {interrupted:?}");
+        let paths = tokio::time::timeout(Duration::from_secs(5), changes.recv())
+            .await
+            .expect("the interrupted change")
+            .unwrap();
+        assert_eq!(paths, vec![app]);
         std::fs::remove_dir_all(&root).unwrap();
     }
 
