@@ -292,6 +292,29 @@ def test_sighup_with_a_syntax_error_keeps_the_old_code_serving(tmp_path: Path) -
         server.stop()
 
 
+def test_sighup_rereads_the_config_and_refuses_a_broken_one(tmp_path: Path) -> None:
+    server = start(tmp_path, "hup-config", workers=2)
+    assert server.proc is not None
+    config = tmp_path / "puff.toml"
+    try:
+        good = config.read_text()
+        old = workers_of(server)
+        config.write_text(good + "wrokers = 3\n")
+        server.proc.send_signal(signal.SIGHUP)
+        server.wait_for_log("abandoned", timeout=30)
+        assert "key `wrokers`" in server.stderr(), tail(server.stderr())
+        assert workers_of(server) == old
+        assert fetch(server.port)[0] == "v1"
+        # A good file: its new worker count is taken on the next reload.
+        config.write_text(good.replace("workers = 2", "workers = 3"))
+        server.proc.send_signal(signal.SIGHUP)
+        server.wait_for_log("reload complete", timeout=60)
+        wait_until(lambda: len(workers_of(server)) == 3, lambda: tail(server.stderr()))
+        assert workers_of(server).isdisjoint(old)
+    finally:
+        server.stop()
+
+
 def test_max_requests_recycles_workers_without_a_failed_request(tmp_path: Path) -> None:
     server = start(tmp_path, "max-requests", workers=2, extra_config="max_requests = 200\n")
     try:

@@ -35,11 +35,14 @@ pub(super) fn supervised(
     matches: &ArgMatches,
 ) -> Result<Option<SupervisorSettings>, String> {
     let mut workers = config.workers.clone();
+    let mut count_from_file = true;
     if let Some(value) = std::env::var("PUFF_WORKERS").ok().filter(|v| !v.is_empty()) {
         workers.workers = parse_worker_count(&value, "PUFF_WORKERS")?;
+        count_from_file = false;
     }
     if let Some(value) = matches.get_one::<String>("workers") {
         workers.workers = parse_worker_count(value, "--workers")?;
+        count_from_file = false;
     }
     let reload = matches.get_flag("reload");
     if workers.worker_count() == 1 && !reload {
@@ -61,5 +64,7 @@ pub(super) fn supervised(
         watch,
         program,
         args: args.iter().skip(1).cloned().collect(),
+        config_file: config.source.clone(),
+        count_from_file,
     }))
 }

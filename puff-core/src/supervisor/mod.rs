@@ -47,6 +47,12 @@ pub struct SupervisorSettings {
     /// The program and the arguments each worker is started with.
     pub program: PathBuf,
     pub args: Vec<OsString>,
+    /// The config file, read again on each reload for the worker settings (a bad file
+    /// abandons the reload); `None` when the config was built in code.
+    pub config_file: Option<PathBuf>,
+    /// Whether the worker count came from the config file (not `--workers` or
+    /// `PUFF_WORKERS`), so a reload takes a changed `workers` from it.
+    pub count_from_file: bool,
 }
 
 /// Runs the supervisor until SIGTERM/SIGINT; returns the exit code for `main`.
@@ -103,6 +109,8 @@ struct Supervisor {
     any_served: bool,
     retry_until_fixed: bool,
     exit_code: u8,
+    config_file: Option<PathBuf>,
+    count_from_file: bool,
 }
 
 async fn supervise(settings: SupervisorSettings) -> ExitCode {
@@ -134,6 +142,8 @@ async fn supervise(settings: SupervisorSettings) -> ExitCode {
         any_served: false,
         retry_until_fixed: !settings.watch.is_empty(),
         exit_code: 0,
+        config_file: settings.config_file,
+        count_from_file: settings.count_from_file,
     };
     let (Ok(mut hup), Ok(mut ttin), Ok(mut ttou), Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::hangup()),
@@ -431,6 +441,25 @@ impl Supervisor {
     fn reload(&mut self, why: &str) {
         if self.stopping {
             return;
+        }
+        if let Some(path) = &self.config_file {
+            // The workers read the file themselves; reading it here first keeps a broken
+            // file from reaching them, and picks up the supervisor's own settings.
+            match crate::RuntimeConfig::from_toml_file(path) {
+                Ok(config) => {
+                    if self.count_from_file {
+                        self.target = config.workers.worker_count();
+                    }
+                    self.config = config.workers;
+                }
+                Err(e) => {
+                    tracing::error!(
+                        target: TARGET,
+                        "reload ({why}) abandoned: {e}; the running workers keep serving"
+                    );
+                    return;
+                }
+            }
         }
         tracing::info!(target: TARGET, "reloading ({why}): starting {} new workers", self.target);
         // Workers still starting from an earlier reload are superseded.
