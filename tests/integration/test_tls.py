@@ -29,18 +29,23 @@ def tls_server(
     ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[PuffServer]:
     tmp = tmp_path_factory.mktemp("tls")
+    server = PuffServer("tls", tls_config(ca, tmp), tmp).start()
+    yield server
+    assert server.stop() == 0
+
+
+def tls_config(ca: trustme.CA, folder: Path) -> Path:
+    """A puff.toml serving wsgi_app over HTTPS with a certificate `ca` signed."""
     cert = ca.issue_cert("localhost", HOST)
-    cert.private_key_pem.write_to_path(str(tmp / "key.pem"))
-    cert.cert_chain_pems[0].write_to_path(str(tmp / "cert.pem"))
-    config = tmp / "puff.toml"
+    cert.private_key_pem.write_to_path(str(folder / "key.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(folder / "cert.pem"))
+    config = folder / "puff.toml"
     # Certificate paths are relative to puff.toml.
     config.write_text(
         f'wsgi = "wsgi_app.app"\npython_path = ["{APPS_DIR}"]\n'
         'tls_cert = "cert.pem"\ntls_key = "key.pem"\n'
     )
-    server = PuffServer("tls", config, tmp).start()
-    yield server
-    assert server.stop() == 0
+    return config
 
 
 def client_context(ca: trustme.CA, alpn: list[str]) -> ssl.SSLContext:
@@ -151,14 +156,7 @@ def test_bad_tls_settings_fail_clearly(
 
 def test_https_with_two_workers(ca: trustme.CA, tmp_path: Path) -> None:
     """The supervisor binds a plain socket; each worker does its own TLS on it."""
-    cert = ca.issue_cert("localhost", HOST)
-    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
-    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
-    config = tmp_path / "puff.toml"
-    config.write_text(
-        f'wsgi = "wsgi_app.app"\npython_path = ["{APPS_DIR}"]\n'
-        'tls_cert = "cert.pem"\ntls_key = "key.pem"\n'
-    )
+    config = tls_config(ca, tmp_path)
     server = PuffServer("tls-workers", config, tmp_path, extra_args=("--workers", "2")).start()
     try:
         server.wait_for_log("worker 2: accepting on https://")
