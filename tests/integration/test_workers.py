@@ -247,6 +247,40 @@ def test_kill_9_of_a_worker_under_load_loses_only_its_in_flight_requests(
         server.stop()
 
 
+def test_connections_queued_when_every_worker_dies_are_served_by_their_replacements(
+    tmp_path: Path,
+) -> None:
+    server = start(tmp_path, "queued", workers=2)
+    try:
+        old = workers_of(server)
+        for pid in old:
+            os.kill(pid, signal.SIGSTOP)  # nobody accepts: connections wait in the queue
+        results: list[object] = []
+
+        def client() -> None:
+            try:
+                results.append(fetch(server.port))
+            except Exception as exc:  # noqa: BLE001 - reported below
+                results.append(exc)
+
+        clients = [threading.Thread(target=client) for _ in range(50)]
+        for thread in clients:
+            thread.start()
+        time.sleep(0.5)  # all 50 connected and sent their request
+        assert results == [], results
+        for pid in old:
+            os.kill(pid, signal.SIGKILL)
+        for thread in clients:
+            thread.join(timeout=60)
+        assert len(results) == 50
+        assert all(isinstance(r, tuple) for r in results), [
+            r for r in results if not isinstance(r, tuple)
+        ]
+        assert {pid for _, pid in results}.isdisjoint(old)  # type: ignore[misc]
+    finally:
+        server.stop()
+
+
 def test_sighup_under_load_serves_the_new_code_without_a_failed_request(
     tmp_path: Path,
 ) -> None:
