@@ -8,8 +8,8 @@
 //! is then a no-op: a single process binds its own socket as before.
 
 use std::io::Write;
-use std::os::fd::{FromRawFd, RawFd};
-use std::sync::Mutex;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::sync::{Mutex, OnceLock};
 
 /// The worker's number (1, 2, ...; a replacement takes the number of the worker it
 /// replaces) in the supervisor's logs.
@@ -57,19 +57,72 @@ impl WorkerMessage {
     }
 }
 
+/// What this process inherited from its supervisor, read once.
+struct Inherited {
+    worker_id: Option<u32>,
+    worker_count: usize,
+    max_requests: Option<u64>,
+    listener: Mutex<Option<std::net::TcpListener>>,
+    pipe: Mutex<Option<std::fs::File>>,
+}
+
+static INHERITED: OnceLock<Inherited> = OnceLock::new();
+
+fn var<T: std::str::FromStr>(name: &str) -> Option<T> {
+    std::env::var(name).ok()?.parse().ok()
+}
+
+/// Takes the inherited socket or pipe at `name`'s descriptor, re-opened close-on-exec
+/// (the inherited copy is not), so that a process the app starts inherits neither.
+fn descriptor<T: From<OwnedFd>>(name: &str) -> Option<T> {
+    let fd: RawFd = var(name)?;
+    // SAFETY: the supervisor placed this descriptor in this process for it alone (see the
+    // module doc), and this runs once (`INHERITED`).
+    #[allow(unsafe_code)]
+    let inherited = unsafe { OwnedFd::from_raw_fd(fd) };
+    // `try_clone` duplicates with close-on-exec; the original closes on drop.
+    inherited.try_clone().ok().map(T::from)
+}
+
+fn inherited() -> &'static Inherited {
+    INHERITED.get_or_init(|| Inherited {
+        worker_id: var(ENV_WORKER_ID),
+        worker_count: var(ENV_WORKER_COUNT).filter(|n| *n >= 1).unwrap_or(1),
+        max_requests: var(ENV_MAX_REQUESTS),
+        listener: Mutex::new(descriptor(ENV_LISTEN_FD)),
+        pipe: Mutex::new(descriptor(ENV_SUPERVISOR_FD)),
+    })
+}
+
+/// Reads what the supervisor passed this worker and removes it from the environment, so
+/// that a `puff-cli` the app starts is not taken for a worker (it would use descriptors it
+/// does not own). Call at start-up, before other threads exist.
+pub fn adopt_from_environment() {
+    let _ = inherited();
+    for name in [
+        ENV_WORKER_ID,
+        ENV_WORKER_COUNT,
+        ENV_LISTEN_FD,
+        ENV_SUPERVISOR_FD,
+        ENV_MAX_REQUESTS,
+    ] {
+        // SAFETY: called before other threads start (see above).
+        #[allow(unsafe_code)]
+        unsafe {
+            std::env::remove_var(name)
+        };
+    }
+}
+
 /// This process's worker id when a supervisor started it.
 pub fn worker_id() -> Option<u32> {
-    std::env::var(ENV_WORKER_ID).ok()?.parse().ok()
+    inherited().worker_id
 }
 
 /// How many worker processes share this one's work (1 when not supervised): state kept
 /// in one process (in-process pub/sub, task queues) is then split that many ways.
 pub fn worker_count() -> usize {
-    std::env::var(ENV_WORKER_COUNT)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|n| *n >= 1)
-        .unwrap_or(1)
+    inherited().worker_count
 }
 
 /// Whether a supervisor started this process.
@@ -79,45 +132,22 @@ pub fn is_worker() -> bool {
 
 /// The requests this worker serves before asking to be recycled, if limited.
 pub fn max_requests() -> Option<u64> {
-    std::env::var(ENV_MAX_REQUESTS).ok()?.parse().ok()
+    inherited().max_requests
 }
-
-static LISTENER_TAKEN: Mutex<bool> = Mutex::new(false);
 
 /// The listening socket the supervisor bound, once per process (later calls: `None`).
 pub fn take_inherited_listener() -> Option<std::net::TcpListener> {
-    let fd: RawFd = std::env::var(ENV_LISTEN_FD).ok()?.parse().ok()?;
-    let mut taken = LISTENER_TAKEN.lock().unwrap_or_else(|e| e.into_inner());
-    if *taken {
-        return None;
-    }
-    *taken = true;
-    // SAFETY: the supervisor placed a listening socket at this descriptor for this
-    // process (see the module doc), and `taken` makes sure it is owned only once.
-    #[allow(unsafe_code)]
-    let listener = unsafe { std::net::TcpListener::from_raw_fd(fd) };
-    Some(listener)
+    inherited()
+        .listener
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
 }
-
-static PIPE: Mutex<Option<std::fs::File>> = Mutex::new(None);
 
 /// Sends `message` to the supervisor; nothing when there is none. A supervisor that has
 /// gone away is not an error the worker can act on, so write errors are logged only.
 pub fn notify(message: &WorkerMessage) {
-    let Some(fd) = std::env::var(ENV_SUPERVISOR_FD)
-        .ok()
-        .and_then(|v| v.parse::<RawFd>().ok())
-    else {
-        return;
-    };
-    let mut pipe = PIPE.lock().unwrap_or_else(|e| e.into_inner());
-    if pipe.is_none() {
-        // SAFETY: the supervisor placed this pipe's write end at `fd` for this process,
-        // and it is wrapped only once (kept in `PIPE` for the life of the process).
-        #[allow(unsafe_code)]
-        let file = unsafe { std::fs::File::from_raw_fd(fd) };
-        *pipe = Some(file);
-    }
+    let mut pipe = inherited().pipe.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(file) = pipe.as_mut()
         && let Err(e) = file.write_all(message.to_line().as_bytes())
     {

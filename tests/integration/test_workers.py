@@ -29,6 +29,7 @@ from puffserver import (
 
 APP = """\
 import os
+import subprocess
 
 import puff
 
@@ -44,6 +45,21 @@ def app(environ, start_response):
         _kept.append(b"x" * (int(query) * 1024 * 1024))
     elif path == "/slow":
         puff.sleep_ms(int(query))
+    elif path == "/child":
+        # What a process the app starts inherits: descriptors and supervisor variables.
+        fds = subprocess.run(
+            ["ls", "-l", "/proc/self/fd"], close_fds=False, capture_output=True, text=True
+        ).stdout
+        links = [line.split(" -> ") for line in fds.splitlines() if " -> " in line]
+        # 0-2 are the child's own stdio (stdout is the capture pipe).
+        leaked = [
+            target for name, target in links
+            if int(name.split()[-1]) > 2 and target.startswith(("socket:", "pipe:"))
+        ]
+        leaked += [name for name in os.environ if name.startswith("PUFF_") and "FD" in name]
+        body = repr(leaked).encode()
+        start_response("200 OK", [("Content-Length", str(len(body)))])
+        return [body]
     body = f"{{VERSION}} {{os.getpid()}}".encode()
     start_response(
         "200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
@@ -277,6 +293,19 @@ def test_connections_queued_when_every_worker_dies_are_served_by_their_replaceme
             r for r in results if not isinstance(r, tuple)
         ]
         assert {pid for _, pid in results}.isdisjoint(old)  # type: ignore[misc]
+    finally:
+        server.stop()
+
+
+def test_a_process_the_app_starts_inherits_neither_the_socket_nor_the_pipe(
+    tmp_path: Path,
+) -> None:
+    server = start(tmp_path, "child", workers=2)
+    try:
+        conn = http.client.HTTPConnection(HOST, server.port, timeout=30)
+        conn.request("GET", "/child")
+        assert conn.getresponse().read().decode() == "[]"
+        conn.close()
     finally:
         server.stop()
 

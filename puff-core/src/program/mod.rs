@@ -73,6 +73,7 @@ impl Program {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
+        supervision::adopt_from_environment();
         let mut cli = clap::Command::new(self.name.clone())
             .version(env!("CARGO_PKG_VERSION"))
             .subcommand_required(true)
