@@ -7,6 +7,7 @@ use std::fs::File;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
@@ -25,6 +26,9 @@ use super::wrk::{self, Measurement, Wrk, WrkLoad, median_round};
 use crate::command;
 use crate::repo::{self, Repo};
 use crate::setup;
+
+/// How long a server with several workers may take to answer its first request.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// `cargo xtask bench http|asgi|graphql|django`: see [`ServerBench`].
 pub fn run<B: ServerBench>(repo: &Repo, opts: &RunOpts) -> Result<()> {
@@ -353,7 +357,18 @@ fn run_one<B: ServerBench>(
         B::check(env, case, &url, addr)
             .with_context(|| format!("{label} answered {method}{} wrongly{when}", case.path))
     };
-    check("")?;
+    // A supervisor of several workers listens before its workers have loaded the app, so the
+    // first answer can wait for them on a busy machine: retried for as long as a start may take.
+    let started = Instant::now();
+    while let Err(e) = check("") {
+        if env.workers == 1
+            || started.elapsed() > START_TIMEOUT
+            || running.child.try_wait()?.is_some()
+        {
+            return Err(e);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
     let script = match case.post_body {
         Some(body) => {
             let path = env.log_dir.join(format!("{}-{}.lua", B::NAME, case.id));
