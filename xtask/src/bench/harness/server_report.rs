@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::machine::Machine;
 use super::report::{Check, CheckJson, Fixed3, Outcome, Report, build_note, rps_str, thousands};
+use super::server::Server;
 use super::server_bench::{Env, ExtraSettings, RunOpts, RunResult, ServerBench, ServerSetup};
 use super::wrk::Measurement;
 
@@ -22,9 +23,15 @@ pub fn markdown<B: ServerBench>(
     let _ = writeln!(md, "# {}, {iso}\n", B::TITLE);
     md.push_str(&machine.markdown_lines());
     // With several workers the servers get every CPU, so wrk shares one with them.
+    let reference = results.iter().any(|r| r.server == Server::PuffOneWorker);
     let servers = match opts.workers {
         Some(n) => format!(
-            "every server runs `--workers {n}` (the one-worker reference 1) on CPUs {}",
+            "every server runs `--workers {n}`{} on CPUs {}",
+            if reference {
+                " (Puff's one-worker reference: 1)"
+            } else {
+                ""
+            },
             env.server_cpu
         ),
         None => format!("server pinned to CPU {}", env.server_cpu),

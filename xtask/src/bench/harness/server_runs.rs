@@ -52,7 +52,9 @@ pub fn run<B: ServerBench>(repo: &Repo, opts: &RunOpts) -> Result<()> {
         .filter(|s| wanted(*s))
         .collect();
     let need_peers = with_pg || servers_wanted.iter().any(|s| s.is_peer());
-    let need_puff = servers_wanted.iter().any(|s| !s.is_peer());
+    let need_puff = [Server::Puff, Server::PuffOneWorker, Server::PuffRust]
+        .into_iter()
+        .any(wanted);
 
     let steps: usize = if with_pg { 6 } else { 5 };
     println!("[bench 1/{steps}] checking the load generator (wrk) and taskset");
