@@ -247,10 +247,11 @@ pub struct LoadArgs {
 /// load.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServerArgs<B: ServerBench + Debug + Clone + Send + Sync + 'static> {
-    /// Cases to run, comma-separated (default: all)
+    /// Cases to run, comma-separated (default: all but those that need --workers; with
+    /// --workers, the ones it names)
     #[arg(long, value_name = "LIST", value_parser = ListParser::new(B::CASES, Case::list_name))]
     pub cases: Option<List<Case>>,
-    /// Servers to run, comma-separated (default: all)
+    /// Servers to run, comma-separated (default: all but those that need --workers)
     #[arg(long, value_name = "LIST",
           value_parser = ListParser::new(B::SERVERS, Server::list_name))]
     pub servers: Option<List<Server>>,
@@ -316,8 +317,8 @@ pub struct WorkerServerArgs<B: ServerBench + Debug + Clone + Send + Sync + 'stat
     #[command(flatten)]
     pub server: ServerArgs<B>,
     /// Worker processes for every server (Puff and granian `--workers N`, uvicorn `--workers
-    /// N`, gunicorn `-w N`), on every CPU; adds the servers and the case that only run with it
-    /// (1-64)
+    /// N`, gunicorn `-w N`), on every CPU; by default the cases the description names, with
+    /// the servers and the case that need it (1-64)
     #[arg(long, value_name = "N", value_parser = clamped(1, 64))]
     pub workers: Option<u64>,
 }
