@@ -1,5 +1,5 @@
-"""Bench cases (b) and (c) for granian: wait 20 ms (time.sleep, on granian's blocking
-threads), then a 1 KB body."""
+"""Bench cases (b) and (c) for granian and gunicorn gthread: wait 20 ms (time.sleep, on the
+server's threads), then a 1 KB body."""
 
 import time
 

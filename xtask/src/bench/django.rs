@@ -218,11 +218,25 @@ impl ServerBench for Django {
             )
         };
         match server {
-            Server::Puff => Launch::puff_cli(repo, config, env.pg_url.as_deref(), bind),
-            Server::Granian => Launch::granian(repo, peers, "wsgi", port, Some(threads), WSGI_APP),
-            Server::Gevent => {
-                Launch::gunicorn_gevent(repo, peers, bind, gevent_connections, GEVENT_APP)
+            Server::Puff => {
+                Launch::puff_cli(repo, config, env.pg_url.as_deref(), bind, env.workers)
             }
+            Server::Granian => Launch::granian(
+                repo,
+                peers,
+                "wsgi",
+                port,
+                env.workers,
+                Some(threads),
+                WSGI_APP,
+            ),
+            Server::Gevent => Launch::gunicorn_gevent(
+                repo,
+                peers,
+                bind,
+                (env.workers, gevent_connections),
+                GEVENT_APP,
+            ),
             other => unreachable!("{} is not a server of bench django", other.name()),
         }
     }
@@ -248,7 +262,7 @@ impl ServerBench for Django {
     /// Puff / each peer for information; on the waiting view (b), Puff >= 2x the best peer.
     /// Case (a) has no target: on a CPU-bound view every server spends about what Django
     /// alone spends (`--instructions` counts it).
-    fn checks(results: &[RunResult]) -> Vec<Check> {
+    fn checks(results: &[RunResult], _workers: u32) -> Vec<Check> {
         let mut out = Vec::new();
         for case in ['a', 'b'] {
             out.extend(
@@ -344,7 +358,7 @@ mod tests {
             run(Server::Gevent, 400.0),
             run(Server::Granian, 500.0),
         ];
-        let cs = Django::checks(&results);
+        let cs = Django::checks(&results, 1);
         let got: Vec<(String, String, &str)> = cs
             .iter()
             .map(|c| (c.what.clone(), c.value_str(), c.verdict()))

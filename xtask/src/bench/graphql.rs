@@ -109,11 +109,21 @@ impl ServerBench for Graphql {
         match server {
             Server::Puff => {
                 let bind = format!("127.0.0.1:{port}");
-                Launch::puff_cli(repo, "puff_graphql.toml", env.pg_url.as_deref(), bind)
+                Launch::puff_cli(
+                    repo,
+                    "puff_graphql.toml",
+                    env.pg_url.as_deref(),
+                    bind,
+                    env.workers,
+                )
             }
-            Server::Strawberry => {
-                Launch::uvicorn(repo, &env.peers_venv, port, "strawberry_graphql:app")
-            }
+            Server::Strawberry => Launch::uvicorn(
+                repo,
+                &env.peers_venv,
+                port,
+                env.workers,
+                "strawberry_graphql:app",
+            ),
             other => unreachable!("{} is not a server of bench graphql", other.name()),
         }
     }
@@ -129,7 +139,7 @@ impl ServerBench for Graphql {
     }
 
     /// Targets: Puff >= 20x Strawberry's req/s in both cases.
-    fn checks(results: &[RunResult]) -> Vec<Check> {
+    fn checks(results: &[RunResult], _workers: u32) -> Vec<Check> {
         ['a', 'b']
             .into_iter()
             .filter_map(|case| {
@@ -233,7 +243,7 @@ mod tests {
             ),
             run(1, Server::Strawberry, ok(30.0)),
         ];
-        let got: Vec<(char, String, String, &str)> = Graphql::checks(&results)
+        let got: Vec<(char, String, String, &str)> = Graphql::checks(&results, 1)
             .iter()
             .map(|c| (c.case, c.what.clone(), c.value_str(), c.verdict()))
             .collect();

@@ -1,25 +1,35 @@
 //! `cargo xtask bench http`: WSGI servers under wrk. Puff (puff-cli) vs granian vs
 //! gunicorn+gevent on a raw 1 KB app and on a 20 ms sleep per request, and Puff's Rust
 //! routes (the Rust example app) vs bare axum; each server pinned to CPU 0, wrk to CPU 1.
+//! With `--workers N` every server runs N worker processes on every CPU, gunicorn's gthread
+//! worker joins, and a CPU-bound view compares Puff's N workers with one.
 
 use super::harness::report::Check;
 use super::harness::server::{GEVENT_WORKER_CONNECTIONS, Launch, Server};
 use super::harness::server_bench::{
-    Case, Env, RunResult, ServerArgs, ServerBench, p99_check, ratio_check,
+    Case, Env, RunResult, ServerBench, ServerSetup, WorkerServerArgs, insert_p99_check,
+    ratio_checks,
 };
 
 /// The servers, in the order they run in a round.
-pub const SERVERS: [Server; 5] = [
+pub const SERVERS: [Server; 7] = [
     Server::Puff,
     Server::Granian,
+    Server::Gthread,
     Server::Gevent,
     Server::PuffRust,
     Server::Axum,
+    Server::PuffOneWorker,
 ];
 
-const WSGI: &[Server] = &[Server::Puff, Server::Granian, Server::Gevent];
+const WSGI: &[Server] = &[
+    Server::Puff,
+    Server::Granian,
+    Server::Gthread,
+    Server::Gevent,
+];
 
-pub const CASES: [Case; 4] = [
+pub const CASES: [Case; 5] = [
     Case {
         id: 'a',
         title: "hello: raw 1 KB WSGI app",
@@ -56,6 +66,7 @@ pub const CASES: [Case; 4] = [
         post_body: None,
         servers: &[Server::PuffRust, Server::Axum],
     },
+    Case::cpu('e'),
 ];
 
 /// What `cargo xtask bench help http` says.
@@ -65,14 +76,36 @@ WSGI servers; the server pinned to CPU 0 (taskset -c 0), wrk pinned to CPU 1.
   (b) wait:  20 ms sleep per request, 256 conns     puff vs granian vs gunicorn+gevent
   (c) wait:  20 ms sleep per request, 1024 conns    puff vs granian vs gunicorn+gevent
   (d) rust:  GET /rust/hello, 64 connections        puff-example-rust-app vs bare axum
-Each round runs every server on every case once; the median req/s counts.";
+Each round runs every server on every case once; the median req/s counts.
+
+With --workers N every server runs N worker processes, pinned to every CPU (wrk shares the
+last one), gunicorn's gthread worker (as many threads as granian's) joins (a) to (c), and
+by default the cases are (a), (c) and
+  (e) cpu:   2 ms of pure-Python CPU per request,   puff --workers N vs puff --workers 1
+             64 connections";
 
 /// `cargo xtask bench [http] [OPTIONS]`.
-pub type Args = ServerArgs<Http>;
+pub type Args = WorkerServerArgs<Http>;
 
 /// `bench http`.
 #[derive(Debug, Clone)]
 pub struct Http;
+
+/// granian's default WSGI blocking threads per worker: its backpressure (backlog 1024 /
+/// workers) halved.
+fn granian_default_threads(workers: u32) -> u32 {
+    (1024 / workers / 2).max(1)
+}
+
+/// The Python threads per worker of granian and gthread in `case`: one on hello (granian with
+/// `--blocking-threads 1`), granian's default on the wait cases.
+fn python_threads(case: &Case, workers: u32) -> u32 {
+    if case.wait {
+        granian_default_threads(workers)
+    } else {
+        1
+    }
+}
 
 impl ServerBench for Http {
     const NAME: &'static str = "http";
@@ -80,11 +113,15 @@ impl ServerBench for Http {
     const CASES: &'static [Case] = &CASES;
     const SERVERS: &'static [Server] = &SERVERS;
     const PACKAGES: &'static [&'static str] = &["granian", "gunicorn", "gevent"];
+    const WORKER_CASES: &'static [char] = &['a', 'c', 'e'];
+    const WORKER_SERVERS: &'static [Server] = &[Server::Gthread, Server::PuffOneWorker];
 
     fn label(server: Server) -> &'static str {
         match server {
             Server::Puff => "puff (puff-cli)",
+            Server::PuffOneWorker => "puff (puff-cli), 1 worker",
             Server::Granian => "granian (WSGI)",
+            Server::Gthread => "gunicorn gthread",
             Server::Gevent => "gunicorn+gevent",
             Server::PuffRust => "puff-example-rust-app",
             Server::Axum => "bare axum",
@@ -95,58 +132,97 @@ impl ServerBench for Http {
     fn launch(env: &Env, case: &Case, server: Server, port: u16) -> Launch {
         let (repo, peers) = (env.repo, env.peers_venv.as_path());
         let bind = format!("127.0.0.1:{port}");
+        let workers = server.workers(env.workers);
+        // granian and gthread sleep with time.sleep on their threads, gevent with gevent.sleep.
+        let (threaded_app, gevent_app) = if case.wait {
+            ("granian_wait:app", "gevent_wait:app")
+        } else {
+            ("hello_wsgi:app", "hello_wsgi:app")
+        };
         match server {
-            Server::Puff => {
-                let config = if case.wait {
-                    "puff_wait.toml"
-                } else {
-                    "puff_hello.toml"
+            Server::Puff | Server::PuffOneWorker => {
+                let config = match case.id {
+                    'e' => "puff_cpu.toml",
+                    _ if case.wait => "puff_wait.toml",
+                    _ => "puff_hello.toml",
                 };
-                Launch::puff_cli(repo, config, env.pg_url.as_deref(), bind)
+                Launch::puff_cli(repo, config, env.pg_url.as_deref(), bind, workers)
             }
             Server::PuffRust => Launch::puff_rust_app(repo, bind),
             Server::Axum => Launch::axum(repo, bind),
-            Server::Granian if case.wait => {
-                Launch::granian(repo, peers, "wsgi", port, None, "granian_wait:app")
-            }
+            // On the wait cases granian keeps its default threads (`python_threads`).
             Server::Granian => {
-                Launch::granian(repo, peers, "wsgi", port, Some(1), "hello_wsgi:app")
+                let threads = (!case.wait).then_some(1);
+                Launch::granian(repo, peers, "wsgi", port, workers, threads, threaded_app)
+            }
+            Server::Gthread => {
+                let options = [
+                    "--threads".into(),
+                    python_threads(case, workers).to_string(),
+                    "--worker-connections".into(),
+                    GEVENT_WORKER_CONNECTIONS.to_string(),
+                ];
+                let class = ("gthread", workers);
+                Launch::gunicorn(repo, peers, bind, class, &options, threaded_app)
             }
             Server::Gevent => {
-                let app = if case.wait {
-                    "gevent_wait:app"
-                } else {
-                    "hello_wsgi:app"
-                };
-                Launch::gunicorn_gevent(repo, peers, bind, GEVENT_WORKER_CONNECTIONS, app)
+                let connections = (workers, GEVENT_WORKER_CONNECTIONS);
+                Launch::gunicorn_gevent(repo, peers, bind, connections, gevent_app)
             }
             other => unreachable!("{} is not a server of bench http", other.name()),
         }
     }
 
+    fn setup(server: Server, case: &Case, workers: u32) -> Option<ServerSetup> {
+        let workers = server.workers(workers);
+        let threads = match server {
+            Server::Puff | Server::PuffOneWorker => "1, greenlets (I/O on Tokio threads)".into(),
+            Server::PuffRust => "1 (unused: the route is Rust), Tokio threads".into(),
+            Server::Axum => "none, Tokio threads".into(),
+            Server::Granian if case.wait => format!(
+                "{} blocking threads (granian's default: backlog 1024 / workers / 2)",
+                python_threads(case, workers)
+            ),
+            Server::Granian => "1 blocking thread (`--blocking-threads 1`)".into(),
+            Server::Gthread => format!(
+                "{} (`--threads`, as granian), up to {GEVENT_WORKER_CONNECTIONS} connections",
+                python_threads(case, workers)
+            ),
+            Server::Gevent => {
+                format!("1, gevent greenlets (`--worker-connections {GEVENT_WORKER_CONNECTIONS}`)")
+            }
+            other => other.name().into(),
+        };
+        Some(ServerSetup {
+            workers,
+            threads,
+            logging: server.logging(),
+        })
+    }
+
     /// Targets: Puff >= granian in (a), 1.1x granian and 2x gunicorn+gevent with a p99 of at
-    /// most 30 ms in (b), 2x granian in (c); the Rust route >= 0.9x bare axum in (d).
-    fn checks(results: &[RunResult]) -> Vec<Check> {
-        use Server::{Axum, Gevent, Granian, Puff, PuffRust};
-        let mut out: Vec<Check> = [
-            ('a', Puff, Granian, Some(1.0)),
-            ('a', Puff, Gevent, None),
-            ('b', Puff, Granian, Some(1.1)),
-            ('b', Puff, Gevent, Some(2.0)),
-            ('c', Puff, Granian, Some(2.0)),
-            ('c', Puff, Gevent, None),
-            ('d', PuffRust, Axum, Some(0.9)),
-        ]
-        .into_iter()
-        .filter_map(|(case, a, b, target)| ratio_check(results, case, a, b, target))
-        .collect();
-        if let Some(check) = p99_check(results, 'b', Puff, Some(30.0)) {
-            let pos = out
-                .iter()
-                .rposition(|c| c.case == 'b')
-                .map_or(out.len(), |p| p + 1);
-            out.insert(pos, check);
-        }
+    /// most 30 ms in (b), 2x granian in (c); the Rust route >= 0.9x bare axum in (d). With
+    /// several workers (a)'s target is 1.1x granian; (e) is for information.
+    fn checks(results: &[RunResult], workers: u32) -> Vec<Check> {
+        use Server::{Axum, Gevent, Granian, Gthread, Puff, PuffOneWorker, PuffRust};
+        let hello = if workers > 1 { 1.1 } else { 1.0 };
+        let mut out = ratio_checks(
+            results,
+            &[
+                ('a', Puff, Granian, Some(hello)),
+                ('a', Puff, Gthread, None),
+                ('a', Puff, Gevent, None),
+                ('b', Puff, Granian, Some(1.1)),
+                ('b', Puff, Gthread, None),
+                ('b', Puff, Gevent, Some(2.0)),
+                ('c', Puff, Granian, Some(2.0)),
+                ('c', Puff, Gthread, None),
+                ('c', Puff, Gevent, None),
+                ('d', PuffRust, Axum, Some(0.9)),
+                ('e', Puff, PuffOneWorker, None),
+            ],
+        );
+        insert_p99_check(&mut out, results, ('b', Puff), Some(30.0));
         out
     }
 }
@@ -172,8 +248,22 @@ mod tests {
             (10, 2, 1, 3)
         );
         assert_eq!(o.cases, vec!['a', 'b', 'c', 'd']);
-        assert_eq!(o.servers, SERVERS.to_vec());
+        use Server::{Axum, Gevent, Granian, Gthread, Puff, PuffOneWorker, PuffRust};
+        assert_eq!(o.servers, [Puff, Granian, Gevent, PuffRust, Axum]);
         assert!(!o.skip_build);
+        assert_eq!(o.workers, None);
+        let o = opts(&["--workers", "2"]);
+        assert_eq!(
+            (o.workers, o.cases.as_slice()),
+            (Some(2), &['a', 'c', 'e'][..])
+        );
+        assert_eq!(o.servers, SERVERS.to_vec());
+        assert!(o.servers.contains(&Gthread) && o.servers.contains(&PuffOneWorker));
+        let o = opts(&["--workers", "0", "--cases", "b", "--servers", "puff"]);
+        assert_eq!(
+            (o.workers, o.cases, o.servers),
+            (Some(1), vec!['b'], vec![Puff])
+        );
         let o = opts(&["--duration", "3", "--cases", "a,d", "--servers", "axum"]);
         assert_eq!(o.duration, 3);
         assert_eq!(o.cases, vec!['a', 'd']);
@@ -187,6 +277,7 @@ mod tests {
             &["--requests", "3"],
             &["--instructions"],
             &["--clients", "puff"],
+            &["--workers", "x"],
         ] {
             assert!(parse_flags::<Args>(bad).is_err(), "{bad:?}");
         }
@@ -220,7 +311,7 @@ mod tests {
                 outcome: Err("x".into()),
             },
         ];
-        let cs = Http::checks(&results);
+        let cs = Http::checks(&results, 1);
         assert_eq!(cs.len(), 3);
         assert_eq!(cs[0].verdict(), "PASS"); // 1.2x >= 1.1x
         assert_eq!(cs[1].verdict(), "n/a"); // gevent missing
@@ -239,11 +330,29 @@ mod tests {
                 server: Server::Granian,
                 outcome: ok(10.0, 1.0),
             },
+            RunResult {
+                case: case('c'),
+                server: Server::Gevent,
+                outcome: ok(5.0, 1.0),
+            },
         ];
-        let cs = Http::checks(&slow);
+        let cs = Http::checks(&slow, 1);
+        assert_eq!(cs.len(), 2, "gthread did not run: no puff / gthread row");
         assert_eq!(cs[0].verdict(), "MISS"); // 1x < 2x
         assert_eq!(cs[1].verdict(), "info"); // puff/gevent has no target
         assert_eq!(cs[1].target_str(), "-");
+        let hello = |server, rps| RunResult {
+            case: case('a'),
+            server,
+            outcome: ok(rps, 1.0),
+        };
+        let results = [hello(Server::Puff, 10.5), hello(Server::Granian, 10.0)];
+        assert_eq!(Http::checks(&results, 1)[0].verdict(), "PASS");
+        let cs = Http::checks(&results, 2);
+        assert_eq!(
+            (cs[0].target_str(), cs[0].verdict()),
+            (">= 1.1x".into(), "MISS")
+        );
     }
 
     #[test]
@@ -265,5 +374,7 @@ mod tests {
         ]);
         let (md, json) = reports::<Http>(&quick, &CASES[3..], false);
         assert_matches("http-skip", &md, Some(&json));
+        let (md, json) = reports::<Http>(&opts(&["--workers", "2"]), &CASES, false);
+        assert_matches("http-workers", &md, Some(&json));
     }
 }

@@ -5,6 +5,7 @@
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -23,6 +24,19 @@ pub fn pick_cpus() -> (&'static str, &'static str) {
         println!("    WARNING: only one CPU available: both sides share CPU 0");
         ("0", "0")
     }
+}
+
+/// The CPUs for servers of `workers` worker processes and for the load: with several
+/// workers the servers get every CPU (on one they would share it), the load the last one,
+/// which it then shares with them.
+pub fn pick_cpus_for_workers(workers: u32) -> (&'static str, &'static str) {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if workers <= 1 || cpus < 2 {
+        return pick_cpus();
+    }
+    static CPUS: OnceLock<(String, String)> = OnceLock::new();
+    let (all, last) = CPUS.get_or_init(|| (format!("0-{}", cpus - 1), (cpus - 1).to_string()));
+    (all, last)
 }
 
 /// An error unless taskset is installed; `what` says what it pins.

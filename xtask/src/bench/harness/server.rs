@@ -15,6 +15,13 @@ pub enum Server {
     Axum,
     Uvicorn,
     Strawberry,
+    /// gunicorn's threaded worker (`-k gthread`).
+    Gthread,
+    /// gunicorn running uvicorn's worker class (`-k uvicorn.workers.UvicornWorker`).
+    GunicornUvicorn,
+    /// Puff with one worker whatever `--workers` says: the reference of a case that
+    /// compares Puff's worker counts.
+    PuffOneWorker,
 }
 
 impl Server {
@@ -28,6 +35,9 @@ impl Server {
             Server::Axum => "axum",
             Server::Uvicorn => "uvicorn",
             Server::Strawberry => "strawberry",
+            Server::Gthread => "gthread",
+            Server::GunicornUvicorn => "gunicorn-uvicorn",
+            Server::PuffOneWorker => "puff-1w",
         }
     }
 
@@ -39,11 +49,46 @@ impl Server {
     /// The release package of a server built from this workspace.
     pub fn package(self) -> Option<&'static str> {
         match self {
-            Server::Puff => Some("puff-cli"),
+            Server::Puff | Server::PuffOneWorker => Some("puff-cli"),
             Server::PuffRust => Some("puff-example-rust-app"),
             Server::Axum => Some("axum-hello"),
-            Server::Granian | Server::Gevent | Server::Uvicorn | Server::Strawberry => None,
+            Server::Granian
+            | Server::Gevent
+            | Server::Uvicorn
+            | Server::Strawberry
+            | Server::Gthread
+            | Server::GunicornUvicorn => None,
         }
+    }
+
+    /// The worker processes this server runs with in a run of `workers` per server.
+    pub fn workers(self, workers: u32) -> u32 {
+        if self == Server::PuffOneWorker || !self.takes_workers() {
+            1
+        } else {
+            workers
+        }
+    }
+
+    /// Its logging as the [`Launch`] constructors and the bench configs set it.
+    pub fn logging(self) -> &'static str {
+        match self {
+            Server::Puff | Server::PuffOneWorker => {
+                "access log off (`access_log = false`), log filter `info` (the default)"
+            }
+            Server::PuffRust => "access log off (`PUFF_LOG=info,puff::access=off`)",
+            Server::Axum => "none",
+            Server::Uvicorn | Server::Strawberry => "access log off, `--log-level warning`",
+            Server::Granian | Server::Gevent | Server::Gthread | Server::GunicornUvicorn => {
+                "no access log (the default), `--log-level warning`"
+            }
+        }
+    }
+
+    /// Whether the bench can run this server with `--workers N` processes (the Rust example
+    /// and bare axum are one process; Strawberry is only served one way).
+    pub fn takes_workers(self) -> bool {
+        !matches!(self, Server::PuffRust | Server::Axum | Server::Strawberry)
     }
 
     /// A peer server, run from the peers venv.
@@ -69,8 +114,15 @@ pub fn apps_dir(repo: &Repo) -> PathBuf {
 }
 
 impl Launch {
-    /// `puff-cli --config bench/apps/CONFIG [--default-postgres-url URL] runserver --bind BIND`.
-    pub fn puff_cli(repo: &Repo, config: &str, pg_url: Option<&str>, bind: String) -> Launch {
+    /// `puff-cli --config bench/apps/CONFIG [--default-postgres-url URL] runserver --bind BIND
+    /// --workers N`.
+    pub fn puff_cli(
+        repo: &Repo,
+        config: &str,
+        pg_url: Option<&str>,
+        bind: String,
+        workers: u32,
+    ) -> Launch {
         let apps = apps_dir(repo);
         let mut args: Vec<String> = vec![
             "--config".into(),
@@ -80,7 +132,14 @@ impl Launch {
             // The `default` pool of puff_graphql.toml / puff_django.toml.
             args.extend(["--default-postgres-url".into(), url.to_string()]);
         }
-        args.extend(["runserver".into(), "--bind".into(), bind]);
+        // Always given, so a PUFF_WORKERS in the caller's environment cannot change the run.
+        args.extend([
+            "runserver".into(),
+            "--bind".into(),
+            bind,
+            "--workers".into(),
+            workers.to_string(),
+        ]);
         Launch {
             program: repo.root.join("target/release/puff-cli"),
             args,
@@ -106,13 +165,14 @@ impl Launch {
         }
     }
 
-    /// granian, one worker, serving `app` through `interface` (`wsgi`, `asgi`) with
-    /// `--blocking-threads` when given.
+    /// granian, `workers` worker processes, serving `app` through `interface` (`wsgi`, `asgi`)
+    /// with `--blocking-threads` when given.
     pub fn granian(
         repo: &Repo,
         peers_venv: &Path,
         interface: &str,
         port: u16,
+        workers: u32,
         blocking_threads: Option<u32>,
         app: &str,
     ) -> Launch {
@@ -120,7 +180,7 @@ impl Launch {
             "--interface".into(),
             interface.into(),
             "--workers".into(),
-            "1".into(),
+            workers.to_string(),
             "--host".into(),
             "127.0.0.1".into(),
             "--port".into(),
@@ -139,8 +199,8 @@ impl Launch {
         }
     }
 
-    /// uvicorn with httptools and uvloop, one worker, no access log.
-    pub fn uvicorn(repo: &Repo, peers_venv: &Path, port: u16, app: &str) -> Launch {
+    /// uvicorn with httptools and uvloop, `workers` worker processes, no access log.
+    pub fn uvicorn(repo: &Repo, peers_venv: &Path, port: u16, workers: u32, app: &str) -> Launch {
         Launch {
             program: peers_venv.join("bin/uvicorn"),
             args: vec![
@@ -149,7 +209,7 @@ impl Launch {
                 "--loop".into(),
                 "uvloop".into(),
                 "--workers".into(),
-                "1".into(),
+                workers.to_string(),
                 "--no-access-log".into(),
                 "--backlog".into(),
                 "4096".into(),
@@ -165,32 +225,51 @@ impl Launch {
         }
     }
 
-    /// gunicorn with one gevent worker of `worker_connections` connections.
+    /// gunicorn with `workers` workers of `worker_class` and its `options`; no access log
+    /// (gunicorn writes none unless `--access-logfile` is given).
+    pub fn gunicorn(
+        repo: &Repo,
+        peers_venv: &Path,
+        bind: String,
+        (worker_class, workers): (&str, u32),
+        options: &[String],
+        app: &str,
+    ) -> Launch {
+        let mut args: Vec<String> = vec![
+            "-k".into(),
+            worker_class.into(),
+            "-w".into(),
+            workers.to_string(),
+        ];
+        args.extend_from_slice(options);
+        args.extend([
+            "--backlog".into(),
+            "4096".into(),
+            "-b".into(),
+            bind,
+            "--log-level".into(),
+            "warning".into(),
+            app.into(),
+        ]);
+        Launch {
+            program: peers_venv.join("bin/gunicorn"),
+            args,
+            dir: apps_dir(repo),
+        }
+    }
+
+    /// gunicorn with `workers` gevent workers of `worker_connections` connections each.
     pub fn gunicorn_gevent(
         repo: &Repo,
         peers_venv: &Path,
         bind: String,
-        worker_connections: u32,
+        (workers, worker_connections): (u32, u32),
         app: &str,
     ) -> Launch {
-        Launch {
-            program: peers_venv.join("bin/gunicorn"),
-            args: vec![
-                "-k".into(),
-                "gevent".into(),
-                "-w".into(),
-                "1".into(),
-                "--worker-connections".into(),
-                worker_connections.to_string(),
-                "--backlog".into(),
-                "4096".into(),
-                "-b".into(),
-                bind,
-                "--log-level".into(),
-                "warning".into(),
-                app.into(),
-            ],
-            dir: apps_dir(repo),
-        }
+        let options = [
+            "--worker-connections".into(),
+            worker_connections.to_string(),
+        ];
+        Launch::gunicorn(repo, peers_venv, bind, ("gevent", workers), &options, app)
     }
 }

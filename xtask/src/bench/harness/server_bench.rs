@@ -19,6 +19,7 @@ use super::report::Check;
 use super::server::{Launch, Server};
 use super::wrk::Measurement;
 use crate::repo::Repo;
+use crate::usage::usage_err;
 
 /// One load: `connections` wrk connections on `path`, served by `servers`.
 #[derive(Clone, Copy, Debug)]
@@ -39,6 +40,38 @@ impl Case {
     pub fn list_name(&self) -> String {
         self.id.to_string()
     }
+
+    /// Case `id` of `--workers N`: a view that spends 2 ms of pure-Python CPU per request
+    /// (`bench/apps/cpu_wsgi.py`, `cpu_asgi.py`), Puff with N workers and with one, 64
+    /// connections.
+    pub const fn cpu(id: char) -> Case {
+        Case {
+            id,
+            title: "cpu: 2 ms of pure-Python CPU per request",
+            connections: 64,
+            path: "/",
+            wait: false,
+            post_body: None,
+            servers: &[Server::Puff, Server::PuffOneWorker],
+        }
+    }
+
+    /// A case that compares Puff's `--workers N` with one worker (it lists
+    /// [`Server::PuffOneWorker`]): it only means something with `--workers`.
+    pub fn compares_workers(&self) -> bool {
+        self.servers.contains(&Server::PuffOneWorker)
+    }
+}
+
+/// What a server runs with in a case, for the report's table of servers.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct ServerSetup {
+    /// Worker processes.
+    pub workers: u32,
+    /// The Python threads of each worker and what serves the requests on them.
+    pub threads: String,
+    /// The access log and the log level.
+    pub logging: &'static str,
 }
 
 /// A postgres database for the whole run, made by a helper script.
@@ -103,6 +136,10 @@ pub trait ServerBench {
     const WRK_TIMEOUT: &'static str = "10s";
     /// The peer packages whose versions the report gives.
     const PACKAGES: &'static [&'static str];
+    /// The cases `--workers N` runs when `--cases` is not given (benchmarks with the flag).
+    const WORKER_CASES: &'static [char] = &[];
+    /// The servers that run only when `--workers N` is given and `--servers` is not.
+    const WORKER_SERVERS: &'static [Server] = &[];
     /// The Postgres database the servers read, if any.
     const POSTGRES: Option<PgData> = None;
     /// Whether the answers are checked again after the warm-up and after the run.
@@ -114,8 +151,15 @@ pub trait ServerBench {
     /// `server`'s label in reports and progress lines.
     fn label(server: Server) -> &'static str;
 
-    /// The command line of `server` in `case`, listening on 127.0.0.1:`port`.
+    /// The command line of `server` in `case`, listening on 127.0.0.1:`port`, with
+    /// `env.workers` worker processes where it takes them.
     fn launch(env: &Env, case: &Case, server: Server, port: u16) -> Launch;
+
+    /// What `server` runs with in `case` with `workers` worker processes; `None`: the report
+    /// has no table of servers.
+    fn setup(_server: Server, _case: &Case, _workers: u32) -> Option<ServerSetup> {
+        None
+    }
 
     /// The environment a server needs beyond the common one.
     fn apply_env(_cmd: &mut Command, _repo: &Repo, _server: Server) {}
@@ -125,8 +169,8 @@ pub trait ServerBench {
         answers::check_response(addr, case.path)
     }
 
-    /// The report's targets.
-    fn checks(results: &[RunResult]) -> Vec<Check>;
+    /// The report's targets, for a run of `workers` worker processes per server.
+    fn checks(results: &[RunResult], workers: u32) -> Vec<Check>;
 
     /// Lines of the report after the method line (bodies, setup).
     fn setup_lines(_results: &[RunResult]) -> String {
@@ -152,6 +196,8 @@ pub struct Env<'a> {
     pub unavailable: Vec<(Server, String)>,
     /// `bench graphql`, `bench django`: the URL of the Postgres database the servers read.
     pub pg_url: Option<String>,
+    /// Worker processes per server (`--workers`; 1 without it).
+    pub workers: u32,
 }
 
 impl<'a> Env<'a> {
@@ -174,6 +220,7 @@ impl<'a> Env<'a> {
             load_cpu,
             unavailable: Vec::new(),
             pg_url: None,
+            workers: 1,
         })
     }
 }
@@ -200,10 +247,11 @@ pub struct LoadArgs {
 /// load.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServerArgs<B: ServerBench + Debug + Clone + Send + Sync + 'static> {
-    /// Cases to run, comma-separated (default: all)
+    /// Cases to run, comma-separated (default: all but those that need --workers; with
+    /// --workers, the ones it names)
     #[arg(long, value_name = "LIST", value_parser = ListParser::new(B::CASES, Case::list_name))]
     pub cases: Option<List<Case>>,
-    /// Servers to run, comma-separated (default: all)
+    /// Servers to run, comma-separated (default: all but those that need --workers)
     #[arg(long, value_name = "LIST",
           value_parser = ListParser::new(B::SERVERS, Server::list_name))]
     pub servers: Option<List<Server>>,
@@ -217,24 +265,95 @@ pub struct ServerArgs<B: ServerBench + Debug + Clone + Send + Sync + 'static> {
 }
 
 impl<B: ServerBench + Debug + Clone + Send + Sync + 'static> ServerArgs<B> {
-    /// What to run; no `cases` or `servers` list means all of them.
+    /// What to run with one process per server; no `cases` or `servers` list means all of
+    /// them but the ones that need `--workers`.
     pub fn opts(&self) -> RunOpts {
+        self.opts_with(None)
+    }
+
+    /// What to run with `workers` processes per server (`None`: one, `--workers` not given).
+    /// With `workers`, no `cases` list means `B::WORKER_CASES`.
+    fn opts_with(&self, workers: Option<u32>) -> RunOpts {
+        let default_cases = || -> Vec<char> {
+            match workers {
+                Some(_) => B::WORKER_CASES.to_vec(),
+                None => B::CASES
+                    .iter()
+                    .filter(|c| !c.compares_workers())
+                    .map(|c| c.id)
+                    .collect(),
+            }
+        };
+        let default_servers = || -> Vec<Server> {
+            B::SERVERS
+                .iter()
+                .copied()
+                .filter(|s| workers.is_some() || !B::WORKER_SERVERS.contains(s))
+                .collect()
+        };
         RunOpts {
             duration: self.load.duration,
             warmup: self.load.warmup,
             wrk_threads: self.load.wrk_threads as u32,
             rounds: self.rounds,
             skip_build: self.load.skip_build,
-            cases: match &self.cases {
-                Some(list) => list.0.iter().map(|c| c.id).collect(),
-                None => B::CASES.iter().map(|c| c.id).collect(),
-            },
+            cases: self
+                .cases
+                .as_ref()
+                .map_or_else(default_cases, |list| list.0.iter().map(|c| c.id).collect()),
             servers: self
                 .servers
                 .as_ref()
-                .map_or_else(|| B::SERVERS.to_vec(), |list| list.0.clone()),
+                .map_or_else(default_servers, |list| list.0.clone()),
+            workers,
         }
     }
+}
+
+/// [`ServerArgs`] and `--workers`: the command line of a benchmark whose servers can all run
+/// several worker processes (`bench http`, `bench asgi`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct WorkerServerArgs<B: ServerBench + Debug + Clone + Send + Sync + 'static> {
+    #[command(flatten)]
+    pub server: ServerArgs<B>,
+    /// Worker processes for every server (Puff and granian `--workers N`, uvicorn `--workers
+    /// N`, gunicorn `-w N`), on every CPU; by default the cases the description names, with
+    /// the servers and the case that need it (1-64)
+    #[arg(long, value_name = "N", value_parser = clamped(1, 64))]
+    pub workers: Option<u64>,
+}
+
+impl<B: ServerBench + Debug + Clone + Send + Sync + 'static> WorkerServerArgs<B> {
+    /// What to run: see [`ServerArgs::opts`] and [`B::WORKER_CASES`](ServerBench::WORKER_CASES).
+    pub fn opts(&self) -> RunOpts {
+        self.server.opts_with(self.workers.map(|n| n as u32))
+    }
+}
+
+/// A usage error unless every selected server of every selected case can run as `opts` says:
+/// with `--workers`, servers that take it; without it, no case that compares worker counts.
+pub fn check_workers(opts: &RunOpts, cases: &[Case]) -> Result<()> {
+    for case in cases.iter().filter(|c| opts.cases.contains(&c.id)) {
+        if opts.workers.is_none() && case.compares_workers() {
+            return usage_err(format!(
+                "case ({}) compares Puff's --workers N with one worker: give --workers N",
+                case.id
+            ));
+        }
+        let one_process = case
+            .servers
+            .iter()
+            .find(|s| opts.servers.contains(s) && !s.takes_workers());
+        if let (Some(_), Some(server)) = (opts.workers, one_process) {
+            return usage_err(format!(
+                "case ({}): {} runs as one process, not with --workers (leave the case out \
+                 with --cases)",
+                case.id,
+                server.name()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// What a server benchmark runs, from its command line.
@@ -248,6 +367,8 @@ pub struct RunOpts {
     /// Case ids.
     pub cases: Vec<char>,
     pub servers: Vec<Server>,
+    /// `--workers`: worker processes per server; `None`: one, the flag not given.
+    pub workers: Option<u32>,
 }
 
 /// The median round of one server on one case, or why it was not measured.
@@ -295,6 +416,40 @@ pub fn ratio_check(
     })
 }
 
+/// [`ratio_check`] of each `(case, a, b, target)` whose two servers ran in the case (a run
+/// without, say, `--workers` leaves the servers that need it out).
+pub fn ratio_checks(
+    results: &[RunResult],
+    pairs: &[(char, Server, Server, Option<f64>)],
+) -> Vec<Check> {
+    let ran = |case: char, server: Server| {
+        results
+            .iter()
+            .any(|r| r.case.id == case && r.server == server)
+    };
+    pairs
+        .iter()
+        .filter(|(case, a, b, _)| ran(*case, *a) && ran(*case, *b))
+        .filter_map(|&(case, a, b, target)| ratio_check(results, case, a, b, target))
+        .collect()
+}
+
+/// Adds [`p99_check`] of `server` on `case` (when it ran) after the other checks of `case`.
+pub fn insert_p99_check(
+    out: &mut Vec<Check>,
+    results: &[RunResult],
+    (case, server): (char, Server),
+    target: Option<f64>,
+) {
+    if let Some(check) = p99_check(results, case, server, target) {
+        let pos = out
+            .iter()
+            .rposition(|c| c.case == case)
+            .map_or(out.len(), |p| p + 1);
+        out.insert(pos, check);
+    }
+}
+
 /// A check of `server`'s p99 latency on `case`, when it ran.
 pub fn p99_check(
     results: &[RunResult],
@@ -310,4 +465,68 @@ pub fn p99_check(
         at_least: false,
         unit: " ms",
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CASES: [Case; 3] = [
+        Case {
+            id: 'a',
+            title: "hello",
+            connections: 1,
+            path: "/",
+            wait: false,
+            post_body: None,
+            servers: &[Server::Puff, Server::Granian],
+        },
+        Case {
+            id: 'b',
+            title: "rust",
+            connections: 1,
+            path: "/",
+            wait: false,
+            post_body: None,
+            servers: &[Server::PuffRust, Server::Axum],
+        },
+        Case {
+            id: 'c',
+            title: "cpu",
+            connections: 1,
+            path: "/",
+            wait: false,
+            post_body: None,
+            servers: &[Server::Puff, Server::PuffOneWorker],
+        },
+    ];
+
+    fn opts(cases: &[char], servers: &[Server], workers: Option<u32>) -> RunOpts {
+        RunOpts {
+            duration: 1,
+            warmup: 0,
+            wrk_threads: 1,
+            rounds: 1,
+            skip_build: true,
+            cases: cases.to_vec(),
+            servers: servers.to_vec(),
+            workers,
+        }
+    }
+
+    #[test]
+    fn workers_need_servers_that_take_them_and_worker_cases_need_workers() {
+        use Server::{Axum, Granian, Puff, PuffOneWorker, PuffRust};
+        let all = [Puff, Granian, PuffRust, Axum, PuffOneWorker];
+        assert!(check_workers(&opts(&['a', 'b'], &all, None), &CASES).is_ok());
+        assert!(check_workers(&opts(&['a', 'c'], &all, Some(2)), &CASES).is_ok());
+        let err = check_workers(&opts(&['a', 'b'], &all, Some(2)), &CASES).unwrap_err();
+        assert!(err.to_string().contains("case (b): puff-rust"), "{err}");
+        assert!(err.downcast_ref::<crate::usage::UsageError>().is_some());
+        // The one-process servers not selected: the case runs with the others.
+        assert!(check_workers(&opts(&['b'], &[Puff], Some(2)), &CASES).is_ok());
+        let err = check_workers(&opts(&['c'], &all, None), &CASES).unwrap_err();
+        assert!(err.to_string().contains("give --workers N"), "{err}");
+        assert!(CASES[2].compares_workers() && !CASES[0].compares_workers());
+    }
 }

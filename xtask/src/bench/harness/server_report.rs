@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use super::machine::Machine;
 use super::report::{Check, CheckJson, Fixed3, Outcome, Report, build_note, rps_str, thousands};
-use super::server_bench::{Env, ExtraSettings, RunOpts, RunResult, ServerBench};
+use super::server::Server;
+use super::server_bench::{Env, ExtraSettings, RunOpts, RunResult, ServerBench, ServerSetup};
 use super::wrk::Measurement;
 
 pub fn markdown<B: ServerBench>(
@@ -21,12 +22,25 @@ pub fn markdown<B: ServerBench>(
     let mut md = String::new();
     let _ = writeln!(md, "# {}, {iso}\n", B::TITLE);
     md.push_str(&machine.markdown_lines());
+    // With several workers the servers get every CPU, so wrk shares one with them.
+    let reference = results.iter().any(|r| r.server == Server::PuffOneWorker);
+    let servers = match opts.workers {
+        Some(n) => format!(
+            "every server runs `--workers {n}`{} on CPUs {}",
+            if reference {
+                " (Puff's one-worker reference: 1)"
+            } else {
+                ""
+            },
+            env.server_cpu
+        ),
+        None => format!("server pinned to CPU {}", env.server_cpu),
+    };
     let _ = writeln!(
         md,
-        "- method: server pinned to CPU {}, `wrk -t{} --latency --timeout {}` pinned to CPU {}{}; \
+        "- method: {servers}, `wrk -t{} --latency --timeout {}` pinned to CPU {}{}; \
          {} s warm-up, then {} s measured per run; {} rounds with the servers interleaved, the \
          median req/s counts; {}; {}",
-        env.server_cpu,
         opts.wrk_threads,
         B::WRK_TIMEOUT,
         env.load_cpu,
@@ -56,6 +70,7 @@ pub fn markdown<B: ServerBench>(
             ceilings.join(" and ")
         );
     }
+    servers_markdown::<B>(&mut md, results, env.workers);
     let _ = writeln!(md, "\n## Results\n");
     let _ = writeln!(
         md,
@@ -115,6 +130,34 @@ pub fn markdown<B: ServerBench>(
     md
 }
 
+/// The table of what each server ran with, when `B` describes it.
+fn servers_markdown<B: ServerBench>(md: &mut String, results: &[RunResult], workers: u32) {
+    let rows: Vec<(&RunResult, ServerSetup)> = results
+        .iter()
+        .filter_map(|r| Some((r, B::setup(r.server, &r.case, workers)?)))
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(md, "\n## Servers\n");
+    let _ = writeln!(
+        md,
+        "| case | server | worker processes | Python threads per worker | logging |"
+    );
+    let _ = writeln!(md, "|---|---|---:|---|---|");
+    for (r, setup) in rows {
+        let _ = writeln!(
+            md,
+            "| ({}) | {} | {} | {} | {} |",
+            r.case.id,
+            B::label(r.server),
+            setup.workers,
+            setup.threads,
+            setup.logging
+        );
+    }
+}
+
 /// The JSON report's `settings`.
 #[derive(Serialize)]
 struct Settings<'a> {
@@ -123,6 +166,9 @@ struct Settings<'a> {
     wrk_threads: u32,
     server_cpu: &'a str,
     load_cpu: &'a str,
+    /// `--workers`, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    workers: Option<u32>,
     #[serde(flatten)]
     extra: ExtraSettings,
     skip_build: bool,
@@ -140,6 +186,8 @@ struct RunJson {
     method: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     body: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    setup: Option<ServerSetup>,
     #[serde(flatten)]
     outcome: Outcome<MeasurementJson>,
 }
@@ -187,6 +235,7 @@ pub fn json<B: ServerBench>(
             path: r.case.path,
             method: r.case.post_body.map(|_| "POST"),
             body: r.case.post_body,
+            setup: B::setup(r.server, &r.case, env.workers),
             outcome: Outcome(
                 r.outcome
                     .as_ref()
@@ -205,6 +254,7 @@ pub fn json<B: ServerBench>(
             wrk_threads: opts.wrk_threads,
             server_cpu: env.server_cpu,
             load_cpu: env.load_cpu,
+            workers: opts.workers,
             extra: B::extra_settings(opts.rounds),
             skip_build: opts.skip_build,
         },
@@ -242,8 +292,8 @@ pub mod fixtures {
     }
 
     /// The Markdown and JSON reports of `B` with `opts` on made-up results for every server
-    /// of `cases`: the second run measured in one round, the third not measured, the others
-    /// in three rounds.
+    /// of `cases` that `opts` selects: the second run measured in one round, the third not
+    /// measured, the others in three rounds.
     pub fn reports<B: ServerBench>(opts: &RunOpts, cases: &[Case], pg: bool) -> (String, String) {
         let repo = Repo {
             root: PathBuf::from("/repo"),
@@ -257,11 +307,12 @@ pub mod fixtures {
             load_cpu: "1",
             unavailable: vec![],
             pg_url: pg.then(|| "postgres://u@127.0.0.1:5/db".to_string()),
+            workers: opts.workers.unwrap_or(1),
         };
         let mut results = Vec::new();
         let mut n = 0.0;
-        for case in cases {
-            for server in case.servers {
+        for case in cases.iter().filter(|c| opts.cases.contains(&c.id)) {
+            for server in case.servers.iter().filter(|s| opts.servers.contains(s)) {
                 n += 1.0;
                 let outcome = if n == 3.0 {
                     Err("cargo build --release -p x failed: \"bad\" | pipe\tTab".to_string())
@@ -278,7 +329,7 @@ pub mod fixtures {
                 });
             }
         }
-        let checks = B::checks(&results);
+        let checks = B::checks(&results, env.workers);
         let m = machine();
         (
             markdown::<B>(ISO, opts, &env, &m, &results, &checks),

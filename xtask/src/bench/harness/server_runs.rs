@@ -7,16 +7,19 @@ use std::fs::File;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
 use super::helper::{HelperProc, POSTGRES_URL_VARS, external_server};
 use super::machine::machine_info;
 use super::peers::{PEERS_REQUIREMENTS, PEERS_VENV, ensure_peers};
-use super::process::{Running, free_port, pick_cpus, pinned, require_taskset, wait_accepting};
+use super::process::{
+    Running, free_port, pick_cpus_for_workers, pinned, require_taskset, wait_accepting,
+};
 use super::report::{self, rps_str, stamps};
 use super::server::Server;
-use super::server_bench::{Case, Env, PgData, RunOpts, RunResult, ServerBench};
+use super::server_bench::{Case, Env, PgData, RunOpts, RunResult, ServerBench, check_workers};
 use super::server_report;
 use super::tools::ensure_wrk;
 use super::wrk::{self, Measurement, Wrk, WrkLoad, median_round};
@@ -24,9 +27,14 @@ use crate::command;
 use crate::repo::{self, Repo};
 use crate::setup;
 
+/// How long a server with several workers may take to answer its first request.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// `cargo xtask bench http|asgi|graphql|django`: see [`ServerBench`].
 pub fn run<B: ServerBench>(repo: &Repo, opts: &RunOpts) -> Result<()> {
     let (stamp, iso) = stamps();
+    check_workers(opts, B::CASES)?;
+    let workers = opts.workers.unwrap_or(1);
 
     let cases: Vec<Case> = B::CASES
         .iter()
@@ -44,13 +52,15 @@ pub fn run<B: ServerBench>(repo: &Repo, opts: &RunOpts) -> Result<()> {
         .filter(|s| wanted(*s))
         .collect();
     let need_peers = with_pg || servers_wanted.iter().any(|s| s.is_peer());
-    let need_puff = wanted(Server::Puff) || wanted(Server::PuffRust);
+    let need_puff = [Server::Puff, Server::PuffOneWorker, Server::PuffRust]
+        .into_iter()
+        .any(wanted);
 
     let steps: usize = if with_pg { 6 } else { 5 };
     println!("[bench 1/{steps}] checking the load generator (wrk) and taskset");
     ensure_wrk()?;
     require_taskset("servers and wrk")?;
-    let (server_cpu, load_cpu) = pick_cpus();
+    let (server_cpu, load_cpu) = pick_cpus_for_workers(workers);
 
     let peers_venv = repo.root.join(PEERS_VENV);
     if need_peers {
@@ -73,13 +83,25 @@ pub fn run<B: ServerBench>(repo: &Repo, opts: &RunOpts) -> Result<()> {
         &format!("{}-{stamp}", B::NAME),
         (server_cpu, load_cpu),
     )?;
+    env.workers = workers;
 
-    let built = [Server::Puff, Server::PuffRust, Server::Axum];
-    let packages: Vec<(&str, Vec<Server>)> = built
-        .into_iter()
-        .filter(|s| wanted(*s))
-        .filter_map(|s| Some((s.package()?, vec![s])))
-        .collect();
+    let built = [
+        Server::Puff,
+        Server::PuffOneWorker,
+        Server::PuffRust,
+        Server::Axum,
+    ];
+    // Each package once, with the servers that run its binary.
+    let mut packages: Vec<(&str, Vec<Server>)> = Vec::new();
+    for server in built.into_iter().filter(|s| wanted(*s)) {
+        let Some(package) = server.package() else {
+            continue;
+        };
+        match packages.iter_mut().find(|(p, _)| *p == package) {
+            Some((_, servers)) => servers.push(server),
+            None => packages.push((package, vec![server])),
+        }
+    }
     if opts.skip_build || packages.is_empty() {
         println!("[bench 4/{steps}] cargo build --release -- skipped");
     } else {
@@ -125,8 +147,12 @@ pub fn run<B: ServerBench>(repo: &Repo, opts: &RunOpts) -> Result<()> {
         .flat_map(|c| c.servers.iter().map(move |s| (*c, *s)))
         .filter(|(_, s)| opts.servers.contains(s))
         .collect();
+    let processes = match opts.workers {
+        Some(n) => format!("{n} worker process(es) per server"),
+        None => "one process per server".into(),
+    };
     println!(
-        "[bench {steps}/{steps}] {} rounds of {} runs, {} s each after a {} s warm-up; server on CPU {}, wrk -t{} on CPU {}",
+        "[bench {steps}/{steps}] {} rounds of {} runs, {} s each after a {} s warm-up; {processes} on CPU {}, wrk -t{} on CPU {}",
         opts.rounds,
         runs.len(),
         opts.duration,
@@ -199,7 +225,7 @@ pub fn run<B: ServerBench>(repo: &Repo, opts: &RunOpts) -> Result<()> {
         })
         .collect();
 
-    let checks = B::checks(&results);
+    let checks = B::checks(&results, workers);
     let mut machine = machine_info(repo, &env.peers_venv, true, B::PACKAGES);
     if let Some(version) = pg_version {
         let at = machine.tools.len().min(1); // after wrk
@@ -333,7 +359,18 @@ fn run_one<B: ServerBench>(
         B::check(env, case, &url, addr)
             .with_context(|| format!("{label} answered {method}{} wrongly{when}", case.path))
     };
-    check("")?;
+    // A supervisor of several workers listens before its workers have loaded the app, so the
+    // first answer can wait for them on a busy machine: retried for as long as a start may take.
+    let started = Instant::now();
+    while let Err(e) = check("") {
+        if env.workers == 1
+            || started.elapsed() > START_TIMEOUT
+            || running.child.try_wait()?.is_some()
+        {
+            return Err(e);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
     let script = match case.post_body {
         Some(body) => {
             let path = env.log_dir.join(format!("{}-{}.lua", B::NAME, case.id));
