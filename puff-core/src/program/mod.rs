@@ -235,6 +235,18 @@ fn batch_scheduling() {
     }
 }
 
+/// With N worker processes, each one's Tokio threads: the CPUs divided among the workers
+/// (at least one), so that N runtimes do not each start a thread per CPU and contend for
+/// the same cores; `None` (Tokio's default, one per CPU) for a single process.
+fn shared_cpus() -> Option<usize> {
+    let workers = supervision::worker_count();
+    if workers <= 1 {
+        return None;
+    }
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Some((cpus / workers).max(1))
+}
+
 fn run_in_runtime(
     config: &RuntimeConfig,
     command: &dyn RunnableCommand,
@@ -242,7 +254,7 @@ fn run_in_runtime(
 ) -> Result<ExitCode, PuffError> {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.enable_all().thread_name("puff-tokio");
-    if let Some(threads) = config.tokio_worker_threads {
+    if let Some(threads) = config.tokio_worker_threads.or_else(shared_cpus) {
         builder.worker_threads(threads);
     }
     if config.tokio_batch_scheduling() {
