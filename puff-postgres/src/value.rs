@@ -13,7 +13,7 @@ use std::error::Error as StdError;
 use bytes::{BufMut, BytesMut};
 use tokio_postgres::types::{Format, FromSql, IsNull, Kind, ToSql, Type, to_sql_checked};
 
-type BoxError = Box<dyn StdError + Sync + Send>;
+pub(crate) type BoxError = Box<dyn StdError + Sync + Send>;
 
 /// Microseconds in a day.
 pub const DAY_MICROS: i64 = 86_400_000_000;
@@ -507,7 +507,7 @@ pub fn parse_uuid(s: &str) -> Option<[u8; 16]> {
 
 // ---- decoding -----------------------------------------------------------------------
 
-fn take<'a>(raw: &mut &'a [u8], n: usize) -> Result<&'a [u8], BoxError> {
+pub(crate) fn take<'a>(raw: &mut &'a [u8], n: usize) -> Result<&'a [u8], BoxError> {
     if raw.len() < n {
         return Err("truncated value".into());
     }
@@ -519,14 +519,14 @@ fn take<'a>(raw: &mut &'a [u8], n: usize) -> Result<&'a [u8], BoxError> {
 fn read_i16(raw: &mut &[u8]) -> Result<i16, BoxError> {
     Ok(i16::from_be_bytes(take(raw, 2)?.try_into()?))
 }
-fn read_i32(raw: &mut &[u8]) -> Result<i32, BoxError> {
+pub(crate) fn read_i32(raw: &mut &[u8]) -> Result<i32, BoxError> {
     Ok(i32::from_be_bytes(take(raw, 4)?.try_into()?))
 }
 fn read_i64(raw: &mut &[u8]) -> Result<i64, BoxError> {
     Ok(i64::from_be_bytes(take(raw, 8)?.try_into()?))
 }
 
-fn decode(ty: &Type, mut raw: &[u8]) -> Result<Value, BoxError> {
+pub(crate) fn decode(ty: &Type, mut raw: &[u8]) -> Result<Value, BoxError> {
     let r = &mut raw;
     Ok(match *ty {
         Type::BOOL => Value::Bool(take(r, 1)?[0] != 0),
@@ -582,6 +582,14 @@ fn decode(ty: &Type, mut raw: &[u8]) -> Result<Value, BoxError> {
             Kind::Array(elem) => decode_array(elem, raw)?,
             Kind::Domain(inner) => decode(inner, raw)?,
             Kind::Range(sub) => decode_range(ty.oid(), sub, raw)?,
+            Kind::Composite(fields) => match crate::record_text::composite_text(fields, raw)? {
+                Some(text) => Value::Text(text),
+                None => Value::Bytes(raw.to_vec()),
+            },
+            _ if *ty == Type::RECORD => match crate::record_text::composite_text(&[], raw)? {
+                Some(text) => Value::Text(text),
+                None => Value::Bytes(raw.to_vec()),
+            },
             _ if ty.name() == "hstore" => decode_hstore(raw)?,
             _ => match String::from_utf8(raw.to_vec()) {
                 Ok(text) => Value::Text(text),
@@ -710,7 +718,7 @@ fn decode_hstore(mut raw: &[u8]) -> Result<Value, BoxError> {
 
 /// `s` in double quotes with `"` and `\\` escaped by a backslash: an element of an array's,
 /// range's or hstore's text form.
-fn push_double_quoted(s: &str, out: &mut String) {
+pub(crate) fn push_double_quoted(s: &str, out: &mut String) {
     out.push('"');
     for c in s.chars() {
         if c == '"' || c == '\\' {

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import puff.postgres as _pg
+from puff.psycopg2 import _casters
 
 
 class ServerCursor:
@@ -76,6 +77,7 @@ class ServerCursor:
         what = "ALL" if count is None else str(int(count))
         description, rows, _ = self._run(cursor, f"FETCH FORWARD {what} FROM {self.quoted}")
         cursor.description = description
+        rows = _casters.cast_rows(cursor, rows)
         cursor.rowcount = len(rows)
         self.server_pos += len(rows)
         return rows

@@ -1,12 +1,14 @@
 """``psycopg2.extensions``: the connection and cursor classes, adaptation, constants.
 
-Result values are converted in Rust (``puff.postgres``), so ``register_type`` and
-typecasters are accepted and ignored: results already arrive as the Python types psycopg2
-gives with Django's registrations (``uuid.UUID``, ``Decimal``, timestamptz aware in the
-session's zone, ...). ``register_adapter`` applies to parameters (``puff.postgres`` binds
-what the adapter returns, or writes its ``getquoted()`` text into the SQL as psycopg2
-does); ``adapt`` / ``mogrify`` quote values client-side for text that cannot take bind
-parameters (DDL written by Django's schema editor).
+Result values are converted in Rust (``puff.postgres``) to the Python types psycopg2 gives
+with Django's registrations (``uuid.UUID``, ``Decimal``, timestamptz aware in the
+session's zone, ...). A caster registered with ``register_type`` (globally, on a
+connection or on a cursor) is applied to the columns of its types, given their Postgres
+text as in psycopg2 (see ``puff.psycopg2._casters``). ``register_adapter`` applies to
+parameters (``puff.postgres`` binds what the adapter returns, or writes its
+``getquoted()`` text into the SQL as psycopg2 does); ``adapt`` / ``mogrify`` quote values
+client-side for text that cannot take bind parameters (DDL written by Django's schema
+editor).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn, cast
 
 import puff.postgres as _pg
-from puff.psycopg2 import _copy, _server_cursor
+from puff.psycopg2 import _casters, _copy, _server_cursor
 from puff.psycopg2 import errors as _errors
 
 ISOLATION_LEVEL_AUTOCOMMIT = 0
@@ -284,30 +286,61 @@ def mogrify(query: str, params: Sequence[Any] | Mapping[str, Any] | None) -> str
 
 _END = object()
 
-# ---- typecasters (accepted; conversion happens in Rust) ------------------------------
+# ---- typecasters ----------------------------------------------------------------------
 
 
 class _Type(_pg.TypeObject):
-    """A typecaster: equal to the OIDs it is for, as psycopg2's are."""
+    """A typecaster: equal to the OIDs it is for, as psycopg2's are. ``caster(text,
+    cursor)`` converts a value's Postgres text (None: Puff's own conversion); an array
+    type has the typecaster of its elements as ``base`` instead."""
 
-    def __init__(self, oids: tuple[int, ...], name: str, caster: Any = None) -> None:
+    def __init__(
+        self, oids: tuple[int, ...], name: str, caster: Any = None, base: _Type | None = None
+    ) -> None:
         super().__init__(name, oids)
         self.caster = caster
+        self.base = base
+
+    def __call__(self, value: str | None, cursor: Any = None) -> Any:
+        return value if self.caster is None else self.caster(value, cursor)
 
     def __repr__(self) -> str:
         return f"<puff.psycopg2 type {self.name!r} oids={self.values}>"
 
 
-def new_type(oids: tuple[int, ...], name: str, castfunc: Any = None) -> _Type:
+def new_type(
+    oids: Sequence[int], name: str, castfunc: Callable[[str | None, Any], Any] | None = None
+) -> _Type:
+    """A typecaster for the types ``oids``: ``castfunc(text_or_None, cursor)``."""
     return _Type(tuple(oids), name, castfunc)
 
 
-def new_array_type(oids: tuple[int, ...], name: str, base_caster: Any) -> _Type:
-    return _Type(tuple(oids), name, base_caster)
+def new_array_type(oids: Sequence[int], name: str, base_caster: _Type) -> _Type:
+    """A typecaster for the array types ``oids``: lists of ``base_caster``'s values."""
+    if not isinstance(base_caster, _Type):
+        raise TypeError("new_array_type() argument 3 must be a typecaster made by new_type()")
+    return _Type(tuple(oids), name, base=base_caster)
 
 
-def register_type(obj: Any, scope: Any = None) -> None:
-    """Accepted for compatibility: Puff converts result values natively."""
+def register_type(obj: _Type, scope: Any = None) -> None:
+    """Apply the typecaster ``obj`` to result columns of its types: everywhere (``scope``
+    None), on a connection or on a cursor (the most specific registration wins)."""
+    if not isinstance(obj, _Type):
+        raise TypeError("register_type() argument 1 must be a typecaster made by new_type()")
+    native = obj.caster is None and (obj.base is None or obj.base.caster is None)
+    if scope is None:
+        for oid in obj.values:
+            # Puff's own conversion needs no entry: the registry stays empty (and free)
+            # for the ones Django registers (UNICODE, INETARRAY).
+            if native:
+                _casters.global_casters.pop(oid, None)
+            else:
+                _casters.global_casters[oid] = obj
+        return
+    if not isinstance(scope, (connection, cursor)):
+        raise TypeError("the scope of register_type() must be a connection or a cursor")
+    for oid in obj.values:
+        scope._casters[oid] = None if native else obj
 
 
 # The class of `cursor.description` rows.
@@ -511,6 +544,7 @@ class cursor(_pg.Cursor):  # noqa: N801 (psycopg2 name)
         self.withhold = withhold
         self.statusmessage: str | None = None
         self._last: tuple[str, Any] | None = None
+        self._casters: dict[int, _Type | None] = {}  # register_type(..., this cursor)
         self._server = (
             _server_cursor.ServerCursor(name, scrollable, withhold) if name is not None else None
         )
@@ -536,6 +570,8 @@ class cursor(_pg.Cursor):  # noqa: N801 (psycopg2 name)
         if self._server is None:
             super()._run(sql, param_sets)
             self._notified()
+            if self.description is not None:
+                self._rows = _casters.cast_rows(self, self._rows)
             return
         self._check()
         self._server.declare(self, sql, param_sets)
@@ -660,7 +696,16 @@ class cursor(_pg.Cursor):  # noqa: N801 (psycopg2 name)
         self.copy_expert(_copy.copy_sql(table, "TO stdout", sep, null, columns), file)
 
     def cast(self, oid: int, s: str | bytes | None) -> Any:
-        return _unsupported("cursor.cast", "typecasters (values are converted in Rust)")
+        """``s`` (a value's Postgres text) converted by the caster registered for ``oid``."""
+        conn = cast("connection", self.connection)
+        for scope in (self._casters, conn._casters, _casters.global_casters):
+            if oid in scope:
+                typ = scope[oid]
+                if typ is not None and typ.base is None:
+                    text = s.decode() if isinstance(s, bytes) else s
+                    return typ.caster(text, self)
+                break
+        return _unsupported("cursor.cast", "Puff's own conversions need binary values")
 
 
 class connection(_pg.Connection):  # noqa: N801 (psycopg2 name)
@@ -688,6 +733,7 @@ class connection(_pg.Connection):  # noqa: N801 (psycopg2 name)
         # LISTEN's notifications, appended after each statement, commit() and poll().
         self.notifies: list[Notify] = []
         self.async_ = 0
+        self._casters: dict[int, _Type | None] = {}  # register_type(..., this connection)
 
     @property
     def closed(self) -> int:  # type: ignore[override]
