@@ -6,9 +6,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use bytes::BytesMut;
 use mobc::async_trait;
 use tokio_postgres::types::{Kind, ToSql, Type};
-use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres::{Client, Statement};
 
 use crate::config::PostgresConfig;
 use crate::error::PgError;
@@ -45,6 +46,8 @@ pub struct PgClient {
     checked_out_at: std::time::Instant,
     /// `NOTIFY` messages received for this session's `LISTEN`s, oldest first.
     notifications: crate::notify::NotificationQueue,
+    /// Sends `executemany` batches with one Sync (see `batch.rs`).
+    batch: std::sync::Arc<crate::batch::BatchHandle>,
 }
 
 /// A connection checked out of a pool; returned to the pool when dropped.
@@ -80,11 +83,8 @@ impl mobc::Manager for PgManager {
     type Error = PgError;
 
     async fn connect(&self) -> Result<PgClient, PgError> {
-        let (client, connection) = self
-            .config
-            .connect(NoTls)
-            .await
-            .map_err(|e| PgError::from_pg(e, &self.redacted_url))?;
+        let (client, connection, batch) =
+            crate::connect::connect(&self.config, &self.redacted_url).await?;
         let server_zone = connection.parameter("TimeZone").map(std::sync::Arc::from);
         let notifications = crate::notify::drive(connection, self.redacted_url.clone());
         if let Some(ms) = self.statement_timeout_ms {
@@ -113,6 +113,7 @@ impl mobc::Manager for PgManager {
             timezone,
             checked_out_at: std::time::Instant::now(),
             notifications,
+            batch,
         })
     }
 
@@ -488,15 +489,22 @@ impl PgClient {
         Ok(stmt.columns().len())
     }
 
-    /// Run one statement without results once per parameter set, pipelined (all sent
-    /// before the first answer arrives). Use inside a transaction: statements after a
-    /// failing one are still sent (and fail there because the transaction is aborted).
-    /// Returns the total rows affected.
-    pub async fn execute_pipelined(
+    /// Run one statement without results once per parameter set, as one batch: one Parse,
+    /// a Bind and Execute per set and a single Sync (`batch.rs`), as asyncpg's
+    /// `executemany` sends them. The server stops at the first failing row. Returns the
+    /// total rows affected.
+    ///
+    /// Outside a transaction (`autocommit`) the batch is one implicit transaction, so a
+    /// failing row also undoes the rows before it, which psycopg2 (one statement, one
+    /// commit at a time) has committed by then: those rows run again as a batch of their
+    /// own before the error is returned. A set whose values cannot be encoded likewise
+    /// stops the run after the sets before it.
+    pub async fn execute_batch(
         &mut self,
         sql: &str,
         param_sets: &[Vec<Value>],
         oids: &[u32],
+        autocommit: bool,
     ) -> Result<i64, PgError> {
         let stmt = self
             .prepare_cached(sql, oids)
@@ -511,20 +519,42 @@ impl PgClient {
                 )));
             }
         }
-        let refs: Vec<Vec<&(dyn ToSql + Sync)>> = param_sets
-            .iter()
-            .map(|params| params.iter().map(|p| p as &(dyn ToSql + Sync)).collect())
-            .collect();
-        let client = &self.client;
-        let stmt_ref = &stmt;
-        let runs = refs.iter().map(|r| client.execute(stmt_ref, r));
-        match futures_util::future::try_join_all(runs).await {
-            Ok(counts) => Ok(counts.iter().map(|n| *n as i64).sum()),
-            Err(e) => {
-                self.statements.remove(sql);
-                Err(self.err(e))
-            }
+        let (messages, encoded) = encode_batch(sql, &stmt, param_sets);
+        let encode_error = encoded.err();
+        let sent = encode_error
+            .as_ref()
+            .map_or(param_sets.len(), |(at, _)| *at);
+        if sent == 0 {
+            return Err(encode_error
+                .map(|(_, e)| e)
+                .unwrap_or_else(|| PgError::Interface("executemany: nothing to run".into())));
         }
+        let (outcome, report) = self.send_batch(messages).await;
+        if let Err(e) = outcome {
+            self.statements.remove(sql);
+            if autocommit && report.failed && report.completed > 0 {
+                let (again, _) = encode_batch(sql, &stmt, &param_sets[..report.completed]);
+                let _ = self.send_batch(again).await;
+            }
+            return Err(self.err(e));
+        }
+        match encode_error {
+            Some((_, e)) => Err(e),
+            None => Ok(i64::try_from(report.rows).unwrap_or(i64::MAX)),
+        }
+    }
+
+    /// Send a batch of [`encode_batch`] and wait for the server's answer to its Sync.
+    async fn send_batch(
+        &mut self,
+        messages: BytesMut,
+    ) -> (Result<(), tokio_postgres::Error>, crate::batch::BatchReport) {
+        self.batch.arm(messages);
+        let outcome = self.client.check_connection().await;
+        if outcome.is_err() && self.client.is_closed() {
+            self.batch.disarm();
+        }
+        (outcome, self.batch.report())
     }
 
     /// Run SQL without parameters or results (`BEGIN`, `COMMIT`, DDL, several statements).
@@ -559,6 +589,63 @@ impl PgClient {
         }
         Ok(())
     }
+}
+
+/// Parse (unnamed) of `sql` with `stmt`'s parameter types, then Bind and Execute for each
+/// parameter set, without a Sync. Stops at the first set whose values cannot be encoded:
+/// `Err((its index, the error))` with the messages of the sets before it.
+fn encode_batch(
+    sql: &str,
+    stmt: &Statement,
+    param_sets: &[Vec<Value>],
+) -> (BytesMut, Result<(), (usize, PgError)>) {
+    use postgres_protocol::message::frontend;
+    let mut buf = BytesMut::with_capacity(64 + param_sets.len() * 96);
+    let types = stmt.params();
+    if let Err(e) = frontend::parse("", sql, types.iter().map(Type::oid), &mut buf) {
+        return (buf, Err((0, PgError::Interface(e.to_string()))));
+    }
+    for (at, params) in param_sets.iter().enumerate() {
+        let before = buf.len();
+        let formats = params
+            .iter()
+            .zip(types)
+            .map(|(p, ty)| p.encode_format(ty) as i16);
+        let bound = frontend::bind(
+            "",
+            "",
+            formats,
+            params.iter().zip(types),
+            |(p, ty), buf| match p.to_sql_checked(ty, buf)? {
+                tokio_postgres::types::IsNull::No => Ok(postgres_protocol::IsNull::No),
+                tokio_postgres::types::IsNull::Yes => Ok(postgres_protocol::IsNull::Yes),
+            },
+            Some(1),
+            &mut buf,
+        );
+        let bound = match bound {
+            Ok(()) => frontend::execute("", 0, &mut buf).map_err(|e| e.to_string()),
+            Err(frontend::BindError::Conversion(e)) => {
+                Err(format!("error serializing a value: {e}"))
+            }
+            Err(frontend::BindError::Serialization(e)) => Err(e.to_string()),
+        };
+        if let Err(e) = bound {
+            buf.truncate(before);
+            return (buf, Err((at, PgError::Conversion(e))));
+        }
+    }
+    (buf, Ok(()))
+}
+
+/// `executemany` of `sql` may run as one batch ([`PgClient::execute_batch`]): a single
+/// statement that neither ends the transaction, nor may set the time zone, nor names a
+/// server cursor (those need the bookkeeping of one statement at a time).
+pub(crate) fn batches(sql: &str) -> bool {
+    !has_several_statements(sql)
+        && transaction_end(sql).is_none()
+        && !may_set_time_zone(sql)
+        && !crate::cursor::is_cursor_statement(sql)
 }
 
 /// Some(true) when `sql` ends the transaction (`COMMIT`, `END`, `ROLLBACK`, `ABORT`),

@@ -17,7 +17,7 @@ use pyo3::types::{
 use tokio::sync::Mutex;
 
 use crate::error::{ErrorKind, PgError};
-use crate::pool::{PostgresPool, QueryResult, has_several_statements, reports_row_count};
+use crate::pool::{PostgresPool, QueryResult, batches, reports_row_count};
 use crate::session::{self, ConnState};
 use crate::value::{DAY_MICROS, PG_EPOCH_DAYS, Value, civil_from_days, days_from_civil};
 
@@ -790,13 +790,15 @@ async fn run_statements(
             return Err(PgError::Interface("no connection".into()));
         };
         let same_types = param_sets.windows(2).all(|w| w[0].1 == w[1].1);
-        if in_transaction && param_sets.len() > 1 && same_types && !has_several_statements(&sql) {
-            // executemany in a transaction: pipeline the executions.
+        if param_sets.len() > 1 && same_types && batches(&sql) {
+            // executemany: one batch, one Sync (see `PgClient::execute_batch`).
             let prepared = client.prepare_columns(&sql, &param_sets[0].1).await?;
             if prepared == 0 {
                 let oids = param_sets[0].1.clone();
                 let values: Vec<Vec<Value>> = param_sets.into_iter().map(|(v, _)| v).collect();
-                let mut affected = client.execute_pipelined(&sql, &values, &oids).await?;
+                let mut affected = client
+                    .execute_batch(&sql, &values, &oids, !in_transaction)
+                    .await?;
                 if affected == 0 && !reports_row_count(&sql) {
                     affected = -1;
                 }
