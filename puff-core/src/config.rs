@@ -4,6 +4,7 @@
 //! crate (`set_postgres`, `set_bind`, ... in [`crate::prelude`]).
 
 pub mod load;
+pub mod workers;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use serde::Deserialize;
 use crate::subsystems;
 
 pub use load::{ConfigError, EXAMPLE_CONFIG};
+pub use workers::WorkersConfig;
 
 /// One `[[commands]]` entry: a subcommand that runs a Python function.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -51,6 +53,8 @@ pub struct RuntimeConfig {
     pub(crate) tokio_batch_scheduling: Option<bool>,
     pub(crate) asyncio: bool,
     pub(crate) source: Option<PathBuf>,
+    /// `workers` and the recycling limits (`runserver`/`wait-forever` under a supervisor).
+    pub(crate) workers: WorkersConfig,
     /// The subsystems compiled into this build, in start-up order, each with its own
     /// settings.
     pub(crate) subsystems: Vec<Box<dyn Subsystem>>,
@@ -71,6 +75,7 @@ impl Default for RuntimeConfig {
             tokio_batch_scheduling: None,
             asyncio: false,
             source: None,
+            workers: WorkersConfig::default(),
             subsystems: subsystems::default_subsystems(),
         }
     }
@@ -198,6 +203,23 @@ impl RuntimeConfig {
     }
 
     /// `[[commands]]` entries.
+    /// Run `runserver` and `wait-forever` as `workers` processes under a supervisor
+    /// (`0`: one per CPU; `1`, the default: in this process). See [`WorkersConfig`].
+    pub fn set_workers(mut self, workers: usize) -> Self {
+        self.workers.workers = workers;
+        self
+    }
+
+    /// Change the worker settings in place (counts and recycling limits).
+    pub fn with_workers_config(mut self, change: impl FnOnce(&mut WorkersConfig)) -> Self {
+        change(&mut self.workers);
+        self
+    }
+
+    pub fn workers_config(&self) -> &WorkersConfig {
+        &self.workers
+    }
+
     pub fn commands(&self) -> &[CommandEntry] {
         &self.commands
     }

@@ -2,8 +2,9 @@
 //!
 //! Composition of the Puff runtime. It owns [`RuntimeConfig`] (built in code or read from
 //! `puff.toml`), [`Program`] (command-line parsing, Tokio and Python start-up, subsystem
-//! lifecycle) and the stock commands (`runserver`, Python functions, `pytest`,
-//! `wait-forever`). Subsystems are enabled by Cargo features, one line each in
+//! lifecycle), the stock commands (`runserver`, Python functions, `pytest`,
+//! `wait-forever`) and the [`supervisor`] that runs `runserver`/`wait-forever` as N worker
+//! processes. Subsystems are enabled by Cargo features, one line each in
 //! [`subsystems`], the only module that names a feature; each subsystem parses its own
 //! `puff.toml` section and brings its own builder methods (in [`prelude`]).
 //!
@@ -28,9 +29,10 @@
 pub mod config;
 pub mod program;
 pub mod subsystems;
+pub mod supervisor;
 
 pub use clap;
-pub use config::{CommandEntry, ConfigError, RuntimeConfig};
+pub use config::{CommandEntry, ConfigError, RuntimeConfig, WorkersConfig};
 pub use program::Program;
 pub use puff_greenlet::{
     PuffError, PuffResult, PythonRuntime, Subsystem, Subsystems, run_python_async, wait_for,

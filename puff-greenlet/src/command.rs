@@ -6,8 +6,10 @@
 //! [`Subsystem`]: crate::Subsystem
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::ArgMatches;
 use pyo3::prelude::PyAnyMethods;
@@ -15,6 +17,7 @@ use pyo3::prelude::PyAnyMethods;
 use crate::error::PuffResult;
 use crate::resources::Resources;
 use crate::runtime::PythonRuntime;
+use crate::subsystem::Subsystem;
 
 /// What a running command gets. The program's configuration (`puff-core`'s
 /// `RuntimeConfig`) is in `resources` under `"default"`.
@@ -61,6 +64,50 @@ pub trait RunnableCommand {
 
     /// Run inside the runtime.
     fn run(&self, ctx: CommandContext, args: ArgMatches) -> CommandFuture;
+
+    /// Whether the command can run as N worker processes under a supervisor
+    /// (`--workers N`, `--reload`): servers and background workers can; one-off commands
+    /// (pytest, django, `[[commands]]`) always run in one process.
+    fn runs_in_workers(&self) -> bool {
+        false
+    }
+
+    /// For a command that [`runs_in_workers`](Self::runs_in_workers): what the supervisor
+    /// needs to know before starting the workers.
+    fn worker_spec(
+        &self,
+        _subsystems: &[Box<dyn Subsystem>],
+        _args: &ArgMatches,
+    ) -> PuffResult<WorkerSpec> {
+        Ok(WorkerSpec::default())
+    }
+}
+
+/// What a supervisor needs to know to run a command as worker processes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkerSpec {
+    /// The socket the supervisor binds once and every worker inherits; `None` for
+    /// background work.
+    pub listen: Option<ListenSpec>,
+    /// How long a worker told to stop may take to finish its work before it is killed.
+    pub stop_timeout: Duration,
+}
+
+impl Default for WorkerSpec {
+    fn default() -> Self {
+        WorkerSpec {
+            listen: None,
+            stop_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A listening socket the supervisor binds for its workers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListenSpec {
+    pub addr: SocketAddr,
+    /// Connections the kernel queues for `accept`.
+    pub backlog: u32,
 }
 
 /// Resolves on SIGINT or SIGTERM (Python's own handlers are off; Tokio owns signals).

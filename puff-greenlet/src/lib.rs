@@ -33,12 +33,15 @@ mod return_func;
 mod run_python_async;
 pub mod runtime;
 pub mod subsystem;
+pub mod supervision;
 pub mod timer;
 mod waiting;
 mod worker;
 
 pub use cancel::{CancelScopeGuard, CancelToken, cancel_scope};
-pub use command::{CommandContext, CommandFuture, RunnableCommand, shutdown_signal};
+pub use command::{
+    CommandContext, CommandFuture, ListenSpec, RunnableCommand, WorkerSpec, shutdown_signal,
+};
 pub use error::{PuffError, PuffResult, PythonError, exceptions, format_exception};
 pub use instance::{NamedInstance, PoolStatus, parse_instances, redact_url};
 pub use interpreter::{InterpreterConfig, flush_stdio, import_object};

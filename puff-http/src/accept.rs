@@ -9,16 +9,20 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
 
+use crate::load::ServerLoad;
+
 /// First pause after `accept` fails for lack of descriptors; doubled up to the cap, so the
 /// loop serves again within a few milliseconds of a descriptor freeing up.
 const SHORTAGE_FIRST_PAUSE: Duration = Duration::from_millis(5);
 const SHORTAGE_MAX_PAUSE: Duration = Duration::from_millis(100);
 
 /// Accepts until `stop` fires, handing each connection (with its `max_connections` permit,
-/// released when the connection ends) to `serve`.
+/// released when the connection ends) to `serve`; pauses while `load` has
+/// `max_concurrent_requests` in flight.
 pub(crate) async fn accept_loop<F>(
     listener: TcpListener,
     max_connections: Option<usize>,
+    load: Arc<ServerLoad>,
     mut stop: watch::Receiver<bool>,
     mut serve: F,
 ) where
@@ -38,8 +42,14 @@ pub(crate) async fn accept_loop<F>(
             },
             None => None,
         };
+        tokio::select! {
+            _ = load.room_to_accept() => {}
+            _ = stop.changed() => return,
+        }
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
+            // Full while waiting: leave the connection to a worker with room.
+            _ = load.full() => continue,
             _ = stop.changed() => return,
         };
         match accepted {

@@ -48,6 +48,10 @@ pub struct HttpConfig {
     pub max_connections: Option<usize>,
     /// Connections the kernel queues for `accept` (capped by `net.core.somaxconn`).
     pub backlog: u32,
+    /// Stop accepting while this many requests are in flight in this process (with
+    /// `--workers N`: per worker, so new connections go to a less busy worker); unset: no
+    /// limit.
+    pub max_concurrent_requests: Option<usize>,
     /// Cross-origin resource sharing; off unless configured.
     pub cors: Option<CorsConfig>,
     /// `[[http_client]]`: named `puff.http` clients (a `default` one always exists).
@@ -75,6 +79,7 @@ impl Default for HttpConfig {
             body_read_timeout_ms: 0,
             max_connections: None,
             backlog: DEFAULT_BACKLOG,
+            max_concurrent_requests: None,
             cors: None,
             http_client: Vec::new(),
             tls_cert: None,
@@ -97,6 +102,7 @@ impl HttpConfig {
         "body_read_timeout_ms",
         "max_connections",
         "backlog",
+        "max_concurrent_requests",
         "cors",
         "http_client",
         "tls_cert",
@@ -171,6 +177,12 @@ impl HttpConfig {
         if self.max_connections == Some(0) {
             return Err(ConfigError::new(
                 "max_connections",
+                "0 would never accept a connection; leave it unset for no limit",
+            ));
+        }
+        if self.max_concurrent_requests == Some(0) {
+            return Err(ConfigError::new(
+                "max_concurrent_requests",
                 "0 would never accept a connection; leave it unset for no limit",
             ));
         }

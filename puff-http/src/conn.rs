@@ -36,6 +36,7 @@ use tokio::time::Instant;
 use tower::ServiceExt;
 
 use crate::body::{CloseConnection, StallGuard};
+use crate::load::{RequestSlot, ServerLoad};
 
 /// After a lingering close, input is discarded for at most this long in all...
 const LINGER_TOTAL: Duration = Duration::from_secs(30);
@@ -45,6 +46,9 @@ const LINGER_IDLE: Duration = Duration::from_secs(5);
 const LINGER_MAX_BYTES: usize = 64 * 1024 * 1024;
 /// An HTTP/2 connection told to go away (GOAWAY) is dropped if still open after this.
 const GOAWAY_GRACE: Duration = Duration::from_secs(10);
+/// On shutdown, how long an idle HTTP/1 connection stays open for its client's next
+/// request (answered with `Connection: close`) before it is closed.
+const STOP_IDLE_GRACE: Duration = Duration::from_secs(1);
 
 /// The per-connection limits, from `HttpConfig` (`None`: off).
 #[derive(Clone, Copy, Debug)]
@@ -67,6 +71,7 @@ impl ConnLimits {
 /// What every connection shares: the app, the protocol settings, the limits.
 pub(crate) struct ConnShared {
     pub app: axum::Router,
+    pub load: Arc<ServerLoad>,
     pub builder: auto::Builder<TokioExecutor>,
     pub limits: ConnLimits,
     pub tls: Option<tokio_rustls::TlsAcceptor>,
@@ -75,6 +80,7 @@ pub(crate) struct ConnShared {
 impl ConnShared {
     pub(crate) fn new(
         app: axum::Router,
+        load: Arc<ServerLoad>,
         limits: ConnLimits,
         tls: Option<tokio_rustls::TlsAcceptor>,
     ) -> Self {
@@ -83,6 +89,7 @@ impl ConnShared {
         builder.http2().enable_connect_protocol();
         ConnShared {
             app,
+            load,
             builder,
             limits,
             tls,
@@ -160,11 +167,13 @@ async fn drive<T>(
     let service = {
         let app = shared.app.clone();
         let activity = activity.clone();
+        let load = shared.load.clone();
         let stall = shared.limits.body_read;
         hyper::service::service_fn(move |req: Request<Incoming>| {
+            let guard = activity.request_started(&load);
             // Boxed: hyper keeps the slot for a request's future for the connection's whole
             // life, so an unboxed future would cost its full size on every idle connection.
-            Box::pin(handle(app.clone(), activity.clone(), req, peer, tls, stall))
+            Box::pin(handle(app.clone(), guard, req, peer, tls, stall))
         })
     };
     let conn = shared
@@ -174,9 +183,13 @@ async fn drive<T>(
     let limits = shared.limits;
     let mut stopping = false;
     let mut goaway_deadline: Option<Instant> = None;
+    let mut drain_deadline: Option<Instant> = None;
     loop {
         let now = Instant::now();
-        let wake = match (activity.deadline(&limits), goaway_deadline) {
+        let wake = match (
+            activity.deadline(&limits),
+            goaway_deadline.or(drain_deadline),
+        ) {
             (_, Some(at)) => Some(at),
             (Some((_, at)), None) => Some(at),
             (None, None) => limits.recheck().map(|d| now + d),
@@ -192,6 +205,13 @@ async fn drive<T>(
                 if goaway_deadline.is_some_and(|at| at <= Instant::now()) {
                     tracing::debug!(target: "puff::http", "{peer}: closed {GOAWAY_GRACE:?} after GOAWAY");
                     return;
+                }
+                if drain_deadline.is_some_and(|at| at <= Instant::now()) {
+                    if activity.in_flight() == 0 {
+                        return;
+                    }
+                    drain_deadline = None;
+                    conn.as_mut().graceful_shutdown();
                 }
                 match activity.deadline(&limits) {
                     Some((Expiry::Head, at)) if at <= Instant::now() => {
@@ -217,13 +237,18 @@ async fn drive<T>(
             }
             _ = stop.changed(), if !stopping => {
                 stopping = true;
-                // An HTTP/1 connection with no request in flight (idle, or a head still
-                // arriving) has nothing to finish: close it now, so a half-sent request
-                // cannot hold the shutdown for `shutdown_timeout_ms`.
+                // Every HTTP/1 response from now on says `Connection: close`, so a client
+                // reconnects (to another worker, or to a successor) instead of sending
+                // into a connection that is about to close.
+                activity.closing.store(true, Ordering::Release);
                 if activity.in_flight() == 0 && !activity.h2.load(Ordering::Relaxed) {
-                    return;
+                    // Idle, or a head still arriving: a busy client's next request comes
+                    // within the grace and gets its answer with `Connection: close`; a
+                    // quiet or half-sent one cannot hold the shutdown longer than that.
+                    drain_deadline = Some(Instant::now() + STOP_IDLE_GRACE);
+                } else {
+                    conn.as_mut().graceful_shutdown();
                 }
-                conn.as_mut().graceful_shutdown();
             }
         }
     }
@@ -238,15 +263,14 @@ async fn sleep_until(at: Option<Instant>) {
 
 async fn handle(
     app: axum::Router,
-    activity: Arc<Activity>,
+    guard: InFlight,
     req: Request<Incoming>,
     peer: SocketAddr,
     tls: bool,
     stall: Option<Duration>,
 ) -> Result<Response<TrackedBody>, Infallible> {
-    let guard = activity.request_started();
     if req.version() == Version::HTTP_2 {
-        activity.h2.store(true, Ordering::Relaxed);
+        guard.activity.h2.store(true, Ordering::Relaxed);
     }
     let version = req.version();
     let mut req = req.map(|body| match stall {
@@ -263,7 +287,8 @@ async fn handle(
     let status = response.status().as_u16();
     if version < Version::HTTP_2
         && (matches!(status, 408 | 413 | 431)
-            || response.extensions().get::<CloseConnection>().is_some())
+            || response.extensions().get::<CloseConnection>().is_some()
+            || guard.activity.closing.load(Ordering::Acquire))
     {
         response
             .headers_mut()
@@ -285,6 +310,8 @@ struct Activity {
     /// 1 + milliseconds after `born` of the first byte since then (0: none yet).
     head_started_ms: AtomicU64,
     h2: AtomicBool,
+    /// The server is stopping: responses close the connection.
+    closing: AtomicBool,
 }
 
 impl Activity {
@@ -296,6 +323,7 @@ impl Activity {
             idle_since_ms: AtomicU64::new(0),
             head_started_ms: AtomicU64::new(0),
             h2: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
         }
     }
 
@@ -321,11 +349,14 @@ impl Activity {
         }
     }
 
-    fn request_started(self: &Arc<Self>) -> InFlight {
+    fn request_started(self: &Arc<Self>, load: &Arc<ServerLoad>) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.head_started_ms.store(0, Ordering::Release);
-        InFlight(self.clone())
+        InFlight {
+            activity: self.clone(),
+            _slot: load.request_started(),
+        }
     }
 
     /// What the connection waits for and when that wait runs out; `None` while a request
@@ -351,12 +382,16 @@ impl Activity {
     }
 }
 
-/// One request in flight; dropped with its response body (sent, or abandoned).
-struct InFlight(Arc<Activity>);
+/// One request in flight, on its connection and in the server's load; dropped with its
+/// response body (sent, or abandoned).
+struct InFlight {
+    activity: Arc<Activity>,
+    _slot: RequestSlot,
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        let activity = &self.0;
+        let activity = &self.activity;
         activity
             .idle_since_ms
             .store(activity.now_ms(), Ordering::Release);
@@ -536,7 +571,7 @@ mod tests {
     #[test]
     fn serving_has_no_deadline_and_idle_uses_keep_alive() {
         let activity = Arc::new(Activity::new());
-        let guard = activity.request_started();
+        let guard = activity.request_started(&ServerLoad::new(None, None));
         assert!(activity.deadline(&limits()).is_none());
         drop(guard);
         let idle = activity.idle_since_ms.load(Ordering::Relaxed);
@@ -548,7 +583,7 @@ mod tests {
     #[test]
     fn a_byte_after_idle_starts_the_head_timer() {
         let activity = Arc::new(Activity::new());
-        drop(activity.request_started());
+        drop(activity.request_started(&ServerLoad::new(None, None)));
         activity.bytes_read(b"GE");
         let head = activity.head_started_ms.load(Ordering::Relaxed);
         assert!(head > 0);
@@ -556,7 +591,7 @@ mod tests {
         assert_eq!(kind, Expiry::Head);
         assert_eq!(at, activity.at(head - 1) + Duration::from_secs(2));
         // The head arriving ends that wait.
-        let _serving = activity.request_started();
+        let _serving = activity.request_started(&ServerLoad::new(None, None));
         assert!(activity.deadline(&limits()).is_none());
     }
 
@@ -594,7 +629,12 @@ mod tests {
             keep_alive: None,
             body_read: None,
         };
-        let shared = Arc::new(ConnShared::new(axum::Router::new(), off, None));
+        let shared = Arc::new(ConnShared::new(
+            axum::Router::new(),
+            ServerLoad::new(None, None),
+            off,
+            None,
+        ));
         let (_stop_tx, stop) = watch::channel(false);
         let task = serve_connection(shared, tcp, peer, stop);
         let size = std::mem::size_of_val(&task);

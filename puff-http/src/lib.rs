@@ -45,6 +45,7 @@ pub mod client;
 pub mod commands;
 pub mod config;
 mod conn;
+mod load;
 mod plumbing;
 pub mod router;
 pub mod server;

@@ -9,11 +9,13 @@ use std::time::Instant;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use puff_greenlet::supervision::{self, WorkerMessage};
 use puff_greenlet::{PuffError, PuffResult, PythonRuntime};
 
 use crate::accept::accept_loop;
 use crate::config::HttpConfig;
 use crate::conn::{ConnShared, serve_connection};
+use crate::load::ServerLoad;
 use crate::router::Router;
 use crate::wsgi::WsgiHandler;
 
@@ -121,17 +123,35 @@ pub async fn serve(
         )),
         _ => None,
     };
-    let listener = listen(addr, config.backlog)
-        .map_err(|e| PuffError::Other(format!("cannot listen on {addr}: {e}")))?;
+    let listener = match supervision::take_inherited_listener() {
+        // A worker under `--workers N`: the supervisor bound the socket for all of them.
+        Some(inherited) => inherited
+            .set_nonblocking(true)
+            .and_then(|()| tokio::net::TcpListener::from_std(inherited))
+            .map_err(|e| PuffError::Other(format!("cannot use the inherited socket: {e}")))?,
+        None => listen(addr, config.backlog)
+            .map_err(|e| PuffError::Other(format!("cannot listen on {addr}: {e}")))?,
+    };
     let local = listener.local_addr().map_err(PuffError::Io)?;
-    if tls.is_some() {
-        tracing::info!("listening on https://{local} (HTTP/2 and HTTP/1.1)");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let protocols = if tls.is_some() {
+        " (HTTP/2 and HTTP/1.1)"
     } else {
-        tracing::info!("listening on http://{local}");
+        ""
+    };
+    match supervision::worker_id() {
+        Some(id) => tracing::info!("worker {id}: accepting on {scheme}://{local}{protocols}"),
+        None => tracing::info!("listening on {scheme}://{local}{protocols}"),
     }
     let (websockets, tracker) = crate::ws::WebsocketShutdown::new();
     let app = app.layer(axum::Extension(tracker));
-    let shared = Arc::new(ConnShared::new(app, config.conn_limits(), tls));
+    let load = ServerLoad::new(config.max_concurrent_requests, supervision::max_requests());
+    let shared = Arc::new(ConnShared::new(
+        app,
+        load.clone(),
+        config.conn_limits(),
+        tls,
+    ));
     // Every connection holds a receiver: `stop_tx.closed()` is "all connections ended".
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let accepting = {
@@ -139,6 +159,7 @@ pub async fn serve(
         tokio::spawn(accept_loop(
             listener,
             config.max_connections,
+            load,
             stop_rx,
             move |tcp, peer, permit| {
                 let shared = shared.clone();
@@ -150,6 +171,7 @@ pub async fn serve(
             },
         ))
     };
+    supervision::notify(&WorkerMessage::Ready);
     shutdown.await;
     tracing::info!(
         "shutting down: finishing in-flight requests (up to {} ms)",

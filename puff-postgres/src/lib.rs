@@ -7,7 +7,10 @@
 //! Postgres values and [`Value`] / Python objects, and the native half of the DB-API 2.0
 //! module `puff.postgres` (`puff._native.postgres`). Python parameters are bound typed as
 //! psycopg2's SQL literals for them would be ([`to_param`]), so results match psycopg2's
-//! without values ever entering the SQL text; the manual's *Parameters* says why.
+//! without values ever entering the SQL text; the manual's *Parameters* says why. Equal
+//! values share one `$n` (`puff.postgres` numbers them): psycopg2 writes them as equal
+//! literals, and Postgres matches an expression in GROUP BY (or in ORDER BY under
+//! DISTINCT) to the SELECT list's by its text, in which `$1` and `$2` differ.
 //!
 //! It does not own the Python runtime or greenlet scheduling (see `puff-greenlet`); queries
 //! made from Python wait on Tokio through `puff_greenlet::wait_for`, so other greenlets keep

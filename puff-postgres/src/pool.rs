@@ -472,12 +472,56 @@ impl PgClient {
             }
             out.push(values);
         }
+        for (i, column) in columns.iter().enumerate() {
+            if let Some(reg) = crate::value::reg_type_name(column.type_oid) {
+                self.name_reg_values(reg, i, &mut out).await?;
+            }
+        }
         Ok(QueryResult {
             columns,
             rows_affected: out.len() as i64,
             rows: out,
             session_zone: None,
         })
+    }
+
+    /// Column `i` of `rows` is of the OID alias type `reg` (`regclass`, `regtype`, ...),
+    /// which comes as its OID in binary: its values become the names the type's text
+    /// output gives (`bigint`, what psycopg2 reads), asked of the server in one query.
+    async fn name_reg_values(
+        &self,
+        reg: &'static str,
+        i: usize,
+        rows: &mut [Vec<Value>],
+    ) -> Result<(), PgError> {
+        let oids: Vec<String> = rows
+            .iter()
+            .filter_map(|row| row[i].as_i64())
+            .map(|oid| oid.to_string())
+            .collect();
+        if oids.is_empty() {
+            return Ok(());
+        }
+        let list = format!("{{{}}}", oids.join(","));
+        // `reg` is one of value::reg_type_name's constants, never input.
+        let sql = format!(
+            "SELECT x::{reg}::text FROM unnest($1::text::oid[]) WITH ORDINALITY AS t(x, n) \
+             ORDER BY n"
+        );
+        let names = self
+            .client
+            .query(&sql, &[&list])
+            .await
+            .map_err(|e| self.err(e))?;
+        let mut names = names.iter().map(|r| r.get::<_, String>(0));
+        for row in rows.iter_mut() {
+            if row[i].as_i64().is_some()
+                && let Some(name) = names.next()
+            {
+                row[i] = Value::Text(name);
+            }
+        }
+        Ok(())
     }
 
     /// Number of result columns of `sql` (prepared and cached).

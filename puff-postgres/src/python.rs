@@ -630,11 +630,9 @@ fn result_to_python<'py>(
     for row in &result.rows {
         let mut items = Vec::with_capacity(row.len());
         for (v, column) in row.iter().zip(&result.columns) {
-            items.push(match (v, jsonb_loads) {
-                (Value::Json(text), Some(loads))
-                    if column.type_oid == tokio_postgres::types::Type::JSONB.oid() =>
-                {
-                    loads.call1((PyString::new(py, text),))?
+            items.push(match jsonb_loads {
+                Some(loads) if JSONB_OIDS.contains(&column.type_oid) => {
+                    jsonb_to_python(py, v, loads, shown)?
                 }
                 _ => to_python_shown(py, v, shown)?,
             });
@@ -649,6 +647,29 @@ fn result_to_python<'py>(
             result.rows_affected.into_pyobject(py)?.into_any(),
         ],
     )
+}
+
+/// `jsonb` and `jsonb[]`: psycopg2's `register_default_jsonb` sets the loads of both.
+const JSONB_OIDS: [u32; 2] = [3802, 3807];
+
+/// A `jsonb` value, or an array of them, with each JSON text through `loads`.
+fn jsonb_to_python<'py>(
+    py: Python<'py>,
+    value: &Value,
+    loads: &Bound<'py, PyAny>,
+    shown: &Shown<'py>,
+) -> PyResult<Bound<'py, PyAny>> {
+    match value {
+        Value::Json(text) => loads.call1((PyString::new(py, text),)),
+        Value::Array(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(jsonb_to_python(py, item, loads, shown)?)?;
+            }
+            Ok(list.into_any())
+        }
+        _ => to_python_shown(py, value, shown),
+    }
 }
 
 // ---- connections --------------------------------------------------------------------

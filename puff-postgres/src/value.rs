@@ -534,7 +534,7 @@ fn decode(ty: &Type, mut raw: &[u8]) -> Result<Value, BoxError> {
         Type::INT4 => Value::Int(read_i32(r)?.into()),
         Type::INT8 => Value::Int(read_i64(r)?),
         Type::OID => Value::Int(u32::from_be_bytes(take(r, 4)?.try_into()?).into()),
-        Type::FLOAT4 => Value::Float(f32::from_be_bytes(take(r, 4)?.try_into()?).into()),
+        Type::FLOAT4 => Value::Float(float4(f32::from_be_bytes(take(r, 4)?.try_into()?))),
         Type::FLOAT8 => Value::Float(f64::from_be_bytes(take(r, 8)?.try_into()?)),
         Type::NUMERIC => Value::Numeric(decode_numeric(r)?),
         Type::BYTEA => Value::Bytes(raw.to_vec()),
@@ -566,6 +566,10 @@ fn decode(ty: &Type, mut raw: &[u8]) -> Result<Value, BoxError> {
             Value::Text(format!("({},{})", pg_float_text(x), pg_float_text(y)))
         }
         Type::INET | Type::CIDR => Value::Text(decode_inet(r, *ty == Type::CIDR)?),
+        // The OID itself: the pool names it (PgClient::name_reg_values).
+        _ if reg_type_name(ty.oid()).is_some() => {
+            Value::Int(u32::from_be_bytes(take(r, 4)?.try_into()?).into())
+        }
         Type::JSON => Value::Json(String::from_utf8(raw.to_vec())?),
         Type::JSONB => {
             let version = take(r, 1)?[0];
@@ -585,6 +589,36 @@ fn decode(ty: &Type, mut raw: &[u8]) -> Result<Value, BoxError> {
             },
         },
     })
+}
+
+/// The name of an OID alias type (`regclass`, `regtype`, ...) by its OID: their binary
+/// form is the OID, their text form (what psycopg2 shows) the object's name.
+pub fn reg_type_name(oid: u32) -> Option<&'static str> {
+    Some(match oid {
+        24 => "regproc",
+        2202 => "regprocedure",
+        2203 => "regoper",
+        2204 => "regoperator",
+        2205 => "regclass",
+        2206 => "regtype",
+        3734 => "regconfig",
+        3769 => "regdictionary",
+        4089 => "regnamespace",
+        4096 => "regrole",
+        4191 => "regcollation",
+        _ => return None,
+    })
+}
+
+/// A `real` as the float psycopg2 reads from its text: Postgres writes the shortest text
+/// that reads back as the same `real` (`0.5555556`), not the `real`'s exact binary value
+/// widened to a double (`0.5555555820465088`).
+fn float4(f: f32) -> f64 {
+    if !f.is_finite() {
+        return f.into();
+    }
+    // Rust's Display of an f32 is the same shortest round-trip text.
+    f.to_string().parse().unwrap_or(f.into())
 }
 
 fn decode_array(elem: &Type, mut raw: &[u8]) -> Result<Value, BoxError> {
@@ -1259,6 +1293,15 @@ mod tests {
         assert!(
             Value::array_param(vec![item(Value::Bool(true)), item(Value::Int(1))], true).is_err()
         );
+    }
+
+    #[test]
+    fn float4_as_its_shortest_text() {
+        assert_eq!(float4(5.0 / 9.0), 0.5555556);
+        assert_eq!(float4(0.5), 0.5);
+        assert_eq!(float4(1e-40), 1e-40);
+        assert!(float4(f32::NAN).is_nan());
+        assert_eq!(float4(f32::NEG_INFINITY), f64::NEG_INFINITY);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use puff_greenlet::supervision::worker_count;
 use puff_redis::redis::aio::PubSubSink;
 use puff_redis::{RedisError, RedisPool};
 use tokio::sync::{mpsc, watch};
@@ -82,6 +83,8 @@ struct Shared {
     name: String,
     registry: RwLock<Registry>,
     redis: Option<RedisBackend>,
+    /// Set when in process but one of several workers: the error every publish returns.
+    refusal: Option<String>,
     next_key: AtomicU64,
     /// Messages dropped because a subscriber's queue was full.
     dropped: AtomicU64,
@@ -184,7 +187,15 @@ impl Shared {
         }
     }
 
+    fn check_shared(&self) -> Result<(), RedisError> {
+        match &self.refusal {
+            Some(message) => Err(RedisError::Config(message.clone())),
+            None => Ok(()),
+        }
+    }
+
     async fn publish(&self, from: &str, channel: &str, body: &[u8]) -> Result<(), RedisError> {
+        self.check_shared()?;
         match &self.redis {
             None => {
                 self.fan_out(PubSubMessage {
@@ -293,24 +304,39 @@ pub struct PubSubClient {
 
 impl PubSubClient {
     /// Start an instance on `backend`; with Redis, the subscriber connection is kept up in
-    /// the background on `tokio`.
+    /// the background on `tokio`. In process while this is one of several worker
+    /// processes, it refuses to be used (see [`PubSubClient::check_shared`]).
     pub fn start(
         name: impl Into<String>,
         backend: &Backend,
         tokio: &tokio::runtime::Handle,
     ) -> Result<PubSubClient, RedisError> {
+        let name = name.into();
         let _entered = tokio.enter();
-        let redis = match backend {
-            Backend::Memory => None,
-            Backend::Redis(config) => Some(RedisBackend {
-                pool: Arc::new(RedisPool::new(config.clone())?),
-                sink: tokio::sync::Mutex::new(None),
-            }),
+        let (redis, refusal) = match backend {
+            Backend::Memory => (
+                None,
+                puff_redis::config::in_process_refusal(
+                    "pubsub",
+                    &name,
+                    "each worker would have its own subscribers, so a message published in \
+                     one worker would never reach the connections of the others",
+                    worker_count(),
+                ),
+            ),
+            Backend::Redis(config) => (
+                Some(RedisBackend {
+                    pool: Arc::new(RedisPool::new(config.clone())?),
+                    sink: tokio::sync::Mutex::new(None),
+                }),
+                None,
+            ),
         };
         let shared = Arc::new(Shared {
-            name: name.into(),
+            name,
             registry: RwLock::new(Registry::default()),
             redis,
+            refusal,
             next_key: AtomicU64::new(1),
             dropped: AtomicU64::new(0),
             tokio: tokio.clone(),
@@ -347,6 +373,13 @@ impl PubSubClient {
     /// The Redis URL with its password hidden, for the Redis backend.
     pub fn redacted_url(&self) -> Option<&str> {
         self.shared.redis.as_ref().map(|r| r.pool.redacted_url())
+    }
+
+    /// Err when this instance cannot serve its purpose: it is in process and this is one
+    /// of several worker processes, so its subscribers would see only this worker's
+    /// messages. Publishing checks it; Python also checks it when opening a connection.
+    pub fn check_shared(&self) -> Result<(), RedisError> {
+        self.shared.check_shared()
     }
 
     /// A fresh, unique connection id (128 random bits as hex).

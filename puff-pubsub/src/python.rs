@@ -189,16 +189,18 @@ impl PyPubSub {
         self.client.new_connection_id()
     }
 
-    fn connection(&self) -> PyPubSubConnection {
-        PyPubSubConnection {
+    fn connection(&self) -> PyResult<PyPubSubConnection> {
+        self.client.check_shared().map_err(to_pyerr)?;
+        Ok(PyPubSubConnection {
             conn: Arc::new(self.client.connection()),
-        }
+        })
     }
 
-    fn connection_with_id(&self, connection_id: String) -> PyPubSubConnection {
-        PyPubSubConnection {
+    fn connection_with_id(&self, connection_id: String) -> PyResult<PyPubSubConnection> {
+        self.client.check_shared().map_err(to_pyerr)?;
+        Ok(PyPubSubConnection {
             conn: Arc::new(self.client.connection_with_id(connection_id)),
-        }
+        })
     }
 
     /// Publish with an empty sender id; True once Redis (or the process) took it.

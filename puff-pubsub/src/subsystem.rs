@@ -71,7 +71,14 @@ impl Subsystem for PubSubSubsystem {
                 .map_err(|e| PuffError::Config(format!("[[pubsub]] `{}`: {e}", config.name)))?;
             match &backend {
                 Backend::Memory => {
-                    tracing::debug!("pubsub `{}`: in-process backend", config.name)
+                    tracing::debug!("pubsub `{}`: in-process backend", config.name);
+                    // The implicit `default` instance stays quiet until it is used.
+                    if let (true, Err(refusal)) = (
+                        self.instances.iter().any(|c| c.name == config.name),
+                        client.check_shared(),
+                    ) {
+                        tracing::warn!("every use will raise: {refusal}");
+                    }
                 }
                 Backend::Redis(_) => tracing::debug!(
                     "pubsub `{}`: Redis at {}",

@@ -148,6 +148,24 @@ pub fn check_service_keys(url: Option<&str>, pool: Option<&str>) -> Result<(), C
     }
 }
 
+/// Why an in-process service instance (pub/sub, a task queue) refuses to be used when
+/// `workers` processes share the work: each would hold its own copy (`split` says what
+/// that would break, silently). `None` for a single process. `kind` is the instance's
+/// `puff.toml` section; the text names the keys that fix it.
+pub fn in_process_refusal(kind: &str, name: &str, split: &str, workers: usize) -> Option<String> {
+    if workers <= 1 {
+        return None;
+    }
+    let env_var = instance::url_env_var(name, kind);
+    Some(format!(
+        "[[{kind}]] `{name}` runs in process, but Puff runs {workers} worker processes \
+         (`workers` / `--workers`): {split}. Put it on Redis, which every worker shares; in \
+         puff.toml:\n\n[[{kind}]]\nname = \"{name}\"\nurl = \"{DEFAULT_URL}\"  \
+         # or: redis = \"<name of a [[redis]] pool>\"\n\n(a [[redis]] pool named \
+         `default`, or {env_var}, does the same); or run one process: `workers = 1` (`--workers 1`)"
+    ))
+}
+
 /// Where a Redis-backed service (pub/sub, a task queue) connects.
 pub struct ServicePool<'a> {
     /// The service's entry `url`, its override already applied ([`MEMORY_URL`]: in process).
@@ -215,6 +233,24 @@ impl NamedInstance for RedisConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn in_process_refusal_names_the_keys() {
+        assert_eq!(in_process_refusal("pubsub", "default", "split", 1), None);
+        let m = in_process_refusal("task_queue", "jobs", "each has its own queue", 3).unwrap();
+        assert!(
+            m.starts_with("[[task_queue]] `jobs` runs in process"),
+            "{m}"
+        );
+        assert!(m.contains("3 worker processes"), "{m}");
+        assert!(m.contains("each has its own queue."), "{m}");
+        assert!(
+            m.contains("[[task_queue]]\nname = \"jobs\"\nurl = \"redis://"),
+            "{m}"
+        );
+        assert!(m.contains("PUFF_JOBS_TASK_QUEUE_URL"), "{m}");
+        assert!(m.ends_with("`workers = 1` (`--workers 1`)"), "{m}");
+    }
 
     #[test]
     fn defaults_and_validation() {

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use puff_greenlet::aio::wait_or_await;
+use puff_greenlet::exceptions::PuffError;
 use puff_greenlet::pyo3::create_exception;
 use puff_greenlet::pyo3::exceptions::PyValueError;
 use puff_greenlet::pyo3::prelude::*;
@@ -54,6 +55,17 @@ pub struct PyTaskQueue {
     queue: TaskQueue,
 }
 
+impl PyTaskQueue {
+    /// The queue, or `puff.PuffError` when it refuses to be used: in process while this
+    /// is one of several worker processes.
+    fn usable(&self) -> PyResult<&TaskQueue> {
+        self.queue
+            .check_shared()
+            .map_err(|e| PuffError::new_err(e.to_string()))?;
+        Ok(&self.queue)
+    }
+}
+
 #[pymethods]
 impl PyTaskQueue {
     #[getter]
@@ -100,7 +112,7 @@ impl PyTaskQueue {
             keep_results_for_ms,
             max_retries,
         };
-        let queue = self.queue.clone();
+        let queue = self.usable()?.clone();
         wait_or_await(
             py,
             async move { queue.schedule(function, payload, options).await },
@@ -112,7 +124,7 @@ impl PyTaskQueue {
     }
 
     fn task_result(&self, py: Python<'_>, task_id: String) -> PyResult<Py<PyAny>> {
-        let queue = self.queue.clone();
+        let queue = self.usable()?.clone();
         wait_or_await(
             py,
             {
@@ -130,7 +142,7 @@ impl PyTaskQueue {
         poll_interval_ms: u64,
         timeout_ms: u64,
     ) -> PyResult<Py<PyAny>> {
-        let queue = self.queue.clone();
+        let queue = self.usable()?.clone();
         wait_or_await(
             py,
             {
@@ -148,7 +160,7 @@ impl PyTaskQueue {
     }
 
     fn cancel(&self, py: Python<'_>, task_id: String) -> PyResult<Py<PyAny>> {
-        let queue = self.queue.clone();
+        let queue = self.usable()?.clone();
         wait_or_await(
             py,
             async move { queue.cancel(&task_id).await },
@@ -165,7 +177,7 @@ impl PyTaskQueue {
     /// The newest `limit` dead letters as dicts (payload decoded).
     #[pyo3(signature = (limit = 100))]
     fn dead_letters(&self, py: Python<'_>, limit: usize) -> PyResult<Py<PyAny>> {
-        let queue = self.queue.clone();
+        let queue = self.usable()?.clone();
         wait_or_await(
             py,
             async move { queue.dead_letters(limit).await },
@@ -190,7 +202,7 @@ impl PyTaskQueue {
 
     /// `{"queued": n, "running": n}` across every worker.
     fn counts(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let queue = self.queue.clone();
+        let queue = self.usable()?.clone();
         wait_or_await(
             py,
             async move { queue.counts().await },

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use puff_greenlet::PythonRuntime;
+use puff_greenlet::supervision::worker_count;
 use puff_redis::RedisError;
 use tokio::sync::{Notify, Semaphore};
 
@@ -64,6 +65,8 @@ struct Shared {
     tokio: tokio::runtime::Handle,
     /// Set while the backend fails, so the outage is logged once, not on every poll.
     failing: AtomicBool,
+    /// Set when in process but one of several workers: the error every call returns.
+    refusal: Option<String>,
 }
 
 impl TaskQueue {
@@ -74,6 +77,17 @@ impl TaskQueue {
         tokio: tokio::runtime::Handle,
     ) -> TaskQueue {
         let slots = Arc::new(Semaphore::new(config.concurrency()));
+        let refusal = match store {
+            Store::Memory(_) => puff_redis::config::in_process_refusal(
+                "task_queue",
+                &config.name,
+                "each worker would have its own queue, so a task's result, cancel and counts \
+                 would exist only in the worker that scheduled it, and its queued tasks would \
+                 be lost when that worker is replaced",
+                worker_count(),
+            ),
+            Store::Redis(_) => None,
+        };
         TaskQueue {
             shared: Arc::new(Shared {
                 config,
@@ -86,6 +100,7 @@ impl TaskQueue {
                 waiters: Mutex::new(HashMap::new()),
                 tokio,
                 failing: AtomicBool::new(false),
+                refusal,
             }),
         }
     }
@@ -121,6 +136,15 @@ impl TaskQueue {
         }
     }
 
+    /// Err when this queue cannot serve its purpose: it is in process and this is one of
+    /// several worker processes, each with its own queue. Every call below checks it.
+    pub fn check_shared(&self) -> Result<(), RedisError> {
+        match &self.shared.refusal {
+            Some(message) => Err(RedisError::Config(message.clone())),
+            None => Ok(()),
+        }
+    }
+
     /// Enqueue `function` (`module:function`) with a JSON `payload`; returns the task id.
     pub async fn schedule(
         &self,
@@ -128,6 +152,7 @@ impl TaskQueue {
         payload: String,
         options: ScheduleOptions,
     ) -> Result<String, RedisError> {
+        self.check_shared()?;
         if options.keep_results_for_ms == 0 {
             return Err(RedisError::Config(
                 "keep_results_for_ms must be at least 1 (the result could never be read)".into(),
@@ -155,6 +180,7 @@ impl TaskQueue {
 
     /// The outcome of task `id`; `None` until it finished (or after its result expired).
     pub async fn result(&self, id: &str) -> Result<Option<Outcome>, RedisError> {
+        self.check_shared()?;
         let stored = match &self.shared.store {
             Store::Memory(m) => m.result(id, now_ms()),
             Store::Redis(r) => r.result(id).await?,
@@ -204,6 +230,7 @@ impl TaskQueue {
     /// Stop task `id` from running (or from storing a result if it is running now);
     /// false if it already finished or is unknown.
     pub async fn cancel(&self, id: &str) -> Result<bool, RedisError> {
+        self.check_shared()?;
         match &self.shared.store {
             Store::Memory(m) => Ok(m.cancel(id)),
             Store::Redis(r) => r.cancel(id).await,
@@ -212,6 +239,7 @@ impl TaskQueue {
 
     /// The newest `limit` tasks that ran out of retries, oldest first.
     pub async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, RedisError> {
+        self.check_shared()?;
         match &self.shared.store {
             Store::Memory(m) => Ok(m.dead_letters(limit)),
             Store::Redis(r) => r.dead_letters(limit).await,
@@ -220,6 +248,7 @@ impl TaskQueue {
 
     /// (queued, running) task counts across every worker.
     pub async fn counts(&self) -> Result<(usize, usize), RedisError> {
+        self.check_shared()?;
         match &self.shared.store {
             Store::Memory(m) => Ok(m.counts()),
             Store::Redis(r) => r.counts().await,

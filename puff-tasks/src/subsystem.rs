@@ -89,6 +89,13 @@ impl Subsystem for TasksSubsystem {
                     .unwrap_or_default(),
                 queue.config().concurrency()
             );
+            // The implicit `default` queue stays quiet until it is used.
+            if let (true, Err(refusal)) = (
+                self.queues.iter().any(|c| c.name == name),
+                queue.check_shared(),
+            ) {
+                tracing::warn!("every use will raise: {refusal}");
+            }
             ctx.resources.insert(name, Arc::new(queue));
         }
         Ok(())

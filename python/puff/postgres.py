@@ -24,6 +24,7 @@ import datetime
 import decimal
 import functools
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -436,8 +437,6 @@ def _session_zone(name: str) -> datetime.tzinfo | None:
         return zoneinfo.ZoneInfo(name)
     except Exception:  # noqa: BLE001 - not an IANA name: maybe a fixed offset
         pass
-    import re
-
     m = re.fullmatch(r"<?([+-])(\d{1,2})(?::?(\d{2}))?>?.*", name)
     if m is None:
         return None
@@ -648,33 +647,97 @@ class _Prepared:
     """A statement's placeholders, converted once per text (ORMs send the same few hundred
     texts over and over, and the conversion is a Python loop over every character)."""
 
-    __slots__ = ("sql", "spec", "named", "segments")
+    __slots__ = ("sql", "spec", "named", "segments", "matches")
 
     def __init__(self, sql: str, named: bool) -> None:
         self.segments, self.spec = _split_placeholders(sql, named)
         self.sql = _join(self.segments, [f"${i}" for i in range(1, len(self.segments))])
         self.named = named
+        self.matches = _MATCHES_EXPRESSIONS.search(sql) is not None
 
-    def bind(self, params: Any) -> tuple[str, list[Any]]:
+    def bind(self, params: Any, share: bool = True) -> tuple[str, list[Any]]:
         """The SQL to run and its parameter values for ``params``: ``$n`` placeholders,
         except for tuples (``($n, $n+1, ...)``, psycopg2's ``IN %s``) and values whose
-        adapter writes SQL text (``AsIs``, a user's ``getquoted()``)."""
+        adapter writes SQL text (``AsIs``, a user's ``getquoted()``). With ``share``,
+        equal values (see ``_share_key``) take one ``$n``: psycopg2 writes them as equal
+        literals, and Postgres matches a GROUP BY expression to the SELECT list's by its
+        text, ``$1`` and ``$2`` being different expressions."""
         values = _bind(self.spec, self.named, params)
-        if _NATIVE_TYPES.issuperset(map(type, values)):
+        native = _NATIVE_TYPES.issuperset(map(type, values))
+        if native and (not share or len(values) < 2):
             return self.sql, values
         bound: list[Any] = []
-        placeholders = [_placeholder(v, bound) for v in values]
+        numbers = _Numbers(self.matches) if share else None
+        placeholders = [_placeholder(v, bound, numbers) for v in values]
+        if native and len(bound) == len(values):
+            return self.sql, bound  # no value repeated
         return _join(self.segments, placeholders), bound
 
 
-def _placeholder(value: Any, bound: list[Any]) -> str:
-    """The SQL for one ``%s``: ``$n`` (appending the value to ``bound``), a parenthesised
-    list for a tuple, or an adapter's SQL text."""
+class _Numbers(dict[Any, str]):
+    """The ``$n`` given to each shareable value of one execution, by ``_share_key``."""
+
+    __slots__ = ("untyped",)
+
+    def __init__(self, untyped: bool) -> None:
+        super().__init__()
+        #: Share str values too (in a statement with GROUP BY or DISTINCT).
+        self.untyped = untyped
+
+
+def _share_key(value: Any, untyped: bool) -> Any:
+    """What makes two parameters one ``$n``: the same type (``1``, ``True`` and ``1.0`` are
+    equal in Python, not in SQL) and the same literal (``Decimal("1.0")`` equals
+    ``Decimal("1.00")``, which has another scale). None for values not shared: unhashable
+    ones, NULL and, unless ``untyped``, str. Those are sent untyped and each occurrence
+    takes its type from its context, as psycopg2's literal does: in ``INSERT ... VALUES
+    (%s, %s)`` into an integer and a date column, or a text and an inet one, a single
+    ``$n`` would have to be of both types. A str is shared in statements with GROUP BY
+    or DISTINCT, whose expressions must match the SELECT list's (GROUP BY, and ORDER BY
+    under SELECT DISTINCT)."""
+    kind = type(value)
+    if kind in _SHARED_BY_VALUE:
+        return kind, value
+    if kind in _SHARED_BY_TEXT:
+        return kind, repr(value)
+    if kind is str and untyped:
+        return kind, value
+    return None
+
+
+# Statements where Postgres matches expressions by their text (and so their `$n`).
+_MATCHES_EXPRESSIONS = re.compile(r"\bGROUP\s+BY\b|\bDISTINCT\b", re.IGNORECASE)
+
+# Typed parameters whose equal values bind to the same parameter...
+_SHARED_BY_VALUE: frozenset[type] = frozenset(
+    {bool, int, bytes, datetime.date, datetime.timedelta, uuid.UUID}
+)
+# ... and those whose equal values may not (-0.0 and 0.0, a Decimal's scale, the UTC
+# offset of a time of day): shared only when their repr is the same.
+_SHARED_BY_TEXT: frozenset[type] = frozenset(
+    {float, decimal.Decimal, datetime.datetime, datetime.time}
+)
+
+
+def _placeholder(value: Any, bound: list[Any], numbers: _Numbers | None) -> str:
+    """The SQL for one ``%s``: ``$n`` (appending the value to ``bound``, unless ``numbers``
+    already has an equal value's), a parenthesised list for a tuple, or an adapter's SQL
+    text."""
     if type(value) in _NATIVE_TYPES:
+        key = None if numbers is None else _share_key(value, numbers.untyped)
+        if key is not None:
+            assert numbers is not None
+            number = numbers.get(key)
+            if number is not None:
+                return number
         bound.append(value)
-        return f"${len(bound)}"
+        number = f"${len(bound)}"
+        if key is not None:
+            assert numbers is not None
+            numbers[key] = number
+        return number
     if isinstance(value, tuple) and _registered(value) is None:
-        return "(" + ", ".join(_placeholder(v, bound) for v in value) + ")"
+        return "(" + ", ".join(_placeholder(v, bound, numbers) for v in value) + ")"
     text = _spliced(value)
     if text is not None:
         return text
@@ -792,7 +855,9 @@ class Cursor:
             return
         prepared = _prepare(query, seq[0])
         assert prepared is not None
-        runs = [prepared.bind(p) for p in seq]
+        # Each set with its own `$n`: one text for all sets keeps them one batch (a
+        # GROUP BY that needs shared parameters is no statement to run many times).
+        runs = [prepared.bind(p, share=False) for p in seq]
         if all(sql == runs[0][0] for sql, _ in runs):
             self._run(runs[0][0], [values for _, values in runs])
         else:

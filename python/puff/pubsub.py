@@ -2,7 +2,9 @@
 
 Backed by Redis when one is configured (``[[pubsub]]`` ``url`` / ``redis``, or the
 ``default`` ``[[redis]]`` pool), so a message published on one node reaches subscribers on
-every node; with no Redis it runs in-process, so the same code works on a bare machine::
+every node; with no Redis it runs in-process, so the same code works on a bare machine
+(under ``--workers N`` with N > 1 an in-process instance refuses to be used: each worker
+would have its own subscribers)::
 
     from puff.pubsub import global_pubsub
 

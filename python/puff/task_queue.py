@@ -18,7 +18,9 @@ first; future values are delayed). A task with no result ``timeout_ms`` after a 
 claimed it, or whose worker died, runs again (up to ``max_retries`` times, then it goes to
 the dead-letter list). A task that raises stores the error: reading its result raises
 :class:`TaskError`. Every call works from a greenlet (returns its result) and from a
-coroutine on Puff's event loop (``asyncio = true``; returns an awaitable).
+coroutine on Puff's event loop (``asyncio = true``; returns an awaitable). Without Redis the
+queue is in process; under ``--workers N`` with N > 1 such a queue refuses every call with
+a ``puff.PuffError`` (each worker would have its own queue).
 """
 
 from __future__ import annotations

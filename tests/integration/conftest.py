@@ -8,19 +8,14 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator
 
 import pytest
-from puffserver import APPS_DIR, PuffServer, require_puff_cli, tail
+from puffserver import APPS_DIR, PuffServer, require_puff_cli, serving, tail
 
 
 def _serve(
     name: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Generator[PuffServer, None, None]:
     require_puff_cli()
-    server = PuffServer(name, APPS_DIR / f"{name}.toml", tmp_path_factory.mktemp(name))
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
+    yield from serving(PuffServer(name, APPS_DIR / f"{name}.toml", tmp_path_factory.mktemp(name)))
 
 
 @pytest.fixture(scope="session")

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import importlib.util
 import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,8 +106,10 @@ class PuffServer:
         cwd: Path | None = None,
         env: dict[str, str] | None = None,
         open_files: int | None = None,
+        extra_args: Sequence[str] = (),
     ) -> None:
         self.name = name
+        self.extra_args = list(extra_args)  # after `runserver --bind ...`, e.g. --workers 2
         self.open_files = open_files  # RLIMIT_NOFILE for the server, as `ulimit -n` sets
         self.config = config
         self.env = env  # added to puff_env(), e.g. {"PUFF_DEFAULT_REDIS_URL": ...}
@@ -128,6 +132,7 @@ class PuffServer:
             "runserver",
             "--bind",
             f"{HOST}:{self.port}",
+            *self.extra_args,
         ]
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(
@@ -233,6 +238,32 @@ class PuffServer:
         assert self.is_running(), f"puff-cli exited with code {self.proc and self.proc.poll()}"
         result = self.get("/ping")
         assert result.status == 200, result.describe()
+
+
+def serving(server: PuffServer) -> Iterator[PuffServer]:
+    """For fixtures: ``server`` started, stopped after the yield."""
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def private_redis() -> Iterator[Any]:
+    """A private, throwaway redis-server (``RedisServer`` of tests/redis/redis_server.py,
+    loaded by path as tests/ is not a package: ``.url``, ``.port``)."""
+    path = REPO_ROOT / "tests" / "redis" / "redis_server.py"
+    spec = importlib.util.spec_from_file_location("puff_tests_redis_server", path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    server = module.RedisServer.create()
+    try:
+        yield server
+    finally:
+        server.destroy()
 
 
 @dataclass

@@ -112,6 +112,25 @@ def test_lifespan_shutdown_runs(tmp_path_factory) -> None:  # type: ignore[no-un
     )
 
 
+def test_two_asgi_workers_each_run_the_lifespan(tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
+    server = PuffServer(
+        "fastapi-workers",
+        APPS_DIR / "fastapi.toml",
+        tmp_path_factory.mktemp("workers"),
+        extra_args=("--workers", "2"),
+    )
+    server.start()
+    try:
+        wait_until(lambda: server.stderr().count(" serving after ") == 2, server.stderr)
+        assert server.get("/lifespan").json()["started"] is True
+    finally:
+        code = server.stop()
+    assert code == 0, server.stderr()
+    # Each worker's startup and shutdown ran (both write the same file; the log shows two).
+    assert server.stderr().count("stopped (exited with code 0)") == 2, server.stderr()
+    assert (server.cwd / "lifespan-shutdown.txt").exists()
+
+
 def test_http_disconnect_arrives_when_the_client_goes_away(
     fastapi_server: PuffServer,
 ) -> None:

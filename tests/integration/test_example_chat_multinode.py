@@ -7,17 +7,14 @@ processes serving examples/chat on it; websocket clients on each node talk throu
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import socket
-import sys
 from collections.abc import Iterator
-from types import ModuleType
 from typing import Any
 from urllib.parse import quote
 
 import pytest
-from puffserver import HOST, REPO_ROOT, PuffServer, wait_until
+from puffserver import HOST, REPO_ROOT, PuffServer, private_redis, wait_until
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
@@ -25,25 +22,11 @@ EXAMPLE = REPO_ROOT / "examples" / "chat"
 RECV_TIMEOUT_S = 10.0
 
 
-def _redis_helper() -> ModuleType:
-    """tests/redis/redis_server.py, loaded by path (tests/ is not a package)."""
-    path = REPO_ROOT / "tests" / "redis" / "redis_server.py"
-    spec = importlib.util.spec_from_file_location("puff_tests_redis_server", path)
-    assert spec is not None and spec.loader is not None, path
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def redis() -> Iterator[Any]:
     """A private redis-server (a ``RedisServer``: ``.url``, ``.port``)."""
-    server = _redis_helper().RedisServer.create()
-    try:
+    with private_redis() as server:
         yield server
-    finally:
-        server.destroy()
 
 
 def subscribers(redis: Any, channel: str) -> int:

@@ -29,18 +29,23 @@ def tls_server(
     ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[PuffServer]:
     tmp = tmp_path_factory.mktemp("tls")
+    server = PuffServer("tls", tls_config(ca, tmp), tmp).start()
+    yield server
+    assert server.stop() == 0
+
+
+def tls_config(ca: trustme.CA, folder: Path) -> Path:
+    """A puff.toml serving wsgi_app over HTTPS with a certificate `ca` signed."""
     cert = ca.issue_cert("localhost", HOST)
-    cert.private_key_pem.write_to_path(str(tmp / "key.pem"))
-    cert.cert_chain_pems[0].write_to_path(str(tmp / "cert.pem"))
-    config = tmp / "puff.toml"
+    cert.private_key_pem.write_to_path(str(folder / "key.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(folder / "cert.pem"))
+    config = folder / "puff.toml"
     # Certificate paths are relative to puff.toml.
     config.write_text(
         f'wsgi = "wsgi_app.app"\npython_path = ["{APPS_DIR}"]\n'
         'tls_cert = "cert.pem"\ntls_key = "key.pem"\n'
     )
-    server = PuffServer("tls", config, tmp).start()
-    yield server
-    assert server.stop() == 0
+    return config
 
 
 def client_context(ca: trustme.CA, alpn: list[str]) -> ssl.SSLContext:
@@ -147,3 +152,27 @@ def test_bad_tls_settings_fail_clearly(
     )
     assert done.returncode == 2, done.stderr
     assert message in done.stderr, done.stderr
+
+
+def test_https_with_two_workers(ca: trustme.CA, tmp_path: Path) -> None:
+    """The supervisor binds a plain socket; each worker does its own TLS on it."""
+    config = tls_config(ca, tmp_path)
+    server = PuffServer("tls-workers", config, tmp_path, extra_args=("--workers", "2")).start()
+    try:
+        server.wait_for_log("worker 2: accepting on https://")
+        for alpn in (["http/1.1"], ["h2", "http/1.1"]):
+            with (
+                socket.create_connection((HOST, server.port), timeout=10) as raw,
+                client_context(ca, alpn).wrap_socket(raw, server_hostname="localhost") as sock,
+            ):
+                assert sock.selected_alpn_protocol() == alpn[0]
+        conn = http.client.HTTPSConnection(
+            HOST, server.port, context=client_context(ca, ["http/1.1"]), timeout=10
+        )
+        conn.request("GET", "/environ")
+        response = conn.getresponse()
+        assert response.status == 200
+        assert json.loads(response.read())["wsgi"]["wsgi.url_scheme"] == "https"
+        conn.close()
+    finally:
+        assert server.stop() == 0

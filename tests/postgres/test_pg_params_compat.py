@@ -313,6 +313,92 @@ def test_named_placeholders_each_occurrence(drivers: Drivers) -> None:
     drivers.assert_same()
 
 
+def test_equal_parameters_match_as_equal_literals(drivers: Drivers) -> None:
+    # psycopg2 writes equal values as equal literals, so an expression with a parameter
+    # in the SELECT list is the same text in GROUP BY (or in ORDER BY under DISTINCT).
+    drivers.compare(
+        "SELECT GREATEST(x, %s), count(*) FROM generate_series(1, 9) x "
+        "GROUP BY GREATEST(x, %s) ORDER BY 1",
+        [5, 5],
+    )
+    drivers.compare(
+        "SELECT x || %s, count(*) FROM (VALUES ('a'), ('b'), ('a')) t(x) GROUP BY x || %s "
+        "ORDER BY 1",
+        ["-", "-"],
+    )
+    drivers.compare(
+        "SELECT DISTINCT coalesce(x, %s) FROM (VALUES ('a'), (NULL)) t(x) "
+        "ORDER BY coalesce(x, %s)",
+        ["", ""],
+    )
+    drivers.compare(
+        "SELECT x FROM generate_series(1, 5) x WHERE x IN %s GROUP BY x HAVING x <> %s "
+        "ORDER BY 1",
+        [(1, 2, 2, 3), 2],
+    )
+    drivers.compare(
+        "SELECT %(d)s::date + x, count(*) FROM generate_series(0, 2) x "
+        "GROUP BY %(d)s::date + x ORDER BY 1",
+        {"d": dt.date(2024, 1, 1)},
+    )
+    # Equal in Python, other literals in SQL: each keeps its own type or scale.
+    drivers.compare("SELECT %s, %s, %s, pg_typeof(%s)::text", [1, True, 1.0, True])
+    drivers.compare("SELECT %s, %s, %s, %s", [Decimal("1.0"), Decimal("1.00"), 0.0, -0.0])
+    drivers.compare(
+        "SELECT %s, %s", [dt.time(3, tzinfo=PLUS2), dt.time(1, tzinfo=dt.timezone.utc)]
+    )
+    # Untyped values outside GROUP BY / DISTINCT each take their type from their context.
+    drivers.compare("SELECT %s = 1, %s = 'x'::text", ["1", "1"])
+    drivers.compare("SELECT COALESCE(%s, 1), COALESCE(%s, 'a'::text)", [None, None])
+    drivers.assert_same()
+
+
+def test_results_of_real_and_oid_alias_types(drivers: Drivers) -> None:
+    # psycopg2 reads a real from its shortest text; reg* types as the names they print.
+    drivers.compare("SELECT (5.0 / 9)::real, ARRAY[(4.0 / 9)::real, NULL], 0.5::real", [])
+    drivers.compare(
+        "SELECT 'bigint'::regtype, 'pg_class'::regclass, NULL::regtype, 0::regtype, "
+        "'now'::regproc",
+        [],
+    )
+    drivers.compare(
+        "SELECT t::regtype FROM unnest(ARRAY[20, 25, 20, 1184]::oid[]) t", [], native=False
+    )
+    drivers.assert_same()
+
+
+def _jsonb_subclass(extras: ModuleType) -> type:
+    class Jsonb(extras.Json):  # type: ignore[name-defined,misc]
+        """Django's psycopg2 Jsonb: psycopg2's literal with a jsonb cast."""
+
+        def getquoted(self) -> bytes:
+            return bytes(super().getquoted()) + b"::jsonb"
+
+    return Jsonb
+
+
+def test_json_subclass_casting_its_literal(drivers: Drivers) -> None:
+    jsonb = {name: _jsonb_subclass(x) for name, x in (("real", real_extras), ("puff", puff_extras))}
+
+    def make(*values: Any) -> Callable[[ModuleType, ModuleType], Any]:
+        return lambda _e, x: [jsonb["real" if x is real_extras else "puff"](v) for v in values]
+
+    drivers.compare("SELECT CASE WHEN true THEN %s ELSE NULL END", make({"k": "v"}))
+    drivers.compare("SELECT pg_typeof(CASE WHEN true THEN %s END)::text", make([1]))
+    drivers.compare("SELECT %s -> 'foo'", make({"foo": "bar"}))
+    drivers.compare("SELECT (%s -> 'v') = %s", make({"v": "stable"}, "not stable"))
+    drivers.assert_same()
+
+
+def test_jsonb_arrays_go_through_jsonb_loads(drivers: Drivers) -> None:
+    # Django registers `loads=lambda x: x` for jsonb: jsonb[] elements stay text too.
+    for conn, extras in ((drivers.real, real_extras), (drivers.shim, puff_extras)):
+        extras.register_default_jsonb(conn, loads=lambda text: ("loaded", text))
+    sql = """SELECT '{"a": 1}'::jsonb, ARRAY['{"b": 2}'::jsonb, NULL], '[3]'::json"""
+    drivers.compare(sql, [], native=False)
+    drivers.assert_same()
+
+
 # ---- lists and tuples -------------------------------------------------------------------
 
 LISTS: list[Any] = [

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::Path;
 
-use super::{CommandEntry, RuntimeConfig};
+use super::{CommandEntry, RuntimeConfig, WorkersConfig};
 use crate::subsystems;
 
 /// A `puff.toml` problem, naming the file and the key.
@@ -87,6 +87,7 @@ impl RuntimeConfig {
         };
         // Each subsystem's keys, in the order of `config.subsystems`.
         let mut sections: Vec<toml::Table> = vec![toml::Table::new(); config.subsystems.len()];
+        let mut workers = toml::Table::new();
         for (key, value) in &table {
             let type_err = |expected: &str| {
                 err(
@@ -189,6 +190,9 @@ impl RuntimeConfig {
                         config.commands.push(entry);
                     }
                 }
+                other if WorkersConfig::KEYS.contains(&other) => {
+                    workers.insert(key.clone(), value.clone());
+                }
                 other => {
                     if let Some(i) = config
                         .subsystems
@@ -205,6 +209,7 @@ impl RuntimeConfig {
                         ));
                     } else {
                         let mut known: Vec<&str> = CORE_KEYS.to_vec();
+                        known.extend_from_slice(WorkersConfig::KEYS);
                         for s in &config.subsystems {
                             known.extend_from_slice(s.config_keys());
                         }
@@ -217,6 +222,9 @@ impl RuntimeConfig {
                 }
             }
         }
+        config.workers = puff_greenlet::deserialize_keys(&workers)
+            .and_then(|w: WorkersConfig| w.validate().map(|()| w))
+            .map_err(|e| err(e.key.as_deref(), e.message))?;
         for (subsystem, section) in config.subsystems.iter_mut().zip(&sections) {
             subsystem
                 .configure(section, base)
@@ -280,6 +288,23 @@ mod tests {
         assert_eq!(e.key.as_deref(), Some("cors"), "{e}");
         let e = parse("django = \"yes\"").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("django"), "{e}");
+    }
+
+    #[test]
+    fn worker_keys_are_read_and_bad_values_name_the_key() {
+        let config = parse("workers = 4\nmax_requests = 500\nmax_requests_jitter = 50").unwrap();
+        assert_eq!(config.workers.workers, 4);
+        assert_eq!(config.workers.max_requests, Some(500));
+        assert_eq!(config.workers.max_requests_jitter, 50);
+        for (text, key) in [
+            ("workers = \"four\"", "workers"),
+            ("workers = -1", "workers"),
+            ("max_requests = 0", "max_requests"),
+            ("worker_max_rss_mb = 0", "worker_max_rss_mb"),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some(key), "{text}: {e}");
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! chosen command, shut down.
 
 pub mod commands;
+mod workers;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -16,6 +17,8 @@ use puff_greenlet::{
 
 use crate::config::RuntimeConfig;
 use commands::{CommandContext, RunnableCommand};
+use puff_greenlet::supervision;
+use workers::with_worker_args;
 
 /// A Puff program: a runtime configuration plus subcommands.
 pub struct Program {
@@ -70,6 +73,7 @@ impl Program {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
+        supervision::adopt_from_environment();
         let mut cli = clap::Command::new(self.name.clone())
             .version(env!("CARGO_PKG_VERSION"))
             .subcommand_required(true)
@@ -84,9 +88,14 @@ impl Program {
             cli = cli.arg(arg);
         }
         for command in &self.commands {
-            cli = cli.subcommand(command.cli());
+            let mut sub = command.cli();
+            if command.runs_in_workers() {
+                sub = with_worker_args(sub);
+            }
+            cli = cli.subcommand(sub);
         }
-        let matches = match cli.try_get_matches_from(args) {
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let matches = match cli.try_get_matches_from(&args) {
             Ok(m) => m,
             Err(e) => {
                 let _ = e.print();
@@ -110,6 +119,19 @@ impl Program {
         if !command.needs_runtime() {
             return command.run_without_runtime(sub_matches);
         }
+        if command.runs_in_workers() && !supervision::is_worker() {
+            match workers::supervised(&self.config, command.as_ref(), &args, sub_matches) {
+                Ok(Some(settings)) => {
+                    init_tracing();
+                    return crate::supervisor::run(settings);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
         for (key, value) in &self.config.env {
             // SAFETY: no other threads exist yet (Tokio and Python start below).
             #[allow(unsafe_code)]
@@ -125,6 +147,9 @@ impl Program {
             };
         }
         init_tracing();
+        if let Some(id) = supervision::worker_id() {
+            tracing::info!("worker {id} (pid {}) starting", std::process::id());
+        }
         match run_in_runtime(&self.config, command.as_ref(), sub_matches.clone()) {
             Ok(code) => code,
             Err(e) => {

@@ -37,6 +37,8 @@ impl RunnableCommand for ASGIServerCommand {
         runserver_cli(&format!("Serve the ASGI app {} over HTTP", self.app_path))
     }
 
+    super::serves_in_workers!();
+
     fn run(&self, ctx: CommandContext, args: ArgMatches) -> CommandFuture {
         let router = self.router.clone();
         let app_path = self.app_path.clone();

@@ -10,7 +10,7 @@ mod wsgi;
 use std::net::SocketAddr;
 
 use clap::{Arg, ArgMatches};
-use puff_greenlet::{CommandContext, PuffError};
+use puff_greenlet::{CommandContext, ListenSpec, PuffError, PuffResult, Subsystem, WorkerSpec};
 
 use crate::{HttpConfig, Router};
 
@@ -30,6 +30,24 @@ fn runserver_cli(about: &str) -> clap::Command {
         )
 }
 
+/// `RunnableCommand`'s worker-process methods, the same for every server command.
+macro_rules! serves_in_workers {
+    () => {
+        fn runs_in_workers(&self) -> bool {
+            true
+        }
+
+        fn worker_spec(
+            &self,
+            subsystems: &[Box<dyn puff_greenlet::Subsystem>],
+            args: &clap::ArgMatches,
+        ) -> puff_greenlet::PuffResult<puff_greenlet::WorkerSpec> {
+            super::worker_spec(subsystems, args)
+        }
+    };
+}
+use serves_in_workers;
+
 /// The HTTP settings and bind address for this run (`--bind` wins over the config).
 fn http_settings(
     ctx: &CommandContext,
@@ -42,16 +60,38 @@ fn http_settings(
         .get::<HttpConfig>("default")
         .map(|c| (*c).clone())
         .unwrap_or_default();
+    let addr = bind_address(&config, args)?;
+    Ok((config, addr))
+}
+
+/// What a supervisor needs for `runserver --workers N`: the same address and backlog the
+/// single process would listen on, read from the (not yet started) http subsystem, and
+/// how long a worker may take to finish its requests.
+fn worker_spec(subsystems: &[Box<dyn Subsystem>], args: &ArgMatches) -> PuffResult<WorkerSpec> {
+    let config = subsystems
+        .iter()
+        .find_map(|s| s.as_any().downcast_ref::<crate::HttpSubsystem>())
+        .map(|http| http.config.clone())
+        .unwrap_or_default();
+    Ok(WorkerSpec {
+        listen: Some(ListenSpec {
+            addr: bind_address(&config, args)?,
+            backlog: config.backlog,
+        }),
+        stop_timeout: config.shutdown_timeout(),
+    })
+}
+
+fn bind_address(config: &HttpConfig, args: &ArgMatches) -> Result<SocketAddr, PuffError> {
     let bind = args
         .get_one::<String>("bind")
         .cloned()
         .unwrap_or_else(|| config.bind.clone());
-    let addr: SocketAddr = bind.parse().map_err(|_| {
+    bind.parse().map_err(|_| {
         PuffError::Config(format!(
             "--bind `{bind}` is not a `host:port` socket address (e.g. 127.0.0.1:7777)"
         ))
-    })?;
-    Ok((config, addr))
+    })
 }
 
 /// The command's Rust routes plus those subsystems mount (GraphQL endpoints).

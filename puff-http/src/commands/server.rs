@@ -24,6 +24,8 @@ impl RunnableCommand for ServerCommand {
         runserver_cli("Serve the program's Rust routes over HTTP")
     }
 
+    super::serves_in_workers!();
+
     fn run(&self, ctx: CommandContext, args: ArgMatches) -> CommandFuture {
         let router = self.router.clone();
         Box::pin(async move {

@@ -47,8 +47,35 @@ class Json(_pg.Json):
     def prepare(self, conn: Any) -> None:
         pass
 
+    def __puff_param__(self) -> tuple[int, str]:
+        text = self.dumps(self.adapted)
+        kind = type(self)
+        oid = _cast_oids.get(kind)
+        if oid is None:
+            oid = _cast_oids[kind] = self._cast_oid()
+        return oid, text
+
+    def _cast_oid(self) -> int:
+        """The type a subclass's ``getquoted()`` casts psycopg2's literal to (Django's
+        ``Jsonb`` writes ``'...'::jsonb``), so that the parameter is of that type as its
+        literal would be (a CASE of such values is jsonb, not text); 0: untyped."""
+        if type(self).getquoted is Json.getquoted:
+            return 0
+        base = Json.getquoted(self)
+        quoted = self.getquoted()
+        if not quoted.startswith(base):
+            return 0
+        return _JSON_CASTS.get(quoted[len(base) :].strip().lower(), 0)
+
     def __str__(self) -> str:
         return self.getquoted().decode()
+
+
+# Casts a Json subclass may append to its literal, by the type OID they give the
+# parameter (`::json` is left untyped: the native module reads OID 114 as "untyped JSON").
+_JSON_CASTS = {b"::jsonb": 3802}
+# What `Json._cast_oid` found for each subclass.
+_cast_oids: dict[type, int] = {}
 
 
 class Inet:

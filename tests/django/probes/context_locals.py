@@ -1,6 +1,7 @@
 # Run by test_context_locals.py through `puff-cli django shell -c`: Django's context-local
 # state under Puff (puff.contrib.django.runtime.ContextLocal) keeps asgiref Local's
 # semantics. Prints one line per check; the test looks for each.
+import concurrent.futures
 import contextvars
 
 import django.urls.base as urls_base
@@ -30,6 +31,12 @@ print("script prefix", get_script_prefix())
 outer = connections["default"]
 inner = contextvars.Context().run(lambda: connections["default"])
 print("own connection", outer is not inner, outer is connections["default"])
+
+# A copy of the context run on another thread (asgiref's async_to_sync does that) has
+# its own connection there, as with Django's threading.local; back here, the same one.
+with concurrent.futures.ThreadPoolExecutor(1) as pool:
+    there = pool.submit(contextvars.copy_context().run, lambda: connections["default"]).result()
+print("other thread", there is not outer, outer is connections["default"])
 
 # A copied context starts with what was set, and what it changes stays its own.
 local = ContextLocal("probe")

@@ -15,9 +15,14 @@ impl RunnableCommand for WaitForever {
             .about("Keep the runtime running (background workers only) until SIGINT/SIGTERM")
     }
 
+    fn runs_in_workers(&self) -> bool {
+        true
+    }
+
     fn run(&self, _ctx: CommandContext, _args: ArgMatches) -> CommandFuture {
         Box::pin(async {
             tracing::info!("waiting for SIGINT/SIGTERM");
+            puff_greenlet::supervision::notify(&puff_greenlet::supervision::WorkerMessage::Ready);
             crate::program::commands::shutdown_signal().await;
             Ok(ExitCode::SUCCESS)
         })

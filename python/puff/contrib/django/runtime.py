@@ -9,7 +9,8 @@
    (``test_<NAME>``) is opened on the same server.
 4. With ``asyncio = true``, Django's async-safety check is turned off for greenlets.
 5. Django's connections become local to each greenlet (each request runs in its own
-   greenlet and contextvars context), so concurrent requests never share a transaction;
+   greenlet and contextvars context, and a context copied to another thread, as asgiref
+   does, starts without them), so concurrent requests never share a transaction;
    the pool bounds how many server connections they use. When a request finishes,
    its connection objects (outside any transaction) go to the next requests, so
    ``CONN_MAX_AGE`` keeps them as a thread-based server would. Django's other
@@ -23,6 +24,7 @@ import contextvars
 import logging
 import os
 import sys
+import threading
 from typing import Any
 
 __all__ = ["install_psycopg2", "setup"]
@@ -52,6 +54,12 @@ def install_psycopg2() -> None:
     sys.modules["psycopg2.extras"] = extras
     sys.modules["psycopg2.errors"] = errors
     sys.modules["psycopg2.sql"] = sql
+    # Where a class says it lives is what Django's migration writer imports to rebuild a
+    # range default (`import psycopg2.extras`, as with psycopg2), so that a migration
+    # written on Puff also runs on psycopg2; here that module is the shim's.
+    for range_class in (extras.Range, extras.NumericRange, extras.DateRange,
+                        extras.DateTimeRange, extras.DateTimeTZRange):  # fmt: skip
+        range_class.__module__ = "psycopg2.extras"
     # Django's backend prefers psycopg 3 when it is importable; Puff mimics psycopg2.
     sys.modules["psycopg"] = None  # type: ignore[assignment]
 
@@ -122,25 +130,54 @@ class ContextLocal:
     def __init__(self, name: str = "puff.contrib.django.local") -> None:
         object.__setattr__(self, "_var", contextvars.ContextVar(name))
 
+    def _load(self) -> dict[str, Any]:
+        return self._var.get(self._EMPTY)
+
+    def _store(self, storage: dict[str, Any]) -> None:
+        self._var.set(storage)
+
     def __getattr__(self, key: str) -> Any:
         try:
-            return self._var.get(self._EMPTY)[key]
+            return self._load()[key]
         except KeyError:
             # Plain, without formatting: Django probes with hasattr() on every request.
             raise AttributeError(key) from None
 
     def __setattr__(self, key: str, value: Any) -> None:
-        storage = dict(self._var.get(self._EMPTY))
+        storage = dict(self._load())
         storage[key] = value
-        self._var.set(storage)
+        self._store(storage)
 
     def __delattr__(self, key: str) -> None:
-        storage = dict(self._var.get(self._EMPTY))
+        storage = dict(self._load())
         try:
             del storage[key]
         except KeyError:
             raise AttributeError(key) from None
-        self._var.set(storage)
+        self._store(storage)
+
+
+class ThreadContextLocal(ContextLocal):
+    """A :class:`ContextLocal` whose values are also local to the thread that set them, as
+    Django's thread-critical connections are: asgiref's ``async_to_sync`` runs its
+    coroutine on a thread of its own with a copy of the caller's context, and there the
+    coroutine must not find the caller's connection (with psycopg2 it finds none, makes a
+    new one, and Django's async-safety check refuses to use it). Greenlets, all on Puff's
+    one Python thread, still have one each."""
+
+    __slots__ = ()
+
+    _NO_THREADS: dict[int, dict[str, Any]] = {}
+
+    def _load(self) -> dict[str, Any]:
+        return self._var.get(self._NO_THREADS).get(threading.get_ident(), self._EMPTY)
+
+    def _store(self, storage: dict[str, Any]) -> None:
+        # A dict per thread: what the coroutine's thread makes stays out of the caller's
+        # thread when asgiref's sync_to_async runs code back there in the same context.
+        threads = dict(self._var.get(self._NO_THREADS))
+        threads[threading.get_ident()] = storage
+        self._var.set(threads)
 
 
 def _lockless_locals() -> None:
@@ -185,7 +222,7 @@ def _greenlet_local_connections() -> None:
     # Django keeps connections in a thread-critical Local (a threading.local): every
     # greenlet of Puff's one Python thread would share one connection and so one
     # transaction. A context-local namespace gives each request (greenlet) its own.
-    connections._connections = ContextLocal("puff.contrib.django.connections")
+    connections._connections = ThreadContextLocal("puff.contrib.django.connections")
     create = connections.create_connection
 
     def create_connection(alias: str) -> Any:
