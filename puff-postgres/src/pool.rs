@@ -536,19 +536,14 @@ impl PgClient {
     /// Run one statement without results once per parameter set, as one batch: one Parse,
     /// a Bind and Execute per set and a single Sync (`batch.rs`), as asyncpg's
     /// `executemany` sends them. The server stops at the first failing row. Returns the
-    /// total rows affected.
-    ///
-    /// Outside a transaction (`autocommit`) the batch is one implicit transaction, so a
-    /// failing row also undoes the rows before it, which psycopg2 (one statement, one
-    /// commit at a time) has committed by then: those rows run again as a batch of their
-    /// own before the error is returned. A set whose values cannot be encoded likewise
-    /// stops the run after the sets before it.
+    /// total rows affected. Meant for a transaction: outside one the batch would be a
+    /// single implicit transaction, unlike psycopg2's one commit per row. A set whose
+    /// values cannot be encoded stops the run after the sets before it.
     pub async fn execute_batch(
         &mut self,
         sql: &str,
         param_sets: &[Vec<Value>],
         oids: &[u32],
-        autocommit: bool,
     ) -> Result<i64, PgError> {
         let stmt = self
             .prepare_cached(sql, oids)
@@ -576,10 +571,6 @@ impl PgClient {
         let (outcome, report) = self.send_batch(messages).await;
         if let Err(e) = outcome {
             self.statements.remove(sql);
-            if autocommit && report.failed && report.completed > 0 {
-                let (again, _) = encode_batch(sql, &stmt, &param_sets[..report.completed]);
-                let _ = self.send_batch(again).await;
-            }
             return Err(self.err(e));
         }
         match encode_error {

@@ -811,15 +811,16 @@ async fn run_statements(
             return Err(PgError::Interface("no connection".into()));
         };
         let same_types = param_sets.windows(2).all(|w| w[0].1 == w[1].1);
-        if param_sets.len() > 1 && same_types && batches(&sql) {
-            // executemany: one batch, one Sync (see `PgClient::execute_batch`).
+        if in_transaction && param_sets.len() > 1 && same_types && batches(&sql) {
+            // executemany in a transaction: one batch, one Sync (see
+            // `PgClient::execute_batch`). In autocommit each row is its own statement and
+            // commit, run one at a time below as psycopg2 runs them: a batch would be one
+            // implicit transaction, and rows sent after a failing one would still run.
             let prepared = client.prepare_columns(&sql, &param_sets[0].1).await?;
             if prepared == 0 {
                 let oids = param_sets[0].1.clone();
                 let values: Vec<Vec<Value>> = param_sets.into_iter().map(|(v, _)| v).collect();
-                let mut affected = client
-                    .execute_batch(&sql, &values, &oids, !in_transaction)
-                    .await?;
+                let mut affected = client.execute_batch(&sql, &values, &oids).await?;
                 if affected == 0 && !reports_row_count(&sql) {
                     affected = -1;
                 }
@@ -847,8 +848,14 @@ async fn run_statements(
         Ok(total)
     }
     .await;
-    if outcome.is_ok() {
-        session::note_statement(state, &sql);
+    match &outcome {
+        Ok(_) => {
+            session::note_statement(state, &sql);
+            // In a failed transaction only a rollback (to a savepoint) succeeds.
+            state.transaction_failed = false;
+        }
+        Err(PgError::Db { .. }) if state.in_transaction => state.transaction_failed = true,
+        Err(_) => {}
     }
     session::settle(state, outcome).await
 }
@@ -868,6 +875,7 @@ async fn end_transaction(state: Arc<Mutex<ConnState>>, sql: &'static str) -> Res
         _ => Ok(()),
     };
     state.in_transaction = false;
+    state.transaction_failed = false;
     if result.is_err() || !state.keeps_client() {
         session::release(state).await;
     }
@@ -1028,6 +1036,15 @@ impl NativeConnection {
         }
         *self.jsonb_loads.lock().unwrap_or_else(|e| e.into_inner()) = loads.map(Bound::unbind);
         Ok(())
+    }
+
+    /// A statement of the open transaction failed (only a rollback can follow).
+    #[getter]
+    fn transaction_failed(&self) -> bool {
+        self.state
+            .try_lock()
+            .map(|s| s.in_transaction && s.transaction_failed)
+            .unwrap_or(false)
     }
 
     #[getter]

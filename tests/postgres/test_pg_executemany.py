@@ -107,3 +107,58 @@ def test_executemany_rows_affected_of_updates(conn: Any, table: str) -> None:
     assert cur.rowcount == 6
     cur.execute(f"SELECT sum(v) FROM {table}")
     assert cur.fetchone() == (6,)
+
+
+def _statuses(module: Any, table: str) -> list[Any]:
+    """``get_transaction_status()`` along a transaction with a failed statement, a failed
+    executemany and a savepoint rolled back to."""
+    conn = module.connect(os.environ["PUFF_DEFAULT_POSTGRES_URL"])
+    seen: list[Any] = []
+    try:
+        conn.autocommit = True
+        cur = conn.cursor()
+        cur.execute(f"DROP TABLE IF EXISTS {table}")
+        cur.execute(f"CREATE TABLE {table} (id int PRIMARY KEY, note text)")
+        seen.append(conn.get_transaction_status())
+        conn.autocommit = False
+        cur.execute(f"INSERT INTO {table} VALUES (1, 'a')")
+        seen.append(conn.get_transaction_status())
+        cur.execute("SAVEPOINT s")
+        for run in (
+            lambda: cur.execute(f"INSERT INTO {table} VALUES (1, 'dup')"),
+            lambda: cur.executemany(INSERT.format(t=table), [(2, "b"), (1, "dup")]),
+        ):
+            try:
+                run()
+            except module.Error as e:
+                seen.append(e.pgcode)
+            seen.append(conn.get_transaction_status())
+            try:
+                cur.execute("SELECT 1")
+            except module.Error as e:
+                seen.append(e.pgcode)
+            seen.append(conn.get_transaction_status())
+            cur.execute("ROLLBACK TO SAVEPOINT s")
+            seen.append(conn.get_transaction_status())
+        conn.commit()
+        seen.append(conn.get_transaction_status())
+        cur.execute(f"INSERT INTO {table} VALUES (1, 'dup')")
+    except module.Error as e:
+        seen.append(e.pgcode)
+        seen.append(conn.get_transaction_status())
+        conn.rollback()
+        seen.append(conn.get_transaction_status())
+    finally:
+        conn.close()
+    return seen
+
+
+def test_transaction_status_after_a_failed_statement_is_psycopg2s(
+    tables: tuple[str, str],
+) -> None:
+    real = real_psycopg2()
+    ours = _statuses(puff.psycopg2, tables[0])
+    theirs = _statuses(real, tables[1])
+    assert ours == theirs
+    # Not vacuous: the failures put the transaction in error (3) and were rolled back.
+    assert theirs.count(real.extensions.TRANSACTION_STATUS_INERROR) == 5
