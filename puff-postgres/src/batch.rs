@@ -1,22 +1,26 @@
-//! One-Sync batches for `executemany`: [`BatchSocket`] sits between tokio-postgres and the
-//! server's socket and lets a [`PgClient`](crate::pool::PgClient) send many Bind/Execute
+//! Batches with one Sync for `executemany`: [`BatchSocket`] sits between tokio-postgres and
+//! the server's socket and lets a [`PgClient`](crate::pool::PgClient) send many Bind/Execute
 //! pairs followed by a single Sync, as asyncpg's `executemany` does.
 //!
 //! Why: tokio-postgres ends every request with its own Sync, and the server answers each
 //! Sync with ReadyForQuery and a flush (a send() per row); with 10,000 rows that doubles the
-//! server's work. Its public API has no request without a Sync, so the batch travels
-//! alongside one: [`BatchHandle::arm`] hands the encoded Parse + (Bind, Execute) x n to the
-//! socket, the client then sends a bare Sync (`Client::check_connection`), and the socket
-//! writes the batch just before that Sync. While the batch's answers come in, the socket
-//! keeps ParseComplete, BindComplete, CommandComplete and EmptyQueryResponse from
-//! tokio-postgres (counting the rows the CommandComplete tags report) and passes the rest
-//! through: the Sync's request sees ReadyForQuery, or the first ErrorResponse and then
-//! ReadyForQuery, exactly as for a failed statement. The server skips what follows a
-//! failed Execute until the Sync, so nothing after a failing row runs.
+//! server's work. Its public API has no request without a Sync, so a batch travels
+//! alongside one: [`BatchHandle::arm`] queues the encoded Parse + (Bind, Execute) x n for
+//! the socket, the client then sends a bare Sync (`Client::check_connection`), and the
+//! socket writes the batch just before that Sync. Several batches may be queued, each
+//! taken by the next Sync, so that a long `executemany` goes out in chunks while the
+//! server already runs the first. While a batch's answers come in, the socket keeps
+//! ParseComplete, BindComplete, CommandComplete and EmptyQueryResponse from tokio-postgres
+//! (counting the rows the CommandComplete tags report) and passes the rest through: the
+//! Sync's request sees ReadyForQuery, or the first ErrorResponse and then ReadyForQuery,
+//! exactly as for a failed statement. The server skips what follows a failed Execute
+//! until the Sync, so nothing after a failing row runs (and in a transaction the batches
+//! after it fail as aborted).
 
+use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 
@@ -37,45 +41,67 @@ pub(crate) struct BatchReport {
     pub failed: bool,
 }
 
-/// The client's side of a [`BatchSocket`]: arms it with a batch and reads the report.
+/// The client's side of a [`BatchSocket`]: queues batches and reads the report.
 #[derive(Default)]
 pub(crate) struct BatchHandle {
-    armed: AtomicBool,
-    pending: Mutex<Option<BytesMut>>,
+    /// Batches queued, each for the next Sync the client writes (kept next to the queue
+    /// so that every other write skips the lock).
+    queued: AtomicUsize,
+    pending: Mutex<VecDeque<BytesMut>>,
     report: Mutex<BatchReport>,
 }
 
 impl BatchHandle {
     /// Send `messages` (Parse/Bind/Execute, no Sync) just before the next Sync the client
-    /// writes. The caller then sends exactly one bare Sync and awaits it.
+    /// writes that no earlier batch took. The caller then sends exactly one bare Sync per
+    /// batch, in the same order.
     pub(crate) fn arm(&self, messages: BytesMut) {
-        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some(messages);
-        *self.report.lock().unwrap_or_else(|e| e.into_inner()) = BatchReport::default();
-        self.armed.store(true, Ordering::Release);
-    }
-
-    /// Forget a batch that was never written (its Sync failed to go out).
-    pub(crate) fn disarm(&self) {
-        self.armed.store(false, Ordering::Release);
         self.pending
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .take();
+            .push_back(messages);
+        self.queued.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// What the server answered to the last batch (read after its Sync was answered).
+    /// Forget the batches never written (their Syncs failed to go out).
+    pub(crate) fn disarm(&self) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        pending.clear();
+        self.queued.store(0, Ordering::Release);
+    }
+
+    /// Start counting afresh (before the first batch of an `executemany`).
+    pub(crate) fn reset_report(&self) {
+        *self.report.lock().unwrap_or_else(|e| e.into_inner()) = BatchReport::default();
+    }
+
+    /// What the server answered to the batches since [`BatchHandle::reset_report`], read
+    /// after their Syncs were answered (or one failed).
     pub(crate) fn report(&self) -> BatchReport {
         *self.report.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn take(&self) -> Option<BytesMut> {
-        if !self.armed.swap(false, Ordering::AcqRel) {
+        if self.queued.load(Ordering::Acquire) == 0 {
             return None;
         }
-        self.pending
+        let batch = self
+            .pending
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .take()
+            .pop_front();
+        if batch.is_some() {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+        }
+        batch
+    }
+
+    /// Add what one batch's answers reported so far.
+    fn add(&self, part: BatchReport) {
+        let mut report = self.report.lock().unwrap_or_else(|e| e.into_inner());
+        report.completed += part.completed;
+        report.rows += part.rows;
+        report.failed |= part.failed;
     }
 }
 
@@ -197,15 +223,15 @@ impl ReadFraming {
             }
             b'Z' => {
                 self.publish(handle);
-                self.report = BatchReport::default();
                 self.in_batch -= 1;
             }
             _ => {}
         }
     }
 
-    fn publish(&self, handle: &BatchHandle) {
-        *handle.report.lock().unwrap_or_else(|e| e.into_inner()) = self.report;
+    /// Hand what this batch reported since the last time to the client.
+    fn publish(&mut self, handle: &BatchHandle) {
+        handle.add(std::mem::take(&mut self.report));
     }
 
     fn end_if_complete(&mut self) {
@@ -416,6 +442,36 @@ mod tests {
                 "chunk {chunk}"
             );
         }
+    }
+
+    #[test]
+    fn queued_batches_go_out_in_order_and_their_reports_add_up() {
+        let handle = BatchHandle::default();
+        handle.arm(BytesMut::from(&b"first"[..]));
+        handle.arm(BytesMut::from(&b"second"[..]));
+        assert_eq!(handle.take().as_deref(), Some(&b"first"[..]));
+        assert_eq!(handle.take().as_deref(), Some(&b"second"[..]));
+        assert_eq!(handle.take(), None);
+
+        let mut stream = Vec::new();
+        for _ in 0..2 {
+            stream.extend(message(b'2', b""));
+            stream.extend(message(b'C', b"INSERT 0 1\0"));
+            stream.extend(message(b'Z', b"T"));
+        }
+        let mut framing = ReadFraming {
+            in_batch: 2,
+            ..ReadFraming::default()
+        };
+        let (seen, report) = feed(&mut framing, &stream, 3);
+        let mut want = message(b'Z', b"T");
+        want.extend(message(b'Z', b"T"));
+        assert_eq!(seen, want);
+        assert_eq!(framing.in_batch, 0);
+        assert_eq!(
+            (report.completed, report.rows, report.failed),
+            (2, 2, false)
+        );
     }
 
     #[test]

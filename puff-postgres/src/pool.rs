@@ -533,63 +533,107 @@ impl PgClient {
         Ok(stmt.columns().len())
     }
 
-    /// Run one statement without results once per parameter set, as one batch: one Parse,
-    /// a Bind and Execute per set and a single Sync (`batch.rs`), as asyncpg's
-    /// `executemany` sends them. The server stops at the first failing row. Returns the
-    /// total rows affected. Meant for a transaction: outside one the batch would be a
-    /// single implicit transaction, unlike psycopg2's one commit per row. A set whose
-    /// values cannot be encoded stops the run after the sets before it.
+    /// Run one statement without results once per parameter set, in batches of one Parse
+    /// (the first), a Bind and Execute per set and one Sync (`batch.rs`), as asyncpg's
+    /// `executemany` sends them: `first`, then each chunk `rest` delivers, sent while the
+    /// caller converts the next one (a Sync per chunk). The server stops at the first
+    /// failing row; its error is returned. Returns the total rows affected.
+    ///
+    /// Only for a transaction: the failing row aborts it, so the batches after it run
+    /// nothing, as psycopg2's one statement at a time leaves it. Outside one, each batch
+    /// would be an implicit transaction of its own. Sets typed unlike `first[0]`, and all
+    /// after them, run one at a time after the batches; a set whose values cannot be
+    /// encoded stops the run after the sets before it.
     pub async fn execute_batch(
         &mut self,
         sql: &str,
-        param_sets: &[Vec<Value>],
-        oids: &[u32],
+        first: Vec<ParamSet>,
+        mut rest: Option<&mut LaterSets>,
     ) -> Result<i64, PgError> {
+        let Some(oids) = first.first().map(|(_, oids)| oids.clone()) else {
+            return Ok(0);
+        };
         let stmt = self
-            .prepare_cached(sql, oids)
+            .prepare_cached(sql, &oids)
             .await
             .map_err(|e| self.err(e))?;
-        for params in param_sets {
-            if stmt.params().len() != params.len() {
-                return Err(PgError::Interface(format!(
-                    "the statement has {} parameters but {} values were given",
-                    stmt.params().len(),
-                    params.len()
-                )));
+        let width = stmt.params().len();
+        self.batch.reset_report();
+        // Sets left to run one at a time (from the first whose types differ).
+        let mut one_by_one: Vec<ParamSet> = Vec::new();
+        let mut encode_error = None;
+        let mut syncs = Vec::new();
+        let mut chunk = Some(first);
+        while let Some(mut sets) = chunk.take() {
+            if !one_by_one.is_empty() {
+                one_by_one.append(&mut sets);
+            } else {
+                let alike = sets
+                    .iter()
+                    .position(|(v, o)| *o != oids || v.len() != width)
+                    .unwrap_or(sets.len());
+                let (messages, encoded) =
+                    encode_batch(syncs.is_empty().then_some(sql), &stmt, &sets[..alike]);
+                let sent = match encoded {
+                    Ok(()) => alike,
+                    Err((at, e)) => {
+                        encode_error = Some(e);
+                        at
+                    }
+                };
+                if sent > 0 {
+                    self.batch.arm(messages);
+                    let mut sync: PendingSync<'_> = Box::pin(self.client.check_connection());
+                    // Polled once now, so that its Sync goes out behind this batch (its
+                    // answer is awaited below, after the next chunks went out).
+                    if let std::task::Poll::Ready(out) = futures_util::poll!(sync.as_mut()) {
+                        self.batch.disarm(); // not sent: the connection is closed
+                        sync = Box::pin(std::future::ready(out));
+                    }
+                    syncs.push(sync);
+                } else if syncs.is_empty() {
+                    // Nothing was sent: the statement was not parsed either.
+                    return Err(encode_error.unwrap_or_else(|| {
+                        PgError::Interface("executemany: nothing to run".into())
+                    }));
+                }
+                if encode_error.is_some() {
+                    break;
+                }
+                one_by_one.extend(sets.drain(alike..));
+            }
+            if self.batch.report().failed {
+                break; // the transaction is aborted: nothing after it would run
+            }
+            if let Some(rest) = rest.as_mut() {
+                chunk = rest.recv().await;
             }
         }
-        let (messages, encoded) = encode_batch(sql, &stmt, param_sets);
-        let encode_error = encoded.err();
-        let sent = encode_error
-            .as_ref()
-            .map_or(param_sets.len(), |(at, _)| *at);
-        if sent == 0 {
-            return Err(encode_error
-                .map(|(_, e)| e)
-                .unwrap_or_else(|| PgError::Interface("executemany: nothing to run".into())));
+        let mut failure = None;
+        for sync in syncs {
+            // The first error is the failing row's; the batches after it fail as aborted.
+            if let Err(e) = sync.await
+                && failure.is_none()
+            {
+                failure = Some(e);
+            }
         }
-        let (outcome, report) = self.send_batch(messages).await;
-        if let Err(e) = outcome {
+        if let Some(e) = failure {
+            if self.client.is_closed() {
+                self.batch.disarm();
+            }
             self.statements.remove(sql);
             return Err(self.err(e));
         }
-        match encode_error {
-            Some((_, e)) => Err(e),
-            None => Ok(i64::try_from(report.rows).unwrap_or(i64::MAX)),
+        if let Some(e) = encode_error {
+            return Err(e);
         }
-    }
-
-    /// Send a batch of [`encode_batch`] and wait for the server's answer to its Sync.
-    async fn send_batch(
-        &mut self,
-        messages: BytesMut,
-    ) -> (Result<(), tokio_postgres::Error>, crate::batch::BatchReport) {
-        self.batch.arm(messages);
-        let outcome = self.client.check_connection().await;
-        if outcome.is_err() && self.client.is_closed() {
-            self.batch.disarm();
+        let mut rows = i64::try_from(self.batch.report().rows).unwrap_or(i64::MAX);
+        for (params, oids) in &one_by_one {
+            let result = self.query_typed(sql, params, oids).await?;
+            rows += result.rows_affected.max(0);
         }
-        (outcome, self.batch.report())
+        Ok(rows)
     }
 
     /// Run SQL without parameters or results (`BEGIN`, `COMMIT`, DDL, several statements).
@@ -626,21 +670,33 @@ impl PgClient {
     }
 }
 
-/// Parse (unnamed) of `sql` with `stmt`'s parameter types, then Bind and Execute for each
-/// parameter set, without a Sync. Stops at the first set whose values cannot be encoded:
+/// One execution's parameter values with their type OIDs ([`Value::param_oid`]).
+pub(crate) type ParamSet = (Vec<Value>, Vec<u32>);
+
+/// Parameter sets of an `executemany` converted after the first chunk, delivered while
+/// the first ones are already sent.
+pub(crate) type LaterSets = tokio::sync::mpsc::UnboundedReceiver<Vec<ParamSet>>;
+
+/// The answer to one batch's Sync, awaited after the later batches went out.
+type PendingSync<'a> = Pin<Box<dyn Future<Output = Result<(), tokio_postgres::Error>> + Send + 'a>>;
+
+/// Parse (unnamed) of `parse` with `stmt`'s parameter types (None: the unnamed statement
+/// a batch before parsed), then Bind and Execute for each parameter set, without a Sync. Stops at the first set whose values cannot be encoded:
 /// `Err((its index, the error))` with the messages of the sets before it.
 fn encode_batch(
-    sql: &str,
+    parse: Option<&str>,
     stmt: &Statement,
-    param_sets: &[Vec<Value>],
+    param_sets: &[ParamSet],
 ) -> (BytesMut, Result<(), (usize, PgError)>) {
     use postgres_protocol::message::frontend;
     let mut buf = BytesMut::with_capacity(64 + param_sets.len() * 96);
     let types = stmt.params();
-    if let Err(e) = frontend::parse("", sql, types.iter().map(Type::oid), &mut buf) {
+    if let Some(sql) = parse
+        && let Err(e) = frontend::parse("", sql, types.iter().map(Type::oid), &mut buf)
+    {
         return (buf, Err((0, PgError::Interface(e.to_string()))));
     }
-    for (at, params) in param_sets.iter().enumerate() {
+    for (at, (params, _)) in param_sets.iter().enumerate() {
         let before = buf.len();
         let formats = params
             .iter()
