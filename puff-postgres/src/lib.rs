@@ -20,7 +20,9 @@
 //! The manual below is `docs/postgres.md` in the repository.
 #![doc = include_str!("../../docs/postgres.md")]
 
+mod batch;
 pub mod config;
+mod connect;
 mod copy;
 mod cursor;
 mod description;

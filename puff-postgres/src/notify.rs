@@ -7,8 +7,9 @@ use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::sync::{Arc, Mutex};
 
-use tokio_postgres::tls::NoTlsStream;
-use tokio_postgres::{AsyncMessage, Connection, Notification, Socket};
+use tokio_postgres::{AsyncMessage, Notification};
+
+use crate::connect::PgConnection;
 
 /// Notifications received by one session, oldest first.
 pub type NotificationQueue = Arc<Mutex<VecDeque<Notification>>>;
@@ -18,10 +19,7 @@ pub type NotificationQueue = Arc<Mutex<VecDeque<Notification>>>;
 const QUEUE_LIMIT: usize = 100_000;
 
 /// Drive `connection` on Tokio until it ends, queueing the notifications it receives.
-pub(crate) fn drive(
-    mut connection: Connection<Socket, NoTlsStream>,
-    url: String,
-) -> NotificationQueue {
+pub(crate) fn drive(mut connection: PgConnection, url: String) -> NotificationQueue {
     let queue = NotificationQueue::default();
     let received = queue.clone();
     tokio::spawn(async move {

@@ -6,9 +6,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use bytes::BytesMut;
 use mobc::async_trait;
 use tokio_postgres::types::{Kind, ToSql, Type};
-use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres::{Client, Statement};
 
 use crate::config::PostgresConfig;
 use crate::error::PgError;
@@ -45,6 +46,8 @@ pub struct PgClient {
     checked_out_at: std::time::Instant,
     /// `NOTIFY` messages received for this session's `LISTEN`s, oldest first.
     notifications: crate::notify::NotificationQueue,
+    /// Sends `executemany` batches with one Sync (see `batch.rs`).
+    batch: std::sync::Arc<crate::batch::BatchHandle>,
 }
 
 /// A connection checked out of a pool; returned to the pool when dropped.
@@ -80,11 +83,8 @@ impl mobc::Manager for PgManager {
     type Error = PgError;
 
     async fn connect(&self) -> Result<PgClient, PgError> {
-        let (client, connection) = self
-            .config
-            .connect(NoTls)
-            .await
-            .map_err(|e| PgError::from_pg(e, &self.redacted_url))?;
+        let (client, connection, batch) =
+            crate::connect::connect(&self.config, &self.redacted_url).await?;
         let server_zone = connection.parameter("TimeZone").map(std::sync::Arc::from);
         let notifications = crate::notify::drive(connection, self.redacted_url.clone());
         if let Some(ms) = self.statement_timeout_ms {
@@ -113,6 +113,7 @@ impl mobc::Manager for PgManager {
             timezone,
             checked_out_at: std::time::Instant::now(),
             notifications,
+            batch,
         })
     }
 
@@ -532,43 +533,107 @@ impl PgClient {
         Ok(stmt.columns().len())
     }
 
-    /// Run one statement without results once per parameter set, pipelined (all sent
-    /// before the first answer arrives). Use inside a transaction: statements after a
-    /// failing one are still sent (and fail there because the transaction is aborted).
-    /// Returns the total rows affected.
-    pub async fn execute_pipelined(
+    /// Run one statement without results once per parameter set, in batches of one Parse
+    /// (the first), a Bind and Execute per set and one Sync (`batch.rs`), as asyncpg's
+    /// `executemany` sends them: `first`, then each chunk `rest` delivers, sent while the
+    /// caller converts the next one (a Sync per chunk). The server stops at the first
+    /// failing row; its error is returned. Returns the total rows affected.
+    ///
+    /// Only for a transaction: the failing row aborts it, so the batches after it run
+    /// nothing, as psycopg2's one statement at a time leaves it. Outside one, each batch
+    /// would be an implicit transaction of its own. Sets typed unlike `first[0]`, and all
+    /// after them, run one at a time after the batches; a set whose values cannot be
+    /// encoded stops the run after the sets before it.
+    pub async fn execute_batch(
         &mut self,
         sql: &str,
-        param_sets: &[Vec<Value>],
-        oids: &[u32],
+        first: Vec<ParamSet>,
+        mut rest: Option<&mut LaterSets>,
     ) -> Result<i64, PgError> {
+        let Some(oids) = first.first().map(|(_, oids)| oids.clone()) else {
+            return Ok(0);
+        };
         let stmt = self
-            .prepare_cached(sql, oids)
+            .prepare_cached(sql, &oids)
             .await
             .map_err(|e| self.err(e))?;
-        for params in param_sets {
-            if stmt.params().len() != params.len() {
-                return Err(PgError::Interface(format!(
-                    "the statement has {} parameters but {} values were given",
-                    stmt.params().len(),
-                    params.len()
-                )));
+        let width = stmt.params().len();
+        self.batch.reset_report();
+        // Sets left to run one at a time (from the first whose types differ).
+        let mut one_by_one: Vec<ParamSet> = Vec::new();
+        let mut encode_error = None;
+        let mut syncs = Vec::new();
+        let mut chunk = Some(first);
+        while let Some(mut sets) = chunk.take() {
+            if !one_by_one.is_empty() {
+                one_by_one.append(&mut sets);
+            } else {
+                let alike = sets
+                    .iter()
+                    .position(|(v, o)| *o != oids || v.len() != width)
+                    .unwrap_or(sets.len());
+                let (messages, encoded) =
+                    encode_batch(syncs.is_empty().then_some(sql), &stmt, &sets[..alike]);
+                let sent = match encoded {
+                    Ok(()) => alike,
+                    Err((at, e)) => {
+                        encode_error = Some(e);
+                        at
+                    }
+                };
+                if sent > 0 {
+                    self.batch.arm(messages);
+                    let mut sync: PendingSync<'_> = Box::pin(self.client.check_connection());
+                    // Polled once now, so that its Sync goes out behind this batch (its
+                    // answer is awaited below, after the next chunks went out).
+                    if let std::task::Poll::Ready(out) = futures_util::poll!(sync.as_mut()) {
+                        self.batch.disarm(); // not sent: the connection is closed
+                        sync = Box::pin(std::future::ready(out));
+                    }
+                    syncs.push(sync);
+                } else if syncs.is_empty() {
+                    // Nothing was sent: the statement was not parsed either.
+                    return Err(encode_error.unwrap_or_else(|| {
+                        PgError::Interface("executemany: nothing to run".into())
+                    }));
+                }
+                if encode_error.is_some() {
+                    break;
+                }
+                one_by_one.extend(sets.drain(alike..));
+            }
+            if self.batch.report().failed {
+                break; // the transaction is aborted: nothing after it would run
+            }
+            if let Some(rest) = rest.as_mut() {
+                chunk = rest.recv().await;
             }
         }
-        let refs: Vec<Vec<&(dyn ToSql + Sync)>> = param_sets
-            .iter()
-            .map(|params| params.iter().map(|p| p as &(dyn ToSql + Sync)).collect())
-            .collect();
-        let client = &self.client;
-        let stmt_ref = &stmt;
-        let runs = refs.iter().map(|r| client.execute(stmt_ref, r));
-        match futures_util::future::try_join_all(runs).await {
-            Ok(counts) => Ok(counts.iter().map(|n| *n as i64).sum()),
-            Err(e) => {
-                self.statements.remove(sql);
-                Err(self.err(e))
+        let mut failure = None;
+        for sync in syncs {
+            // The first error is the failing row's; the batches after it fail as aborted.
+            if let Err(e) = sync.await
+                && failure.is_none()
+            {
+                failure = Some(e);
             }
         }
+        if let Some(e) = failure {
+            if self.client.is_closed() {
+                self.batch.disarm();
+            }
+            self.statements.remove(sql);
+            return Err(self.err(e));
+        }
+        if let Some(e) = encode_error {
+            return Err(e);
+        }
+        let mut rows = i64::try_from(self.batch.report().rows).unwrap_or(i64::MAX);
+        for (params, oids) in &one_by_one {
+            let result = self.query_typed(sql, params, oids).await?;
+            rows += result.rows_affected.max(0);
+        }
+        Ok(rows)
     }
 
     /// Run SQL without parameters or results (`BEGIN`, `COMMIT`, DDL, several statements).
@@ -603,6 +668,75 @@ impl PgClient {
         }
         Ok(())
     }
+}
+
+/// One execution's parameter values with their type OIDs ([`Value::param_oid`]).
+pub(crate) type ParamSet = (Vec<Value>, Vec<u32>);
+
+/// Parameter sets of an `executemany` converted after the first chunk, delivered while
+/// the first ones are already sent.
+pub(crate) type LaterSets = tokio::sync::mpsc::UnboundedReceiver<Vec<ParamSet>>;
+
+/// The answer to one batch's Sync, awaited after the later batches went out.
+type PendingSync<'a> = Pin<Box<dyn Future<Output = Result<(), tokio_postgres::Error>> + Send + 'a>>;
+
+/// Parse (unnamed) of `parse` with `stmt`'s parameter types (None: the unnamed statement
+/// a batch before parsed), then Bind and Execute for each parameter set, without a Sync. Stops at the first set whose values cannot be encoded:
+/// `Err((its index, the error))` with the messages of the sets before it.
+fn encode_batch(
+    parse: Option<&str>,
+    stmt: &Statement,
+    param_sets: &[ParamSet],
+) -> (BytesMut, Result<(), (usize, PgError)>) {
+    use postgres_protocol::message::frontend;
+    let mut buf = BytesMut::with_capacity(64 + param_sets.len() * 96);
+    let types = stmt.params();
+    if let Some(sql) = parse
+        && let Err(e) = frontend::parse("", sql, types.iter().map(Type::oid), &mut buf)
+    {
+        return (buf, Err((0, PgError::Interface(e.to_string()))));
+    }
+    for (at, (params, _)) in param_sets.iter().enumerate() {
+        let before = buf.len();
+        let formats = params
+            .iter()
+            .zip(types)
+            .map(|(p, ty)| p.encode_format(ty) as i16);
+        let bound = frontend::bind(
+            "",
+            "",
+            formats,
+            params.iter().zip(types),
+            |(p, ty), buf| match p.to_sql_checked(ty, buf)? {
+                tokio_postgres::types::IsNull::No => Ok(postgres_protocol::IsNull::No),
+                tokio_postgres::types::IsNull::Yes => Ok(postgres_protocol::IsNull::Yes),
+            },
+            Some(1),
+            &mut buf,
+        );
+        let bound = match bound {
+            Ok(()) => frontend::execute("", 0, &mut buf).map_err(|e| e.to_string()),
+            Err(frontend::BindError::Conversion(e)) => {
+                Err(format!("error serializing a value: {e}"))
+            }
+            Err(frontend::BindError::Serialization(e)) => Err(e.to_string()),
+        };
+        if let Err(e) = bound {
+            buf.truncate(before);
+            return (buf, Err((at, PgError::Conversion(e))));
+        }
+    }
+    (buf, Ok(()))
+}
+
+/// `executemany` of `sql` may run as one batch ([`PgClient::execute_batch`]): a single
+/// statement that neither ends the transaction, nor may set the time zone, nor names a
+/// server cursor (those need the bookkeeping of one statement at a time).
+pub(crate) fn batches(sql: &str) -> bool {
+    !has_several_statements(sql)
+        && transaction_end(sql).is_none()
+        && !may_set_time_zone(sql)
+        && !crate::cursor::is_cursor_statement(sql)
 }
 
 /// Some(true) when `sql` ends the transaction (`COMMIT`, `END`, `ROLLBACK`, `ABORT`),

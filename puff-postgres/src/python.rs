@@ -17,7 +17,7 @@ use pyo3::types::{
 use tokio::sync::Mutex;
 
 use crate::error::{ErrorKind, PgError};
-use crate::pool::{PostgresPool, QueryResult, has_several_statements, reports_row_count};
+use crate::pool::{LaterSets, ParamSet, PostgresPool, QueryResult, batches, reports_row_count};
 use crate::session::{self, ConnState};
 use crate::value::{DAY_MICROS, PG_EPOCH_DAYS, Value, civil_from_days, days_from_civil};
 
@@ -708,6 +708,7 @@ impl SharedConnection {
             self.state.clone(),
             sql.to_owned(),
             vec![(params, Vec::new())],
+            None,
             false,
         )
         .await
@@ -795,12 +796,14 @@ fn pool_named(name: &str) -> PyResult<Arc<PostgresPool>> {
         })
 }
 
-/// Run `sql` on the connection in `state`, checking one out of `pool` first if needed.
+/// Run `sql` on the connection in `state`, checking one out of `pool` first if needed,
+/// once per parameter set of `param_sets` and then of each chunk `later` delivers.
 async fn run_statements(
     pool: Arc<PostgresPool>,
     state: Arc<Mutex<ConnState>>,
     sql: String,
-    param_sets: Vec<(Vec<Value>, Vec<u32>)>,
+    mut param_sets: Vec<ParamSet>,
+    mut later: Option<LaterSets>,
     begin: bool,
 ) -> Result<QueryResult, PgError> {
     let mut guard = session::acquire(&pool, state, begin).await?;
@@ -811,13 +814,17 @@ async fn run_statements(
             return Err(PgError::Interface("no connection".into()));
         };
         let same_types = param_sets.windows(2).all(|w| w[0].1 == w[1].1);
-        if in_transaction && param_sets.len() > 1 && same_types && !has_several_statements(&sql) {
-            // executemany in a transaction: pipeline the executions.
+        let many = param_sets.len() > 1 || later.is_some();
+        if in_transaction && many && same_types && batches(&sql) {
+            // executemany in a transaction: batches, each one Sync (see
+            // `PgClient::execute_batch`). In autocommit each row is its own statement and
+            // commit, run one at a time below as psycopg2 runs them: a batch would be one
+            // implicit transaction, and rows sent after a failing one would still run.
             let prepared = client.prepare_columns(&sql, &param_sets[0].1).await?;
             if prepared == 0 {
-                let oids = param_sets[0].1.clone();
-                let values: Vec<Vec<Value>> = param_sets.into_iter().map(|(v, _)| v).collect();
-                let mut affected = client.execute_pipelined(&sql, &values, &oids).await?;
+                let mut affected = client
+                    .execute_batch(&sql, param_sets, later.as_mut())
+                    .await?;
                 if affected == 0 && !reports_row_count(&sql) {
                     affected = -1;
                 }
@@ -825,6 +832,11 @@ async fn run_statements(
                     rows_affected: affected,
                     ..QueryResult::default()
                 });
+            }
+        }
+        if let Some(later) = later.as_mut() {
+            while let Some(mut sets) = later.recv().await {
+                param_sets.append(&mut sets);
             }
         }
         let mut total = QueryResult::default();
@@ -845,8 +857,14 @@ async fn run_statements(
         Ok(total)
     }
     .await;
-    if outcome.is_ok() {
-        session::note_statement(state, &sql);
+    match &outcome {
+        Ok(_) => {
+            session::note_statement(state, &sql);
+            // In a failed transaction only a rollback (to a savepoint) succeeds.
+            state.transaction_failed = false;
+        }
+        Err(PgError::Db { .. }) if state.in_transaction => state.transaction_failed = true,
+        Err(_) => {}
     }
     session::settle(state, outcome).await
 }
@@ -866,10 +884,90 @@ async fn end_transaction(state: Arc<Mutex<ConnState>>, sql: &'static str) -> Res
         _ => Ok(()),
     };
     state.in_transaction = false;
+    state.transaction_failed = false;
     if result.is_err() || !state.keeps_client() {
         session::release(state).await;
     }
     result
+}
+
+/// Parameter sets an `executemany` converts and sends at a time once it has more than two
+/// of them: the server starts on the first while the next are converted.
+const STREAMED_CHUNK: usize = 256;
+
+/// `sets` as values with their type OIDs ([`to_param`]); on failure, those converted
+/// before the failing one and its error.
+fn converted(sets: &[Bound<'_, PyAny>]) -> Result<Vec<ParamSet>, (Vec<ParamSet>, PyErr)> {
+    let mut out = Vec::with_capacity(sets.len());
+    for params in sets {
+        let mut values = Vec::new();
+        let mut oids = Vec::new();
+        let items = match params.try_iter() {
+            Ok(items) => items,
+            Err(e) => return Err((out, e)),
+        };
+        for p in items {
+            match p.and_then(|p| to_param(&p)) {
+                Ok((value, oid)) => {
+                    values.push(value);
+                    oids.push(oid);
+                }
+                Err(e) => return Err((out, e)),
+            }
+        }
+        out.push((values, oids));
+    }
+    Ok(out)
+}
+
+impl NativeConnection {
+    /// [`NativeConnection::execute`] of many parameter sets: the statements run on Tokio
+    /// from the first chunk on while this thread converts the next chunks. A set that
+    /// cannot be converted raises its error after the sets before it ran (as psycopg2,
+    /// which adapts each set when it runs it), unless one of those failed first.
+    fn execute_streamed(
+        &self,
+        py: Python<'_>,
+        sql: String,
+        param_sets: &[Bound<'_, PyAny>],
+        begin: bool,
+    ) -> PyResult<QueryResult> {
+        let (first, later) = param_sets.split_at(STREAMED_CHUNK);
+        let first = converted(first).map_err(|(_, e)| e)?;
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let fut = run_statements(
+            self.pool.clone(),
+            self.state.clone(),
+            sql,
+            first,
+            Some(receiver),
+            begin,
+        );
+        let task = PythonRuntime::global()?.tokio().spawn(fut);
+        let mut unconverted = None;
+        for chunk in later.chunks(STREAMED_CHUNK) {
+            let sets = match converted(chunk) {
+                Ok(sets) => sets,
+                Err((before, e)) => {
+                    unconverted = Some(e);
+                    before
+                }
+            };
+            // A closed channel: the run stopped (a row failed); converting on is no use.
+            if sender.send(sets).is_err() || unconverted.is_some() {
+                break;
+            }
+        }
+        drop(sender);
+        let outcome = wait_for(py, task)?
+            .map_err(|e| PgError::Interface(format!("executemany stopped: {e}")))
+            .and_then(|r| r);
+        match (outcome, unconverted) {
+            (Err(e), _) => Err(to_pyerr(py, e)),
+            (Ok(_), Some(e)) => Err(e),
+            (Ok(result), None) => Ok(result),
+        }
+    }
 }
 
 #[pymethods]
@@ -892,22 +990,23 @@ impl NativeConnection {
         tzinfo_factory: Bound<'py, PyAny>,
         bytea_memoryview: bool,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        let mut sets = Vec::with_capacity(param_sets.len());
-        for params in &param_sets {
-            let mut values = Vec::new();
-            let mut oids = Vec::new();
-            for p in params.try_iter()? {
-                let (value, oid) = to_param(&p?)?;
-                values.push(value);
-                oids.push(oid);
+        let result = if param_sets.len() > 2 * STREAMED_CHUNK {
+            self.execute_streamed(py, sql, &param_sets, begin)?
+        } else {
+            let mut sets = converted(&param_sets).map_err(|(_, e)| e)?;
+            if sets.is_empty() {
+                sets.push((Vec::new(), Vec::new()));
             }
-            sets.push((values, oids));
-        }
-        if sets.is_empty() {
-            sets.push((Vec::new(), Vec::new()));
-        }
-        let fut = run_statements(self.pool.clone(), self.state.clone(), sql, sets, begin);
-        let result = wait_for(py, fut)?.map_err(|e| to_pyerr(py, e))?;
+            let fut = run_statements(
+                self.pool.clone(),
+                self.state.clone(),
+                sql,
+                sets,
+                None,
+                begin,
+            );
+            wait_for(py, fut)?.map_err(|e| to_pyerr(py, e))?
+        };
         let loads = self.get_jsonb_loads(py).map(|l| l.into_bound(py));
         let hstore_dicts = HSTORE_DICTS.load(std::sync::atomic::Ordering::Relaxed)
             || self.hstore_dicts.load(std::sync::atomic::Ordering::Relaxed);
@@ -1026,6 +1125,15 @@ impl NativeConnection {
         }
         *self.jsonb_loads.lock().unwrap_or_else(|e| e.into_inner()) = loads.map(Bound::unbind);
         Ok(())
+    }
+
+    /// A statement of the open transaction failed (only a rollback can follow).
+    #[getter]
+    fn transaction_failed(&self) -> bool {
+        self.state
+            .try_lock()
+            .map(|s| s.in_transaction && s.transaction_failed)
+            .unwrap_or(false)
     }
 
     #[getter]

@@ -18,6 +18,9 @@ use crate::pool::{PooledClient, PostgresPool, may_set_time_zone, set_time_zone_s
 pub(crate) struct ConnState {
     pub(crate) client: Option<PooledClient>,
     pub(crate) in_transaction: bool,
+    /// A statement of the open transaction failed on the server, which then refuses all
+    /// but a rollback (psycopg2's `TRANSACTION_STATUS_INERROR`).
+    pub(crate) transaction_failed: bool,
     pub(crate) closed: bool,
     /// Keep the pooled connection between autocommit statements (`SharedConnection`).
     pub(crate) pinned: bool,
@@ -85,6 +88,7 @@ pub(crate) async fn acquire(
             return Err(e);
         }
         state.in_transaction = true;
+        state.transaction_failed = false;
     }
     Ok(guard)
 }
@@ -124,6 +128,7 @@ pub(crate) async fn release(state: &mut ConnState) {
     }
     drop(client.take_notifications());
     state.in_transaction = false;
+    state.transaction_failed = false;
     state.session = SessionState::default();
 }
 

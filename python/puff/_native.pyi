@@ -65,6 +65,7 @@ class _PostgresColumn:
 class _PostgresNativeConnection:
     closed: bool
     in_transaction: bool
+    transaction_failed: bool
     pool_name: str
     borrowed: bool
     jsonb_loads: Callable[[str], Any] | None

@@ -788,6 +788,19 @@ def _bind(spec: list[str] | int, named: bool, params: Any) -> list[Any]:
     return values
 
 
+_ROW_TYPES = frozenset({tuple, list})
+
+
+def _plain_rows(seq: list[Any], width: Any) -> bool:
+    """Every parameter set is a tuple or list of ``width`` values of types the native
+    module binds itself: ``Cursor.executemany`` can pass them on as they are."""
+    return (
+        _ROW_TYPES.issuperset({type(p) for p in seq})
+        and {len(p) for p in seq} == {width}
+        and _NATIVE_TYPES.issuperset({type(v) for p in seq for v in p})
+    )
+
+
 # ---- connection and cursor ----------------------------------------------------------
 
 
@@ -855,6 +868,13 @@ class Cursor:
             return
         prepared = _prepare(query, seq[0])
         assert prepared is not None
+        if not prepared.named and _plain_rows(seq, prepared.spec):
+            # What `bind(share=False)` returns for each set, checked once for all of them
+            # (a Python call per row costs about as much as the server's insert).
+            self._run(prepared.sql, seq)
+            self.description = None
+            self._rows = []
+            return
         # Each set with its own `$n`: one text for all sets keeps them one batch (a
         # GROUP BY that needs shared parameters is no statement to run many times).
         runs = [prepared.bind(p, share=False) for p in seq]

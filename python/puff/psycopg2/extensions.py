@@ -809,7 +809,11 @@ class connection(_pg.Connection):  # noqa: N801 (psycopg2 name)
             self.autocommit = bool(autocommit)
 
     def get_transaction_status(self) -> int:
-        return TRANSACTION_STATUS_INTRANS if self.in_transaction else TRANSACTION_STATUS_IDLE
+        if not self.in_transaction:
+            return TRANSACTION_STATUS_IDLE
+        if self._native.transaction_failed:
+            return TRANSACTION_STATUS_INERROR
+        return TRANSACTION_STATUS_INTRANS
 
     def get_parameter_status(self, name: str) -> str | None:
         return self.info.parameter_status(name)
