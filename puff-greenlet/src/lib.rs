@@ -26,6 +26,7 @@ pub mod instance;
 pub mod interpreter;
 pub mod json;
 mod lifecycle;
+pub mod load_board;
 mod park;
 mod python;
 pub mod resources;

@@ -8,7 +8,9 @@
 //! is then a no-op: a single process binds its own socket as before.
 
 use std::io::Write;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
+
+use crate::load_board::LoadBoard;
 use std::sync::{Mutex, OnceLock};
 
 /// The worker's number (1, 2, ...; a replacement takes the number of the worker it
@@ -23,9 +25,15 @@ pub const ENV_SUPERVISOR_FD: &str = "PUFF_SUPERVISOR_FD";
 /// The number of requests after which the worker asks to be recycled (jitter applied).
 pub const ENV_MAX_REQUESTS: &str = "PUFF_WORKER_MAX_REQUESTS";
 
-/// Descriptor numbers the supervisor gives the inherited socket and pipe in the worker.
+/// The descriptor of the shared [`LoadBoard`] and this worker's slot on it.
+pub const ENV_LOAD_FD: &str = "PUFF_LOAD_FD";
+pub const ENV_LOAD_SLOT: &str = "PUFF_LOAD_SLOT";
+
+/// Descriptor numbers the supervisor gives the inherited socket, pipe and load board in
+/// the worker.
 pub const LISTEN_FD: RawFd = 3;
 pub const SUPERVISOR_FD: RawFd = 4;
+pub const LOAD_FD: RawFd = 5;
 
 /// What a worker tells its supervisor, one line each on the pipe.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,6 +72,7 @@ struct Inherited {
     max_requests: Option<u64>,
     listener: Mutex<Option<std::net::TcpListener>>,
     pipe: Mutex<Option<std::fs::File>>,
+    board: Option<(LoadBoard, usize)>,
 }
 
 static INHERITED: OnceLock<Inherited> = OnceLock::new();
@@ -91,6 +100,9 @@ fn inherited() -> &'static Inherited {
         max_requests: var(ENV_MAX_REQUESTS),
         listener: Mutex::new(descriptor(ENV_LISTEN_FD)),
         pipe: Mutex::new(descriptor(ENV_SUPERVISOR_FD)),
+        board: descriptor::<OwnedFd>(ENV_LOAD_FD)
+            .and_then(|fd| LoadBoard::map(fd.as_fd()).ok())
+            .zip(var(ENV_LOAD_SLOT)),
     })
 }
 
@@ -105,6 +117,8 @@ pub fn adopt_from_environment() {
         ENV_LISTEN_FD,
         ENV_SUPERVISOR_FD,
         ENV_MAX_REQUESTS,
+        ENV_LOAD_FD,
+        ENV_LOAD_SLOT,
     ] {
         // SAFETY: called before other threads start (see above).
         #[allow(unsafe_code)]
@@ -133,6 +147,14 @@ pub fn is_worker() -> bool {
 /// The requests this worker serves before asking to be recycled, if limited.
 pub fn max_requests() -> Option<u64> {
     inherited().max_requests
+}
+
+/// The supervisor's load board and this worker's slot on it (with more than one worker).
+pub fn load_board() -> Option<(&'static LoadBoard, usize)> {
+    inherited()
+        .board
+        .as_ref()
+        .map(|(board, slot)| (board, *slot))
 }
 
 /// The listening socket the supervisor bound, once per process (later calls: `None`).

@@ -9,16 +9,30 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
 
-use crate::load::ServerLoad;
+use crate::load::{ConnectionSlot, ServerLoad};
 
 /// First pause after `accept` fails for lack of descriptors; doubled up to the cap, so the
 /// loop serves again within a few milliseconds of a descriptor freeing up.
 const SHORTAGE_FIRST_PAUSE: Duration = Duration::from_millis(5);
 const SHORTAGE_MAX_PAUSE: Duration = Duration::from_millis(100);
+/// A worker with clearly more connections than another waits up to this many pauses
+/// before accepting anyway (the other may be slow to wake, or stuck).
+const MAX_YIELDS: u32 = 3;
+const YIELD_PAUSE: Duration = Duration::from_millis(1);
 
-/// Accepts until `stop` fires, handing each connection (with its `max_connections` permit,
-/// released when the connection ends) to `serve`; pauses while `load` has
-/// `max_concurrent_requests` in flight.
+/// Takes the worker off the load board when the accept loop ends.
+struct Withdraw(Arc<ServerLoad>);
+
+impl Drop for Withdraw {
+    fn drop(&mut self) {
+        self.0.not_accepting();
+    }
+}
+
+/// Accepts until `stop` fires, handing each connection (with its `max_connections` permit
+/// and its count in `load`, both released when the connection ends) to `serve`; pauses
+/// while `load` has `max_concurrent_requests` in flight, and with `--workers N` lets an
+/// accept go by while another worker has clearly fewer connections.
 pub(crate) async fn accept_loop<F>(
     listener: TcpListener,
     max_connections: Option<usize>,
@@ -26,7 +40,7 @@ pub(crate) async fn accept_loop<F>(
     mut stop: watch::Receiver<bool>,
     mut serve: F,
 ) where
-    F: FnMut(TcpStream, SocketAddr, Option<OwnedSemaphorePermit>),
+    F: FnMut(TcpStream, SocketAddr, (Option<OwnedSemaphorePermit>, ConnectionSlot)),
 {
     let slots = max_connections.map(|n| Arc::new(Semaphore::new(n)));
     // Read now: once descriptors run out, /proc cannot be opened either.
@@ -34,17 +48,39 @@ pub(crate) async fn accept_loop<F>(
         open_files_limit: open_files_limit(),
         ..Shortage::default()
     };
+    // Off the load board when the loop ends, however it ends.
+    let _withdraw = Withdraw(load.clone());
     loop {
+        load.accepting();
         let permit = match &slots {
-            Some(slots) => tokio::select! {
-                permit = slots.clone().acquire_owned() => permit.ok(),
-                _ = stop.changed() => return,
-            },
+            Some(slots) => {
+                if slots.available_permits() == 0 {
+                    load.not_accepting();
+                }
+                tokio::select! {
+                    permit = slots.clone().acquire_owned() => permit.ok(),
+                    _ = stop.changed() => return,
+                }
+            }
             None => None,
         };
+        if load.is_full() {
+            load.not_accepting();
+        }
         tokio::select! {
             _ = load.room_to_accept() => {}
             _ = stop.changed() => return,
+        }
+        load.accepting();
+        // A worker with clearly more connections than another lets a few accepts go by.
+        for _ in 0..MAX_YIELDS {
+            if !load.should_yield() {
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(YIELD_PAUSE) => {}
+                _ = stop.changed() => return,
+            }
         }
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -55,7 +91,8 @@ pub(crate) async fn accept_loop<F>(
         match accepted {
             Ok((tcp, peer)) => {
                 shortage.ended();
-                serve(tcp, peer, permit);
+                let connection = load.connection_opened();
+                serve(tcp, peer, (permit, connection));
             }
             Err(e) if is_descriptor_shortage(&e) => {
                 let pause = shortage.failed(&e);

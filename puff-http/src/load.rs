@@ -1,16 +1,21 @@
-//! The server's load across its connections: requests in flight (held under
+//! The server's load across its connections: open connections (posted on the
+//! supervisor's load board, so that workers sharing one socket balance), requests in flight (held under
 //! `max_concurrent_requests` by pausing the accept loop, so that with `--workers N` new
 //! connections go to a less busy worker instead of queueing behind this one's Python
 //! thread) and requests served (a worker asks its supervisor to recycle it after
 //! `max_requests`).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
+use puff_greenlet::load_board::{ABSENT, LoadBoard};
 use puff_greenlet::supervision::{self, WorkerMessage};
 use tokio::sync::Notify;
 
 pub(crate) struct ServerLoad {
+    /// Open connections, posted on the supervisor's load board (with `--workers N`).
+    connections: AtomicU32,
+    board: Option<(&'static LoadBoard, usize)>,
     in_flight: AtomicUsize,
     served: AtomicU64,
     max_in_flight: Option<usize>,
@@ -25,6 +30,8 @@ pub(crate) struct ServerLoad {
 impl ServerLoad {
     pub(crate) fn new(max_in_flight: Option<usize>, recycle_after: Option<u64>) -> Arc<Self> {
         Arc::new(ServerLoad {
+            connections: AtomicU32::new(0),
+            board: supervision::load_board(),
             in_flight: AtomicUsize::new(0),
             served: AtomicU64::new(0),
             max_in_flight,
@@ -33,6 +40,43 @@ impl ServerLoad {
             recycle_after,
             recycle_asked: AtomicBool::new(false),
         })
+    }
+
+    /// Counts a connection in; it is counted out when the returned guard drops.
+    pub(crate) fn connection_opened(self: &Arc<Self>) -> ConnectionSlot {
+        let open = self.connections.fetch_add(1, Ordering::AcqRel) + 1;
+        self.post(open);
+        ConnectionSlot(self.clone())
+    }
+
+    fn post(&self, open: u32) {
+        if let Some((board, slot)) = self.board {
+            board.post(slot, open);
+        }
+    }
+
+    /// Posts this worker's connections: it accepts (again).
+    pub(crate) fn accepting(&self) {
+        self.post(self.connections.load(Ordering::Acquire));
+    }
+
+    /// Takes this worker off the board while it does not accept, so that no other
+    /// worker leaves connections to it.
+    pub(crate) fn not_accepting(&self) {
+        self.post(ABSENT);
+    }
+
+    /// Whether to let an accept go by for a worker with clearly fewer connections.
+    pub(crate) fn should_yield(&self) -> bool {
+        self.board.is_some_and(|(board, slot)| {
+            board.should_yield(slot, self.connections.load(Ordering::Acquire))
+        })
+    }
+
+    /// Whether every slot for a request is taken (the accept loop then waits for room).
+    pub(crate) fn is_full(&self) -> bool {
+        self.max_in_flight
+            .is_some_and(|max| self.in_flight.load(Ordering::Acquire) >= max)
     }
 
     /// Counts a request in; it is counted out when the returned guard drops.
@@ -91,6 +135,16 @@ impl ServerLoad {
     #[cfg(test)]
     fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Acquire)
+    }
+}
+
+/// One open connection counted in [`ServerLoad`].
+pub(crate) struct ConnectionSlot(Arc<ServerLoad>);
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let open = self.0.connections.fetch_sub(1, Ordering::AcqRel) - 1;
+        self.0.post(open);
     }
 }
 

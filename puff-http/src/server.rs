@@ -161,12 +161,12 @@ pub async fn serve(
             config.max_connections,
             load,
             stop_rx,
-            move |tcp, peer, permit| {
+            move |tcp, peer, held| {
                 let shared = shared.clone();
                 let stop = stop.clone();
                 tokio::spawn(async move {
                     serve_connection(shared, tcp, peer, stop).await;
-                    drop(permit);
+                    drop(held);
                 });
             },
         ))

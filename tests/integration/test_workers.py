@@ -310,6 +310,27 @@ def test_a_process_the_app_starts_inherits_neither_the_socket_nor_the_pipe(
         server.stop()
 
 
+def test_a_burst_of_keep_alive_connections_is_shared_by_the_workers(tmp_path: Path) -> None:
+    """Without balancing, the first worker to wake drains the accept queue and serves every
+    keep-alive connection of the burst while the other idles."""
+    server = start(tmp_path, "balance", workers=2)
+    try:
+        for _ in range(3):
+            conns = [http.client.HTTPConnection(HOST, server.port, timeout=30) for _ in range(64)]
+            for conn in conns:
+                conn.connect()
+            owners: dict[int, int] = {}
+            for conn in conns:
+                conn.request("GET", "/")
+                pid = int(conn.getresponse().read().decode().split()[1])
+                owners[pid] = owners.get(pid, 0) + 1
+            for conn in conns:
+                conn.close()
+            assert len(owners) == 2 and min(owners.values()) >= 16, owners
+    finally:
+        server.stop()
+
+
 def test_sighup_under_load_serves_the_new_code_without_a_failed_request(
     tmp_path: Path,
 ) -> None:
@@ -417,6 +438,23 @@ def test_worker_max_rss_mb_replaces_a_leaking_worker(tmp_path: Path) -> None:
             served = load.served()
             wait_until(lambda: load.served() > served + 100, "no requests after")
         assert load.failures == [], load.failures[:5]
+    finally:
+        server.stop()
+
+
+def test_worker_lifetime_s_replaces_workers_without_a_failed_request(tmp_path: Path) -> None:
+    server = start(tmp_path, "lifetime", workers=2, extra_config="worker_lifetime_s = 1\n")
+    try:
+        initial = workers_of(server)
+        with Load(server.port, connections=16) as load:
+            wait_until(
+                lambda: server.stderr().count("reached worker_lifetime_s") >= 4,
+                lambda: tail(server.stderr()),
+            )
+            served = load.served()
+            wait_until(lambda: load.served() > served + 100, "no requests after")
+        assert load.failures == [], load.failures[:5]
+        assert workers_of(server).isdisjoint(initial)
     finally:
         server.stop()
 

@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use std::process::{ExitCode, ExitStatus};
 use std::time::Duration;
 
+use puff_greenlet::load_board::{self, LoadBoard};
 use puff_greenlet::supervision::WorkerMessage;
 use puff_greenlet::{ListenSpec, WorkerSpec};
 use tokio::signal::unix::{SignalKind, signal};
@@ -83,6 +84,8 @@ enum State {
 
 struct Worker {
     id: u32,
+    /// Its slot on the load board.
+    slot: usize,
     pid: u32,
     generation: u64,
     started: Instant,
@@ -100,6 +103,7 @@ struct Supervisor {
     config: WorkersConfig,
     stop_timeout: Duration,
     launcher: Launcher,
+    board: Option<LoadBoard>,
     failures_in_a_row: u32,
     next_start: Instant,
     stopping: bool,
@@ -121,6 +125,15 @@ async fn supervise(settings: SupervisorSettings) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Workers that share a socket balance their connections on the board.
+    let board = match listener.is_some().then(LoadBoard::create).transpose() {
+        Ok(board) => board,
+        Err(e) => {
+            tracing::error!(target: TARGET, "cannot create the workers' load board: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (board, board_fd) = board.unzip();
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let target = settings.workers.worker_count();
     let mut supervisor = Supervisor {
@@ -134,8 +147,10 @@ async fn supervise(settings: SupervisorSettings) -> ExitCode {
             program: settings.program,
             args: settings.args,
             listener,
+            board: board_fd,
             events: events_tx,
         },
+        board,
         failures_in_a_row: 0,
         next_start: Instant::now(),
         stopping: false,
@@ -288,15 +303,19 @@ impl Supervisor {
 
     fn start_worker(&mut self) {
         let id = self.free_id();
+        let slot = (0..)
+            .find(|slot| !self.workers.iter().any(|w| w.slot == *slot))
+            .unwrap_or_default();
         let max_requests = self
             .config
             .max_requests
             .map(|n| n + jitter(self.config.max_requests_jitter));
-        match self.launcher.spawn(id, self.target, max_requests) {
+        match self.launcher.spawn(id, slot, self.target, max_requests) {
             Ok(pid) => {
                 tracing::info!(target: TARGET, "started worker {id} (pid {pid})");
                 self.workers.push(Worker {
                     id,
+                    slot,
                     pid,
                     generation: self.generation,
                     started: Instant::now(),
@@ -376,6 +395,10 @@ impl Supervisor {
             return;
         };
         let worker = self.workers.remove(index);
+        if let Some(board) = &self.board {
+            // Killed workers cannot withdraw themselves.
+            board.post(worker.slot, load_board::ABSENT);
+        }
         let how = describe_exit(status);
         match worker.state {
             State::Stopping => {

@@ -23,6 +23,8 @@ pub(crate) struct Launcher {
     pub program: PathBuf,
     pub args: Vec<OsString>,
     pub listener: Option<OwnedFd>,
+    /// The load board's memfd, for workers that share the listener.
+    pub board: Option<OwnedFd>,
     pub events: UnboundedSender<WorkerEvent>,
 }
 
@@ -31,6 +33,7 @@ impl Launcher {
     pub(crate) fn spawn(
         &self,
         id: u32,
+        slot: usize,
         worker_count: usize,
         max_requests: Option<u64>,
     ) -> std::io::Result<u32> {
@@ -56,14 +59,20 @@ impl Launcher {
         if let Some(n) = max_requests {
             command.env(supervision::ENV_MAX_REQUESTS, n.to_string());
         }
+        if self.board.is_some() {
+            command
+                .env(supervision::ENV_LOAD_FD, supervision::LOAD_FD.to_string())
+                .env(supervision::ENV_LOAD_SLOT, slot.to_string());
+        }
         let listen_fd = self.listener.as_ref().map(AsRawFd::as_raw_fd);
+        let board_fd = self.board.as_ref().map(AsRawFd::as_raw_fd);
         let pipe_fd = write_end.as_raw_fd();
         let supervisor = libc::pid_t::try_from(std::process::id()).unwrap_or(1);
         // SAFETY: between fork and exec the closure only makes async-signal-safe calls
         // (dup2, prctl, getppid, _exit) on descriptors this process owns.
         #[allow(unsafe_code)]
         unsafe {
-            command.pre_exec(move || place_descriptors(listen_fd, pipe_fd, supervisor))
+            command.pre_exec(move || place_descriptors(listen_fd, board_fd, pipe_fd, supervisor))
         };
         let mut child = command.spawn()?;
         drop(write_end);
@@ -101,11 +110,13 @@ impl Launcher {
     }
 }
 
-/// In the child: the socket at 3, the pipe at 4 (`dup2` clears close-on-exec on the copy),
+/// In the child: the socket at 3, the pipe at 4, the load board at 5 (`dup2` clears
+/// close-on-exec on the copies),
 /// and SIGTERM when the supervisor dies so that no worker outlives it.
 #[allow(unsafe_code)]
 fn place_descriptors(
     listen_fd: Option<RawFd>,
+    board_fd: Option<RawFd>,
     pipe_fd: RawFd,
     supervisor: libc::pid_t,
 ) -> std::io::Result<()> {
@@ -122,6 +133,9 @@ fn place_descriptors(
             check(libc::dup2(fd, supervision::LISTEN_FD))?;
         }
         check(libc::dup2(pipe_fd, supervision::SUPERVISOR_FD))?;
+        if let Some(fd) = board_fd {
+            check(libc::dup2(fd, supervision::LOAD_FD))?;
+        }
         check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM))?;
         // The supervisor died before prctl took effect: the signal would never come.
         if libc::getppid() != supervisor {
