@@ -30,7 +30,6 @@ pub mod error;
 mod notify;
 pub mod pool;
 mod python;
-mod record_text;
 mod session;
 mod streams;
 mod subsystem;

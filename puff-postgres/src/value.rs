@@ -8,6 +8,8 @@
 //! travel in the text format, so the server parses them exactly as it parses a quoted
 //! literal.
 
+mod record_text;
+
 use std::error::Error as StdError;
 
 use bytes::{BufMut, BytesMut};
@@ -582,11 +584,11 @@ pub(crate) fn decode(ty: &Type, mut raw: &[u8]) -> Result<Value, BoxError> {
             Kind::Array(elem) => decode_array(elem, raw)?,
             Kind::Domain(inner) => decode(inner, raw)?,
             Kind::Range(sub) => decode_range(ty.oid(), sub, raw)?,
-            Kind::Composite(fields) => match crate::record_text::composite_text(fields, raw)? {
+            Kind::Composite(fields) => match record_text::composite_text(fields, raw)? {
                 Some(text) => Value::Text(text),
                 None => Value::Bytes(raw.to_vec()),
             },
-            _ if *ty == Type::RECORD => match crate::record_text::composite_text(&[], raw)? {
+            _ if *ty == Type::RECORD => match record_text::composite_text(&[], raw)? {
                 Some(text) => Value::Text(text),
                 None => Value::Bytes(raw.to_vec()),
             },
