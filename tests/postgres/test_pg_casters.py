@@ -270,6 +270,22 @@ def test_array_casters(modules: tuple[ModuleType, ModuleType]) -> None:
     assert real == shim
 
 
+def test_array_type_of_strings_as_django_registers_it(
+    modules: tuple[ModuleType, ModuleType],
+) -> None:
+    """django.contrib.postgres registers hstore/citext arrays with the module's STRING type
+    as the base (``new_array_type((oid,), name, psycopg2.STRING)``)."""
+
+    def test(module: ModuleType, conn: Any) -> Any:
+        cur = conn.cursor()
+        strings = module.extensions.new_array_type((1009,), "TEXTARRAY", module.STRING)
+        module.extensions.register_type(strings, conn)
+        return fetch(cur, "SELECT ARRAY['a b', NULL, '', 'x\"y']::text[], '{}'::text[]")
+
+    real, shim = run_both(modules, test)
+    assert real == shim
+
+
 def test_dec2float_on_the_connection_faq_recipe(modules: tuple[ModuleType, ModuleType]) -> None:
     """psycopg2's FAQ: numeric as float for a connection; other types untouched."""
 

@@ -315,10 +315,14 @@ def new_type(
     return _Type(tuple(oids), name, castfunc)
 
 
-def new_array_type(oids: Sequence[int], name: str, base_caster: _Type) -> _Type:
-    """A typecaster for the array types ``oids``: lists of ``base_caster``'s values."""
-    if not isinstance(base_caster, _Type):
+def new_array_type(oids: Sequence[int], name: str, base_caster: _pg.TypeObject) -> _Type:
+    """A typecaster for the array types ``oids``: lists of ``base_caster``'s values. The
+    base may also be a module-level type such as ``psycopg2.STRING`` (Django's
+    ``register_type_handlers`` passes it), whose elements stay text."""
+    if not isinstance(base_caster, _pg.TypeObject):
         raise TypeError("new_array_type() argument 3 must be a typecaster made by new_type()")
+    if not isinstance(base_caster, _Type):
+        base_caster = _Type(base_caster.values, base_caster.name)
     return _Type(tuple(oids), name, base=base_caster)
 
 
