@@ -254,9 +254,10 @@ impl Supervisor {
         }
         if current > self.target {
             // The newest surplus first: they have the least warm state.
-            let mut surplus: Vec<u32> = self.current().map(|w| w.pid).collect();
-            surplus.sort_by_key(|pid| std::cmp::Reverse(self.find_ref(*pid).map(|w| w.started)));
-            for pid in surplus.into_iter().take(current - self.target) {
+            let mut surplus: Vec<(Instant, u32)> =
+                self.current().map(|w| (w.started, w.pid)).collect();
+            surplus.sort_by_key(|&(started, _)| std::cmp::Reverse(started));
+            for (_, pid) in surplus.into_iter().take(current - self.target) {
                 self.stop(pid, "the worker count went down");
             }
         }
@@ -287,10 +288,6 @@ impl Supervisor {
             self.reloading = None;
             tracing::info!(target: TARGET, "reload complete: {} workers serve the new code", serving);
         }
-    }
-
-    fn find_ref(&self, pid: u32) -> Option<&Worker> {
-        self.workers.iter().find(|w| w.pid == pid)
     }
 
     /// The lowest id no live worker of this generation uses, so ids stay small and a
