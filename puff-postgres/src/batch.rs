@@ -20,7 +20,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 
@@ -49,6 +49,9 @@ pub(crate) struct BatchHandle {
     queued: AtomicUsize,
     pending: Mutex<VecDeque<BytesMut>>,
     report: Mutex<BatchReport>,
+    /// Set while a simple query runs: the reader keeps the columns of each RowDescription.
+    capturing: AtomicBool,
+    row_descriptions: Mutex<Vec<Vec<DescribedField>>>,
 }
 
 impl BatchHandle {
@@ -79,6 +82,42 @@ impl BatchHandle {
     /// after their Syncs were answered (or one failed).
     pub(crate) fn report(&self) -> BatchReport {
         *self.report.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keep the columns (name, type OID) of the RowDescriptions the server sends from now
+    /// on, until [`BatchHandle::take_row_descriptions`]: tokio-postgres's simple query
+    /// gives the names only, and the values' types are needed to read their text.
+    pub(crate) fn capture_row_descriptions(&self) {
+        self.row_descriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.capturing.store(true, Ordering::Release);
+    }
+
+    /// The RowDescriptions kept since [`BatchHandle::capture_row_descriptions`]; stops
+    /// keeping them.
+    pub(crate) fn take_row_descriptions(&self) -> Vec<Vec<DescribedField>> {
+        self.capturing.store(false, Ordering::Release);
+        std::mem::take(
+            &mut *self
+                .row_descriptions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        )
+    }
+
+    fn capturing(&self) -> bool {
+        self.capturing.load(Ordering::Acquire)
+    }
+
+    fn keep_row_description(&self, body: &[u8]) {
+        if let Some(columns) = parse_row_description(body) {
+            self.row_descriptions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(columns);
+        }
     }
 
     fn take(&self) -> Option<BytesMut> {
@@ -117,6 +156,8 @@ struct ReadFraming {
     hiding: bool,
     /// The current message is a hidden CommandComplete: its tag is collected.
     tag: Option<Vec<u8>>,
+    /// The current message is a RowDescription being captured: its body is collected.
+    row_description: Option<Vec<u8>>,
     /// Batches written whose ReadyForQuery has not come yet (a batch may follow one that
     /// failed before the failed one's ReadyForQuery is read).
     in_batch: usize,
@@ -126,7 +167,8 @@ struct ReadFraming {
 impl ReadFraming {
     /// Filter `data` in place; returns how many bytes remain for tokio-postgres.
     fn filter(&mut self, data: &mut [u8], handle: &BatchHandle) -> usize {
-        if self.in_batch == 0 && self.header_len == 0 && self.body_left == 0 {
+        if self.in_batch == 0 && self.header_len == 0 && self.body_left == 0 && !handle.capturing()
+        {
             return self.skim(data, handle);
         }
         self.follow(data, handle)
@@ -158,11 +200,14 @@ impl ReadFraming {
                         self.header[4],
                     ]);
                     self.body_left = (len as usize).saturating_sub(4);
-                    self.end_if_complete();
+                    self.end_if_complete(handle);
                 }
                 continue;
             }
             let take = self.body_left.min(data.len() - read);
+            if let Some(body) = &mut self.row_description {
+                body.extend_from_slice(&data[read..read + take]);
+            }
             if self.hiding {
                 if let Some(tag) = &mut self.tag {
                     tag.extend_from_slice(&data[read..read + take]);
@@ -173,7 +218,7 @@ impl ReadFraming {
             }
             self.body_left -= take;
             read += take;
-            self.end_if_complete();
+            self.end_if_complete(handle);
         }
         kept
     }
@@ -201,6 +246,7 @@ impl ReadFraming {
     fn start_message(&mut self, kind: u8, handle: &BatchHandle) {
         self.hiding = false;
         self.tag = None;
+        self.row_description = (kind == b'T' && handle.capturing()).then(Vec::new);
         if self.in_batch == 0 {
             return;
         }
@@ -234,9 +280,12 @@ impl ReadFraming {
         handle.add(std::mem::take(&mut self.report));
     }
 
-    fn end_if_complete(&mut self) {
+    fn end_if_complete(&mut self, handle: &BatchHandle) {
         if self.body_left > 0 || self.header_len < 5 {
             return;
+        }
+        if let Some(body) = self.row_description.take() {
+            handle.keep_row_description(&body);
         }
         if let Some(tag) = self.tag.take() {
             self.report.completed += 1;
@@ -255,6 +304,42 @@ fn rows_of_tag(tag: &[u8]) -> u64 {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0)
+}
+
+/// One field of a RowDescription.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct DescribedField {
+    pub name: String,
+    /// 0 when the column is not a table's.
+    pub table_oid: u32,
+    pub column_id: i16,
+    pub type_oid: u32,
+    pub type_size: i16,
+    pub type_modifier: i32,
+}
+
+/// The fields of a RowDescription's body.
+fn parse_row_description(body: &[u8]) -> Option<Vec<DescribedField>> {
+    let mut rest = body;
+    let count = u16::from_be_bytes(rest.get(..2)?.try_into().ok()?);
+    rest = &rest[2..];
+    let mut fields = Vec::with_capacity(count.into());
+    for _ in 0..count {
+        let end = rest.iter().position(|b| *b == 0)?;
+        // table OID (4), column number (2), type OID (4), size (2), modifier (4), format (2)
+        let fixed = rest.get(end + 1..end + 19)?;
+        let be4 = |at: usize| [fixed[at], fixed[at + 1], fixed[at + 2], fixed[at + 3]];
+        fields.push(DescribedField {
+            name: String::from_utf8_lossy(&rest[..end]).into_owned(),
+            table_oid: u32::from_be_bytes(be4(0)),
+            column_id: i16::from_be_bytes([fixed[4], fixed[5]]),
+            type_oid: u32::from_be_bytes(be4(6)),
+            type_size: i16::from_be_bytes([fixed[10], fixed[11]]),
+            type_modifier: i32::from_be_bytes(be4(12)),
+        });
+        rest = &rest[end + 19..];
+    }
+    Some(fields)
 }
 
 /// The server connection's byte stream with batches spliced in (see the module docs).
@@ -472,6 +557,50 @@ mod tests {
             (report.completed, report.rows, report.failed),
             (2, 2, false)
         );
+    }
+
+    #[test]
+    fn captures_row_descriptions_while_asked() {
+        let mut body = 2u16.to_be_bytes().to_vec();
+        for (name, oid) in [("name", 25u32), ("creation_time", 1184)] {
+            body.extend_from_slice(name.as_bytes());
+            body.push(0);
+            body.extend_from_slice(&7u32.to_be_bytes()); // table
+            body.extend_from_slice(&2i16.to_be_bytes()); // column
+            body.extend_from_slice(&oid.to_be_bytes());
+            body.extend_from_slice(&(-1i16).to_be_bytes()); // size
+            body.extend_from_slice(&(-1i32).to_be_bytes()); // modifier
+            body.extend_from_slice(&[0; 2]); // format
+        }
+        let field = |name: &str, type_oid| DescribedField {
+            name: name.to_owned(),
+            table_oid: 7,
+            column_id: 2,
+            type_oid,
+            type_size: -1,
+            type_modifier: -1,
+        };
+        let mut stream = message(b'T', &body);
+        stream.extend(message(b'D', b"row"));
+        stream.extend(message(b'Z', b"I"));
+        for chunk in [1, 5, 9, 1000] {
+            let handle = BatchHandle::default();
+            handle.capture_row_descriptions();
+            let mut framing = ReadFraming::default();
+            let mut seen = Vec::new();
+            for piece in stream.chunks(chunk) {
+                let mut data = piece.to_vec();
+                let kept = framing.filter(&mut data, &handle);
+                seen.extend_from_slice(&data[..kept]);
+            }
+            assert_eq!(seen, stream, "chunk {chunk}");
+            assert_eq!(
+                handle.take_row_descriptions(),
+                vec![vec![field("name", 25), field("creation_time", 1184)]],
+                "chunk {chunk}"
+            );
+            assert!(!handle.capturing());
+        }
     }
 
     #[test]

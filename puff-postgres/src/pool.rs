@@ -9,11 +9,11 @@ use std::time::Duration;
 use bytes::BytesMut;
 use mobc::async_trait;
 use tokio_postgres::types::{Kind, ToSql, Type};
-use tokio_postgres::{Client, Statement};
+use tokio_postgres::{Client, SimpleQueryMessage, Statement};
 
 use crate::config::PostgresConfig;
 use crate::error::PgError;
-use crate::value::Value;
+use crate::value::{Value, text};
 use puff_greenlet::redact_url;
 
 /// A connection idle longer than this gets a round trip to the server before reuse.
@@ -407,7 +407,14 @@ impl PgClient {
                 params.len()
             )));
         }
-        let result = self.run_prepared(&stmt, sql, params).await;
+        let result = if params.is_empty()
+            && !stmt.columns().is_empty()
+            && stmt.columns().iter().all(|c| text::reads_text(c.type_()))
+        {
+            self.run_simple(&stmt, sql).await
+        } else {
+            self.run_prepared(&stmt, sql, params).await
+        };
         if result.is_err() {
             // The cached plan may be stale (e.g. the table was re-created with other
             // columns): prepare afresh next time.
@@ -447,19 +454,7 @@ impl PgClient {
             .query(stmt, &refs)
             .await
             .map_err(|e| self.err(e))?;
-        let columns: Vec<Column> = stmt
-            .columns()
-            .iter()
-            .map(|c| Column {
-                name: c.name().to_owned(),
-                type_oid: c.type_().oid(),
-                type_name: c.type_().name().to_owned(),
-                type_modifier: c.type_modifier(),
-                table_oid: c.table_oid(),
-                column_id: c.column_id(),
-                type_size: type_size(c.type_()),
-            })
-            .collect();
+        let columns = statement_columns(stmt);
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             let mut values = Vec::with_capacity(columns.len());
@@ -476,6 +471,85 @@ impl PgClient {
             if let Some(reg) = crate::value::reg_type_name(column.type_oid) {
                 self.name_reg_values(reg, i, &mut out).await?;
             }
+        }
+        Ok(QueryResult {
+            columns,
+            rows_affected: out.len() as i64,
+            rows: out,
+            session_zone: None,
+        })
+    }
+
+    /// Run `sql`, which has no parameters, as one simple Query, as psycopg2 sends every
+    /// statement: no extended-protocol portal exists while it runs (so a query of
+    /// `pg_cursors` does not list itself). `stmt`, prepared from the same text, gives the
+    /// columns; their values are read from the text the server sends
+    /// ([`text::decode_text`]).
+    ///
+    /// The statement ran by the time its columns are seen: if they are not those `stmt`
+    /// was prepared with (the table changed since), the values are read by the types the
+    /// server described (text for types not read here, as psycopg2 leaves unknown types)
+    /// and the cached statement is dropped, rather than failing a statement that ran.
+    async fn run_simple(&mut self, stmt: &Statement, sql: &str) -> Result<QueryResult, PgError> {
+        self.batch.capture_row_descriptions();
+        let messages = self.client.simple_query(sql).await;
+        let described = self.batch.take_row_descriptions();
+        let messages = messages.map_err(|e| self.err(e))?;
+        let mut columns = statement_columns(stmt);
+        let mut types: Vec<Option<Type>> = stmt
+            .columns()
+            .iter()
+            .map(|c| Some(c.type_().clone()))
+            .collect();
+        if let Some(fields) = described.first()
+            && !fields
+                .iter()
+                .map(|f| (f.name.as_str(), f.type_oid))
+                .eq(columns.iter().map(|c| (c.name.as_str(), c.type_oid)))
+        {
+            self.statements.remove(sql);
+            types = fields
+                .iter()
+                .map(|f| Type::from_oid(f.type_oid).filter(text::reads_text))
+                .collect();
+            columns = fields
+                .iter()
+                .map(|f| Column {
+                    name: f.name.clone(),
+                    type_oid: f.type_oid,
+                    type_name: Type::from_oid(f.type_oid)
+                        .map_or_else(|| "unknown".to_owned(), |t| t.name().to_owned()),
+                    type_modifier: f.type_modifier,
+                    table_oid: (f.table_oid != 0).then_some(f.table_oid),
+                    column_id: (f.column_id != 0).then_some(f.column_id),
+                    type_size: f.type_size,
+                })
+                .collect();
+        }
+        let mut out = Vec::new();
+        for message in &messages {
+            let SimpleQueryMessage::Row(row) = message else {
+                continue;
+            };
+            if row.len() != columns.len() {
+                return Err(PgError::Interface(format!(
+                    "the statement returned {} columns where {} were prepared",
+                    row.len(),
+                    columns.len()
+                )));
+            }
+            let mut values = Vec::with_capacity(columns.len());
+            for (i, (column, ty)) in columns.iter().zip(&types).enumerate() {
+                let text = row.try_get(i).map_err(|e| self.err(e))?;
+                values.push(match (text, ty) {
+                    (None, _) => Value::Null,
+                    (Some(text), None) => Value::Text(text.to_owned()),
+                    (Some(text), Some(ty)) => text::decode_text(ty, text).map_err(|e| {
+                        PgError::Conversion(format!("column `{}`: {e}", column.name))
+                    })?,
+                });
+            }
+            out.push(values);
         }
         Ok(QueryResult {
             columns,
@@ -671,6 +745,22 @@ impl PgClient {
 }
 
 /// One execution's parameter values with their type OIDs ([`Value::param_oid`]).
+/// The result columns of a prepared statement, as `description` shows them.
+fn statement_columns(stmt: &Statement) -> Vec<Column> {
+    stmt.columns()
+        .iter()
+        .map(|c| Column {
+            name: c.name().to_owned(),
+            type_oid: c.type_().oid(),
+            type_name: c.type_().name().to_owned(),
+            type_modifier: c.type_modifier(),
+            table_oid: c.table_oid(),
+            column_id: c.column_id(),
+            type_size: type_size(c.type_()),
+        })
+        .collect()
+}
+
 pub(crate) type ParamSet = (Vec<Value>, Vec<u32>);
 
 /// Parameter sets of an `executemany` converted after the first chunk, delivered while

@@ -9,6 +9,7 @@
 //! literal.
 
 mod record_text;
+pub(crate) mod text;
 
 use std::error::Error as StdError;
 

@@ -176,3 +176,19 @@ def test_rows_stream_in_bounded_memory() -> None:
     assert _digest(iter(everything)) == streamed
     conn.rollback()
     conn.close()
+
+
+def test_pg_cursors_lists_the_named_cursors_only(either: Any) -> None:
+    """A query of ``pg_cursors`` sees the open named cursors and not itself: psycopg2 sends
+    a statement without parameters as a simple query, whose portal ``pg_cursors`` hides
+    (Django's server-side cursor tests count these rows)."""
+    cur = either.cursor("listed")
+    cur.execute(SERIES, (5, 0))
+    cur.fetchone()
+    plain = either.cursor()
+    plain.execute("SELECT name, is_holdable, is_binary FROM pg_cursors;")
+    assert plain.fetchall() == [("listed", False, False)]
+    cur.close()
+    plain.execute("SELECT count(*) FROM pg_cursors")
+    assert plain.fetchone() == (0,)
+    either.rollback()

@@ -70,9 +70,7 @@ CASES: list[tuple[str, Any]] = [
 def test_round_trip(conn: postgres.Connection, pgtype: str, value: Any) -> None:
     cur = conn.cursor()
     param = (
-        postgres.Json(value)
-        if pgtype in ("json", "jsonb") and isinstance(value, list)
-        else value
+        postgres.Json(value) if pgtype in ("json", "jsonb") and isinstance(value, list) else value
     )
     cur.execute(f"SELECT %s::{pgtype}, NULL::{pgtype}", (param,))
     got, null = cur.fetchone()  # type: ignore[misc]
@@ -99,8 +97,7 @@ def test_round_trip_through_a_table(conn: postgres.Connection, table: str) -> No
     # A list of str is a text[] (as psycopg2's ARRAY['...']): the cast makes it inet[].
     marks = ", ".join("%s::inet[]" if t == "inet[]" else "%s" for t, _ in CASES)
     values = [
-        postgres.Json(v) if t in ("json", "jsonb") and isinstance(v, list) else v
-        for t, v in CASES
+        postgres.Json(v) if t in ("json", "jsonb") and isinstance(v, list) else v for t, v in CASES
     ]
     cur.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", values)
     cur.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", [None] * len(CASES))
@@ -114,9 +111,7 @@ def test_round_trip_through_a_table(conn: postgres.Connection, table: str) -> No
 def test_timestamptz_is_aware_and_converted_to_utc(conn: postgres.Connection) -> None:
     cur = conn.cursor()
     plus2 = dt.timezone(dt.timedelta(hours=2))
-    cur.execute(
-        "SELECT %s::timestamptz", (dt.datetime(2020, 5, 5, 12, 0, tzinfo=plus2),)
-    )
+    cur.execute("SELECT %s::timestamptz", (dt.datetime(2020, 5, 5, 12, 0, tzinfo=plus2),))
     (got,) = cur.fetchone()  # type: ignore[misc]
     assert got.tzinfo is not None
     assert got == dt.datetime(2020, 5, 5, 10, 0, tzinfo=UTC)
@@ -141,3 +136,58 @@ def test_unadaptable_type_is_programming_error(conn: postgres.Connection) -> Non
         assert "object" in str(e)
     else:
         raise AssertionError("expected ProgrammingError")
+
+
+# Statements without parameters come back over the simple query protocol (text), those with
+# parameters over the extended one (binary): the same values must come out of both.
+PARITY_SQL = """
+    SELECT true, false, 7::int2, '-2147483648'::int4, 9223372036854775807::int8, 4294967295::oid,
+           0.1::float8, 0.5555556::float4, 'NaN'::float8, '-Infinity'::float4,
+           '-12.340'::numeric, 'NaN'::numeric, 'héllo "x"'::text, 'ab'::varchar(5), 'a'::char(3),
+           'pg_class'::name, '2000-02-29'::date, 'infinity'::date, '0044-03-15'::date,
+           '9999-12-31'::date, '13:45:06.5'::time, '24:00:00'::time,
+           '1999-12-31 23:59:59.999999'::timestamp, '-infinity'::timestamp,
+           '2026-03-29 01:30:00+05:30'::timestamptz, '0001-01-02 00:00:00+00'::timestamptz,
+           'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, '{"a": [1, 2.50]}'::json,
+           '{"b": null, "a": 1}'::jsonb, NULL::int4, NULL::text
+"""
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata", "America/St_Johns"])
+def test_text_and_binary_results_agree(zone: str) -> None:
+    conn = postgres.connect()
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute(f"SET TIME ZONE '{zone}'")
+    cur.execute(PARITY_SQL)
+    text_row = cur.fetchone()
+    text_types = [c.type_code for c in cur.description]
+    cur.execute(PARITY_SQL + " WHERE %s", (True,))
+    binary_row = cur.fetchone()
+    assert [c.type_code for c in cur.description] == text_types
+    for i, (t, b) in enumerate(zip(text_row, binary_row, strict=True)):
+        assert (type(t), repr(t)) == (type(b), repr(b)), i  # repr: NaN equals itself
+    conn.close()
+
+
+def test_a_changed_table_is_read_by_its_new_types() -> None:
+    """The simple query runs before its columns are seen: when the table changed since the
+    statement was prepared on this connection, the values follow the new column types."""
+    conn = postgres.connect()  # one transaction: one pooled connection throughout
+    cur = conn.cursor()
+    cur.execute("DROP TABLE IF EXISTS puff_retyped")
+    cur.execute("CREATE TABLE puff_retyped (a int4, b text)")
+    cur.execute("INSERT INTO puff_retyped VALUES (1, 'x')")
+    cur.execute("SELECT * FROM puff_retyped")
+    assert cur.fetchall() == [(1, "x")]
+    cur.execute(
+        "ALTER TABLE puff_retyped ALTER COLUMN a TYPE text,"
+        " ALTER COLUMN b TYPE date USING '2020-01-02'"
+    )
+    cur.execute("SELECT * FROM puff_retyped")
+    assert cur.fetchall() == [("1", dt.date(2020, 1, 2))]
+    assert [c.type_code for c in cur.description] == [25, 1082]
+    cur.execute("SELECT * FROM puff_retyped")
+    assert cur.fetchall() == [("1", dt.date(2020, 1, 2))]
+    conn.rollback()
+    conn.close()
