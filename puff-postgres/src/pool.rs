@@ -13,6 +13,7 @@ use tokio_postgres::{Client, SimpleQueryMessage, Statement};
 
 use crate::config::PostgresConfig;
 use crate::error::PgError;
+use crate::insert_types;
 use crate::value::{Value, text};
 use puff_greenlet::redact_url;
 
@@ -607,6 +608,56 @@ impl PgClient {
         Ok(stmt.columns().len())
     }
 
+    /// For an `INSERT ... VALUES` run many times (`executemany`): retype `sets` for their
+    /// columns where psycopg2's result is the same (see `insert_types`), and return the
+    /// column type OIDs found, for [`PgClient::execute_batch`] to retype later sets alike.
+    pub async fn retype_for_insert(
+        &mut self,
+        sql: &str,
+        sets: &mut [ParamSet],
+    ) -> Result<Vec<u32>, PgError> {
+        let Some(first) = sets.first() else {
+            return Ok(Vec::new());
+        };
+        let columns = self.insert_column_types(sql, first).await?;
+        retype_sets(sets, &columns);
+        Ok(columns)
+    }
+
+    /// For an `INSERT ... VALUES` whose parameters `set` has ints or floats as whole VALUES
+    /// items, the type OID of each such item's column (0 elsewhere), from the statement
+    /// prepared with those parameters left to the server; empty when nothing could be
+    /// retyped.
+    async fn insert_column_types(
+        &mut self,
+        sql: &str,
+        set: &ParamSet,
+    ) -> Result<Vec<u32>, PgError> {
+        let (values, oids) = set;
+        let candidates: Vec<usize> = insert_types::bare_value_params(sql)
+            .into_iter()
+            .filter(|&i| i < values.len() && insert_types::may_retype(&values[i], oids[i]))
+            .collect();
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut open = oids.clone();
+        for &i in &candidates {
+            open[i] = 0;
+        }
+        let stmt = self
+            .prepare_cached(sql, &open)
+            .await
+            .map_err(|e| self.err(e))?;
+        let mut columns = vec![0; oids.len()];
+        for &i in &candidates {
+            if let Some(ty) = stmt.params().get(i) {
+                columns[i] = ty.oid();
+            }
+        }
+        Ok(columns)
+    }
+
     /// Run one statement without results once per parameter set, in batches of one Parse
     /// (the first), a Bind and Execute per set and one Sync (`batch.rs`), as asyncpg's
     /// `executemany` sends them: `first`, then each chunk `rest` delivers, sent while the
@@ -617,12 +668,14 @@ impl PgClient {
     /// nothing, as psycopg2's one statement at a time leaves it. Outside one, each batch
     /// would be an implicit transaction of its own. Sets typed unlike `first[0]`, and all
     /// after them, run one at a time after the batches; a set whose values cannot be
-    /// encoded stops the run after the sets before it.
+    /// encoded stops the run after the sets before it. `columns`, from
+    /// [`PgClient::retype_for_insert`] (which retyped `first`), retypes the later sets.
     pub async fn execute_batch(
         &mut self,
         sql: &str,
         first: Vec<ParamSet>,
         mut rest: Option<&mut LaterSets>,
+        columns: &[u32],
     ) -> Result<i64, PgError> {
         let Some(oids) = first.first().map(|(_, oids)| oids.clone()) else {
             return Ok(0);
@@ -638,7 +691,11 @@ impl PgClient {
         let mut encode_error = None;
         let mut syncs = Vec::new();
         let mut chunk = Some(first);
+        let mut first_chunk = true; // retyped by the caller
         while let Some(mut sets) = chunk.take() {
+            if !std::mem::take(&mut first_chunk) {
+                retype_sets(&mut sets, columns);
+            }
             if !one_by_one.is_empty() {
                 one_by_one.append(&mut sets);
             } else {
@@ -745,6 +802,20 @@ impl PgClient {
 }
 
 /// One execution's parameter values with their type OIDs ([`Value::param_oid`]).
+/// Retype the parameters of `sets` for the columns `insert_column_types` found.
+fn retype_sets(sets: &mut [ParamSet], columns: &[u32]) {
+    if columns.is_empty() {
+        return;
+    }
+    for (values, oids) in sets {
+        for ((value, oid), column) in values.iter().zip(oids.iter_mut()).zip(columns) {
+            if let Some(retyped) = insert_types::retypes(value, *oid, *column) {
+                *oid = retyped;
+            }
+        }
+    }
+}
+
 /// The result columns of a prepared statement, as `description` shows them.
 fn statement_columns(stmt: &Statement) -> Vec<Column> {
     stmt.columns()
@@ -913,46 +984,11 @@ pub fn has_several_statements(sql: &str) -> bool {
         if seen_end && !c.is_ascii_whitespace() && c != b';' && c != b'-' && c != b'/' {
             return true;
         }
+        if let Some(after) = crate::sql_scan::skip_quoted(sql, i) {
+            i = after;
+            continue;
+        }
         match c {
-            b'\'' | b'"' => {
-                let mut j = i + 1;
-                let backslash = c == b'\'' && i > 0 && matches!(b[i - 1], b'e' | b'E');
-                while j < b.len() {
-                    if backslash && b[j] == b'\\' {
-                        j += 2;
-                        continue;
-                    }
-                    if b[j] == c {
-                        if j + 1 < b.len() && b[j + 1] == c {
-                            j += 2;
-                            continue;
-                        }
-                        break;
-                    }
-                    j += 1;
-                }
-                i = j + 1;
-            }
-            b'-' if b.get(i + 1) == Some(&b'-') => {
-                i = sql[i..].find('\n').map_or(b.len(), |n| i + n + 1);
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                i = sql[i + 2..].find("*/").map_or(b.len(), |n| i + 2 + n + 2);
-            }
-            b'$' if i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_') => {
-                let mut k = i + 1;
-                while k < b.len() && (b[k].is_ascii_alphanumeric() || b[k] == b'_') {
-                    k += 1;
-                }
-                if k < b.len() && b[k] == b'$' && !b.get(i + 1).is_some_and(u8::is_ascii_digit) {
-                    let tag = &sql[i..=k];
-                    i = sql[k + 1..]
-                        .find(tag)
-                        .map_or(b.len(), |n| k + 1 + n + tag.len());
-                } else {
-                    i += 1;
-                }
-            }
             b';' => {
                 seen_end = true;
                 i += 1;

@@ -813,8 +813,13 @@ async fn run_statements(
         let Some(client) = state.client.as_mut() else {
             return Err(PgError::Interface("no connection".into()));
         };
-        let same_types = param_sets.windows(2).all(|w| w[0].1 == w[1].1);
         let many = param_sets.len() > 1 || later.is_some();
+        let columns = if in_transaction && many && batches(&sql) {
+            client.retype_for_insert(&sql, &mut param_sets).await?
+        } else {
+            Vec::new()
+        };
+        let same_types = param_sets.windows(2).all(|w| w[0].1 == w[1].1);
         if in_transaction && many && same_types && batches(&sql) {
             // executemany in a transaction: batches, each one Sync (see
             // `PgClient::execute_batch`). In autocommit each row is its own statement and
@@ -823,7 +828,7 @@ async fn run_statements(
             let prepared = client.prepare_columns(&sql, &param_sets[0].1).await?;
             if prepared == 0 {
                 let mut affected = client
-                    .execute_batch(&sql, param_sets, later.as_mut())
+                    .execute_batch(&sql, param_sets, later.as_mut(), &columns)
                     .await?;
                 if affected == 0 && !reports_row_count(&sql) {
                     affected = -1;

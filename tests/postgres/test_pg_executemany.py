@@ -6,6 +6,7 @@ are compared."""
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Iterator
@@ -57,22 +58,22 @@ def tables() -> Iterator[tuple[str, str]]:
     c.close()
 
 
-def _outcome(
-    module: Any, table: str, rows: list[tuple[int, str]], autocommit: bool
-) -> dict:
+def _fresh_table(module: Any, table: str, columns: str) -> tuple[Any, Any]:
+    """A connection of ``module`` in autocommit and a cursor, with ``table`` created anew."""
+    conn = module.connect(os.environ["PUFF_DEFAULT_POSTGRES_URL"])
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute(f"DROP TABLE IF EXISTS {table}")
+    cur.execute(f"CREATE TABLE {table} ({columns})")
+    return conn, cur
+
+
+def _outcome(module: Any, table: str, rows: list[tuple[int, str]], autocommit: bool) -> dict:
     """Run one executemany on a fresh table; what it raised or counted, and the table after
     a commit (or a rollback after an error, as an application would)."""
-    conn = module.connect(os.environ["PUFF_DEFAULT_POSTGRES_URL"])
+    conn, cur = _fresh_table(module, table, "id int PRIMARY KEY CHECK (id >= 0), note text")
     try:
-        conn.autocommit = True
-        cur = conn.cursor()
-        cur.execute(f"DROP TABLE IF EXISTS {table}")
-        cur.execute(
-            f"CREATE TABLE {table} (id int PRIMARY KEY CHECK (id >= 0), note text)"
-        )
-        cur.execute(
-            f"INSERT INTO {table} VALUES (1, 'one'), (2, 'two'), (3, 'x'), (4, 'y')"
-        )
+        cur.execute(f"INSERT INTO {table} VALUES (1, 'one'), (2, 'two'), (3, 'x'), (4, 'y')")
         conn.autocommit = autocommit
         result: dict[str, Any] = {}
         try:
@@ -173,3 +174,61 @@ def test_transaction_status_after_a_failed_statement_is_psycopg2s(
     assert ours == theirs
     # Not vacuous: the failures put the transaction in error (3) and were rolled back.
     assert theirs.count(real.extensions.TRANSACTION_STATUS_INERROR) == 5
+
+
+# Ints and floats inserted as whole VALUES items are sent in their int8 / float8 column's
+# type (puff-postgres/src/insert_types.rs); what is stored must stay what psycopg2's
+# literals store, in every column type and at the edges.
+TYPED_COLUMNS = "i8 int8, i4 int4, i2 int2, f8 float8, f4 float4, n numeric, t text"
+TYPED_INSERT = "INSERT INTO {t} (i8, i4, i2, f8, f4, n, t) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+TYPED_ROWS: list[tuple[Any, ...]] = [
+    (x, 1, 1, y, y if 1e-30 < abs(y) < 1e30 else 1.25, y, x)  # float4: within its range
+    for x, y in [
+        (0, 0.1),
+        (5, 1 / 3),
+        (-(2**31), 1e300),
+        (2**31 - 1, -0.0),
+        (2**40, 5e-324),
+        (-(2**63), 2.5),
+        (7, float("nan")),
+        (8, float("inf")),
+        (9, 0.0),
+        (10, 123456789.123456789),
+    ]
+] + [(1, 2**31 - 1, 7, 3, 2**53 + 1, 2**70, 1.5)]
+
+
+def _stored(module: Any, table: str, rows: list[tuple[Any, ...]]) -> Any:
+    conn, cur = _fresh_table(module, table, TYPED_COLUMNS)
+    try:
+        conn.autocommit = False
+        try:
+            cur.executemany(TYPED_INSERT.format(t=table), rows)
+            conn.commit()
+        except module.Error as e:
+            conn.rollback()
+            return (type(e).__name__, e.pgcode)
+        cur.execute(f"SELECT i8, i4, i2, f8::text, f4::text, n::text, t FROM {table}")
+        return sorted(cur.fetchall(), key=repr)
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        TYPED_ROWS,
+        # One batch: every set typed alike once retyped (ints as int4 and int8 in the int8
+        # column, no NaN/inf (float8-typed as psycopg2 writes them), no -0.0).
+        [r for r in TYPED_ROWS[:-1] if math.isfinite(r[3]) and repr(r[3]) != "-0.0"] * 300,
+        TYPED_ROWS + [(1, 1, 2**15, 1.0, 1.0, 1.0, "x")],
+    ],
+    ids=["stored", "batched", "int2 overflow"],
+)
+def test_retyped_values_store_what_psycopg2_stores(
+    tables: tuple[str, str], rows: list[tuple[Any, ...]]
+) -> None:
+    ours = _stored(puff.psycopg2, tables[0], rows)
+    theirs = _stored(real_psycopg2(), tables[1], rows)
+    assert ours == theirs
+    assert isinstance(theirs, list) == (rows[-1][2] != 2**15)  # not vacuous
