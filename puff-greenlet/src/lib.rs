@@ -27,6 +27,7 @@ pub mod interpreter;
 pub mod json;
 mod lifecycle;
 pub mod load_board;
+pub mod metrics;
 mod park;
 mod python;
 pub mod resources;
