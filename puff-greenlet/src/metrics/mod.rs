@@ -19,6 +19,7 @@
 pub mod arena;
 mod exposition;
 mod family;
+pub mod pool;
 pub(crate) mod python;
 mod serve;
 
