@@ -34,6 +34,7 @@ pub mod resources;
 mod return_func;
 mod run_python_async;
 pub mod runtime;
+mod shared_memory;
 pub mod subsystem;
 pub mod supervision;
 pub mod timer;

@@ -8,8 +8,10 @@
 //!
 //! Entry 0 is the arena's own: it counts the series that found no room.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use crate::shared_memory;
 
 /// Entries in an arena (a power of two), each [`ENTRY_BYTES`].
 pub const CAPACITY: usize = 4096;
@@ -122,46 +124,18 @@ impl Arena {
     /// A new, empty arena and its descriptor (close-on-exec here; the supervisor places a
     /// copy in each worker).
     pub fn create() -> std::io::Result<(Arena, OwnedFd)> {
-        // SAFETY: a valid NUL-terminated name and flags.
-        #[allow(unsafe_code)]
-        let fd = unsafe { libc::memfd_create(c"puff-metrics".as_ptr(), libc::MFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: memfd_create returned a new descriptor that nothing else owns.
-        #[allow(unsafe_code)]
-        let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
-        // SAFETY: a valid descriptor and length; a memfd reads as zeros, which is every
-        // entry empty.
-        #[allow(unsafe_code)]
-        if unsafe { libc::ftruncate(fd.as_raw_fd(), BYTES as libc::off_t) } < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
+        // A memfd reads as zeros: every entry empty.
+        let fd = shared_memory::create(c"puff-metrics", BYTES)?;
         Ok((Arena::map(fd.as_fd())?, fd))
     }
 
     /// Maps the arena behind `fd` (a worker's inherited copy, or the creator's).
     pub fn map(fd: BorrowedFd<'_>) -> std::io::Result<Arena> {
-        // SAFETY: mapping a shared region of the memfd's size; the mapping is never
-        // unmapped (the arena lives as long as the process), so the 'static reference stays
-        // valid, and an Entry is only atomics, for which every bit pattern is valid.
+        // SAFETY: an Entry is only atomics, valid for every bit pattern; the arena is
+        // BYTES long.
         #[allow(unsafe_code)]
-        unsafe {
-            let ptr = libc::mmap(
-                std::ptr::null_mut(),
-                BYTES,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd.as_raw_fd(),
-                0,
-            );
-            if ptr == libc::MAP_FAILED {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(Arena {
-                entries: &*(ptr as *const [Entry; CAPACITY]),
-            })
-        }
+        let entries = unsafe { shared_memory::map(fd, BYTES)? };
+        Ok(Arena { entries })
     }
 
     /// The entry for `key` of `kind` in process slot `slot` (0 except for gauges), claimed
