@@ -55,6 +55,8 @@ pub struct RuntimeConfig {
     pub(crate) source: Option<PathBuf>,
     /// `workers` and the recycling limits (`runserver`/`wait-forever` under a supervisor).
     pub(crate) workers: WorkersConfig,
+    /// Where `/metrics` listens (`metrics_bind`); `None`: metrics off.
+    pub(crate) metrics_bind: Option<String>,
     /// The subsystems compiled into this build, in start-up order, each with its own
     /// settings.
     pub(crate) subsystems: Vec<Box<dyn Subsystem>>,
@@ -76,6 +78,7 @@ impl Default for RuntimeConfig {
             asyncio: false,
             source: None,
             workers: WorkersConfig::default(),
+            metrics_bind: None,
             subsystems: subsystems::default_subsystems(),
         }
     }
@@ -222,6 +225,17 @@ impl RuntimeConfig {
 
     pub fn commands(&self) -> &[CommandEntry] {
         &self.commands
+    }
+
+    /// Serve Prometheus metrics on `addr` (`host:port`) at `/metrics` while `runserver` or
+    /// `wait-forever` runs; with `--workers N`, the supervisor serves every worker's.
+    pub fn set_metrics_bind(mut self, addr: impl Into<String>) -> Self {
+        self.metrics_bind = Some(addr.into());
+        self
+    }
+
+    pub fn metrics_bind(&self) -> Option<&str> {
+        self.metrics_bind.as_deref()
     }
 
     /// The file this configuration was read from, if any.

@@ -20,7 +20,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyCFunction, PyDict};
 
 use crate::error::panic_message;
-use crate::worker::{CURRENT_WORKER, HubMessage, PyJob, greenlet_key};
+use crate::metrics::python::HUB_LAG;
+use crate::worker::{CURRENT_WORKER, HubMessage, PyJob, Queued, greenlet_key};
 
 /// Most idle worker greenlets kept for reuse.
 const MAX_POOLED_WORKERS: usize = 4096;
@@ -143,7 +144,8 @@ impl Hub {
 
     fn handle(&mut self, py: Python<'_>, msg: HubMessage) -> bool {
         match msg {
-            HubMessage::Job(work) => {
+            HubMessage::Job(work, queued) => {
+                observe_lag(queued);
                 let job = match Py::new(py, PyJob::new(work)) {
                     Ok(job) => job,
                     Err(e) => {
@@ -163,7 +165,8 @@ impl Hub {
                 };
                 self.switch_into(py, worker, job.into_any().into_bound(py));
             }
-            HubMessage::Resume(greenlet) => {
+            HubMessage::Resume(greenlet, queued) => {
+                observe_lag(queued);
                 self.switch_into(py, greenlet.into_bound(py), py.None().into_bound(py));
             }
             HubMessage::OnHub(work) => {
@@ -209,6 +212,12 @@ impl Hub {
                 tracing::error!("a worker greenlet died: {text}");
             }
         }
+    }
+}
+
+fn observe_lag(queued: Queued) {
+    if let Some(queued) = queued {
+        HUB_LAG.with(&[]).observe_duration(queued.elapsed());
     }
 }
 

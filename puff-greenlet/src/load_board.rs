@@ -12,8 +12,10 @@
 //! withdraws (posts [`ABSENT`]) when it stops, so that nobody waits on a worker that is
 //! starting, paused or gone.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::shared_memory;
 
 /// Slots on the board; more workers than this are not balanced (they still serve).
 pub const SLOTS: usize = 256;
@@ -30,20 +32,7 @@ impl LoadBoard {
     /// A new board, every slot absent, and its descriptor for the workers (close-on-exec
     /// here; the supervisor places a copy in each worker).
     pub fn create() -> std::io::Result<(LoadBoard, OwnedFd)> {
-        // SAFETY: a valid NUL-terminated name and flags.
-        #[allow(unsafe_code)]
-        let fd = unsafe { libc::memfd_create(c"puff-load-board".as_ptr(), libc::MFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: memfd_create returned a new descriptor that nothing else owns.
-        #[allow(unsafe_code)]
-        let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
-        // SAFETY: a valid descriptor and length.
-        #[allow(unsafe_code)]
-        if unsafe { libc::ftruncate(fd.as_raw_fd(), BYTES as libc::off_t) } < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
+        let fd = shared_memory::create(c"puff-load-board", BYTES)?;
         let board = LoadBoard::map(fd.as_fd())?;
         for slot in board.slots {
             slot.store(ABSENT, Ordering::Relaxed);
@@ -53,26 +42,10 @@ impl LoadBoard {
 
     /// Maps the board behind `fd` (the worker's inherited copy, or the supervisor's).
     pub fn map(fd: BorrowedFd<'_>) -> std::io::Result<LoadBoard> {
-        // SAFETY: mapping a shared region of the memfd's size; the mapping is never
-        // unmapped (the board lives as long as the process), so the 'static reference
-        // stays valid, and AtomicU32 has no invalid bit patterns.
+        // SAFETY: AtomicU32 has no invalid bit patterns, and the board is BYTES long.
         #[allow(unsafe_code)]
-        unsafe {
-            let ptr = libc::mmap(
-                std::ptr::null_mut(),
-                BYTES,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd.as_raw_fd(),
-                0,
-            );
-            if ptr == libc::MAP_FAILED {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(LoadBoard {
-                slots: &*(ptr as *const [AtomicU32; SLOTS]),
-            })
-        }
+        let slots = unsafe { shared_memory::map(fd, BYTES)? };
+        Ok(LoadBoard { slots })
     }
 
     /// Posts `open` connections for `slot` (or [`ABSENT`]).

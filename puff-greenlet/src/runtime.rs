@@ -103,7 +103,10 @@ impl PythonRuntime {
     /// `work` may call Puff async functions ([`wait_for`](crate::wait_for)); it must handle
     /// its own errors.
     pub fn spawn_job(&self, work: impl FnOnce(Python<'_>) + Send + 'static) -> PuffResult<()> {
-        self.post(HubMessage::Job(Box::new(work)))
+        self.post(HubMessage::Job(
+            Box::new(work),
+            crate::metrics::start_timer(),
+        ))
     }
 
     /// Run `f` in a fresh greenlet and await its result from async Rust.

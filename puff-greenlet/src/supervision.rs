@@ -11,6 +11,7 @@ use std::io::Write;
 use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
 
 use crate::load_board::LoadBoard;
+use crate::metrics::arena::Arena;
 use std::sync::{Mutex, OnceLock};
 
 /// The worker's number (1, 2, ...; a replacement takes the number of the worker it
@@ -25,15 +26,21 @@ pub const ENV_SUPERVISOR_FD: &str = "PUFF_SUPERVISOR_FD";
 /// The number of requests after which the worker asks to be recycled (jitter applied).
 pub const ENV_MAX_REQUESTS: &str = "PUFF_WORKER_MAX_REQUESTS";
 
-/// The descriptor of the shared [`LoadBoard`] and this worker's slot on it.
+/// The descriptor of the shared [`LoadBoard`].
 pub const ENV_LOAD_FD: &str = "PUFF_LOAD_FD";
-pub const ENV_LOAD_SLOT: &str = "PUFF_LOAD_SLOT";
+/// This worker's slot: unique among the live workers (a replacement that overlaps its
+/// predecessor gets another), reused once its worker has exited. The load board and the
+/// metrics arena's gauges are indexed by it.
+pub const ENV_WORKER_SLOT: &str = "PUFF_WORKER_SLOT";
+/// The descriptor of the shared metrics [`Arena`] (when `metrics_bind` is set).
+pub const ENV_METRICS_FD: &str = "PUFF_METRICS_FD";
 
-/// Descriptor numbers the supervisor gives the inherited socket, pipe and load board in
-/// the worker.
+/// Descriptor numbers the supervisor gives the inherited socket, pipe, load board and
+/// metrics arena in the worker.
 pub const LISTEN_FD: RawFd = 3;
 pub const SUPERVISOR_FD: RawFd = 4;
 pub const LOAD_FD: RawFd = 5;
+pub const METRICS_FD: RawFd = 6;
 
 /// What a worker tells its supervisor, one line each on the pipe.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,6 +80,8 @@ struct Inherited {
     listener: Mutex<Option<std::net::TcpListener>>,
     pipe: Mutex<Option<std::fs::File>>,
     board: Option<(LoadBoard, usize)>,
+    slot: Option<usize>,
+    metrics: Option<&'static Arena>,
 }
 
 static INHERITED: OnceLock<Inherited> = OnceLock::new();
@@ -102,15 +111,24 @@ fn inherited() -> &'static Inherited {
         pipe: Mutex::new(descriptor(ENV_SUPERVISOR_FD)),
         board: descriptor::<OwnedFd>(ENV_LOAD_FD)
             .and_then(|fd| LoadBoard::map(fd.as_fd()).ok())
-            .zip(var(ENV_LOAD_SLOT)),
+            .zip(var(ENV_WORKER_SLOT)),
+        slot: var(ENV_WORKER_SLOT),
+        metrics: descriptor::<OwnedFd>(ENV_METRICS_FD)
+            .and_then(|fd| Arena::map(fd.as_fd()).ok())
+            .map(|arena| &*Box::leak(Box::new(arena))),
     })
 }
 
 /// Reads what the supervisor passed this worker and removes it from the environment, so
 /// that a `puff-cli` the app starts is not taken for a worker (it would use descriptors it
-/// does not own). Call at start-up, before other threads exist.
+/// does not own), and records metrics into the supervisor's arena if it passed one. Call
+/// at start-up, before other threads exist.
 pub fn adopt_from_environment() {
-    let _ = inherited();
+    let inherited = inherited();
+    if let Some(arena) = inherited.metrics {
+        let slot = inherited.slot.and_then(|s| u16::try_from(s).ok());
+        crate::metrics::enable(arena, inherited.worker_id, slot.unwrap_or_default());
+    }
     for name in [
         ENV_WORKER_ID,
         ENV_WORKER_COUNT,
@@ -118,7 +136,8 @@ pub fn adopt_from_environment() {
         ENV_SUPERVISOR_FD,
         ENV_MAX_REQUESTS,
         ENV_LOAD_FD,
-        ENV_LOAD_SLOT,
+        ENV_WORKER_SLOT,
+        ENV_METRICS_FD,
     ] {
         // SAFETY: called before other threads start (see above).
         #[allow(unsafe_code)]

@@ -74,7 +74,7 @@ where
             *s = Some(out);
         }
         // If the hub is gone the process is shutting down; nothing left to resume.
-        let _ = poster.post(HubMessage::Resume(greenlet));
+        let _ = poster.post(HubMessage::Resume(greenlet, crate::metrics::start_timer()));
     });
     parking(py, current_key);
     hub.call_method1(intern!(py, "switch"), (py.None(),))?;
@@ -106,7 +106,7 @@ pub fn sleep_until(py: Python<'_>, deadline: std::time::Instant) -> PyResult<()>
     let greenlet = current.unbind();
     let poster = runtime.clone();
     crate::timer::call_at(deadline, move || {
-        let _ = poster.post(HubMessage::Resume(greenlet));
+        let _ = poster.post(HubMessage::Resume(greenlet, crate::metrics::start_timer()));
     });
     parking(py, key);
     hub.call_method1(intern!(py, "switch"), (py.None(),))?;

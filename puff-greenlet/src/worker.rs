@@ -10,15 +10,19 @@ use std::sync::Mutex;
 use pyo3::prelude::*;
 
 use crate::error::panic_message;
+use crate::metrics::python::GREENLETS_ALIVE;
 
 /// A unit of work for the Python thread.
 pub(crate) type Work = Box<dyn FnOnce(Python<'_>) + Send>;
 
+/// When a message was queued, if metrics are on (for the hub's lag).
+pub(crate) type Queued = Option<std::time::Instant>;
+
 pub(crate) enum HubMessage {
     /// Run in a (pooled) worker greenlet with a fresh contextvars context.
-    Job(Work),
+    Job(Work, Queued),
     /// Switch back into a greenlet whose awaited future has finished.
-    Resume(Py<PyAny>),
+    Resume(Py<PyAny>, Queued),
     /// Run directly on the hub greenlet; must not wait on anything.
     OnHub(Work),
     Shutdown,
@@ -42,11 +46,14 @@ impl PyJob {
 impl PyJob {
     fn __call__(&self, py: Python<'_>) {
         let work = self.work.lock().ok().and_then(|mut w| w.take());
+        let alive = GREENLETS_ALIVE.with(&[]);
+        alive.inc();
         if let Some(work) = work
             && let Err(panic) = catch_unwind(AssertUnwindSafe(|| work(py)))
         {
             tracing::error!("panic in Puff job: {}", panic_message(&*panic));
         }
+        alive.dec();
     }
 }
 

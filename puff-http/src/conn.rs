@@ -25,7 +25,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use bytes::Bytes;
-use http::{HeaderValue, Request, Response, Version};
+use http::{HeaderValue, Method, Request, Response, Version};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -37,6 +37,7 @@ use tower::ServiceExt;
 
 use crate::body::{CloseConnection, StallGuard};
 use crate::load::{RequestSlot, ServerLoad};
+use crate::metrics::RequestMetrics;
 
 /// After a lingering close, input is discarded for at most this long in all...
 const LINGER_TOTAL: Duration = Duration::from_secs(30);
@@ -170,7 +171,7 @@ async fn drive<T>(
         let load = shared.load.clone();
         let stall = shared.limits.body_read;
         hyper::service::service_fn(move |req: Request<Incoming>| {
-            let guard = activity.request_started(&load);
+            let guard = activity.request_started(&load, req.method());
             // Boxed: hyper keeps the slot for a request's future for the connection's whole
             // life, so an unboxed future would cost its full size on every idle connection.
             Box::pin(handle(app.clone(), guard, req, peer, tls, stall))
@@ -263,7 +264,7 @@ async fn sleep_until(at: Option<Instant>) {
 
 async fn handle(
     app: axum::Router,
-    guard: InFlight,
+    mut guard: InFlight,
     req: Request<Incoming>,
     peer: SocketAddr,
     tls: bool,
@@ -284,6 +285,7 @@ async fn handle(
     let Ok(mut response) = app.oneshot(req).await;
     // 408, 413 and 431 are sent before the request was read to its end; so is anything the
     // adapters mark. HTTP/1 must close after them (HTTP/2 streams end on their own).
+    guard.metrics.answered(response.status());
     let status = response.status().as_u16();
     if version < Version::HTTP_2
         && (matches!(status, 408 | 413 | 431)
@@ -349,13 +351,14 @@ impl Activity {
         }
     }
 
-    fn request_started(self: &Arc<Self>, load: &Arc<ServerLoad>) -> InFlight {
+    fn request_started(self: &Arc<Self>, load: &Arc<ServerLoad>, method: &Method) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.head_started_ms.store(0, Ordering::Release);
         InFlight {
             activity: self.clone(),
             _slot: load.request_started(),
+            metrics: RequestMetrics::start(method),
         }
     }
 
@@ -387,6 +390,7 @@ impl Activity {
 struct InFlight {
     activity: Arc<Activity>,
     _slot: RequestSlot,
+    metrics: RequestMetrics,
 }
 
 impl Drop for InFlight {
@@ -571,7 +575,7 @@ mod tests {
     #[test]
     fn serving_has_no_deadline_and_idle_uses_keep_alive() {
         let activity = Arc::new(Activity::new());
-        let guard = activity.request_started(&ServerLoad::new(None, None));
+        let guard = activity.request_started(&ServerLoad::new(None, None), &Method::GET);
         assert!(activity.deadline(&limits()).is_none());
         drop(guard);
         let idle = activity.idle_since_ms.load(Ordering::Relaxed);
@@ -583,7 +587,7 @@ mod tests {
     #[test]
     fn a_byte_after_idle_starts_the_head_timer() {
         let activity = Arc::new(Activity::new());
-        drop(activity.request_started(&ServerLoad::new(None, None)));
+        drop(activity.request_started(&ServerLoad::new(None, None), &Method::GET));
         activity.bytes_read(b"GE");
         let head = activity.head_started_ms.load(Ordering::Relaxed);
         assert!(head > 0);
@@ -591,7 +595,7 @@ mod tests {
         assert_eq!(kind, Expiry::Head);
         assert_eq!(at, activity.at(head - 1) + Duration::from_secs(2));
         // The head arriving ends that wait.
-        let _serving = activity.request_started(&ServerLoad::new(None, None));
+        let _serving = activity.request_started(&ServerLoad::new(None, None), &Method::GET);
         assert!(activity.deadline(&limits()).is_none());
     }
 

@@ -20,6 +20,7 @@
 //!
 //! - serving: [`server`] (middleware, listening, graceful shutdown) on `accept` (the accept
 //!   loop) and `conn` (one connection, its timeouts), with [`tls`] and [`router`];
+//!   `load` counts what they carry, `metrics` records it for Prometheus;
 //! - the Python adapters: [`wsgi`] and [`asgi`], one folder each with a file per job, on
 //!   `body` (request bodies: preloading, faults and their answers, stall timeout) and
 //!   `plumbing` (what both adapters share: client address, path decoding, the reply a
@@ -46,6 +47,7 @@ pub mod commands;
 pub mod config;
 mod conn;
 mod load;
+mod metrics;
 mod plumbing;
 pub mod router;
 pub mod server;

@@ -46,6 +46,7 @@ impl ServerLoad {
     pub(crate) fn connection_opened(self: &Arc<Self>) -> ConnectionSlot {
         let open = self.connections.fetch_add(1, Ordering::AcqRel) + 1;
         self.post(open);
+        crate::metrics::connection_opened();
         ConnectionSlot(self.clone())
     }
 
@@ -145,6 +146,7 @@ impl Drop for ConnectionSlot {
     fn drop(&mut self) {
         let open = self.0.connections.fetch_sub(1, Ordering::AcqRel) - 1;
         self.0.post(open);
+        crate::metrics::connection_closed();
     }
 }
 

@@ -1132,9 +1132,13 @@ impl PostgresPool {
     pub async fn get(&self) -> Result<PooledClient, PgError> {
         // Tokio's timer rather than mobc's `get_timeout`, whose timer thread costs ~10% of
         // the CPU of a busy pool.
-        let got = tokio::time::timeout(self.config.acquire_timeout(), self.pool.get())
-            .await
-            .unwrap_or(Err(mobc::Error::Timeout));
+        let got = puff_greenlet::metrics::pool::checkout(
+            "postgres",
+            &self.config.name,
+            tokio::time::timeout(self.config.acquire_timeout(), self.pool.get()),
+        )
+        .await
+        .unwrap_or(Err(mobc::Error::Timeout));
         match got {
             Ok(conn) => Ok(conn),
             Err(mobc::Error::Inner(e)) => Err(e),

@@ -256,9 +256,13 @@ impl RedisPool {
     pub async fn get(&self) -> Result<PooledConnection, RedisError> {
         // Tokio's timer rather than mobc's `get_timeout`, whose timer thread costs ~10% of
         // the CPU of a busy pool.
-        let got = tokio::time::timeout(self.config.acquire_timeout(), self.pool.get())
-            .await
-            .unwrap_or(Err(mobc::Error::Timeout));
+        let got = puff_greenlet::metrics::pool::checkout(
+            "redis",
+            &self.config.name,
+            tokio::time::timeout(self.config.acquire_timeout(), self.pool.get()),
+        )
+        .await
+        .unwrap_or(Err(mobc::Error::Timeout));
         match got {
             Ok(conn) => Ok(conn),
             Err(mobc::Error::Inner(e)) => Err(e),

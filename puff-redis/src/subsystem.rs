@@ -89,6 +89,16 @@ impl Subsystem for RedisSubsystem {
                 config.pool_size
             );
             pool.check_in_background(ctx.tokio);
+            let sampled = pool.clone();
+            puff_greenlet::metrics::pool::sample(
+                ctx.tokio,
+                "redis",
+                config.name.clone(),
+                move || {
+                    let pool = sampled.clone();
+                    async move { pool.status().await }
+                },
+            );
             ctx.resources.insert(config.name.clone(), pool);
         }
         Ok(())

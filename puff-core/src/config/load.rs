@@ -37,6 +37,7 @@ const CORE_KEYS: &[&str] = &[
     "commands",
     "gc_threshold",
     "tokio_batch_scheduling",
+    "metrics_bind",
 ];
 
 /// A complete, commented `puff.toml` (printed by `puff-cli example-config`).
@@ -156,6 +157,18 @@ impl RuntimeConfig {
                 "tokio_batch_scheduling" => {
                     config.tokio_batch_scheduling =
                         Some(value.as_bool().ok_or_else(|| type_err("true or false"))?);
+                }
+                "metrics_bind" => {
+                    let addr = value
+                        .as_str()
+                        .ok_or_else(|| type_err("a string like \"127.0.0.1:9090\""))?;
+                    if addr.parse::<std::net::SocketAddr>().is_err() {
+                        return Err(err(
+                            Some(key),
+                            format!("`{addr}` is not an address like 127.0.0.1:9090"),
+                        ));
+                    }
+                    config.metrics_bind = Some(addr.to_owned());
                 }
                 "pytest" => {
                     value.as_bool().ok_or_else(|| type_err("true or false"))?;
@@ -350,6 +363,21 @@ mod tests {
         assert_eq!(parse("gc_threshold = 0").unwrap().gc_threshold(), None);
         let e = parse("gc_threshold = -1").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("gc_threshold"), "{e}");
+    }
+
+    #[test]
+    fn metrics_bind_key() {
+        assert_eq!(parse("").unwrap().metrics_bind(), None, "off by default");
+        assert_eq!(
+            parse("metrics_bind = \"127.0.0.1:9090\"")
+                .unwrap()
+                .metrics_bind(),
+            Some("127.0.0.1:9090")
+        );
+        for text in ["metrics_bind = 9090", "metrics_bind = \"localhost\""] {
+            let e = parse(text).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some("metrics_bind"), "{e}");
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! chosen command, shut down.
 
 pub mod commands;
+mod metrics;
 mod workers;
 
 use std::ffi::OsString;
@@ -119,8 +120,25 @@ impl Program {
         if !command.needs_runtime() {
             return command.run_without_runtime(sub_matches);
         }
+        let metrics_bind = match command
+            .runs_in_workers()
+            .then(|| metrics::metrics_bind(&self.config, sub_matches))
+            .transpose()
+        {
+            Ok(bind) => bind.flatten(),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        };
         if command.runs_in_workers() && !supervision::is_worker() {
-            match workers::supervised(&self.config, command.as_ref(), &args, sub_matches) {
+            match workers::supervised(
+                &self.config,
+                command.as_ref(),
+                &args,
+                sub_matches,
+                metrics_bind.clone(),
+            ) {
                 Ok(Some(settings)) => {
                     init_tracing();
                     return crate::supervisor::run(settings);
@@ -150,7 +168,14 @@ impl Program {
         if let Some(id) = supervision::worker_id() {
             tracing::info!("worker {id} (pid {}) starting", std::process::id());
         }
-        match run_in_runtime(&self.config, command.as_ref(), sub_matches.clone()) {
+        // A worker records into its supervisor's arena, which the supervisor serves.
+        let serve_metrics = metrics_bind.filter(|_| !supervision::is_worker());
+        match run_in_runtime(
+            &self.config,
+            command.as_ref(),
+            sub_matches.clone(),
+            serve_metrics.as_deref(),
+        ) {
             Ok(code) => code,
             Err(e) => {
                 tracing::error!("{e}");
@@ -251,6 +276,7 @@ fn run_in_runtime(
     config: &RuntimeConfig,
     command: &dyn RunnableCommand,
     args: ArgMatches,
+    metrics_bind: Option<&str>,
 ) -> Result<ExitCode, PuffError> {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.enable_all().thread_name("puff-tokio");
@@ -261,6 +287,9 @@ fn run_in_runtime(
         builder.on_thread_start(batch_scheduling);
     }
     let tokio = builder.build().map_err(PuffError::Io)?;
+    if let Some(bind) = metrics_bind {
+        metrics::serve_in_process(bind, tokio.handle())?;
+    }
     let resources = Resources::new();
     let subsystems: Vec<Arc<dyn Subsystem>> = config
         .subsystems
@@ -308,6 +337,9 @@ fn run_in_runtime(
                 .call_method1("set_threshold", (threshold, 10, 10))
                 .map(|_| ())
         }))?;
+    }
+    if puff_greenlet::metrics::enabled() {
+        tokio.block_on(python.run(puff_greenlet::metrics::watch_gc))?;
     }
     {
         let ctx = StartContext {

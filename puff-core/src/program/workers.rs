@@ -24,6 +24,7 @@ pub(super) fn with_worker_args(command: clap::Command) -> clap::Command {
                 .action(ArgAction::SetTrue)
                 .help("Restart the workers when a file under python_path or the config changes"),
         )
+        .arg(super::metrics::metrics_arg())
 }
 
 /// The supervisor's settings when the command should run supervised, `None` when it runs
@@ -33,6 +34,7 @@ pub(super) fn supervised(
     command: &dyn RunnableCommand,
     args: &[OsString],
     matches: &ArgMatches,
+    metrics_bind: Option<String>,
 ) -> Result<Option<SupervisorSettings>, String> {
     let mut workers = config.workers.clone();
     let mut count_from_file = true;
@@ -66,5 +68,6 @@ pub(super) fn supervised(
         args: args.iter().skip(1).cloned().collect(),
         config_file: config.source.clone(),
         count_from_file,
+        metrics_bind,
     }))
 }

@@ -4,7 +4,8 @@
 //! serving: it replaces workers that die, reloads them on SIGHUP or a file change
 //! (`--reload`), recycles them (max requests, lifetime, memory) and changes their number
 //! on SIGTTIN/SIGTTOU. Every replacement overlaps: the old worker keeps accepting until
-//! its successor reports that it accepts too.
+//! its successor reports that it accepts too. With `metrics_bind` it serves the metrics
+//! of every worker from the arena they share, so the endpoint outlives any one of them.
 //!
 //! The worker's side of the contract (inherited descriptors, messages) is
 //! `puff_greenlet::supervision`.
@@ -20,6 +21,7 @@ use std::process::{ExitCode, ExitStatus};
 use std::time::Duration;
 
 use puff_greenlet::load_board::{self, LoadBoard};
+use puff_greenlet::metrics::{self, arena::Arena};
 use puff_greenlet::supervision::WorkerMessage;
 use puff_greenlet::{ListenSpec, WorkerSpec};
 use tokio::signal::unix::{SignalKind, signal};
@@ -54,6 +56,8 @@ pub struct SupervisorSettings {
     /// Whether the worker count came from the config file (not `--workers` or
     /// `PUFF_WORKERS`), so a reload takes a changed `workers` from it.
     pub count_from_file: bool,
+    /// Where the supervisor serves the workers' metrics (`metrics_bind`); `None`: off.
+    pub metrics_bind: Option<String>,
 }
 
 /// Runs the supervisor until SIGTERM/SIGINT; returns the exit code for `main`.
@@ -104,6 +108,7 @@ struct Supervisor {
     stop_timeout: Duration,
     launcher: Launcher,
     board: Option<LoadBoard>,
+    metrics: Option<&'static Arena>,
     failures_in_a_row: u32,
     next_start: Instant,
     stopping: bool,
@@ -134,6 +139,14 @@ async fn supervise(settings: SupervisorSettings) -> ExitCode {
         }
     };
     let (board, board_fd) = board.unzip();
+    let (metrics, metrics_fd) = match settings.metrics_bind.as_deref().map(serve_metrics) {
+        Some(Ok((arena, fd))) => (Some(arena), Some(fd)),
+        Some(Err(e)) => {
+            tracing::error!(target: TARGET, "{e}");
+            return ExitCode::FAILURE;
+        }
+        None => (None, None),
+    };
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let target = settings.workers.worker_count();
     let mut supervisor = Supervisor {
@@ -148,9 +161,11 @@ async fn supervise(settings: SupervisorSettings) -> ExitCode {
             args: settings.args,
             listener,
             board: board_fd,
+            metrics: metrics_fd,
             events: events_tx,
         },
         board,
+        metrics,
         failures_in_a_row: 0,
         next_start: Instant::now(),
         stopping: false,
@@ -210,6 +225,15 @@ async fn supervise(settings: SupervisorSettings) -> ExitCode {
             _ = int.recv() => supervisor.stop_all("SIGINT"),
         }
     }
+}
+
+/// The workers' metrics arena, served on `bind` from this process.
+fn serve_metrics(bind: &str) -> Result<(&'static Arena, OwnedFd), String> {
+    let (arena, fd) =
+        Arena::create().map_err(|e| format!("cannot create the metrics arena: {e}"))?;
+    let arena: &'static Arena = Box::leak(Box::new(arena));
+    metrics::serve(bind, arena, &tokio::runtime::Handle::current())?;
+    Ok((arena, fd))
 }
 
 /// The shared listening socket (close-on-exec here; each worker gets its own copy).
@@ -395,6 +419,10 @@ impl Supervisor {
         if let Some(board) = &self.board {
             // Killed workers cannot withdraw themselves.
             board.post(worker.slot, load_board::ABSENT);
+        }
+        if let (Some(arena), Ok(slot)) = (self.metrics, u16::try_from(worker.slot)) {
+            // Its in-flight requests and open connections are gone with it.
+            arena.reset_gauges(slot);
         }
         let how = describe_exit(status);
         match worker.state {

@@ -1,6 +1,7 @@
 //! Starting one worker process and watching it: the program re-run with the same
-//! arguments, the shared socket at descriptor 3 and a pipe back to the supervisor at 4,
-//! and stopped by the kernel if the supervisor dies.
+//! arguments, the shared socket at descriptor 3, a pipe back to the supervisor at 4, the
+//! load board at 5 and the metrics arena at 6, and stopped by the kernel if the
+//! supervisor dies.
 
 use std::ffi::OsString;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -25,6 +26,8 @@ pub(crate) struct Launcher {
     pub listener: Option<OwnedFd>,
     /// The load board's memfd, for workers that share the listener.
     pub board: Option<OwnedFd>,
+    /// The metrics arena's memfd, when metrics are on.
+    pub metrics: Option<OwnedFd>,
     pub events: UnboundedSender<WorkerEvent>,
 }
 
@@ -47,7 +50,10 @@ impl Launcher {
                 supervision::ENV_SUPERVISOR_FD,
                 supervision::SUPERVISOR_FD.to_string(),
             )
+            .env(supervision::ENV_WORKER_SLOT, slot.to_string())
             .env_remove(supervision::ENV_LISTEN_FD)
+            .env_remove(supervision::ENV_LOAD_FD)
+            .env_remove(supervision::ENV_METRICS_FD)
             .env_remove(supervision::ENV_MAX_REQUESTS)
             .kill_on_drop(false);
         if self.listener.is_some() {
@@ -60,19 +66,34 @@ impl Launcher {
             command.env(supervision::ENV_MAX_REQUESTS, n.to_string());
         }
         if self.board.is_some() {
-            command
-                .env(supervision::ENV_LOAD_FD, supervision::LOAD_FD.to_string())
-                .env(supervision::ENV_LOAD_SLOT, slot.to_string());
+            command.env(supervision::ENV_LOAD_FD, supervision::LOAD_FD.to_string());
+        }
+        if self.metrics.is_some() {
+            command.env(
+                supervision::ENV_METRICS_FD,
+                supervision::METRICS_FD.to_string(),
+            );
         }
         let listen_fd = self.listener.as_ref().map(AsRawFd::as_raw_fd);
         let board_fd = self.board.as_ref().map(AsRawFd::as_raw_fd);
+        let metrics_fd = self.metrics.as_ref().map(AsRawFd::as_raw_fd);
         let pipe_fd = write_end.as_raw_fd();
         let supervisor = libc::pid_t::try_from(std::process::id()).unwrap_or(1);
         // SAFETY: between fork and exec the closure only makes async-signal-safe calls
         // (dup2, prctl, getppid, _exit) on descriptors this process owns.
         #[allow(unsafe_code)]
         unsafe {
-            command.pre_exec(move || place_descriptors(listen_fd, board_fd, pipe_fd, supervisor))
+            command.pre_exec(move || {
+                place_descriptors(
+                    [
+                        (listen_fd, supervision::LISTEN_FD),
+                        (Some(pipe_fd), supervision::SUPERVISOR_FD),
+                        (board_fd, supervision::LOAD_FD),
+                        (metrics_fd, supervision::METRICS_FD),
+                    ],
+                    supervisor,
+                )
+            })
         };
         let mut child = command.spawn()?;
         drop(write_end);
@@ -110,14 +131,12 @@ impl Launcher {
     }
 }
 
-/// In the child: the socket at 3, the pipe at 4, the load board at 5 (`dup2` clears
-/// close-on-exec on the copies),
-/// and SIGTERM when the supervisor dies so that no worker outlives it.
+/// In the child: each (descriptor, number) pair's descriptor at its number (`dup2` clears
+/// close-on-exec on the copies), and SIGTERM when the supervisor dies so that no worker
+/// outlives it.
 #[allow(unsafe_code)]
 fn place_descriptors(
-    listen_fd: Option<RawFd>,
-    board_fd: Option<RawFd>,
-    pipe_fd: RawFd,
+    descriptors: [(Option<RawFd>, RawFd); 4],
     supervisor: libc::pid_t,
 ) -> std::io::Result<()> {
     let check = |r: libc::c_int| {
@@ -129,12 +148,20 @@ fn place_descriptors(
     };
     // SAFETY: plain system calls on valid descriptors and constants.
     unsafe {
-        if let Some(fd) = listen_fd {
-            check(libc::dup2(fd, supervision::LISTEN_FD))?;
+        // First above the target numbers, so that no source is overwritten by an earlier
+        // dup2 and none is already at its number (dup2 would then keep close-on-exec).
+        let mut moved = [(-1, 0); 4];
+        for (i, (fd, number)) in descriptors.into_iter().enumerate() {
+            if let Some(fd) = fd {
+                let high = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 16);
+                check(high)?;
+                moved[i] = (high, number);
+            }
         }
-        check(libc::dup2(pipe_fd, supervision::SUPERVISOR_FD))?;
-        if let Some(fd) = board_fd {
-            check(libc::dup2(fd, supervision::LOAD_FD))?;
+        for (fd, number) in moved {
+            if fd >= 0 {
+                check(libc::dup2(fd, number))?;
+            }
         }
         check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM))?;
         // The supervisor died before prctl took effect: the signal would never come.
