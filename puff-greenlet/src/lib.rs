@@ -36,6 +36,7 @@ pub mod runtime;
 pub mod subsystem;
 pub mod supervision;
 pub mod timer;
+pub mod trace;
 mod waiting;
 mod worker;
 

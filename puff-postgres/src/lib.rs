@@ -31,6 +31,7 @@ mod notify;
 pub mod pool;
 mod python;
 mod session;
+mod statement_span;
 mod streams;
 mod subsystem;
 pub mod value;
