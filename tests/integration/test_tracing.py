@@ -8,9 +8,7 @@ One server runs the app of apps/tracing_app.py on a private Postgres and Redis, 
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +20,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from puffserver import APPS_DIR, HOST, REPO_ROOT, PuffServer, private_redis, serving
+from puffserver import APPS_DIR, HOST, PuffServer, private_postgres, private_redis, serving
 
 INCOMING_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 INCOMING = f"00-{INCOMING_TRACE}-00f067aa0ba902b7-01"
@@ -95,17 +93,8 @@ class Receiver:
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[Any]:
-    path = REPO_ROOT / "tests" / "postgres" / "pg_server.py"
-    spec = importlib.util.spec_from_file_location("puff_tests_pg_server", path)
-    assert spec is not None and spec.loader is not None, path
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    server = module.PgServer.create()
-    try:
+    with private_postgres() as server:
         yield server
-    finally:
-        server.destroy()
 
 
 @pytest.fixture(scope="module")
