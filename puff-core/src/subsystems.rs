@@ -8,6 +8,9 @@ use puff_greenlet::Subsystem;
 /// Every compiled-in subsystem with default settings, in start-up order.
 pub fn default_subsystems() -> Vec<Box<dyn Subsystem>> {
     vec![
+        // First: spans recorded while the others start have somewhere to go.
+        #[cfg(feature = "http")]
+        Box::new(puff_http::TracingSubsystem::default()),
         #[cfg(feature = "http")]
         Box::new(puff_http::HttpSubsystem::default()),
         #[cfg(feature = "postgres")]
@@ -86,6 +89,7 @@ pub const FEATURE_KEYS: &[(&str, &str)] = &[
     ("graphql", "graphql"),
     ("static", "http"),
     ("django", "django"),
+    ("tracing", "http"),
 ];
 
 /// The Cargo feature providing top-level key `key`, if a subsystem owns it.

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use futures_util::future::{BoxFuture, join, join_all};
 use juniper::{ExecutionResult, Executor, FieldError, Value};
+use puff_greenlet::trace::{Span, SpanKind, within_span};
 use puff_postgres::{SharedConnection, Value as Pg};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
@@ -145,8 +146,36 @@ fn field_path(schema: &SchemaDesc, object: usize, field: &FieldDesc) -> String {
     format!("{}.{}", schema.object(object).name, field.name)
 }
 
-/// Run the resolver of `planned` once for all `parents`; one value per parent.
+/// Run the resolver of `planned` once for all `parents`; one value per parent. Recorded as
+/// one span (`graphql Type.field`) when traced, with the layers under it nested inside.
 fn resolve_field_layer<'a>(
+    ctx: &'a Ctx,
+    schema: &'static SchemaDesc,
+    object: usize,
+    planned: &'a PlanField,
+    parents: &'a Rows,
+) -> BoxFuture<'a, Vec<Node>> {
+    let field = &schema.object(object).fields[planned.field];
+    let span = Span::start_child(
+        format!("graphql {}", field_path(schema, object, field)),
+        SpanKind::Internal,
+    );
+    let Some(mut span) = span else {
+        return resolve_layer(ctx, schema, object, planned, parents);
+    };
+    span.set_attribute("graphql.layer.parents", parents.len() as i64);
+    Box::pin(async move {
+        let layer = resolve_layer(ctx, schema, object, planned, parents);
+        let nodes = within_span(Some(&span), layer).await;
+        if nodes.iter().any(|node| matches!(node, Node::Error(_))) {
+            span.set_error("the resolver or its query failed");
+        }
+        nodes
+    })
+}
+
+/// [`resolve_field_layer`]'s work.
+fn resolve_layer<'a>(
     ctx: &'a Ctx,
     schema: &'static SchemaDesc,
     object: usize,

@@ -50,6 +50,7 @@ where
         return convert(py, value);
     }
     let runtime = PythonRuntime::global()?;
+    let fut = crate::trace::within(crate::trace::python::python_current(py), fut);
     let mut fut = Box::pin(AssertUnwindSafe(fut).catch_unwind());
     // Already complete (e.g. a send into a channel with room): resolve in place.
     {

@@ -38,6 +38,7 @@ mod shared_memory;
 pub mod subsystem;
 pub mod supervision;
 pub mod timer;
+pub mod trace;
 mod waiting;
 mod worker;
 

@@ -132,8 +132,15 @@ impl SpawnHandle {
 /// Start `fn(*args, **kwargs)` in a new greenlet with its own contextvars context.
 #[pyfunction]
 #[pyo3(signature = (f, args, kwargs=None))]
-fn spawn(f: Py<PyAny>, args: Py<PyTuple>, kwargs: Option<Py<PyDict>>) -> PyResult<SpawnHandle> {
+fn spawn(
+    py: Python<'_>,
+    f: Py<PyAny>,
+    args: Py<PyTuple>,
+    kwargs: Option<Py<PyDict>>,
+) -> PyResult<SpawnHandle> {
     let runtime = PythonRuntime::global()?;
+    // The new greenlet's fresh contextvars context still belongs to the caller's trace.
+    let trace = crate::trace::python::python_current(py);
     let (done, _) = tokio::sync::watch::channel(false);
     let state = Arc::new(SpawnState {
         result: Mutex::new(None),
@@ -143,6 +150,9 @@ fn spawn(f: Py<PyAny>, args: Py<PyTuple>, kwargs: Option<Py<PyDict>>) -> PyResul
     let guard = MarkDoneOnDrop(state.clone());
     runtime.spawn_job(move |py| {
         let guard = guard;
+        if let Some(trace) = trace {
+            crate::trace::python::set_python_current(py, trace);
+        }
         let result = match catch_unwind(AssertUnwindSafe(|| {
             call_with(py, &f, &args, kwargs.as_ref())
         })) {
@@ -219,6 +229,8 @@ pub fn native_module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     )?;
     m.add_class::<SpawnHandle>()?;
     m.add_class::<ReturnFunc>()?;
+    m.add_class::<crate::trace::python::PyTraceContext>()?;
+    m.add_function(wrap_pyfunction!(crate::trace::python::trace_context, &m)?)?;
     m.add_function(wrap_pyfunction!(sleep_ms, &m)?)?;
     m.add_function(wrap_pyfunction!(read_file_bytes, &m)?)?;
     m.add_function(wrap_pyfunction!(run_blocking, &m)?)?;

@@ -102,11 +102,19 @@ impl PythonRuntime {
     ///
     /// `work` may call Puff async functions ([`wait_for`](crate::wait_for)); it must handle
     /// its own errors.
+    /// The job inherits the caller's trace context (`puff.trace_context()` in the job).
     pub fn spawn_job(&self, work: impl FnOnce(Python<'_>) + Send + 'static) -> PuffResult<()> {
-        self.post(HubMessage::Job(
-            Box::new(work),
-            crate::metrics::start_timer(),
-        ))
+        let timer = crate::metrics::start_timer();
+        match crate::trace::current() {
+            None => self.post(HubMessage::Job(Box::new(work), timer)),
+            Some(trace) => self.post(HubMessage::Job(
+                Box::new(move |py| {
+                    crate::trace::python::set_python_current(py, trace);
+                    work(py)
+                }),
+                timer,
+            )),
+        }
     }
 
     /// Run `f` in a fresh greenlet and await its result from async Rust.

@@ -36,6 +36,8 @@ where
     T: Send + 'static,
 {
     let runtime = PythonRuntime::global()?;
+    // Spans the future records nest under the calling Python code's span.
+    let fut = crate::trace::within(crate::trace::python::python_current(py), fut);
     if !runtime.is_python_thread() {
         let handle = runtime.tokio().clone();
         return py

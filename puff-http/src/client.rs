@@ -268,6 +268,14 @@ impl PyHttpClient {
                 builder = builder.body(bytes);
             }
         }
+        // The called service joins this trace, unless the caller set the header itself.
+        if let Some(trace) = puff_greenlet::trace::python::python_current(py)
+            && !headers
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case("traceparent"))
+        {
+            builder = builder.header("traceparent", trace.to_traceparent());
+        }
         for (name, value) in headers {
             builder = builder.header(name, value);
         }

@@ -25,6 +25,8 @@
 //!   `body` (request bodies: preloading, faults and their answers, stall timeout) and
 //!   `plumbing` (what both adapters share: client address, path decoding, the reply a
 //!   Python call hands back, streamed response bodies);
+//! - [`trace`]: `traceparent` in, the request's span, and the OTLP exporter for every
+//!   crate's spans;
 //! - [`ws`]: the websocket protocol (handshake, codec, connection task, shutdown tracking)
 //!   and its Rust API; the ASGI `websocket` scope lives in [`asgi`] and uses it;
 //! - [`commands`]: `runserver` for Rust routes, a WSGI or an ASGI app, on top of the rest;
@@ -54,6 +56,7 @@ pub mod server;
 pub mod static_files;
 mod subsystem;
 pub mod tls;
+pub mod trace;
 pub mod ws;
 pub mod wsgi;
 
@@ -66,6 +69,7 @@ pub use server::{apply_middleware, serve, with_asgi_fallback, with_wsgi_fallback
 pub use static_files::StaticError;
 pub use subsystem::{HttpSettings, HttpSubsystem};
 pub use tls::TlsError;
+pub use trace::{RequestTrace, TracingSubsystem};
 pub use wsgi::WsgiHandler;
 
 pub use axum;

@@ -64,7 +64,7 @@ pub fn with_asgi_fallback(
     with_fallback(router, move |req| handler.clone().handle(req))
 }
 
-/// Apply the configured middleware: body limit, CORS, compression, access log.
+/// Apply the configured middleware: body limit, CORS, compression, access log, tracing.
 pub fn apply_middleware(router: Router, config: &HttpConfig) -> axum::Router {
     let mut app = router
         .into_axum()
@@ -78,7 +78,8 @@ pub fn apply_middleware(router: Router, config: &HttpConfig) -> axum::Router {
     if config.access_log {
         app = app.layer(middleware::from_fn(access_log));
     }
-    app
+    // Outermost, so the access log finds the request's `RequestTrace` in its extensions.
+    app.layer(middleware::from_fn(crate::trace::middleware::trace_request))
 }
 
 async fn access_log(req: Request, next: Next) -> Response {

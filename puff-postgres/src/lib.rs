@@ -33,6 +33,7 @@ pub mod pool;
 mod python;
 mod session;
 mod sql_scan;
+mod statement_span;
 mod streams;
 mod subsystem;
 pub mod value;

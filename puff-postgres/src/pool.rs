@@ -49,6 +49,8 @@ pub struct PgClient {
     notifications: crate::notify::NotificationQueue,
     /// Sends `executemany` batches with one Sync (see `batch.rs`).
     batch: std::sync::Arc<crate::batch::BatchHandle>,
+    /// The pool's name, for statement spans.
+    pool_name: std::sync::Arc<str>,
 }
 
 /// A connection checked out of a pool; returned to the pool when dropped.
@@ -64,6 +66,7 @@ pub struct PgManager {
     session_timezone: SessionTimezone,
     /// False: close connections when they are given back instead of keeping them idle.
     keep_idle: bool,
+    pool_name: std::sync::Arc<str>,
 }
 
 /// The time zone of a pool's sessions, shared by the pool and its manager.
@@ -115,6 +118,7 @@ impl mobc::Manager for PgManager {
             checked_out_at: std::time::Instant::now(),
             notifications,
             batch,
+            pool_name: self.pool_name.clone(),
         })
     }
 
@@ -358,7 +362,9 @@ impl PgClient {
         params: &[Value],
         oids: &[u32],
     ) -> Result<QueryResult, PgError> {
+        let mut span = crate::statement_span::statement_span(sql, &self.pool_name);
         let result = self.query_inner(sql, params, oids).await;
+        crate::statement_span::note_result(&mut span, &result);
         if result.is_ok() {
             // `COMMIT` / `ROLLBACK [TO ...]` run as statements (Django's savepoints).
             self.follow_transaction_end(sql).await?;
@@ -769,10 +775,11 @@ impl PgClient {
 
     /// Run SQL without parameters or results (`BEGIN`, `COMMIT`, DDL, several statements).
     pub async fn batch_execute(&mut self, sql: &str) -> Result<(), PgError> {
-        self.client
-            .batch_execute(sql)
-            .await
-            .map_err(|e| self.err(e))?;
+        let mut span = crate::statement_span::statement_span(sql, &self.pool_name);
+        let ran = self.client.batch_execute(sql).await;
+        crate::statement_span::note_result(&mut span, &ran);
+        drop(span);
+        ran.map_err(|e| self.err(e))?;
         let head = sql.trim_start().as_bytes();
         let starts = |w: &[u8]| {
             head.get(..w.len())
@@ -1056,6 +1063,7 @@ impl PostgresPool {
             statement_timeout_ms: config.statement_timeout_ms,
             session_timezone: session_timezone.clone(),
             keep_idle: max_idle.is_some(),
+            pool_name: config.name.as_str().into(),
         };
         let pool = mobc::Pool::builder()
             .max_open(u64::from(config.pool_size))

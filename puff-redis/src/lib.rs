@@ -15,6 +15,7 @@
 //! The manual below is `docs/redis.md` in the repository.
 #![doc = include_str!("../../docs/redis.md")]
 
+mod command_span;
 pub mod config;
 pub mod error;
 pub mod pool;

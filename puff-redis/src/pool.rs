@@ -299,11 +299,13 @@ impl RedisPool {
     /// server restarted while it sat idle) is sent again, on the next pooled connection or a
     /// fresh one (at most once per pooled connection).
     pub async fn query(&self, cmd: &Cmd) -> Result<Value, RedisError> {
+        let mut span = crate::command_span::command_span(cmd, self.name());
         let mut stale = 0;
         loop {
             let mut conn = self.get().await?;
             let result = conn.query(cmd).await;
             if !self.retry_on_fresh(&result, conn, &mut stale) {
+                crate::command_span::note_result(&mut span, &result);
                 return result;
             }
         }
@@ -317,11 +319,13 @@ impl RedisPool {
         commands: usize,
         atomic: bool,
     ) -> Result<Option<Vec<Result<Value, RedisError>>>, RedisError> {
+        let mut span = crate::command_span::pipeline_span(commands, self.name());
         let mut stale = 0;
         loop {
             let mut conn = self.get().await?;
             let result = conn.pipeline(pipe, commands, atomic).await;
             if !self.retry_on_fresh(&result, conn, &mut stale) {
+                crate::command_span::note_result(&mut span, &result);
                 return result;
             }
         }
@@ -350,12 +354,14 @@ impl RedisPool {
     /// the pool's connections hostage. Such connections have no reply timeout (the command
     /// carries its own) and are kept for reuse, up to `pool_size` idle ones.
     pub async fn query_blocking(&self, cmd: &Cmd) -> Result<Value, RedisError> {
+        let mut span = crate::command_span::command_span(cmd, self.name());
         loop {
             let (mut conn, reused) = self.dedicated_connection().await?;
             let result = conn.query(cmd).await;
             let retry = reused && matches!(result, Err(RedisError::Connection(_)));
             self.give_back(conn);
             if !retry {
+                crate::command_span::note_result(&mut span, &result);
                 return result;
             }
         }

@@ -129,6 +129,7 @@ impl MemoryStore {
                 function: record.task.function.clone(),
                 payload: record.task.payload.clone(),
                 attempt: record.attempts,
+                traceparent: record.task.traceparent.clone(),
             });
             state.running.insert((deadline, id));
         }
@@ -215,6 +216,7 @@ mod tests {
             timeout_ms,
             keep_results_for_ms: 1000,
             max_retries,
+            traceparent: None,
         }
     }
 

@@ -168,6 +168,7 @@ impl TaskQueue {
             max_retries: options
                 .max_retries
                 .unwrap_or(self.shared.config.max_retries),
+            traceparent: puff_greenlet::trace::current().map(|c| c.to_traceparent()),
         };
         let id = task.id.clone();
         match &self.shared.store {

@@ -40,7 +40,8 @@ end
 const SCHEDULE: &str = r#"
 local p, id = ARGV[1], ARGV[2]
 redis.call('HSET', p .. 'task:' .. id, 'function', ARGV[4], 'payload', ARGV[5],
-  'timeout_ms', ARGV[6], 'keep_ms', ARGV[7], 'max_retries', ARGV[8], 'attempts', 0, 'score', ARGV[3])
+  'timeout_ms', ARGV[6], 'keep_ms', ARGV[7], 'max_retries', ARGV[8], 'attempts', 0, 'score', ARGV[3],
+  'traceparent', ARGV[9])
 redis.call('ZADD', p .. 'queue', ARGV[3], id)
 return 1
 "#;
@@ -52,7 +53,7 @@ local out = {}
 for _, id in ipairs(ids) do
   redis.call('ZREM', p .. 'queue', id)
   local k = p .. 'task:' .. id
-  local t = redis.call('HMGET', k, 'function', 'payload', 'timeout_ms', 'attempts')
+  local t = redis.call('HMGET', k, 'function', 'payload', 'timeout_ms', 'attempts', 'traceparent')
   if t[1] then
     local attempts = tonumber(t[4]) + 1
     redis.call('HSET', k, 'worker', worker, 'attempts', attempts)
@@ -61,6 +62,7 @@ for _, id in ipairs(ids) do
     out[#out + 1] = t[1]
     out[#out + 1] = t[2]
     out[#out + 1] = attempts
+    out[#out + 1] = t[5] or ''
   end
 end
 return out
@@ -210,6 +212,7 @@ impl RedisStore {
             &timeout,
             &keep,
             &retries,
+            task.traceparent.as_deref().unwrap_or(""),
         ];
         self.scripts.schedule.run(&self.pool, &args).await?;
         Ok(())
@@ -232,13 +235,14 @@ impl RedisStore {
         };
         let text = |v: &Value| redis::from_redis_value::<String>(v).ok();
         items
-            .chunks(4)
+            .chunks(5)
             .map(|c| match c {
-                [id, function, payload, attempt] => Some(ClaimedTask {
+                [id, function, payload, attempt, traceparent] => Some(ClaimedTask {
                     id: text(id)?,
                     function: text(function)?,
                     payload: text(payload)?,
                     attempt: u32::try_from(int(attempt)?).ok()?,
+                    traceparent: text(traceparent).filter(|t| !t.is_empty()),
                 }),
                 _ => None,
             })

@@ -3,6 +3,7 @@
 
 use puff_greenlet::pyo3::exceptions::PyValueError;
 use puff_greenlet::pyo3::prelude::*;
+use puff_greenlet::trace::{Span, SpanKind, TraceContext};
 use puff_greenlet::{PythonRuntime, import_object, json};
 
 use crate::task::{ClaimedTask, Outcome, TaskFailure};
@@ -11,12 +12,33 @@ use crate::task::{ClaimedTask, Outcome, TaskFailure};
 /// import its function, call it with the decoded payload (awaiting it on Puff's event loop
 /// if it is a coroutine) and encode the result. Whatever goes wrong becomes the task's
 /// error outcome.
+///
+/// The run is recorded as a span under the scheduling code's span (a new trace's root
+/// when it was scheduled outside any trace), and the task's Python code runs in it.
 pub(crate) fn start_task(
     python: &PythonRuntime,
     task: ClaimedTask,
 ) -> impl std::future::Future<Output = Outcome> + Send + 'static {
     let (sender, receiver) = tokio::sync::oneshot::channel();
+    let scheduled_in = task
+        .traceparent
+        .as_deref()
+        .and_then(TraceContext::from_traceparent);
+    let mut span = Span::start_under(
+        scheduled_in,
+        format!("task {}", task.function),
+        SpanKind::Consumer,
+    );
+    if let Some(span) = &mut span {
+        span.set_attribute("puff.task.function", task.function.clone());
+        span.set_attribute("puff.task.attempt", task.attempt);
+        span.set_attribute("puff.task.id", task.id.clone());
+    }
+    let trace = span.as_ref().map(Span::context).or(scheduled_in);
     let posted = python.spawn_job(move |py| {
+        if let Some(trace) = trace {
+            puff_greenlet::trace::python::set_python_current(py, trace);
+        }
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             match call_task(py, &task) {
                 Ok(value) => Outcome::Ok(value),
@@ -32,15 +54,19 @@ pub(crate) fn start_task(
         let _ = sender.send(outcome);
     });
     async move {
-        if let Err(e) = posted {
-            return Outcome::failure("puff.PuffError", e.to_string());
+        let outcome = match posted {
+            Err(e) => Outcome::failure("puff.PuffError", e.to_string()),
+            Ok(()) => receiver.await.unwrap_or_else(|_| {
+                Outcome::failure(
+                    "puff.PuffError",
+                    "the Python runtime stopped before the task finished",
+                )
+            }),
+        };
+        if let (Some(span), Outcome::Error(failure)) = (&mut span, &outcome) {
+            span.set_error(failure.error_type.clone());
         }
-        receiver.await.unwrap_or_else(|_| {
-            Outcome::failure(
-                "puff.PuffError",
-                "the Python runtime stopped before the task finished",
-            )
-        })
+        outcome
     }
 }
 

@@ -22,6 +22,8 @@ pub struct NewTask {
     pub keep_results_for_ms: u64,
     /// Retries (after timeouts or lost workers) before the task is dead-lettered.
     pub max_retries: u32,
+    /// The W3C `traceparent` of the code that scheduled it: its runs join that trace.
+    pub traceparent: Option<String>,
 }
 
 /// A task a worker claimed and must run.
@@ -32,6 +34,8 @@ pub struct ClaimedTask {
     pub payload: String,
     /// 1 for the first run, 2 for the first retry, ...
     pub attempt: u32,
+    /// [`NewTask::traceparent`].
+    pub traceparent: Option<String>,
 }
 
 /// A task that ran out of retries (the Redis store reads it back from JSON).

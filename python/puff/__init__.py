@@ -51,6 +51,7 @@ if _native is not None:
     read_file_bytes = _native.read_file_bytes
     wrap_async = _native.wrap_async
     run_coroutine = _native.run_coroutine
+    trace_context = _native.trace_context
 else:
 
     class PuffError(Exception):  # type: ignore[no-redef]
@@ -88,6 +89,12 @@ else:
         """From a greenlet: run ``awaitable`` on Puff's event loop (``asyncio = true``) and
         wait for its result while other greenlets keep running."""
         _require_native()
+
+    def trace_context() -> _native.TraceContext | None:
+        """The trace the calling code runs in (``.trace_id``, ``.span_id``,
+        ``.traceparent``), or None outside any trace."""
+        _require_native()
+        return None
 
 
 def blocking(fn: Callable[..., T]) -> Callable[..., T]:
@@ -192,5 +199,6 @@ __all__ = [
     "run_coroutine",
     "sleep_ms",
     "spawn",
+    "trace_context",
     "wrap_async",
 ]

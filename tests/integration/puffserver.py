@@ -249,17 +249,34 @@ def serving(server: PuffServer) -> Iterator[PuffServer]:
         server.stop()
 
 
-@contextlib.contextmanager
-def private_redis() -> Iterator[Any]:
-    """A private, throwaway redis-server (``RedisServer`` of tests/redis/redis_server.py,
-    loaded by path as tests/ is not a package: ``.url``, ``.port``)."""
-    path = REPO_ROOT / "tests" / "redis" / "redis_server.py"
-    spec = importlib.util.spec_from_file_location("puff_tests_redis_server", path)
+def load_test_module(relative: str, name: str) -> Any:
+    """A module of another suite's folder, loaded by path as tests/ is not a package."""
+    path = REPO_ROOT / "tests" / relative
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None, path
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
-    server = module.RedisServer.create()
+    return module
+
+
+@contextlib.contextmanager
+def private_redis() -> Iterator[Any]:
+    """A private, throwaway redis-server (``RedisServer`` of tests/redis/redis_server.py:
+    ``.url``, ``.port``)."""
+    server = load_test_module(
+        "redis/redis_server.py", "puff_tests_redis_server"
+    ).RedisServer.create()
+    try:
+        yield server
+    finally:
+        server.destroy()
+
+
+@contextlib.contextmanager
+def private_postgres() -> Iterator[Any]:
+    """A private, throwaway Postgres (``PgServer`` of tests/postgres/pg_server.py: ``.url``)."""
+    server = load_test_module("postgres/pg_server.py", "puff_tests_pg_server").PgServer.create()
     try:
         yield server
     finally:

@@ -85,6 +85,7 @@ impl AsgiHandler {
             input: Arc::new(tokio::sync::Mutex::new(input)),
             disconnect: gone,
             reply: reply_tx,
+            trace: puff_greenlet::trace::current(),
         };
         if self.runtime.run_on_hub(move |py| call.start(py)).is_err() {
             return (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable\n").into_response();
@@ -115,6 +116,8 @@ struct AsgiCall {
     input: Arc<tokio::sync::Mutex<RequestBody>>,
     disconnect: Arc<Gone>,
     reply: oneshot::Sender<Reply>,
+    /// The request's trace context, for `puff.trace_context()` in the app's task.
+    trace: Option<puff_greenlet::trace::TraceContext>,
 }
 
 impl AsgiCall {
@@ -154,9 +157,20 @@ impl AsgiCall {
             let coroutine =
                 run.bind(py)
                     .call1((self.app.bind(py), scope, receive, send.clone_ref(py)))?;
-            event_loop
-                .bind(py)
-                .call_method1(intern!(py, "create_task"), (coroutine,))?;
+            let event_loop = event_loop.bind(py);
+            match self.trace {
+                None => event_loop.call_method1(intern!(py, "create_task"), (coroutine,))?,
+                Some(trace) => {
+                    let kwargs = PyDict::new(py);
+                    let context = puff_greenlet::trace::python::new_context_with(py, trace)?;
+                    kwargs.set_item("context", context)?;
+                    event_loop.call_method(
+                        intern!(py, "create_task"),
+                        (coroutine,),
+                        Some(&kwargs),
+                    )?
+                }
+            };
             Ok(())
         })();
         if let Err(e) = started {
