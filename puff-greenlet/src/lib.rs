@@ -37,6 +37,7 @@ pub mod subsystem;
 pub mod supervision;
 pub mod timer;
 mod waiting;
+pub mod watchdog;
 mod worker;
 
 pub use cancel::{CancelScopeGuard, CancelToken, cancel_scope};

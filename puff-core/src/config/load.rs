@@ -37,6 +37,7 @@ const CORE_KEYS: &[&str] = &[
     "commands",
     "gc_threshold",
     "tokio_batch_scheduling",
+    "block_warn_ms",
 ];
 
 /// A complete, commented `puff.toml` (printed by `puff-cli example-config`).
@@ -156,6 +157,15 @@ impl RuntimeConfig {
                 "tokio_batch_scheduling" => {
                     config.tokio_batch_scheduling =
                         Some(value.as_bool().ok_or_else(|| type_err("true or false"))?);
+                }
+                "block_warn_ms" => {
+                    let ms = value
+                        .as_integer()
+                        .and_then(|n| u64::try_from(n).ok())
+                        .ok_or_else(|| {
+                            type_err("a whole number of milliseconds >= 0 (0 turns it off)")
+                        })?;
+                    config.block_warn_ms = Some(ms);
                 }
                 "pytest" => {
                     value.as_bool().ok_or_else(|| type_err("true or false"))?;
@@ -350,6 +360,28 @@ mod tests {
         assert_eq!(parse("gc_threshold = 0").unwrap().gc_threshold(), None);
         let e = parse("gc_threshold = -1").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("gc_threshold"), "{e}");
+    }
+
+    #[test]
+    fn block_warn_ms_key() {
+        use std::time::Duration;
+        assert_eq!(
+            parse("").unwrap().block_warn(),
+            Some(Duration::from_millis(crate::config::DEFAULT_BLOCK_WARN_MS))
+        );
+        assert_eq!(
+            parse("block_warn_ms = 250").unwrap().block_warn(),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(parse("block_warn_ms = 0").unwrap().block_warn(), None);
+        for text in [
+            "block_warn_ms = -1",
+            "block_warn_ms = \"100ms\"",
+            "block_warn_ms = 0.5",
+        ] {
+            let e = parse(text).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some("block_warn_ms"), "{text}: {e}");
+        }
     }
 
     #[test]
