@@ -328,9 +328,11 @@ fn run_in_runtime(
     // Servers and background workers are watched for blocks (from when they serve, see
     // `watchdog::arm`); one-off commands such as pytest own the thread by design.
     let watchdog = match config.block_warn() {
-        Some(threshold) if command.runs_in_workers() => Some(
-            puff_greenlet::watchdog::Watchdog::start(&python, threshold)?,
-        ),
+        Some(threshold) if command.runs_in_workers() => {
+            puff_greenlet::watchdog::Watchdog::start(&python, threshold)
+                .inspect_err(|e| tracing::warn!("no blocked-thread detector: {e}"))
+                .ok()
+        }
         _ => None,
     };
     let result = tokio.block_on(command.run(ctx, args));
