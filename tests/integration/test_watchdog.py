@@ -87,20 +87,25 @@ def get_while_watching(server: PuffServer, path: str) -> tuple[int, bytes, bool]
     return response.status, body, seen_during.is_set()
 
 
+def assert_sleep_warned_while_it_blocks(server: PuffServer, app: Path, body: bytes) -> str:
+    """GET /sleep (a 500 ms blocking sleep in ``app``): one warning, taken while the sleep
+    still ran (so within a second of the request's start), ends with the sleeping line
+    (innermost last). Returns the warning."""
+    status, got, seen_during = get_while_watching(server, "/sleep")
+    assert (status, got) == (200, body)
+    held_ms, warning = single_warning(server)
+    assert seen_during, warning
+    assert 100 <= held_ms < 500, warning
+    assert warning.rstrip().endswith(held_line(app, "app")), warning
+    return warning
+
+
 def test_a_blocking_sleep_in_a_view_is_reported_once_while_it_blocks(
     watched: PuffServer,
 ) -> None:
     assert watchdog_threads(watched) == ["puff-watchdog"]
-    status, body, seen_during = get_while_watching(watched, "/sleep")
-    assert (status, body) == (200, b"slept")
-    held_ms, warning = single_warning(watched)
-    # Taken while the 500 ms sleep still ran, within a second of the request's start.
-    assert seen_during, warning
-    assert 100 <= held_ms < 500, warning
-    assert held_line(WSGI_APP, "app") in warning, warning
+    warning = assert_sleep_warned_while_it_blocks(watched, WSGI_APP, b"slept")
     assert "block_warn_ms = 100" in warning and "@puff.blocking" in warning, warning
-    # Innermost last: the sleeping line ends the stack.
-    assert warning.rstrip().endswith(held_line(WSGI_APP, "app")), warning
     ended = ENDED.search(watched.stderr())
     assert ended is not None and int(ended.group(1)) >= 400, watched.stderr()
     watched.assert_alive()
@@ -117,12 +122,7 @@ def test_a_cpu_loop_in_a_task_is_reported_with_its_line(watched: PuffServer) -> 
 
 def test_a_blocking_call_in_a_coroutine_is_reported(tmp_path: Path) -> None:
     for server in _server("watchdog_asgi", tmp_path):
-        status, body, seen_during = get_while_watching(server, "/sleep")
-        assert (status, body) == (200, b"done")
-        held_ms, warning = single_warning(server)
-        assert seen_during, warning
-        assert 100 <= held_ms < 500, warning
-        assert held_line(ASGI_APP, "app") in warning, warning
+        assert_sleep_warned_while_it_blocks(server, ASGI_APP, b"done")
 
 
 def test_a_thousand_ordinary_requests_log_no_warning(watched: PuffServer) -> None:
