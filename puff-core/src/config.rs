@@ -35,6 +35,10 @@ pub struct CommandEntry {
 /// Python's gen-0 garbage collection threshold Puff sets by default (Python's own is 700).
 pub const DEFAULT_GC_THRESHOLD: u32 = 20_000;
 
+/// How long one greenlet, task or coroutine step may hold the Python thread before the
+/// blocked-thread detector warns, by default.
+pub const DEFAULT_BLOCK_WARN_MS: u64 = 100;
+
 /// How to set up the runtime: Python environment, global state, enabled subsystems and
 /// their settings.
 #[derive(Clone)]
@@ -51,6 +55,8 @@ pub struct RuntimeConfig {
     pub(crate) gc_threshold: Option<u32>,
     /// `None`: on; see [`RuntimeConfig::set_tokio_batch_scheduling`].
     pub(crate) tokio_batch_scheduling: Option<bool>,
+    /// `None`: [`DEFAULT_BLOCK_WARN_MS`]; `Some(0)`: no detector.
+    pub(crate) block_warn_ms: Option<u64>,
     pub(crate) asyncio: bool,
     pub(crate) source: Option<PathBuf>,
     /// `workers` and the recycling limits (`runserver`/`wait-forever` under a supervisor).
@@ -75,6 +81,7 @@ impl Default for RuntimeConfig {
             tokio_worker_threads: None,
             gc_threshold: None,
             tokio_batch_scheduling: None,
+            block_warn_ms: None,
             asyncio: false,
             source: None,
             workers: WorkersConfig::default(),
@@ -177,6 +184,23 @@ impl RuntimeConfig {
     /// [`RuntimeConfig::set_tokio_batch_scheduling`]).
     pub fn tokio_batch_scheduling(&self) -> bool {
         self.tokio_batch_scheduling.unwrap_or(true)
+    }
+
+    /// Warn (with the Python stack) when one greenlet, task, resolver or coroutine step
+    /// holds the Python thread longer than `ms` while the program serves (default
+    /// [`DEFAULT_BLOCK_WARN_MS`]); everything else waits meanwhile. `0` turns the detector
+    /// off: no watchdog thread at all.
+    pub fn set_block_warn_ms(mut self, ms: u64) -> Self {
+        self.block_warn_ms = Some(ms);
+        self
+    }
+
+    /// The detector's threshold; `None` when it is off.
+    pub fn block_warn(&self) -> Option<std::time::Duration> {
+        match self.block_warn_ms.unwrap_or(DEFAULT_BLOCK_WARN_MS) {
+            0 => None,
+            ms => Some(std::time::Duration::from_millis(ms)),
+        }
     }
 
     pub fn set_tokio_worker_threads(mut self, threads: usize) -> Self {

@@ -21,6 +21,7 @@ use pyo3::types::{PyCFunction, PyDict};
 
 use crate::error::panic_message;
 use crate::metrics::python::HUB_LAG;
+use crate::watchdog;
 use crate::worker::{CURRENT_WORKER, HubMessage, PyJob, Queued, greenlet_key};
 
 /// Most idle worker greenlets kept for reuse.
@@ -73,7 +74,12 @@ impl Hub {
                     Err(mpsc::TryRecvError::Disconnected) => None,
                     Err(mpsc::TryRecvError::Empty) => {
                         thread::yield_now();
-                        rx.try_recv().ok().or_else(|| rx.recv().ok())
+                        rx.try_recv().ok().or_else(|| {
+                            watchdog::hub_sleeping(true);
+                            let msg = rx.recv().ok();
+                            watchdog::hub_sleeping(false);
+                            msg
+                        })
                     }
                 },
                 Err(_) => None,
@@ -143,6 +149,7 @@ impl Hub {
     }
 
     fn handle(&mut self, py: Python<'_>, msg: HubMessage) -> bool {
+        watchdog::beat();
         match msg {
             HubMessage::Job(work, queued) => {
                 observe_lag(queued);
@@ -223,6 +230,8 @@ fn observe_lag(queued: Queued) {
 
 /// The event loop's reader callback: clear the wake socket, then handle queued messages.
 fn drain_async_hub(py: Python<'_>) {
+    // Control is back in the hub between coroutine steps.
+    watchdog::beat();
     // The hub is only ever borrowed here, by the hub greenlet, and the callback never
     // re-enters (workers cannot run loop iterations), so holding the borrow while workers
     // run is safe.

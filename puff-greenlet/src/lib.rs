@@ -40,6 +40,7 @@ pub mod supervision;
 pub mod timer;
 pub mod trace;
 mod waiting;
+pub mod watchdog;
 mod worker;
 
 pub use cancel::{CancelScopeGuard, CancelToken, cancel_scope};

@@ -173,6 +173,7 @@ pub async fn serve(
         ))
     };
     supervision::notify(&WorkerMessage::Ready);
+    puff_greenlet::watchdog::arm();
     shutdown.await;
     tracing::info!(
         "shutting down: finishing in-flight requests (up to {} ms)",

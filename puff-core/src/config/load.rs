@@ -38,6 +38,7 @@ const CORE_KEYS: &[&str] = &[
     "gc_threshold",
     "tokio_batch_scheduling",
     "metrics_bind",
+    "block_warn_ms",
 ];
 
 /// A complete, commented `puff.toml` (printed by `puff-cli example-config`).
@@ -169,6 +170,15 @@ impl RuntimeConfig {
                         ));
                     }
                     config.metrics_bind = Some(addr.to_owned());
+                }
+                "block_warn_ms" => {
+                    let ms = value
+                        .as_integer()
+                        .and_then(|n| u64::try_from(n).ok())
+                        .ok_or_else(|| {
+                            type_err("a whole number of milliseconds >= 0 (0 turns it off)")
+                        })?;
+                    config.block_warn_ms = Some(ms);
                 }
                 "pytest" => {
                     value.as_bool().ok_or_else(|| type_err("true or false"))?;
@@ -377,6 +387,28 @@ mod tests {
         for text in ["metrics_bind = 9090", "metrics_bind = \"localhost\""] {
             let e = parse(text).unwrap_err();
             assert_eq!(e.key.as_deref(), Some("metrics_bind"), "{e}");
+        }
+    }
+
+    #[test]
+    fn block_warn_ms_key() {
+        use std::time::Duration;
+        assert_eq!(
+            parse("").unwrap().block_warn(),
+            Some(Duration::from_millis(crate::config::DEFAULT_BLOCK_WARN_MS))
+        );
+        assert_eq!(
+            parse("block_warn_ms = 250").unwrap().block_warn(),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(parse("block_warn_ms = 0").unwrap().block_warn(), None);
+        for text in [
+            "block_warn_ms = -1",
+            "block_warn_ms = \"100ms\"",
+            "block_warn_ms = 0.5",
+        ] {
+            let e = parse(text).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some("block_warn_ms"), "{text}: {e}");
         }
     }
 

@@ -357,7 +357,18 @@ fn run_in_runtime(
         resources: resources.clone(),
         gc_threshold: config.gc_threshold(),
     };
+    // Servers and background workers are watched for blocks (from when they serve, see
+    // `watchdog::arm`); one-off commands such as pytest own the thread by design.
+    let watchdog = match config.block_warn() {
+        Some(threshold) if command.runs_in_workers() => {
+            puff_greenlet::watchdog::Watchdog::start(&python, threshold)
+                .inspect_err(|e| tracing::warn!("no blocked-thread detector: {e}"))
+                .ok()
+        }
+        _ => None,
+    };
     let result = tokio.block_on(command.run(ctx, args));
+    drop(watchdog);
     for subsystem in subsystems.iter().rev() {
         subsystem.shutdown(&resources);
     }

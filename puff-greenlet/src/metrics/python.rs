@@ -30,6 +30,14 @@ static GC_PAUSES: HistogramFamily = HistogramFamily::new(
     DURATION_BUCKETS,
 );
 
+pub(crate) static BLOCKED: HistogramFamily = HistogramFamily::new(
+    "puff_python_blocked_seconds",
+    "Blocks the watchdog saw (block_warn_ms): how long one greenlet, task or coroutine step \
+     held the Python thread without yielding, every block past the threshold.",
+    &[],
+    DURATION_BUCKETS,
+);
+
 thread_local! {
     /// When the collection in progress on this thread started.
     static GC_STARTED: Cell<Option<Instant>> = const { Cell::new(None) };

@@ -23,6 +23,7 @@ impl RunnableCommand for WaitForever {
         Box::pin(async {
             tracing::info!("waiting for SIGINT/SIGTERM");
             puff_greenlet::supervision::notify(&puff_greenlet::supervision::WorkerMessage::Ready);
+            puff_greenlet::watchdog::arm();
             crate::program::commands::shutdown_signal().await;
             Ok(ExitCode::SUCCESS)
         })
