@@ -315,3 +315,26 @@ def test_no_export_without_the_setting(untraced: PuffServer, receiver: Receiver)
     assert untraced.get("/context").json() == {"here": None, "spawned": None}
     # The traced server exports every 200 ms; this one has no exporter at all.
     assert receiver.trace(trace_id, lambda spans: bool(spans), wait_s=2.0) == []
+
+
+def test_spans_still_queued_at_shutdown_are_exported(
+    tmp_path_factory: pytest.TempPathFactory, postgres: Any, redis: Any, receiver: Receiver
+) -> None:
+    """An interval far longer than the test: only the flush at SIGTERM can send the span."""
+    tracing = f"""[tracing]
+otlp_endpoint = "{receiver.url}"
+service_name = "tracing-flush"
+export_interval_ms = 600000
+"""
+    trace_hex = "5bf92f3577b34da6a3ce929d0e0e4737"
+    running = start("flushed", tmp_path_factory, tracing, postgres, redis)
+    server = next(running)  # `running` stops it when closed, so it is kept until the end
+    try:
+        incoming = f"00-{trace_hex}-00f067aa0ba902b7-01"
+        assert server.get("/context", headers=[("traceparent", incoming)]).status == 200
+        assert receiver.trace(bytes.fromhex(trace_hex), bool, wait_s=1.0) == []
+        assert server.stop() == 0
+        spans = receiver.trace(bytes.fromhex(trace_hex), bool, wait_s=5.0)
+        assert len(spans) == 1 and spans[0].name.startswith("GET"), spans
+    finally:
+        running.close()

@@ -2,8 +2,11 @@
 //! `export_interval_ms`, or as soon as [`MAX_BATCH`] spans are queued. Spans reach it
 //! through `puff_greenlet::trace::sink`'s bounded queue, so neither requests nor the
 //! Python thread ever wait on an export; a failing collector costs one log line per
-//! [`ERROR_LOG_INTERVAL`], which never shows the URL's credentials.
+//! [`ERROR_LOG_INTERVAL`], which never shows the URL's credentials. At shutdown,
+//! [`flush`] sends what is still queued, so the last requests' spans are not lost.
 
+use std::sync::mpsc;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use puff_greenlet::trace::{FinishedSpan, SpanReceiver, sink};
@@ -16,6 +19,34 @@ pub(crate) const MAX_BATCH: usize = 512;
 /// At most one log line about failed exports this often.
 const ERROR_LOG_INTERVAL: Duration = Duration::from_secs(60);
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long [`flush`] waits for the last export at shutdown.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The running exporter's flush request (a notification) and its answer.
+struct FlushHandle {
+    request: tokio::sync::Notify,
+    done: Mutex<mpsc::Receiver<()>>,
+}
+
+static FLUSH: OnceLock<(FlushHandle, mpsc::Sender<()>)> = OnceLock::new();
+
+/// Send the spans still queued and wait (up to [`FLUSH_TIMEOUT`]) until they are sent;
+/// called at shutdown from outside the Tokio runtime, which still runs the exporter.
+pub(crate) fn flush() {
+    let Some((handle, _)) = FLUSH.get() else {
+        return;
+    };
+    let done = handle.done.lock().unwrap_or_else(|e| e.into_inner());
+    while done.try_recv().is_ok() {} // answers to earlier requests
+    handle.request.notify_one();
+    if done.recv_timeout(FLUSH_TIMEOUT).is_err() {
+        tracing::warn!(
+            target: "puff::tracing",
+            "the last spans were not exported within {} s of shutdown",
+            FLUSH_TIMEOUT.as_secs()
+        );
+    }
+}
 
 pub(crate) struct Exporter {
     client: reqwest::Client,
@@ -52,6 +83,14 @@ impl Exporter {
 
     /// Send batches until every sender is gone (the process is ending).
     pub(crate) async fn run(mut self, mut receiver: SpanReceiver) {
+        let (answer, done) = mpsc::channel();
+        let flush = FLUSH.get_or_init(|| {
+            let handle = FlushHandle {
+                request: tokio::sync::Notify::new(),
+                done: Mutex::new(done),
+            };
+            (handle, answer)
+        });
         let mut batch: Vec<FinishedSpan> = Vec::with_capacity(MAX_BATCH);
         let mut tick = tokio::time::interval(self.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -68,6 +107,19 @@ impl Exporter {
                     }
                 }
                 _ = tick.tick() => {}
+                _ = flush.0.request.notified() => {
+                    while let Ok(span) = receiver.try_recv() {
+                        batch.push(span);
+                        if batch.len() == MAX_BATCH {
+                            self.export(&batch).await;
+                            batch.clear();
+                        }
+                    }
+                    self.export(&batch).await;
+                    batch.clear();
+                    let _ = flush.1.send(());
+                    continue;
+                }
             }
             if !batch.is_empty() {
                 self.export(&batch).await;

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use puff_greenlet::{ConfigError, PuffError, PuffResult, StartContext, Subsystem};
+use puff_greenlet::{ConfigError, PuffError, PuffResult, Resources, StartContext, Subsystem};
 
 use super::config::TracingConfig;
 use super::exporter::Exporter;
@@ -45,5 +45,9 @@ impl Subsystem for TracingSubsystem {
             ctx.tokio.spawn(exporter.run(receiver));
         }
         Ok(())
+    }
+
+    fn shutdown(&self, _resources: &Resources) {
+        super::exporter::flush();
     }
 }
