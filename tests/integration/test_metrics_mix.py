@@ -28,12 +28,12 @@ from puffserver import (
 SCHEMA = "default"
 QUEUE = "default"
 PUBSUB = "default"
-GROUPS = "{ groups { id items { label } } }"
+NUMBERS = "{ numbers { n divisors { divisor } } }"
 # (query, HTTP status, operation type, errors in the response, SQL statements).
 GRAPHQL = [
-    (GROUPS, 200, "query", 0, 2),
-    (GROUPS, 200, "query", 0, 2),
-    (GROUPS, 200, "query", 0, 2),
+    (NUMBERS, 200, "query", 0, 2),
+    (NUMBERS, 200, "query", 0, 2),
+    (NUMBERS, 200, "query", 0, 2),
     ("{ broken }", 200, "query", 1, 0),
     ("mutation { touch }", 200, "mutation", 0, 0),
     ("{ no_such_field }", 400, "unknown", 1, None),
@@ -138,6 +138,9 @@ def test_scraped_counters_equal_what_was_sent(server: tuple[PuffServer, int]) ->
         result = puff.post("/graphql", body, headers=[("Content-Type", "application/json")])
         assert result.status == status, result.describe()
         assert len(result.json().get("errors", [])) == errors, result.describe()
+        if query == NUMBERS:  # both layers' SQL ran
+            four = {"n": 4, "divisors": [{"divisor": 1}, {"divisor": 2}, {"divisor": 4}]}
+            assert result.json()["data"]["numbers"][3] == four, result.describe()
         sent[("POST", str(status))] += 1
 
     after = scrape_once_counted(metrics_port, 1 + sum(sent.values()))

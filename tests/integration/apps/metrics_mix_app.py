@@ -28,27 +28,32 @@ def fail(payload: int) -> int:
 
 
 @dataclass
-class Item:
-    owner: int
-    label: str
+class Divisor:
+    number: int
+    divisor: int
 
 
 @dataclass
-class Group:
-    id: int
+class Number:
+    n: int
 
     @classmethod
-    def items(cls, context: Any, /) -> tuple[list[Item], str, list[Any], list[str], list[str]]:
-        ids = [row[0] for row in context.parent_values(["id"])]
-        sql = "SELECT g AS owner, 'item-' || g AS label FROM unnest($1::int[]) AS g"
-        return ..., sql, [ids], ["id"], ["owner"]
+    def divisors(
+        cls, context: Any, /
+    ) -> tuple[list[Divisor], str, list[Any], list[str], list[str]]:
+        numbers = [row[0] for row in context.parent_values(["n"])]
+        sql = (
+            "SELECT n AS number, d AS divisor FROM unnest($1::int[]) AS n, "
+            "generate_series(1, n) AS d WHERE n % d = 0 ORDER BY n, d"
+        )
+        return ..., sql, [numbers], ["n"], ["number"]
 
 
 @dataclass
 class Query:
     @classmethod
-    def groups(cls, context: Any, /) -> tuple[list[Group], str, list[Any]]:
-        return ..., "SELECT g AS id FROM generate_series(1, $1::int) AS g", [2]
+    def numbers(cls, context: Any, /) -> tuple[list[Number], str, list[Any]]:
+        return ..., "SELECT g AS n FROM generate_series(1, $1::int) AS g", [4]
 
     @classmethod
     def broken(cls, context: Any, /) -> int:
