@@ -14,6 +14,7 @@ use puff_postgres::{PostgresPool, SharedConnection};
 use crate::config::GraphqlConfig;
 use crate::error::GraphqlError;
 use crate::layer::{Info, Node, S};
+use crate::metrics::{self, Operation};
 use crate::raw::RawParts;
 use crate::schema::SchemaDesc;
 
@@ -138,6 +139,7 @@ impl Engine {
         auth_token: Option<Arc<str>>,
         allow_mutations: bool,
     ) -> Response {
+        let mut metrics = Operation::start(&self.config.name);
         let raw = Arc::new(RawParts::default());
         let ctx = Ctx {
             engine: self,
@@ -154,10 +156,15 @@ impl Engine {
             &self.root,
         ) {
             Ok(operation) => operation,
-            Err(e) => return request_error(e),
+            Err(e) => {
+                metrics.finished(1, None);
+                return request_error(e);
+            }
         };
+        metrics.validated(operation.operation_type());
         match operation.operation_type() {
             OperationType::Mutation if !allow_mutations => {
+                metrics.finished(1, None);
                 return request_error_message(
                     "mutations are not allowed over GET; send them with POST",
                 );
@@ -169,14 +176,20 @@ impl Engine {
                              [[graphql]] entry"
                         .to_owned(),
                 };
+                metrics.finished(1, None);
                 return request_error_message(&hint);
             }
             _ => {}
         }
-        let result = operation.execute(&request.variables(), &ctx).await;
+        let (result, statements) =
+            metrics::counting_statements(operation.execute(&request.variables(), &ctx)).await;
         let is_request_error = result.is_err();
+        let errors = match &result {
+            Ok((_, errors)) => errors.len(),
+            Err(_) => 1,
+        };
         let response = juniper::http::GraphQLResponse::from_result(result);
-        Response {
+        let response = Response {
             body: serde_json::to_vec(&response)
                 .map(|json| raw.splice(json))
                 .unwrap_or_else(|e| {
@@ -186,7 +199,9 @@ impl Engine {
                     .unwrap_or_default()
                 }),
             is_request_error,
-        }
+        };
+        metrics.finished(errors, Some(statements));
+        response
     }
 }
 

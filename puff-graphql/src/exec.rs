@@ -225,6 +225,7 @@ fn resolve_layer<'a>(
                     );
                     return vec![error(message); n];
                 };
+                crate::metrics::statement_sent();
                 let result = match &ctx.db {
                     Some(db) => db.query(&sql, params).await,
                     None => pool.query(&sql, &params).await,

@@ -22,6 +22,7 @@ mod error;
 pub mod exec;
 pub mod handlers;
 pub mod layer;
+mod metrics;
 pub mod plan;
 mod python;
 mod raw;

@@ -57,6 +57,11 @@ impl GraphQLSubscriptionValue<S> for Node {
         'e: 'res,
     {
         let started = start(info, field_name, executor);
+        crate::metrics::counted(
+            &info.schema.name,
+            "subscription",
+            usize::from(started.is_err()),
+        );
         Box::pin(async move {
             let (rx, field, planned) = started?;
             let schema = info.schema;

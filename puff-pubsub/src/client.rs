@@ -100,19 +100,27 @@ impl Shared {
         };
         if let Some(subscribers) = registry.channels.get(&message.channel) {
             let message = Arc::new(message);
+            let (mut delivered, mut full) = (0, 0);
             for sender in subscribers.values() {
-                if let Err(mpsc::error::TrySendError::Full(_)) = sender.try_send(message.clone()) {
-                    let dropped = self.dropped.fetch_add(1, Ordering::Relaxed);
-                    if dropped.is_power_of_two() {
-                        tracing::warn!(
-                            "pubsub `{}`: a connection has {MAX_QUEUED} messages waiting and \
-                             is not receiving; {} messages dropped so far",
-                            self.name,
-                            dropped + 1
-                        );
+                match sender.try_send(message.clone()) {
+                    Ok(()) => delivered += 1,
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        full += 1;
+                        let dropped = self.dropped.fetch_add(1, Ordering::Relaxed);
+                        if dropped.is_power_of_two() {
+                            tracing::warn!(
+                                "pubsub `{}`: a connection has {MAX_QUEUED} messages waiting \
+                                 and is not receiving; {} messages dropped so far",
+                                self.name,
+                                dropped + 1
+                            );
+                        }
                     }
+                    // The connection is gone; it unsubscribes on its way out.
+                    Err(mpsc::error::TrySendError::Closed(_)) => {}
                 }
             }
+            crate::metrics::fanned_out(&self.name, delivered, full);
         }
     }
 
@@ -123,7 +131,9 @@ impl Shared {
         };
         let subscribers = registry.channels.entry(channel.to_owned()).or_default();
         let first = subscribers.is_empty();
-        subscribers.insert(key, sender);
+        if subscribers.insert(key, sender).is_none() {
+            crate::metrics::subscribed(&self.name);
+        }
         first
     }
 
@@ -138,6 +148,7 @@ impl Shared {
         if subscribers.remove(&key).is_none() {
             return false;
         }
+        crate::metrics::unsubscribed(&self.name);
         if subscribers.is_empty() {
             registry.channels.remove(channel);
             return true;
@@ -203,15 +214,16 @@ impl Shared {
                     body: body.to_vec(),
                     from_connection_id: from.to_owned(),
                 });
-                Ok(())
             }
             Some(redis) => {
                 let payload = PubSubMessage::encode(from, body)?;
                 let mut cmd = puff_redis::redis::cmd("PUBLISH");
                 cmd.arg(channel).arg(payload);
-                redis.pool.query(&cmd).await.map(|_| ())
+                redis.pool.query(&cmd).await?;
             }
         }
+        crate::metrics::published(&self.name);
+        Ok(())
     }
 
     /// Keep one subscriber connection up, re-subscribing every live channel after each

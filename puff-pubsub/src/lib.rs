@@ -16,6 +16,7 @@
 
 mod client;
 pub mod config;
+mod metrics;
 mod python;
 mod subsystem;
 

@@ -19,6 +19,7 @@
 
 pub mod config;
 mod memory;
+mod metrics;
 mod python;
 mod queue;
 mod redis_store;

@@ -5,6 +5,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
+use crate::metrics::Reaped;
 use crate::task::{
     ClaimedTask, DeadLetter, NewTask, Outcome, RETRIES_EXHAUSTED, retries_exhausted_message,
 };
@@ -54,8 +55,8 @@ impl State {
     }
 
     /// Take `id` out of the running set: back in the queue, or dead-lettered when it has
-    /// used its retries.
-    fn requeue(&mut self, id: &str, reason: &str, now: u64) {
+    /// used its retries (what happened is counted in `reaped`).
+    fn requeue(&mut self, id: &str, reason: &str, now: u64, reaped: &mut Reaped) {
         let Some(record) = self.tasks.get_mut(id) else {
             return;
         };
@@ -66,6 +67,7 @@ impl State {
             let Some(record) = self.tasks.remove(id) else {
                 return;
             };
+            reaped.dead_lettered += 1;
             let message = retries_exhausted_message(record.attempts, reason);
             self.dead.push(DeadLetter {
                 id: id.to_owned(),
@@ -78,6 +80,7 @@ impl State {
             let outcome = Outcome::failure(RETRIES_EXHAUSTED, message).to_json();
             self.store_result(id, outcome, record.task.keep_results_for_ms, now);
         } else {
+            reaped.retried += 1;
             self.queue
                 .insert((record.task.scheduled_time_unix_ms, id.to_owned()));
         }
@@ -153,7 +156,8 @@ impl MemoryStore {
         if let Some(record) = state.tasks.get_mut(id) {
             record.attempts = record.attempts.saturating_sub(1);
         }
-        state.requeue(id, "worker shut down", now);
+        // A hand-back is not a retry (and cannot dead-letter: the attempt was given back).
+        state.requeue(id, "worker shut down", now, &mut Reaped::default());
     }
 
     pub fn result(&self, id: &str, now: u64) -> Option<String> {
@@ -168,8 +172,8 @@ impl MemoryStore {
         self.state().take(id).is_some()
     }
 
-    /// Retry timed-out tasks and drop expired results; returns how many were retried.
-    pub fn reap(&self, now: u64) -> usize {
+    /// Retry (or dead-letter) timed-out tasks and drop expired results.
+    pub fn reap(&self, now: u64) -> Reaped {
         let mut state = self.state();
         let due: Vec<String> = state
             .running
@@ -177,8 +181,9 @@ impl MemoryStore {
             .take_while(|(deadline, _)| *deadline <= now)
             .map(|(_, id)| id.clone())
             .collect();
+        let mut reaped = Reaped::default();
         for id in &due {
-            state.requeue(id, "timed out", now);
+            state.requeue(id, "timed out", now, &mut reaped);
         }
         while let Some(first) = state.expiries.first().cloned() {
             if first.0 > now {
@@ -187,7 +192,7 @@ impl MemoryStore {
             state.expiries.remove(&first);
             state.results.remove(&first.1);
         }
-        due.len()
+        reaped
     }
 
     pub fn dead_letters(&self, limit: usize) -> Vec<DeadLetter> {
@@ -239,10 +244,18 @@ mod tests {
         assert_eq!(store.result("first", 40).as_deref(), Some("{\"ok\":1}"));
         assert_eq!(store.result("first", 1031), None, "expired");
         // `a` times out twice: retried once, then dead-lettered with an error result.
-        assert_eq!(store.reap(121), 2);
+        let both_retried = Reaped {
+            retried: 2,
+            dead_lettered: 0,
+        };
+        assert_eq!(store.reap(121), both_retried);
         let again = store.claim(10, 121);
         assert_eq!(again.iter().map(|t| t.attempt).max(), Some(2));
-        assert_eq!(store.reap(300), 2);
+        let both_dead = Reaped {
+            retried: 0,
+            dead_lettered: 2,
+        };
+        assert_eq!(store.reap(300), both_dead);
         let dead = store.dead_letters(10);
         assert_eq!(dead.len(), 2);
         assert_eq!(dead[0].reason, "timed out");

@@ -14,6 +14,7 @@ use tokio::sync::{Notify, Semaphore};
 
 use crate::config::TaskQueueConfig;
 use crate::memory::MemoryStore;
+use crate::metrics::RunMetrics;
 use crate::redis_store::RedisStore;
 use crate::task::{DeadLetter, NewTask, Outcome, new_task_id, now_ms};
 
@@ -175,6 +176,7 @@ impl TaskQueue {
             Store::Memory(m) => m.schedule(task),
             Store::Redis(r) => r.schedule(&task).await?,
         }
+        crate::metrics::scheduled(self.name());
         self.shared.wake.notify_one();
         Ok(id)
     }
@@ -292,10 +294,14 @@ impl TaskQueue {
                 },
             };
             match self.note_health(reaped) {
-                Some(n) if n > 0 => {
+                Some(reaped) if reaped.total() > 0 => {
+                    crate::metrics::reaped(self.name(), reaped);
                     tracing::info!(
-                        "task queue `{}`: {n} timed-out or orphaned task(s) back in the queue",
-                        self.name()
+                        "task queue `{}`: {} timed-out or orphaned task(s) back in the queue, \
+                         {} dead-lettered",
+                        self.name(),
+                        reaped.retried,
+                        reaped.dead_lettered
                     );
                     self.shared.wake.notify_one();
                 }
@@ -356,7 +362,8 @@ impl TaskQueue {
             for (task, permit) in claimed.into_iter().zip(permits.drain(..)) {
                 lock(&shared.held).insert(task.id.clone());
                 let id = task.id.clone();
-                let running = crate::runner::start_task(&python, task);
+                let metrics = RunMetrics::claimed(self.name(), &task.function);
+                let running = crate::runner::start_task(&python, task, metrics);
                 let queue = self.clone();
                 shared.tokio.spawn(async move {
                     queue.finish(id, running.await).await;

@@ -13,9 +13,11 @@ use puff_redis::redis::{self, Value};
 use puff_redis::{RedisError, RedisPool};
 use sha1::Digest;
 
+use crate::metrics::Reaped;
 use crate::task::{ClaimedTask, DeadLetter, NewTask, RETRIES_EXHAUSTED};
 
-/// Requeues (or dead-letters) one claimed task; shared by the reaper and `release`.
+/// Requeues (1) or dead-letters (2) one claimed task (0: it is gone); shared by the reaper
+/// and `release`.
 const REQUEUE_FN: &str = r#"
 local function requeue(p, id, reason, now)
   local k = p .. 'task:' .. id
@@ -30,9 +32,9 @@ local function requeue(p, id, reason, now)
     redis.call('SET', p .. 'result:' .. id, cjson.encode({error = {type = ARGV_DEAD_TYPE,
       message = message, traceback = ''}}), 'PX', t[4])
     redis.call('DEL', k)
-  else
-    redis.call('ZADD', p .. 'queue', t[3], id)
+    return 2
   end
+  redis.call('ZADD', p .. 'queue', t[3], id)
   return 1
 end
 "#;
@@ -88,33 +90,35 @@ redis.call('ZREM', p .. 'queue', id)
 return gone
 "#;
 
-/// Timed-out tasks, then tasks whose worker's lease lapsed.
+/// Timed-out tasks, then tasks whose worker's lease lapsed; returns {retried, dead}.
 const REAP_BODY: &str = r#"
 local p, now = ARGV[1], tonumber(ARGV[2])
-local moved = 0
+local counts = {0, 0}
+local function count(done)
+  if done > 0 then counts[done] = counts[done] + 1 end
+end
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', p .. 'running', '-inf', now)) do
-  moved = moved + requeue(p, id, 'timed out', now)
+  count(requeue(p, id, 'timed out', now))
 end
 for _, id in ipairs(redis.call('ZRANGE', p .. 'running', 0, -1)) do
   local w = redis.call('HGET', p .. 'task:' .. id, 'worker')
   if (not w) or redis.call('EXISTS', p .. 'worker:' .. w) == 0 then
-    moved = moved + requeue(p, id, 'worker lost', now)
+    count(requeue(p, id, 'worker lost', now))
   end
 end
-return moved
+return counts
 "#;
 
 const RELEASE_BODY: &str = r#"
 local p, now = ARGV[1], tonumber(ARGV[2])
-local moved = 0
 for i = 3, #ARGV do
   -- Handed back unfinished by a worker shutting down: that attempt does not count.
   if redis.call('HINCRBY', p .. 'task:' .. ARGV[i], 'attempts', -1) < 0 then
     redis.call('DEL', p .. 'task:' .. ARGV[i])
   end
-  moved = moved + requeue(p, ARGV[i], 'worker shut down', now)
+  requeue(p, ARGV[i], 'worker shut down', now)
 end
-return moved
+return 1
 "#;
 
 /// A Lua script sent by its SHA1 (loaded on first use, again after a server restart).
@@ -288,14 +292,23 @@ impl RedisStore {
         Ok(int(&reply) == Some(1))
     }
 
-    pub async fn reap(&self, now: u64) -> Result<usize, RedisError> {
+    pub async fn reap(&self, now: u64) -> Result<Reaped, RedisError> {
         let now = now.to_string();
         let reply = self
             .scripts
             .reap
             .run(&self.pool, &[&self.prefix, &now])
             .await?;
-        Ok(int(&reply).unwrap_or(0).max(0) as usize)
+        match &reply {
+            Value::Array(counts) => match counts.as_slice() {
+                [retried, dead] => Ok(Reaped {
+                    retried: int(retried).unwrap_or(0).max(0) as u64,
+                    dead_lettered: int(dead).unwrap_or(0).max(0) as u64,
+                }),
+                _ => Err(data_error("reap", &reply)),
+            },
+            _ => Err(data_error("reap", &reply)),
+        }
     }
 
     /// Set or renew this worker's lease.

@@ -6,6 +6,7 @@ use puff_greenlet::pyo3::prelude::*;
 use puff_greenlet::trace::{Span, SpanKind, TraceContext};
 use puff_greenlet::{PythonRuntime, import_object, json};
 
+use crate::metrics::RunMetrics;
 use crate::task::{ClaimedTask, Outcome, TaskFailure};
 
 /// Start a claimed task in a greenlet now (tasks claimed together start in claim order):
@@ -14,10 +15,12 @@ use crate::task::{ClaimedTask, Outcome, TaskFailure};
 /// error outcome.
 ///
 /// The run is recorded as a span under the scheduling code's span (a new trace's root
-/// when it was scheduled outside any trace), and the task's Python code runs in it.
+/// when it was scheduled outside any trace), and the task's Python code runs in it; the
+/// run is counted in `metrics` when it ends.
 pub(crate) fn start_task(
     python: &PythonRuntime,
     task: ClaimedTask,
+    metrics: RunMetrics,
 ) -> impl std::future::Future<Output = Outcome> + Send + 'static {
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let scheduled_in = task
@@ -39,6 +42,7 @@ pub(crate) fn start_task(
         if let Some(trace) = trace {
             puff_greenlet::trace::python::set_python_current(py, trace);
         }
+        let started = puff_greenlet::metrics::start_timer();
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             match call_task(py, &task) {
                 Ok(value) => Outcome::Ok(value),
@@ -51,18 +55,20 @@ pub(crate) fn start_task(
                 puff_greenlet::error::panic_message(&*panic),
             )
         });
-        let _ = sender.send(outcome);
+        let _ = sender.send((outcome, started.map(|s| s.elapsed())));
     });
     async move {
-        let outcome = match posted {
-            Err(e) => Outcome::failure("puff.PuffError", e.to_string()),
+        let (outcome, took) = match posted {
+            Err(e) => (Outcome::failure("puff.PuffError", e.to_string()), None),
             Ok(()) => receiver.await.unwrap_or_else(|_| {
-                Outcome::failure(
+                let stopped = Outcome::failure(
                     "puff.PuffError",
                     "the Python runtime stopped before the task finished",
-                )
+                );
+                (stopped, None)
             }),
         };
+        metrics.finished(matches!(outcome, Outcome::Ok(_)), took);
         if let (Some(span), Outcome::Error(failure)) = (&mut span, &outcome) {
             span.set_error(failure.error_type.clone());
         }

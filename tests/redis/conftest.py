@@ -24,6 +24,7 @@ SUITES = {
         "test_redis_pipeline.py",
         "test_redis_concurrency.py",
         "test_redis_faults.py",
+        "test_redis_metrics.py",
         "test_pubsub.py",
         "test_pubsub_redis.py",
         "test_django_cache.py",
