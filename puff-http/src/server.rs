@@ -1,18 +1,18 @@
-//! Serving a router: middleware stack, access log, the listening socket and graceful
+//! Serving a router: middleware stack, the listening socket and graceful
 //! shutdown (connections themselves are `conn`'s, accepting them is `accept`'s).
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::Response;
 use puff_greenlet::supervision::{self, WorkerMessage};
 use puff_greenlet::{PuffError, PuffResult, PythonRuntime};
 
 use crate::accept::accept_loop;
+use crate::access_log::{self, AccessLogFormat};
 use crate::config::HttpConfig;
 use crate::conn::{ConnShared, serve_connection};
 use crate::load::ServerLoad;
@@ -75,25 +75,11 @@ pub fn apply_middleware(router: Router, config: &HttpConfig) -> axum::Router {
     if config.compression {
         app = app.layer(tower_http::compression::CompressionLayer::new());
     }
-    if config.access_log {
-        app = app.layer(middleware::from_fn(access_log));
+    match config.access_log.effective() {
+        AccessLogFormat::Text => app.layer(middleware::from_fn(access_log::log_text)),
+        AccessLogFormat::Json => app.layer(middleware::from_fn(access_log::log_json)),
+        AccessLogFormat::Off => app,
     }
-    app
-}
-
-async fn access_log(req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let version = req.version();
-    let response = next.run(req).await;
-    tracing::info!(
-        target: "puff::access",
-        "{method} {path} {version:?} {} {:.1}ms",
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64() * 1000.0
-    );
-    response
 }
 
 /// The listening socket, with `backlog` connections queued before the kernel drops SYNs
@@ -192,5 +178,8 @@ pub async fn serve(
             config.shutdown_timeout_ms
         ),
     }
+    // The writer thread writes every few milliseconds; the last requests' lines must not
+    // be lost when the process exits right after this.
+    access_log::flush();
     Ok(())
 }

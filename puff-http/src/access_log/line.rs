@@ -1,0 +1,224 @@
+//! One access log line: what is known about a served request, and its `text` and `json`
+//! renderings (each ends with a newline).
+
+use std::io::Write;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::Request;
+use axum::response::Response;
+use http::{Method, Version};
+use http_body::Body;
+use serde::Serialize;
+
+/// A request once its response head is ready.
+pub(super) struct Served {
+    pub method: Method,
+    pub path: String,
+    pub version: Version,
+    pub trace_id: Option<String>,
+    pub status: u16,
+    pub bytes: Option<u64>,
+    pub duration: Duration,
+}
+
+/// The `json` format's object; field order is the order in the line.
+#[derive(Serialize)]
+struct JsonLine<'a> {
+    timestamp: &'a str,
+    method: &'a str,
+    path: &'a str,
+    status: u16,
+    bytes: Option<u64>,
+    duration_ms: f64,
+    trace_id: Option<&'a str>,
+    worker: Option<u32>,
+}
+
+impl Served {
+    /// As `tracing`'s formatter printed it before: `TIMESTAMP  INFO puff::access: MESSAGE`.
+    pub fn text(&self) -> Vec<u8> {
+        let mut line = Vec::with_capacity(96 + self.path.len());
+        let _ = writeln!(
+            line,
+            "{}  INFO puff::access: {} {} {:?} {} {:.1}ms",
+            Timestamp(SystemTime::now()),
+            self.method,
+            self.path,
+            self.version,
+            self.status,
+            self.duration.as_secs_f64() * 1000.0
+        );
+        line
+    }
+
+    pub fn json(&self) -> Vec<u8> {
+        let mut line = Vec::with_capacity(192 + self.path.len());
+        let timestamp = Timestamp(SystemTime::now()).to_string();
+        let record = JsonLine {
+            timestamp: &timestamp,
+            method: self.method.as_str(),
+            path: &self.path,
+            status: self.status,
+            bytes: self.bytes,
+            // Whole microseconds, so the number prints as e.g. 0.125 and not 0.12500000001.
+            duration_ms: self.duration.as_micros() as f64 / 1000.0,
+            trace_id: self.trace_id.as_deref(),
+            worker: puff_greenlet::supervision::worker_id(),
+        };
+        // Serializing plain strings and numbers into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut line, &record);
+        line.push(b'\n');
+        line
+    }
+}
+
+/// The request's trace id: 32 lowercase hex digits from a valid W3C `traceparent` header
+/// (`00-<trace id>-<parent id>-<flags>`), else `None`.
+// The one place that knows where a trace id comes from; once the tracing layer puts the
+// request's trace context in its extensions, this reads it from there.
+pub(super) fn trace_id(req: &Request) -> Option<String> {
+    let value = req.headers().get("traceparent")?.to_str().ok()?.trim();
+    let mut parts = value.split('-');
+    let (version, trace, parent, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    // Version 00 has exactly four fields; a later version may append more.
+    if version == "ff" || (version == "00" && parts.next().is_some()) {
+        return None;
+    }
+    let lower_hex = |s: &str, len: usize| {
+        s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    };
+    let all_zero = |s: &str| s.bytes().all(|b| b == b'0');
+    let valid = lower_hex(version, 2)
+        && lower_hex(trace, 32)
+        && lower_hex(parent, 16)
+        && lower_hex(flags, 2)
+        && !all_zero(trace)
+        && !all_zero(parent);
+    valid.then(|| trace.to_owned())
+}
+
+/// The response body's size when known: exact from the body, else its `Content-Length`.
+pub(super) fn body_bytes(response: &Response) -> Option<u64> {
+    response.body().size_hint().exact().or_else(|| {
+        response
+            .headers()
+            .get(http::header::CONTENT_LENGTH)?
+            .to_str()
+            .ok()?
+            .parse()
+            .ok()
+    })
+}
+
+/// RFC 3339 in UTC with microseconds (`2026-01-31T12:00:00.000000Z`), as `tracing` prints.
+struct Timestamp(SystemTime);
+
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let since_epoch = self.0.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let secs = since_epoch.as_secs();
+        let (year, month, day) = civil_date(secs / 86_400);
+        let of_day = secs % 86_400;
+        write!(
+            f,
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
+            of_day / 3600,
+            of_day / 60 % 60,
+            of_day % 60,
+            since_epoch.subsec_micros()
+        )
+    }
+}
+
+/// The proleptic Gregorian (year, month, day) `days` after 1970-01-01: count in 400-year
+/// eras (146,097 days each) of years starting in March, so the leap day ends a year.
+fn civil_date(days: u64) -> (u64, u64, u64) {
+    let shifted = days + 719_468; // days from 0000-03-01 to 1970-01-01
+    let era = shifted / 146_097;
+    let day_of_era = shifted % 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    let year = era * 400 + year_of_era + u64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_utc_calendar_dates() {
+        let at = |secs: u64, micros: u64| {
+            Timestamp(UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_micros(micros))
+                .to_string()
+        };
+        assert_eq!(at(0, 0), "1970-01-01T00:00:00.000000Z");
+        // 2000-02-29 (a leap day in a century year divisible by 400), 12:34:56.
+        assert_eq!(at(951_827_696, 7), "2000-02-29T12:34:56.000007Z");
+        assert_eq!(at(1_709_251_199, 999_999), "2024-02-29T23:59:59.999999Z");
+        assert_eq!(at(1_709_251_200, 0), "2024-03-01T00:00:00.000000Z");
+        assert_eq!(at(4_102_444_800, 0), "2100-01-01T00:00:00.000000Z");
+    }
+
+    fn request_with(traceparent: &str) -> Request {
+        Request::builder()
+            .header("traceparent", traceparent)
+            .body(axum::body::Body::empty())
+            .unwrap()
+    }
+
+    #[test]
+    fn trace_ids_come_from_valid_traceparents_only() {
+        let id = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let good = format!("00-{id}-00f067aa0ba902b7-01");
+        assert_eq!(trace_id(&request_with(&good)).as_deref(), Some(id));
+        for bad in [
+            format!("00-{}-00f067aa0ba902b7-01", "0".repeat(32)),
+            format!("00-{id}-0000000000000000-01"),
+            format!("00-{}-00f067aa0ba902b7-01", id.to_uppercase()),
+            format!("00-{id}-00f067aa0ba902b7-01-extra"),
+            format!("ff-{id}-00f067aa0ba902b7-01"),
+            format!("00-{id}-00f067aa0ba902b7"),
+            "garbage".to_owned(),
+        ] {
+            assert_eq!(trace_id(&request_with(&bad)), None, "{bad}");
+        }
+        let none = Request::builder().body(axum::body::Body::empty()).unwrap();
+        assert_eq!(trace_id(&none), None);
+    }
+
+    #[test]
+    fn json_lines_escape_the_path() {
+        let served = Served {
+            method: Method::GET,
+            path: "/a\"b\\c\n".into(),
+            version: Version::HTTP_11,
+            trace_id: None,
+            status: 404,
+            bytes: Some(9),
+            duration: Duration::from_micros(1_300),
+        };
+        let line = served.json();
+        assert_eq!(line.last(), Some(&b'\n'));
+        let value: serde_json::Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(value["path"], "/a\"b\\c\n");
+        assert_eq!(value["status"], 404);
+        assert_eq!(value["bytes"], 9);
+        assert_eq!(value["duration_ms"], 1.3);
+        assert!(value["trace_id"].is_null());
+        let text = String::from_utf8(served.text()).unwrap();
+        assert!(
+            text.ends_with("  INFO puff::access: GET /a\"b\\c\n HTTP/1.1 404 1.3ms\n"),
+            "{text}"
+        );
+    }
+}
