@@ -140,6 +140,8 @@ pub trait ServerBench {
     const WORKER_CASES: &'static [char] = &[];
     /// The servers that run only when `--workers N` is given and `--servers` is not.
     const WORKER_SERVERS: &'static [Server] = &[];
+    /// The cases that run only when `--cases` names them.
+    const OPTIONAL_CASES: &'static [char] = &[];
     /// The Postgres database the servers read, if any.
     const POSTGRES: Option<PgData> = None;
     /// Whether the answers are checked again after the warm-up and after the run.
@@ -158,6 +160,12 @@ pub trait ServerBench {
     /// What `server` runs with in `case` with `workers` worker processes; `None`: the report
     /// has no table of servers.
     fn setup(_server: Server, _case: &Case, _workers: u32) -> Option<ServerSetup> {
+        None
+    }
+
+    /// Why `server` cannot run with the binaries built (a setting the build does not know),
+    /// checked once before the runs; `None`: it can.
+    fn unavailable(_env: &Env, _server: Server) -> Option<String> {
         None
     }
 
@@ -279,7 +287,7 @@ impl<B: ServerBench + Debug + Clone + Send + Sync + 'static> ServerArgs<B> {
                 Some(_) => B::WORKER_CASES.to_vec(),
                 None => B::CASES
                     .iter()
-                    .filter(|c| !c.compares_workers())
+                    .filter(|c| !c.compares_workers() && !B::OPTIONAL_CASES.contains(&c.id))
                     .map(|c| c.id)
                     .collect(),
             }
