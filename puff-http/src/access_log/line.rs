@@ -24,7 +24,7 @@ pub(super) struct Served {
 /// The `json` format's object; field order is the order in the line.
 #[derive(Serialize)]
 struct JsonLine<'a> {
-    timestamp: &'a str,
+    timestamp: Timestamp,
     method: &'a str,
     path: &'a str,
     status: u16,
@@ -35,9 +35,9 @@ struct JsonLine<'a> {
 }
 
 impl Served {
-    /// As `tracing`'s formatter printed it before: `TIMESTAMP  INFO puff::access: MESSAGE`.
-    pub fn text(&self) -> Vec<u8> {
-        let mut line = Vec::with_capacity(96 + self.path.len());
+    /// Appends the line as `tracing`'s formatter printed it before:
+    /// `TIMESTAMP  INFO puff::access: MESSAGE`.
+    pub fn write_text(&self, line: &mut Vec<u8>) {
         let _ = writeln!(
             line,
             "{}  INFO puff::access: {} {} {:?} {} {:.1}ms",
@@ -48,14 +48,12 @@ impl Served {
             self.status,
             self.duration.as_secs_f64() * 1000.0
         );
-        line
     }
 
-    pub fn json(&self) -> Vec<u8> {
-        let mut line = Vec::with_capacity(192 + self.path.len());
-        let timestamp = Timestamp(SystemTime::now()).to_string();
+    /// Appends the line as one JSON object.
+    pub fn write_json(&self, line: &mut Vec<u8>) {
         let record = JsonLine {
-            timestamp: &timestamp,
+            timestamp: Timestamp(SystemTime::now()),
             method: self.method.as_str(),
             path: &self.path,
             status: self.status,
@@ -66,9 +64,8 @@ impl Served {
             worker: puff_greenlet::supervision::worker_id(),
         };
         // Serializing plain strings and numbers into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut line, &record);
+        let _ = serde_json::to_writer(&mut *line, &record);
         line.push(b'\n');
-        line
     }
 }
 
@@ -128,6 +125,13 @@ impl std::fmt::Display for Timestamp {
             of_day % 60,
             since_epoch.subsec_micros()
         )
+    }
+}
+
+impl Serialize for Timestamp {
+    // Written straight into the line, without a String in between.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 
@@ -207,7 +211,8 @@ mod tests {
             bytes: Some(9),
             duration: Duration::from_micros(1_300),
         };
-        let line = served.json();
+        let mut line = Vec::new();
+        served.write_json(&mut line);
         assert_eq!(line.last(), Some(&b'\n'));
         let value: serde_json::Value = serde_json::from_slice(&line).unwrap();
         assert_eq!(value["path"], "/a\"b\\c\n");
@@ -215,7 +220,9 @@ mod tests {
         assert_eq!(value["bytes"], 9);
         assert_eq!(value["duration_ms"], 1.3);
         assert!(value["trace_id"].is_null());
-        let text = String::from_utf8(served.text()).unwrap();
+        let mut text = Vec::new();
+        served.write_text(&mut text);
+        let text = String::from_utf8(text).unwrap();
         assert!(
             text.ends_with("  INFO puff::access: GET /a\"b\\c\n HTTP/1.1 404 1.3ms\n"),
             "{text}"

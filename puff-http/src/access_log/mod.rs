@@ -90,6 +90,11 @@ impl AccessLogFormat {
     }
 }
 
+thread_local! {
+    /// The line being made on this thread, kept so that each request does not allocate one.
+    static LINE: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(512));
+}
+
 /// Middleware writing a `text` line per request.
 pub async fn log_text(req: Request, next: Next) -> Response {
     log_request(req, next, AccessLogFormat::Text).await
@@ -120,10 +125,13 @@ async fn log_request(req: Request, next: Next, format: AccessLogFormat) -> Respo
         bytes: line::body_bytes(&response),
         duration: started.elapsed(),
     };
-    let line = match format {
-        AccessLogFormat::Json => served.json(),
-        _ => served.text(),
-    };
-    writer::push(&line);
+    LINE.with_borrow_mut(|line| {
+        line.clear();
+        match format {
+            AccessLogFormat::Json => served.write_json(line),
+            _ => served.write_text(line),
+        }
+        writer::push(line);
+    });
     response
 }
