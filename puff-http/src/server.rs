@@ -6,13 +6,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::middleware;
 use axum::response::Response;
 use puff_greenlet::supervision::{self, WorkerMessage};
 use puff_greenlet::{PuffError, PuffResult, PythonRuntime};
 
 use crate::accept::accept_loop;
-use crate::access_log::{self, AccessLogFormat};
+use crate::access_log::{self, AccessLogLayer};
 use crate::config::HttpConfig;
 use crate::conn::{ConnShared, serve_connection};
 use crate::load::ServerLoad;
@@ -75,10 +74,9 @@ pub fn apply_middleware(router: Router, config: &HttpConfig) -> axum::Router {
     if config.compression {
         app = app.layer(tower_http::compression::CompressionLayer::new());
     }
-    match config.access_log.effective() {
-        AccessLogFormat::Text => app.layer(middleware::from_fn(access_log::log_text)),
-        AccessLogFormat::Json => app.layer(middleware::from_fn(access_log::log_json)),
-        AccessLogFormat::Off => app,
+    match AccessLogLayer::new(config.access_log.effective()) {
+        Some(layer) => app.layer(layer),
+        None => app,
     }
 }
 

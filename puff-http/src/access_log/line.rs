@@ -11,9 +11,9 @@ use http_body::Body;
 use serde::Serialize;
 
 /// A request once its response head is ready.
-pub(super) struct Served {
+pub(super) struct Served<'a> {
     pub method: Method,
-    pub path: String,
+    pub path: &'a str,
     pub version: Version,
     pub trace_id: Option<String>,
     pub status: u16,
@@ -34,7 +34,7 @@ struct JsonLine<'a> {
     worker: Option<u32>,
 }
 
-impl Served {
+impl Served<'_> {
     /// Appends the line as `tracing`'s formatter printed it before:
     /// `TIMESTAMP  INFO puff::access: MESSAGE`.
     pub fn write_text(&self, line: &mut Vec<u8>) {
@@ -55,7 +55,7 @@ impl Served {
         let record = JsonLine {
             timestamp: Timestamp(SystemTime::now()),
             method: self.method.as_str(),
-            path: &self.path,
+            path: self.path,
             status: self.status,
             bytes: self.bytes,
             // Whole microseconds, so the number prints as e.g. 0.125 and not 0.12500000001.
@@ -204,7 +204,7 @@ mod tests {
     fn json_lines_escape_the_path() {
         let served = Served {
             method: Method::GET,
-            path: "/a\"b\\c\n".into(),
+            path: "/a\"b\\c\n",
             version: Version::HTTP_11,
             trace_id: None,
             status: 404,

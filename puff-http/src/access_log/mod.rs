@@ -6,10 +6,12 @@ mod line;
 mod writer;
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::extract::Request;
-use axum::middleware::Next;
 use axum::response::Response;
 use serde::Deserialize;
 
@@ -95,43 +97,122 @@ thread_local! {
     static LINE: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(512));
 }
 
-/// Middleware writing a `text` line per request.
-pub async fn log_text(req: Request, next: Next) -> Response {
-    log_request(req, next, AccessLogFormat::Text).await
+/// The access log as a layer of the router, for `text` or `json` (a plain tower service and
+/// future rather than `middleware::from_fn`, whose boxing per request cost more than
+/// making the line).
+#[derive(Clone, Copy)]
+pub struct AccessLogLayer {
+    format: AccessLogFormat,
 }
 
-/// Middleware writing a `json` line per request.
-pub async fn log_json(req: Request, next: Next) -> Response {
-    log_request(req, next, AccessLogFormat::Json).await
+impl AccessLogLayer {
+    /// The layer writing `format`'s lines; `None` for `off`.
+    pub fn new(format: AccessLogFormat) -> Option<AccessLogLayer> {
+        (format != AccessLogFormat::Off).then_some(AccessLogLayer { format })
+    }
 }
 
-async fn log_request(req: Request, next: Next, format: AccessLogFormat) -> Response {
-    let started = Instant::now();
-    let method = req.method().clone();
-    // The path only: a query string may carry tokens that do not belong in a log.
-    let path = req.uri().path().to_owned();
-    let version = req.version();
-    let trace_id = match format {
-        AccessLogFormat::Json => line::trace_id(&req),
-        _ => None,
-    };
-    let response = next.run(req).await;
+impl<S> tower::Layer<S> for AccessLogLayer {
+    type Service = AccessLog<S>;
+
+    fn layer(&self, inner: S) -> AccessLog<S> {
+        AccessLog {
+            inner,
+            format: self.format,
+        }
+    }
+}
+
+/// A service whose responses are logged.
+#[derive(Clone)]
+pub struct AccessLog<S> {
+    inner: S,
+    format: AccessLogFormat,
+}
+
+/// What is known of a request before it is served.
+struct Arrived {
+    started: Instant,
+    method: http::Method,
+    uri: http::Uri,
+    version: http::Version,
+    trace_id: Option<String>,
+    format: AccessLogFormat,
+}
+
+impl<S> tower::Service<Request> for AccessLog<S>
+where
+    S: tower::Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Logged<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let arrived = Arrived {
+            started: Instant::now(),
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            version: req.version(),
+            trace_id: match self.format {
+                AccessLogFormat::Json => line::trace_id(&req),
+                _ => None,
+            },
+            format: self.format,
+        };
+        Logged {
+            inner: self.inner.call(req),
+            arrived: Some(arrived),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The inner service's future; writes the line when the response head is ready.
+    pub struct Logged<F> {
+        #[pin]
+        inner: F,
+        arrived: Option<Arrived>,
+    }
+}
+
+impl<F, E> Future for Logged<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = std::task::ready!(this.inner.poll(cx));
+        if let (Ok(response), Some(arrived)) = (&result, this.arrived.take()) {
+            log(arrived, response);
+        }
+        Poll::Ready(result)
+    }
+}
+
+fn log(arrived: Arrived, response: &Response) {
     let served = line::Served {
-        method,
-        path,
-        version,
-        trace_id,
+        method: arrived.method,
+        // The path only: a query string may carry tokens that do not belong in a log.
+        path: arrived.uri.path(),
+        version: arrived.version,
+        trace_id: arrived.trace_id,
         status: response.status().as_u16(),
-        bytes: line::body_bytes(&response),
-        duration: started.elapsed(),
+        bytes: line::body_bytes(response),
+        duration: arrived.started.elapsed(),
     };
     LINE.with_borrow_mut(|line| {
         line.clear();
-        match format {
+        match arrived.format {
             AccessLogFormat::Json => served.write_json(line),
             _ => served.write_text(line),
         }
         writer::push(line);
     });
-    response
 }
