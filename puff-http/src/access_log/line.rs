@@ -1,6 +1,7 @@
 //! One access log line: what is known about a served request, and its `text` and `json`
 //! renderings (each ends with a newline).
 
+use std::cell::RefCell;
 use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -8,7 +9,6 @@ use axum::extract::Request;
 use axum::response::Response;
 use http::{Method, Version};
 use http_body::Body;
-use serde::Serialize;
 
 /// A request once its response head is ready.
 pub(super) struct Served<'a> {
@@ -21,52 +21,72 @@ pub(super) struct Served<'a> {
     pub duration: Duration,
 }
 
-/// The `json` format's object; field order is the order in the line.
-#[derive(Serialize)]
-struct JsonLine<'a> {
-    timestamp: Timestamp,
-    method: &'a str,
-    path: &'a str,
-    status: u16,
-    bytes: Option<u64>,
-    duration_ms: f64,
-    trace_id: Option<&'a str>,
-    worker: Option<u32>,
-}
-
 impl Served<'_> {
     /// Appends the line as `tracing`'s formatter printed it before:
     /// `TIMESTAMP  INFO puff::access: MESSAGE`.
     pub fn write_text(&self, line: &mut Vec<u8>) {
+        write_timestamp(line, SystemTime::now());
+        line.extend_from_slice(b"  INFO puff::access: ");
+        line.extend_from_slice(self.method.as_str().as_bytes());
+        line.push(b' ');
+        line.extend_from_slice(self.path.as_bytes());
         let _ = writeln!(
             line,
-            "{}  INFO puff::access: {} {} {:?} {} {:.1}ms",
-            Timestamp(SystemTime::now()),
-            self.method,
-            self.path,
+            " {:?} {} {:.1}ms",
             self.version,
             self.status,
             self.duration.as_secs_f64() * 1000.0
         );
     }
 
-    /// Appends the line as one JSON object.
+    /// Appends the line as one JSON object: written field by field (this runs once per
+    /// request), the two strings from the client escaped by serde_json.
     pub fn write_json(&self, line: &mut Vec<u8>) {
-        let record = JsonLine {
-            timestamp: Timestamp(SystemTime::now()),
-            method: self.method.as_str(),
-            path: self.path,
-            status: self.status,
-            bytes: self.bytes,
-            // Whole microseconds, so the number prints as e.g. 0.125 and not 0.12500000001.
-            duration_ms: self.duration.as_micros() as f64 / 1000.0,
-            trace_id: self.trace_id.as_deref(),
-            worker: puff_greenlet::supervision::worker_id(),
-        };
-        // Serializing plain strings and numbers into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *line, &record);
-        line.push(b'\n');
+        line.extend_from_slice(b"{\"timestamp\":\"");
+        write_timestamp(line, SystemTime::now());
+        line.extend_from_slice(b"\",\"method\":");
+        json_string(line, self.method.as_str());
+        line.extend_from_slice(b",\"path\":");
+        json_string(line, self.path);
+        let _ = write!(line, ",\"status\":{},\"bytes\":", self.status);
+        match self.bytes {
+            Some(bytes) => {
+                let _ = write!(line, "{bytes}");
+            }
+            None => line.extend_from_slice(b"null"),
+        }
+        // Whole microseconds, as a decimal with three places (0.125, never 0.12500000001).
+        let micros = self.duration.as_micros();
+        let _ = write!(
+            line,
+            ",\"duration_ms\":{}.{:03},\"trace_id\":",
+            micros / 1000,
+            micros % 1000
+        );
+        match &self.trace_id {
+            // Checked to be hex digits: nothing to escape.
+            Some(id) => {
+                line.push(b'"');
+                line.extend_from_slice(id.as_bytes());
+                line.push(b'"');
+            }
+            None => line.extend_from_slice(b"null"),
+        }
+        line.extend_from_slice(b",\"worker\":");
+        match puff_greenlet::supervision::worker_id() {
+            Some(id) => {
+                let _ = write!(line, "{id}");
+            }
+            None => line.extend_from_slice(b"null"),
+        }
+        line.extend_from_slice(b"}\n");
     }
+}
+
+/// Appends `value` as a JSON string, quoted and escaped.
+fn json_string(line: &mut Vec<u8>, value: &str) {
+    // Writing a string into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *line, value);
 }
 
 /// The request's trace id: 32 lowercase hex digits from a valid W3C `traceparent` header
@@ -108,31 +128,31 @@ pub(super) fn body_bytes(response: &Response) -> Option<u64> {
     })
 }
 
-/// RFC 3339 in UTC with microseconds (`2026-01-31T12:00:00.000000Z`), as `tracing` prints.
-struct Timestamp(SystemTime);
-
-impl std::fmt::Display for Timestamp {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        let since_epoch = self.0.duration_since(UNIX_EPOCH).unwrap_or_default();
-        let secs = since_epoch.as_secs();
-        let (year, month, day) = civil_date(secs / 86_400);
-        let of_day = secs % 86_400;
-        write!(
-            f,
-            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
-            of_day / 3600,
-            of_day / 60 % 60,
-            of_day % 60,
-            since_epoch.subsec_micros()
-        )
+/// Appends `at` as RFC 3339 in UTC with microseconds (`2026-01-31T12:00:00.000000Z`), as
+/// `tracing` prints it. The part up to the second is made once a second on each thread.
+fn write_timestamp(line: &mut Vec<u8>, at: SystemTime) {
+    thread_local! {
+        static SECOND: RefCell<(u64, [u8; 19])> = const { RefCell::new((u64::MAX, [0; 19])) };
     }
-}
-
-impl Serialize for Timestamp {
-    // Written straight into the line, without a String in between.
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
+    let since_epoch = at.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since_epoch.as_secs();
+    SECOND.with_borrow_mut(|(second, text)| {
+        if *second != secs {
+            let (year, month, day) = civil_date(secs / 86_400);
+            let of_day = secs % 86_400;
+            // Exactly 19 bytes until the year 10000.
+            let _ = write!(
+                &mut text[..],
+                "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+                of_day / 3600,
+                of_day / 60 % 60,
+                of_day % 60,
+            );
+            *second = secs;
+        }
+        line.extend_from_slice(text);
+    });
+    let _ = write!(line, ".{:06}Z", since_epoch.subsec_micros());
 }
 
 /// The proleptic Gregorian (year, month, day) `days` after 1970-01-01: count in 400-year
@@ -162,12 +182,16 @@ mod tests {
     #[test]
     fn timestamps_are_utc_calendar_dates() {
         let at = |secs: u64, micros: u64| {
-            Timestamp(UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_micros(micros))
-                .to_string()
+            let mut line = Vec::new();
+            let at = UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_micros(micros);
+            write_timestamp(&mut line, at);
+            String::from_utf8(line).unwrap()
         };
         assert_eq!(at(0, 0), "1970-01-01T00:00:00.000000Z");
         // 2000-02-29 (a leap day in a century year divisible by 400), 12:34:56.
         assert_eq!(at(951_827_696, 7), "2000-02-29T12:34:56.000007Z");
+        // The same second again, from the cached text.
+        assert_eq!(at(951_827_696, 8), "2000-02-29T12:34:56.000008Z");
         assert_eq!(at(1_709_251_199, 999_999), "2024-02-29T23:59:59.999999Z");
         assert_eq!(at(1_709_251_200, 0), "2024-03-01T00:00:00.000000Z");
         assert_eq!(at(4_102_444_800, 0), "2100-01-01T00:00:00.000000Z");
