@@ -29,8 +29,8 @@ pub struct HttpConfig {
     pub max_request_body_bytes: usize,
     /// gzip/deflate response compression when the client accepts it.
     pub compression: bool,
-    /// One log line per request (`puff::access` target).
-    pub access_log: bool,
+    /// One log line per request: `"text"`, `"json"` or `"off"` (`true`/`false`: text/off).
+    pub access_log: crate::access_log::AccessLogFormat,
     /// On SIGINT/SIGTERM, how long in-flight requests may take to finish.
     pub shutdown_timeout_ms: u64,
     /// The whole request head (line and headers; for TLS, the handshake too) must arrive
@@ -72,7 +72,7 @@ impl Default for HttpConfig {
             bind: "127.0.0.1:7777".into(),
             max_request_body_bytes: DEFAULT_MAX_REQUEST_BODY_BYTES,
             compression: false,
-            access_log: true,
+            access_log: crate::access_log::AccessLogFormat::Text,
             shutdown_timeout_ms: 30_000,
             header_read_timeout_ms: DEFAULT_HEADER_READ_TIMEOUT_MS,
             keep_alive_timeout_ms: DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
@@ -339,6 +339,24 @@ mod tests {
             .insert("assets/".into(), std::env::temp_dir());
         let e = cfg.validate().unwrap_err();
         assert!(e.message.contains("below the root"), "{e}");
+    }
+
+    #[test]
+    fn access_log_takes_a_format_or_a_bool() {
+        use crate::access_log::AccessLogFormat;
+        let parse = |value: &str| {
+            let table: toml::Table = toml::from_str(&format!("access_log = {value}")).unwrap();
+            HttpConfig::deserialize(toml::Value::Table(table)).map(|c| c.access_log)
+        };
+        assert_eq!(parse("\"text\"").unwrap(), AccessLogFormat::Text);
+        assert_eq!(parse("\"json\"").unwrap(), AccessLogFormat::Json);
+        assert_eq!(parse("\"off\"").unwrap(), AccessLogFormat::Off);
+        assert_eq!(parse("true").unwrap(), AccessLogFormat::Text);
+        assert_eq!(parse("false").unwrap(), AccessLogFormat::Off);
+        for bad in ["\"xml\"", "3"] {
+            let err = parse(bad).unwrap_err().to_string();
+            assert!(err.contains("\"json\""), "{bad}: {err}");
+        }
     }
 
     #[test]

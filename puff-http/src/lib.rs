@@ -21,6 +21,7 @@
 //! - serving: [`server`] (middleware, listening, graceful shutdown) on `accept` (the accept
 //!   loop) and `conn` (one connection, its timeouts), with [`tls`] and [`router`];
 //!   `load` counts what they carry, `metrics` records it for Prometheus;
+//!   [`access_log`] (formats, and the thread that writes the lines in batches);
 //! - the Python adapters: [`wsgi`] and [`asgi`], one folder each with a file per job, on
 //!   `body` (request bodies: preloading, faults and their answers, stall timeout) and
 //!   `plumbing` (what both adapters share: client address, path decoding, the reply a
@@ -42,6 +43,7 @@
 #![doc = include_str!("../../docs/http-client.md")]
 
 mod accept;
+pub mod access_log;
 pub mod asgi;
 mod body;
 pub mod client;

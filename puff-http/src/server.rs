@@ -1,18 +1,17 @@
-//! Serving a router: middleware stack, access log, the listening socket and graceful
+//! Serving a router: middleware stack, the listening socket and graceful
 //! shutdown (connections themselves are `conn`'s, accepting them is `accept`'s).
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::middleware::{self, Next};
 use axum::response::Response;
 use puff_greenlet::supervision::{self, WorkerMessage};
 use puff_greenlet::{PuffError, PuffResult, PythonRuntime};
 
 use crate::accept::accept_loop;
+use crate::access_log::{self, AccessLogLayer};
 use crate::config::HttpConfig;
 use crate::conn::{ConnShared, serve_connection};
 use crate::load::ServerLoad;
@@ -75,26 +74,14 @@ pub fn apply_middleware(router: Router, config: &HttpConfig) -> axum::Router {
     if config.compression {
         app = app.layer(tower_http::compression::CompressionLayer::new());
     }
-    if config.access_log {
-        app = app.layer(middleware::from_fn(access_log));
-    }
+    let app = match AccessLogLayer::new(config.access_log.effective()) {
+        Some(layer) => app.layer(layer),
+        None => app,
+    };
     // Outermost, so the access log finds the request's `RequestTrace` in its extensions.
-    app.layer(middleware::from_fn(crate::trace::middleware::trace_request))
-}
-
-async fn access_log(req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let version = req.version();
-    let response = next.run(req).await;
-    tracing::info!(
-        target: "puff::access",
-        "{method} {path} {version:?} {} {:.1}ms",
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64() * 1000.0
-    );
-    response
+    app.layer(axum::middleware::from_fn(
+        crate::trace::middleware::trace_request,
+    ))
 }
 
 /// The listening socket, with `backlog` connections queued before the kernel drops SYNs
@@ -194,5 +181,8 @@ pub async fn serve(
             config.shutdown_timeout_ms
         ),
     }
+    // The writer thread writes every few milliseconds; the last requests' lines must not
+    // be lost when the process exits right after this.
+    access_log::flush();
     Ok(())
 }

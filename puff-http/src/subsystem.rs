@@ -86,8 +86,10 @@ pub trait HttpSettings: Subsystems + Sized {
         self.with_http_config(|c| c.compression = on)
     }
 
-    fn set_access_log(self, on: bool) -> Self {
-        self.with_http_config(|c| c.access_log = on)
+    /// The access log's format; `true`/`false` are `Text`/`Off` (default `Text`).
+    fn set_access_log(self, format: impl Into<crate::access_log::AccessLogFormat>) -> Self {
+        let format = format.into();
+        self.with_http_config(|c| c.access_log = format)
     }
 
     fn set_cors(self, cors: CorsConfig) -> Self {

@@ -2,17 +2,21 @@
 //! gunicorn+gevent on a raw 1 KB app and on a 20 ms sleep per request, and Puff's Rust
 //! routes (the Rust example app) vs bare axum; each server pinned to CPU 0, wrk to CPU 1.
 //! With `--workers N` every server runs N worker processes on every CPU, gunicorn's gthread
-//! worker joins, and a CPU-bound view compares Puff's N workers with one.
+//! worker joins, and a CPU-bound view compares Puff's N workers with one. Case (f), run when
+//! `--cases` names it, is Puff's hello with the access log off, `text`, `json` and with
+//! metrics on, each as a ratio to off.
+
+use std::process::Command;
 
 use super::harness::report::Check;
-use super::harness::server::{GEVENT_WORKER_CONNECTIONS, Launch, Server};
+use super::harness::server::{GEVENT_WORKER_CONNECTIONS, Launch, Server, apps_dir};
 use super::harness::server_bench::{
     Case, Env, RunResult, ServerBench, ServerSetup, WorkerServerArgs, insert_p99_check,
-    ratio_checks,
+    paired_ratio_check, ratio_checks,
 };
 
 /// The servers, in the order they run in a round.
-pub const SERVERS: [Server; 7] = [
+pub const SERVERS: [Server; 10] = [
     Server::Puff,
     Server::Granian,
     Server::Gthread,
@@ -20,6 +24,17 @@ pub const SERVERS: [Server; 7] = [
     Server::PuffRust,
     Server::Axum,
     Server::PuffOneWorker,
+    Server::PuffLogText,
+    Server::PuffLogJson,
+    Server::PuffMetrics,
+];
+
+/// Case (f)'s variants of Puff; [`Server::Puff`] (everything off) is their reference.
+const LOGGING: &[Server] = &[
+    Server::Puff,
+    Server::PuffLogText,
+    Server::PuffLogJson,
+    Server::PuffMetrics,
 ];
 
 const WSGI: &[Server] = &[
@@ -29,7 +44,7 @@ const WSGI: &[Server] = &[
     Server::Gevent,
 ];
 
-pub const CASES: [Case; 5] = [
+pub const CASES: [Case; 6] = [
     Case {
         id: 'a',
         title: "hello: raw 1 KB WSGI app",
@@ -67,7 +82,19 @@ pub const CASES: [Case; 5] = [
         servers: &[Server::PuffRust, Server::Axum],
     },
     Case::cpu('e'),
+    Case {
+        id: 'f',
+        title: "hello with the access log or metrics: raw 1 KB WSGI app",
+        connections: 64,
+        path: "/",
+        wait: false,
+        post_body: None,
+        servers: LOGGING,
+    },
 ];
+
+/// bench/apps config of case (f)'s metrics variant.
+const METRICS_CONFIG: &str = "puff_hello_metrics.toml";
 
 /// What `cargo xtask bench help http` says.
 pub const ABOUT: &str = "\
@@ -82,7 +109,12 @@ With --workers N every server runs N worker processes, pinned to every CPU (wrk 
 last one), gunicorn's gthread worker (as many threads as granian's) joins (a) to (c), and
 by default the cases are (a), (c) and
   (e) cpu:   2 ms of pure-Python CPU per request,   puff --workers N vs puff --workers 1
-             64 connections";
+             64 connections
+
+Run only when --cases names it (with or without --workers):
+  (f) hello, 64 connections, Puff with the access log off (puff), `text` (puff-log-text),
+      `json` (puff-log-json), and the log off with metrics on (puff-metrics, skipped when
+      puff-cli does not know `metrics_bind`); --servers picks the variants";
 
 /// `cargo xtask bench [http] [OPTIONS]`.
 pub type Args = WorkerServerArgs<Http>;
@@ -115,11 +147,15 @@ impl ServerBench for Http {
     const PACKAGES: &'static [&'static str] = &["granian", "gunicorn", "gevent"];
     const WORKER_CASES: &'static [char] = &['a', 'c', 'e'];
     const WORKER_SERVERS: &'static [Server] = &[Server::Gthread, Server::PuffOneWorker];
+    const OPTIONAL_CASES: &'static [char] = &['f'];
 
     fn label(server: Server) -> &'static str {
         match server {
             Server::Puff => "puff (puff-cli)",
             Server::PuffOneWorker => "puff (puff-cli), 1 worker",
+            Server::PuffLogText => "puff (puff-cli), access log text",
+            Server::PuffLogJson => "puff (puff-cli), access log json",
+            Server::PuffMetrics => "puff (puff-cli), metrics on",
             Server::Granian => "granian (WSGI)",
             Server::Gthread => "gunicorn gthread",
             Server::Gevent => "gunicorn+gevent",
@@ -140,10 +176,17 @@ impl ServerBench for Http {
             ("hello_wsgi:app", "hello_wsgi:app")
         };
         match server {
-            Server::Puff | Server::PuffOneWorker => {
-                let config = match case.id {
-                    'e' => "puff_cpu.toml",
+            Server::Puff
+            | Server::PuffOneWorker
+            | Server::PuffLogText
+            | Server::PuffLogJson
+            | Server::PuffMetrics => {
+                let config = match (case.id, server) {
+                    ('e', _) => "puff_cpu.toml",
                     _ if case.wait => "puff_wait.toml",
+                    (_, Server::PuffLogText) => "puff_hello_log_text.toml",
+                    (_, Server::PuffLogJson) => "puff_hello_log_json.toml",
+                    (_, Server::PuffMetrics) => METRICS_CONFIG,
                     _ => "puff_hello.toml",
                 };
                 Launch::puff_cli(repo, config, env.pg_url.as_deref(), bind, workers)
@@ -176,7 +219,11 @@ impl ServerBench for Http {
     fn setup(server: Server, case: &Case, workers: u32) -> Option<ServerSetup> {
         let workers = server.workers(workers);
         let threads = match server {
-            Server::Puff | Server::PuffOneWorker => "1, greenlets (I/O on Tokio threads)".into(),
+            Server::Puff
+            | Server::PuffOneWorker
+            | Server::PuffLogText
+            | Server::PuffLogJson
+            | Server::PuffMetrics => "1, greenlets (I/O on Tokio threads)".into(),
             Server::PuffRust => "1 (unused: the route is Rust), Tokio threads".into(),
             Server::Axum => "none, Tokio threads".into(),
             Server::Granian if case.wait => format!(
@@ -200,11 +247,42 @@ impl ServerBench for Http {
         })
     }
 
+    /// The metrics variant needs a `puff-cli` that knows `metrics_bind`: it is asked to read
+    /// the variant's config (it reads it before printing its help).
+    fn unavailable(env: &Env, server: Server) -> Option<String> {
+        if server != Server::PuffMetrics {
+            return None;
+        }
+        let config = apps_dir(env.repo).join(METRICS_CONFIG);
+        let mut cmd = Command::new(env.repo.root.join("target/release/puff-cli"));
+        cmd.arg("--config").arg(&config).arg("--help");
+        crate::repo::apply_venv_env(&mut cmd, &env.repo.venv);
+        match cmd.output() {
+            Ok(out) if out.status.success() => None,
+            Ok(out) => {
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                let first = stderr.lines().next().unwrap_or_default().trim();
+                // Not the list of the keys it does know.
+                let first = first.split(" (known keys").next().unwrap_or(first);
+                Some(if stderr.contains("metrics_bind") {
+                    format!("this puff-cli does not know `metrics_bind` (no metrics yet): {first}")
+                } else {
+                    format!("puff-cli rejects {METRICS_CONFIG}: {first}")
+                })
+            }
+            Err(e) => Some(format!("cannot run puff-cli: {e}")),
+        }
+    }
+
     /// Targets: Puff >= granian in (a), 1.1x granian and 2x gunicorn+gevent with a p99 of at
     /// most 30 ms in (b), 2x granian in (c); the Rust route >= 0.9x bare axum in (d). With
-    /// several workers (a)'s target is 1.1x granian; (e) is for information.
+    /// several workers (a)'s target is 1.1x granian; (e) is for information. In (f) the access
+    /// log in either format keeps >= 0.9x of the req/s without it, metrics >= 0.97x (paired
+    /// round by round: the variants differ by a few percent, less than a shared machine's
+    /// swings between rounds).
     fn checks(results: &[RunResult], workers: u32) -> Vec<Check> {
         use Server::{Axum, Gevent, Granian, Gthread, Puff, PuffOneWorker, PuffRust};
+        use Server::{PuffLogJson, PuffLogText, PuffMetrics};
         let hello = if workers > 1 { 1.1 } else { 1.0 };
         let mut out = ratio_checks(
             results,
@@ -222,6 +300,14 @@ impl ServerBench for Http {
                 ('e', Puff, PuffOneWorker, None),
             ],
         );
+        let variants = [
+            (PuffLogText, Some(0.9)),
+            (PuffLogJson, Some(0.9)),
+            (PuffMetrics, Some(0.97)),
+        ];
+        out.extend(variants.into_iter().filter_map(|(variant, target)| {
+            paired_ratio_check(results, 'f', (variant, Puff), target)
+        }));
         insert_p99_check(&mut out, results, ('b', Puff), Some(30.0));
         out
     }
@@ -249,7 +335,20 @@ mod tests {
         );
         assert_eq!(o.cases, vec!['a', 'b', 'c', 'd']);
         use Server::{Axum, Gevent, Granian, Gthread, Puff, PuffOneWorker, PuffRust};
-        assert_eq!(o.servers, [Puff, Granian, Gevent, PuffRust, Axum]);
+        use Server::{PuffLogJson, PuffLogText, PuffMetrics};
+        assert_eq!(
+            o.servers,
+            [
+                Puff,
+                Granian,
+                Gevent,
+                PuffRust,
+                Axum,
+                PuffLogText,
+                PuffLogJson,
+                PuffMetrics
+            ]
+        );
         assert!(!o.skip_build);
         assert_eq!(o.workers, None);
         let o = opts(&["--workers", "2"]);
@@ -376,5 +475,24 @@ mod tests {
         assert_matches("http-skip", &md, Some(&json));
         let (md, json) = reports::<Http>(&opts(&["--workers", "2"]), &CASES, false);
         assert_matches("http-workers", &md, Some(&json));
+        let (md, json) = reports::<Http>(&opts(&["--cases", "f"]), &CASES, false);
+        assert_matches("http-logging", &md, Some(&json));
+    }
+
+    #[test]
+    fn the_logging_case_runs_only_when_named() {
+        use Server::{Puff, PuffLogJson, PuffLogText, PuffMetrics};
+        assert!(!opts(&[]).cases.contains(&'f'));
+        assert!(!opts(&["--workers", "2"]).cases.contains(&'f'));
+        let o = opts(&[
+            "--cases",
+            "f",
+            "--servers",
+            "puff,puff-log-text,puff-log-json",
+        ]);
+        assert_eq!(o.cases, vec!['f']);
+        assert_eq!(o.servers, vec![Puff, PuffLogText, PuffLogJson]);
+        let case = CASES.iter().find(|c| c.id == 'f').unwrap();
+        assert_eq!(case.servers, [Puff, PuffLogText, PuffLogJson, PuffMetrics]);
     }
 }

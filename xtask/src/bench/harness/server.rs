@@ -22,6 +22,12 @@ pub enum Server {
     /// Puff with one worker whatever `--workers` says: the reference of a case that
     /// compares Puff's worker counts.
     PuffOneWorker,
+    /// Puff with `access_log = "text"` (its reference: [`Server::Puff`], the log off).
+    PuffLogText,
+    /// Puff with `access_log = "json"`.
+    PuffLogJson,
+    /// Puff with the access log off and metrics on (`metrics_bind`).
+    PuffMetrics,
 }
 
 impl Server {
@@ -38,6 +44,9 @@ impl Server {
             Server::Gthread => "gthread",
             Server::GunicornUvicorn => "gunicorn-uvicorn",
             Server::PuffOneWorker => "puff-1w",
+            Server::PuffLogText => "puff-log-text",
+            Server::PuffLogJson => "puff-log-json",
+            Server::PuffMetrics => "puff-metrics",
         }
     }
 
@@ -49,7 +58,11 @@ impl Server {
     /// The release package of a server built from this workspace.
     pub fn package(self) -> Option<&'static str> {
         match self {
-            Server::Puff | Server::PuffOneWorker => Some("puff-cli"),
+            Server::Puff
+            | Server::PuffOneWorker
+            | Server::PuffLogText
+            | Server::PuffLogJson
+            | Server::PuffMetrics => Some("puff-cli"),
             Server::PuffRust => Some("puff-example-rust-app"),
             Server::Axum => Some("axum-hello"),
             Server::Granian
@@ -76,6 +89,15 @@ impl Server {
             Server::Puff | Server::PuffOneWorker => {
                 "access log off (`access_log = false`), log filter `info` (the default)"
             }
+            Server::PuffLogText => {
+                "access log `text` to the run's log file (`access_log = \"text\"`), log filter `info`"
+            }
+            Server::PuffLogJson => {
+                "access log `json` to the run's log file (`access_log = \"json\"`), log filter `info`"
+            }
+            Server::PuffMetrics => {
+                "access log off, metrics on (`metrics_bind`, not scraped), log filter `info`"
+            }
             Server::PuffRust => "access log off (`PUFF_LOG=info,puff::access=off`)",
             Server::Axum => "none",
             Server::Uvicorn | Server::Strawberry => "access log off, `--log-level warning`",
@@ -89,6 +111,11 @@ impl Server {
     /// and bare axum are one process; Strawberry is only served one way).
     pub fn takes_workers(self) -> bool {
         !matches!(self, Server::PuffRust | Server::Axum | Server::Strawberry)
+    }
+
+    /// Puff itself, run from this workspace's `puff-cli` with one config or another.
+    pub fn is_puff_cli(self) -> bool {
+        self.package() == Some("puff-cli")
     }
 
     /// A peer server, run from the peers venv.

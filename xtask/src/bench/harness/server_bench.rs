@@ -140,6 +140,8 @@ pub trait ServerBench {
     const WORKER_CASES: &'static [char] = &[];
     /// The servers that run only when `--workers N` is given and `--servers` is not.
     const WORKER_SERVERS: &'static [Server] = &[];
+    /// The cases that run only when `--cases` names them.
+    const OPTIONAL_CASES: &'static [char] = &[];
     /// The Postgres database the servers read, if any.
     const POSTGRES: Option<PgData> = None;
     /// Whether the answers are checked again after the warm-up and after the run.
@@ -158,6 +160,12 @@ pub trait ServerBench {
     /// What `server` runs with in `case` with `workers` worker processes; `None`: the report
     /// has no table of servers.
     fn setup(_server: Server, _case: &Case, _workers: u32) -> Option<ServerSetup> {
+        None
+    }
+
+    /// Why `server` cannot run with the binaries built (a setting the build does not know),
+    /// checked once before the runs; `None`: it can.
+    fn unavailable(_env: &Env, _server: Server) -> Option<String> {
         None
     }
 
@@ -279,7 +287,7 @@ impl<B: ServerBench + Debug + Clone + Send + Sync + 'static> ServerArgs<B> {
                 Some(_) => B::WORKER_CASES.to_vec(),
                 None => B::CASES
                     .iter()
-                    .filter(|c| !c.compares_workers())
+                    .filter(|c| !c.compares_workers() && !B::OPTIONAL_CASES.contains(&c.id))
                     .map(|c| c.id)
                     .collect(),
             }
@@ -434,6 +442,49 @@ pub fn ratio_checks(
         .collect()
 }
 
+/// `a / b req/s` on `case` as the median of the ratios round by round: `a` and `b` ran back
+/// to back in each round, so a slow spell of a shared machine hits both sides of a ratio
+/// and drops out of it, where it moves each side's median round on its own. For variants of
+/// one server; `None` unless both ran in the case.
+pub fn paired_ratio_check(
+    results: &[RunResult],
+    case: char,
+    (a, b): (Server, Server),
+    target: Option<f64>,
+) -> Option<Check> {
+    let ran = |server: Server| {
+        results
+            .iter()
+            .any(|r| r.case.id == case && r.server == server)
+    };
+    if !(ran(a) && ran(b)) {
+        return None;
+    }
+    let value = match (find(results, case, a), find(results, case, b)) {
+        (Some(x), Some(y)) if x.round_rps.len() == y.round_rps.len() => {
+            let mut ratios: Vec<f64> = (x.round_rps.iter().zip(&y.round_rps))
+                .filter(|(_, y)| **y > 0.0)
+                .map(|(x, y)| x / y)
+                .collect();
+            ratios.sort_by(f64::total_cmp);
+            ratios.get((ratios.len().max(1) - 1) / 2).copied()
+        }
+        _ => None,
+    };
+    Some(Check {
+        case,
+        what: format!(
+            "{} / {} req/s, median of the rounds' ratios",
+            a.name(),
+            b.name()
+        ),
+        value,
+        target,
+        at_least: true,
+        unit: "x",
+    })
+}
+
 /// Adds [`p99_check`] of `server` on `case` (when it ran) after the other checks of `case`.
 pub fn insert_p99_check(
     out: &mut Vec<Check>,
@@ -512,6 +563,30 @@ mod tests {
             servers: servers.to_vec(),
             workers,
         }
+    }
+
+    #[test]
+    fn paired_ratios_are_taken_round_by_round() {
+        let measured = |server, rounds: &[f64]| RunResult {
+            case: CASES[0],
+            server,
+            outcome: Ok(Measurement {
+                rps: rounds[1],
+                round_rps: rounds.to_vec(),
+                ..Default::default()
+            }),
+        };
+        // Round 2 was slow for both: the medians alone would give 0.5, each round says 0.8
+        // or 0.9.
+        let results = [
+            measured(Server::Granian, &[80.0, 20.0, 90.0]),
+            measured(Server::Puff, &[100.0, 25.0, 100.0]),
+        ];
+        let check =
+            paired_ratio_check(&results, 'a', (Server::Granian, Server::Puff), Some(0.85)).unwrap();
+        assert_eq!(check.value, Some(0.8));
+        assert_eq!(check.verdict(), "MISS");
+        assert!(paired_ratio_check(&results, 'a', (Server::Gevent, Server::Puff), None).is_none());
     }
 
     #[test]
