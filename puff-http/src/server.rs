@@ -79,9 +79,7 @@ pub fn apply_middleware(router: Router, config: &HttpConfig) -> axum::Router {
         None => app,
     };
     // Outermost, so the access log finds the request's `RequestTrace` in its extensions.
-    app.layer(axum::middleware::from_fn(
-        crate::trace::middleware::trace_request,
-    ))
+    app.layer(crate::trace::middleware::TraceLayer)
 }
 
 /// The listening socket, with `backlog` connections queued before the kernel drops SYNs
