@@ -1,4 +1,5 @@
-//! The task queues' metrics, per queue: tasks scheduled by this process, tasks running in
+//! The task queues' metrics, per queue: tasks waiting (the backend's count, sampled),
+//! tasks scheduled by this process, tasks running in
 //! it, runs finished by outcome and their duration (by function: the set of task
 //! functions is bounded by the code), and the tasks the reaper retried or dead-lettered.
 
@@ -11,6 +12,12 @@ use puff_greenlet::metrics::{
 static SCHEDULED: CounterFamily = CounterFamily::new(
     "puff_task_scheduled_total",
     "Tasks this process scheduled, by queue.",
+    &["queue"],
+);
+static QUEUED: GaugeFamily = GaugeFamily::new(
+    "puff_task_queued",
+    "Tasks waiting in the queue (the backend's count, sampled by each worker about once a \
+     second: every worker reports the same number, aggregate with max).",
     &["queue"],
 );
 static RUNNING: GaugeFamily = GaugeFamily::new(
@@ -42,6 +49,13 @@ static DEAD_LETTERED: CounterFamily = CounterFamily::new(
 
 pub(crate) fn scheduled(queue: &str) {
     SCHEDULED.with(&[queue]).inc();
+}
+
+/// The backend's count of waiting tasks, as last sampled.
+pub(crate) fn queued(queue: &str, count: usize) {
+    QUEUED
+        .with(&[queue])
+        .set(i64::try_from(count).unwrap_or(i64::MAX));
 }
 
 /// Counts what one pass of the reaper did.

@@ -276,7 +276,8 @@ impl TaskQueue {
             .spawn(async move { queue.claim_loop(python).await });
     }
 
-    /// Renew the lease and retry lost or timed-out tasks, every third of the lease.
+    /// Renew the lease and retry lost or timed-out tasks, every third of the lease (and
+    /// sample the queue's length for the metrics).
     async fn maintain(self) {
         let every = Duration::from_millis(self.shared.config.lease_ms / 3);
         let mut tick = tokio::time::interval(every);
@@ -306,6 +307,13 @@ impl TaskQueue {
                     self.shared.wake.notify_one();
                 }
                 _ => {}
+            }
+            // A length the backend knows, not this process: one ZCARD per tick, with
+            // metrics on only.
+            if puff_greenlet::metrics::enabled()
+                && let Ok((queued, _)) = self.counts().await
+            {
+                crate::metrics::queued(self.name(), queued);
             }
         }
     }

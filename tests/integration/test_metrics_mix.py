@@ -208,3 +208,19 @@ def test_scraped_counters_equal_what_was_sent(server: tuple[PuffServer, int]) ->
     assert delivered == MESSAGES * SUBSCRIBERS
     assert delta(after, before, "puff_pubsub_dropped_total", **instance) == 0
     assert total(after, "puff_pubsub_subscriptions", **instance) == SUBSCRIBERS
+
+
+def test_queued_tasks_are_sampled(server: tuple[PuffServer, int]) -> None:
+    puff, metrics_port = server
+    queue = {"queue": QUEUE}
+    wait_until(  # the mix's tasks ran; a sample taken before that may still show them
+        lambda: total(scrape(metrics_port), "puff_task_queued", **queue) == 0,
+        "queued tasks before scheduling any",
+        timeout=10,
+    )
+    assert get_json(puff, "/tasks/later?count=3") == 3
+    wait_until(
+        lambda: total(scrape(metrics_port), "puff_task_queued", **queue) == 3,
+        lambda: f"queued: {total(scrape(metrics_port), 'puff_task_queued', **queue)}",
+        timeout=10,
+    )

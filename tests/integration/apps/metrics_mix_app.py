@@ -130,6 +130,16 @@ def publish_and_receive(messages: int) -> int:
     return received
 
 
+def schedule_later(count: int) -> int:
+    """Schedule ``count`` tasks an hour from now: they stay queued."""
+    import time
+
+    later = int(time.time() * 1000) + 3_600_000
+    for n in range(count):
+        global_task_queue.schedule_function(double, n, scheduled_time_unix_ms=later)
+    return count
+
+
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     path = environ["PATH_INFO"]
     query = {k: int(v[0]) for k, v in parse_qs(environ["QUERY_STRING"]).items()}
@@ -142,6 +152,8 @@ def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable
         body = run_sql(query["statements"])
     elif path == "/tasks":
         body = run_tasks(query["ok"], query["failing"])
+    elif path == "/tasks/later":
+        body = schedule_later(query["count"])
     elif path == "/pubsub/ready":
         body = subscribe_until_ready(query["subscribers"])
     elif path == "/pubsub/send":
