@@ -83,11 +83,18 @@ impl PythonRuntime {
         }
         let (ready_tx, ready_rx) = mpsc::sync_channel::<PuffResult<()>>(1);
         let thread_runtime = runtime.clone();
-        thread::Builder::new()
+        let python_thread = thread::Builder::new()
             .name("puff-python".into())
             .stack_size(16 * 1024 * 1024)
+            .spawn(move || thread_runtime.python_thread_main(start, receiver, ready_tx))
+            .map_err(PuffError::Io)?;
+        // `stopped` reports the thread gone, its thread-local destructors (greenlet's among
+        // them) included: exiting the process while they still run is a race, the suspected
+        // cause of a rare glibc `malloc_consolidate` abort at exit after a clean run.
+        thread::Builder::new()
+            .name("puff-python-join".into())
             .spawn(move || {
-                thread_runtime.python_thread_main(start, receiver, ready_tx);
+                let _ = python_thread.join();
                 let _ = stopped_tx.send(());
             })
             .map_err(PuffError::Io)?;
