@@ -11,6 +11,10 @@
 //! values share one `$n` (`puff.postgres` numbers them): psycopg2 writes them as equal
 //! literals, and Postgres matches an expression in GROUP BY (or in ORDER BY under
 //! DISTINCT) to the SELECT list's by its text, in which `$1` and `$2` differ.
+//! Statements without parameters run as one simple Query (as psycopg2 sends them, so no
+//! extended-protocol portal shows in `pg_cursors`), their values read from text
+//! (`value::text`); `executemany` of `INSERT ... VALUES` sends whole-item ints and floats
+//! in their `int8`/`float8` column's type (`insert_types`). The manual says why.
 //!
 //! It does not own the Python runtime or greenlet scheduling (see `puff-greenlet`); queries
 //! made from Python wait on Tokio through `puff_greenlet::wait_for`, so other greenlets keep
