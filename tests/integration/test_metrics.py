@@ -13,6 +13,8 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
 from puffserver import HOST, PuffServer, free_port, puff_env, require_puff_cli, tail, wait_until
 
 APP = """\
@@ -93,6 +95,14 @@ def scrape(port: int) -> Samples:
         assert match, f"not a sample line: {line!r}"
         name, labels, value = match.groups()
         samples[(name, frozenset(LABEL.findall(labels or "")))] = float(value)
+    # The same text through the Prometheus client's own OpenMetrics parser (it raises on
+    # anything out of format): the same samples must come out.
+    parsed = {
+        (s.name, frozenset(s.labels.items())): float(s.value)
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    assert parsed == samples, set(parsed.items()) ^ set(samples.items())
     return samples
 
 
