@@ -28,6 +28,7 @@ pub mod json;
 mod lifecycle;
 pub mod load_board;
 pub mod metrics;
+mod panic_hook;
 mod park;
 mod python;
 pub mod resources;

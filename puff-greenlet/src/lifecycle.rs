@@ -81,6 +81,7 @@ impl PythonRuntime {
                 "a Puff Python runtime is already running in this process".into(),
             ));
         }
+        crate::panic_hook::install();
         let (ready_tx, ready_rx) = mpsc::sync_channel::<PuffResult<()>>(1);
         let thread_runtime = runtime.clone();
         let python_thread = thread::Builder::new()
