@@ -17,6 +17,8 @@
 //! The manual below is `docs/tasks.md` in the repository.
 #![doc = include_str!("../../docs/tasks.md")]
 
+mod admin;
+mod cli;
 pub mod config;
 mod memory;
 mod metrics;
@@ -27,6 +29,8 @@ mod runner;
 mod subsystem;
 pub mod task;
 
+pub use admin::{AdminError, QueueAdmin, QueueStats, RetriedAll, TaskInfo, TaskListing, TaskState};
+pub use cli::TasksCommand;
 pub use config::{Backend, TaskQueueConfig};
 pub use queue::{ScheduleOptions, TaskQueue};
 pub use subsystem::{TaskQueueSettings, TasksSubsystem};
