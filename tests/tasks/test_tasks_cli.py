@@ -303,6 +303,9 @@ def test_errors_and_exit_codes(content: Content, tmp_path: Path) -> None:
     tasks_cli("retry", code=2)
     tasks_cli("purge", code=2)
     tasks_cli("list", "--state", "finished", code=2)
+    # The URL flags apply to `tasks` too; an unreachable Redis is exit 3.
+    err = tasks_cli("stats", "--cli-task-queue-url", "redis://127.0.0.1:1", code=3).stderr
+    assert "redis://127.0.0.1:1" in err, err
     memory = tmp_path / "memory.toml"
     memory.write_text('[[task_queue]]\nname = "mem"\nurl = "memory://"\n')
     err = tasks_cli("stats", config=str(memory), queue="mem", code=2).stderr

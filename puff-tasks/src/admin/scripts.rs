@@ -6,8 +6,11 @@
 const FIND_DEAD_FN: &str = r#"
 local function find_dead(p, id)
   for _, entry in ipairs(redis.call('LRANGE', p .. 'dead', 0, -1)) do
-    local ok, letter = pcall(cjson.decode, entry)
-    if ok and type(letter) == 'table' and letter.id == id then return entry, letter end
+    -- Decode only the entries that mention the id (a long list is scanned quickly).
+    if string.find(entry, id, 1, true) then
+      local ok, letter = pcall(cjson.decode, entry)
+      if ok and type(letter) == 'table' and letter.id == id then return entry, letter end
+    end
   end
   return nil
 end
