@@ -91,7 +91,7 @@ pub struct TaskInfo {
 }
 
 impl TaskInfo {
-    fn new(id: String, state: TaskState) -> TaskInfo {
+    pub(crate) fn new(id: String, state: TaskState) -> TaskInfo {
         TaskInfo {
             id,
             state,

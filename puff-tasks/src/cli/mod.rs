@@ -352,3 +352,44 @@ impl RunnableCommand for TasksCommand {
         Box::pin(async move { Ok(command.execute(&args).await) })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line() {
+        let command = TasksCommand::new(&[], &[]);
+        command.cli().debug_assert();
+        let parse = |args: &[&str]| command.cli().try_get_matches_from(args);
+        let m = parse(&[
+            "tasks",
+            "list",
+            "--state",
+            "dead,queued",
+            "--queue",
+            "q",
+            "--json",
+        ])
+        .unwrap();
+        assert_eq!(m.get_one::<String>("queue").map(String::as_str), Some("q"));
+        assert!(m.get_flag("json"));
+        let (_, list) = m.subcommand().unwrap();
+        assert_eq!(list_states(list), [TaskState::Queued, TaskState::Dead]);
+        assert_eq!(list.get_one::<usize>("limit"), Some(&50));
+        assert!(parse(&["tasks", "retry"]).is_err(), "an id or --dead");
+        assert!(
+            parse(&["tasks", "retry", "x", "--dead"]).is_err(),
+            "not both"
+        );
+        assert!(parse(&["tasks", "purge"]).is_err(), "--dead is required");
+        assert!(parse(&["tasks", "list", "--state", "finished"]).is_err());
+        assert_eq!(
+            command
+                .queue_config("nope")
+                .err()
+                .map(|f| f.message().to_owned()),
+            Some("no task queue named `nope` is configured; the configured queues: default".into())
+        );
+    }
+}

@@ -342,3 +342,68 @@ pub fn purged_json(queue: &str, purged: usize) -> String {
 pub fn purged_text(queue: &str, purged: usize) -> String {
     format!("dropped {purged} dead letter(s) from queue `{queue}`\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(id: &str, state: TaskState) -> TaskInfo {
+        let mut task = TaskInfo::new(id.into(), state);
+        task.function = Some("m:f".into());
+        task.payload = Some("{\"n\": 1}".into());
+        task.attempts = Some(1);
+        task.max_retries = Some(3);
+        task
+    }
+
+    #[test]
+    fn json_keys_do_not_depend_on_the_state() {
+        let mut running = task("r", TaskState::Running);
+        running.worker = Some("w".into());
+        running.worker_alive = Some(false);
+        let keys = |t: &TaskInfo| -> Vec<String> {
+            task_json(t).as_object().unwrap().keys().cloned().collect()
+        };
+        assert_eq!(keys(&running), keys(&task("q", TaskState::Queued)));
+        let listing = TaskListing {
+            queued: 1,
+            running: 1,
+            dead: 0,
+            tasks: vec![task("q", TaskState::Queued), running],
+        };
+        let doc: Value = serde_json::from_str(&list_json("x", &listing)).unwrap();
+        assert_eq!(doc["counts"], json!({"queued": 1, "running": 1, "dead": 0}));
+        assert_eq!(doc["tasks"][0]["payload"], json!({"n": 1}));
+        assert_eq!(doc["tasks"][1]["worker_alive"], json!(false));
+        let shown: Value =
+            serde_json::from_str(&show_json("x", &task("q", TaskState::Queued))).unwrap();
+        assert_eq!(shown.as_object().unwrap().keys().next().unwrap(), "queue");
+        assert_eq!(shown["result"], Value::Null);
+    }
+
+    #[test]
+    fn list_table_has_a_section_per_state_asked_for() {
+        let listing = TaskListing {
+            queued: 2,
+            running: 0,
+            dead: 0,
+            tasks: vec![task("q1", TaskState::Queued)],
+        };
+        let out = list_table(
+            "x",
+            "redis://h:1",
+            &listing,
+            &[TaskState::Queued, TaskState::Running],
+            0,
+        );
+        assert_eq!(
+            out,
+            "queue `x` at redis://h:1: 2 queued, 0 running, 0 dead\n\n\
+             QUEUED (next to run first)\n\
+             ID  FUNCTION  ATTEMPTS  DUE  PAYLOAD\n\
+             q1  m:f       1/4       -    {\"n\": 1}\n\
+             (showing 1 of 2; --limit 2 shows all)\n\n\
+             RUNNING (nearest deadline first)\n(none)\n"
+        );
+    }
+}
