@@ -93,10 +93,14 @@ impl TasksCommand {
         let json = args.get_flag("json");
         let result = self.dispatch(args, json).await.and_then(|text| {
             let mut stdout = std::io::stdout().lock();
-            stdout
+            match stdout
                 .write_all(text.as_bytes())
                 .and_then(|()| stdout.flush())
-                .map_err(|e| Failure::Usage(format!("cannot write the output: {e}")))
+            {
+                // The reader stopped early (`| head`): nothing left to tell it.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                other => other.map_err(|e| Failure::Usage(format!("cannot write the output: {e}"))),
+            }
         });
         match result {
             Ok(()) => ExitCode::SUCCESS,
