@@ -29,6 +29,7 @@ const RESERVED: &[&str] = &[
     "wait-forever",
     "example-config",
     "django",
+    "tasks",
     "help",
 ];
 
@@ -154,6 +155,12 @@ fn main() -> ExitCode {
             command = command.about(about.clone());
         }
         program = program.command(command);
+    }
+    #[cfg(feature = "tasks")]
+    {
+        program = program.command(puff_core::program::commands::TasksCommand::from_config(
+            &config,
+        ));
     }
     program
         .command(PytestCommand::discover())

@@ -36,6 +36,8 @@ pub fn default_subsystems() -> Vec<Box<dyn Subsystem>> {
 pub mod commands {
     #[cfg(feature = "http")]
     pub use puff_http::commands::{ASGIServerCommand, ServerCommand, WSGIServerCommand};
+    #[cfg(feature = "tasks")]
+    pub use puff_tasks::TasksCommand;
 }
 
 /// The subsystem crates, re-exported at the crate root (`puff_core::postgres`, ...).

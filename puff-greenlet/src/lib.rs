@@ -16,6 +16,7 @@
 #![doc = include_str!("../../docs/python-api.md")]
 
 pub mod aio;
+pub mod calendar;
 mod cancel;
 pub mod command;
 pub mod config;

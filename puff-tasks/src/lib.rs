@@ -11,12 +11,15 @@
 //! `keep_results_for_ms`.
 //!
 //! It owns the Rust API ([`TaskQueue`]), the worker that runs due tasks in every Puff
-//! process, and the native half of `puff.task_queue`. It does not own Redis connections
+//! process, the native half of `puff.task_queue`, and the operator's view and actions on
+//! a Redis queue ([`QueueAdmin`]) with the `puff-cli tasks` command ([`TasksCommand`]). It does not own Redis connections
 //! (a small `puff-redis` pool per queue) or greenlet scheduling (`puff-greenlet`).
 //!
 //! The manual below is `docs/tasks.md` in the repository.
 #![doc = include_str!("../../docs/tasks.md")]
 
+mod admin;
+mod cli;
 pub mod config;
 mod memory;
 mod metrics;
@@ -27,6 +30,8 @@ mod runner;
 mod subsystem;
 pub mod task;
 
+pub use admin::{AdminError, QueueAdmin, QueueStats, RetriedAll, TaskInfo, TaskListing, TaskState};
+pub use cli::TasksCommand;
 pub use config::{Backend, TaskQueueConfig};
 pub use queue::{ScheduleOptions, TaskQueue};
 pub use subsystem::{TaskQueueSettings, TasksSubsystem};

@@ -258,6 +258,18 @@ impl TaskQueue {
         }
     }
 
+    /// Operator access to this queue (list, show, retry, cancel, purge, stats; what
+    /// `puff-cli tasks` does); Redis queues only.
+    pub fn admin(&self) -> Result<crate::admin::QueueAdmin, crate::admin::AdminError> {
+        match &self.shared.store {
+            Store::Memory(_) => Err(crate::admin::AdminError::in_process(self.name())),
+            Store::Redis(r) => {
+                let (pool, prefix) = r.pool_and_prefix();
+                Ok(crate::admin::QueueAdmin::new(self.config(), pool, prefix))
+            }
+        }
+    }
+
     /// Run due tasks in this process (up to `max_concurrent_tasks` at once) and keep the
     /// lease and the reaper going. Without slots (`max_concurrent_tasks = 0`) the process
     /// only schedules.

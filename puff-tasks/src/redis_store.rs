@@ -26,8 +26,12 @@ local function requeue(p, id, reason, now)
   if not t[1] then return 0 end
   local attempts = tonumber(t[1])
   if attempts > tonumber(t[2]) then
+    -- The limits and trace too, so that `puff-cli tasks retry` can revive the task as it was.
+    local limits = redis.call('HMGET', k, 'timeout_ms', 'traceparent')
     redis.call('RPUSH', p .. 'dead', cjson.encode({id = id, ['function'] = t[5], payload = t[6],
-      attempts = attempts, reason = reason, at_ms = now}))
+      attempts = attempts, reason = reason, at_ms = now,
+      timeout_ms = tonumber(limits[1]), keep_ms = tonumber(t[4]), max_retries = tonumber(t[2]),
+      traceparent = limits[2]}))
     local message = 'gave up after ' .. attempts .. ' attempts (last one: ' .. reason .. ')'
     redis.call('SET', p .. 'result:' .. id, cjson.encode({error = {type = ARGV_DEAD_TYPE,
       message = message, traceback = ''}}), 'PX', t[4])
@@ -166,6 +170,11 @@ struct Scripts {
     release: Script,
 }
 
+/// The prefix of every key of queue `queue_name`.
+pub(crate) fn key_prefix(queue_name: &str) -> String {
+    format!("puff:tq:{{{queue_name}}}:")
+}
+
 pub struct RedisStore {
     pool: Arc<RedisPool>,
     prefix: String,
@@ -184,7 +193,7 @@ impl RedisStore {
     pub fn new(pool: Arc<RedisPool>, queue_name: &str) -> RedisStore {
         RedisStore {
             pool,
-            prefix: format!("puff:tq:{{{queue_name}}}:"),
+            prefix: key_prefix(queue_name),
             scripts: Scripts {
                 schedule: Script::new(SCHEDULE.into()),
                 claim: Script::new(CLAIM.into()),
@@ -198,6 +207,11 @@ impl RedisStore {
 
     pub fn redacted_url(&self) -> &str {
         self.pool.redacted_url()
+    }
+
+    /// The pool and key prefix, for [`crate::admin::QueueAdmin`].
+    pub(crate) fn pool_and_prefix(&self) -> (Arc<RedisPool>, String) {
+        (self.pool.clone(), self.prefix.clone())
     }
 
     pub async fn schedule(&self, task: &NewTask) -> Result<(), RedisError> {

@@ -112,8 +112,22 @@ def test_help_lists_the_builtin_and_configured_commands(tmp_path: Path) -> None:
     )
     result = run_cli(["--config", str(config), "--help"], timeout=60)
     assert result.returncode == 0, result.stderr
-    for command in ("runserver", "pytest", "wait-forever", "example-config", "my_custom_cmd"):
+    for command in (
+        "runserver",
+        "pytest",
+        "wait-forever",
+        "example-config",
+        "tasks",
+        "my_custom_cmd",
+    ):
         assert command in result.stdout, f"{command} missing from --help:\n{result.stdout}"
+
+
+def test_builtin_command_names_are_reserved(tmp_path: Path) -> None:
+    config = _write(tmp_path, '[[commands]]\ncommand_name = "tasks"\nfunction = "m.f"\n')
+    result = run_cli(["--config", str(config), "--help"], timeout=60)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "command_name `tasks` is reserved by puff-cli" in result.stderr, result.stderr
 
 
 def test_pytest_subcommand_reports_failures(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 SUITE = os.environ.get("PUFF_TASKS_SUITE", "")
 SUITES = {
-    "redis": ["test_tasks.py", "test_tasks_distributed.py"],
+    "redis": ["test_tasks.py", "test_tasks_distributed.py", "test_tasks_cli.py"],
     "memory": ["test_tasks.py"],
 }
 _ALL = sorted({f for files in SUITES.values() for f in files})

@@ -118,6 +118,9 @@ impl Program {
             return ExitCode::from(2);
         };
         if !command.needs_runtime() {
+            // Such a command may still connect somewhere (`tasks`): the URLs of `[env]`
+            // and the flags apply to it too.
+            set_environment(&self.config, &matches, sub_matches);
             return command.run_without_runtime(sub_matches);
         }
         let metrics_bind = match command
@@ -150,20 +153,7 @@ impl Program {
                 }
             }
         }
-        for (key, value) in &self.config.env {
-            // SAFETY: no other threads exist yet (Tokio and Python start below).
-            #[allow(unsafe_code)]
-            unsafe {
-                std::env::set_var(key, value)
-            };
-        }
-        for (key, value) in subsystem_arg_env(&self.config, &matches, sub_matches) {
-            // SAFETY: as above; flags win over `[env]` and the inherited environment.
-            #[allow(unsafe_code)]
-            unsafe {
-                std::env::set_var(key, value)
-            };
-        }
+        set_environment(&self.config, &matches, sub_matches);
         init_tracing();
         if let Some(id) = supervision::worker_id() {
             tracing::info!("worker {id} (pid {}) starting", std::process::id());
@@ -185,6 +175,25 @@ impl Program {
                 }
             }
         }
+    }
+}
+
+/// Set the config's `[env]`, then the variables the subsystem flags given stand for. Call
+/// it before any thread starts (Tokio, Python).
+fn set_environment(config: &RuntimeConfig, matches: &ArgMatches, sub_matches: &ArgMatches) {
+    for (key, value) in &config.env {
+        // SAFETY: no other threads exist yet (Tokio and Python start later).
+        #[allow(unsafe_code)]
+        unsafe {
+            std::env::set_var(key, value)
+        };
+    }
+    for (key, value) in subsystem_arg_env(config, matches, sub_matches) {
+        // SAFETY: as above; flags win over `[env]` and the inherited environment.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::env::set_var(key, value)
+        };
     }
 }
 
