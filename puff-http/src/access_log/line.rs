@@ -11,6 +11,7 @@ use axum::response::Response;
 use crate::trace::RequestTrace;
 use http::{Method, Version};
 use http_body::Body;
+use puff_greenlet::calendar::civil_from_days;
 
 /// A request once its response head is ready.
 pub(super) struct Served<'a> {
@@ -126,7 +127,7 @@ fn write_timestamp(line: &mut Vec<u8>, at: SystemTime) {
     let secs = since_epoch.as_secs();
     SECOND.with_borrow_mut(|(second, text)| {
         if *second != secs {
-            let (year, month, day) = civil_date(secs / 86_400);
+            let (year, month, day) = civil_from_days((secs / 86_400) as i64);
             let of_day = secs % 86_400;
             // Exactly 19 bytes until the year 10000.
             let _ = write!(
@@ -141,26 +142,6 @@ fn write_timestamp(line: &mut Vec<u8>, at: SystemTime) {
         line.extend_from_slice(text);
     });
     let _ = write!(line, ".{:06}Z", since_epoch.subsec_micros());
-}
-
-/// The proleptic Gregorian (year, month, day) `days` after 1970-01-01: count in 400-year
-/// eras (146,097 days each) of years starting in March, so the leap day ends a year.
-fn civil_date(days: u64) -> (u64, u64, u64) {
-    let shifted = days + 719_468; // days from 0000-03-01 to 1970-01-01
-    let era = shifted / 146_097;
-    let day_of_era = shifted % 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    };
-    let year = era * 400 + year_of_era + u64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
