@@ -77,6 +77,7 @@ pub(crate) fn start_task(
 }
 
 fn call_task(py: Python<'_>, task: &ClaimedTask) -> PyResult<serde_json::Value> {
+    crate::periodic::python::set_current_task(py, &task.id, &task.function, task.attempt)?;
     let function = import_object(py, &task.function)?;
     let payload: serde_json::Value = serde_json::from_str(&task.payload)
         .map_err(|e| PyValueError::new_err(format!("the task payload is not JSON: {e}")))?;
