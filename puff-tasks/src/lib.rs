@@ -20,6 +20,7 @@
 #![doc = include_str!("../../docs/tasks.md")]
 
 pub mod config;
+mod current;
 mod memory;
 mod metrics;
 pub mod periodic;

@@ -302,7 +302,7 @@ pub(crate) fn add_module(py: Python<'_>, native: &Bound<'_, PyModule>) -> PyResu
     m.add("TaskError", py.get_type::<TaskError>())?;
     m.add_function(wrap_pyfunction!(client, &m)?)?;
     m.add_function(wrap_pyfunction!(names, &m)?)?;
-    crate::periodic::python::add_to_module(py, &m)?;
+    crate::current::add_to_module(py, &m)?;
     native.add_submodule(&m)?;
     py.import("sys")?
         .getattr("modules")?

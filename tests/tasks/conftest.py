@@ -46,21 +46,25 @@ def _inside_puff() -> None:
 def start_worker(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
-    """``start_worker(config="worker.toml")``: a `puff-cli --config CONFIG wait-forever`
-    process, its output in a temp file; every one still running is killed afterwards."""
+    """``start_worker(config="worker.toml", env=None)``: a `puff-cli --config CONFIG
+    wait-forever` process (with ``env`` added to the environment), its output in a temp
+    file; every one still running is killed afterwards."""
     binary = os.environ.get("PUFF_CLI_BINARY")
     if not binary:
         pytest.fail(f"PUFF_CLI_BINARY is not set: {RUN_HINT}", pytrace=False)
     procs: list[subprocess.Popen[bytes]] = []
     logs = tmp_path_factory.mktemp("workers")
 
-    def start(config: str = "worker.toml") -> subprocess.Popen[bytes]:
+    def start(
+        config: str = "worker.toml", env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         log = open(logs / f"worker-{len(procs)}.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(
             [binary, "--config", os.path.join(HERE, config), "wait-forever"],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
         )
         procs.append(proc)
         return proc

@@ -108,3 +108,10 @@ def periodic_tick(payload: dict[str, Any]) -> int | None:
     tick = info.periodic_tick_unix_ms
     record_start(payload["run"], f"{tick}:{os.getpid()}:{info.attempt}")
     return tick
+
+
+async def current_task_id_async(payload: Any) -> str | None:
+    """`current_task()` from a coroutine task, across an await."""
+    await puff.sleep_ms(1)
+    info = current_task()
+    return info.task_id if info else None

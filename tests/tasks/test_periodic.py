@@ -51,6 +51,8 @@ def test_current_task_outside_and_inside_ordinary_tasks() -> None:
     task = global_task_queue.schedule_function(tasks_lib.periodic_record, {"run": "plain"})
     assert global_task_queue.wait_for_task_result(task, 20, 10_000) is None
     assert runs_of("plain") == [(None, 1)], "not periodic: no tick"
+    task = global_task_queue.schedule_function(tasks_lib.current_task_id_async, None)
+    assert global_task_queue.wait_for_task_result(task, 20, 10_000) == task
 
 
 @pytest.mark.parametrize(

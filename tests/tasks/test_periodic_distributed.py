@@ -1,13 +1,16 @@
 """Periodic tasks across processes on one Redis: three `wait-forever` workers run the
 scheduler of one `every_ms = 1000` schedule (periodic-worker.toml) and one is killed -9
-midway, yet every tick runs exactly once; a restarted scheduler never fires a tick twice;
-ticks missed while no scheduler ran follow `catch_up`."""
+midway (a new one joins later), yet every tick runs exactly once; a restarted scheduler
+never fires a tick twice; ticks missed while no scheduler ran follow `catch_up` and are
+counted in the metrics."""
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import time
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -17,7 +20,9 @@ import pytest
 import tasks_lib
 from puff.redis import global_redis
 from puff.task_queue import global_task_queue, named_queue
-from test_tasks_distributed import wait_until
+from test_tasks_distributed import wait_until  # puts tests/redis on sys.path
+
+from redis_server import free_port  # noqa: E402  isort: skip
 
 Worker = Callable[..., subprocess.Popen[bytes]]
 
@@ -53,6 +58,9 @@ def test_three_schedulers_one_killed_every_tick_once(start_worker: Worker) -> No
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     killed_at = now_ms()
+    # A process (re)started with the schedule joins without firing a tick again.
+    wait_until(lambda: now_ms() >= first + 12_000, 30_000, "12 s of ticks")
+    start_worker("periodic-worker.toml")
     wait_until(lambda: now_ms() >= first + 20_000, 30_000, "20 s of ticks")
     # Ticks up to here must all have run (allowing 3 s for the last ones to finish).
     end = now_ms() - 3_000
@@ -75,6 +83,44 @@ def test_three_schedulers_one_killed_every_tick_once(start_worker: Worker) -> No
     periodic = named_queue("periodic")
     assert periodic.task_result(periodic.periodic_task_id(SCHEDULE, window[-1])) == window[-1]
     assert int(global_redis.hget(LAST_TICKS % "periodic", SCHEDULE) or 0) >= window[-1]
+    global_redis.delete(STARTS)
+
+
+def scrape(port: int, name: str) -> int:
+    """The worker's counter `name` of the workers' schedule (0 before its first tick)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    labels = f'queue="periodic",schedule="{SCHEDULE}"'
+    found = re.search(rf"^{name}\{{{labels}\}} (\S+)$", text, re.MULTILINE)
+    return int(float(found.group(1))) if found else 0
+
+
+def test_ticks_missed_while_no_scheduler_ran_are_skipped_and_counted(
+    start_worker: Worker,
+) -> None:
+    """No process ran the schedule for 10 s: the one starting now drops the late ticks
+    (catch_up = "skip"), runs the rest, and its metrics count both."""
+    global_redis.delete(STARTS)
+    # Ticks of the last 10 s may have run in the test before: their results would keep
+    # them from being enqueued again (by design), so they go.
+    old_results = global_redis.keys("puff:tq:{periodic}:result:*")
+    if old_results:
+        global_redis.delete(*old_results)
+    last = now_ms() // 1000 * 1000 - 10_000
+    global_redis.hset(LAST_TICKS % "periodic", SCHEDULE, str(last))
+    port = free_port()
+    start_worker("periodic-worker.toml", env={"PUFF_METRICS_BIND": f"127.0.0.1:{port}"})
+    wait_until(lambda: len(recorded()) >= 3, 60_000, "three ticks")
+    ran = sorted(tick for tick, _, _ in recorded())
+    assert ran == list(range(ran[0], ran[-1] + 1, 1000)), ran
+    # The ticks between the stored one and the first run were dropped, none ran.
+    missed = (ran[0] - last) // 1000 - 1
+    assert missed >= 8, (last, ran)
+    counted = scrape(port, "puff_task_periodic_missed_total")
+    assert counted == missed, (counted, missed, last, ran)
+    before = len(recorded())
+    fired = scrape(port, "puff_task_periodic_fired_total")
+    assert before <= fired <= len(recorded()) + 1, (before, fired)
     global_redis.delete(STARTS)
 
 

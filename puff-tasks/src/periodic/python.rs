@@ -1,5 +1,5 @@
 //! The periodic half of `puff._native.task_queue`: `add_periodic` and friends (the
-//! methods of `NativeTaskQueue` delegate here) and the current task's context variable.
+//! methods of `NativeTaskQueue` delegate here).
 
 use puff_greenlet::exceptions::PuffError;
 use puff_greenlet::json;
@@ -61,30 +61,4 @@ pub(crate) fn add(
 /// The id the task of `schedule`'s tick at `tick_unix_ms` has (on any process).
 pub(crate) fn task_id(queue: &TaskQueue, schedule: &str, tick_unix_ms: u64) -> String {
     tick_task_id(queue.name(), schedule, tick_unix_ms)
-}
-
-/// Set the current task (`puff.task_queue.current_task()`) in the running greenlet's
-/// context: (id, function, attempt). Each task runs in a fresh context, so it is never
-/// reset.
-pub(crate) fn set_current_task(
-    py: Python<'_>,
-    id: &str,
-    function: &str,
-    attempt: u32,
-) -> PyResult<()> {
-    let module = py.import(pyo3::intern!(py, "puff._native.task_queue"))?;
-    module
-        .getattr(pyo3::intern!(py, "_current_task"))?
-        .call_method1(pyo3::intern!(py, "set"), ((id, function, attempt),))?;
-    Ok(())
-}
-
-/// `_current_task`: the context variable `set_current_task` sets.
-pub(crate) fn add_to_module(py: Python<'_>, module: &Bound<'_, PyModule>) -> PyResult<()> {
-    let var = py
-        .import("contextvars")?
-        .getattr("ContextVar")?
-        .call1(("puff_current_task",))?;
-    module.add("_current_task", var)?;
-    Ok(())
 }
