@@ -232,6 +232,11 @@ class TaskQueue:
         all of them, or ``"all"`` of them (the newest ``catch_up_max``). A tick fired up
         to ``grace_ms`` late is on time. Adding a name again replaces that schedule."""
         path = func if isinstance(func, str) else _function_path(func)
+        if inspect.iscoroutinefunction(func) and not self._native.has_event_loop:
+            raise ValueError(
+                f"add_periodic: {path} is an `async def` task, which needs Puff's event "
+                "loop: set `asyncio = true` in puff.toml"
+            )
         for key, value in (
             ("every_ms", every_ms),
             ("catch_up_max", catch_up_max),

@@ -70,13 +70,14 @@ def test_three_schedulers_one_killed_every_tick_once(start_worker: Worker) -> No
     first_runs = Counter(tick for tick, _, attempt in runs if attempt == 1)
     twice = [tick for tick in window if first_runs[tick] > 1]
     assert not twice, f"ticks run twice: {twice}"
-    missing = [tick for tick in window if first_runs[tick] == 0]
+    any_runs = Counter(tick for tick, _, _ in runs)
+    missing = [tick for tick in window if any_runs[tick] == 0]
     assert not missing, f"ticks never run: {missing} (window {first}..{end})"
-    # A second attempt only for a tick the killed worker was running.
-    reruns = [(tick, pid) for tick, pid, attempt in runs if attempt > 1]
-    for tick, _ in reruns:
+    # A second attempt only for a tick the killed worker was running (it may have died
+    # before noting its start).
+    for tick in {tick for tick, _, attempt in runs if attempt > 1}:
         holders = {pid for t, pid, a in runs if t == tick and a == 1}
-        assert holders == {victim.pid}, f"tick {tick} rerun, first run by {holders}"
+        assert holders <= {victim.pid}, f"tick {tick} rerun, first run by {holders}"
     after_kill = {pid for tick, pid, _ in runs if tick > killed_at + 2_000}
     assert after_kill and victim.pid not in after_kill, "the survivors ran the later ticks"
     # Each tick's result is stored under its deterministic id.
