@@ -1,6 +1,6 @@
 """Periodic tasks across processes on one Redis: three `wait-forever` workers run the
 scheduler of one `every_ms = 1000` schedule (periodic-worker.toml) and one is killed -9
-midway (a new one joins later), yet every tick runs exactly once; a restarted scheduler
+midway (a new one with `--workers 2` joins later), yet every tick runs exactly once; a restarted scheduler
 never fires a tick twice; ticks missed while no scheduler ran follow `catch_up` and are
 counted in the metrics."""
 
@@ -58,9 +58,10 @@ def test_three_schedulers_one_killed_every_tick_once(start_worker: Worker) -> No
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     killed_at = now_ms()
-    # A process (re)started with the schedule joins without firing a tick again.
+    # A process (re)started with the schedule joins without firing a tick again: one with
+    # two worker processes of its own (`--workers 2`), each running the scheduler.
     wait_until(lambda: now_ms() >= first + 12_000, 30_000, "12 s of ticks")
-    start_worker("periodic-worker.toml")
+    start_worker("periodic-worker.toml", env={"PUFF_WORKERS": "2"})
     wait_until(lambda: now_ms() >= first + 20_000, 30_000, "20 s of ticks")
     # Ticks up to here must all have run (allowing 3 s for the last ones to finish).
     end = now_ms() - 3_000
