@@ -96,11 +96,13 @@ impl Field {
         Ok(v)
     }
 
-    /// The set of values as bits; `*` (alone or stepped from the start) counts as
-    /// unrestricted.
+    /// The set of values as bits, and whether the field is restricted: as in Vixie cron,
+    /// a field starting with `*` (`*`, `*/2`) is not (it matters for the day fields).
     fn parse(&self, text: &str) -> Result<(u64, bool), String> {
+        if text.is_empty() {
+            return Err("empty".into());
+        }
         let mut bits = 0u64;
-        let mut restricted = false;
         for item in text.split(',') {
             let (range, step) = match item.split_once('/') {
                 Some((range, step)) => {
@@ -126,19 +128,13 @@ impl Field {
                 // `5/15`: from 5 to the end, every 15.
                 (lo, if item.contains('/') { self.max } else { lo })
             };
-            if range != "*" || step != 1 {
-                restricted = true;
-            }
             let mut v = lo;
             while v <= hi {
                 bits |= 1 << v;
                 v += step;
             }
         }
-        if text.is_empty() {
-            return Err("empty".into());
-        }
-        Ok((bits, restricted))
+        Ok((bits, !text.starts_with('*')))
     }
 }
 
@@ -423,6 +419,13 @@ mod tests {
                 "2026-02-16T00:00:00Z",
                 "2026-02-23T00:00:00Z"
             ]
+        );
+        // A day field starting with `*` is unrestricted: both must match (odd days that
+        // are Mondays).
+        let c = cron("0 0 */2 * 1", "UTC");
+        assert_eq!(
+            ticks(&c, "2026-02-01T00:00:00Z", 2),
+            ["2026-02-09T00:00:00Z", "2026-02-23T00:00:00Z"]
         );
         // Sunday as 7, steps over ranges, `@daily`, 29 February.
         let c = cron("0 12 * * 7", "UTC");
