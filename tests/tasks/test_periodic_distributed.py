@@ -29,6 +29,8 @@ Worker = Callable[..., subprocess.Popen[bytes]]
 # The schedule of periodic-worker.toml and where its task notes its runs.
 SCHEDULE = "every-second"
 STARTS = "periodic-kill:starts"
+# A daily schedule: no new tick comes while a test runs (but at midnight UTC).
+DAY = 86_400_000
 # Where a queue keeps its schedules' last fired ticks (docs/tasks.md).
 LAST_TICKS = "puff:tq:{%s}:periodic"
 
@@ -133,7 +135,7 @@ def start_from(name: str, catch_up: str, last: int | None) -> None:
         global_redis.hset(LAST_TICKS % "default", name, str(last))
     global_task_queue.add_periodic(
         tasks_lib.periodic_record,
-        every_ms=60_000,
+        every_ms=DAY,
         payload={"run": name},
         catch_up=catch_up,  # type: ignore[arg-type]
         catch_up_max=3,
@@ -154,19 +156,19 @@ def ticks_run(name: str) -> list[int | None]:
 @pytest.mark.parametrize(
     ("catch_up", "expected"),
     [
-        # After ten missed minutes (grace_ms = 0: all late), relative to the newest tick.
+        # After ten missed days (grace_ms = 0: all late), relative to the newest tick.
         ("skip", []),
         ("once", [0]),
-        ("all", [-120_000, -60_000, 0]),
+        ("all", [-2 * DAY, -DAY, 0]),
     ],
 )
 def test_missed_ticks_follow_catch_up_and_a_restart_fires_nothing_twice(
     catch_up: str, expected: list[int]
 ) -> None:
     name = f"catch-up-{catch_up}:{uuid.uuid4().hex[:8]}"
-    minute = now_ms() // 60_000 * 60_000
-    start_from(name, catch_up, minute - 10 * 60_000)
-    wait_until(lambda: stored_last(name) >= minute, 10_000, "the claim")
+    today = now_ms() // DAY * DAY
+    start_from(name, catch_up, today - 10 * DAY)
+    wait_until(lambda: stored_last(name) >= today, 10_000, "the claim")
     newest = stored_last(name)
     want = [newest + offset for offset in expected]
     wait_until(lambda: len(ticks_run(name)) >= len(want), 10_000, f"{len(want)} runs")
@@ -179,6 +181,6 @@ def test_missed_ticks_follow_catch_up_and_a_restart_fires_nothing_twice(
     assert global_task_queue.remove_periodic(name)
     runs = ticks_run(name)
     assert runs[: len(want)] == want and len(set(runs)) == len(runs), runs
-    # Only a new minute's tick may have come meanwhile.
+    # Only a new day's tick may have come meanwhile.
     assert all(t is not None and t > newest for t in runs[len(want) :]), runs
     global_redis.hdel(LAST_TICKS % "default", name)
