@@ -46,6 +46,9 @@ pub struct TaskQueueConfig {
     /// Connection settings for the Redis backend.
     #[serde(default)]
     pub connect_timeout_ms: Option<u64>,
+    /// `[[task_queue.periodic]]` entries: tasks run on a schedule (`crate::periodic`).
+    #[serde(default)]
+    pub periodic: Vec<crate::periodic::PeriodicConfig>,
 }
 
 fn default_name() -> String {
@@ -109,6 +112,7 @@ impl TaskQueueConfig {
         if self.poll_interval_ms == 0 {
             return Err(ConfigError::new("poll_interval_ms", "must be at least 1"));
         }
+        crate::periodic::validate_all(&self.periodic)?;
         Ok(())
     }
 

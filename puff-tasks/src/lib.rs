@@ -8,7 +8,9 @@
 //! result `timeout_ms` after it was claimed, or whose worker stopped renewing its lease
 //! (renewed from Tokio, so a busy Python thread does not lose it), is retried, up to
 //! `max_retries` times, then dead-lettered. Results (or the task's exception) are kept for
-//! `keep_results_for_ms`.
+//! `keep_results_for_ms`. Periodic tasks (cron in a time zone, or every N ms; from
+//! `[[task_queue.periodic]]` or `add_periodic`) are scheduled by every process with the
+//! queue, each tick exactly once through an atomic claim in the backend ([`periodic`]).
 //!
 //! It owns the Rust API ([`TaskQueue`]), the worker that runs due tasks in every Puff
 //! process, the native half of `puff.task_queue`, and the operator's view and actions on
@@ -21,8 +23,10 @@
 mod admin;
 mod cli;
 pub mod config;
+mod current;
 mod memory;
 mod metrics;
+pub mod periodic;
 mod python;
 mod queue;
 mod redis_store;

@@ -216,6 +216,56 @@ impl PyTaskQueue {
         )
     }
 
+    /// Run `function` on a schedule in this process; the schedule's name. Checked in
+    /// `puff.task_queue.TaskQueue.add_periodic`.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (function, cron, every_ms, payload, tz, catch_up, catch_up_max, grace_ms, name, timeout_ms, keep_results_for_ms, max_retries))]
+    fn add_periodic(
+        &self,
+        function: String,
+        cron: Option<String>,
+        every_ms: Option<u64>,
+        payload: &Bound<'_, PyAny>,
+        tz: Option<String>,
+        catch_up: String,
+        catch_up_max: u32,
+        grace_ms: u64,
+        name: Option<String>,
+        timeout_ms: u64,
+        keep_results_for_ms: u64,
+        max_retries: Option<u32>,
+    ) -> PyResult<String> {
+        let args = crate::periodic::python::AddPeriodic {
+            function,
+            cron,
+            every_ms,
+            tz,
+            catch_up,
+            catch_up_max,
+            grace_ms,
+            name,
+            timeout_ms,
+            keep_results_for_ms,
+            max_retries,
+        };
+        crate::periodic::python::add(self.usable()?, args, payload)
+    }
+
+    /// Stop running schedule `name` in this process; False if it does not run here.
+    fn remove_periodic(&self, name: &str) -> bool {
+        self.queue.remove_periodic(name)
+    }
+
+    /// Names of the schedules running in this process.
+    fn periodic_names(&self) -> Vec<String> {
+        self.queue.periodic().names()
+    }
+
+    /// The id of the task of schedule `name`'s tick at `tick_unix_ms`.
+    fn periodic_task_id(&self, name: &str, tick_unix_ms: u64) -> String {
+        crate::periodic::python::task_id(&self.queue, name, tick_unix_ms)
+    }
+
     fn __repr__(&self) -> String {
         match self.queue.redacted_url() {
             Some(url) => format!("<puff.task_queue `{}` on {url}>", self.queue.name()),
@@ -252,6 +302,7 @@ pub(crate) fn add_module(py: Python<'_>, native: &Bound<'_, PyModule>) -> PyResu
     m.add("TaskError", py.get_type::<TaskError>())?;
     m.add_function(wrap_pyfunction!(client, &m)?)?;
     m.add_function(wrap_pyfunction!(names, &m)?)?;
+    crate::current::add_to_module(py, &m)?;
     native.add_submodule(&m)?;
     py.import("sys")?
         .getattr("modules")?

@@ -68,6 +68,8 @@ struct Shared {
     failing: AtomicBool,
     /// Set when in process but one of several workers: the error every call returns.
     refusal: Option<String>,
+    /// The periodic schedules running here.
+    periodic: crate::periodic::Registry,
 }
 
 impl TaskQueue {
@@ -102,6 +104,7 @@ impl TaskQueue {
                 tokio,
                 failing: AtomicBool::new(false),
                 refusal,
+                periodic: Default::default(),
             }),
         }
     }
@@ -144,6 +147,27 @@ impl TaskQueue {
             Some(message) => Err(RedisError::Config(message.clone())),
             None => Ok(()),
         }
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.shared.store
+    }
+
+    pub(crate) fn tokio(&self) -> &tokio::runtime::Handle {
+        &self.shared.tokio
+    }
+
+    pub(crate) fn periodic(&self) -> &crate::periodic::Registry {
+        &self.shared.periodic
+    }
+
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.shared.stopping.load(Ordering::Acquire)
+    }
+
+    /// Let the claim loop look for due tasks now (tasks were enqueued elsewhere here).
+    pub(crate) fn wake_worker(&self) {
+        self.shared.wake.notify_one();
     }
 
     /// Enqueue `function` (`module:function`) with a JSON `payload`; returns the task id.
@@ -430,6 +454,7 @@ impl TaskQueue {
         if shared.stopping.swap(true, Ordering::AcqRel) {
             return;
         }
+        shared.periodic.stop_all();
         shared.slots.close();
         shared.wake.notify_one();
         if shared.config.concurrency() == 0 {

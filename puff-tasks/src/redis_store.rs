@@ -5,7 +5,8 @@
 //! `queue` (sorted set of waiting ids, score = scheduled time), `running` (sorted set of
 //! claimed ids, score = deadline), `task:{id}` (hash: function, payload, limits, attempts,
 //! the claiming worker), `result:{id}` (the outcome, expiring), `worker:{id}` (a worker's
-//! lease, expiring unless renewed) and `dead` (list of dead letters, JSON).
+//! lease, expiring unless renewed) and `dead` (list of dead letters, JSON); `periodic` (the
+//! last fired tick of each schedule) belongs to `periodic::claim`.
 
 use std::sync::Arc;
 
@@ -126,13 +127,13 @@ return 1
 "#;
 
 /// A Lua script sent by its SHA1 (loaded on first use, again after a server restart).
-struct Script {
+pub(crate) struct Script {
     source: String,
     sha: String,
 }
 
 impl Script {
-    fn new(source: String) -> Script {
+    pub(crate) fn new(source: String) -> Script {
         let digest = sha1::Sha1::digest(source.as_bytes());
         let sha = digest.iter().map(|b| format!("{b:02x}")).collect();
         Script { source, sha }
@@ -147,7 +148,7 @@ impl Script {
         ))
     }
 
-    async fn run(&self, pool: &RedisPool, args: &[&str]) -> Result<Value, RedisError> {
+    pub(crate) async fn run(&self, pool: &RedisPool, args: &[&str]) -> Result<Value, RedisError> {
         let mut cmd = redis::cmd("EVALSHA");
         cmd.arg(&self.sha).arg(0).arg(args);
         match pool.query(&cmd).await {
@@ -212,6 +213,15 @@ impl RedisStore {
     /// The pool and key prefix, for [`crate::admin::QueueAdmin`].
     pub(crate) fn pool_and_prefix(&self) -> (Arc<RedisPool>, String) {
         (self.pool.clone(), self.prefix.clone())
+    }
+
+    /// `puff:tq:{name}:`, for scripts kept elsewhere (periodic ticks).
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub(crate) fn pool(&self) -> &RedisPool {
+        &self.pool
     }
 
     pub async fn schedule(&self, task: &NewTask) -> Result<(), RedisError> {

@@ -77,11 +77,13 @@ pub(crate) fn start_task(
 }
 
 fn call_task(py: Python<'_>, task: &ClaimedTask) -> PyResult<serde_json::Value> {
+    crate::current::set(py, task)?;
     let function = import_object(py, &task.function)?;
     let payload: serde_json::Value = serde_json::from_str(&task.payload)
         .map_err(|e| PyValueError::new_err(format!("the task payload is not JSON: {e}")))?;
     let mut out = function.call1((json::to_py(py, &payload)?,))?;
     if out.hasattr(pyo3::intern!(py, "__await__"))? {
+        out = crate::current::wrap(py, task, out)?;
         out = puff_greenlet::aio::run_coroutine(py, out.unbind())?.into_bound(py);
     }
     json::to_json(&out, "the task's return value")

@@ -105,6 +105,7 @@ impl Subsystem for TasksSubsystem {
         for name in ctx.resources.names::<TaskQueue>() {
             if let Some(queue) = ctx.resources.get::<TaskQueue>(&name) {
                 queue.start_worker(python.clone());
+                crate::periodic::start_configured(&queue);
             }
         }
         Ok(())

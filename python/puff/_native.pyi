@@ -1,5 +1,6 @@
 """Type stubs for ``puff._native``, the module the Puff runtime registers at start-up."""
 
+import contextvars
 from typing import Any, Callable
 
 __version__: str
@@ -264,6 +265,24 @@ class _TaskQueueNative:
     def cancel(self, task_id: str) -> Any: ...
     def dead_letters(self, limit: int = 100) -> Any: ...
     def counts(self) -> Any: ...
+    def add_periodic(
+        self,
+        function: str,
+        cron: str | None,
+        every_ms: int | None,
+        payload: Any,
+        tz: str | None,
+        catch_up: str,
+        catch_up_max: int,
+        grace_ms: int,
+        name: str | None,
+        timeout_ms: int,
+        keep_results_for_ms: int,
+        max_retries: int | None,
+    ) -> str: ...
+    def remove_periodic(self, name: str) -> bool: ...
+    def periodic_names(self) -> list[str]: ...
+    def periodic_task_id(self, name: str, tick_unix_ms: int) -> str: ...
 
 class _TaskError(PuffError):
     task_id: str
@@ -278,6 +297,8 @@ class _TaskQueueModule:
     NativeTaskQueue: type[_TaskQueueNative]
     def client(self, name: str = "default") -> _TaskQueueNative: ...
     def names(self) -> list[str]: ...
+    # (task id, function, attempt) of the running task; set by the worker.
+    _current_task: contextvars.ContextVar[tuple[str, str, int]]
 
 task_queue: _TaskQueueModule
 

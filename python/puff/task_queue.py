@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import inspect
 import sys
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Literal, NamedTuple
 
 from puff import PuffError, PuffNotRunningError, _native
 
@@ -38,7 +38,9 @@ __all__ = [
     "DEFAULT_KEEP_RESULTS_FOR_MS",
     "DEFAULT_TIMEOUT_MS",
     "TaskError",
+    "TaskInfo",
     "TaskQueue",
+    "current_task",
     "global_task_queue",
     "named_queue",
     "names",
@@ -204,12 +206,109 @@ class TaskQueue:
         """``{"queued": n, "running": n}`` over every worker of the queue."""
         return self._native.counts()
 
+    def add_periodic(
+        self,
+        func: Callable[..., Any] | str,
+        cron: str | None = None,
+        every_ms: int | None = None,
+        payload: Any = None,
+        tz: str | None = None,
+        catch_up: Literal["skip", "once", "all"] = "skip",
+        name: str | None = None,
+        *,
+        catch_up_max: int = 100,
+        grace_ms: int = 2000,
+        timeout_ms: int = DEFAULT_TIMEOUT_MS,
+        keep_results_for_ms: int = DEFAULT_KEEP_RESULTS_FOR_MS,
+        max_retries: int | None = None,
+    ) -> str:
+        """Run ``func(payload)`` on a schedule, like a ``[[task_queue.periodic]]`` entry;
+        returns the schedule's name. Give exactly one of ``cron`` (5 fields, or 6 with
+        seconds first, in time zone ``tz``, default UTC) or ``every_ms`` (ticks at
+        multiples of it since the unix epoch). The scheduler runs in this process; every
+        process that adds a schedule of the same ``name`` (default: the function and its
+        schedule) shares its ticks, each of which runs once. ``catch_up`` says what
+        happens to ticks no process fired in time: ``"skip"`` them, run ``"once"`` for
+        all of them, or ``"all"`` of them (the newest ``catch_up_max``). A tick fired up
+        to ``grace_ms`` late is on time. Adding a name again replaces that schedule."""
+        path = func if isinstance(func, str) else _function_path(func)
+        if inspect.iscoroutinefunction(func) and not self._native.has_event_loop:
+            raise ValueError(
+                f"add_periodic: {path} is an `async def` task, which needs Puff's event "
+                "loop: set `asyncio = true` in puff.toml"
+            )
+        for key, value in (
+            ("every_ms", every_ms),
+            ("catch_up_max", catch_up_max),
+            ("timeout_ms", timeout_ms),
+            ("keep_results_for_ms", keep_results_for_ms),
+        ):
+            if value is not None and value < 1:
+                raise ValueError(f"add_periodic: `{key}` must be at least 1")
+        if grace_ms < 0 or (max_retries is not None and max_retries < 0):
+            raise ValueError("add_periodic: `grace_ms` and `max_retries` must be 0 or more")
+        return str(
+            self._native.add_periodic(
+                path,
+                cron,
+                every_ms,
+                payload,
+                tz,
+                catch_up,
+                catch_up_max,
+                grace_ms,
+                name,
+                timeout_ms,
+                keep_results_for_ms,
+                max_retries,
+            )
+        )
+
+    def remove_periodic(self, name: str) -> bool:
+        """Stop running schedule ``name`` in this process (other processes keep theirs);
+        False if it does not run here."""
+        return bool(self._native.remove_periodic(str(name)))
+
+    def periodic_names(self) -> list[str]:
+        """Names of the schedules running in this process (from puff.toml and
+        :meth:`add_periodic`)."""
+        return list(self._native.periodic_names())
+
+    def periodic_task_id(self, name: str, tick_unix_ms: int) -> str:
+        """The id of the task of schedule ``name``'s tick at ``tick_unix_ms`` (the same
+        in every process), e.g. to read its result."""
+        return str(self._native.periodic_task_id(str(name), int(tick_unix_ms)))
+
     def __call__(self) -> TaskQueue:
         """``global_task_queue()`` and ``global_task_queue`` are the same queue."""
         return self
 
     def __repr__(self) -> str:
         return f"<puff.task_queue.TaskQueue {self._name!r}>"
+
+
+class TaskInfo(NamedTuple):
+    """The task running in the current greenlet or coroutine (:func:`current_task`)."""
+
+    task_id: str
+    function: str
+    #: 1 for the first run, 2 for the first retry, ...
+    attempt: int
+    #: The tick a periodic task runs for (unix ms); None for other tasks.
+    periodic_tick_unix_ms: int | None
+
+
+def current_task() -> TaskInfo | None:
+    """The task this code runs in, or None outside tasks."""
+    if _native_tq is None:
+        return None
+    current = _native_tq._current_task.get(None)
+    if current is None:
+        return None
+    task_id, function, attempt = current
+    # Periodic tasks' ids are the tick in 12 hex digits, `p`, then the schedule's hash.
+    tick = int(task_id[:12], 16) if len(task_id) == 26 and task_id[12] == "p" else None
+    return TaskInfo(task_id, function, attempt, tick)
 
 
 def named_queue(name: str = "default") -> TaskQueue:

@@ -20,8 +20,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 SUITE = os.environ.get("PUFF_TASKS_SUITE", "")
 SUITES = {
-    "redis": ["test_tasks.py", "test_tasks_distributed.py", "test_tasks_cli.py"],
-    "memory": ["test_tasks.py"],
+    "redis": [
+        "test_tasks.py",
+        "test_tasks_distributed.py",
+        "test_tasks_cli.py",
+        "test_periodic.py",
+        "test_periodic_distributed.py",
+    ],
+    "memory": ["test_tasks.py", "test_periodic.py"],
 }
 _ALL = sorted({f for files in SUITES.values() for f in files})
 collect_ignore = [f for f in _ALL if f not in SUITES.get(SUITE, _ALL)]
@@ -40,22 +46,26 @@ def _inside_puff() -> None:
 @pytest.fixture
 def start_worker(
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
-    """``start_worker()``: a `puff-cli --config worker.toml wait-forever` process, its
-    output in a temp file; every one still running is killed afterwards."""
+) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """``start_worker(config="worker.toml", env=None)``: a `puff-cli --config CONFIG
+    wait-forever` process (with ``env`` added to the environment), its output in a temp
+    file; every one still running is killed afterwards."""
     binary = os.environ.get("PUFF_CLI_BINARY")
     if not binary:
         pytest.fail(f"PUFF_CLI_BINARY is not set: {RUN_HINT}", pytrace=False)
     procs: list[subprocess.Popen[bytes]] = []
     logs = tmp_path_factory.mktemp("workers")
 
-    def start() -> subprocess.Popen[bytes]:
+    def start(
+        config: str = "worker.toml", env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         log = open(logs / f"worker-{len(procs)}.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(
-            [binary, "--config", os.path.join(HERE, "worker.toml"), "wait-forever"],
+            [binary, "--config", os.path.join(HERE, config), "wait-forever"],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
         )
         procs.append(proc)
         return proc

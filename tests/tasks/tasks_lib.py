@@ -12,9 +12,12 @@ import time
 from typing import Any
 
 import puff
+from puff.task_queue import current_task
 
 # (kind, number, unix ms) of every start of `ordered_*` and `delayed` tasks in this process.
 STARTS: list[tuple[str, int, float]] = []
+# (run, tick, attempt) of every `periodic_record` run in this process.
+PERIODIC_RUNS: list[tuple[str, int | None, int]] = []
 # token -> how many times `flaky_slow` started.
 ATTEMPTS: dict[str, int] = {}
 
@@ -87,3 +90,28 @@ def hog_the_gil(payload: dict[str, Any]) -> int:
     while time.monotonic() < deadline:
         spins += 1
     return os.getpid()
+
+
+def periodic_record(payload: dict[str, Any]) -> int | None:
+    """A periodic task run in this process: note its tick and attempt."""
+    info = current_task()
+    assert info is not None, "current_task() inside a task"
+    PERIODIC_RUNS.append((payload["run"], info.periodic_tick_unix_ms, info.attempt))
+    return info.periodic_tick_unix_ms
+
+
+def periodic_tick(payload: dict[str, Any]) -> int | None:
+    """The periodic task of the worker processes (periodic-worker.toml): notes
+    `tick:pid:attempt` in Redis."""
+    info = current_task()
+    assert info is not None, "current_task() inside a task"
+    tick = info.periodic_tick_unix_ms
+    record_start(payload["run"], f"{tick}:{os.getpid()}:{info.attempt}")
+    return tick
+
+
+async def current_task_id_async(payload: Any) -> str | None:
+    """`current_task()` from a coroutine task, across an await."""
+    await puff.sleep_ms(1)
+    info = current_task()
+    return info.task_id if info else None
