@@ -6,6 +6,8 @@ use puff_greenlet::instance::{self, NamedInstance};
 use puff_redis::RedisConfig;
 use serde::Deserialize;
 
+use crate::rate_limit::RateLimit;
+
 pub use puff_redis::config::MEMORY_URL;
 
 /// One named task queue (`[[task_queue]]` entry).
@@ -46,6 +48,10 @@ pub struct TaskQueueConfig {
     /// Connection settings for the Redis backend.
     #[serde(default)]
     pub connect_timeout_ms: Option<u64>,
+    /// `[[task_queue.rate_limit]]`: at most `limit` runs of `function` start in any
+    /// `period_ms`, across every worker (each worker enforces the limits it is given).
+    #[serde(default)]
+    pub rate_limit: Vec<RateLimit>,
 }
 
 fn default_name() -> String {
@@ -109,6 +115,7 @@ impl TaskQueueConfig {
         if self.poll_interval_ms == 0 {
             return Err(ConfigError::new("poll_interval_ms", "must be at least 1"));
         }
+        crate::rate_limit::validate_all(&self.rate_limit)?;
         Ok(())
     }
 

@@ -22,6 +22,7 @@ mod memory;
 mod metrics;
 mod python;
 mod queue;
+pub mod rate_limit;
 mod redis_store;
 mod runner;
 mod subsystem;
@@ -29,5 +30,6 @@ pub mod task;
 
 pub use config::{Backend, TaskQueueConfig};
 pub use queue::{ScheduleOptions, TaskQueue};
+pub use rate_limit::RateLimit;
 pub use subsystem::{TaskQueueSettings, TasksSubsystem};
 pub use task::{DeadLetter, Outcome, TaskFailure, UnreadableOutcome};

@@ -12,6 +12,7 @@ use puff_greenlet::{PythonRuntime, json};
 use puff_redis::RedisError;
 
 use crate::queue::{ScheduleOptions, TaskQueue};
+use crate::rate_limit::RateLimit;
 use crate::task::Outcome;
 
 create_exception!(
@@ -94,7 +95,7 @@ impl PyTaskQueue {
     /// Enqueue `function` (a `module:function` path) with a JSON-able payload; the id.
     // The arguments are Python's keyword arguments, checked in `puff.task_queue`.
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (function, payload, scheduled_time_unix_ms, timeout_ms, keep_results_for_ms, max_retries))]
+    #[pyo3(signature = (function, payload, scheduled_time_unix_ms, timeout_ms, keep_results_for_ms, max_retries, unique_key = None))]
     fn schedule(
         &self,
         py: Python<'_>,
@@ -104,6 +105,7 @@ impl PyTaskQueue {
         timeout_ms: u64,
         keep_results_for_ms: u64,
         max_retries: Option<u32>,
+        unique_key: Option<String>,
     ) -> PyResult<Py<PyAny>> {
         let payload = json::to_json_string(payload, "the task payload")?;
         let options = ScheduleOptions {
@@ -111,6 +113,7 @@ impl PyTaskQueue {
             timeout_ms,
             keep_results_for_ms,
             max_retries,
+            unique_key,
         };
         let queue = self.usable()?.clone();
         wait_or_await(
@@ -214,6 +217,35 @@ impl PyTaskQueue {
                 Ok(d.into_any().unbind())
             }),
         )
+    }
+
+    /// Limit `function` (`module:function`) to `limit` starts per `period_ms` in this
+    /// process's claims; `limit=None` lifts the limit.
+    fn set_rate_limit(&self, function: String, limit: Option<u32>, period_ms: u64) -> PyResult<()> {
+        let limit = match limit {
+            Some(limit) => {
+                let limit = RateLimit::new(function.clone(), limit, period_ms);
+                limit
+                    .validate()
+                    .map_err(|e| PyValueError::new_err(format!("set_rate_limit: {e}")))?;
+                Some(limit)
+            }
+            None => None,
+        };
+        self.usable()?.set_rate_limit(&function, limit);
+        Ok(())
+    }
+
+    /// `{function: {"limit": n, "period_ms": ms}}`: the limits this process honours.
+    fn rate_limits(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let d = PyDict::new(py);
+        for limit in self.usable()?.rate_limits() {
+            let entry = PyDict::new(py);
+            entry.set_item("limit", limit.limit)?;
+            entry.set_item("period_ms", limit.period_ms)?;
+            d.set_item(&limit.function, entry)?;
+        }
+        Ok(d.into_any().unbind())
     }
 
     fn __repr__(&self) -> String {

@@ -20,8 +20,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 SUITE = os.environ.get("PUFF_TASKS_SUITE", "")
 SUITES = {
-    "redis": ["test_tasks.py", "test_tasks_distributed.py"],
-    "memory": ["test_tasks.py"],
+    "redis": [
+        "test_tasks.py",
+        "test_tasks_distributed.py",
+        "test_unique.py",
+        "test_rate_limit.py",
+        "test_unique_rate_distributed.py",
+    ],
+    "memory": ["test_tasks.py", "test_unique.py", "test_rate_limit.py"],
 }
 _ALL = sorted({f for files in SUITES.values() for f in files})
 collect_ignore = [f for f in _ALL if f not in SUITES.get(SUITE, _ALL)]
