@@ -222,18 +222,16 @@ impl PyTaskQueue {
     /// Limit `function` (`module:function`) to `limit` starts per `period_ms` in this
     /// process's claims; `limit=None` lifts the limit.
     fn set_rate_limit(&self, function: String, limit: Option<u32>, period_ms: u64) -> PyResult<()> {
-        let limit = match limit {
-            Some(limit) => {
-                let limit = RateLimit::new(function.clone(), limit, period_ms);
-                limit
-                    .validate()
-                    .map_err(|e| PyValueError::new_err(format!("set_rate_limit: {e}")))?;
-                Some(limit)
+        let queue = self.usable()?;
+        match limit {
+            Some(limit) => queue
+                .set_rate_limit(RateLimit::new(function, limit, period_ms))
+                .map_err(|e| PyValueError::new_err(format!("set_rate_limit: {e}"))),
+            None => {
+                queue.lift_rate_limit(&function);
+                Ok(())
             }
-            None => None,
-        };
-        self.usable()?.set_rate_limit(&function, limit);
-        Ok(())
+        }
     }
 
     /// `{function: {"limit": n, "period_ms": ms}}`: the limits this process honours.

@@ -214,10 +214,20 @@ impl TaskQueue {
         Ok(holder)
     }
 
-    /// Limit `function` (`module:function`) to `limit.limit` starts per `limit.period_ms`
-    /// in this process's claims, or lift its limit (`None`). Other workers keep theirs.
-    pub fn set_rate_limit(&self, function: &str, limit: Option<RateLimit>) {
-        self.shared.rate_limits.set(function, limit);
+    /// From now on, this process's claims start at most `limit.limit` runs of
+    /// `limit.function` per `limit.period_ms` (replacing its limit, if any). Other workers
+    /// keep theirs: give each the same limits.
+    pub fn set_rate_limit(&self, limit: RateLimit) -> Result<(), RedisError> {
+        limit
+            .validate()
+            .map_err(|e| RedisError::Config(format!("rate limit: {e}")))?;
+        self.shared.rate_limits.set(limit);
+        Ok(())
+    }
+
+    /// Lift `function`'s rate limit in this process's claims.
+    pub fn lift_rate_limit(&self, function: &str) {
+        self.shared.rate_limits.lift(function);
         self.shared.wake.notify_one();
     }
 

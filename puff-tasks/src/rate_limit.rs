@@ -94,13 +94,13 @@ impl RateLimits {
         }
     }
 
-    /// Set `function`'s limit, or lift it (`None`).
-    pub fn set(&self, function: &str, limit: Option<RateLimit>) {
-        let mut map = self.lock();
-        match limit {
-            Some(limit) => map.insert(function.to_owned(), limit),
-            None => map.remove(function),
-        };
+    /// Set `limit.function`'s limit (replacing its limit, if any).
+    pub fn set(&self, limit: RateLimit) {
+        self.lock().insert(limit.function.clone(), limit);
+    }
+
+    pub fn lift(&self, function: &str) {
+        self.lock().remove(function);
     }
 
     /// The limits now, ordered by function.
