@@ -8,7 +8,9 @@
 //! result `timeout_ms` after it was claimed, or whose worker stopped renewing its lease
 //! (renewed from Tokio, so a busy Python thread does not lose it), is retried, up to
 //! `max_retries` times, then dead-lettered. Results (or the task's exception) are kept for
-//! `keep_results_for_ms`.
+//! `keep_results_for_ms`. A `unique_key` keeps a second task with that key from being
+//! queued while the first is queued or running, and per-function rate limits
+//! ([`rate_limit`]) cap how many runs of a function start per period across all workers.
 //!
 //! It owns the Rust API ([`TaskQueue`]), the worker that runs due tasks in every Puff
 //! process, and the native half of `puff.task_queue`. It does not own Redis connections

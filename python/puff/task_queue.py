@@ -17,9 +17,12 @@ Tasks run in order of ``scheduled_time_unix_ms`` (default: now, so FIFO; small v
 first; future values are delayed). A task with no result ``timeout_ms`` after a worker
 claimed it, or whose worker died, runs again (up to ``max_retries`` times, then it goes to
 the dead-letter list). A task that raises stores the error: reading its result raises
-:class:`TaskError`. Every call works from a greenlet (returns its result) and from a
-coroutine on Puff's event loop (``asyncio = true``; returns an awaitable). Without Redis the
-queue is in process; under ``--workers N`` with N > 1 such a queue refuses every call with
+:class:`TaskError`. ``unique_key=`` keeps a second task with the same key from being queued
+while the first is queued or running (its id is returned instead), and
+:meth:`TaskQueue.set_rate_limit` (or ``[[task_queue.rate_limit]]``) caps how many runs of a
+function start per period across all workers. Every call works from a greenlet (returns
+its result) and from a coroutine on Puff's event loop (``asyncio = true``; returns an
+awaitable). Without Redis the queue is in process; under ``--workers N`` with N > 1 such a queue refuses every call with
 a ``puff.PuffError`` (each worker would have its own queue).
 """
 
