@@ -6,6 +6,8 @@ use puff_greenlet::instance::{self, NamedInstance};
 use puff_redis::RedisConfig;
 use serde::Deserialize;
 
+use crate::rate_limit::RateLimit;
+
 pub use puff_redis::config::MEMORY_URL;
 
 /// One named task queue (`[[task_queue]]` entry).
@@ -49,6 +51,10 @@ pub struct TaskQueueConfig {
     /// `[[task_queue.periodic]]` entries: tasks run on a schedule (`crate::periodic`).
     #[serde(default)]
     pub periodic: Vec<crate::periodic::PeriodicConfig>,
+    /// `[[task_queue.rate_limit]]`: at most `limit` runs of `function` start in any
+    /// `period_ms`, across every worker (each worker enforces the limits it is given).
+    #[serde(default)]
+    pub rate_limit: Vec<RateLimit>,
 }
 
 fn default_name() -> String {
@@ -113,6 +119,7 @@ impl TaskQueueConfig {
             return Err(ConfigError::new("poll_interval_ms", "must be at least 1"));
         }
         crate::periodic::validate_all(&self.periodic)?;
+        crate::rate_limit::validate_all(&self.rate_limit)?;
         Ok(())
     }
 

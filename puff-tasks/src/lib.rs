@@ -11,6 +11,9 @@
 //! `keep_results_for_ms`. Periodic tasks (cron in a time zone, or every N ms; from
 //! `[[task_queue.periodic]]` or `add_periodic`) are scheduled by every process with the
 //! queue, each tick exactly once through an atomic claim in the backend ([`periodic`]).
+//! `keep_results_for_ms`. A `unique_key` keeps a second task with that key from being
+//! queued while the first is queued or running, and per-function rate limits
+//! ([`rate_limit`]) cap how many runs of a function start per period across all workers.
 //!
 //! It owns the Rust API ([`TaskQueue`]), the worker that runs due tasks in every Puff
 //! process, the native half of `puff.task_queue`, and the operator's view and actions on
@@ -29,6 +32,7 @@ mod metrics;
 pub mod periodic;
 mod python;
 mod queue;
+pub mod rate_limit;
 mod redis_store;
 mod runner;
 mod subsystem;
@@ -38,5 +42,6 @@ pub use admin::{AdminError, QueueAdmin, QueueStats, RetriedAll, TaskInfo, TaskLi
 pub use cli::TasksCommand;
 pub use config::{Backend, TaskQueueConfig};
 pub use queue::{ScheduleOptions, TaskQueue};
+pub use rate_limit::RateLimit;
 pub use subsystem::{TaskQueueSettings, TasksSubsystem};
 pub use task::{DeadLetter, Outcome, TaskFailure, UnreadableOutcome};

@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use crate::metrics::Reaped;
+use crate::rate_limit::{ClaimBatch, RateLimit, StartLog};
 use crate::task::{
     ClaimedTask, DeadLetter, NewTask, Outcome, RETRIES_EXHAUSTED, retries_exhausted_message,
 };
@@ -26,6 +27,11 @@ struct State {
     /// (expiry, id) of stored results.
     expiries: BTreeSet<(u64, String)>,
     dead: Vec<DeadLetter>,
+    /// `unique_key` -> the id of the queued or running task holding it, and back.
+    unique: HashMap<String, String>,
+    unique_of: HashMap<String, String>,
+    /// Recent starts of rate-limited functions.
+    starts: StartLog,
 }
 
 struct Record {
@@ -38,12 +44,53 @@ impl State {
     /// Remove task `id` from every set (it finished or was cancelled).
     fn take(&mut self, id: &str) -> Option<Record> {
         let record = self.tasks.remove(id)?;
+        self.free_unique(id);
         if let Some(deadline) = record.deadline {
             self.running.remove(&(deadline, id.to_owned()));
         }
         self.queue
             .remove(&(record.task.scheduled_time_unix_ms, id.to_owned()));
         Some(record)
+    }
+
+    fn enqueue(&mut self, task: NewTask) {
+        self.queue
+            .insert((task.scheduled_time_unix_ms, task.id.clone()));
+        self.tasks.insert(
+            task.id.clone(),
+            Record {
+                task,
+                attempts: 0,
+                deadline: None,
+            },
+        );
+    }
+
+    /// Task `id` left the queue for good: its `unique_key` (if any) is free again.
+    fn free_unique(&mut self, id: &str) {
+        if let Some(key) = self.unique_of.remove(id)
+            && self.unique.get(&key).is_some_and(|holder| holder == id)
+        {
+            self.unique.remove(&key);
+        }
+    }
+
+    /// Hand task `id` (just taken out of the queue) to a worker: its next attempt, with a
+    /// deadline; `None` if it is gone.
+    fn start(&mut self, id: String, now: u64) -> Option<ClaimedTask> {
+        let record = self.tasks.get_mut(&id)?;
+        record.attempts += 1;
+        let deadline = now.saturating_add(record.task.timeout_ms);
+        record.deadline = Some(deadline);
+        let claimed = ClaimedTask {
+            id: id.clone(),
+            function: record.task.function.clone(),
+            payload: record.task.payload.clone(),
+            attempt: record.attempts,
+            traceparent: record.task.traceparent.clone(),
+        };
+        self.running.insert((deadline, id));
+        Some(claimed)
     }
 
     fn store_result(&mut self, id: &str, outcome: String, keep_ms: u64, now: u64) {
@@ -68,6 +115,7 @@ impl State {
                 return;
             };
             reaped.dead_lettered += 1;
+            self.free_unique(id);
             let message = retries_exhausted_message(record.attempts, reason);
             self.dead.push(DeadLetter {
                 id: id.to_owned(),
@@ -95,18 +143,7 @@ impl MemoryStore {
     }
 
     pub fn schedule(&self, task: NewTask) {
-        let mut state = self.state();
-        state
-            .queue
-            .insert((task.scheduled_time_unix_ms, task.id.clone()));
-        state.tasks.insert(
-            task.id.clone(),
-            Record {
-                task,
-                attempts: 0,
-                deadline: None,
-            },
-        );
+        self.state().enqueue(task);
     }
 
     pub fn claim(&self, max: usize, now: u64) -> Vec<ClaimedTask> {
@@ -120,23 +157,57 @@ impl MemoryStore {
                 break;
             }
             state.queue.remove(&first);
-            let id = first.1;
-            let Some(record) = state.tasks.get_mut(&id) else {
-                continue;
-            };
-            record.attempts += 1;
-            let deadline = now.saturating_add(record.task.timeout_ms);
-            record.deadline = Some(deadline);
-            claimed.push(ClaimedTask {
-                id: id.clone(),
-                function: record.task.function.clone(),
-                payload: record.task.payload.clone(),
-                attempt: record.attempts,
-                traceparent: record.task.traceparent.clone(),
-            });
-            state.running.insert((deadline, id));
+            claimed.extend(state.start(first.1, now));
         }
         claimed
+    }
+
+    /// [`MemoryStore::claim`], holding back tasks of functions at their rate limit (later
+    /// due tasks of other functions are claimed past them).
+    pub fn claim_rated(&self, max: usize, now: u64, limits: &[RateLimit]) -> ClaimBatch {
+        let mut state = self.state();
+        let mut batch = ClaimBatch::default();
+        let mut held_back = Vec::new();
+        while batch.tasks.len() < max {
+            let Some(first) = state.queue.first().cloned() else {
+                break;
+            };
+            if first.0 > now {
+                break;
+            }
+            state.queue.remove(&first);
+            let function = state.tasks.get(&first.1).map(|r| r.task.function.clone());
+            let limit = function.and_then(|f| limits.iter().find(|l| l.function == f));
+            if let Some(limit) = limit {
+                if state.starts.room(limit, now) == 0 {
+                    let wait = state.starts.reopens_in(limit, now);
+                    batch.retry_in_ms = Some(batch.retry_in_ms.map_or(wait, |w| w.min(wait)));
+                    held_back.push(first);
+                    continue;
+                }
+                state.starts.record(&limit.function, now);
+            }
+            batch.tasks.extend(state.start(first.1, now));
+        }
+        // Back in their places: they keep their order.
+        state.queue.extend(held_back);
+        batch
+    }
+
+    /// Queue `task` unless a queued or running task holds `unique_key`; the id of the task
+    /// that holds it now (`task`'s own when it was queued).
+    pub fn schedule_unique(&self, task: NewTask, unique_key: String) -> String {
+        let mut state = self.state();
+        if let Some(holder) = state.unique.get(&unique_key)
+            && state.tasks.contains_key(holder)
+        {
+            return holder.clone();
+        }
+        let id = task.id.clone();
+        state.unique.insert(unique_key.clone(), id.clone());
+        state.unique_of.insert(id.clone(), unique_key);
+        state.enqueue(task);
+        id
     }
 
     /// Store the outcome unless the task already has one (or was cancelled).
@@ -271,5 +342,45 @@ mod tests {
         assert!(store.cancel("later"));
         assert!(!store.complete("later", "{\"ok\":1}".into(), 301));
         assert_eq!(store.counts(), (0, 0));
+    }
+
+    #[test]
+    fn a_unique_key_is_held_while_queued_or_running() {
+        let store = MemoryStore::default();
+        assert_eq!(store.schedule_unique(task("a", 0, 100, 0), "k".into()), "a");
+        assert_eq!(store.schedule_unique(task("b", 0, 100, 0), "k".into()), "a");
+        assert_eq!(store.claim(10, 1)[0].id, "a");
+        assert_eq!(store.schedule_unique(task("c", 0, 100, 0), "k".into()), "a");
+        assert!(store.complete("a", "{\"ok\":1}".into(), 2));
+        assert_eq!(store.schedule_unique(task("d", 0, 100, 0), "k".into()), "d");
+        assert!(store.cancel("d"));
+        assert_eq!(store.schedule_unique(task("e", 0, 100, 0), "k".into()), "e");
+        // Dead-lettered (no retries left after a timeout): free again.
+        assert_eq!(store.claim(10, 2)[0].id, "e");
+        assert_eq!(store.reap(200).dead_lettered, 1);
+        assert_eq!(store.schedule_unique(task("f", 0, 100, 0), "k".into()), "f");
+        assert_eq!(store.counts(), (1, 0));
+    }
+
+    #[test]
+    fn a_rate_limited_function_is_held_back_without_blocking_others() {
+        let store = MemoryStore::default();
+        for (i, id) in ["l1", "l2", "l3"].iter().enumerate() {
+            let mut t = task(id, i as u64, 1000, 0);
+            t.function = "m:limited".into();
+            store.schedule(t);
+        }
+        store.schedule(task("other", 5, 1000, 0));
+        let limits = [RateLimit::new("m:limited", 2, 100)];
+        let batch = store.claim_rated(10, 10, &limits);
+        let ids: Vec<&str> = batch.tasks.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, ["l1", "l2", "other"]);
+        assert_eq!(batch.retry_in_ms, Some(100));
+        let batch = store.claim_rated(10, 60, &limits);
+        assert!(batch.tasks.is_empty());
+        assert_eq!(batch.retry_in_ms, Some(50));
+        let batch = store.claim_rated(10, 110, &limits);
+        assert_eq!(batch.tasks[0].id, "l3");
+        assert_eq!(batch.retry_in_ms, None);
     }
 }

@@ -12,6 +12,7 @@ use puff_greenlet::{PythonRuntime, json};
 use puff_redis::RedisError;
 
 use crate::queue::{ScheduleOptions, TaskQueue};
+use crate::rate_limit::RateLimit;
 use crate::task::Outcome;
 
 create_exception!(
@@ -94,7 +95,7 @@ impl PyTaskQueue {
     /// Enqueue `function` (a `module:function` path) with a JSON-able payload; the id.
     // The arguments are Python's keyword arguments, checked in `puff.task_queue`.
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (function, payload, scheduled_time_unix_ms, timeout_ms, keep_results_for_ms, max_retries))]
+    #[pyo3(signature = (function, payload, scheduled_time_unix_ms, timeout_ms, keep_results_for_ms, max_retries, unique_key = None))]
     fn schedule(
         &self,
         py: Python<'_>,
@@ -104,6 +105,7 @@ impl PyTaskQueue {
         timeout_ms: u64,
         keep_results_for_ms: u64,
         max_retries: Option<u32>,
+        unique_key: Option<String>,
     ) -> PyResult<Py<PyAny>> {
         let payload = json::to_json_string(payload, "the task payload")?;
         let options = ScheduleOptions {
@@ -111,6 +113,7 @@ impl PyTaskQueue {
             timeout_ms,
             keep_results_for_ms,
             max_retries,
+            unique_key,
         };
         let queue = self.usable()?.clone();
         wait_or_await(
@@ -264,6 +267,33 @@ impl PyTaskQueue {
     /// The id of the task of schedule `name`'s tick at `tick_unix_ms`.
     fn periodic_task_id(&self, name: &str, tick_unix_ms: u64) -> String {
         crate::periodic::python::task_id(&self.queue, name, tick_unix_ms)
+    }
+
+    /// Limit `function` (`module:function`) to `limit` starts per `period_ms` in this
+    /// process's claims; `limit=None` lifts the limit.
+    fn set_rate_limit(&self, function: String, limit: Option<u32>, period_ms: u64) -> PyResult<()> {
+        let queue = self.usable()?;
+        match limit {
+            Some(limit) => queue
+                .set_rate_limit(RateLimit::new(function, limit, period_ms))
+                .map_err(|e| PyValueError::new_err(format!("set_rate_limit: {e}"))),
+            None => {
+                queue.lift_rate_limit(&function);
+                Ok(())
+            }
+        }
+    }
+
+    /// `{function: {"limit": n, "period_ms": ms}}`: the limits this process honours.
+    fn rate_limits(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let d = PyDict::new(py);
+        for limit in self.usable()?.rate_limits() {
+            let entry = PyDict::new(py);
+            entry.set_item("limit", limit.limit)?;
+            entry.set_item("period_ms", limit.period_ms)?;
+            d.set_item(&limit.function, entry)?;
+        }
+        Ok(d.into_any().unbind())
     }
 
     fn __repr__(&self) -> String {

@@ -15,6 +15,7 @@ use tokio::sync::{Notify, Semaphore};
 use crate::config::TaskQueueConfig;
 use crate::memory::MemoryStore;
 use crate::metrics::RunMetrics;
+use crate::rate_limit::{ClaimBatch, RateLimit, RateLimits};
 use crate::redis_store::RedisStore;
 use crate::task::{DeadLetter, NewTask, Outcome, new_task_id, now_ms};
 
@@ -27,6 +28,9 @@ pub struct ScheduleOptions {
     pub keep_results_for_ms: u64,
     /// Default: the queue's `max_retries`.
     pub max_retries: Option<u32>,
+    /// While a queued or running task of this queue holds the key, scheduling with it
+    /// queues nothing and returns that task's id.
+    pub unique_key: Option<String>,
 }
 
 impl Default for ScheduleOptions {
@@ -36,6 +40,7 @@ impl Default for ScheduleOptions {
             timeout_ms: crate::task::DEFAULT_TIMEOUT_MS,
             keep_results_for_ms: crate::task::DEFAULT_KEEP_RESULTS_FOR_MS,
             max_retries: None,
+            unique_key: None,
         }
     }
 }
@@ -70,6 +75,8 @@ struct Shared {
     refusal: Option<String>,
     /// The periodic schedules running here.
     periodic: crate::periodic::Registry,
+    /// Per-function rate limits this process's claims honour.
+    rate_limits: RateLimits,
 }
 
 impl TaskQueue {
@@ -80,6 +87,7 @@ impl TaskQueue {
         tokio: tokio::runtime::Handle,
     ) -> TaskQueue {
         let slots = Arc::new(Semaphore::new(config.concurrency()));
+        let rate_limits = RateLimits::new(&config.rate_limit);
         let refusal = match store {
             Store::Memory(_) => puff_redis::config::in_process_refusal(
                 "task_queue",
@@ -105,6 +113,7 @@ impl TaskQueue {
                 failing: AtomicBool::new(false),
                 refusal,
                 periodic: Default::default(),
+                rate_limits,
             }),
         }
     }
@@ -195,6 +204,9 @@ impl TaskQueue {
                 .unwrap_or(self.shared.config.max_retries),
             traceparent: puff_greenlet::trace::current().map(|c| c.to_traceparent()),
         };
+        if let Some(unique_key) = options.unique_key {
+            return self.schedule_unique(task, unique_key).await;
+        }
         let id = task.id.clone();
         match &self.shared.store {
             Store::Memory(m) => m.schedule(task),
@@ -203,6 +215,69 @@ impl TaskQueue {
         crate::metrics::scheduled(self.name());
         self.shared.wake.notify_one();
         Ok(id)
+    }
+
+    /// [`TaskQueue::schedule`] with a `unique_key`: the id of the task holding the key.
+    async fn schedule_unique(
+        &self,
+        task: NewTask,
+        unique_key: String,
+    ) -> Result<String, RedisError> {
+        if unique_key.is_empty() {
+            return Err(RedisError::Config("unique_key must not be empty".into()));
+        }
+        let id = task.id.clone();
+        let holder = match &self.shared.store {
+            Store::Memory(m) => m.schedule_unique(task, unique_key),
+            Store::Redis(r) => r.schedule_unique(&task, &unique_key).await?,
+        };
+        if holder == id {
+            crate::metrics::scheduled(self.name());
+            self.shared.wake.notify_one();
+        }
+        Ok(holder)
+    }
+
+    /// From now on, this process's claims start at most `limit.limit` runs of
+    /// `limit.function` per `limit.period_ms` (replacing its limit, if any). Other workers
+    /// keep theirs: give each the same limits.
+    pub fn set_rate_limit(&self, limit: RateLimit) -> Result<(), RedisError> {
+        limit
+            .validate()
+            .map_err(|e| RedisError::Config(format!("rate limit: {e}")))?;
+        self.shared.rate_limits.set(limit);
+        Ok(())
+    }
+
+    /// Lift `function`'s rate limit in this process's claims.
+    pub fn lift_rate_limit(&self, function: &str) {
+        self.shared.rate_limits.lift(function);
+        self.shared.wake.notify_one();
+    }
+
+    /// The rate limits this process's claims honour, by function.
+    pub fn rate_limits(&self) -> Vec<RateLimit> {
+        self.shared.rate_limits.snapshot()
+    }
+
+    /// Up to `max` due tasks, honouring the rate limits.
+    async fn claim_due(&self, max: usize, now: u64) -> Result<ClaimBatch, RedisError> {
+        let limits = self.shared.rate_limits.snapshot();
+        let worker = &self.shared.worker_id;
+        if limits.is_empty() {
+            let tasks = match &self.shared.store {
+                Store::Memory(m) => m.claim(max, now),
+                Store::Redis(r) => r.claim(worker, max, now).await?,
+            };
+            return Ok(ClaimBatch {
+                tasks,
+                retry_in_ms: None,
+            });
+        }
+        match &self.shared.store {
+            Store::Memory(m) => Ok(m.claim_rated(max, now, &limits)),
+            Store::Redis(r) => r.claim_rated(worker, max, now, &limits).await,
+        }
     }
 
     /// The outcome of task `id`; `None` until it finished (or after its result expired).
@@ -397,13 +472,14 @@ impl TaskQueue {
                 permits.push(p);
             }
             let now = now_ms();
-            let claimed = match &shared.store {
-                Store::Memory(m) => Ok(m.claim(permits.len(), now)),
-                Store::Redis(r) => r.claim(&shared.worker_id, permits.len(), now).await,
-            };
-            let claimed = self.note_health(claimed).unwrap_or_default();
-            let idle = claimed.is_empty();
-            for (task, permit) in claimed.into_iter().zip(permits.drain(..)) {
+            let batch = self.claim_due(permits.len(), now).await;
+            let batch = self.note_health(batch).unwrap_or_default();
+            let idle = batch.tasks.is_empty();
+            // Tasks held back by a rate limit: look again when the first may run.
+            let pause = batch
+                .retry_in_ms
+                .map_or(poll, |ms| poll.min(Duration::from_millis(ms.max(1))));
+            for (task, permit) in batch.tasks.into_iter().zip(permits.drain(..)) {
                 lock(&shared.held).insert(task.id.clone());
                 let id = task.id.clone();
                 let metrics = RunMetrics::claimed(self.name(), &task.function);
@@ -418,7 +494,7 @@ impl TaskQueue {
             if idle {
                 tokio::select! {
                     _ = shared.wake.notified() => {}
-                    _ = tokio::time::sleep(poll) => {}
+                    _ = tokio::time::sleep(pause) => {}
                 }
             }
         }

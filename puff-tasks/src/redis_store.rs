@@ -7,6 +7,12 @@
 //! the claiming worker), `result:{id}` (the outcome, expiring), `worker:{id}` (a worker's
 //! lease, expiring unless renewed) and `dead` (list of dead letters, JSON); `periodic` (the
 //! last fired tick of each schedule) belongs to `periodic::claim`.
+//! lease, expiring unless renewed) and `dead` (list of dead letters, JSON).
+//! `unique:{key}` holds the id of the queued or running task scheduled with that
+//! `unique_key` (cleared when it completes, is cancelled or dead-lettered; a holder whose
+//! task hash is gone counts as free), and `rate:{function}` is a rate-limited function's
+//! sliding log of claim times (sorted set, score = the claiming worker's clock in ms, as
+//! in `queue`).
 
 use std::sync::Arc;
 
@@ -15,6 +21,7 @@ use puff_redis::{RedisError, RedisPool};
 use sha1::Digest;
 
 use crate::metrics::Reaped;
+use crate::rate_limit::{ClaimBatch, RateLimit};
 use crate::task::{ClaimedTask, DeadLetter, NewTask, RETRIES_EXHAUSTED};
 
 /// Requeues (1) or dead-letters (2) one claimed task (0: it is gone); shared by the reaper
@@ -36,6 +43,7 @@ local function requeue(p, id, reason, now)
     local message = 'gave up after ' .. attempts .. ' attempts (last one: ' .. reason .. ')'
     redis.call('SET', p .. 'result:' .. id, cjson.encode({error = {type = ARGV_DEAD_TYPE,
       message = message, traceback = ''}}), 'PX', t[4])
+    free_unique(p, id)
     redis.call('DEL', k)
     return 2
   end
@@ -44,8 +52,26 @@ local function requeue(p, id, reason, now)
 end
 "#;
 
+/// Frees the `unique_key` task `id` holds (call before its hash is deleted).
+const FREE_UNIQUE_FN: &str = r#"
+local function free_unique(p, id)
+  local key = redis.call('HGET', p .. 'task:' .. id, 'unique')
+  if key and redis.call('GET', p .. 'unique:' .. key) == id then
+    redis.call('DEL', p .. 'unique:' .. key)
+  end
+end
+"#;
+
 const SCHEDULE: &str = r#"
 local p, id = ARGV[1], ARGV[2]
+-- With a unique_key (ARGV[10]), a queued or running task holding it is the answer.
+local unique = ARGV[10]
+if unique then
+  local holder = redis.call('GET', p .. 'unique:' .. unique)
+  if holder and redis.call('EXISTS', p .. 'task:' .. holder) == 1 then return holder end
+  redis.call('SET', p .. 'unique:' .. unique, id)
+  redis.call('HSET', p .. 'task:' .. id, 'unique', unique)
+end
 redis.call('HSET', p .. 'task:' .. id, 'function', ARGV[4], 'payload', ARGV[5],
   'timeout_ms', ARGV[6], 'keep_ms', ARGV[7], 'max_retries', ARGV[8], 'attempts', 0, 'score', ARGV[3],
   'traceparent', ARGV[9])
@@ -81,6 +107,7 @@ local k = p .. 'task:' .. id
 local keep = redis.call('HGET', k, 'keep_ms')
 if not keep then return 0 end
 redis.call('SET', p .. 'result:' .. id, ARGV[3], 'PX', keep)
+free_unique(p, id)
 redis.call('DEL', k)
 redis.call('ZREM', p .. 'running', id)
 redis.call('ZREM', p .. 'queue', id)
@@ -89,10 +116,81 @@ return 1
 
 const CANCEL: &str = r#"
 local p, id = ARGV[1], ARGV[2]
+free_unique(p, id)
 local gone = redis.call('DEL', p .. 'task:' .. id)
 redis.call('ZREM', p .. 'running', id)
 redis.call('ZREM', p .. 'queue', id)
 return gone
+"#;
+
+/// CLAIM for a queue with rate limits (ARGV[5..]: function, limit, period_ms triples): a
+/// due task whose function started `limit` runs in the last `period_ms` (on the workers'
+/// clocks, like delays) is moved to the moment the function has room again (the oldest
+/// start in its log plus `period_ms`: the same moment for every task held back until
+/// then, so they keep their order, ties going by id), and later due tasks are claimed
+/// past it. The last element of the reply: ms until the first held-back function
+/// has room again or, when the claim took fewer than asked, until the first queued task is
+/// due (-1: neither).
+const CLAIM_RATED: &str = r#"
+local p, now, max, worker = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local limits = {}
+for i = 5, #ARGV - 2, 3 do
+  limits[ARGV[i]] = {tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])}
+end
+local room, reopen = {}, {}
+local out, claimed, soonest = {}, 0, -1
+while claimed < max do
+  local ids = redis.call('ZRANGEBYSCORE', p .. 'queue', '-inf', now, 'LIMIT', 0, max - claimed + 16)
+  if #ids == 0 then break end
+  for _, id in ipairs(ids) do
+    local k = p .. 'task:' .. id
+    local t = redis.call('HMGET', k, 'function', 'payload', 'timeout_ms', 'attempts', 'traceparent')
+    local fn = t[1]
+    local limit = fn and limits[fn]
+    local log = limit and (p .. 'rate:' .. fn)
+    if limit and room[fn] == nil then
+      redis.call('ZREMRANGEBYSCORE', log, '-inf', now - limit[2])
+      room[fn] = limit[1] - redis.call('ZCARD', log)
+    end
+    if limit and room[fn] <= 0 then
+      if reopen[fn] == nil then
+        local oldest = redis.call('ZRANGE', log, 0, 0, 'WITHSCORES')
+        reopen[fn] = math.max(now + 1, (tonumber(oldest[2]) or now) + limit[2])
+        if soonest < 0 or reopen[fn] - now < soonest then soonest = reopen[fn] - now end
+      end
+      redis.call('ZADD', p .. 'queue', reopen[fn], id)
+    else
+      redis.call('ZREM', p .. 'queue', id)
+      if fn then
+        local attempts = tonumber(t[4]) + 1
+        redis.call('HSET', k, 'worker', worker, 'attempts', attempts)
+        redis.call('ZADD', p .. 'running', now + tonumber(t[3]), id)
+        if limit then
+          room[fn] = room[fn] - 1
+          redis.call('ZADD', log, now, id .. ':' .. attempts)
+          redis.call('PEXPIRE', log, limit[2])
+        end
+        out[#out + 1] = id
+        out[#out + 1] = fn
+        out[#out + 1] = t[2]
+        out[#out + 1] = attempts
+        out[#out + 1] = t[5] or ''
+        claimed = claimed + 1
+        if claimed >= max then break end
+      end
+    end
+  end
+end
+if claimed < max then
+  -- Nothing more is due: the held-back tasks (and any delayed one) wake the worker in time.
+  local first = redis.call('ZRANGE', p .. 'queue', 0, 0, 'WITHSCORES')
+  if first[2] then
+    local due_in = math.max(1, tonumber(first[2]) - now)
+    if soonest < 0 or due_in < soonest then soonest = due_in end
+  end
+end
+out[#out + 1] = soonest
+return out
 "#;
 
 /// Timed-out tasks, then tasks whose worker's lease lapsed; returns {retried, dead}.
@@ -139,13 +237,18 @@ impl Script {
         Script { source, sha }
     }
 
-    /// A script that can call `requeue(...)`.
+    /// A script that can call `requeue(...)` (and `free_unique(...)`).
     fn with_requeue(body: &str) -> Script {
         let dead_type = format!("'{RETRIES_EXHAUSTED}'");
         Script::new(format!(
-            "{}{body}",
+            "{FREE_UNIQUE_FN}{}{body}",
             REQUEUE_FN.replace("ARGV_DEAD_TYPE", &dead_type)
         ))
+    }
+
+    /// A script that can call `free_unique(...)`.
+    fn freeing_unique(body: &str) -> Script {
+        Script::new(format!("{FREE_UNIQUE_FN}{body}"))
     }
 
     pub(crate) async fn run(&self, pool: &RedisPool, args: &[&str]) -> Result<Value, RedisError> {
@@ -165,6 +268,7 @@ impl Script {
 struct Scripts {
     schedule: Script,
     claim: Script,
+    claim_rated: Script,
     complete: Script,
     cancel: Script,
     reap: Script,
@@ -198,8 +302,9 @@ impl RedisStore {
             scripts: Scripts {
                 schedule: Script::new(SCHEDULE.into()),
                 claim: Script::new(CLAIM.into()),
-                complete: Script::new(COMPLETE.into()),
-                cancel: Script::new(CANCEL.into()),
+                claim_rated: Script::new(CLAIM_RATED.into()),
+                complete: Script::freeing_unique(COMPLETE),
+                cancel: Script::freeing_unique(CANCEL),
                 reap: Script::with_requeue(REAP_BODY),
                 release: Script::with_requeue(RELEASE_BODY),
             },
@@ -225,6 +330,29 @@ impl RedisStore {
     }
 
     pub async fn schedule(&self, task: &NewTask) -> Result<(), RedisError> {
+        self.run_schedule(task, None).await?;
+        Ok(())
+    }
+
+    /// Queue `task` unless a queued or running task holds `unique_key`; the id of the task
+    /// that holds it now (`task`'s own when it was queued).
+    pub async fn schedule_unique(
+        &self,
+        task: &NewTask,
+        unique_key: &str,
+    ) -> Result<String, RedisError> {
+        match self.run_schedule(task, Some(unique_key)).await? {
+            Value::BulkString(holder) => String::from_utf8(holder)
+                .map_err(|e| RedisError::Data(format!("a task id that is not UTF-8: {e}"))),
+            _ => Ok(task.id.clone()),
+        }
+    }
+
+    async fn run_schedule(
+        &self,
+        task: &NewTask,
+        unique_key: Option<&str>,
+    ) -> Result<Value, RedisError> {
         let (score, timeout, keep, retries) = (
             task.scheduled_time_unix_ms.to_string(),
             task.timeout_ms.to_string(),
@@ -242,8 +370,9 @@ impl RedisStore {
             &retries,
             task.traceparent.as_deref().unwrap_or(""),
         ];
-        self.scripts.schedule.run(&self.pool, &args).await?;
-        Ok(())
+        let mut args = args.to_vec();
+        args.extend(unique_key);
+        self.scripts.schedule.run(&self.pool, &args).await
     }
 
     pub async fn claim(
@@ -261,21 +390,37 @@ impl RedisStore {
         let Value::Array(items) = &reply else {
             return Err(data_error("claim", &reply));
         };
-        let text = |v: &Value| redis::from_redis_value::<String>(v).ok();
-        items
-            .chunks(5)
-            .map(|c| match c {
-                [id, function, payload, attempt, traceparent] => Some(ClaimedTask {
-                    id: text(id)?,
-                    function: text(function)?,
-                    payload: text(payload)?,
-                    attempt: u32::try_from(int(attempt)?).ok()?,
-                    traceparent: text(traceparent).filter(|t| !t.is_empty()),
-                }),
-                _ => None,
-            })
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| data_error("claim", &reply))
+        parse_claimed(items).ok_or_else(|| data_error("claim", &reply))
+    }
+
+    /// [`RedisStore::claim`], holding back tasks of functions at their rate limit.
+    pub async fn claim_rated(
+        &self,
+        worker: &str,
+        max: usize,
+        now: u64,
+        limits: &[RateLimit],
+    ) -> Result<ClaimBatch, RedisError> {
+        let (now, max) = (now.to_string(), max.to_string());
+        let limit_args: Vec<(String, String)> = limits
+            .iter()
+            .map(|l| (l.limit.to_string(), l.period_ms.to_string()))
+            .collect();
+        let mut args = vec![self.prefix.as_str(), &now, &max, worker];
+        for (limit, (count, period)) in limits.iter().zip(&limit_args) {
+            args.extend([limit.function.as_str(), count, period]);
+        }
+        let reply = self.scripts.claim_rated.run(&self.pool, &args).await?;
+        let batch = match &reply {
+            Value::Array(items) => items.split_last().and_then(|(wait, tasks)| {
+                Some(ClaimBatch {
+                    tasks: parse_claimed(tasks)?,
+                    retry_in_ms: u64::try_from(int(wait)?).ok(),
+                })
+            }),
+            _ => None,
+        };
+        batch.ok_or_else(|| data_error("claim", &reply))
     }
 
     pub async fn complete(&self, id: &str, outcome: &str) -> Result<bool, RedisError> {
@@ -383,4 +528,22 @@ impl RedisStore {
         let r = int(&self.pool.query(&running).await?).unwrap_or(0);
         Ok((q.max(0) as usize, r.max(0) as usize))
     }
+}
+
+/// CLAIM's reply: (id, function, payload, attempt, traceparent) for each task.
+fn parse_claimed(items: &[Value]) -> Option<Vec<ClaimedTask>> {
+    let text = |v: &Value| redis::from_redis_value::<String>(v).ok();
+    items
+        .chunks(5)
+        .map(|c| match c {
+            [id, function, payload, attempt, traceparent] => Some(ClaimedTask {
+                id: text(id)?,
+                function: text(function)?,
+                payload: text(payload)?,
+                attempt: u32::try_from(int(attempt)?).ok()?,
+                traceparent: text(traceparent).filter(|t| !t.is_empty()),
+            }),
+            _ => None,
+        })
+        .collect::<Option<Vec<_>>>()
 }

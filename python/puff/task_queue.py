@@ -17,9 +17,12 @@ Tasks run in order of ``scheduled_time_unix_ms`` (default: now, so FIFO; small v
 first; future values are delayed). A task with no result ``timeout_ms`` after a worker
 claimed it, or whose worker died, runs again (up to ``max_retries`` times, then it goes to
 the dead-letter list). A task that raises stores the error: reading its result raises
-:class:`TaskError`. Every call works from a greenlet (returns its result) and from a
-coroutine on Puff's event loop (``asyncio = true``; returns an awaitable). Without Redis the
-queue is in process; under ``--workers N`` with N > 1 such a queue refuses every call with
+:class:`TaskError`. ``unique_key=`` keeps a second task with the same key from being queued
+while the first is queued or running (its id is returned instead), and
+:meth:`TaskQueue.set_rate_limit` (or ``[[task_queue.rate_limit]]``) caps how many runs of a
+function start per period across all workers. Every call works from a greenlet (returns
+its result) and from a coroutine on Puff's event loop (``asyncio = true``; returns an
+awaitable). Without Redis the queue is in process; under ``--workers N`` with N > 1 such a queue refuses every call with
 a ``puff.PuffError`` (each worker would have its own queue).
 """
 
@@ -147,13 +150,16 @@ class TaskQueue:
         timeout_ms: int = DEFAULT_TIMEOUT_MS,
         keep_results_for_ms: int = DEFAULT_KEEP_RESULTS_FOR_MS,
         max_retries: int | None = None,
+        unique_key: str | None = None,
     ) -> Any:
         """Queue ``func(payload)``; returns the task id (a str).
 
         ``scheduled_time_unix_ms``: run order and earliest start (default: now).
         ``timeout_ms``: without a result this long after a worker took it, the task runs
         again. ``keep_results_for_ms``: how long the result stays readable.
-        ``max_retries``: reruns before it is dead-lettered (default: the queue's)."""
+        ``max_retries``: reruns before it is dead-lettered (default: the queue's).
+        ``unique_key``: while a queued or running task of this queue holds the key,
+        nothing is queued and that task's id is returned."""
         path = _function_path(func)
         if inspect.iscoroutinefunction(func) and not self._native.has_event_loop:
             raise ValueError(
@@ -168,6 +174,8 @@ class TaskQueue:
             raise ValueError("max_retries must be 0 or more")
         if scheduled_time_unix_ms is not None and scheduled_time_unix_ms < 0:
             raise ValueError("scheduled_time_unix_ms must be 0 or more")
+        if unique_key is not None and (not isinstance(unique_key, str) or not unique_key):
+            raise ValueError("unique_key must be a non-empty str")
         return self._native.schedule(
             path,
             payload,
@@ -175,6 +183,7 @@ class TaskQueue:
             timeout_ms,
             keep_results_for_ms,
             max_retries,
+            unique_key,
         )
 
     def task_result(self, task: str) -> Any:
@@ -278,6 +287,24 @@ class TaskQueue:
         """The id of the task of schedule ``name``'s tick at ``tick_unix_ms`` (the same
         in every process), e.g. to read its result."""
         return str(self._native.periodic_task_id(str(name), int(tick_unix_ms)))
+    def set_rate_limit(
+        self, func: Callable[..., Any] | str, limit: int | None, period_ms: int = 1000
+    ) -> None:
+        """Start at most ``limit`` runs of ``func`` (a function or its ``module:function``
+        path) per ``period_ms`` across all workers; ``limit=None`` lifts the limit. It
+        applies to this process's claims: give every worker the same limits (the
+        ``[[task_queue.rate_limit]]`` entries of a shared puff.toml do)."""
+        path = func if isinstance(func, str) else _function_path(func)
+        if limit is not None and limit < 1:
+            raise ValueError("limit must be at least 1 (None lifts the limit)")
+        if period_ms < 1:
+            raise ValueError("period_ms must be at least 1")
+        self._native.set_rate_limit(path, limit, int(period_ms))
+
+    def rate_limits(self) -> dict[str, dict[str, int]]:
+        """``{"module:function": {"limit": n, "period_ms": ms}}``: the limits this
+        process's claims honour."""
+        return dict(self._native.rate_limits())
 
     def __call__(self) -> TaskQueue:
         """``global_task_queue()`` and ``global_task_queue`` are the same queue."""

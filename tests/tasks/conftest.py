@@ -26,8 +26,11 @@ SUITES = {
         "test_tasks_cli.py",
         "test_periodic.py",
         "test_periodic_distributed.py",
+        "test_unique.py",
+        "test_rate_limit.py",
+        "test_unique_rate_distributed.py",
     ],
-    "memory": ["test_tasks.py", "test_periodic.py"],
+    "memory": ["test_tasks.py", "test_periodic.py", "test_unique.py", "test_rate_limit.py"],
 }
 _ALL = sorted({f for files in SUITES.values() for f in files})
 collect_ignore = [f for f in _ALL if f not in SUITES.get(SUITE, _ALL)]

@@ -115,3 +115,34 @@ async def current_task_id_async(payload: Any) -> str | None:
     await puff.sleep_ms(1)
     info = current_task()
     return info.task_id if info else None
+def slow_echo(payload: dict[str, Any]) -> Any:
+    """Notes its start in ``STARTS`` (kind ``slow``), then sleeps ``sleep_ms``."""
+    STARTS.append(("slow", int(payload["n"]), time.time() * 1000))
+    puff.sleep_ms(int(payload["sleep_ms"]))
+    return payload
+
+
+def rated_local(payload: dict[str, Any]) -> int:
+    """The in-process rate limit tests' limited function: notes its start in ``STARTS``."""
+    STARTS.append(("rated", int(payload["n"]), time.time() * 1000))
+    return int(payload["n"])
+
+
+def rated_remote(payload: dict[str, Any]) -> int:
+    """Limited to 10/s on the `remote` queue by worker.toml: notes `ms:pid` in Redis."""
+    record_start(payload["run"], f"{time.time() * 1000:.1f}:{os.getpid()}")
+    return int(payload["n"])
+
+
+def schedule_unique_at(payload: dict[str, Any]) -> str:
+    """Waits until ``at_ms``, then schedules a never-run task on the `unique` queue with
+    ``unique_key=key``; returns the id it got (run by worker processes, racing others)."""
+    from puff.task_queue import named_queue
+
+    wait_ms = payload["at_ms"] - time.time() * 1000
+    if wait_ms > 0:
+        puff.sleep_ms(int(wait_ms))
+    task: str = named_queue("unique").schedule_function(
+        echo, {"key": payload["key"]}, unique_key=payload["key"]
+    )
+    return task
