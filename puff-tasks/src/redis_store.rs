@@ -35,11 +35,11 @@ local function requeue(p, id, reason, now)
   local attempts = tonumber(t[1])
   if attempts > tonumber(t[2]) then
     -- The limits and trace too, so that `puff-cli tasks retry` can revive the task as it was.
-    local limits = redis.call('HMGET', k, 'timeout_ms', 'traceparent')
+    local limits = redis.call('HMGET', k, 'timeout_ms', 'traceparent', 'unique')
     redis.call('RPUSH', p .. 'dead', cjson.encode({id = id, ['function'] = t[5], payload = t[6],
       attempts = attempts, reason = reason, at_ms = now,
       timeout_ms = tonumber(limits[1]), keep_ms = tonumber(t[4]), max_retries = tonumber(t[2]),
-      traceparent = limits[2]}))
+      traceparent = limits[2], unique = limits[3]}))
     local message = 'gave up after ' .. attempts .. ' attempts (last one: ' .. reason .. ')'
     redis.call('SET', p .. 'result:' .. id, cjson.encode({error = {type = ARGV_DEAD_TYPE,
       message = message, traceback = ''}}), 'PX', t[4])
@@ -53,7 +53,7 @@ end
 "#;
 
 /// Frees the `unique_key` task `id` holds (call before its hash is deleted).
-const FREE_UNIQUE_FN: &str = r#"
+pub(crate) const FREE_UNIQUE_FN: &str = r#"
 local function free_unique(p, id)
   local key = redis.call('HGET', p .. 'task:' .. id, 'unique')
   if key and redis.call('GET', p .. 'unique:' .. key) == id then

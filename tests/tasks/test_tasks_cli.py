@@ -387,3 +387,51 @@ def test_purge_dead_letters(content: Content) -> None:
     assert tasks_json("purge", "--dead") == {"queue": QUEUE, "purged": 0}
     assert tasks_json("stats")["dead"] == 0
     assert tasks_json("list", "--state", "dead")["tasks"] == []
+
+
+def test_cancel_frees_and_retry_restores_a_unique_key(content: Content) -> None:
+    queue = named_queue(QUEUE)
+    later = int(time.time() * 1000) + 3_600_000
+    first = queue.schedule_function(
+        cli_tasks.record,
+        {"list": content.runs, "n": 5},
+        scheduled_time_unix_ms=later,
+        unique_key="cli-once",
+    )
+    again = queue.schedule_function(
+        cli_tasks.record, {"list": content.runs, "n": 6}, unique_key="cli-once"
+    )
+    assert again == first, "the key is held while the task is queued"
+    tasks_cli("cancel", first)
+    second = queue.schedule_function(
+        cli_tasks.record,
+        {"list": content.runs, "n": 7},
+        scheduled_time_unix_ms=later,
+        unique_key="cli-once",
+    )
+    assert second != first, "a task cancelled from the CLI frees its key"
+    tasks_cli("cancel", second)
+
+    dead = queue.schedule_function(
+        tasks_lib.flaky_slow,
+        {"token": f"{content.run}:unique", "sleep_ms": SLOW_MS},
+        timeout_ms=300,
+        max_retries=0,
+        unique_key="cli-dead",
+    )
+    wait_until(lambda: global_redis.llen(PREFIX + "dead") == 1, 30_000, "a dead letter")
+    # The worker's one slot held, so the revived task stays queued while the key is checked.
+    release = f"cli:{content.run}:release-unique"
+    held = queue.schedule_function(cli_tasks.hold, {"key": release}, timeout_ms=600_000)
+    wait_until(lambda: queue.counts()["running"] == 1, 30_000, "the hold task to run")
+    tasks_cli("retry", dead)
+    assert (
+        queue.schedule_function(
+            cli_tasks.record, {"list": content.runs, "n": 8}, unique_key="cli-dead"
+        )
+        == dead
+    ), "a retried dead letter holds its key again"
+    tasks_cli("cancel", dead)
+    global_redis.set(release, "1")
+    assert queue.wait_for_task_result(held, 50, 30_000) == "released"
+    global_redis.delete(release)

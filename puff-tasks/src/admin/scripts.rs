@@ -2,6 +2,8 @@
 //! `redis_store.rs`). Each one is a single atomic step, so it is safe while workers claim,
 //! finish and reap tasks.
 
+use crate::redis_store::FREE_UNIQUE_FN;
+
 /// `find_dead(p, id)`: the raw entry and the decoded dead letter of task `id`, or nil.
 const FIND_DEAD_FN: &str = r#"
 local function find_dead(p, id)
@@ -26,6 +28,15 @@ local function revive(p, letter, now, timeout, keep, retries)
     'timeout_ms', tonumber(letter.timeout_ms) or timeout, 'keep_ms', tonumber(letter.keep_ms) or keep,
     'max_retries', tonumber(letter.max_retries) or retries, 'attempts', 0, 'score', now,
     'traceparent', (type(letter.traceparent) == 'string' and letter.traceparent) or '')
+  -- Its unique_key comes back with it, unless another live task took the key meanwhile.
+  local unique = letter.unique
+  if type(unique) == 'string' then
+    local holder = redis.call('GET', p .. 'unique:' .. unique)
+    if not holder or redis.call('EXISTS', p .. 'task:' .. holder) == 0 then
+      redis.call('SET', p .. 'unique:' .. unique, id)
+      redis.call('HSET', p .. 'task:' .. id, 'unique', unique)
+    end
+  end
   redis.call('ZADD', p .. 'queue', now, id)
   redis.call('DEL', p .. 'result:' .. id)
 end
@@ -134,6 +145,7 @@ const CANCEL_BODY: &str = r#"
 local p, id = ARGV[1], ARGV[2]
 local state = state_of(p, id)
 if state == 'queued' or state == 'running' then
+  free_unique(p, id)
   redis.call('DEL', p .. 'task:' .. id)
   redis.call('ZREM', p .. 'queue', id)
   redis.call('ZREM', p .. 'running', id)
@@ -177,7 +189,7 @@ impl AdminScripts {
             show: with_state(SHOW_BODY),
             retry: format!("{FIND_DEAD_FN}{STATE_OF_FN}{REVIVE_FN}{RETRY_BODY}"),
             retry_all: format!("{REVIVE_FN}{RETRY_ALL_BODY}"),
-            cancel: with_state(CANCEL_BODY),
+            cancel: format!("{FREE_UNIQUE_FN}{}", with_state(CANCEL_BODY)),
             purge_dead: PURGE_DEAD_BODY.into(),
             stats: STATS_BODY.into(),
         }
