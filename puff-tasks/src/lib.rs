@@ -20,6 +20,8 @@
 pub mod config;
 mod memory;
 mod metrics;
+#[cfg(feature = "outbox")]
+mod outbox;
 mod python;
 mod queue;
 mod redis_store;

@@ -252,6 +252,8 @@ pub(crate) fn add_module(py: Python<'_>, native: &Bound<'_, PyModule>) -> PyResu
     m.add("TaskError", py.get_type::<TaskError>())?;
     m.add_function(wrap_pyfunction!(client, &m)?)?;
     m.add_function(wrap_pyfunction!(names, &m)?)?;
+    #[cfg(feature = "outbox")]
+    crate::outbox::python::add_functions(&m)?;
     native.add_submodule(&m)?;
     py.import("sys")?
         .getattr("modules")?

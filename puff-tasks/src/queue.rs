@@ -173,12 +173,32 @@ impl TaskQueue {
         };
         let id = task.id.clone();
         match &self.shared.store {
-            Store::Memory(m) => m.schedule(task),
-            Store::Redis(r) => r.schedule(&task).await?,
+            Store::Memory(m) => {
+                m.schedule(task);
+            }
+            Store::Redis(r) => {
+                r.schedule(&task).await?;
+            }
         }
         crate::metrics::scheduled(self.name());
         self.shared.wake.notify_one();
         Ok(id)
+    }
+
+    /// Enqueue `task` as it is (its id, time and limits chosen already, as the outbox
+    /// relay does), unless a task with its id is queued, running or finished: then false.
+    #[cfg(feature = "outbox")]
+    pub(crate) async fn schedule_once(&self, task: NewTask) -> Result<bool, RedisError> {
+        self.check_shared()?;
+        let scheduled = match &self.shared.store {
+            Store::Memory(m) => m.schedule(task),
+            Store::Redis(r) => r.schedule(&task).await?,
+        };
+        if scheduled {
+            crate::metrics::scheduled(self.name());
+            self.shared.wake.notify_one();
+        }
+        Ok(scheduled)
     }
 
     /// The outcome of task `id`; `None` until it finished (or after its result expired).

@@ -39,8 +39,11 @@ local function requeue(p, id, reason, now)
 end
 "#;
 
+/// Returns 0 (and changes nothing) when task `id` is already queued, running or finished:
+/// the outbox relay may hand the same task over twice (see `outbox`).
 const SCHEDULE: &str = r#"
 local p, id = ARGV[1], ARGV[2]
+if redis.call('EXISTS', p .. 'task:' .. id, p .. 'result:' .. id) > 0 then return 0 end
 redis.call('HSET', p .. 'task:' .. id, 'function', ARGV[4], 'payload', ARGV[5],
   'timeout_ms', ARGV[6], 'keep_ms', ARGV[7], 'max_retries', ARGV[8], 'attempts', 0, 'score', ARGV[3],
   'traceparent', ARGV[9])
@@ -200,7 +203,8 @@ impl RedisStore {
         self.pool.redacted_url()
     }
 
-    pub async fn schedule(&self, task: &NewTask) -> Result<(), RedisError> {
+    /// False when a task with this id is already queued, running or finished.
+    pub async fn schedule(&self, task: &NewTask) -> Result<bool, RedisError> {
         let (score, timeout, keep, retries) = (
             task.scheduled_time_unix_ms.to_string(),
             task.timeout_ms.to_string(),
@@ -218,8 +222,8 @@ impl RedisStore {
             &retries,
             task.traceparent.as_deref().unwrap_or(""),
         ];
-        self.scripts.schedule.run(&self.pool, &args).await?;
-        Ok(())
+        let reply = self.scripts.schedule.run(&self.pool, &args).await?;
+        Ok(int(&reply) == Some(1))
     }
 
     pub async fn claim(

@@ -278,6 +278,18 @@ class _TaskQueueModule:
     NativeTaskQueue: type[_TaskQueueNative]
     def client(self, name: str = "default") -> _TaskQueueNative: ...
     def names(self) -> list[str]: ...
+    # With the `postgres` feature too (puff-tasks `outbox`): the statement
+    # `schedule_function(transaction=)` runs on the caller's connection.
+    def outbox_statement(
+        self,
+        queue: str,
+        function: str,
+        payload: Any,
+        scheduled_time_unix_ms: int | None,
+        timeout_ms: int,
+        keep_results_for_ms: int,
+        max_retries: int | None,
+    ) -> tuple[str, str, tuple[str, str, str, str, str]]: ...
 
 task_queue: _TaskQueueModule
 

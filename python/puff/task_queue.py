@@ -145,13 +145,17 @@ class TaskQueue:
         timeout_ms: int = DEFAULT_TIMEOUT_MS,
         keep_results_for_ms: int = DEFAULT_KEEP_RESULTS_FOR_MS,
         max_retries: int | None = None,
+        transaction: Any = None,
     ) -> Any:
         """Queue ``func(payload)``; returns the task id (a str).
 
         ``scheduled_time_unix_ms``: run order and earliest start (default: now).
         ``timeout_ms``: without a result this long after a worker took it, the task runs
         again. ``keep_results_for_ms``: how long the result stays readable.
-        ``max_retries``: reruns before it is dead-lettered (default: the queue's)."""
+        ``max_retries``: reruns before it is dead-lettered (default: the queue's).
+        ``transaction``: a database connection (``puff.postgres``, ``puff.psycopg2``,
+        Django's ``connection``): the task is written in its open transaction and runs
+        only if that commits (docs/tasks.md, *Transactional enqueue*)."""
         path = _function_path(func)
         if inspect.iscoroutinefunction(func) and not self._native.has_event_loop:
             raise ValueError(
@@ -166,6 +170,19 @@ class TaskQueue:
             raise ValueError("max_retries must be 0 or more")
         if scheduled_time_unix_ms is not None and scheduled_time_unix_ms < 0:
             raise ValueError("scheduled_time_unix_ms must be 0 or more")
+        if transaction is not None:
+            from puff._task_outbox import schedule_in_transaction
+
+            return schedule_in_transaction(
+                self._name,
+                path,
+                payload,
+                scheduled_time_unix_ms,
+                timeout_ms,
+                keep_results_for_ms,
+                max_retries,
+                transaction,
+            )
         return self._native.schedule(
             path,
             payload,

@@ -20,7 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 SUITE = os.environ.get("PUFF_TASKS_SUITE", "")
 SUITES = {
-    "redis": ["test_tasks.py", "test_tasks_distributed.py"],
+    "redis": ["test_tasks.py", "test_tasks_distributed.py", "test_tasks_outbox.py"],
     "memory": ["test_tasks.py"],
 }
 _ALL = sorted({f for files in SUITES.values() for f in files})
@@ -40,19 +40,19 @@ def _inside_puff() -> None:
 @pytest.fixture
 def start_worker(
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
-    """``start_worker()``: a `puff-cli --config worker.toml wait-forever` process, its
-    output in a temp file; every one still running is killed afterwards."""
+) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """``start_worker(config="worker.toml")``: a `puff-cli --config CONFIG wait-forever`
+    process, its output in a temp file; every one still running is killed afterwards."""
     binary = os.environ.get("PUFF_CLI_BINARY")
     if not binary:
         pytest.fail(f"PUFF_CLI_BINARY is not set: {RUN_HINT}", pytrace=False)
     procs: list[subprocess.Popen[bytes]] = []
     logs = tmp_path_factory.mktemp("workers")
 
-    def start() -> subprocess.Popen[bytes]:
+    def start(config: str = "worker.toml") -> subprocess.Popen[bytes]:
         log = open(logs / f"worker-{len(procs)}.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(
-            [binary, "--config", os.path.join(HERE, "worker.toml"), "wait-forever"],
+            [binary, "--config", os.path.join(HERE, config), "wait-forever"],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

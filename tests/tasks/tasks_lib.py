@@ -87,3 +87,13 @@ def hog_the_gil(payload: dict[str, Any]) -> int:
     while time.monotonic() < deadline:
         spins += 1
     return os.getpid()
+
+
+# run -> the numbers of the `outbox_effect` tasks that ran in this process, one entry per run.
+OUTBOX_RUNS: dict[str, list[int]] = {}
+
+
+def outbox_effect(payload: dict[str, Any]) -> int:
+    """The side effect of a task enqueued in a transaction: counted per run."""
+    OUTBOX_RUNS.setdefault(payload["run"], []).append(int(payload["i"]))
+    return int(payload["i"])

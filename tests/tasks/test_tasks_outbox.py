@@ -1,0 +1,275 @@
+"""Transactional enqueue: ``schedule_function(..., transaction=conn)`` writes the task in
+``conn``'s transaction; it runs exactly once if that commits and never if it rolls back,
+even when relays are killed with SIGKILL between the commit and the relay.
+
+This process writes the tasks and runs them (puff.toml: the `outbox` queue with
+``outbox_relay = false``); the relays are `wait-forever` processes on outbox-relay.toml,
+which run no tasks, so a kill -9 interrupts only relaying (a task running in a killed
+worker would run again, which is the queue's at-least-once retry, not the outbox's)."""
+
+from __future__ import annotations
+
+import collections
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import puff
+import pytest
+import tasks_lib
+from puff import postgres
+from puff import psycopg2 as puff_psycopg2
+from puff.task_queue import named_queue
+
+Worker = Callable[..., subprocess.Popen[bytes]]
+OUTBOX = named_queue("outbox")
+RELAY = "outbox-relay.toml"
+
+
+def connect(kind: str) -> Any:
+    if kind == "psycopg2":
+        return puff_psycopg2.connect(puff_pool="outbox")
+    return postgres.connect("outbox")
+
+
+def sql(statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Run one statement in its own committed transaction; its rows (if any)."""
+    conn = postgres.connect("outbox")
+    try:
+        cur = conn.cursor()
+        cur.execute(statement, params)
+        rows = list(cur.fetchall()) if cur.description else []
+        conn.commit()
+        return rows
+    finally:
+        conn.close()
+
+
+def waiting_rows() -> int:
+    return int(sql("SELECT count(*) FROM puff_task_outbox WHERE queue = 'outbox'")[0][0])
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        puff.sleep_ms(10)
+
+
+def kill(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def orders_table() -> None:
+    """The caller's own data, written in the same transactions as the tasks."""
+    sql("CREATE TABLE IF NOT EXISTS outbox_orders (run text, i int)")
+
+
+def enqueue(run: str, i: int, kind: str, commit: bool) -> str:
+    """One transaction of the caller: its own row, the task, then commit or roll back."""
+    conn = connect(kind)
+    try:
+        cur = conn.cursor()
+        cur.execute("INSERT INTO outbox_orders (run, i) VALUES (%s, %s)", (run, i))
+        task = OUTBOX.schedule_function(
+            tasks_lib.outbox_effect, {"run": run, "i": i}, transaction=conn
+        )
+        if commit:
+            conn.commit()
+        else:
+            conn.rollback()
+        return str(task)
+    finally:
+        conn.close()
+
+
+BACKLOG_FROM = 10_000
+
+
+def backlog(run: str, count: int) -> None:
+    """One more transaction, committing `count` tasks numbered from BACKLOG_FROM."""
+    conn = connect("psycopg2")
+    try:
+        for k in range(count):
+            payload = {"run": run, "i": BACKLOG_FROM + k}
+            OUTBOX.schedule_function(tasks_lib.outbox_effect, payload, transaction=conn)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def test_committed_tasks_run_exactly_once_through_relay_kills(start_worker: Worker) -> None:
+    run = f"outbox:{uuid.uuid4().hex[:8]}"
+    committed: dict[int, str] = {}
+    kinds = ("postgres", "psycopg2")
+
+    def transactions(numbers: range) -> None:
+        for i in numbers:
+            commit = i % 2 == 0
+            task = enqueue(run, i, kinds[(i // 2) % 2], commit)
+            if commit:
+                committed[i] = task
+
+    ran = lambda: tasks_lib.OUTBOX_RUNS.get(run, [])  # noqa: E731
+    # 1. No relay runs: the committed rows wait in the outbox, nothing runs.
+    transactions(range(0, 40))
+    assert waiting_rows() == 20
+    puff.sleep_ms(300)
+    assert ran() == []
+    # 2. Relays killed with SIGKILL at different moments: while starting (nothing relayed
+    #    yet), and as soon as tasks they relay start running here; transactions commit in
+    #    between, some while no relay runs at all.
+    for round_, delay_ms in enumerate((0, 400, 800, 1200, None)):
+        if delay_ms is None:
+            # A backlog that takes a while to relay, so the kill lands mid-relay.
+            backlog(run, 2000)
+            before = len(ran())
+            relay = start_worker(RELAY)
+            wait_until(lambda: len(ran()) > before, 60, "a relay to relay something")
+        else:
+            relay = start_worker(RELAY)
+            puff.sleep_ms(delay_ms)
+        kill(relay)
+        if delay_ms is None:
+            # Killed mid-relay: its open transaction (rows taken, some already scheduled)
+            # rolled back, so the rows are back for the next relay.
+            assert waiting_rows() > 0, "the relay finished before the kill"
+        transactions(range(40 + round_ * 20, 60 + round_ * 20))
+    # 3. Two relays at once while the last transactions commit; one killed midway.
+    first, second = start_worker(RELAY), start_worker(RELAY)
+    transactions(range(140, 170))
+    kill(first)
+    transactions(range(170, 200))
+    assert len(committed) == 100
+    wait_until(lambda: len(ran()) >= 100, 120, "the 100 committed tasks to run")
+    wait_until(lambda: waiting_rows() == 0, 60, "the outbox to empty")
+    # Anything relayed twice would be queued by now and run within a poll of the queue.
+    puff.sleep_ms(1500)
+    counts = collections.Counter(ran())
+    expected = [*sorted(committed), *range(BACKLOG_FROM, BACKLOG_FROM + 2000)]
+    assert sorted(counts) == expected, "exactly the committed tasks ran"
+    assert [i for i, n in counts.items() if n != 1] == [], "each of them once"
+    for i, task in committed.items():
+        assert OUTBOX.task_result(task) == i
+    orders = sql("SELECT i FROM outbox_orders WHERE run = %s ORDER BY i", (run,))
+    assert [r[0] for r in orders] == sorted(committed), "the caller's rows committed alike"
+    assert OUTBOX.counts() == {"queued": 0, "running": 0}
+    kill(second)
+
+
+def test_a_task_relayed_again_after_it_ran_does_not_run_twice(start_worker: Worker) -> None:
+    """A relay that schedules a batch and dies before its commit leaves the rows for the
+    next relay: the second hand-over of the same task id must be a no-op."""
+    run = f"again:{uuid.uuid4().hex[:8]}"
+    relay = start_worker(RELAY)
+    task = enqueue(run, 1, "postgres", commit=True)
+    assert OUTBOX.wait_for_task_result(task, 20, 60_000) == 1
+    # The row as the dead relay left it: same task id, back in the outbox.
+    _, statement, params = puff._native.task_queue.outbox_statement(
+        "outbox", "tasks_lib:outbox_effect", {"run": run, "i": 1}, None, 30_000, 300_000, None
+    )
+    sql(statement, (params[0], task, *params[2:]))
+    wait_until(lambda: waiting_rows() == 0, 30, "the relay to take the row again")
+    puff.sleep_ms(1000)
+    assert tasks_lib.OUTBOX_RUNS[run] == [1]
+    kill(relay)
+
+
+def test_a_lost_notification_is_covered_by_the_poll(start_worker: Worker) -> None:
+    """A row committed without its NOTIFY (as if the relay was reconnecting when it was
+    sent) is found by the relay's poll (poll_interval_ms = 200 in outbox-relay.toml)."""
+    run = f"lost:{uuid.uuid4().hex[:8]}"
+    relay = start_worker(RELAY)
+    task, statement, params = puff._native.task_queue.outbox_statement(
+        "outbox", "tasks_lib:outbox_effect", {"run": run, "i": 7}, None, 30_000, 300_000, None
+    )
+    # The enqueue statement without its pg_notify.
+    insert = statement.split("RETURNING")[0].replace("WITH queued AS (", "")
+    assert "pg_notify" not in insert
+    wait_until(lambda: waiting_rows() == 0, 30, "the relay to start")
+    sql(insert, params)
+    assert OUTBOX.wait_for_task_result(task, 20, 30_000) == 7
+    assert tasks_lib.OUTBOX_RUNS[run] == [7]
+    kill(relay)
+
+
+def test_autocommit_connections_enqueue_at_once(start_worker: Worker) -> None:
+    run = f"auto:{uuid.uuid4().hex[:8]}"
+    relay = start_worker(RELAY)
+    conn = postgres.connect("outbox")
+    conn.autocommit = True
+    try:
+        task = OUTBOX.schedule_function(
+            tasks_lib.outbox_effect, {"run": run, "i": 3}, transaction=conn
+        )
+    finally:
+        conn.close()
+    assert OUTBOX.wait_for_task_result(task, 20, 30_000) == 3
+    kill(relay)
+
+
+def test_transaction_must_be_a_connection() -> None:
+    with pytest.raises(TypeError, match="takes an open database connection.*got str"):
+        OUTBOX.schedule_function(tasks_lib.outbox_effect, {}, transaction="default")
+    conn = postgres.connect("outbox")
+    try:
+        with pytest.raises(TypeError, match="looks like a cursor: pass its connection"):
+            OUTBOX.schedule_function(tasks_lib.outbox_effect, {}, transaction=conn.cursor())
+        # A queue without an outbox (no `outbox_postgres`, no `default` Postgres pool).
+        with pytest.raises(ValueError, match="task queue `remote` has no outbox"):
+            named_queue("remote").schedule_function(tasks_lib.outbox_effect, {}, transaction=conn)
+        assert not conn.in_transaction, "nothing ran on the connection"
+    finally:
+        conn.close()
+
+
+def test_django_transactions(start_worker: Worker, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Django's own connection (on Puff's psycopg2 shim): a task scheduled inside
+    ``transaction.atomic()`` runs if the block commits, never if it raises."""
+    from puff.contrib.django.runtime import install_psycopg2
+
+    # As `django = true` does with `asyncio = true`: greenlets are not async code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    install_psycopg2()
+    import django
+    from django.conf import settings
+
+    if not settings.configured:
+        settings.configure(
+            DATABASES={
+                "default": {
+                    "ENGINE": "django.db.backends.postgresql",
+                    "NAME": postgres.pool_database("outbox"),
+                    "OPTIONS": {"puff_pool": "outbox"},
+                }
+            },
+            USE_TZ=True,
+        )
+        django.setup()
+    from django.db import connection, transaction
+
+    from puff.contrib.django import schedule_on_commit
+
+    run = f"django:{uuid.uuid4().hex[:8]}"
+    relay = start_worker(RELAY)
+    with transaction.atomic():
+        kept = schedule_on_commit(
+            tasks_lib.outbox_effect, {"run": run, "i": 1}, queue="outbox", max_retries=0
+        )
+    with pytest.raises(RuntimeError, match="changed my mind"), transaction.atomic():
+        OUTBOX.schedule_function(
+            tasks_lib.outbox_effect, {"run": run, "i": 2}, transaction=connection
+        )
+        raise RuntimeError("changed my mind")
+    assert OUTBOX.wait_for_task_result(kept, 20, 30_000) == 1
+    wait_until(lambda: waiting_rows() == 0, 30, "the outbox to empty")
+    puff.sleep_ms(500)
+    assert tasks_lib.OUTBOX_RUNS[run] == [1]
+    connection.close()
+    kill(relay)
