@@ -29,6 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "redis"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "postgres"))
 
+from pg_server import ENV_VAR as PG_SERVER_VAR  # noqa: E402
 from pg_server import PgServer  # noqa: E402
 from redis_server import ENV_VAR, RedisServer, suite_exit_code  # noqa: E402
 
@@ -58,6 +59,7 @@ def main(argv: list[str]) -> int:
             "PUFF_DEFAULT_REDIS_URL": shared,
             "PUFF_PERSIST_TASK_QUEUE_URL": persistent.url,
             "PUFF_OUTBOX_POSTGRES_URL": outbox_db.url,
+            PG_SERVER_VAR: outbox_db.to_env(),
         }
         codes = []
         for config, env in (("puff.toml", with_redis), ("puff-memory.toml", base)):

@@ -10,8 +10,10 @@ worker would run again, which is the queue's at-least-once retry, not the outbox
 from __future__ import annotations
 
 import collections
+import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -272,4 +274,27 @@ def test_django_transactions(start_worker: Worker, monkeypatch: pytest.MonkeyPat
     puff.sleep_ms(500)
     assert tasks_lib.OUTBOX_RUNS[run] == [1]
     connection.close()
+    kill(relay)
+
+
+def test_the_relay_outlives_a_postgres_restart(start_worker: Worker) -> None:
+    """Last in this file: it restarts the outbox's Postgres under a running relay, which
+    reconnects (logging the outage once) and relays what was committed meanwhile."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "postgres"))
+    from pg_server import PgServer
+
+    server = PgServer.from_env()
+    run = f"restart:{uuid.uuid4().hex[:8]}"
+    relay = start_worker(RELAY)
+    first = enqueue(run, 1, "postgres", commit=True)
+    assert OUTBOX.wait_for_task_result(first, 20, 30_000) == 1
+    server.stop()
+    puff.sleep_ms(1500)
+    server.start()
+    # Longer than the pool's idle recheck (1 s): this process's connections are checked
+    # before reuse and replaced.
+    puff.sleep_ms(1500)
+    second = enqueue(run, 2, "psycopg2", commit=True)
+    assert OUTBOX.wait_for_task_result(second, 20, 60_000) == 2
+    assert tasks_lib.OUTBOX_RUNS[run] == [1, 2]
     kill(relay)

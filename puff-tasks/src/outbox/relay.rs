@@ -186,6 +186,9 @@ async fn relay_batch(client: &mut tokio_postgres::Client, outbox: &Outbox) -> Re
         .map_err(|e| e.to_string())?;
     rows.sort_by_key(|row| row.get::<_, i64>(0));
     let mut lags = Vec::with_capacity(rows.len());
+    // All at once: the queue's backend pipelines them (one Redis round trip per batch,
+    // not per task). A failure drops (aborts) the rest and rolls the batch back.
+    let mut scheduling = tokio::task::JoinSet::new();
     for row in &rows {
         let task_id: String = row.get(1);
         let options: RowOptions = serde_json::from_str(row.get::<_, &str>(4))
@@ -200,8 +203,14 @@ async fn relay_batch(client: &mut tokio_postgres::Client, outbox: &Outbox) -> Re
             max_retries: options.max_retries,
             traceparent: options.traceparent,
         };
-        queue.schedule_once(task).await.map_err(|e| e.to_string())?;
+        let queue = queue.clone();
+        scheduling.spawn(async move { queue.schedule_once(task).await });
         lags.push(row.get::<_, f64>(5));
+    }
+    while let Some(scheduled) = scheduling.join_next().await {
+        scheduled
+            .map_err(|e| format!("scheduling a task stopped: {e}"))?
+            .map_err(|e| e.to_string())?;
     }
     transaction.commit().await.map_err(|e| e.to_string())?;
     for lag in lags {
