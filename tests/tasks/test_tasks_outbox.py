@@ -12,9 +12,11 @@ from __future__ import annotations
 import collections
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -274,6 +276,40 @@ def test_django_transactions(start_worker: Worker, monkeypatch: pytest.MonkeyPat
     puff.sleep_ms(500)
     assert tasks_lib.OUTBOX_RUNS[run] == [1]
     connection.close()
+    kill(relay)
+
+
+def test_outbox_metrics(start_worker: Worker, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A relay's /metrics: the rows it relayed, their lag, the rows waiting."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("PUFF_METRICS_BIND", f"127.0.0.1:{port}")
+    relay = start_worker(RELAY)
+    run = f"metrics:{uuid.uuid4().hex[:8]}"
+    tasks = [enqueue(run, i, "postgres", commit=True) for i in range(5)]
+    for i, task in enumerate(tasks):
+        assert OUTBOX.wait_for_task_result(task, 20, 30_000) == i
+
+    def scrape() -> dict[str, float]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+        return {
+            line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("puff_task_outbox")
+        }
+
+    labels = '{queue="outbox"}'
+    # The waiting gauge is sampled about once a second.
+    wait_until(
+        lambda: scrape().get(f"puff_task_outbox_waiting{labels}") == 0, 10, "a sample"
+    )
+    found = scrape()
+    assert found[f"puff_task_outbox_relayed_total{labels}"] == 5
+    assert found[f"puff_task_outbox_lag_seconds_count{labels}"] == 5
+    assert 0 < found[f"puff_task_outbox_lag_seconds_sum{labels}"] < 60
+    assert found['puff_task_outbox_lag_seconds_bucket{le="300.0",queue="outbox"}'] == 5
     kill(relay)
 
 

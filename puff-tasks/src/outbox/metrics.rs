@@ -3,9 +3,10 @@
 
 use puff_greenlet::metrics::{CounterFamily, GaugeFamily, HistogramFamily};
 
-/// From a millisecond (a relay woken by NOTIFY) to minutes (no relay running).
+/// From a millisecond (a relay woken by NOTIFY) to minutes (no relay running): 14 bounds,
+/// the most a histogram keeps (more are cut off).
 const LAG_BUCKETS: &[f64] = &[
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0, 300.0,
 ];
 
 static LAG: HistogramFamily = HistogramFamily::new(
