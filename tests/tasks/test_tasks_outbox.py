@@ -52,8 +52,8 @@ def sql(statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         conn.close()
 
 
-def waiting_rows() -> int:
-    return int(sql("SELECT count(*) FROM puff_task_outbox WHERE queue = 'outbox'")[0][0])
+def waiting_rows(queue: str = "outbox") -> int:
+    return int(sql("SELECT count(*) FROM puff_task_outbox WHERE queue = %s", (queue,))[0][0])
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
@@ -192,6 +192,36 @@ def test_a_task_relayed_again_after_it_ran_does_not_run_twice(start_worker: Work
     kill(relay)
 
 
+def test_an_in_process_queue_relays_each_task_once() -> None:
+    """The in-process backend: this process relays (puff.toml) and runs the task; the
+    same row relayed again is a no-op there too."""
+    queue = named_queue("outbox_memory")
+    assert queue.backend == "memory"
+    run = f"memory:{uuid.uuid4().hex[:8]}"
+    conn = connect("psycopg2")
+    try:
+        task = queue.schedule_function(
+            tasks_lib.outbox_effect, {"run": run, "i": 1}, transaction=conn
+        )
+        conn.commit()
+    finally:
+        conn.close()
+    assert queue.wait_for_task_result(task, 20, 30_000) == 1
+    _, statement, params = puff._native.task_queue.outbox_statement(
+        "outbox_memory",
+        "tasks_lib:outbox_effect",
+        {"run": run, "i": 1},
+        None,
+        30_000,
+        300_000,
+        None,
+    )
+    sql(statement, (params[0], task, *params[2:]))
+    wait_until(lambda: waiting_rows("outbox_memory") == 0, 30, "the relay to take the row again")
+    puff.sleep_ms(500)
+    assert tasks_lib.OUTBOX_RUNS[run] == [1]
+
+
 def test_a_lost_notification_is_covered_by_the_poll(start_worker: Worker) -> None:
     """A row committed without its NOTIFY (as if the relay was reconnecting when it was
     sent) is found by the relay's poll (poll_interval_ms = 200 in outbox-relay.toml)."""
@@ -236,6 +266,29 @@ def test_transaction_must_be_a_connection() -> None:
         with pytest.raises(ValueError, match="task queue `remote` has no outbox"):
             named_queue("remote").schedule_function(tasks_lib.outbox_effect, {}, transaction=conn)
         assert not conn.in_transaction, "nothing ran on the connection"
+    finally:
+        conn.close()
+
+
+def test_a_connection_to_another_database_is_a_clear_error() -> None:
+    """The outbox lives in the database of the queue's `outbox_postgres` pool; a
+    connection to another database has no such table."""
+    admin = postgres.connect("outbox")
+    admin.autocommit = True
+    try:
+        cur = admin.cursor()
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = 'outbox_elsewhere'")
+        if not cur.fetchall():
+            cur.execute("CREATE DATABASE outbox_elsewhere")
+    finally:
+        admin.close()
+    conn = postgres.connect("outbox", database="outbox_elsewhere")
+    try:
+        with pytest.raises(
+            RuntimeError, match="this connection's database has no puff_task_outbox"
+        ):
+            OUTBOX.schedule_function(tasks_lib.outbox_effect, {}, transaction=conn)
+        conn.rollback()
     finally:
         conn.close()
 

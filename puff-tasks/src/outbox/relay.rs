@@ -45,7 +45,14 @@ pub(crate) async fn run(outbox: Arc<Outbox>) {
         let Err(e) = session(&outbox, &mut failing).await else {
             return;
         };
-        if !failing {
+        if !outbox.table_ready() {
+            // Nobody has used this outbox yet (the relay only looks for its table): the
+            // pool's own check already reports an unreachable server.
+            tracing::debug!(
+                "task queue `{}`: no outbox table yet: {e}",
+                outbox.queue.name()
+            );
+        } else if !failing {
             failing = true;
             tracing::warn!(
                 "task queue `{}`: the outbox relay stopped ({e}); retrying until Postgres \
