@@ -94,6 +94,7 @@ async fn session(outbox: &Outbox, failing: &mut bool) -> Result<(), String> {
         }
     }
     let (mut client, notified) = listen(outbox).await?;
+    let statements = Statements::prepare(&client).await?;
     recovered(outbox, failing);
     let poll = Duration::from_millis(outbox.queue.config().poll_interval_ms);
     let mut sampled_at: Option<tokio::time::Instant> = None;
@@ -101,17 +102,17 @@ async fn session(outbox: &Outbox, failing: &mut bool) -> Result<(), String> {
     let mut look = true;
     while !outbox.stopping() {
         if !look {
-            look = has_rows(&client, outbox).await?;
+            look = has_rows(&client, &statements, outbox).await?;
         }
         if look {
-            while relay_batch(&mut client, outbox).await? == BATCH {}
+            while relay_batch(&mut client, &statements, outbox).await? == BATCH {}
         }
         if puff_greenlet::metrics::enabled()
             && sampled_at.is_none_or(|at| at.elapsed() >= SAMPLE_WAITING_EVERY)
         {
             sampled_at = Some(tokio::time::Instant::now());
             let rows = client
-                .query_one(sql::COUNT_WAITING, &[&outbox.queue.name()])
+                .query_one(&statements.count_waiting, &[&outbox.queue.name()])
                 .await
                 .map_err(|e| e.to_string())?;
             metrics::waiting(outbox.queue.name(), rows.get::<_, i64>(0));
@@ -174,21 +175,48 @@ async fn listen(outbox: &Outbox) -> Result<(tokio_postgres::Client, Arc<Notify>)
     Ok((client, notified))
 }
 
+/// The relay's statements, prepared once per connection (each poll is then one round
+/// trip).
+struct Statements {
+    has_rows: tokio_postgres::Statement,
+    take_batch: tokio_postgres::Statement,
+    count_waiting: tokio_postgres::Statement,
+}
+
+impl Statements {
+    async fn prepare(client: &tokio_postgres::Client) -> Result<Statements, String> {
+        let prepare = |sql| async move { client.prepare(sql).await.map_err(|e| e.to_string()) };
+        Ok(Statements {
+            has_rows: prepare(sql::HAS_ROWS).await?,
+            take_batch: prepare(sql::TAKE_BATCH).await?,
+            count_waiting: prepare(sql::COUNT_WAITING).await?,
+        })
+    }
+}
+
 /// Whether any row of this queue waits (a cheap look before a relay transaction).
-async fn has_rows(client: &tokio_postgres::Client, outbox: &Outbox) -> Result<bool, String> {
+async fn has_rows(
+    client: &tokio_postgres::Client,
+    statements: &Statements,
+    outbox: &Outbox,
+) -> Result<bool, String> {
     let row = client
-        .query_one(sql::HAS_ROWS, &[&outbox.queue.name()])
+        .query_one(&statements.has_rows, &[&outbox.queue.name()])
         .await
         .map_err(|e| e.to_string())?;
     Ok(row.get::<_, bool>(0))
 }
 
 /// Move up to [`BATCH`] rows into the queue in one transaction; the number moved.
-async fn relay_batch(client: &mut tokio_postgres::Client, outbox: &Outbox) -> Result<i64, String> {
+async fn relay_batch(
+    client: &mut tokio_postgres::Client,
+    statements: &Statements,
+    outbox: &Outbox,
+) -> Result<i64, String> {
     let queue = &outbox.queue;
     let transaction = client.transaction().await.map_err(|e| e.to_string())?;
     let mut rows = transaction
-        .query(sql::TAKE_BATCH, &[&queue.name(), &BATCH])
+        .query(&statements.take_batch, &[&queue.name(), &BATCH])
         .await
         .map_err(|e| e.to_string())?;
     rows.sort_by_key(|row| row.get::<_, i64>(0));
