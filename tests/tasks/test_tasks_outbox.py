@@ -393,4 +393,8 @@ def test_the_relay_outlives_a_postgres_restart(start_worker: Worker) -> None:
     second = enqueue(run, 2, "psycopg2", commit=True)
     assert OUTBOX.wait_for_task_result(second, 20, 60_000) == 2
     assert tasks_lib.OUTBOX_RUNS[run] == [1, 2]
+    with open(os.readlink(f"/proc/{relay.pid}/fd/1"), errors="replace") as f:
+        log = f.read()
     kill(relay)
+    assert log.count("the outbox relay stopped") == 1, log
+    assert log.count("the outbox relay is back") == 1, log
