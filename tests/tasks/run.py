@@ -59,6 +59,7 @@ def main(argv: list[str]) -> int:
             "PUFF_DEFAULT_REDIS_URL": shared,
             "PUFF_PERSIST_TASK_QUEUE_URL": persistent.url,
             "PUFF_OUTBOX_POSTGRES_URL": outbox_db.url,
+            "PUFF_OUTBOX_FRESH_POSTGRES_URL": outbox_db.url.rsplit("/", 1)[0] + "/outbox_fresh",
             PG_SERVER_VAR: outbox_db.to_env(),
         }
         codes = []

@@ -222,6 +222,35 @@ def test_an_in_process_queue_relays_each_task_once() -> None:
     assert tasks_lib.OUTBOX_RUNS[run] == [1]
 
 
+def test_the_table_is_created_on_first_use_by_concurrent_callers() -> None:
+    """32 greenlets enqueue at once on a database without the table (the relay of this
+    process waits for it): one creates it, none fails, every task runs once."""
+    admin = postgres.connect("outbox")
+    admin.autocommit = True
+    try:
+        admin.cursor().execute("CREATE DATABASE outbox_fresh")
+    finally:
+        admin.close()
+    queue = named_queue("outbox_fresh")
+    run = f"fresh:{uuid.uuid4().hex[:8]}"
+
+    def first_use(i: int) -> str:
+        conn = postgres.connect("outbox_fresh")
+        try:
+            task = queue.schedule_function(
+                tasks_lib.outbox_effect, {"run": run, "i": i}, transaction=conn
+            )
+            conn.commit()
+            return str(task)
+        finally:
+            conn.close()
+
+    tasks = [h.join() for h in [puff.spawn(first_use, i) for i in range(32)]]
+    for i, task in enumerate(tasks):
+        assert queue.wait_for_task_result(task, 20, 30_000) == i
+    assert sorted(tasks_lib.OUTBOX_RUNS[run]) == list(range(32))
+
+
 def test_a_lost_notification_is_covered_by_the_poll(start_worker: Worker) -> None:
     """A row committed without its NOTIFY (as if the relay was reconnecting when it was
     sent) is found by the relay's poll (poll_interval_ms = 200 in outbox-relay.toml)."""

@@ -45,6 +45,8 @@ pub(crate) struct Outbox {
     /// Wakes this process's relay: the table was just created here, or stop.
     wake: Notify,
     stopping: AtomicBool,
+    /// Held while this process checks for (and creates) the table.
+    creating: tokio::sync::Mutex<()>,
 }
 
 impl Outbox {
@@ -55,6 +57,7 @@ impl Outbox {
             table_ready: AtomicBool::new(false),
             wake: Notify::new(),
             stopping: AtomicBool::new(false),
+            creating: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -76,11 +79,7 @@ impl Outbox {
 
     /// True when the outbox table exists in the pool's database.
     async fn table_exists(&self) -> Result<bool, PgError> {
-        let found = self.pool.query(sql::TABLE_EXISTS, &[]).await?;
-        let exists = matches!(
-            found.rows.first().and_then(|row| row.first()),
-            Some(puff_postgres::Value::Bool(true))
-        );
+        let exists = table_found(&self.pool.query(sql::TABLE_EXISTS, &[]).await?);
         if exists {
             self.table_ready.store(true, Ordering::Release);
         }
@@ -89,23 +88,37 @@ impl Outbox {
 
     /// Create the outbox table unless it exists (first use), one session at a time.
     pub(crate) async fn ensure_table(&self) -> Result<(), PgError> {
+        if self.table_ready() {
+            return Ok(());
+        }
+        // Greenlets of this process that enqueue at once wait for the first one.
+        let _one_at_a_time = self.creating.lock().await;
         if self.table_ready() || self.table_exists().await? {
             return Ok(());
         }
-        self.pool
+        // Other sessions wait on the advisory lock; the one that gets it first creates
+        // the table, the others find it.
+        let created = self
+            .pool
             .transaction(|client| {
                 Box::pin(async move {
                     client.batch_execute(sql::CREATE_LOCK).await?;
-                    client.batch_execute(sql::MIGRATION).await
+                    if table_found(&client.query(sql::TABLE_EXISTS, &[]).await?) {
+                        return Ok(false);
+                    }
+                    client.batch_execute(sql::MIGRATION).await?;
+                    Ok(true)
                 })
             })
             .await?;
-        tracing::info!(
-            "task queue `{}`: created the outbox table {} in Postgres pool `{}`",
-            self.queue.name(),
-            sql::TABLE,
-            self.pool.name()
-        );
+        if created {
+            tracing::info!(
+                "task queue `{}`: created the outbox table {} in Postgres pool `{}`",
+                self.queue.name(),
+                sql::TABLE,
+                self.pool.name()
+            );
+        }
         self.table_ready.store(true, Ordering::Release);
         self.wake.notify_one();
         Ok(())
@@ -120,6 +133,14 @@ impl Outbox {
         self.stopping.store(true, Ordering::Release);
         self.wake.notify_one();
     }
+}
+
+/// The answer of [`sql::TABLE_EXISTS`].
+fn table_found(result: &puff_postgres::QueryResult) -> bool {
+    matches!(
+        result.rows.first().and_then(|row| row.first()),
+        Some(puff_postgres::Value::Bool(true))
+    )
 }
 
 /// Give `queue` its outbox when it has one (registered under the queue's name) and start
