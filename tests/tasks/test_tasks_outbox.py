@@ -111,14 +111,14 @@ def backlog(run: str, count: int) -> None:
 def test_committed_tasks_run_exactly_once_through_relay_kills(start_worker: Worker) -> None:
     run = f"outbox:{uuid.uuid4().hex[:8]}"
     committed: dict[int, str] = {}
+    rolled_back: dict[int, str] = {}
     kinds = ("postgres", "psycopg2")
 
     def transactions(numbers: range) -> None:
         for i in numbers:
             commit = i % 2 == 0
             task = enqueue(run, i, kinds[(i // 2) % 2], commit)
-            if commit:
-                committed[i] = task
+            (committed if commit else rolled_back)[i] = task
 
     ran = lambda: tasks_lib.OUTBOX_RUNS.get(run, [])  # noqa: E731
     # 1. No relay runs: the committed rows wait in the outbox, nothing runs.
@@ -168,6 +168,9 @@ def test_committed_tasks_run_exactly_once_through_relay_kills(start_worker: Work
     assert [i for i, n in counts.items() if n != 1] == [], "each of them once"
     for i, task in committed.items():
         assert OUTBOX.task_result(task) == i
+    assert len(rolled_back) == 100
+    assert [i for i, task in rolled_back.items() if OUTBOX.task_result(task) is not None] == []
+    assert not OUTBOX.cancel(next(iter(rolled_back.values()))), "the queue never knew it"
     orders = sql("SELECT i FROM outbox_orders WHERE run = %s ORDER BY i", (run,))
     assert [r[0] for r in orders] == sorted(committed), "the caller's rows committed alike"
     assert OUTBOX.counts() == {"queued": 0, "running": 0}
