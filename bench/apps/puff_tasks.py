@@ -2,9 +2,12 @@
 
 `greenlets` (puff_tasks.toml: `puff-cli --config puff_tasks.toml --default-redis-url URL
 tasks`) runs the callers as greenlets (puff.spawn); `coroutines` (puff_tasks_asyncio.toml,
-asyncio = true) runs them as coroutines on Puff's event loop, awaiting the same calls. The
-`[[task_queue]]` worker (max_concurrent_tasks = 64) runs the tasks in the same puff-cli
-process. The work and the checks are in tasks_common.py.
+asyncio = true) runs them as coroutines on Puff's event loop, awaiting the same calls;
+`outbox` (puff_tasks_outbox.toml) runs the greenlet callers with each task scheduled in a
+Postgres transaction of its own (``transaction=conn``, then ``conn.commit()``), moved into
+the queue by the same process's outbox relay. The `[[task_queue]]` worker
+(max_concurrent_tasks = 64) runs the tasks in the same puff-cli process. The work and the
+checks are in tasks_common.py.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import time
 from collections.abc import Callable
 
 import puff
+from puff import postgres
 from puff.task_queue import TaskError, global_task_queue
 from tasks_common import (
     KEEP_RESULTS_S,
@@ -62,12 +66,38 @@ def _failed(counter: Counter, i: int, e: BaseException) -> None:
 # ---- greenlets -----------------------------------------------------------------------
 
 
-def _round(shares: list[list[int]], counter: Counter) -> None:
+Scheduler = Callable[[int], str]
+
+
+def _plain() -> Scheduler:
+    return lambda i: q.schedule_function(noop, {"i": i}, **SCHEDULE)
+
+
+def _in_transactions() -> Scheduler:
+    """Each task in a transaction of its own on one connection of the caller."""
+    conn = postgres.connect("outbox")
+
+    def schedule(i: int) -> str:
+        try:
+            task = q.schedule_function(noop, {"i": i}, transaction=conn, **SCHEDULE)
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        return str(task)
+
+    return schedule
+
+
+def _round(
+    shares: list[list[int]], counter: Counter, new_scheduler: Callable[[], Scheduler] = _plain
+) -> None:
     def caller(mine: list[int]) -> None:
+        schedule = new_scheduler()
         scheduled = []
         for i in mine:
             try:
-                scheduled.append((i, q.schedule_function(noop, {"i": i}, **SCHEDULE)))
+                scheduled.append((i, schedule(i)))
             except Exception as e:  # noqa: BLE001 - counted and reported
                 counter.error(f"schedule {i}: {e!r}")
         for i, task_id in scheduled:
@@ -101,6 +131,14 @@ def _run(
 
 def greenlets() -> int:
     return _run("puff.task_queue (greenlets)", settings(), _round)
+
+
+def outbox() -> int:
+    return _run(
+        "puff.task_queue (greenlets, transactional enqueue)",
+        settings(),
+        lambda shares, counter: _round(shares, counter, _in_transactions),
+    )
 
 
 # ---- coroutines ----------------------------------------------------------------------

@@ -55,6 +55,14 @@ pub struct TaskQueueConfig {
     /// `period_ms`, across every worker (each worker enforces the limits it is given).
     #[serde(default)]
     pub rate_limit: Vec<RateLimit>,
+    /// The `[[postgres]]` pool whose database holds this queue's transactional outbox
+    /// (`schedule_function(transaction=)`); default: the `default` pool, if configured.
+    #[serde(default)]
+    pub outbox_postgres: Option<String>,
+    /// Whether this process runs the relay that moves committed outbox rows into the
+    /// queue (default true; false leaves it to other processes).
+    #[serde(default = "default_true")]
+    pub outbox_relay: bool,
 }
 
 fn default_name() -> String {
@@ -95,6 +103,7 @@ impl TaskQueueConfig {
             lease_ms: default_lease_ms(),
             poll_interval_ms: default_poll_ms(),
             shutdown_timeout_ms: default_shutdown_ms(),
+            outbox_relay: true,
             ..Self::default()
         }
     }

@@ -20,6 +20,13 @@
 //! a Redis queue ([`QueueAdmin`]) with the `puff-cli tasks` command ([`TasksCommand`]). It does not own Redis connections
 //! (a small `puff-redis` pool per queue) or greenlet scheduling (`puff-greenlet`).
 //!
+//! With the `outbox` feature (on when puff-core has both `tasks` and `postgres`) it also
+//! owns transactional enqueue (`schedule_function(transaction=conn)`): the
+//! `puff_task_outbox` table and the relay that moves committed rows into the queue
+//! (module `outbox`). That feature makes it depend on `puff-postgres`, whose pools it
+//! borrows (the `[[postgres]]` pool named by `outbox_postgres`); the relay's own
+//! LISTEN connection is a plain tokio-postgres one.
+//!
 //! The manual below is `docs/tasks.md` in the repository.
 #![doc = include_str!("../../docs/tasks.md")]
 
@@ -29,6 +36,8 @@ pub mod config;
 mod current;
 mod memory;
 mod metrics;
+#[cfg(feature = "outbox")]
+mod outbox;
 pub mod periodic;
 mod python;
 mod queue;

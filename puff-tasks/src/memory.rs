@@ -142,8 +142,15 @@ impl MemoryStore {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn schedule(&self, task: NewTask) {
-        self.state().enqueue(task);
+    /// False (and nothing changes) when a task with this id is already queued, running or
+    /// finished (the outbox relay may hand the same task over twice).
+    pub fn schedule(&self, task: NewTask) -> bool {
+        let mut state = self.state();
+        if state.tasks.contains_key(&task.id) || state.results.contains_key(&task.id) {
+            return false;
+        }
+        state.enqueue(task);
+        true
     }
 
     pub fn claim(&self, max: usize, now: u64) -> Vec<ClaimedTask> {
@@ -382,5 +389,17 @@ mod tests {
         let batch = store.claim_rated(10, 110, &limits);
         assert_eq!(batch.tasks[0].id, "l3");
         assert_eq!(batch.retry_in_ms, None);
+    }
+
+    #[test]
+    fn a_task_id_is_scheduled_once() {
+        let store = MemoryStore::default();
+        assert!(store.schedule(task("once", 0, 100, 0)));
+        assert!(!store.schedule(task("once", 0, 100, 0)), "queued");
+        assert_eq!(store.claim(10, 1).len(), 1);
+        assert!(!store.schedule(task("once", 0, 100, 0)), "running");
+        assert!(store.complete("once", "{\"ok\":1}".into(), 2));
+        assert!(!store.schedule(task("once", 0, 100, 0)), "finished");
+        assert!(store.claim(10, 3).is_empty());
     }
 }

@@ -333,6 +333,8 @@ pub(crate) fn add_module(py: Python<'_>, native: &Bound<'_, PyModule>) -> PyResu
     m.add_function(wrap_pyfunction!(client, &m)?)?;
     m.add_function(wrap_pyfunction!(names, &m)?)?;
     crate::current::add_to_module(py, &m)?;
+    #[cfg(feature = "outbox")]
+    crate::outbox::python::add_functions(&m)?;
     native.add_submodule(&m)?;
     py.import("sys")?
         .getattr("modules")?

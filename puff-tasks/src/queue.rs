@@ -208,13 +208,34 @@ impl TaskQueue {
             return self.schedule_unique(task, unique_key).await;
         }
         let id = task.id.clone();
+        // A fresh id: never known to the store already.
         match &self.shared.store {
-            Store::Memory(m) => m.schedule(task),
-            Store::Redis(r) => r.schedule(&task).await?,
+            Store::Memory(m) => {
+                m.schedule(task);
+            }
+            Store::Redis(r) => {
+                r.schedule(&task).await?;
+            }
         }
         crate::metrics::scheduled(self.name());
         self.shared.wake.notify_one();
         Ok(id)
+    }
+
+    /// Enqueue `task` as it is (its id, time and limits chosen already, as the outbox
+    /// relay does), unless a task with its id is queued, running or finished: then false.
+    #[cfg(feature = "outbox")]
+    pub(crate) async fn schedule_once(&self, task: NewTask) -> Result<bool, RedisError> {
+        self.check_shared()?;
+        let scheduled = match &self.shared.store {
+            Store::Memory(m) => m.schedule(task),
+            Store::Redis(r) => r.schedule(&task).await?,
+        };
+        if scheduled {
+            crate::metrics::scheduled(self.name());
+            self.shared.wake.notify_one();
+        }
+        Ok(scheduled)
     }
 
     /// [`TaskQueue::schedule`] with a `unique_key`: the id of the task holding the key.

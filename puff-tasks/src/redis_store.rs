@@ -62,8 +62,12 @@ local function free_unique(p, id)
 end
 "#;
 
+/// Returns 0 (and changes nothing) when task `id` is already queued, running or finished
+/// (the outbox relay may hand the same task over twice, see `outbox`); with a unique_key
+/// held by a live task, that task's id; else 1.
 const SCHEDULE: &str = r#"
 local p, id = ARGV[1], ARGV[2]
+if redis.call('EXISTS', p .. 'task:' .. id, p .. 'result:' .. id) > 0 then return 0 end
 -- With a unique_key (ARGV[10]), a queued or running task holding it is the answer.
 local unique = ARGV[10]
 if unique then
@@ -329,9 +333,10 @@ impl RedisStore {
         &self.pool
     }
 
-    pub async fn schedule(&self, task: &NewTask) -> Result<(), RedisError> {
-        self.run_schedule(task, None).await?;
-        Ok(())
+    /// False when a task with this id is already queued, running or finished.
+    pub async fn schedule(&self, task: &NewTask) -> Result<bool, RedisError> {
+        let reply = self.run_schedule(task, None).await?;
+        Ok(int(&reply) == Some(1))
     }
 
     /// Queue `task` unless a queued or running task holds `unique_key`; the id of the task

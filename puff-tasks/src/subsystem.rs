@@ -80,6 +80,16 @@ impl Subsystem for TasksSubsystem {
             };
             let name = config.name.clone();
             let queue = TaskQueue::new(config, store, ctx.tokio.clone());
+            #[cfg(feature = "outbox")]
+            crate::outbox::attach(&queue, ctx)
+                .map_err(|e| PuffError::Config(format!("[[task_queue]] `{name}`: {e}")))?;
+            #[cfg(not(feature = "outbox"))]
+            if queue.config().outbox_postgres.is_some() {
+                return Err(PuffError::Config(format!(
+                    "[[task_queue]] `{name}`: `outbox_postgres` needs a build with the \
+                     `postgres` feature (puff-tasks `outbox`)"
+                )));
+            }
             tracing::debug!(
                 "task queue `{name}`: {} backend{}, {} tasks at once",
                 queue.backend_name(),
@@ -116,6 +126,12 @@ impl Subsystem for TasksSubsystem {
     }
 
     fn shutdown(&self, resources: &Resources) {
+        #[cfg(feature = "outbox")]
+        for name in resources.names::<crate::outbox::Outbox>() {
+            if let Some(outbox) = resources.get::<crate::outbox::Outbox>(&name) {
+                outbox.stop();
+            }
+        }
         for name in resources.names::<TaskQueue>() {
             if let Some(queue) = resources.get::<TaskQueue>(&name) {
                 queue.stop();

@@ -302,6 +302,18 @@ class _TaskQueueModule:
     def names(self) -> list[str]: ...
     # (task id, function, attempt) of the running task; set by the worker.
     _current_task: contextvars.ContextVar[tuple[str, str, int]]
+    # With the `postgres` feature too (puff-tasks `outbox`): the statement
+    # `schedule_function(transaction=)` runs on the caller's connection.
+    def outbox_statement(
+        self,
+        queue: str,
+        function: str,
+        payload: Any,
+        scheduled_time_unix_ms: int | None,
+        timeout_ms: int,
+        keep_results_for_ms: int,
+        max_retries: int | None,
+    ) -> tuple[str, str, tuple[str, str, str, str, str]]: ...
 
 task_queue: _TaskQueueModule
 

@@ -91,9 +91,7 @@ def _function_path(func: Callable[..., Any]) -> str:
     module = getattr(func, "__module__", None)
     qualname = getattr(func, "__qualname__", None)
     if not callable(func) or not module or not qualname:
-        raise TypeError(
-            f"schedule_function needs a top-level function, not {type(func).__name__}"
-        )
+        raise TypeError(f"schedule_function needs a top-level function, not {type(func).__name__}")
     where = f"{module}.{qualname}"
     if "<lambda>" in qualname or "<locals>" in qualname or "." in qualname:
         raise ValueError(
@@ -151,6 +149,7 @@ class TaskQueue:
         keep_results_for_ms: int = DEFAULT_KEEP_RESULTS_FOR_MS,
         max_retries: int | None = None,
         unique_key: str | None = None,
+        transaction: Any = None,
     ) -> Any:
         """Queue ``func(payload)``; returns the task id (a str).
 
@@ -159,7 +158,10 @@ class TaskQueue:
         again. ``keep_results_for_ms``: how long the result stays readable.
         ``max_retries``: reruns before it is dead-lettered (default: the queue's).
         ``unique_key``: while a queued or running task of this queue holds the key,
-        nothing is queued and that task's id is returned."""
+        nothing is queued and that task's id is returned.
+        ``transaction``: a database connection (``puff.postgres``, ``puff.psycopg2``,
+        Django's ``connection``): the task is written in its open transaction and runs
+        only if that commits (docs/tasks.md, *Transactional enqueue*)."""
         path = _function_path(func)
         if inspect.iscoroutinefunction(func) and not self._native.has_event_loop:
             raise ValueError(
@@ -176,6 +178,24 @@ class TaskQueue:
             raise ValueError("scheduled_time_unix_ms must be 0 or more")
         if unique_key is not None and (not isinstance(unique_key, str) or not unique_key):
             raise ValueError("unique_key must be a non-empty str")
+        if transaction is not None:
+            if unique_key is not None:
+                raise ValueError(
+                    "unique_key cannot be combined with transaction= (the outbox relay "
+                    "schedules the task by its id only)"
+                )
+            from puff._task_outbox import schedule_in_transaction
+
+            return schedule_in_transaction(
+                self._name,
+                path,
+                payload,
+                scheduled_time_unix_ms,
+                timeout_ms,
+                keep_results_for_ms,
+                max_retries,
+                transaction,
+            )
         return self._native.schedule(
             path,
             payload,
@@ -287,6 +307,7 @@ class TaskQueue:
         """The id of the task of schedule ``name``'s tick at ``tick_unix_ms`` (the same
         in every process), e.g. to read its result."""
         return str(self._native.periodic_task_id(str(name), int(tick_unix_ms)))
+
     def set_rate_limit(
         self, func: Callable[..., Any] | str, limit: int | None, period_ms: int = 1000
     ) -> None:

@@ -29,6 +29,7 @@ SUITES = {
         "test_unique.py",
         "test_rate_limit.py",
         "test_unique_rate_distributed.py",
+        "test_tasks_outbox.py",
     ],
     "memory": ["test_tasks.py", "test_periodic.py", "test_unique.py", "test_rate_limit.py"],
 }

@@ -8,7 +8,9 @@ starts it; the `persist` queue lives there), plus one for the other queues unles
 twice:
 
 1. ``puff.toml``: the queues on Redis; test_tasks.py runs its tasks in this process,
-   test_tasks_distributed.py starts `wait-forever` worker processes (worker.toml).
+   test_tasks_distributed.py starts `wait-forever` worker processes (worker.toml),
+   test_tasks_outbox.py enqueues in transactions of a private Postgres (started here too)
+   and starts `wait-forever` relays (outbox-relay.toml).
 2. ``puff-memory.toml``: no Redis configured at all; test_tasks.py on the in-process
    backend.
 
@@ -25,7 +27,10 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "redis"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "postgres"))
 
+from pg_server import ENV_VAR as PG_SERVER_VAR  # noqa: E402
+from pg_server import PgServer  # noqa: E402
 from redis_server import ENV_VAR, RedisServer, suite_exit_code  # noqa: E402
 
 def main(argv: list[str]) -> int:
@@ -35,13 +40,15 @@ def main(argv: list[str]) -> int:
     test_url = os.environ.get("PUFF_TEST_REDIS_URL")
     persistent = RedisServer.create(persistent=True)
     shared_server = None if test_url else RedisServer.create()
+    # The transactional outbox's database (test_tasks_outbox.py).
+    outbox_db = PgServer.create()
     try:
         shared = shared_server.url if shared_server else str(test_url)
         base = {
             k: v
             for k, v in os.environ.items()
             # Only this script decides where each pool and queue points.
-            if not re.fullmatch(r"PUFF_\w+_(REDIS|PUBSUB|TASK_QUEUE)_URL", k)
+            if not re.fullmatch(r"PUFF_\w+_(REDIS|PUBSUB|TASK_QUEUE|POSTGRES)_URL", k)
         }
         if sys.prefix != sys.base_prefix:  # the virtualenv's python: puff-cli uses it
             base.setdefault("VIRTUAL_ENV", sys.prefix)
@@ -51,6 +58,9 @@ def main(argv: list[str]) -> int:
             ENV_VAR: persistent.to_env(),
             "PUFF_DEFAULT_REDIS_URL": shared,
             "PUFF_PERSIST_TASK_QUEUE_URL": persistent.url,
+            "PUFF_OUTBOX_POSTGRES_URL": outbox_db.url,
+            "PUFF_OUTBOX_FRESH_POSTGRES_URL": outbox_db.url.rsplit("/", 1)[0] + "/outbox_fresh",
+            PG_SERVER_VAR: outbox_db.to_env(),
         }
         codes = []
         for config, env in (("puff.toml", with_redis), ("puff-memory.toml", base)):
@@ -59,6 +69,7 @@ def main(argv: list[str]) -> int:
             codes.append(subprocess.call(cmd, env=env, cwd=ROOT))
         return suite_exit_code(codes, argv)
     finally:
+        outbox_db.destroy()
         persistent.destroy()
         if shared_server is not None:
             shared_server.destroy()

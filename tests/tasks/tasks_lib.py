@@ -115,6 +115,8 @@ async def current_task_id_async(payload: Any) -> str | None:
     await puff.sleep_ms(1)
     info = current_task()
     return info.task_id if info else None
+
+
 def slow_echo(payload: dict[str, Any]) -> Any:
     """Notes its start in ``STARTS`` (kind ``slow``), then sleeps ``sleep_ms``."""
     STARTS.append(("slow", int(payload["n"]), time.time() * 1000))
@@ -146,3 +148,13 @@ def schedule_unique_at(payload: dict[str, Any]) -> str:
         echo, {"key": payload["key"]}, unique_key=payload["key"]
     )
     return task
+
+
+# run -> the numbers of the `outbox_effect` tasks that ran in this process, one entry per run.
+OUTBOX_RUNS: dict[str, list[int]] = {}
+
+
+def outbox_effect(payload: dict[str, Any]) -> int:
+    """The side effect of a task enqueued in a transaction: counted per run."""
+    OUTBOX_RUNS.setdefault(payload["run"], []).append(int(payload["i"]))
+    return int(payload["i"])

@@ -101,7 +101,9 @@ pub(crate) async fn claim(
             }
             last.insert(schedule.to_owned(), newest);
             let enqueued = tasks.len() as u64;
-            tasks.into_iter().for_each(|t| m.schedule(t));
+            tasks.into_iter().for_each(|t| {
+                m.schedule(t);
+            });
             Ok(Claim::Won(enqueued))
         }
         Store::Redis(r) => claim_on_redis(r, schedule, expected, newest, &tasks).await,

@@ -1,7 +1,10 @@
 //! `cargo xtask bench tasks`: task queues on one private redis-server. Puff's
 //! `puff.task_queue` (Redis backend; callers from greenlets or coroutines and the worker in
 //! one puff-cli process) vs arq (one worker process, uvloop) and Celery (one worker process,
-//! solo pool): no-op tasks end to end on one node, every program pinned to CPU 0.
+//! solo pool): no-op tasks end to end on one node, every program pinned to CPU 0. Puff's
+//! transactional enqueue (puff-outbox: each task scheduled in a Postgres transaction of
+//! its own, relayed from the outbox by the same process) runs the same work against the
+//! plain greenlet enqueue, on a private Postgres the server helper starts as well.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -24,8 +27,9 @@ use crate::repo::Repo;
 pub const ABOUT: &str = "\
 The same private redis-server as `bench redis`, each program (client and worker on one node)
 pinned to CPU 0: puff-greenlets, puff-coroutines (puff.task_queue, worker in the same puff-cli
-process), arq (one worker process, uvloop), celery (one worker process, solo pool; Redis
-broker and result backend).
+process), puff-outbox (the greenlet callers, each task enqueued in a Postgres transaction of
+its own and relayed from the outbox; a private Postgres too), arq (one worker process,
+uvloop), celery (one worker process, solo pool; Redis broker and result backend).
   (a) no-op tasks: --tasks tasks from --concurrency callers, schedule to result (tasks/s)
 Each round runs every program once; the median round counts.";
 
@@ -50,6 +54,8 @@ const ARQ_VENV: SideVenv = SideVenv {
 pub enum TasksClient {
     PuffGreenlets,
     PuffCoroutines,
+    /// Transactional enqueue through the Postgres outbox.
+    PuffOutbox,
     Arq,
     Celery,
 }
@@ -62,6 +68,7 @@ impl CaseClient for TasksClient {
     const ALL: &'static [Self] = &[
         TasksClient::PuffGreenlets,
         TasksClient::PuffCoroutines,
+        TasksClient::PuffOutbox,
         TasksClient::Arq,
         TasksClient::Celery,
     ];
@@ -70,6 +77,7 @@ impl CaseClient for TasksClient {
         match self {
             TasksClient::PuffGreenlets => "puff-greenlets",
             TasksClient::PuffCoroutines => "puff-coroutines",
+            TasksClient::PuffOutbox => "puff-outbox",
             TasksClient::Arq => "arq",
             TasksClient::Celery => "celery",
         }
@@ -83,6 +91,10 @@ impl CaseClient for TasksClient {
             TasksClient::PuffCoroutines => {
                 "puff.task_queue from coroutines (asyncio = true), worker in the same puff-cli \
                  process"
+            }
+            TasksClient::PuffOutbox => {
+                "puff.task_queue from greenlets, each task enqueued in a Postgres transaction \
+                 (transaction=conn, commit) and relayed from the outbox by the same process"
             }
             TasksClient::Arq => {
                 "arq client + one arq worker process (max_jobs 100), both uvloop, redis-py 5.3"
@@ -98,6 +110,7 @@ impl CaseClient for TasksClient {
         match self {
             TasksClient::PuffGreenlets => Some(("puff_tasks.toml", "tasks")),
             TasksClient::PuffCoroutines => Some(("puff_tasks_asyncio.toml", "tasks_coroutines")),
+            TasksClient::PuffOutbox => Some(("puff_tasks_outbox.toml", "tasks_outbox")),
             TasksClient::Arq | TasksClient::Celery => None,
         }
     }
@@ -127,6 +140,13 @@ pub struct Tasks {
     /// Untimed tasks before the timed ones, same callers
     #[arg(long, value_name = "N", default_value_t = 1_000)]
     pub warmup_requests: u64,
+}
+
+impl Tasks {
+    /// Whether puff-outbox runs (it needs a Postgres besides Redis).
+    fn with_outbox(&self) -> bool {
+        self.clients().contains(&TasksClient::PuffOutbox)
+    }
 }
 
 /// The JSON report's settings of `bench tasks`.
@@ -172,6 +192,12 @@ impl ServiceBench for Tasks {
         prefork with one child was slower), prefetch multiplier 64, without gossip, mingle and \
         heartbeat, JSON serializer, `ignore_result=False`; its client is synchronous, so the \
         callers are threads sending with `apply_async` and waiting with `AsyncResult.get`. \
+        puff-outbox: puff-greenlets' work with each task enqueued by \
+        `schedule_function(..., transaction=conn)` and `conn.commit()` on one connection per \
+        caller (`[[postgres]] outbox`, pool_size 32; a private Postgres, fsync off, started by \
+        the server helper on the server CPU) and moved into the queue by the same process's \
+        outbox relay (woken by NOTIFY); puff-outbox / puff-greenlets is the cost of \
+        transactional enqueue. \
         Programs and settings: `bench/apps/puff_tasks.py`, `bench/apps/peer_tasks.py`, \
         `bench/apps/tasks_common.py`.";
     fn common(&self) -> &ServiceArgs<Self> {
@@ -179,11 +205,31 @@ impl ServiceBench for Tasks {
     }
 
     fn helper_args(&self) -> Vec<String> {
-        vec!["redis_bench_server.py".to_string()]
+        let mut args = vec!["redis_bench_server.py".to_string()];
+        if self.with_outbox() {
+            args.push("--postgres".to_string());
+        }
+        args
+    }
+
+    /// The outbox's Postgres (puff-outbox), as the helper printed it.
+    fn helper_env(&self, helper_output: &str) -> Vec<(&'static str, String)> {
+        helper_output
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("BENCH_OUTBOX_POSTGRES_URL="))
+            .map(|url| vec![("PUFF_OUTBOX_POSTGRES_URL", url.to_string())])
+            .unwrap_or_default()
     }
 
     fn server_line(&self, external: Option<&str>, server_cpu: &str) -> String {
-        redis_server_line(external, server_cpu)
+        let line = redis_server_line(external, server_cpu);
+        if self.with_outbox() {
+            format!(
+                "{line}, and a Postgres for puff-outbox (private unless $PUFF_BENCH_POSTGRES_URL or $PUFF_TEST_POSTGRES_URL)"
+            )
+        } else {
+            line
+        }
     }
 
     fn client_env(&self, _case: char) -> Vec<(&'static str, String)> {
@@ -201,7 +247,8 @@ impl ServiceBench for Tasks {
         )
     }
 
-    /// Targets, for both Puff variants: >= 3x arq's tasks/s; Puff / Celery for information.
+    /// Targets, for both Puff variants: >= 3x arq's tasks/s; Puff / Celery for information,
+    /// and transactional enqueue / plain enqueue (puff-outbox / puff-greenlets).
     fn checks(results: &[TasksResult]) -> Vec<Check> {
         let mut out = Vec::new();
         for (case, _) in CASES {
@@ -222,6 +269,24 @@ impl ServiceBench for Tasks {
                         unit: "x",
                     });
                 }
+            }
+            let (outbox, plain) = (TasksClient::PuffOutbox, TasksClient::PuffGreenlets);
+            if has_result(results, case, outbox) && has_result(results, case, plain) {
+                out.push(Check {
+                    case,
+                    what: format!(
+                        "({case}) {} / {} tasks/s (transactional / plain enqueue)",
+                        outbox.name(),
+                        plain.name()
+                    ),
+                    value: ratio(
+                        case_median(results, case, outbox, rate_of),
+                        case_median(results, case, plain, rate_of),
+                    ),
+                    target: None,
+                    at_least: true,
+                    unit: "x",
+                });
             }
         }
         out
@@ -347,6 +412,17 @@ mod tests {
         ] {
             assert!(parse_flags::<Tasks>(bad).is_err(), "{bad:?}");
         }
+        assert_eq!(o.helper_args(), ["redis_bench_server.py"]);
+        let outbox: Tasks = parse_flags(&["--clients", "puff-outbox"]).unwrap();
+        assert_eq!(
+            outbox.helper_args(),
+            ["redis_bench_server.py", "--postgres"]
+        );
+        assert_eq!(
+            outbox.helper_env("x\nBENCH_OUTBOX_POSTGRES_URL=postgres://h/db\nBENCH_REDIS_URL=r\n"),
+            [("PUFF_OUTBOX_POSTGRES_URL", "postgres://h/db".to_string())]
+        );
+        assert!(o.helper_env("BENCH_REDIS_URL=r\n").is_empty());
         assert_eq!(TasksClient::Arq.venv(), "bench/.venv-peers/arq-venv");
         assert_eq!(TasksClient::Celery.venv(), PEERS_VENV);
 
@@ -369,6 +445,7 @@ mod tests {
             ),
             r(TasksClient::Arq, vec![round(3_000.0)]),
             r(TasksClient::Celery, vec![round(1_500.0)]),
+            r(TasksClient::PuffOutbox, vec![round(5_250.0)]),
         ];
         let checks = Tasks::checks(&results);
         let got: Vec<(&str, String, &str)> = checks
@@ -382,6 +459,11 @@ mod tests {
                 (
                     "(a) puff-greenlets / celery tasks/s",
                     "7.00x".into(),
+                    "info"
+                ),
+                (
+                    "(a) puff-outbox / puff-greenlets tasks/s (transactional / plain enqueue)",
+                    "0.50x".into(),
                     "info"
                 ),
             ]

@@ -235,6 +235,12 @@ pub trait ServiceBench: std::fmt::Debug + Clone + Send + Sync + 'static {
     /// The helper script (in bench/apps) and its arguments.
     fn helper_args(&self) -> Vec<String>;
 
+    /// Environment for every program taken from the helper's output (`helper_output`, its
+    /// log once it printed the server's URL), besides that URL: e.g. a second server's.
+    fn helper_env(&self, _helper_output: &str) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+
     /// Step 5's progress line: where the server comes from (`external`: the variable naming
     /// it, if set).
     fn server_line(&self, external: Option<&str>, server_cpu: &str) -> String;

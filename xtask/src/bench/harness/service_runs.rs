@@ -63,6 +63,7 @@ pub fn run<B: ServiceBench>(repo: &Repo, bench: &B) -> Result<()> {
         &server_log,
     )?;
     println!("    server ready: {url} ({version})");
+    let helper_env = bench.helper_env(&std::fs::read_to_string(&server_log).unwrap_or_default());
 
     println!(
         "[bench 6/{STEPS}] {} rounds of {} client(s) x {} case(s), each program on CPU \
@@ -87,7 +88,11 @@ pub fn run<B: ServiceBench>(repo: &Repo, bench: &B) -> Result<()> {
         &mut results,
         &log_dir,
         (&mut server, &server_log),
-        |case, client| service_command(bench, repo, client_cpu, client, case, &url),
+        |case, client| {
+            let mut cmd = service_command(bench, repo, client_cpu, client, case, &url);
+            cmd.envs(helper_env.iter().cloned());
+            cmd
+        },
         B::show,
     )?;
     server.stop();
