@@ -299,6 +299,11 @@ def test_transaction_must_be_a_connection() -> None:
         # A queue without an outbox (no `outbox_postgres`, no `default` Postgres pool).
         with pytest.raises(ValueError, match="task queue `remote` has no outbox"):
             named_queue("remote").schedule_function(tasks_lib.outbox_effect, {}, transaction=conn)
+        # The relay schedules by task id only, so a unique_key could not be honoured.
+        with pytest.raises(ValueError, match="unique_key cannot be combined with transaction="):
+            OUTBOX.schedule_function(
+                tasks_lib.outbox_effect, {}, unique_key="once", transaction=conn
+            )
         assert not conn.in_transaction, "nothing ran on the connection"
     finally:
         conn.close()
