@@ -108,7 +108,7 @@ impl CaseClient for TasksClient {
 
     fn puff_app(self) -> Option<(&'static str, &'static str)> {
         match self {
-            TasksClient::PuffGreenlets => Some(("puff_tasks.toml", "tasks")),
+            TasksClient::PuffGreenlets => Some(("puff_tasks.toml", "tasks_greenlets")),
             TasksClient::PuffCoroutines => Some(("puff_tasks_asyncio.toml", "tasks_coroutines")),
             TasksClient::PuffOutbox => Some(("puff_tasks_outbox.toml", "tasks_outbox")),
             TasksClient::Arq | TasksClient::Celery => None,
