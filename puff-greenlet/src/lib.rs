@@ -58,6 +58,6 @@ pub use resources::Resources;
 pub use run_python_async::run_python_async;
 pub use runtime::PythonRuntime;
 pub use subsystem::{ConfigError, StartContext, Subsystem, Subsystems, UrlFlag, deserialize_keys};
-pub use waiting::{sleep_until, wait_for};
+pub use waiting::{sleep_until, wait_for, wait_for_with};
 
 pub use pyo3;

@@ -8,6 +8,7 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
@@ -35,16 +36,47 @@ where
     F: Future<Output = T> + Send + 'static,
     T: Send + 'static,
 {
-    let runtime = PythonRuntime::global()?;
+    wait_boxed(py, boxed(py, move || fut))
+}
+
+/// [`wait_for`] the future `make` returns, built on the heap by a function whose stack
+/// frame is gone before the greenlet switches. For large futures (a database statement's
+/// state machine, kilobytes): every switch copies the greenlet's C stack out and back, so
+/// a future built in the caller's frame would be copied twice per wait.
+pub fn wait_for_with<M, F, T>(py: Python<'_>, make: M) -> PyResult<T>
+where
+    M: FnOnce() -> F,
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    wait_boxed(py, boxed(py, make))
+}
+
+/// A future [`wait_for`] runs, panics caught, on the heap.
+type Waited<T> = Pin<Box<dyn Future<Output = std::thread::Result<T>> + Send>>;
+
+/// The future `make` returns, in the calling Python code's trace context, boxed. Not
+/// inlined, so the future's bytes never occupy the waiting caller's frame.
+#[inline(never)]
+fn boxed<M, F, T>(py: Python<'_>, make: M) -> Waited<T>
+where
+    M: FnOnce() -> F,
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
     // Spans the future records nest under the calling Python code's span.
-    let fut = crate::trace::within(crate::trace::python::python_current(py), fut);
+    let fut = crate::trace::within(crate::trace::python::python_current(py), make());
+    Box::pin(AssertUnwindSafe(fut).catch_unwind())
+}
+
+fn wait_boxed<T: Send + 'static>(py: Python<'_>, mut fut: Waited<T>) -> PyResult<T> {
+    let runtime = PythonRuntime::global()?;
     if !runtime.is_python_thread() {
         let handle = runtime.tokio().clone();
         return py
-            .detach(move || handle.block_on(AssertUnwindSafe(fut).catch_unwind()))
+            .detach(move || handle.block_on(fut))
             .map_err(|panic| exceptions::PuffPanicError::new_err(panic_message(&*panic)));
     }
-    let mut fut = Box::pin(AssertUnwindSafe(fut).catch_unwind());
     {
         let _in_runtime = runtime.tokio().enter();
         let mut cx = Context::from_waker(Waker::noop());

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use puff_greenlet::{PythonRuntime, wait_for};
+use puff_greenlet::{PythonRuntime, wait_for, wait_for_with};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyTypeError};
 use pyo3::prelude::*;
@@ -930,6 +930,9 @@ impl NativeConnection {
     /// from the first chunk on while this thread converts the next chunks. A set that
     /// cannot be converted raises its error after the sets before it ran (as psycopg2,
     /// which adapts each set when it runs it), unless one of those failed first.
+    // Not inlined: its statement future would sit in `execute`'s frame, which the greenlet
+    // switch of every statement copies.
+    #[inline(never)]
     fn execute_streamed(
         &self,
         py: Python<'_>,
@@ -1002,15 +1005,11 @@ impl NativeConnection {
             if sets.is_empty() {
                 sets.push((Vec::new(), Vec::new()));
             }
-            let fut = run_statements(
-                self.pool.clone(),
-                self.state.clone(),
-                sql,
-                sets,
-                None,
-                begin,
-            );
-            wait_for(py, fut)?.map_err(|e| to_pyerr(py, e))?
+            let (pool, state) = (self.pool.clone(), self.state.clone());
+            wait_for_with(py, move || {
+                run_statements(pool, state, sql, sets, None, begin)
+            })?
+            .map_err(|e| to_pyerr(py, e))?
         };
         let loads = self.get_jsonb_loads(py).map(|l| l.into_bound(py));
         let hstore_dicts = HSTORE_DICTS.load(std::sync::atomic::Ordering::Relaxed)
@@ -1038,11 +1037,13 @@ impl NativeConnection {
     }
 
     fn commit(&self, py: Python<'_>) -> PyResult<()> {
-        wait_for(py, end_transaction(self.state.clone(), "COMMIT"))?.map_err(|e| to_pyerr(py, e))
+        wait_for_with(py, || end_transaction(self.state.clone(), "COMMIT"))?
+            .map_err(|e| to_pyerr(py, e))
     }
 
     fn rollback(&self, py: Python<'_>) -> PyResult<()> {
-        wait_for(py, end_transaction(self.state.clone(), "ROLLBACK"))?.map_err(|e| to_pyerr(py, e))
+        wait_for_with(py, || end_transaction(self.state.clone(), "ROLLBACK"))?
+            .map_err(|e| to_pyerr(py, e))
     }
 
     /// Roll back any open transaction and return the connection to the pool (a borrowed

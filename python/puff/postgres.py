@@ -666,6 +666,14 @@ class _Prepared:
         native = _NATIVE_TYPES.issuperset(map(type, values))
         if native and (not share or len(values) < 2):
             return self.sql, values
+        if (
+            native
+            and _SHARED_BY_VALUE.issuperset(map(type, values))
+            and len({(type(v), v) for v in values}) == len(values)
+        ):
+            # What the loop below returns when no value repeats (ids for `IN %s`, say):
+            # these types share by (type, value), all different here.
+            return self.sql, values
         bound: list[Any] = []
         numbers = _Numbers(self.matches) if share else None
         placeholders = [_placeholder(v, bound, numbers) for v in values]
@@ -748,12 +756,19 @@ def _placeholder(value: Any, bound: list[Any], numbers: _Numbers | None) -> str:
 def _prepare(sql: str, params: Any) -> _Prepared | None:
     if params is None:
         return None
-    named = isinstance(params, Mapping)
-    if not named and (isinstance(params, (str, bytes)) or not isinstance(params, Sequence)):
-        raise ProgrammingError(
-            "parameters must be a sequence (for %s) or a mapping (for %(name)s), got "
-            f"{type(params).__name__}"
-        )
+    kind = type(params)
+    # The usual types first: the ABC checks below cost more than the rest of this.
+    if kind is tuple or kind is list:
+        named = False
+    elif kind is dict:
+        named = True
+    else:
+        named = isinstance(params, Mapping)
+        if not named and (isinstance(params, (str, bytes)) or not isinstance(params, Sequence)):
+            raise ProgrammingError(
+                "parameters must be a sequence (for %s) or a mapping (for %(name)s), got "
+                f"{type(params).__name__}"
+            )
     key = (sql, named)
     cached = _converted.get(key)
     if cached is None:
@@ -812,6 +827,9 @@ class Cursor:
     #: session's ``TimeZone`` (psycopg2's attribute); None: naive values.
     tzinfo_factory: Any = datetime.timezone
     _bytea_memoryview = False  # psycopg2 returns bytea as memoryview
+    #: `_run` records each statement's text in ``query`` (a subclass whose ``query`` is a
+    #: property of its own says False: no setter call per statement).
+    _records_query = True
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
@@ -821,7 +839,8 @@ class Cursor:
         self.rowcount: int = -1
         self.rownumber: int | None = None
         self.lastrowid: None = None
-        self.query: str | None = None
+        if self._records_query:
+            self.query: str | None = None
         self._rows: list[tuple[Any, ...]] = []
         self._closed = False
 
@@ -833,7 +852,8 @@ class Cursor:
 
     def _run(self, sql: str, param_sets: list[Any]) -> None:
         self._check()
-        self.query = sql
+        if self._records_query:
+            self.query = sql
         description, rows, rowcount = self.connection._native.execute(
             sql,
             param_sets,
@@ -896,7 +916,8 @@ class Cursor:
             raise ProgrammingError("no results to fetch: the last statement returned no rows")
 
     def fetchone(self) -> tuple[Any, ...] | None:
-        self._need_result()
+        if self.description is None or self._closed or self.connection._native.closed:
+            self._need_result()  # raises what is wrong
         assert self.rownumber is not None
         if self.rownumber >= len(self._rows):
             return None
@@ -905,7 +926,8 @@ class Cursor:
         return row
 
     def fetchmany(self, size: int | None = None) -> list[tuple[Any, ...]]:
-        self._need_result()
+        if self.description is None or self._closed or self.connection._native.closed:
+            self._need_result()  # raises what is wrong
         assert self.rownumber is not None
         size = self.arraysize if size is None else size
         rows = self._rows[self.rownumber : self.rownumber + size]
@@ -913,7 +935,8 @@ class Cursor:
         return rows
 
     def fetchall(self) -> list[tuple[Any, ...]]:
-        self._need_result()
+        if self.description is None or self._closed or self.connection._native.closed:
+            self._need_result()  # raises what is wrong
         assert self.rownumber is not None
         rows = self._rows[self.rownumber :]
         self.rownumber = len(self._rows)

@@ -534,6 +534,7 @@ class cursor(_pg.Cursor):  # noqa: N801 (psycopg2 name)
     itersize = 2000
 
     _bytea_memoryview = True
+    _records_query = False  # `query` is the property below
 
     def __init__(
         self,
@@ -573,16 +574,19 @@ class cursor(_pg.Cursor):  # noqa: N801 (psycopg2 name)
     def _run(self, sql: str, param_sets: list[Any]) -> None:
         if self._server is None:
             super()._run(sql, param_sets)
-            self._notified()
-            if self.description is not None:
+            # A psycopg2 cursor's connection is always the shim's `connection` class.
+            conn: connection = self.connection  # type: ignore[assignment]
+            received = conn._take_notifies(conn._native)
+            if received:
+                conn._add_notifies(received)
+            # Registered casters are rare: three truth tests here save a call per statement.
+            if self.description is not None and (
+                self._casters or conn._casters or _casters.global_casters
+            ):
                 self._rows = _casters.cast_rows(self, self._rows)
             return
         self._check()
         self._server.declare(self, sql, param_sets)
-
-    def _notified(self) -> None:
-        # A psycopg2 cursor's connection is always the shim's `connection` class.
-        cast("connection", self.connection)._collect_notifies()
 
     def execute(self, query: str, vars: Any = None) -> None:  # noqa: A002 (psycopg2 name)
         self._last = (query, vars)
@@ -738,6 +742,8 @@ class connection(_pg.Connection):  # noqa: N801 (psycopg2 name)
         self.notifies: list[Notify] = []
         self.async_ = 0
         self._casters: dict[int, _Type | None] = {}  # register_type(..., this connection)
+        # Looked up once: every statement asks for the notifications it brought.
+        self._take_notifies = _pg._require_native().take_notifies
 
     @property
     def closed(self) -> int:  # type: ignore[override]
@@ -758,7 +764,7 @@ class connection(_pg.Connection):  # noqa: N801 (psycopg2 name)
         scrollable: bool | None = None,
         withhold: bool = False,
     ) -> cursor:
-        if self.closed:
+        if self._native.closed:  # not the property: Django opens a cursor per query
             raise _pg.InterfaceError("connection already closed")
         factory = cursor_factory or self.cursor_factory
         return factory(self, name, scrollable, withhold)
@@ -863,8 +869,12 @@ class connection(_pg.Connection):  # noqa: N801 (psycopg2 name)
         return POLL_OK
 
     def _collect_notifies(self) -> None:
-        for pid, channel, payload in _pg._require_native().take_notifies(self._native):
-            self.notifies.append(Notify(pid, channel, payload))
+        received = self._take_notifies(self._native)
+        if received:
+            self._add_notifies(received)
+
+    def _add_notifies(self, received: list[tuple[int, str, str]]) -> None:
+        self.notifies.extend(Notify(pid, channel, payload) for pid, channel, payload in received)
 
     def fileno(self) -> int:
         return _unsupported("connection.fileno", "pooled connections have no socket of their own")
