@@ -192,18 +192,8 @@ impl TaskQueue {
                 "keep_results_for_ms must be at least 1 (the result could never be read)".into(),
             ));
         }
-        let task = NewTask {
-            id: new_task_id(),
-            function,
-            payload,
-            scheduled_time_unix_ms: options.scheduled_time_unix_ms.unwrap_or_else(now_ms),
-            timeout_ms: options.timeout_ms.max(1),
-            keep_results_for_ms: options.keep_results_for_ms,
-            max_retries: options
-                .max_retries
-                .unwrap_or(self.shared.config.max_retries),
-            traceparent: puff_greenlet::trace::current().map(|c| c.to_traceparent()),
-        };
+        let traceparent = puff_greenlet::trace::current().map(|c| c.to_traceparent());
+        let task = self.new_task(function, payload, &options, traceparent);
         if let Some(unique_key) = options.unique_key {
             return self.schedule_unique(task, unique_key).await;
         }
@@ -236,6 +226,29 @@ impl TaskQueue {
             self.shared.wake.notify_one();
         }
         Ok(scheduled)
+    }
+
+    /// The task [`TaskQueue::schedule`] enqueues: a fresh id and `options` with their
+    /// defaults filled in (now; the queue's `max_retries`), scheduled under `traceparent`.
+    pub(crate) fn new_task(
+        &self,
+        function: String,
+        payload: String,
+        options: &ScheduleOptions,
+        traceparent: Option<String>,
+    ) -> NewTask {
+        NewTask {
+            id: new_task_id(),
+            function,
+            payload,
+            scheduled_time_unix_ms: options.scheduled_time_unix_ms.unwrap_or_else(now_ms),
+            timeout_ms: options.timeout_ms.max(1),
+            keep_results_for_ms: options.keep_results_for_ms,
+            max_retries: options
+                .max_retries
+                .unwrap_or(self.shared.config.max_retries),
+            traceparent,
+        }
     }
 
     /// [`TaskQueue::schedule`] with a `unique_key`: the id of the task holding the key.

@@ -8,7 +8,7 @@ use puff_greenlet::{PythonRuntime, json, wait_for};
 
 use super::relay::RowOptions;
 use super::{Outbox, sql};
-use crate::task::{new_task_id, now_ms};
+use crate::queue::ScheduleOptions;
 
 /// [`sql::ENQUEUE`]'s parameters: queue, task id, function, payload JSON, options JSON.
 type EnqueueParams = (String, String, String, String, String);
@@ -55,20 +55,34 @@ fn outbox_statement(
             ))
         })?;
     }
-    let options = RowOptions {
-        scheduled_time_unix_ms: scheduled_time_unix_ms.unwrap_or_else(now_ms),
-        timeout_ms: timeout_ms.max(1),
+    let schedule = ScheduleOptions {
+        scheduled_time_unix_ms,
+        timeout_ms,
         keep_results_for_ms,
-        max_retries: max_retries.unwrap_or(tasks.config().max_retries),
-        traceparent: puff_greenlet::trace::python::python_current(py).map(|c| c.to_traceparent()),
+        max_retries,
+        unique_key: None,
+    };
+    let traceparent = puff_greenlet::trace::python::python_current(py).map(|c| c.to_traceparent());
+    let task = tasks.new_task(function, payload, &schedule, traceparent);
+    let options = RowOptions {
+        scheduled_time_unix_ms: task.scheduled_time_unix_ms,
+        timeout_ms: task.timeout_ms,
+        keep_results_for_ms: task.keep_results_for_ms,
+        max_retries: task.max_retries,
+        traceparent: task.traceparent,
     };
     let options =
         serde_json::to_string(&options).map_err(|e| PyValueError::new_err(e.to_string()))?;
-    let id = new_task_id();
     Ok((
-        id.clone(),
+        task.id.clone(),
         sql::ENQUEUE,
-        (queue.to_owned(), id, function, payload, options),
+        (
+            queue.to_owned(),
+            task.id,
+            task.function,
+            task.payload,
+            options,
+        ),
     ))
 }
 
