@@ -230,6 +230,41 @@ fn spawned_rust_panic_is_reraised_by_join() {
 }
 
 #[test]
+fn panics_in_greenlets_survive_rust_backtrace() {
+    // With RUST_BACKTRACE set, Rust's default panic hook walks the whole stack and faulted
+    // past a greenlet's first frame (a SIGSEGV in about one run of this suite in five).
+    // The test runs itself again with the variable set, whatever the caller's is: the child
+    // must contain 50 panics in greenlets and report them through Puff's hook.
+    const NAME: &str = "panics_in_greenlets_survive_rust_backtrace";
+    if std::env::var_os("PUFF_BRIDGE_PANIC_CHILD").is_none() {
+        let exe = std::env::current_exe().expect("the test binary");
+        let out = std::process::Command::new(exe)
+            .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+            .env("RUST_BACKTRACE", "1")
+            .env("PUFF_BRIDGE_PANIC_CHILD", "1")
+            .output()
+            .expect("the test binary runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "child: {:?}\n{stderr}", out.status);
+        assert_eq!(
+            stderr
+                .matches("no backtrace is printed on the Python thread")
+                .count(),
+            50,
+            "{stderr}"
+        );
+        return;
+    }
+    let result = eval(
+        "import puff._native as n\n\
+         result = ''\n\
+         for _ in range(50):\n    h = n.spawn(n.rust_panic_now, ())\n    try:\n        h.join()\n    except BaseException as e:\n        result += type(e).__name__ + ' '\n",
+    )
+    .unwrap();
+    assert_eq!(result, "PuffPanicError ".repeat(50));
+}
+
+#[test]
 fn coroutines_await_puff_functions() {
     // From a greenlet, run a coroutine on the hub's event loop; inside it every Puff async
     // function is awaitable, including greenlet work joined from the coroutine.
