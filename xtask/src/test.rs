@@ -131,9 +131,6 @@ pub fn run(repo: &Repo) -> Result<()> {
         step("cargo test --workspace", &mut || {
             let mut cmd = repo.cargo();
             cmd.args(["test", "--workspace"]);
-            // Panics on the Python thread (bridge tests) must also survive the backtrace
-            // walk a user's RUST_BACKTRACE asks for, so the tests always run with it.
-            cmd.env("RUST_BACKTRACE", "1");
             run_cmd(cmd)
         })?;
 
