@@ -300,14 +300,19 @@ impl PgClient {
             // cursor's rows; DECLAREs carry unique names and would only crowd the cache.
             return Ok(stmt);
         }
+        self.remember_statement(sql, oids, &stmt);
+        Ok(stmt)
+    }
+
+    /// Cache `stmt` as `sql` prepared with parameter types `oids`.
+    fn remember_statement(&mut self, sql: &str, oids: &[u32], stmt: &Statement) {
         if self.statements.len() >= STATEMENT_CACHE_SIZE {
             self.statements.clear();
         }
-        self.statements
-            .entry(sql.to_owned())
-            .or_default()
-            .push((oids.into(), stmt.clone()));
-        Ok(stmt)
+        let variants = self.statements.entry(sql.to_owned()).or_default();
+        if !variants.iter().any(|(o, _)| **o == *oids) {
+            variants.push((oids.into(), stmt.clone()));
+        }
     }
 
     /// Prepare `sql`; inside a transaction, when a parameter is left to inference (which
@@ -661,6 +666,14 @@ impl PgClient {
                 columns[i] = ty.oid();
             }
         }
+        // Where the server inferred exactly the types the candidates are retyped to, this
+        // statement is the one the retyped sets need: remembered under their types, it
+        // saves them a second Parse round trip.
+        let mut retyped = oids.clone();
+        retype_set(values, &mut retyped, &columns);
+        if candidates.iter().all(|&i| retyped[i] == columns[i]) {
+            self.remember_statement(sql, &retyped, &stmt);
+        }
         Ok(columns)
     }
 
@@ -815,10 +828,15 @@ fn retype_sets(sets: &mut [ParamSet], columns: &[u32]) {
         return;
     }
     for (values, oids) in sets {
-        for ((value, oid), column) in values.iter().zip(oids.iter_mut()).zip(columns) {
-            if let Some(retyped) = insert_types::retypes(value, *oid, *column) {
-                *oid = retyped;
-            }
+        retype_set(values, oids, columns);
+    }
+}
+
+/// [`retype_sets`] of one parameter set.
+fn retype_set(values: &[Value], oids: &mut [u32], columns: &[u32]) {
+    for ((value, oid), column) in values.iter().zip(oids.iter_mut()).zip(columns) {
+        if let Some(retyped) = insert_types::retypes(value, *oid, *column) {
+            *oid = retyped;
         }
     }
 }
@@ -843,7 +861,7 @@ pub(crate) type ParamSet = (Vec<Value>, Vec<u32>);
 
 /// Parameter sets of an `executemany` converted after the first chunk, delivered while
 /// the first ones are already sent.
-pub(crate) type LaterSets = tokio::sync::mpsc::UnboundedReceiver<Vec<ParamSet>>;
+pub(crate) type LaterSets = tokio::sync::mpsc::Receiver<Vec<ParamSet>>;
 
 /// The answer to one batch's Sync, awaited after the later batches went out.
 type PendingSync<'a> = Pin<Box<dyn Future<Output = Result<(), tokio_postgres::Error>> + Send + 'a>>;

@@ -15,6 +15,7 @@ use pyo3::types::{
     PyFloat, PyInt, PyList, PyString, PyTime, PyTimeAccess, PyTuple, PyTzInfo, PyTzInfoAccess,
 };
 use tokio::sync::Mutex;
+use tokio::sync::mpsc::error::TrySendError;
 
 use crate::error::{ErrorKind, PgError};
 use crate::pool::{LaterSets, ParamSet, PostgresPool, QueryResult, batches, reports_row_count};
@@ -900,6 +901,15 @@ async fn end_transaction(state: Arc<Mutex<ConnState>>, sql: &'static str) -> Res
 /// of them: the server starts on the first while the next are converted.
 const STREAMED_CHUNK: usize = 256;
 
+/// The first chunk is smaller: the server waits for it, and it only has to outlast the
+/// conversion of the next one.
+const FIRST_STREAMED_CHUNK: usize = 32;
+
+/// Converted chunks that may wait for Tokio to send them. Bounded so that this thread,
+/// converting, cannot starve Tokio's thread when both share a core (then nothing would
+/// reach the server until every set is converted), and to bound the memory they hold.
+const CHUNKS_AHEAD: usize = 2;
+
 /// `sets` as values with their type OIDs ([`to_param`]); on failure, those converted
 /// before the failing one and its error.
 fn converted(sets: &[Bound<'_, PyAny>]) -> Result<Vec<ParamSet>, (Vec<ParamSet>, PyErr)> {
@@ -940,9 +950,9 @@ impl NativeConnection {
         param_sets: &[Bound<'_, PyAny>],
         begin: bool,
     ) -> PyResult<QueryResult> {
-        let (first, later) = param_sets.split_at(STREAMED_CHUNK);
+        let (first, later) = param_sets.split_at(FIRST_STREAMED_CHUNK);
         let first = converted(first).map_err(|(_, e)| e)?;
-        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let (sender, receiver) = tokio::sync::mpsc::channel(CHUNKS_AHEAD);
         let fut = run_statements(
             self.pool.clone(),
             self.state.clone(),
@@ -961,8 +971,27 @@ impl NativeConnection {
                     before
                 }
             };
+            let sent = match sender.try_send(sets) {
+                Ok(()) => Ok(()),
+                // Tokio has not taken the chunks ahead yet: wait for it (other greenlets
+                // run meanwhile, and on a shared core Tokio's thread gets its turn).
+                Err(TrySendError::Full(sets)) => {
+                    match wait_for(py, sender.clone().reserve_owned()) {
+                        Ok(Ok(permit)) => {
+                            permit.send(sets);
+                            Ok(())
+                        }
+                        Ok(Err(_)) => Err(()),
+                        Err(e) => {
+                            unconverted.get_or_insert(e);
+                            Err(())
+                        }
+                    }
+                }
+                Err(TrySendError::Closed(_)) => Err(()),
+            };
             // A closed channel: the run stopped (a row failed); converting on is no use.
-            if sender.send(sets).is_err() || unconverted.is_some() {
+            if sent.is_err() || unconverted.is_some() {
                 break;
             }
         }

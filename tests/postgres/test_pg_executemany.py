@@ -232,3 +232,48 @@ def test_retyped_values_store_what_psycopg2_stores(
     theirs = _stored(real_psycopg2(), tables[1], rows)
     assert ours == theirs
     assert isinstance(theirs, list) == (rows[-1][2] != 2**15)  # not vacuous
+
+
+def test_streamed_executemany_waits_without_blocking_other_greenlets(table: str) -> None:
+    """A long executemany converts its parameter sets while Tokio sends them, at most a few
+    chunks ahead (puff-postgres/src/python.rs, CHUNKS_AHEAD). When the statements cannot
+    run, here behind a table lock that another greenlet holds, the converting greenlet
+    must wait the way a query waits: the lock holder and a ticker keep running, the lock
+    is released, and every row lands."""
+    setup = puff.postgres.connect()
+    setup.autocommit = True
+    setup.cursor().execute(f"CREATE TABLE {table} (id int8 PRIMARY KEY, note text)")
+    holder = puff.postgres.connect()
+    holder.cursor().execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+    ticks: list[float] = []
+    released: list[float] = []
+
+    def ticker() -> None:
+        while not released:
+            ticks.append(time.monotonic())
+            puff.sleep_ms(10)
+
+    def release_later() -> None:
+        puff.sleep_ms(300)
+        released.append(time.monotonic())
+        holder.rollback()
+
+    rows = [(i, f"row {i}") for i in range(20_000)]
+    conn = puff.postgres.connect()
+    # Were this thread blocked, the holder could not release: fail instead of hanging.
+    conn.cursor().execute("SET lock_timeout = '5s'")
+    tick = puff.spawn(ticker)
+    release = puff.spawn(release_later)
+    started = time.monotonic()
+    conn.cursor().executemany(INSERT.format(t=table), rows)
+    conn.commit()
+    release.join()
+    tick.join()
+    # It waited for the lock, and the greenlets ran meanwhile (a tick every ~10 ms).
+    assert released and released[0] - started >= 0.25
+    assert len([t for t in ticks if t > started]) >= 10, len(ticks)
+    cur = setup.cursor()
+    cur.execute(f"SELECT count(*), sum(id) FROM {table}")
+    assert cur.fetchone() == (20_000, sum(range(20_000)))
+    for c in (conn, holder, setup):
+        c.close()
