@@ -33,6 +33,7 @@ mod description;
 pub mod error;
 mod insert_types;
 mod notify;
+mod plain_rows;
 pub mod pool;
 mod python;
 mod session;

@@ -1328,6 +1328,7 @@ pub(crate) fn add_module(py: Python<'_>, native: &Bound<'_, PyModule>) -> PyResu
     m.add_function(wrap_pyfunction!(set_session_timezone, &m)?)?;
     m.add_function(wrap_pyfunction!(session_timezone, &m)?)?;
     m.add_function(wrap_pyfunction!(set_hstore_dicts, &m)?)?;
+    m.add_function(wrap_pyfunction!(crate::plain_rows::plain_rows, &m)?)?;
     m.add("Warning", py.get_type::<Warning>())?;
     m.add("Error", py.get_type::<Error>())?;
     m.add("InterfaceError", py.get_type::<InterfaceError>())?;

@@ -163,6 +163,29 @@ else:  # outside the runtime: importable for tools and type checkers
         table_column: int | None
 
 
+# Parameters that do not fit the placeholders raise what psycopg2 raises (IndexError,
+# TypeError, KeyError, ValueError: its `%` formatting's errors), which are also
+# ProgrammingError, as PEP 249 names the kind: code written for either catches them.
+class ParameterIndexError(ProgrammingError, IndexError):
+    """Fewer parameters than ``%s`` placeholders."""
+
+
+class ParameterTypeError(ProgrammingError, TypeError):
+    """More parameters than placeholders, or parameters of the wrong kind (a mapping for
+    ``%s``, a sequence for ``%(name)s``, neither)."""
+
+
+class ParameterValueError(ProgrammingError, ValueError):
+    """A ``%`` in the statement that is no placeholder (write ``%%`` for a literal one)."""
+
+
+class ParameterKeyError(ProgrammingError, KeyError):
+    """No value for a ``%(name)s`` placeholder."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 def _require_native() -> _PostgresModule:
     if _native_pg is None:
         raise PuffNotRunningError(
@@ -229,10 +252,13 @@ class Range:
     def __contains__(self, x: Any) -> bool:
         if self._bounds is None:
             return False
-        if self._lower is not None and (x < self._lower or (x == self._lower and not self.lower_inc)):
+        if self._lower is not None and (
+            x < self._lower or (x == self._lower and not self.lower_inc)
+        ):
             return False
         return not (
-            self._upper is not None and (x > self._upper or (x == self._upper and not self.upper_inc))
+            self._upper is not None
+            and (x > self._upper or (x == self._upper and not self.upper_inc))
         )
 
     def __bool__(self) -> bool:
@@ -418,9 +444,28 @@ def _spliced(value: Any) -> str | None:
 _UTC_NAMES = frozenset(
     n.lower()
     for n in (
-        "UTC", "Etc/UTC", "GMT", "Etc/GMT", "UCT", "Etc/UCT", "Universal", "Etc/Universal",
-        "Zulu", "Etc/Zulu", "GMT0", "Etc/GMT0", "GMT+0", "GMT-0", "Etc/GMT+0", "Etc/GMT-0",
-        "Greenwich", "Etc/Greenwich", "+00", "-00", "+00:00", "Z",
+        "UTC",
+        "Etc/UTC",
+        "GMT",
+        "Etc/GMT",
+        "UCT",
+        "Etc/UCT",
+        "Universal",
+        "Etc/Universal",
+        "Zulu",
+        "Etc/Zulu",
+        "GMT0",
+        "Etc/GMT0",
+        "GMT+0",
+        "GMT-0",
+        "Etc/GMT+0",
+        "Etc/GMT-0",
+        "Greenwich",
+        "Etc/Greenwich",
+        "+00",
+        "-00",
+        "+00:00",
+        "Z",
     )
 )
 
@@ -627,12 +672,15 @@ def _split_placeholders(sql: str, named: bool) -> tuple[list[str], list[str] | i
                 out = []
                 i = close + 2
             elif nxt in ("s", "("):
-                raise ProgrammingError(
+                # psycopg2 raises ProgrammingError once a placeholder of the parameters'
+                # kind came first, else the TypeError of indexing them the other way.
+                own_kind_first = names if named else segments
+                raise (ProgrammingError if own_kind_first else ParameterTypeError)(
                     "cannot mix %s and %(name)s placeholders; pass a sequence for %s and a "
                     "mapping for %(name)s"
                 )
             else:
-                raise ProgrammingError(
+                raise ParameterValueError(
                     f"unsupported format character {nxt!r} at position {i} (write %% for a "
                     "literal %)"
                 )
@@ -765,7 +813,7 @@ def _prepare(sql: str, params: Any) -> _Prepared | None:
     else:
         named = isinstance(params, Mapping)
         if not named and (isinstance(params, (str, bytes)) or not isinstance(params, Sequence)):
-            raise ProgrammingError(
+            raise ParameterTypeError(
                 "parameters must be a sequence (for %s) or a mapping (for %(name)s), got "
                 f"{type(params).__name__}"
             )
@@ -789,31 +837,36 @@ def _bind(spec: list[str] | int, named: bool, params: Any) -> list[Any]:
         return []
     if named:
         if not isinstance(params, Mapping):
-            raise ProgrammingError("expected a mapping of parameters for %(name)s placeholders")
+            raise ParameterTypeError(
+                "expected a mapping of parameters for %(name)s placeholders, got "
+                f"{type(params).__name__}"
+            )
         assert isinstance(spec, list)
         try:
             return [params[name] for name in spec]
         except KeyError as e:
-            raise ProgrammingError(f"no value for placeholder %({e.args[0]})s") from None
+            raise ParameterKeyError(f"no value for placeholder %({e.args[0]})s") from None
+    if (
+        type(params) is not tuple
+        and type(params) is not list
+        and (isinstance(params, (str, bytes, Mapping)) or not isinstance(params, Sequence))
+    ):
+        raise ParameterTypeError(
+            f"parameters for %s placeholders must be a sequence, got {type(params).__name__}"
+        )
+    assert isinstance(spec, int)
     values = list(params)
     if len(values) != spec:
-        raise ProgrammingError(
-            f"the query has {spec} placeholders but {len(values)} parameters were given"
-        )
+        error = ParameterIndexError if len(values) < spec else ParameterTypeError
+        raise error(f"the query has {spec} placeholders but {len(values)} parameters were given")
     return values
 
 
-_ROW_TYPES = frozenset({tuple, list})
-
-
-def _plain_rows(seq: list[Any], width: Any) -> bool:
+def _plain_rows(seq: list[Any], width: int) -> bool:
     """Every parameter set is a tuple or list of ``width`` values of types the native
-    module binds itself: ``Cursor.executemany`` can pass them on as they are."""
-    return (
-        _ROW_TYPES.issuperset({type(p) for p in seq})
-        and {len(p) for p in seq} == {width}
-        and _NATIVE_TYPES.issuperset({type(v) for p in seq for v in p})
-    )
+    module binds itself: ``Cursor.executemany`` can pass them on as they are (checked in
+    Rust: the same check in Python took about 4% of a 10,000-row ``executemany``)."""
+    return _require_native().plain_rows(seq, width, _NATIVE_TYPES)
 
 
 # ---- connection and cursor ----------------------------------------------------------
@@ -888,7 +941,7 @@ class Cursor:
             return
         prepared = _prepare(query, seq[0])
         assert prepared is not None
-        if not prepared.named and _plain_rows(seq, prepared.spec):
+        if isinstance(prepared.spec, int) and _plain_rows(seq, prepared.spec):
             # What `bind(share=False)` returns for each set, checked once for all of them
             # (a Python call per row costs about as much as the server's insert).
             self._run(prepared.sql, seq)
@@ -967,9 +1020,7 @@ class Cursor:
         ``parameters`` unchanged; its result rows are fetched as usual."""
         self._check()
         if isinstance(parameters, Mapping):
-            args = ", ".join(
-                '"' + str(k).replace('"', '""') + f'" := %({k})s' for k in parameters
-            )
+            args = ", ".join('"' + str(k).replace('"', '""') + f'" := %({k})s' for k in parameters)
         else:
             args = ", ".join(["%s"] * len(parameters))
         self.execute(f"SELECT * FROM {procname}({args})", parameters if parameters else None)
@@ -1089,7 +1140,9 @@ class Connection:
 
 # Connections lent by the running GraphQL request to a `borrow_db_context` resolver, by
 # pool name. Each resolver runs in its own greenlet and contextvars context.
-_borrowed: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("puff_borrowed_connections")
+_borrowed: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar(
+    "puff_borrowed_connections"
+)
 
 
 def _lend(name: str, native_connection: Any) -> None:

@@ -13,9 +13,11 @@ asserts that there are none."""
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import math
 import os
 import uuid
+from collections import namedtuple
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from types import ModuleType
@@ -327,13 +329,11 @@ def test_equal_parameters_match_as_equal_literals(drivers: Drivers) -> None:
         ["-", "-"],
     )
     drivers.compare(
-        "SELECT DISTINCT coalesce(x, %s) FROM (VALUES ('a'), (NULL)) t(x) "
-        "ORDER BY coalesce(x, %s)",
+        "SELECT DISTINCT coalesce(x, %s) FROM (VALUES ('a'), (NULL)) t(x) ORDER BY coalesce(x, %s)",
         ["", ""],
     )
     drivers.compare(
-        "SELECT x FROM generate_series(1, 5) x WHERE x IN %s GROUP BY x HAVING x <> %s "
-        "ORDER BY 1",
+        "SELECT x FROM generate_series(1, 5) x WHERE x IN %s GROUP BY x HAVING x <> %s ORDER BY 1",
         [(1, 2, 2, 3), 2],
     )
     drivers.compare(
@@ -344,9 +344,7 @@ def test_equal_parameters_match_as_equal_literals(drivers: Drivers) -> None:
     # Equal in Python, other literals in SQL: each keeps its own type or scale.
     drivers.compare("SELECT %s, %s, %s, pg_typeof(%s)::text", [1, True, 1.0, True])
     drivers.compare("SELECT %s, %s, %s, %s", [Decimal("1.0"), Decimal("1.00"), 0.0, -0.0])
-    drivers.compare(
-        "SELECT %s, %s", [dt.time(3, tzinfo=PLUS2), dt.time(1, tzinfo=dt.timezone.utc)]
-    )
+    drivers.compare("SELECT %s, %s", [dt.time(3, tzinfo=PLUS2), dt.time(1, tzinfo=dt.timezone.utc)])
     # Untyped values outside GROUP BY / DISTINCT each take their type from their context.
     drivers.compare("SELECT %s = 1, %s = 'x'::text", ["1", "1"])
     drivers.compare("SELECT COALESCE(%s, 1), COALESCE(%s, 'a'::text)", [None, None])
@@ -357,8 +355,7 @@ def test_results_of_real_and_oid_alias_types(drivers: Drivers) -> None:
     # psycopg2 reads a real from its shortest text; reg* types as the names they print.
     drivers.compare("SELECT (5.0 / 9)::real, ARRAY[(4.0 / 9)::real, NULL], 0.5::real", [])
     drivers.compare(
-        "SELECT 'bigint'::regtype, 'pg_class'::regclass, NULL::regtype, 0::regtype, "
-        "'now'::regproc",
+        "SELECT 'bigint'::regtype, 'pg_class'::regclass, NULL::regtype, 0::regtype, 'now'::regproc",
         [],
     )
     drivers.compare(
@@ -451,7 +448,9 @@ def test_tuples_for_in(drivers: Drivers) -> None:
     drivers.compare("SELECT 'b' IN %s", [("a", "b")])
     drivers.compare("SELECT %s IN %s", [5, (1, 2.5, None)])
     drivers.compare("SELECT (1, 2) IN %s", [((1, 2), (3, 4))])
-    drivers.compare("SELECT x FROM generate_series(1, 5) x WHERE x IN %s AND x > %s", [(2, 4, 5), 3])
+    drivers.compare(
+        "SELECT x FROM generate_series(1, 5) x WHERE x IN %s AND x > %s", [(2, 4, 5), 3]
+    )
     drivers.compare("SELECT 'a' IN %(t)s, %(n)s", {"t": (1, "a"), "n": 7})
     drivers.compare("SELECT 1 IN %s", [()])
     drivers.assert_same()
@@ -471,6 +470,85 @@ def test_executemany_with_tuples_of_different_lengths(drivers: Drivers) -> None:
         results[label] = (rowcount, cur.fetchall())
         conn.rollback()
     assert results["shim"] == results["real"]
+
+
+def test_executemany_rows_that_are_not_plain(drivers: Drivers) -> None:
+    """``executemany`` hands plain rows (exact tuples or lists of natively bound values) to
+    the native module as they are, checked in Rust; any other row sends all of them
+    through Python's binding. Both must store what psycopg2 stores."""
+    name = f"params_plain_{os.getpid()}"
+    row = namedtuple("row", "a b")
+    many: list[tuple[str, list[Any]]] = [
+        ("plain", [(1, "x"), [2, "y"], (3, None)]),
+        ("a namedtuple row", [(1, "x"), row(2, "y")]),
+        ("a subclass of int", [(1, "x"), (Flag.ON, "y")]),
+        ("a dict value", [(1, "x"), (2, {"k": 1})]),
+        ("a row too short", [(1, "x"), (2,)]),
+        ("a set row", [(1, "x"), {2}]),
+    ]
+    results: dict[str, list[Any]] = {}
+    for label, conn in (("real", drivers.real), ("shim", drivers.shim)):
+        out = results.setdefault(label, [])
+        cur = conn.cursor()
+        cur.execute(f"CREATE TEMP TABLE {name} (a int, b text)")
+        for what, rows in many:
+            try:
+                cur.executemany(f"INSERT INTO {name} VALUES (%s, %s)", rows)
+                cur.execute(f"SELECT a, b FROM {name} ORDER BY a")
+                out.append((what, cur.fetchall()))
+            except Exception as e:  # noqa: BLE001 - the kind of error is compared
+                out.append((what, _builtin_kind(e)))
+            conn.rollback()
+            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} (a int, b text)")
+            cur.execute(f"TRUNCATE {name}")
+        conn.rollback()
+    # A dict is JSON text in Puff (documented: docs/postgres.md, "Parameters"); psycopg2
+    # cannot adapt it.
+    assert results["real"][3] == ("a dict value", "ProgrammingError")
+    assert results["shim"][3] == ("a dict value", [(1, "x"), (2, '{"k": 1}')])
+    del results["real"][3], results["shim"][3]
+    assert results["shim"] == results["real"]
+    assert results["real"][0] == ("plain", [(1, "x"), (2, "y"), (3, None)])  # not vacuous
+
+
+@pytest.mark.parametrize(
+    ("sql", "params"),
+    [
+        ("SELECT %s, %s", (1,)),
+        ("SELECT %s", (1, 2)),
+        ("SELECT %(a)s", {"b": 1}),
+        ("SELECT %(a)s", (1,)),
+        ("SELECT %s", {2}),
+        ("SELECT %s", {"a": 1}),
+        ("SELECT %s", 5),
+        ("SELECT %s %(a)s", {"a": 1}),
+        ("SELECT %s %(a)s", (1,)),
+        ("SELECT %d", (1,)),
+        ("SELECT %(a", {"a": 1}),
+        ("SELECT %(a)s %s", {"a": 1}),
+    ],
+)
+def test_parameters_that_do_not_fit_raise_psycopg2s_errors(
+    drivers: Drivers, sql: str, params: Any
+) -> None:
+    kinds = {}
+    for label, conn in (("real", drivers.real), ("shim", drivers.shim)):
+        with pytest.raises(Exception) as raised:  # noqa: PT011 - the kind is compared below
+            conn.cursor().execute(sql, params)
+        kinds[label] = _builtin_kind(raised.value)
+        conn.rollback()
+    assert kinds["shim"] == kinds["real"]
+
+
+class Flag(enum.IntEnum):
+    ON = 2
+
+
+def _builtin_kind(e: Exception) -> str:
+    """The built-in exception ``e`` is (psycopg2 raises these for parameters that do not
+    fit; Puff's also are ProgrammingError), else its class name."""
+    kinds = (IndexError, TypeError, KeyError, ValueError)
+    return next((k.__name__ for k in kinds if isinstance(e, k)), type(e).__name__)
 
 
 # ---- wrappers: Json, Inet, ranges, AsIs, register_adapter --------------------------------
@@ -495,7 +573,10 @@ def test_wrappers(drivers: Drivers) -> None:
         ("SELECT %s", lambda e, x: [x.Inet("not an address")]),
         ("SELECT %s::int4range", lambda e, x: [x.NumericRange(1, 5)]),
         ("SELECT %s::int8range", lambda e, x: [x.NumericRange(None, 5, "(]")]),
-        ("SELECT %s::numrange", lambda e, x: [x.NumericRange(Decimal("1.5"), Decimal("2.5"), "[]")]),
+        (
+            "SELECT %s::numrange",
+            lambda e, x: [x.NumericRange(Decimal("1.5"), Decimal("2.5"), "[]")],
+        ),
         ("SELECT %s::int4range", lambda e, x: [x.NumericRange(empty=True)]),
         ("SELECT %s", lambda e, x: [x.DateRange(d1, d2)]),
         ("SELECT %s", lambda e, x: [x.DateRange(d1, None, "[]")]),
@@ -505,7 +586,10 @@ def test_wrappers(drivers: Drivers) -> None:
         ("SELECT %s @> %s::date", lambda e, x: [x.DateRange(d1, d2), "2024-01-15"]),
         ("SELECT upper(%s)", lambda e, x: [x.DateTimeRange(t1, t2)]),
         ("SELECT '[1,10)'::int4range, '(1.5,)'::numrange, 'empty'::int8range", lambda e, x: []),
-        ("SELECT '[2024-01-01,2024-02-01)'::daterange, '[2024-01-01 10:00,)'::tsrange", lambda e, x: []),
+        (
+            "SELECT '[2024-01-01,2024-02-01)'::daterange, '[2024-01-01 10:00,)'::tsrange",
+            lambda e, x: [],
+        ),
         ("SELECT '[2024-01-01 10:00+02,2024-01-02 00:00+00)'::tstzrange", lambda e, x: []),
         ("SELECT %s + 1", lambda e, x: [e.AsIs("41")]),
         ("SELECT %s", lambda e, x: [e.AsIs("NULL")]),
@@ -607,7 +691,11 @@ def test_naive_datetime_is_read_in_the_session_zone(zone_drivers: Drivers) -> No
     drivers.real.commit()
     try:
         values = [dt.datetime(2024, 7, 4, 9, 0), dt.datetime(2024, 7, 4, 9, 0, tzinfo=UTC)]
-        for who, conn in (("real", drivers.real), ("shim", drivers.shim), ("native", drivers.native)):
+        for who, conn in (
+            ("real", drivers.real),
+            ("shim", drivers.shim),
+            ("native", drivers.native),
+        ):
             cur = conn.cursor()
             cur.execute(f"INSERT INTO {name} VALUES (%s, %s, %s)", [who, values[0], values[1]])
             conn.commit()
@@ -699,7 +787,7 @@ def hstore(drivers: Drivers) -> Iterator[Drivers]:
 
 def test_hstore(hstore: Drivers) -> None:
     drivers = hstore
-    unregistered = "SELECT 'a=>1, \"b c\"=>NULL, q=>\"it''s \\\\\"x\\\\\"\"'::hstore"
+    unregistered = 'SELECT \'a=>1, "b c"=>NULL, q=>"it\'\'s \\\\"x\\\\""\'::hstore'
     drivers.compare(unregistered, [], "unregistered")
     real_extras.register_hstore(drivers.real)
     puff_extras.register_hstore(drivers.shim, globally=True)
