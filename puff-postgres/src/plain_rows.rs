@@ -10,13 +10,8 @@ use pyo3::types::{PyList, PySet, PyTuple};
 /// Whether every item of `seq` is a tuple or list (exactly) of `width` values whose types
 /// (exactly, not subclasses) are in `types`.
 #[pyfunction]
-pub(crate) fn plain_rows(
-    seq: &Bound<'_, PyList>,
-    width: usize,
-    types: &Bound<'_, PySet>,
-) -> bool {
-    let allowed: Vec<*mut ffi::PyTypeObject> =
-        types.iter().map(|t| t.as_ptr().cast()).collect();
+pub(crate) fn plain_rows(seq: &Bound<'_, PyList>, width: usize, types: &Bound<'_, PySet>) -> bool {
+    let allowed: Vec<*mut ffi::PyTypeObject> = types.iter().map(|t| t.as_ptr().cast()).collect();
     // The type last seen in each column: most columns hold one type, so one comparison.
     let mut seen: Vec<*mut ffi::PyTypeObject> = vec![std::ptr::null_mut(); width];
     let mut plain = |column: usize, value: &Bound<'_, PyAny>| {
