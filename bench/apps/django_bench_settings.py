@@ -6,7 +6,8 @@ with what a benchmark needs:
   postgresql engine, CONN_MAX_AGE = 60 as in the example: gunicorn+gevent and granian keep
   one persistent psycopg2 connection per greenlet / thread. Under Puff (`django = true`) the
   `default` [[postgres]] pool serves the alias and its URL (the same one) decides the server.
-- DEBUG off (no query log kept per request).
+- DEBUG off (no query log kept per request); errors of `django.request` (a 500's traceback)
+  logged to stderr, so they reach the server's bench log.
 - a local-memory cache instead of the example's PuffRedisCache (which needs Puff's Redis
   pool; the measured view does not touch the cache).
 """
@@ -20,9 +21,7 @@ from polls_site.settings import *  # noqa: F403
 
 DEBUG = False
 
-_url = urlsplit(
-    os.environ.get("BENCH_PG_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
-)
+_url = urlsplit(os.environ.get("BENCH_PG_URL") or "postgres://postgres@127.0.0.1:5432/postgres")
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.postgresql",
@@ -40,4 +39,13 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "puff-bench-django",
     }
+}
+
+# A 500 during a run is logged with its traceback in the server's log
+# (target/bench-logs/...), for every server: with DEBUG off Django would only mail it.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"stderr": {"class": "logging.StreamHandler"}},
+    "loggers": {"django.request": {"handlers": ["stderr"], "level": "ERROR", "propagate": False}},
 }

@@ -3,17 +3,19 @@ cooperative (psycogreen), so a greenlet waiting on Postgres lets the others run.
 
     gunicorn -k gevent ... django_gevent_wsgi:application
 
-gunicorn's gevent worker monkey-patches the process before it imports this module; Django's
-connections live in a threading.local, which gevent makes greenlet-local, so every
-connection greenlet (one per open HTTP connection) has its own persistent psycopg2
-connection (CONN_MAX_AGE in django_bench_settings.py).
+gunicorn's gevent worker monkey-patches the process before it imports this module. The
+settings are django_gevent_settings.py: the bench's, with Django's connections from a
+django-db-geventpool pool (its docstring says why).
 """
 
 from __future__ import annotations
 
+import os
+
 from psycogreen.gevent import patch_psycopg
 
 patch_psycopg()
+os.environ["DJANGO_SETTINGS_MODULE"] = "django_gevent_settings"
 
 from polls_site.wsgi import application  # noqa: E402
 

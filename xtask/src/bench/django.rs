@@ -49,10 +49,12 @@ pub const CASES: [Case; 2] = [
 /// Case (b): the Postgres connections each server may hold, the same budget for all three
 /// and below the bench server's `max_connections` of 100 (`django_pg_server.py`), with room
 /// for the bench's own checks. Puff: its pool (`puff_django_wait.toml`); granian: one
-/// persistent connection per blocking thread; gunicorn+gevent: one per open HTTP connection,
-/// so `--worker-connections` caps it (with its default of 1000 it would open one per client
-/// connection, 256, and Postgres would refuse the ones above 100).
+/// persistent connection per blocking thread; gunicorn+gevent: its django-db-geventpool pool
+/// (`django_gevent_settings.py`).
 const WAIT_PG_CONNECTIONS: u32 = 90;
+
+/// Case (a): the size of Puff's pool (`puff_django.toml`) and of gevent's.
+const PG_POOL: u32 = 10;
 
 /// Granian's `--blocking-threads`: the threads that run the WSGI app, each with its own
 /// persistent psycopg2 connection. On one CPU more threads overlap more Postgres round trips
@@ -77,10 +79,11 @@ pub const DATABASE: PgData = PgData {
 };
 
 /// The versions the report gives (peers venv).
-pub const PACKAGES: [&str; 6] = [
+pub const PACKAGES: [&str; 7] = [
     "django",
     "psycopg2-binary",
     "psycogreen",
+    "django-db-geventpool",
     "granian",
     "gunicorn",
     "gevent",
@@ -91,19 +94,19 @@ const SETUP_NOTES: &str = "\
 - app: `examples/django_polls` unchanged (Django 5.2, its middleware and apps), view \
 `polls.views.bench`: the 5 latest questions, their choices, the question count (3 ORM \
 queries); settings `bench/apps/django_bench_settings.py` for all three servers (the example's, \
-plus DEBUG off, DATABASES from the bench database with CONN_MAX_AGE = 60, a local-memory \
-cache); database `puff_bench_django` migrated by Django and seeded with 50 questions x 4 \
+plus DEBUG off, DATABASES from the bench database with CONN_MAX_AGE = 60 (gevent: 0, see \
+below), a local-memory cache, errors logged to the server's log); database `puff_bench_django` migrated by Django and seeded with 50 questions x 4 \
 choices (`bench/apps/django_pg_server.py`)
 - servers: puff `bench/apps/puff_django.toml` (`django = true`, the stock postgresql engine \
 on Puff's `default` pool of 10 connections through its psycopg2 shim, Django connections local \
 to each request's greenlet); gunicorn `-k gevent -w 1 --worker-connections 2000` on the real \
-psycopg2 made cooperative by psycogreen (`bench/apps/django_gevent_wsgi.py`; one persistent \
-Postgres connection per open HTTP connection, 64); granian `--interface wsgi --workers 1 \
+psycopg2 made cooperative by psycogreen (`bench/apps/django_gevent_wsgi.py`), its Django \
+connections from a django-db-geventpool pool of 10 (`bench/apps/django_gevent_settings.py`; \
+CONN_MAX_AGE = 0, as that package requires); granian `--interface wsgi --workers 1 \
 --blocking-threads 8` on the real psycopg2 (one persistent connection per thread)
 - case (b): the Postgres server runs with `max_connections = 100`, and every server gets the \
 same budget of 90 Postgres connections: puff `bench/apps/puff_django_wait.toml` (pool of 90), \
-granian `--blocking-threads 90`, gunicorn+gevent `--worker-connections 90` (HTTP connections \
-above it wait in the listen backlog)
+granian `--blocking-threads 90`, gunicorn+gevent a pool of 90
 ";
 
 /// What `cargo xtask bench help django` says.
@@ -115,7 +118,7 @@ django = true) vs gevent (gunicorn+gevent, psycopg2 + psycogreen) vs granian (WS
 threads, psycopg2); 5 rounds by default.
 (a) GET /polls/bench/: 3 ORM queries, JSON; 64 connections; granian 8 threads, Puff's pool 10.
 (b) GET /polls/bench-wait/: pg_sleep(0.02) + 2 ORM queries; 256 connections; every server
-    90 Postgres connections (Puff's pool, granian's threads, gevent's worker connections).
+    90 Postgres connections (Puff's pool, granian's threads, gevent's pool).
 --instructions: instead, user-space instructions per request under valgrind's callgrind
 (installed with apt-get when missing): Django alone (the WSGI app in a loop, no server),
 then each server on 600 counted requests; steadier than req/s on a shared machine.";
@@ -204,18 +207,14 @@ impl ServerBench for Django {
     fn launch(env: &Env, case: &Case, server: Server, port: u16) -> Launch {
         let (repo, peers) = (env.repo, env.peers_venv.as_path());
         let bind = format!("127.0.0.1:{port}");
-        let (config, threads, gevent_connections) = if case.wait {
+        let (config, threads, gevent_pool) = if case.wait {
             (
                 "puff_django_wait.toml",
                 WAIT_PG_CONNECTIONS,
                 WAIT_PG_CONNECTIONS,
             )
         } else {
-            (
-                "puff_django.toml",
-                GRANIAN_THREADS,
-                GEVENT_WORKER_CONNECTIONS,
-            )
+            ("puff_django.toml", GRANIAN_THREADS, PG_POOL)
         };
         match server {
             Server::Puff => {
@@ -230,13 +229,26 @@ impl ServerBench for Django {
                 Some(threads),
                 WSGI_APP,
             ),
-            Server::Gevent => Launch::gunicorn_gevent(
-                repo,
-                peers,
-                bind,
-                (env.workers, gevent_connections),
-                GEVENT_APP,
-            ),
+            Server::Gevent => {
+                let mut launch = Launch::gunicorn_gevent(
+                    repo,
+                    peers,
+                    bind,
+                    (env.workers, GEVENT_WORKER_CONNECTIONS),
+                    GEVENT_APP,
+                );
+                // The pool size django_gevent_settings.py reads (gunicorn sets it in the
+                // worker's environment); the app module is the last argument.
+                let app = launch.args.len() - 1;
+                launch.args.splice(
+                    app..app,
+                    [
+                        "--env".into(),
+                        format!("BENCH_GEVENT_PG_CONNECTIONS={gevent_pool}"),
+                    ],
+                );
+                launch
+            }
             other => unreachable!("{} is not a server of bench django", other.name()),
         }
     }
@@ -329,12 +341,7 @@ mod tests {
         assert!(GRANIAN_LABEL.contains(&format!(" {GRANIAN_THREADS} blocking threads")));
         assert!(GRANIAN_LABEL.contains(&format!(" {WAIT_PG_CONNECTIONS} in b")));
         assert!(SETUP_NOTES.contains(&format!("--blocking-threads {GRANIAN_THREADS}")));
-        for setting in [
-            "pool of",
-            "--blocking-threads",
-            "--worker-connections",
-            "budget of",
-        ] {
+        for setting in ["pool of", "--blocking-threads", "a pool of", "budget of"] {
             assert!(
                 SETUP_NOTES.contains(&format!("{setting} {WAIT_PG_CONNECTIONS}")),
                 "{setting}"
