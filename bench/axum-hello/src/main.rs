@@ -1,5 +1,8 @@
 //! `axum-hello --bind HOST:PORT`: a bare axum server answering `GET /rust/hello` with the same
 //! 1024-byte body (`b"x" * 1024`, text/plain) as Puff's Rust route. Baseline for bench case (d).
+//! With `--wait-ms N` every other GET waits N ms on Tokio's timer, then answers the same body:
+//! the wait cases' reference for a server with no Python at all. `--threads N` sets Tokio's
+//! worker threads (default: one per CPU).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -10,19 +13,36 @@ use axum::routing::get;
 
 static BODY: [u8; 1024] = [b'x'; 1024];
 
-const USAGE: &str = "Usage: axum-hello [--bind HOST:PORT]   (default 127.0.0.1:8080)";
+const USAGE: &str =
+    "Usage: axum-hello [--bind HOST:PORT] [--wait-ms N] [--threads N]   (default 127.0.0.1:8080)";
 
 async fn hello() -> ([(header::HeaderName, &'static str); 1], &'static [u8]) {
     ([(header::CONTENT_TYPE, "text/plain")], &BODY)
 }
 
-fn parse_args() -> Result<SocketAddr, String> {
+struct Options {
+    addr: SocketAddr,
+    wait_ms: Option<u64>,
+    threads: Option<usize>,
+}
+
+fn number<T: std::str::FromStr>(flag: &str, value: Option<String>) -> Result<T, String> {
+    let value = value.ok_or(format!("{flag} needs a number"))?;
+    value
+        .parse()
+        .map_err(|_| format!("{flag} `{value}` is not a number"))
+}
+
+fn parse_args() -> Result<Options, String> {
     let mut bind = "127.0.0.1:8080".to_string();
+    let (mut wait_ms, mut threads) = (None, None);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--bind" => bind = args.next().ok_or("--bind needs HOST:PORT")?,
             a if a.starts_with("--bind=") => bind = a["--bind=".len()..].to_string(),
+            "--wait-ms" => wait_ms = Some(number("--wait-ms", args.next())?),
+            "--threads" => threads = Some(number::<usize>("--threads", args.next())?.max(1)),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -30,8 +50,14 @@ fn parse_args() -> Result<SocketAddr, String> {
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
-    bind.parse()
-        .map_err(|e| format!("--bind `{bind}` is not HOST:PORT: {e}"))
+    let addr = bind
+        .parse()
+        .map_err(|e| format!("--bind `{bind}` is not HOST:PORT: {e}"))?;
+    Ok(Options {
+        addr,
+        wait_ms,
+        threads,
+    })
 }
 
 async fn shutdown_signal() {
@@ -50,17 +76,18 @@ async fn shutdown_signal() {
 }
 
 fn main() -> ExitCode {
-    let addr = match parse_args() {
-        Ok(a) => a,
+    let options = match parse_args() {
+        Ok(o) => o,
         Err(e) => {
             eprintln!("axum-hello: {e}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = options.threads {
+        builder.worker_threads(threads);
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("axum-hello: cannot start the tokio runtime: {e}");
@@ -68,8 +95,15 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        let app = Router::new().route("/rust/hello", get(hello));
-        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let mut app = Router::new().route("/rust/hello", get(hello));
+        if let Some(ms) = options.wait_ms {
+            let wait = std::time::Duration::from_millis(ms);
+            app = app.fallback(get(move || async move {
+                tokio::time::sleep(wait).await;
+                hello().await
+            }));
+        }
+        let listener = tokio::net::TcpListener::bind(options.addr).await?;
         eprintln!("axum-hello listening on http://{}", listener.local_addr()?);
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())

@@ -44,6 +44,19 @@ const WSGI: &[Server] = &[
     Server::Gevent,
 ];
 
+/// The wait cases: the WSGI servers, and bare axum waiting on Tokio's timer, the reference of
+/// a server with no Python (what this machine and wrk allow at all).
+const WAIT: &[Server] = &[
+    Server::Puff,
+    Server::Granian,
+    Server::Gthread,
+    Server::Gevent,
+    Server::Axum,
+];
+
+/// The wait cases' sleep, in every server's app.
+const WAIT_MS: u64 = 20;
+
 pub const CASES: [Case; 6] = [
     Case {
         id: 'a',
@@ -61,7 +74,7 @@ pub const CASES: [Case; 6] = [
         path: "/",
         wait: true,
         post_body: None,
-        servers: WSGI,
+        servers: WAIT,
     },
     Case {
         id: 'c',
@@ -70,7 +83,7 @@ pub const CASES: [Case; 6] = [
         path: "/",
         wait: true,
         post_body: None,
-        servers: WSGI,
+        servers: WAIT,
     },
     Case {
         id: 'd',
@@ -192,7 +205,8 @@ impl ServerBench for Http {
                 Launch::puff_cli(repo, config, env.pg_url.as_deref(), bind, workers)
             }
             Server::PuffRust => Launch::puff_rust_app(repo, bind),
-            Server::Axum => Launch::axum(repo, bind),
+            // The wait cases' reference: as many Tokio threads as the others have workers.
+            Server::Axum => Launch::axum(repo, bind, case.wait.then_some(WAIT_MS), env.workers),
             // On the wait cases granian keeps its default threads (`python_threads`).
             Server::Granian => {
                 let threads = (!case.wait).then_some(1);
@@ -217,6 +231,7 @@ impl ServerBench for Http {
     }
 
     fn setup(server: Server, case: &Case, workers: u32) -> Option<ServerSetup> {
+        let env_workers = workers;
         let workers = server.workers(workers);
         let threads = match server {
             Server::Puff
@@ -225,6 +240,10 @@ impl ServerBench for Http {
             | Server::PuffLogJson
             | Server::PuffMetrics => "1, greenlets (I/O on Tokio threads)".into(),
             Server::PuffRust => "1 (unused: the route is Rust), Tokio threads".into(),
+            Server::Axum if case.wait => format!(
+                "none: {} Tokio thread(s), each request waits {WAIT_MS} ms on Tokio's timer",
+                env_workers
+            ),
             Server::Axum => "none, Tokio threads".into(),
             Server::Granian if case.wait => format!(
                 "{} blocking threads (granian's default: backlog 1024 / workers / 2)",
@@ -275,7 +294,8 @@ impl ServerBench for Http {
     }
 
     /// Targets: Puff >= granian in (a), 1.1x granian and 2x gunicorn+gevent with a p99 of at
-    /// most 30 ms in (b), 2x granian in (c); the Rust route >= 0.9x bare axum in (d). With
+    /// most 30 ms in (b), 2x granian in (c); the Rust route >= 0.9x bare axum in (d). Bare
+    /// axum / granian in (b) and (c) shows what a server without Python reaches there. With
     /// several workers (a)'s target is 1.1x granian; (e) is for information. In (f) the access
     /// log in either format keeps >= 0.9x of the req/s without it, metrics >= 0.97x (paired
     /// round by round: the variants differ by a few percent, less than a shared machine's
@@ -296,6 +316,8 @@ impl ServerBench for Http {
                 ('c', Puff, Granian, Some(2.0)),
                 ('c', Puff, Gthread, None),
                 ('c', Puff, Gevent, None),
+                ('b', Axum, Granian, None),
+                ('c', Axum, Granian, None),
                 ('d', PuffRust, Axum, Some(0.9)),
                 ('e', Puff, PuffOneWorker, None),
             ],

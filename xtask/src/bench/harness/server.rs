@@ -184,10 +184,17 @@ impl Launch {
     }
 
     /// Bare axum (`bench/axum-hello`).
-    pub fn axum(repo: &Repo, bind: String) -> Launch {
+    /// `axum-hello --bind BIND`; with `wait_ms` (the wait cases) every path but
+    /// `/rust/hello` waits that long on Tokio's timer, on `threads` Tokio worker threads.
+    pub fn axum(repo: &Repo, bind: String, wait_ms: Option<u64>, threads: u32) -> Launch {
+        let mut args = vec!["--bind".into(), bind];
+        if let Some(ms) = wait_ms {
+            args.extend(["--wait-ms".into(), ms.to_string()]);
+            args.extend(["--threads".into(), threads.to_string()]);
+        }
         Launch {
             program: repo.root.join("target/release/axum-hello"),
-            args: vec!["--bind".into(), bind],
+            args,
             dir: repo.root.clone(),
         }
     }
