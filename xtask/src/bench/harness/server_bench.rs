@@ -348,10 +348,11 @@ pub fn check_workers(opts: &RunOpts, cases: &[Case]) -> Result<()> {
                 case.id
             ));
         }
-        let one_process = case
-            .servers
-            .iter()
-            .find(|s| opts.servers.contains(s) && !s.takes_workers());
+        // Bare axum waits on Tokio's timer in the wait cases and takes --workers as its
+        // number of Tokio threads.
+        let one_process = case.servers.iter().find(|s| {
+            opts.servers.contains(s) && !s.takes_workers() && !(case.wait && **s == Server::Axum)
+        });
         if let (Some(_), Some(server)) = (opts.workers, one_process) {
             return usage_err(format!(
                 "case ({}): {} runs as one process, not with --workers (leave the case out \
