@@ -16,16 +16,22 @@
 //! exactly as for a failed statement. The server skips what follows a failed Execute
 //! until the Sync, so nothing after a failing row runs (and in a transaction the batches
 //! after it fail as aborted).
+//!
+//! The reader also notes the session's `IntervalStyle` from the ParameterStatus messages
+//! the server sends at startup and whenever the setting changes: typecasters registered
+//! for `interval` are given the text the server would print (`value::interval_text`).
 
 use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::value::interval_text::IntervalStyle;
 
 /// The Sync message tokio-postgres's `check_connection` sends.
 const SYNC: &[u8] = b"S\0\0\0\x04";
@@ -52,6 +58,8 @@ pub(crate) struct BatchHandle {
     /// Set while a simple query runs: the reader keeps the columns of each RowDescription.
     capturing: AtomicBool,
     row_descriptions: Mutex<Vec<Vec<DescribedField>>>,
+    /// The session's `IntervalStyle` as the server last reported it (`style as u8`).
+    interval_style: AtomicU8,
 }
 
 impl BatchHandle {
@@ -120,6 +128,27 @@ impl BatchHandle {
         }
     }
 
+    /// The session's `IntervalStyle`, as of the last message read.
+    pub(crate) fn interval_style(&self) -> IntervalStyle {
+        match self.interval_style.load(Ordering::Acquire) {
+            x if x == IntervalStyle::PostgresVerbose as u8 => IntervalStyle::PostgresVerbose,
+            x if x == IntervalStyle::SqlStandard as u8 => IntervalStyle::SqlStandard,
+            x if x == IntervalStyle::Iso8601 as u8 => IntervalStyle::Iso8601,
+            _ => IntervalStyle::Postgres,
+        }
+    }
+
+    /// A ParameterStatus body: `name\0value\0`.
+    fn note_parameter(&self, body: &[u8]) {
+        let mut parts = body.split(|b| *b == 0);
+        if parts.next() != Some(b"IntervalStyle") {
+            return;
+        }
+        if let Some(style) = parts.next().and_then(IntervalStyle::from_setting) {
+            self.interval_style.store(style as u8, Ordering::Release);
+        }
+    }
+
     fn take(&self) -> Option<BytesMut> {
         if self.queued.load(Ordering::Acquire) == 0 {
             return None;
@@ -158,6 +187,8 @@ struct ReadFraming {
     tag: Option<Vec<u8>>,
     /// The current message is a RowDescription being captured: its body is collected.
     row_description: Option<Vec<u8>>,
+    /// The current message is a ParameterStatus: its body is collected.
+    parameter_status: Option<Vec<u8>>,
     /// Batches written whose ReadyForQuery has not come yet (a batch may follow one that
     /// failed before the failed one's ReadyForQuery is read).
     in_batch: usize,
@@ -208,6 +239,9 @@ impl ReadFraming {
             if let Some(body) = &mut self.row_description {
                 body.extend_from_slice(&data[read..read + take]);
             }
+            if let Some(body) = &mut self.parameter_status {
+                body.extend_from_slice(&data[read..read + take]);
+            }
             if self.hiding {
                 if let Some(tag) = &mut self.tag {
                     tag.extend_from_slice(&data[read..read + take]);
@@ -233,6 +267,9 @@ impl ReadFraming {
             if end > data.len() {
                 break;
             }
+            if data[at] == b'S' {
+                handle.note_parameter(&data[at + 5..end]);
+            }
             at = end;
         }
         if at == data.len() {
@@ -247,6 +284,7 @@ impl ReadFraming {
         self.hiding = false;
         self.tag = None;
         self.row_description = (kind == b'T' && handle.capturing()).then(Vec::new);
+        self.parameter_status = (kind == b'S').then(Vec::new);
         if self.in_batch == 0 {
             return;
         }
@@ -286,6 +324,9 @@ impl ReadFraming {
         }
         if let Some(body) = self.row_description.take() {
             handle.keep_row_description(&body);
+        }
+        if let Some(body) = self.parameter_status.take() {
+            handle.note_parameter(&body);
         }
         if let Some(tag) = self.tag.take() {
             self.report.completed += 1;
@@ -600,6 +641,30 @@ mod tests {
                 "chunk {chunk}"
             );
             assert!(!handle.capturing());
+        }
+    }
+
+    #[test]
+    fn notes_the_interval_style_the_server_reports() {
+        let mut stream = message(b'S', b"TimeZone\0UTC\0");
+        stream.extend(message(b'S', b"IntervalStyle\0iso_8601\0"));
+        stream.extend(message(b'Z', b"I"));
+        for chunk in [1, 4, 13, 1000] {
+            let handle = BatchHandle::default();
+            assert_eq!(handle.interval_style(), IntervalStyle::Postgres);
+            let mut framing = ReadFraming::default();
+            let mut seen = Vec::new();
+            for piece in stream.chunks(chunk) {
+                let mut data = piece.to_vec();
+                let kept = framing.filter(&mut data, &handle);
+                seen.extend_from_slice(&data[..kept]);
+            }
+            assert_eq!(seen, stream, "chunk {chunk}");
+            assert_eq!(
+                handle.interval_style(),
+                IntervalStyle::Iso8601,
+                "chunk {chunk}"
+            );
         }
     }
 

@@ -14,6 +14,7 @@ use tokio_postgres::{Client, SimpleQueryMessage, Statement};
 use crate::config::PostgresConfig;
 use crate::error::PgError;
 use crate::insert_types;
+use crate::value::interval_text::IntervalStyle;
 use crate::value::{Value, text};
 use puff_greenlet::redact_url;
 
@@ -226,6 +227,8 @@ pub struct QueryResult {
     pub rows_affected: i64,
     /// The session `TimeZone` the statement ran in (timestamptz values are shown in it).
     pub session_zone: Option<std::sync::Arc<str>>,
+    /// The session's `IntervalStyle` after the statement (the text typecasters get).
+    pub interval_style: IntervalStyle,
 }
 
 impl PgClient {
@@ -251,6 +254,11 @@ impl PgClient {
     /// The session's `TimeZone`, as the server reports it.
     pub fn session_zone(&self) -> Option<&str> {
         self.session_zone.as_deref()
+    }
+
+    /// The session's `IntervalStyle`, as the server reports it.
+    pub fn interval_style(&self) -> IntervalStyle {
+        self.batch.interval_style()
     }
 
     /// Ask the server for the session's `TimeZone` (after a statement may have changed it).
@@ -383,6 +391,7 @@ impl PgClient {
         }
         result.map(|mut r| {
             r.session_zone = self.session_zone.clone();
+            r.interval_style = self.interval_style();
             r
         })
     }
@@ -489,6 +498,7 @@ impl PgClient {
             rows_affected: out.len() as i64,
             rows: out,
             session_zone: None,
+            interval_style: IntervalStyle::default(),
         })
     }
 
@@ -568,6 +578,7 @@ impl PgClient {
             rows_affected: out.len() as i64,
             rows: out,
             session_zone: None,
+            interval_style: IntervalStyle::default(),
         })
     }
 

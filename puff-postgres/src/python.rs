@@ -20,6 +20,7 @@ use tokio::sync::mpsc::error::TrySendError;
 use crate::error::{ErrorKind, PgError};
 use crate::pool::{LaterSets, ParamSet, PostgresPool, QueryResult, batches, reports_row_count};
 use crate::session::{self, ConnState};
+use crate::value::interval_text::{IntervalStyle, interval_text};
 use crate::value::{DAY_MICROS, PG_EPOCH_DAYS, Value, civil_from_days, days_from_civil};
 
 create_exception!(puff.postgres, Warning, PyException, "DB-API 2.0 Warning.");
@@ -620,10 +621,14 @@ fn make_time<'py>(
 /// [`crate::description`]) or None, rows a list of tuples.
 /// `jsonb_loads`: `jsonb` columns come back as `jsonb_loads(text)` instead of parsed by
 /// Puff, for callers that parse JSON themselves (Django, through `register_default_jsonb`).
+/// `interval_text_oids`: in columns of these types (`interval`, `interval[]`) intervals
+/// come back as the text the server prints for them, for the typecasters registered for
+/// them (a `timedelta` has lost months, hours past a day and mixed signs).
 fn result_to_python<'py>(
     py: Python<'py>,
     result: &QueryResult,
     jsonb_loads: Option<&Bound<'py, PyAny>>,
+    interval_text_oids: &[u32],
     shown: &Shown<'py>,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let description = crate::description::description(py, &result.columns)?;
@@ -631,6 +636,15 @@ fn result_to_python<'py>(
     for row in &result.rows {
         let mut items = Vec::with_capacity(row.len());
         for (v, column) in row.iter().zip(&result.columns) {
+            if interval_text_oids.contains(&column.type_oid) {
+                items.push(interval_text_to_python(
+                    py,
+                    v,
+                    result.interval_style,
+                    shown,
+                )?);
+                continue;
+            }
             items.push(match jsonb_loads {
                 Some(loads) if JSONB_OIDS.contains(&column.type_oid) => {
                     jsonb_to_python(py, v, loads, shown)?
@@ -666,6 +680,30 @@ fn jsonb_to_python<'py>(
             let list = PyList::empty(py);
             for item in items {
                 list.append(jsonb_to_python(py, item, loads, shown)?)?;
+            }
+            Ok(list.into_any())
+        }
+        _ => to_python_shown(py, value, shown),
+    }
+}
+
+/// An interval, or an array of them, as the text the server prints in `style`.
+fn interval_text_to_python<'py>(
+    py: Python<'py>,
+    value: &Value,
+    style: IntervalStyle,
+    shown: &Shown<'py>,
+) -> PyResult<Bound<'py, PyAny>> {
+    match value {
+        Value::Interval {
+            months,
+            days,
+            micros,
+        } => Ok(PyString::new(py, &interval_text(*months, *days, *micros, style)).into_any()),
+        Value::Array(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(interval_text_to_python(py, item, style, shown)?)?;
             }
             Ok(list.into_any())
         }
@@ -1017,7 +1055,13 @@ impl NativeConnection {
     /// session's zone (`datetime.timezone`, or None for naive values), as psycopg2's
     /// cursor attribute of that name.
     /// `bytea_memoryview`: bytea values as `memoryview` (psycopg2) rather than `bytes`.
-    #[pyo3(signature = (sql, param_sets, begin, tzinfo_factory, bytea_memoryview = false))]
+    /// `interval_text_oids`: columns of these types give their intervals as the server's
+    /// text (see [`result_to_python`]).
+    #[pyo3(signature = (
+        sql, param_sets, begin, tzinfo_factory, bytea_memoryview = false,
+        interval_text_oids = None
+    ))]
+    #[allow(clippy::too_many_arguments)] // the Python method's parameters
     fn execute<'py>(
         &self,
         py: Python<'py>,
@@ -1026,6 +1070,7 @@ impl NativeConnection {
         begin: bool,
         tzinfo_factory: Bound<'py, PyAny>,
         bytea_memoryview: bool,
+        interval_text_oids: Option<Vec<u32>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let result = if param_sets.len() > 2 * STREAMED_CHUNK {
             self.execute_streamed(py, sql, &param_sets, begin)?
@@ -1050,7 +1095,8 @@ impl NativeConnection {
             hstore_dicts,
         )?;
         shown.bytea_memoryview = bytea_memoryview;
-        result_to_python(py, &result, loads.as_ref(), &shown)
+        let interval_text_oids = interval_text_oids.unwrap_or_default();
+        result_to_python(py, &result, loads.as_ref(), &interval_text_oids, &shown)
     }
 
     /// hstore results of this connection as dicts (psycopg2's `register_hstore`).

@@ -8,6 +8,7 @@
 //! travel in the text format, so the server parses them exactly as it parses a quoted
 //! literal.
 
+pub mod interval_text;
 mod record_text;
 pub(crate) mod text;
 

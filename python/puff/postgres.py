@@ -880,6 +880,8 @@ class Cursor:
     #: session's ``TimeZone`` (psycopg2's attribute); None: naive values.
     tzinfo_factory: Any = datetime.timezone
     _bytea_memoryview = False  # psycopg2 returns bytea as memoryview
+    #: Column types whose intervals come back as the server's text (for typecasters).
+    _interval_text_oids: tuple[int, ...] | None = None
     #: `_run` records each statement's text in ``query`` (a subclass whose ``query`` is a
     #: property of its own says False: no setter call per statement).
     _records_query = True
@@ -913,6 +915,7 @@ class Cursor:
             not self.connection.autocommit,
             self.tzinfo_factory,
             self._bytea_memoryview,
+            self._interval_text_oids,
         )
         self.description = description
         self._rows = rows

@@ -4,6 +4,7 @@
 
 use tokio_postgres::types::{Field, Type};
 
+use crate::value::interval_text::{IntervalStyle, interval_text};
 use crate::value::{
     BoxError, PG_EPOCH_DAYS, Value, civil_from_days, decode, pg_float_text, push_double_quoted,
     read_i32, take,
@@ -109,34 +110,6 @@ fn offset_text(east: i32) -> String {
     }
 }
 
-/// `IntervalStyle = postgres` (`EncodeInterval`): `1 year 2 mons -3 days +04:05:06.5`.
-fn interval_text(months: i32, days: i32, micros: i64) -> String {
-    let mut out = String::new();
-    let mut is_before = false;
-    for (value, unit) in [(months / 12, "year"), (months % 12, "mon"), (days, "day")] {
-        if value == 0 {
-            continue;
-        }
-        let plus = if is_before && value > 0 { "+" } else { "" };
-        let space = if out.is_empty() { "" } else { " " };
-        let s = if value != 1 { "s" } else { "" };
-        out.push_str(&format!("{space}{plus}{value} {unit}{s}"));
-        is_before = value < 0;
-    }
-    if out.is_empty() || micros != 0 {
-        let sign = if micros < 0 {
-            "-"
-        } else if is_before {
-            "+"
-        } else {
-            ""
-        };
-        let space = if out.is_empty() { "" } else { " " };
-        out.push_str(&format!("{space}{sign}{}", seconds_text(micros.abs())));
-    }
-    out
-}
-
 /// `value` (decoded as type `ty`) in Postgres's text form.
 fn value_text(value: &Value, ty: &Type) -> Option<String> {
     Some(match value {
@@ -168,11 +141,12 @@ fn value_text(value: &Value, ty: &Type) -> Option<String> {
                 None => format!("{date} {}", seconds_text(time)),
             }
         }
+        // Decoding does not know the session's IntervalStyle: the default one.
         Value::Interval {
             months,
             days,
             micros,
-        } => interval_text(*months, *days, *micros),
+        } => interval_text(*months, *days, *micros, IntervalStyle::Postgres),
         Value::Uuid(u) => crate::value::format_uuid(u),
         Value::Array(items) => {
             let elem = match ty.kind() {
@@ -200,18 +174,6 @@ fn value_text(value: &Value, ty: &Type) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn intervals_as_postgres_prints_them() {
-        assert_eq!(interval_text(0, 0, 0), "00:00:00");
-        assert_eq!(
-            interval_text(14, -3, 14_706_500_000),
-            "1 year 2 mons -3 days +04:05:06.5"
-        );
-        assert_eq!(interval_text(0, -1, -7_200_000_000), "-1 days -02:00:00");
-        assert_eq!(interval_text(0, 0, 360_000_000_000), "100:00:00");
-        assert_eq!(interval_text(1, 0, 0), "1 mon");
-    }
 
     #[test]
     fn fields_quoted_as_record_out_does() {

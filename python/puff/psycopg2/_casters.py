@@ -3,8 +3,11 @@
 psycopg2 hands a caster the column's Postgres text (or None) and the cursor. Puff reads
 results in binary and decodes them in Rust, so for a column whose type has a caster the
 text is rebuilt here from the decoded value, as Postgres prints it (ISO ``DateStyle``,
-``postgres`` ``IntervalStyle``, ``extra_float_digits`` 1). Values Puff returns as text
-(enums, ``citext``, unknown types, ``inet``) are that text already.
+``extra_float_digits`` 1). Values Puff returns as text (enums, ``citext``, unknown types,
+``inet``) are that text already, and so are intervals in columns whose type has a caster:
+a ``timedelta`` has lost the months, hours past a day and mixed signs that the text shows,
+so Rust prints them from the binary fields in the session's ``IntervalStyle`` instead
+(``interval_text_oids``).
 
 Lookup is psycopg2's: the cursor's registrations, then its connection's, then the global
 ones. It runs once per result set; with nothing registered it costs three truth tests.
@@ -80,8 +83,9 @@ def _time_text(t: datetime.time | datetime.datetime) -> str:
 def _interval_text(td: datetime.timedelta) -> str:
     """Postgres's ``postgres`` IntervalStyle text of a timedelta (its days, then its
     time, signed alike when the whole is negative, as intervals from arithmetic are).
-    A timedelta has lost the interval's months, hours past 24 and mixed signs: those
-    print as the equal interval in this form (``'1 mon'`` as ``30 days``)."""
+    Only for intervals that reach a caster as timedeltas, in arrays of a domain over
+    ``interval`` (their own OID); those in ``interval`` and ``interval[]`` columns come
+    as the server's text (see ``interval_text_oids``)."""
     total = td.days * 86400_000000 + td.seconds * 1_000000 + td.microseconds
     if total == 0:
         return "00:00:00"
@@ -161,18 +165,40 @@ def _array_caster(base: Callable[[Any, Any], Any], element: int) -> Callable[[An
     return cast
 
 
+def _scopes(cursor: Any) -> list[dict[int, Any]]:
+    """The registries that apply to ``cursor``, most specific first (the empty left out)."""
+    own = getattr(cursor, "_casters", None)
+    conn = getattr(cursor.connection, "_casters", None)
+    return [d for d in (own, conn, global_casters) if d]
+
+
+def _lookup(scopes: list[dict[int, Any]], oid: int) -> Any:
+    return next((s[oid] for s in scopes if oid in s), None)
+
+
+_INTERVAL_OIDS = (1186, 1187)
+
+
+def interval_text_oids(cursor: Any) -> tuple[int, ...] | None:
+    """Of ``interval`` and ``interval[]``, the types with a caster for ``cursor``: Puff
+    returns their intervals as the server's text (None: neither has one)."""
+    scopes = _scopes(cursor)
+    if not scopes:
+        return None
+    oids = tuple(oid for oid in _INTERVAL_OIDS if _lookup(scopes, oid) is not None)
+    return oids or None
+
+
 def column_casters(cursor: Any, description: Any) -> list[Callable[[Any], Any] | None] | None:
     """Per column of ``description``: the function that turns Puff's value into what the
     registered caster returns, or None (no caster); None when no column has one."""
-    own = getattr(cursor, "_casters", None)
-    conn = getattr(cursor.connection, "_casters", None)
-    scopes = [d for d in (own, conn, global_casters) if d]
+    scopes = _scopes(cursor)
     if not scopes or not description:
         return None
     out: list[Callable[[Any], Any] | None] = []
     for column in description:
         oid = column[1]
-        typ = next((s[oid] for s in scopes if oid in s), None)
+        typ = _lookup(scopes, oid)
         out.append(None if typ is None else _column_cast(typ, oid, cursor))
     return out if any(out) else None
 

@@ -69,6 +69,7 @@ class ServerCursor:
             not conn.autocommit,
             cursor.tzinfo_factory,
             cursor._bytea_memoryview,
+            _casters.interval_text_oids(cursor),
         )
         return result
 

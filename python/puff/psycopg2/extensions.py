@@ -573,16 +573,19 @@ class cursor(_pg.Cursor):  # noqa: N801 (psycopg2 name)
 
     def _run(self, sql: str, param_sets: list[Any]) -> None:
         if self._server is None:
-            super()._run(sql, param_sets)
             # A psycopg2 cursor's connection is always the shim's `connection` class.
             conn: connection = self.connection  # type: ignore[assignment]
+            # Registered casters are rare: three truth tests here save a call per statement.
+            casters = self._casters or conn._casters or _casters.global_casters
+            if casters:
+                self._interval_text_oids = _casters.interval_text_oids(self)
+            elif self._interval_text_oids is not None:
+                self._interval_text_oids = None  # the casters were unregistered since
+            super()._run(sql, param_sets)
             received = conn._take_notifies(conn._native)
             if received:
                 conn._add_notifies(received)
-            # Registered casters are rare: three truth tests here save a call per statement.
-            if self.description is not None and (
-                self._casters or conn._casters or _casters.global_casters
-            ):
+            if self.description is not None and casters:
                 self._rows = _casters.cast_rows(self, self._rows)
             return
         self._check()
