@@ -24,7 +24,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 
@@ -60,6 +60,9 @@ pub(crate) struct BatchHandle {
     row_descriptions: Mutex<Vec<Vec<DescribedField>>>,
     /// The session's `IntervalStyle` as the server last reported it (`style as u8`).
     interval_style: AtomicU8,
+    /// Reports of the settings that decide how a statement's literals are read (see
+    /// [`BatchHandle::literal_settings`]).
+    literal_settings: AtomicU64,
 }
 
 impl BatchHandle {
@@ -138,10 +141,26 @@ impl BatchHandle {
         }
     }
 
+    /// How many times the server reported (at startup, then on every change) one of the
+    /// settings under which it reads a statement's literals when preparing it: a literal
+    /// `'2024-01-01 00:00'::timestamptz` becomes an instant in the `TimeZone` of that
+    /// moment, and a prepared statement keeps that constant. A statement prepared before
+    /// the count last moved may hold constants read under old settings.
+    pub(crate) fn literal_settings(&self) -> u64 {
+        self.literal_settings.load(Ordering::Acquire)
+    }
+
     /// A ParameterStatus body: `name\0value\0`.
     fn note_parameter(&self, body: &[u8]) {
         let mut parts = body.split(|b| *b == 0);
-        if parts.next() != Some(b"IntervalStyle") {
+        let name = parts.next();
+        if matches!(
+            name,
+            Some(b"TimeZone" | b"DateStyle" | b"IntervalStyle" | b"standard_conforming_strings")
+        ) {
+            self.literal_settings.fetch_add(1, Ordering::AcqRel);
+        }
+        if name != Some(b"IntervalStyle") {
             return;
         }
         if let Some(style) = parts.next().and_then(IntervalStyle::from_setting) {

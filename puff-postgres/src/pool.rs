@@ -33,6 +33,9 @@ pub struct PgClient {
     /// Keyed by SQL, then by parameter OIDs (the same text may run with an int one time
     /// and a NULL the next: each typing is its own prepared statement).
     statements: HashMap<String, StatementVariants>,
+    /// [`BatchHandle::literal_settings`](crate::batch::BatchHandle::literal_settings) when
+    /// `statements` was last known to match the session's settings.
+    statements_settings: u64,
     url: String,
     /// The `TimeZone` this session was last set to (by the pool, or by a statement that
     /// set the zone); None: the server's default.
@@ -108,6 +111,7 @@ impl mobc::Manager for PgManager {
         Ok(PgClient {
             client,
             statements: HashMap::new(),
+            statements_settings: batch.literal_settings(),
             url: self.redacted_url.clone(),
             session_zone: timezone
                 .as_deref()
@@ -285,6 +289,13 @@ impl PgClient {
         sql: &str,
         oids: &[u32],
     ) -> Result<Statement, tokio_postgres::Error> {
+        let settings = self.batch.literal_settings();
+        if settings != self.statements_settings {
+            // TimeZone, DateStyle, IntervalStyle or standard_conforming_strings changed:
+            // cached statements may hold literals read the old way, prepare afresh.
+            self.statements.clear();
+            self.statements_settings = settings;
+        }
         if let Some(variants) = self.statements.get(sql)
             && let Some((_, stmt)) = variants.iter().find(|(o, _)| **o == *oids)
         {

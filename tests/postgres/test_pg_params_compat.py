@@ -799,3 +799,31 @@ def test_hstore(hstore: Drivers) -> None:
     drivers.compare("SELECT akeys(%s)", [{"k": "v"}], "registered")
     drivers.compare("SELECT %s::jsonb", lambda e, x: [x.Json({"a": 1})], "json stays json")
     drivers.assert_same()
+
+
+def test_literals_are_read_under_the_current_settings(drivers: Drivers) -> None:
+    """Puff prepares statements and keeps them per connection; the server reads a literal
+    (``'...'::timestamptz``, ``'01/02/2024'::date``) when preparing, under the TimeZone and
+    DateStyle of that moment. After a SET the same text must give psycopg2's result, which
+    reads the literal anew each time (psycopg2 prepares nothing)."""
+    sql = "SELECT '2024-01-01 00:00'::timestamptz, '01/02/2024'::date, %s"
+    results = {}
+    for label, conn in (("real", drivers.real), ("shim", drivers.shim)):
+        cur = conn.cursor()
+        seen = []
+        for setting in (
+            "SET TIME ZONE 'UTC'",
+            "SET TIME ZONE 'Asia/Kolkata'",
+            "SET DateStyle = 'ISO, DMY'",
+            "SELECT set_config('TimeZone', 'America/New_York', false)",
+        ):
+            cur.execute(setting)
+            cur.execute(sql, (1,))
+            row = cur.fetchone()
+            seen.append((row[0].isoformat(), row[1].isoformat()))
+        results[label] = seen
+        conn.rollback()
+    assert results["shim"] == results["real"]
+    # Not vacuous: the zone and the date order changed what the literals mean.
+    assert len({s[0] for s in results["real"]}) == 3
+    assert len({s[1] for s in results["real"]}) == 2
