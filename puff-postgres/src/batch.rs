@@ -646,14 +646,11 @@ mod tests {
         for chunk in [1, 5, 9, 1000] {
             let handle = BatchHandle::default();
             handle.capture_row_descriptions();
-            let mut framing = ReadFraming::default();
-            let mut seen = Vec::new();
-            for piece in stream.chunks(chunk) {
-                let mut data = piece.to_vec();
-                let kept = framing.filter(&mut data, &handle);
-                seen.extend_from_slice(&data[..kept]);
-            }
-            assert_eq!(seen, stream, "chunk {chunk}");
+            assert_eq!(
+                read_in_pieces(&stream, chunk, &handle),
+                stream,
+                "chunk {chunk}"
+            );
             assert_eq!(
                 handle.take_row_descriptions(),
                 vec![vec![field("name", 25), field("creation_time", 1184)]],
@@ -661,6 +658,18 @@ mod tests {
             );
             assert!(!handle.capturing());
         }
+    }
+
+    /// What the reader passes on of `stream` read in pieces of `chunk` bytes.
+    fn read_in_pieces(stream: &[u8], chunk: usize, handle: &BatchHandle) -> Vec<u8> {
+        let mut framing = ReadFraming::default();
+        let mut seen = Vec::new();
+        for piece in stream.chunks(chunk) {
+            let mut data = piece.to_vec();
+            let kept = framing.filter(&mut data, handle);
+            seen.extend_from_slice(&data[..kept]);
+        }
+        seen
     }
 
     #[test]
@@ -671,14 +680,11 @@ mod tests {
         for chunk in [1, 4, 13, 1000] {
             let handle = BatchHandle::default();
             assert_eq!(handle.interval_style(), IntervalStyle::Postgres);
-            let mut framing = ReadFraming::default();
-            let mut seen = Vec::new();
-            for piece in stream.chunks(chunk) {
-                let mut data = piece.to_vec();
-                let kept = framing.filter(&mut data, &handle);
-                seen.extend_from_slice(&data[..kept]);
-            }
-            assert_eq!(seen, stream, "chunk {chunk}");
+            assert_eq!(
+                read_in_pieces(&stream, chunk, &handle),
+                stream,
+                "chunk {chunk}"
+            );
             assert_eq!(
                 handle.interval_style(),
                 IntervalStyle::Iso8601,
