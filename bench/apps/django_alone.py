@@ -1,10 +1,11 @@
 """The bench view with no server at all, for `cargo xtask bench django --instructions`:
 
-    python django_alone.py N
+    python django_alone.py N [PATH]
 
 Sets Django up as the peers do (django_bench_settings.py, the polls example on the path, the
 real psycopg2 on the database in BENCH_PG_URL), calls the WSGI application N times in a loop
-with the environ of a plain `GET /polls/bench/` and checks the answers (every status; the
+with the environ of a plain `GET PATH` (case (a)'s `/polls/bench/` by default, or case (b)'s
+`/polls/bench-wait/`) and checks the answers (every status; the
 first and the last in full, django_check.problem). Run under callgrind with two values of N, the difference of the
 two instruction totals over the difference of the N is what one request costs Django itself
 (and psycopg2's client side): the part no server can take away.
@@ -22,14 +23,14 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "examples", "django_polls"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "django_bench_settings")
 
 from django_check import problem  # noqa: E402
-from django_common import PATH  # noqa: E402
+from django_common import PATH, WAIT_PATH, expected_wait  # noqa: E402
 
 
-def environ() -> dict[str, object]:
-    """What a WSGI server hands Django for `GET PATH` over HTTP/1.1 from wrk."""
+def environ(path: str) -> dict[str, object]:
+    """What a WSGI server hands Django for `GET path` over HTTP/1.1 from wrk."""
     return {
         "REQUEST_METHOD": "GET",
-        "PATH_INFO": PATH,
+        "PATH_INFO": path,
         "QUERY_STRING": "",
         "SCRIPT_NAME": "",
         "SERVER_NAME": "127.0.0.1",
@@ -49,6 +50,8 @@ def environ() -> dict[str, object]:
 
 def main() -> int:
     n = int(sys.argv[1])
+    path = sys.argv[2] if len(sys.argv) > 2 else PATH
+    want = expected_wait() if path == WAIT_PATH else None
     from polls_site.wsgi import application
 
     answer: dict[str, object] = {}
@@ -60,7 +63,7 @@ def main() -> int:
 
     gc.freeze()  # as the servers do once the app is loaded
     for i in range(n):
-        result = application(environ(), start_response)
+        result = application(environ(path), start_response)
         try:
             body = b"".join(result)
         finally:
@@ -69,7 +72,7 @@ def main() -> int:
         # The whole answer is checked on the first and the last request only: parsing it
         # every time would be counted as Django's work.
         if i in (0, n - 1):
-            wrong = problem(status, ctype, body)
+            wrong = problem(status, ctype, body, want)
         else:
             wrong = None if status == 200 and body else f"status {status}"
         if wrong:

@@ -17,12 +17,14 @@ import threading
 from urllib.parse import urlsplit
 
 from django_check import problem
+from django_common import WAIT_PATH, expected_wait
 
 
 def main() -> int:
     url = urlsplit(sys.argv[1])
     total, conns = int(sys.argv[2]), int(sys.argv[3])
     path = url.path + (f"?{url.query}" if url.query else "")
+    want = expected_wait() if url.path == WAIT_PATH else None
     errors: list[str] = []
     done = [0]
     lock = threading.Lock()
@@ -35,7 +37,7 @@ def main() -> int:
                 resp = conn.getresponse()
                 body = resp.read()
                 wrong = (
-                    problem(resp.status, resp.headers.get("Content-Type", ""), body)
+                    problem(resp.status, resp.headers.get("Content-Type", ""), body, want)
                     if i == 0
                     else (None if resp.status == 200 else f"status {resp.status}")
                 )

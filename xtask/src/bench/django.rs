@@ -120,8 +120,9 @@ threads, psycopg2); 5 rounds by default.
 (b) GET /polls/bench-wait/: pg_sleep(0.02) + 2 ORM queries; 256 connections; every server
     90 Postgres connections (Puff's pool, granian's threads, gevent's pool).
 --instructions: instead, user-space instructions per request under valgrind's callgrind
-(installed with apt-get when missing): Django alone (the WSGI app in a loop, no server),
-then each server on 600 counted requests; steadier than req/s on a shared machine.";
+(installed with apt-get when missing), for each case --cases names: Django alone (the WSGI
+app in a loop on the case's view, no server), then each server on 600 counted requests of
+the case's load; steadier than req/s on a shared machine.";
 
 /// `cargo xtask bench django [OPTIONS]`.
 #[derive(clap::Args, Debug, Clone)]

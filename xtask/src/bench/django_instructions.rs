@@ -19,7 +19,7 @@ use super::harness::process::{
 };
 use super::harness::report::stamps;
 use super::harness::server::Server;
-use super::harness::server_bench::{Env, PgData, RunOpts, ServerBench};
+use super::harness::server_bench::{Case, Env, PgData, RunOpts, ServerBench};
 use super::harness::server_runs::server_command;
 use super::harness::tools::ensure_puff_cli;
 use crate::command;
@@ -39,6 +39,8 @@ const ALONE_LABEL: &str = "Django alone (WSGI app in a loop, no server; psycopg2
 
 /// One row of the instruction-count report.
 struct Instructions {
+    /// The case whose view and load ran (`CASES`).
+    case: char,
     /// None: Django alone.
     server: Option<Server>,
     /// User-space instructions per request, or why there is no figure.
@@ -84,18 +86,24 @@ pub fn run(repo: &Repo, opts: &RunOpts) -> Result<()> {
         repo.rel(&env.log_dir)
     );
 
-    let mut rows = vec![Instructions {
-        server: None,
-        per_request: count_alone(&env).map_err(failure),
-    }];
-    for server in opts.servers.iter().copied() {
-        println!("[callgrind] {}", Django::label(server));
-        let per_request = count_server(&env, server).map_err(failure);
+    let mut rows = Vec::new();
+    for case in CASES.iter().filter(|c| opts.cases.contains(&c.id)) {
+        println!("[callgrind] ({}) Django alone", case.id);
         rows.push(Instructions {
-            server: Some(server),
-            per_request,
+            case: case.id,
+            server: None,
+            per_request: count_alone(&env, case).map_err(failure),
         });
-        helper.check_alive(&pg_log)?;
+        for server in opts.servers.iter().copied() {
+            println!("[callgrind] ({}) {}", case.id, Django::label(server));
+            let per_request = count_server(&env, case, server).map_err(failure);
+            rows.push(Instructions {
+                case: case.id,
+                server: Some(server),
+                per_request,
+            });
+            helper.check_alive(&pg_log)?;
+        }
     }
     helper.stop();
 
@@ -178,11 +186,12 @@ fn parse_callgrind_total(text: &str) -> Option<u64> {
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
-/// Django alone: `django_alone.py` under callgrind at the two loop lengths of ALONE_RUNS.
-fn count_alone(env: &Env) -> Result<f64> {
+/// Django alone: `django_alone.py` under callgrind at the two loop lengths of ALONE_RUNS,
+/// calling `case`'s view.
+fn count_alone(env: &Env, case: &Case) -> Result<f64> {
     let mut totals = Vec::new();
     for n in [ALONE_RUNS.0, ALONE_RUNS.1] {
-        let name = format!("alone-{n}");
+        let name = format!("alone-{}-{n}", case.id);
         let mut args = callgrind_args(env, &name);
         args.push(
             env.peers_venv
@@ -190,7 +199,11 @@ fn count_alone(env: &Env) -> Result<f64> {
                 .to_string_lossy()
                 .into_owned(),
         );
-        args.extend(["django_alone.py".to_string(), n.to_string()]);
+        args.extend([
+            "django_alone.py".to_string(),
+            n.to_string(),
+            case.path.to_string(),
+        ]);
         let mut cmd = pinned(env.server_cpu, Path::new("valgrind"), &args);
         repo::apply_venv_env(&mut cmd, &env.peers_venv);
         cmd.current_dir(env.repo.root.join("bench/apps"))
@@ -223,10 +236,9 @@ fn count_alone(env: &Env) -> Result<f64> {
 
 /// One server under callgrind: checked answer, WARMUP_REQUESTS, counters zeroed,
 /// COUNTED_REQUESTS, counters dumped; the dumped instructions over the requests.
-fn count_server(env: &Env, server: Server) -> Result<f64> {
-    let case = &CASES[0];
+fn count_server(env: &Env, case: &Case, server: Server) -> Result<f64> {
     let port = free_port()?;
-    let name = format!("cg-{}", server.name());
+    let name = format!("cg-{}-{}", case.id, server.name());
     let log_path = env.log_dir.join(format!("{name}.log"));
     let log =
         File::create(&log_path).with_context(|| format!("cannot create {}", log_path.display()))?;
@@ -287,31 +299,39 @@ fn count_server(env: &Env, server: Server) -> Result<f64> {
 
 /// The report: each row's instructions per request, against Django alone and against Puff.
 fn render_instructions(iso: &str, machine: &Machine, rows: &[Instructions]) -> String {
-    let figure = |server: Option<Server>| {
+    let figure = |case: char, server: Option<Server>| {
         rows.iter()
-            .find(|r| r.server == server)
+            .find(|r| r.case == case && r.server == server)
             .and_then(|r| r.per_request.clone().ok())
     };
-    let (alone, puff) = (figure(None), figure(Some(Server::Puff)));
     let mut md = format!("# Puff Django benchmark: instructions per request, {iso}\n\n");
     md.push_str(&machine.markdown_lines());
     let _ = writeln!(
         md,
         "- method: valgrind's callgrind counts the user-space instructions of each server \
          process (and its children) while `bench/apps/django_load.py` sends {COUNTED_REQUESTS} \
-         `GET /polls/bench/` on {} keep-alive connections, every answer checked, after \
-         {WARMUP_REQUESTS} not counted; Django alone is `bench/apps/django_alone.py` (the WSGI \
-         app called in a loop, no server) at {} and {} requests, the difference counted. \
-         Kernel time (syscalls, context switches) is not counted. Same app, settings and \
-         database as `cargo xtask bench django`.\n",
-        CASES[0].connections, ALONE_RUNS.0, ALONE_RUNS.1
+         requests of the case (a: `GET {}` on {} keep-alive connections; b: `GET {}` on {}), \
+         every answer checked, after {WARMUP_REQUESTS} not counted, each server configured as \
+         in that case of `cargo xtask bench django`; Django alone is \
+         `bench/apps/django_alone.py` (the WSGI app called in a loop, no server, on the case's \
+         view) at {} and {} requests, the difference counted. Kernel time (syscalls, context \
+         switches) is not counted. Same app, settings and database as `cargo xtask bench \
+         django`.\n",
+        CASES[0].path,
+        CASES[0].connections,
+        CASES[1].path,
+        CASES[1].connections,
+        ALONE_RUNS.0,
+        ALONE_RUNS.1
     );
     md.push_str(
-        "| what runs | M instructions / request | / Django alone | peer / puff |\n\
-         |---|---:|---:|---:|\n",
+        "| case | what runs | M instructions / request | / Django alone | peer / puff |\n\
+         |---|---|---:|---:|---:|\n",
     );
     for r in rows {
+        let (alone, puff) = (figure(r.case, None), figure(r.case, Some(Server::Puff)));
         let label = r.server.map_or(ALONE_LABEL, Django::label);
+        let case = r.case;
         match &r.per_request {
             Ok(v) => {
                 let vs_alone = alone.map_or("-".into(), |a| format!("{:.2}x", v / a));
@@ -319,10 +339,14 @@ fn render_instructions(iso: &str, machine: &Machine, rows: &[Instructions]) -> S
                     (Some(p), Some(s)) if s != Server::Puff => format!("{:.2}x", v / p),
                     _ => "-".into(),
                 };
-                let _ = writeln!(md, "| {label} | {:.2} | {vs_alone} | {vs_puff} |", v / 1e6);
+                let _ = writeln!(
+                    md,
+                    "| ({case}) | {label} | {:.2} | {vs_alone} | {vs_puff} |",
+                    v / 1e6
+                );
             }
             Err(e) => {
-                let _ = writeln!(md, "| {label} | not counted: {e} | - | - |");
+                let _ = writeln!(md, "| ({case}) | {label} | not counted: {e} | - | - |");
             }
         }
     }
@@ -356,20 +380,34 @@ mod tests {
     fn the_report_matches_the_fixture() {
         let rows = vec![
             Instructions {
+                case: 'a',
                 server: None,
                 per_request: Ok(4_930_000.0),
             },
             Instructions {
+                case: 'a',
                 server: Some(Server::Puff),
                 per_request: Ok(4_880_123.0),
             },
             Instructions {
+                case: 'a',
                 server: Some(Server::Gevent),
                 per_request: Err("valgrind failed".into()),
             },
             Instructions {
+                case: 'a',
                 server: Some(Server::Granian),
                 per_request: Ok(4_980_000.0),
+            },
+            Instructions {
+                case: 'b',
+                server: None,
+                per_request: Ok(3_100_000.0),
+            },
+            Instructions {
+                case: 'b',
+                server: Some(Server::Puff),
+                per_request: Ok(3_200_000.0),
             },
         ];
         let md = render_instructions(ISO, &machine(), &rows);
