@@ -95,8 +95,9 @@ const SETUP_NOTES: &str = "\
 `polls.views.bench`: the 5 latest questions, their choices, the question count (3 ORM \
 queries); settings `bench/apps/django_bench_settings.py` for all three servers (the example's, \
 plus DEBUG off, DATABASES from the bench database with CONN_MAX_AGE = 60 (gevent: 0, see \
-below), a local-memory cache, errors logged to the server's log); database `puff_bench_django` migrated by Django and seeded with 50 questions x 4 \
-choices (`bench/apps/django_pg_server.py`)
+below), a local-memory cache, errors logged to the server's log); database \
+`puff_bench_django` migrated by Django and seeded with 50 questions x 4 choices \
+(`bench/apps/django_pg_server.py`)
 - servers: puff `bench/apps/puff_django.toml` (`django = true`, the stock postgresql engine \
 on Puff's `default` pool of 10 connections through its psycopg2 shim, Django connections local \
 to each request's greenlet); gunicorn `-k gevent -w 1 --worker-connections 2000` on the real \
@@ -231,24 +232,15 @@ impl ServerBench for Django {
                 WSGI_APP,
             ),
             Server::Gevent => {
-                let mut launch = Launch::gunicorn_gevent(
-                    repo,
-                    peers,
-                    bind,
-                    (env.workers, GEVENT_WORKER_CONNECTIONS),
-                    GEVENT_APP,
-                );
-                // The pool size django_gevent_settings.py reads (gunicorn sets it in the
-                // worker's environment); the app module is the last argument.
-                let app = launch.args.len() - 1;
-                launch.args.splice(
-                    app..app,
-                    [
-                        "--env".into(),
-                        format!("BENCH_GEVENT_PG_CONNECTIONS={gevent_pool}"),
-                    ],
-                );
-                launch
+                // `--env`: the pool size django_gevent_settings.py reads.
+                let options = [
+                    "--worker-connections".into(),
+                    GEVENT_WORKER_CONNECTIONS.to_string(),
+                    "--env".into(),
+                    format!("BENCH_GEVENT_PG_CONNECTIONS={gevent_pool}"),
+                ];
+                let class = ("gevent", env.workers);
+                Launch::gunicorn(repo, peers, bind, class, &options, GEVENT_APP)
             }
             other => unreachable!("{} is not a server of bench django", other.name()),
         }

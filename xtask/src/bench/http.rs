@@ -231,8 +231,8 @@ impl ServerBench for Http {
     }
 
     fn setup(server: Server, case: &Case, workers: u32) -> Option<ServerSetup> {
-        let env_workers = workers;
-        let workers = server.workers(workers);
+        let requested = workers;
+        let workers = server.workers(requested);
         let threads = match server {
             Server::Puff
             | Server::PuffOneWorker
@@ -241,8 +241,7 @@ impl ServerBench for Http {
             | Server::PuffMetrics => "1, greenlets (I/O on Tokio threads)".into(),
             Server::PuffRust => "1 (unused: the route is Rust), Tokio threads".into(),
             Server::Axum if case.wait => format!(
-                "none: {} Tokio thread(s), each request waits {WAIT_MS} ms on Tokio's timer",
-                env_workers
+                "none: {requested} Tokio thread(s), each request waits {WAIT_MS} ms on Tokio's timer"
             ),
             Server::Axum => "none, Tokio threads".into(),
             Server::Granian if case.wait => format!(
