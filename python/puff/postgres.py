@@ -441,33 +441,12 @@ def _spliced(value: Any) -> str | None:
 
 
 # UTC under the names Postgres reports for it.
-_UTC_NAMES = frozenset(
-    n.lower()
-    for n in (
-        "UTC",
-        "Etc/UTC",
-        "GMT",
-        "Etc/GMT",
-        "UCT",
-        "Etc/UCT",
-        "Universal",
-        "Etc/Universal",
-        "Zulu",
-        "Etc/Zulu",
-        "GMT0",
-        "Etc/GMT0",
-        "GMT+0",
-        "GMT-0",
-        "Etc/GMT+0",
-        "Etc/GMT-0",
-        "Greenwich",
-        "Etc/Greenwich",
-        "+00",
-        "-00",
-        "+00:00",
-        "Z",
-    )
-)
+_UTC_ZONES = (
+    "UTC", "Etc/UTC", "GMT", "Etc/GMT", "UCT", "Etc/UCT", "Universal", "Etc/Universal",
+    "Zulu", "Etc/Zulu", "GMT0", "Etc/GMT0", "GMT+0", "GMT-0", "Etc/GMT+0", "Etc/GMT-0",
+    "Greenwich", "Etc/Greenwich", "+00", "-00", "+00:00", "Z",
+)  # fmt: skip
+_UTC_NAMES = frozenset(n.lower() for n in _UTC_ZONES)
 
 
 @functools.lru_cache(maxsize=64)

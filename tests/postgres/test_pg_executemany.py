@@ -277,3 +277,28 @@ def test_streamed_executemany_waits_without_blocking_other_greenlets(table: str)
     assert cur.fetchone() == (20_000, sum(range(20_000)))
     for c in (conn, holder, setup):
         c.close()
+
+
+def test_plain_rows_accepts_exactly_what_the_native_module_binds() -> None:
+    """The check (puff-postgres/src/plain_rows.rs) that lets ``executemany`` hand its rows
+    over unconverted: exact tuples or lists of the right width whose values are of exactly
+    the natively bound types; anything else goes through Python's binding (adapters,
+    psycopg2's errors)."""
+    import collections
+    import decimal
+    import enum
+
+    from puff.postgres import _NATIVE_TYPES, _plain_rows
+
+    class Flag(enum.IntEnum):
+        ON = 1
+
+    pair = collections.namedtuple("pair", "a b")
+    native = [(1, "x"), [2.5, None], (True, b"y"), (decimal.Decimal("1.5"), "z")]
+    assert _plain_rows(native, 2)
+    assert _plain_rows([], 2)
+    for odd in ([(1,)], [(1, 2, 3)], [pair(1, 2)], [{1, 2}], [(Flag.ON, 1)], [(1, {"k": 1})]):
+        assert not _plain_rows(native + odd, 2), odd
+        # The type seen first in a column is remembered: a later odd one is still caught.
+        assert not _plain_rows(odd + native, 2), odd
+    assert int in _NATIVE_TYPES and dict not in _NATIVE_TYPES
